@@ -1,0 +1,130 @@
+/**
+ * The contracts every connector and transport implements. The core (supervisor,
+ * transport, API) only ever sees these shapes; it never imports a connector.
+ */
+import type { Logger } from 'pino';
+
+/** Operation codes of the Debezium envelope: create, update, delete, read (snapshot). */
+export type Op = 'c' | 'u' | 'd' | 'r';
+
+export interface TableRef {
+  schema: string;
+  table: string;
+}
+
+/** A JSON-serialisable source position, opaque to the core (PG LSN, binlog file+pos, snapshot chunk...). */
+export type Position = { readonly [key: string]: string | number | boolean | null };
+
+export interface SourceInfo {
+  connector: string;
+  name: string;
+  db: string;
+  schema: string;
+  table: string;
+  ts_ms: number;
+  snapshot: boolean | 'true' | 'last' | 'false';
+  lsn?: string;
+  file?: string;
+  pos?: number;
+  gtid?: string | null;
+  txId?: string | number | null;
+}
+
+export type Row = Record<string, unknown>;
+
+/** One row change, in the Debezium envelope's terms. */
+export interface ChangeEvent {
+  table: TableRef;
+  op: Op;
+  /** Primary-key columns and their values. */
+  key: Row;
+  before: Row | null;
+  after: Row | null;
+  source: SourceInfo;
+  ts_ms: number;
+}
+
+/**
+ * A batch the source hands to the transport. `position` is the checkpoint that
+ * becomes safe to acknowledge once every event of this batch (and of every earlier
+ * batch) is durable in the transport. A batch may carry no events (a heartbeat).
+ */
+export interface EventBatch {
+  events: ChangeEvent[];
+  position: Position | null;
+  /** Set on snapshot batches: progress to record once the batch is durable. */
+  snapshot?: { table: TableRef; rowsDone: number; rowsTotal?: number; tableDone: boolean };
+}
+
+export interface ConnectorContext {
+  streamId: string;
+  runId: string;
+  logger: Logger;
+  /** Aborted when the stream is stopped, paused or the daemon shuts down. */
+  signal: AbortSignal;
+}
+
+export interface SnapshotPlan {
+  tables: TableRef[];
+  /** Where a previous, interrupted snapshot got to; null for a fresh one. */
+  resumeFrom: Position | null;
+}
+
+export interface Source {
+  /** Reads a consistent snapshot, in batches. Sources without one omit it. */
+  snapshot?(plan: SnapshotPlan, ctx: ConnectorContext): AsyncIterable<EventBatch>;
+  /** Streams changes from `from` (null: from now / from where the snapshot ended). */
+  stream(from: Position | null, ctx: ConnectorContext): AsyncIterable<EventBatch>;
+  /** Tells the database that everything up to `position` is durable downstream. */
+  ack(position: Position): Promise<void>;
+  close(): Promise<void>;
+  /** Removes what the source created for the stream (slot, publication). */
+  drop?(): Promise<void>;
+}
+
+export interface Sink {
+  /** Resolves only once the batch is durably written (MongoDB acknowledged). */
+  write(batch: EventBatch, ctx: ConnectorContext): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ConnectionSpec {
+  id: string;
+  name: string;
+  kind: string;
+  url: string;
+  options: Record<string, unknown>;
+}
+
+export interface StreamSpec {
+  id: string;
+  name: string;
+  source: { connectionId: string };
+  sink: { connectionId: string };
+  transport: { kind: 'direct' } | { kind: 'kafka'; connectionId?: string };
+  mode: 'SNAPSHOT' | 'CDC' | 'CDC_ONLY';
+  tables: string[];
+  relationalTableFilters?: Record<string, Record<string, { whereClause?: string; rowCount?: number }>>;
+  mapping?: Record<string, unknown>;
+  options: {
+    dropCollections?: boolean;
+    errorHandling?: 'FAIL' | 'WARN' | 'SKIP';
+    errorTolerance?: number;
+  } & Record<string, unknown>;
+}
+
+export interface CreateArgs {
+  connection: ConnectionSpec;
+  stream: StreamSpec;
+  logger: Logger;
+}
+
+/** What each connector module exports, and what the registry maps a kind to. */
+export interface ConnectorModule {
+  kind: string;
+  /** JSON schema of the connection's `options`. */
+  configSchema: Record<string, unknown>;
+  roles: ReadonlyArray<'source' | 'sink'>;
+  createSource?(args: CreateArgs): Source;
+  createSink?(args: CreateArgs): Sink;
+}

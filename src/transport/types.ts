@@ -1,0 +1,20 @@
+import type { ConnectorContext, EventBatch, Sink } from '../runtime/connector';
+
+/**
+ * The transport carries batches from a stream's source to its sink. `publish`
+ * resolves only once the batch is durable in the transport (Kafka acks=all, or,
+ * for the direct transport, written to the sink): only then may the source ack.
+ * A slow or absent consumer makes `publish` wait: that is the back-pressure.
+ */
+export interface Transport {
+  readonly kind: string;
+  start(ctx: ConnectorContext): Promise<void>;
+  publish(batch: EventBatch, ctx: ConnectorContext): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TransportFactoryArgs {
+  sink: Sink;
+}
+
+export type TransportFactory = (args: TransportFactoryArgs) => Transport;
