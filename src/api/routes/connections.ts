@@ -1,0 +1,128 @@
+/**
+ * Connections: where data comes from and goes to. Passwords are write-only: taken
+ * from the URL or the `password` field, stored encrypted (or not at all with
+ * savePassword:false), never returned.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ApiDeps } from '../server';
+import { SluiceError } from '../../errors';
+import type { ConnectionInput } from '../../store/connections';
+import { errorResponses, idParams, listQuery, pageOf } from '../schemas';
+
+export const CONNECTION_KINDS = ['postgresql', 'mysql', 'mongodb', 'kafka'] as const;
+
+const connectionSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    kind: { type: 'string', enum: [...CONNECTION_KINDS] },
+    url: { type: 'string', description: 'Without its password' },
+    hasPassword: { type: 'boolean' },
+    savePassword: { type: 'boolean' },
+    options: { type: 'object', additionalProperties: true },
+    createdAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+  },
+} as const;
+
+const bodyProperties = {
+  name: { type: 'string', minLength: 1, maxLength: 200 },
+  kind: { type: 'string', enum: [...CONNECTION_KINDS] },
+  url: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 4096,
+    description: 'postgresql://…, mysql://…, jdbc:…, mongodb://…/db, or host:port,… for kafka',
+  },
+  password: { type: 'string', maxLength: 4096, writeOnly: true },
+  savePassword: { type: 'boolean', default: true },
+  options: { type: 'object', additionalProperties: true },
+} as const;
+
+export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const repo = deps.store.connections;
+  const notFound = (id: string) => new SluiceError('CONNECTION_NOT_FOUND', `No connection ${id}.`, { id });
+
+  app.get<{ Querystring: { limit?: number; offset?: number; sort?: string; kind?: string; name?: string } }>(
+    '/connections',
+    {
+      schema: {
+        tags: ['connections'],
+        summary: 'List connections',
+        querystring: listQuery(['name', 'kind', 'createdAt', 'updatedAt'], { kind: { type: 'string', enum: [...CONNECTION_KINDS] }, name: { type: 'string' } }),
+        response: { 200: pageOf(connectionSchema), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const { limit, offset, sort, kind, name } = req.query;
+      return repo.list({ limit, offset, sort, filters: { kind, name } });
+    },
+  );
+
+  app.post<{ Body: ConnectionInput }>(
+    '/connections',
+    {
+      schema: {
+        tags: ['connections'],
+        summary: 'Create a connection',
+        body: { type: 'object', additionalProperties: false, required: ['name', 'kind', 'url'], properties: bodyProperties },
+        response: { 201: connectionSchema, ...errorResponses('CONNECTION_NAME_TAKEN') },
+      },
+    },
+    async (req, reply) => {
+      if (repo.nameTaken(req.body.name)) {
+        throw new SluiceError('CONNECTION_NAME_TAKEN', `A connection named "${req.body.name}" exists.`, { field: 'name' });
+      }
+      return reply.status(201).send(repo.create(req.body));
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/connections/:id',
+    { schema: { tags: ['connections'], summary: 'One connection', params: idParams, response: { 200: connectionSchema, ...errorResponses('CONNECTION_NOT_FOUND') } } },
+    async (req) => repo.get(req.params.id) ?? Promise.reject(notFound(req.params.id)),
+  );
+
+  app.patch<{ Params: { id: string }; Body: Partial<ConnectionInput> }>(
+    '/connections/:id',
+    {
+      schema: {
+        tags: ['connections'],
+        summary: 'Change a connection (fields not sent stay as they are)',
+        params: idParams,
+        body: { type: 'object', additionalProperties: false, minProperties: 1, properties: bodyProperties },
+        response: { 200: connectionSchema, ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_NAME_TAKEN') },
+      },
+    },
+    async (req) => {
+      if (req.body.name !== undefined && repo.nameTaken(req.body.name, req.params.id)) {
+        throw new SluiceError('CONNECTION_NAME_TAKEN', `A connection named "${req.body.name}" exists.`, { field: 'name' });
+      }
+      return repo.update(req.params.id, req.body) ?? Promise.reject(notFound(req.params.id));
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/connections/:id',
+    {
+      schema: {
+        tags: ['connections'],
+        summary: 'Delete a connection no stream uses',
+        params: idParams,
+        response: { 204: { type: 'null', description: 'Deleted' }, ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_IN_USE') },
+      },
+    },
+    async (req, reply) => {
+      const id = req.params.id;
+      if (!repo.get(id)) throw notFound(id);
+      const users = deps.store.streams
+        .list({ limit: 1000 })
+        .items.filter((s) => [s.spec.source.connectionId, s.spec.sink.connectionId, (s.spec.transport as { connectionId?: string }).connectionId].includes(id))
+        .map((s) => s.spec.id);
+      if (users.length) throw new SluiceError('CONNECTION_IN_USE', `Connection ${id} is used by ${users.length} stream(s).`, { streams: users });
+      repo.delete(id);
+      return reply.status(204).send();
+    },
+  );
+}

@@ -1,0 +1,54 @@
+/**
+ * JSON schemas shared by the routes. Bodies reject unknown fields, so a typo is a
+ * 400 naming the field instead of a silently ignored option.
+ */
+import { ERRORS, errorEnvelopeSchema, type ErrorCode } from '../errors';
+
+export { errorEnvelopeSchema };
+
+export const ID_PATTERN = '^[A-Za-z0-9-]+$';
+
+export const idParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: ID_PATTERN, maxLength: 64 } },
+} as const;
+
+/** limit/offset/sort on every list; field filters are added per route. */
+export function listQuery(sortFields: readonly string[], filters: Record<string, object> = {}) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+      offset: { type: 'integer', minimum: 0, default: 0 },
+      sort: { type: 'string', enum: sortFields.flatMap((f) => [f, `-${f}`]) },
+      ...filters,
+    },
+  } as const;
+}
+
+export function pageOf(item: object) {
+  return {
+    type: 'object',
+    required: ['items', 'total', 'limit', 'offset'],
+    properties: {
+      items: { type: 'array', items: item },
+      total: { type: 'integer' },
+      limit: { type: 'integer' },
+      offset: { type: 'integer' },
+    },
+  } as const;
+}
+
+const ENVELOPE_REF = { $ref: 'ErrorEnvelope#' } as const;
+
+/** The error responses a route can give, for the OpenAPI document: status → envelope, with the codes listed. */
+export function errorResponses(...codes: ErrorCode[]): Record<string, object> {
+  const all: ErrorCode[] = ['AUTH_REQUIRED', 'AUTH_INVALID_KEY', 'AUTH_RATE_LIMITED', 'FORBIDDEN_ROLE', 'VALIDATION_FAILED', ...codes];
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const c of all) byStatus.set(ERRORS[c].status, [...(byStatus.get(ERRORS[c].status) ?? []), c]);
+  const out: Record<string, object> = {};
+  for (const [status, list] of byStatus) out[String(status)] = { description: `Error: ${[...new Set(list)].join(', ')}`, ...ENVELOPE_REF };
+  return out;
+}

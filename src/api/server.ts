@@ -1,0 +1,107 @@
+/**
+ * The control API: Fastify with JSON-schema validation, the error envelope,
+ * API-key auth, and an OpenAPI 3 document generated from the route schemas
+ * (served at /openapi.json and browsable at /docs).
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { SluiceConfig } from '../config';
+import type { Store } from '../store';
+import type { Supervisor } from '../runtime/supervisor';
+import { SluiceError } from '../errors';
+import { errorEnvelopeSchema } from './schemas';
+import { installErrorHandling } from './errors';
+import { installAuth } from './auth';
+import { healthRoutes } from './routes/health';
+import { apiKeyRoutes } from './routes/api-keys';
+import { connectionRoutes } from './routes/connections';
+import { streamRoutes } from './routes/streams';
+import { VERSION } from '../version';
+
+export interface ApiDeps {
+  config: SluiceConfig;
+  logger: Logger;
+  store: Store;
+  supervisor: Supervisor;
+  metrics: Registry;
+  /** True once the daemon is draining: new API calls get 503. */
+  isShuttingDown: () => boolean;
+}
+
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    bodyLimit: deps.config.api.bodyLimitBytes,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  });
+  app.addSchema(errorEnvelopeSchema);
+  installErrorHandling(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'sluice control API',
+        version: VERSION,
+        description:
+          'Control plane of the sluice CDC daemon. Every /api/v1 call needs an API key in X-API-Key (or Authorization: Bearer). ' +
+          'Errors use one envelope: {"error":{"code","category","message","suggestion","detail"}}.',
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          bearer: { type: 'http', scheme: 'bearer' },
+        },
+      },
+      security: [{ apiKey: [] }, { bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+
+  app.addHook('onRequest', async (req) => {
+    if (deps.isShuttingDown() && req.url.startsWith('/api/')) {
+      throw new SluiceError('SHUTTING_DOWN', 'The daemon is shutting down.');
+    }
+  });
+  installAuth(app, {
+    keys: deps.store.apiKeys,
+    maxFailures: deps.config.api.authFailures.max,
+    windowSeconds: deps.config.api.authFailures.windowSeconds,
+  });
+
+  app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
+  await app.register(healthRoutes, deps);
+  await app.register(
+    async (v1) => {
+      v1.get(
+        '/',
+        {
+          schema: {
+            tags: ['meta'],
+            summary: 'API information and the calling key',
+            response: {
+              200: {
+                type: 'object',
+                properties: {
+                  name: { type: 'string' },
+                  version: { type: 'string' },
+                  key: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' } } },
+                },
+              },
+            },
+          },
+        },
+        async (req) => ({ name: 'sluice', version: VERSION, key: { id: req.apiKey?.id, name: req.apiKey?.name, role: req.apiKey?.role } }),
+      );
+      await v1.register(apiKeyRoutes, deps);
+      await v1.register(connectionRoutes, deps);
+      await v1.register(streamRoutes, deps);
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

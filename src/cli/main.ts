@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+/**
+ * The `sluice` command.
+ *   sluice [start] [--config FILE]      run the daemon (SLUICE_CONFIG works too)
+ *   sluice config validate FILE         check a config file; exit 2 naming the bad key
+ *   sluice config print [--config FILE] the effective configuration, secrets masked
+ *   sluice --version
+ * Exit codes: 0 success, 1 the daemon failed, 2 bad usage or configuration.
+ */
+import { loadConfig, type LoadedConfig } from '../config';
+import { createLogger } from '../logger';
+import { isSluiceError } from '../errors';
+import { VERSION } from '../version';
+import { startDaemon } from '../runtime/daemon';
+
+const USAGE = `sluice ${VERSION}: change-data-capture from PostgreSQL and MySQL/MariaDB to MongoDB
+
+Usage:
+  sluice [start] [--config FILE]        run the daemon
+  sluice config validate FILE           validate a configuration file
+  sluice config print [--config FILE]   print the effective configuration (secrets masked)
+  sluice --version                      print the version
+  sluice --help                         this text
+
+Environment: SLUICE_CONFIG, SLUICE_DATA_DIR, SLUICE_API_HOST, SLUICE_API_PORT, SLUICE_ADMIN_KEY,
+SLUICE_LOG_LEVEL, SLUICE_KAFKA_BROKERS and more: see config/sluice.example.yaml.
+`;
+
+class UsageError extends Error {}
+
+interface Parsed {
+  command: 'start' | 'config-validate' | 'config-print' | 'version' | 'help';
+  file?: string;
+}
+
+export function parseArgs(argv: string[]): Parsed {
+  const rest: string[] = [];
+  let file: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--version' || a === '-v') return { command: 'version' };
+    if (a === '--help' || a === '-h') return { command: 'help' };
+    if (a === '--config' || a === '-c') {
+      file = argv[++i];
+      if (!file) throw new UsageError('--config needs a file path');
+    } else if (a.startsWith('--config=')) file = a.slice('--config='.length);
+    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
+    else rest.push(a);
+  }
+  const [cmd, sub, arg, extra] = rest;
+  if (cmd === undefined || (cmd === 'start' && sub === undefined)) return { command: 'start', file };
+  if (cmd === 'config' && sub === 'validate' && extra === undefined) {
+    const target = arg ?? file;
+    if (!target) throw new UsageError('config validate needs a FILE');
+    return { command: 'config-validate', file: target };
+  }
+  if (cmd === 'config' && sub === 'print' && arg === undefined) return { command: 'config-print', file };
+  throw new UsageError(`unknown command: ${rest.join(' ')}`);
+}
+
+function load(file: string | undefined): LoadedConfig {
+  return loadConfig({ file });
+}
+
+async function runDaemon(file: string | undefined): Promise<void> {
+  const { config } = load(file);
+  const logger = createLogger({ level: config.log.level, pretty: config.log.pretty });
+  let signals = 0;
+  let daemon: Awaited<ReturnType<typeof startDaemon>>;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal: sig }, 'second signal: exiting now; streams resume from their last durable position');
+      logger.flush();
+      process.exit(130);
+    }
+    logger.info({ signal: sig }, 'signal received: graceful shutdown (send it again to force)');
+    void daemon
+      ?.close()
+      .then(() => {
+        logger.flush();
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        logger.flush();
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection (a bug; the daemon keeps running)'));
+  try {
+    daemon = await startDaemon(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, isSluiceError(err) ? err.message : 'sluice failed to start');
+    logger.flush();
+    process.exitCode = 1;
+    setTimeout(() => process.exit(1), 100).unref();
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs(argv);
+  } catch (err) {
+    process.stderr.write(`sluice: ${(err as Error).message}\n\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    switch (parsed.command) {
+      case 'version':
+        process.stdout.write(`${VERSION}\n`);
+        return;
+      case 'help':
+        process.stdout.write(USAGE);
+        return;
+      case 'config-validate':
+        load(parsed.file);
+        process.stdout.write(`${parsed.file}: valid\n`);
+        return;
+      case 'config-print':
+        process.stdout.write(load(parsed.file).masked() + '\n');
+        return;
+      case 'start':
+        await runDaemon(parsed.file);
+        return;
+    }
+  } catch (err) {
+    if (isSluiceError(err) && err.code === 'CONFIG_INVALID') {
+      process.stderr.write(`sluice: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`sluice: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

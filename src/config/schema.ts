@@ -1,0 +1,157 @@
+/**
+ * Every configuration key sluice reads, declared once: doc, format, default and
+ * environment variable, and `sensitive` for secrets (masked by `config print`).
+ * The defaults run the daemon on this machine alone: API on 127.0.0.1:8278,
+ * state in ./data (SQLite), the direct transport.
+ */
+import convict from 'convict';
+
+convict.addFormat({
+  name: 'host',
+  validate(value: unknown) {
+    if (typeof value !== 'string' || value.length === 0 || /[\s/]/.test(value)) {
+      throw new Error('must be a host name or IP address');
+    }
+  },
+});
+
+convict.addFormat({
+  name: 'broker-list',
+  validate(value: unknown) {
+    if (typeof value !== 'string') throw new Error('must be a comma-separated list of host:port');
+    if (value === '') return;
+    for (const b of value.split(',')) {
+      if (!/^[^\s:,]+:\d{1,5}$/.test(b.trim())) throw new Error(`"${b}" is not host:port`);
+    }
+  },
+});
+
+convict.addFormat({
+  name: 'optional-secret-key',
+  validate(value: unknown) {
+    if (value === '') return;
+    if (typeof value !== 'string' || Buffer.from(value, 'base64').length !== 32) {
+      throw new Error('must be empty (generate a key file) or 32 bytes in base64 (openssl rand -base64 32)');
+    }
+  },
+});
+
+export const configSchema = {
+  dataDir: {
+    doc: 'Directory for the state store (SQLite), the generated admin key and the secret key file.',
+    format: String,
+    default: './data',
+    env: 'SLUICE_DATA_DIR',
+    arg: 'data-dir',
+  },
+  api: {
+    host: {
+      doc: 'Address the control API listens on. Keep loopback unless the API is behind a proxy or firewall.',
+      format: 'host',
+      default: '127.0.0.1',
+      env: 'SLUICE_API_HOST',
+    },
+    port: {
+      doc: 'Port of the control API (0 picks a free port and logs it).',
+      format: 'port',
+      default: 8278,
+      env: 'SLUICE_API_PORT',
+    },
+    metricsOpen: {
+      doc: 'Serve /metrics without an API key, for Prometheus scrapers.',
+      format: Boolean,
+      default: true,
+      env: 'SLUICE_METRICS_OPEN',
+    },
+    bodyLimitBytes: {
+      doc: 'Largest request body the API accepts.',
+      format: 'nat',
+      default: 1048576,
+      env: 'SLUICE_API_BODY_LIMIT_BYTES',
+    },
+    authFailures: {
+      max: {
+        doc: 'Failed authentications allowed per client address within the window before it gets 429.',
+        format: 'nat',
+        default: 20,
+        env: 'SLUICE_API_AUTH_FAILURES_MAX',
+      },
+      windowSeconds: {
+        doc: 'Length of the failed-authentication window, in seconds.',
+        format: 'nat',
+        default: 60,
+        env: 'SLUICE_API_AUTH_FAILURES_WINDOW_SECONDS',
+      },
+    },
+  },
+  auth: {
+    adminKey: {
+      doc: 'Bootstrap admin API key, used on the first start only. Empty: a key is generated into <dataDir>/admin.key (mode 0600).',
+      format: String,
+      default: '',
+      env: 'SLUICE_ADMIN_KEY',
+      sensitive: true,
+    },
+  },
+  store: {
+    secretKey: {
+      doc: 'Key that encrypts stored secrets (connection passwords): 32 bytes, base64. Empty: generated into <dataDir>/secret.key (mode 0600).',
+      format: 'optional-secret-key',
+      default: '',
+      env: 'SLUICE_SECRET_KEY',
+      sensitive: true,
+    },
+  },
+  log: {
+    level: {
+      doc: 'Log level.',
+      format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info',
+      env: 'SLUICE_LOG_LEVEL',
+    },
+    pretty: {
+      doc: 'Human-readable logs: auto (when stdout is a TTY), true or false (JSON lines).',
+      format: ['auto', 'true', 'false'],
+      default: 'auto',
+      env: 'SLUICE_LOG_PRETTY',
+    },
+  },
+  kafka: {
+    brokers: {
+      doc: 'Default Kafka brokers (host:port,...). When set, streams that name no transport use Kafka; empty: the direct transport.',
+      format: 'broker-list',
+      default: '',
+      env: 'SLUICE_KAFKA_BROKERS',
+    },
+    clientId: {
+      doc: 'Kafka client id prefix.',
+      format: String,
+      default: 'sluice',
+      env: 'SLUICE_KAFKA_CLIENT_ID',
+    },
+  },
+  shutdown: {
+    deadlineMs: {
+      doc: 'On SIGTERM/SIGINT, how long streams get to reach a clean point before the daemon exits anyway.',
+      format: 'nat',
+      default: 30000,
+      env: 'SLUICE_SHUTDOWN_DEADLINE_MS',
+    },
+  },
+};
+
+export interface SluiceConfig {
+  dataDir: string;
+  api: {
+    host: string;
+    port: number;
+    metricsOpen: boolean;
+    bodyLimitBytes: number;
+    authFailures: { max: number; windowSeconds: number };
+  };
+  auth: { adminKey: string };
+  store: { secretKey: string };
+  log: { level: string; pretty: 'auto' | 'true' | 'false' };
+  kafka: { brokers: string; clientId: string };
+  shutdown: { deadlineMs: number };
+}

@@ -1,0 +1,152 @@
+/**
+ * The one catalogue of error codes. Every error a client or an operator can see
+ * carries one of these codes, its HTTP status and category, and a suggestion that
+ * says what to do about it. Codes are stable: add new ones, never rename.
+ */
+
+export type ErrorCategory =
+  | 'validation'
+  | 'authentication'
+  | 'authorization'
+  | 'not_found'
+  | 'conflict'
+  | 'rate_limit'
+  | 'configuration'
+  | 'connectivity'
+  | 'internal';
+
+interface CatalogueEntry {
+  status: number;
+  category: ErrorCategory;
+  /** Whether retrying the same operation later can succeed. */
+  retriable: boolean;
+  suggestion: string;
+}
+
+const entry = (
+  status: number,
+  category: ErrorCategory,
+  suggestion: string,
+  retriable = false,
+): CatalogueEntry => ({ status, category, retriable, suggestion });
+
+export const ERRORS = {
+  // request shape
+  VALIDATION_FAILED: entry(400, 'validation', 'Fix the field named in detail and send the request again.'),
+  BODY_NOT_JSON: entry(400, 'validation', 'Send a JSON body with Content-Type: application/json.'),
+  UNSUPPORTED_MEDIA_TYPE: entry(415, 'validation', 'Send the body as application/json.'),
+  PAYLOAD_TOO_LARGE: entry(413, 'validation', 'Send a smaller body.'),
+  CONFIRMATION_REQUIRED: entry(428, 'validation', 'Repeat the request with the header X-Confirm-Delete: true.'),
+  // auth
+  AUTH_REQUIRED: entry(401, 'authentication', 'Send an API key in the X-API-Key header (or Authorization: Bearer <key>).'),
+  AUTH_INVALID_KEY: entry(401, 'authentication', 'The API key is unknown or revoked; ask an admin for a valid key.'),
+  AUTH_RATE_LIMITED: entry(429, 'rate_limit', 'Too many failed authentications from this address; wait and retry with a valid key.', true),
+  FORBIDDEN_ROLE: entry(403, 'authorization', 'Use a key whose role allows this operation (viewer < operator < admin).'),
+  // resources
+  ROUTE_NOT_FOUND: entry(404, 'not_found', 'Check the path and method against /openapi.json.'),
+  METHOD_NOT_ALLOWED: entry(405, 'not_found', 'Check the method against /openapi.json.'),
+  CONNECTION_NOT_FOUND: entry(404, 'not_found', 'List connections with GET /api/v1/connections to find the right id.'),
+  STREAM_NOT_FOUND: entry(404, 'not_found', 'List streams with GET /api/v1/streams to find the right id.'),
+  API_KEY_NOT_FOUND: entry(404, 'not_found', 'List keys with GET /api/v1/api-keys to find the right id.'),
+  CONNECTION_NAME_TAKEN: entry(409, 'conflict', 'Choose another name, or update the existing connection.'),
+  STREAM_NAME_TAKEN: entry(409, 'conflict', 'Choose another name, or update the existing stream.'),
+  CONNECTION_IN_USE: entry(409, 'conflict', 'Delete or re-point the streams that use this connection first.'),
+  STREAM_ALREADY_RUNNING: entry(409, 'conflict', 'The stream is already running; pause or stop it first.'),
+  STREAM_INVALID_TRANSITION: entry(409, 'conflict', 'Check the stream status with GET /api/v1/streams/{id}; only the listed transitions are allowed.'),
+  STREAM_RUNNING_CANNOT_CHANGE: entry(409, 'conflict', 'Stop the stream before changing or deleting it.'),
+  // configuration and connectors
+  CONFIG_INVALID: entry(400, 'configuration', 'Fix the configuration key named in the message; `sluice config validate FILE` checks a file.'),
+  CONNECTOR_UNKNOWN: entry(400, 'validation', 'Use one of the supported connection kinds listed in detail.supported.'),
+  CONNECTOR_ROLE_UNSUPPORTED: entry(400, 'validation', 'This kind cannot be used in that role; check detail.supported.'),
+  TRANSPORT_UNAVAILABLE: entry(400, 'configuration', 'Choose an available transport (detail.supported), or configure SLUICE_KAFKA_BROKERS.'),
+  SOURCE_UNREACHABLE: entry(502, 'connectivity', 'Check that the source database is up and that host, port and credentials are right.', true),
+  SINK_UNREACHABLE: entry(502, 'connectivity', 'Check that MongoDB is up and that the connection string is right.', true),
+  SECRET_KEY_INVALID: entry(500, 'configuration', 'The store secret key does not decrypt stored secrets; restore the original key file or SLUICE_SECRET_KEY.'),
+  // last resort: never for anything a client can send
+  INTERNAL: entry(500, 'internal', 'This is a bug in sluice; the daemon log has the details under the request id.'),
+  SHUTTING_DOWN: entry(503, 'connectivity', 'The daemon is shutting down; retry against the restarted daemon.', true),
+  NOT_READY: entry(503, 'connectivity', 'The daemon is starting or its store is unavailable; retry shortly.', true),
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface ErrorContext {
+  stream?: string;
+  table?: string;
+  position?: unknown;
+  [key: string]: unknown;
+}
+
+/** The one error type sluice throws on purpose. */
+export class SluiceError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly category: ErrorCategory;
+  readonly retriable: boolean;
+  readonly suggestion: string;
+  readonly detail: ErrorContext;
+
+  constructor(code: ErrorCode, message: string, detail: ErrorContext = {}, options?: { cause?: unknown; suggestion?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    const e = ERRORS[code];
+    this.name = 'SluiceError';
+    this.code = code;
+    this.status = e.status;
+    this.category = e.category;
+    this.retriable = e.retriable;
+    this.suggestion = options?.suggestion ?? e.suggestion;
+    this.detail = detail;
+  }
+
+  /** The API error envelope body. */
+  toEnvelope(): ErrorEnvelope {
+    return {
+      error: {
+        code: this.code,
+        category: this.category,
+        message: this.message,
+        suggestion: this.suggestion,
+        detail: this.detail,
+      },
+    };
+  }
+}
+
+export interface ErrorEnvelope {
+  error: { code: string; category: ErrorCategory; message: string; suggestion: string; detail: Record<string, unknown> };
+}
+
+export function isSluiceError(err: unknown): err is SluiceError {
+  return err instanceof SluiceError;
+}
+
+/** Wraps anything thrown into a SluiceError; unknown errors become INTERNAL. */
+export function toSluiceError(err: unknown): SluiceError {
+  if (isSluiceError(err)) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code in ERRORS) {
+    const detail = (err as { detail?: ErrorContext }).detail ?? {};
+    return new SluiceError(code as ErrorCode, (err as Error).message, detail, { cause: err });
+  }
+  return new SluiceError('INTERNAL', 'Internal error', {}, { cause: err });
+}
+
+/** JSON schema of the envelope, shared by every route's error responses in the OpenAPI document. */
+export const errorEnvelopeSchema = {
+  $id: 'ErrorEnvelope',
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'category', 'message'],
+      properties: {
+        code: { type: 'string', enum: Object.keys(ERRORS) },
+        category: { type: 'string' },
+        message: { type: 'string' },
+        suggestion: { type: 'string' },
+        detail: { type: 'object', additionalProperties: true },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,15 @@
+/**
+ * The connectors this build ships, registered in one place. The supervisor looks
+ * kinds up in the registry and never imports a connector itself.
+ */
+import { createRegistry, type ConnectorRegistry } from './registry';
+import type { ConnectorModule } from './connector';
+
+/** Filled as connectors land (connectors/postgres, connectors/mysql, connectors/mongodb). */
+export const BUILTIN_CONNECTORS: ConnectorModule[] = [];
+
+export function builtinRegistry(): ConnectorRegistry {
+  const registry = createRegistry();
+  for (const c of BUILTIN_CONNECTORS) registry.register(c);
+  return registry;
+}

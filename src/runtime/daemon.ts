@@ -1,0 +1,76 @@
+/**
+ * The daemon: opens the store, bootstraps the admin key, starts the supervisor and
+ * the API, resumes the streams that were running. `close()` is the graceful path
+ * SIGTERM takes: stop taking API calls, bring every stream to a clean point
+ * (only what is durable is acknowledged), close the store.
+ */
+import type { Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { SluiceConfig } from '../config';
+import { kafkaBrokers } from '../config';
+import { openStore, type Store } from '../store';
+import { bootstrapAdminKey } from '../store/bootstrap';
+import { storePersistence } from '../store/persistence';
+import { createMetrics } from '../metrics';
+import { buildApi } from '../api/server';
+import { Supervisor, SUPERVISOR_EVENTS } from './supervisor';
+import { builtinRegistry } from './builtin-connectors';
+import { STREAM_STATES } from './lifecycle';
+import { VERSION } from '../version';
+
+export interface Daemon {
+  /** host:port the API listens on. */
+  address: { host: string; port: number };
+  store: Store;
+  supervisor: Supervisor;
+  /** Graceful stop; resolves true when every stream reached a clean point in time. */
+  close(): Promise<boolean>;
+}
+
+export async function startDaemon(config: SluiceConfig, logger: Logger): Promise<Daemon> {
+  const store = openStore({ dataDir: config.dataDir, secretKey: config.store.secretKey });
+  const abandoned = store.runs.closeAbandoned();
+  if (abandoned) logger.warn({ runs: abandoned }, 'closed runs left open by an unclean stop; their streams resume from the last durable position');
+  bootstrapAdminKey(store.apiKeys, config.dataDir, config.auth.adminKey, logger);
+
+  const metrics = createMetrics();
+  const supervisor = new Supervisor({
+    registry: builtinRegistry(),
+    logger,
+    persistence: storePersistence(store),
+    defaultTransport: kafkaBrokers(config).length ? 'kafka' : 'direct',
+  });
+  supervisor.on(SUPERVISOR_EVENTS.STATE, (e: { streamId: string; state: string }) => {
+    for (const s of STREAM_STATES) metrics.streamState.set({ stream: e.streamId, state: s }, s === e.state ? 1 : 0);
+  });
+
+  let shuttingDown = false;
+  let api: FastifyInstance;
+  try {
+    api = await buildApi({ config, logger, store, supervisor, metrics: metrics.registry, isShuttingDown: () => shuttingDown });
+    await api.listen({ host: config.api.host, port: config.api.port });
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  const addr = api.server.address();
+  const address = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: config.api.host, port: config.api.port };
+  logger.info({ version: VERSION, api: `http://${address.host}:${address.port}`, dataDir: config.dataDir }, 'sluice started');
+
+  await supervisor.resumeAll();
+
+  let closing: Promise<boolean> | undefined;
+  const close = (): Promise<boolean> =>
+    (closing ??= (async () => {
+      shuttingDown = true;
+      logger.info({ deadlineMs: config.shutdown.deadlineMs }, 'shutting down: draining streams');
+      const apiClosed = api.close();
+      const clean = await supervisor.shutdown({ deadlineMs: config.shutdown.deadlineMs });
+      await apiClosed;
+      store.close();
+      logger.info({ clean }, clean ? 'sluice stopped cleanly' : 'sluice stopped; some streams did not reach a clean point in time and resume from their last durable position');
+      return clean;
+    })());
+
+  return { address, store, supervisor, close };
+}

@@ -1,0 +1,109 @@
+/**
+ * API keys: shown once at creation, stored as a SHA-256 hash (the keys are 256
+ * random bits, so a slow hash adds nothing), compared in constant time.
+ * Format `sk_<id>_<secret>`: the id finds the row, the hash proves the key.
+ * The bootstrap key from SLUICE_ADMIN_KEY may have any form; it is matched by hash.
+ */
+import crypto from 'node:crypto';
+import type { Db } from './db';
+import { listRows, nowIso, type ListQuery, type Page } from './list';
+
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  role: Role;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+interface Raw {
+  id: string;
+  name: string;
+  role: Role;
+  hash: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+const LIST = {
+  table: 'api_keys',
+  columns: { id: 'id', name: 'name', role: 'role', createdAt: 'created_at' },
+  defaultSort: 'createdAt',
+};
+
+const KEY_FORMAT = /^sk_([A-Za-z0-9]{16})_[A-Za-z0-9_-]{43}$/;
+
+const sha256 = (s: string): Buffer => crypto.createHash('sha256').update(s, 'utf8').digest();
+
+const toRecord = (r: Raw): ApiKeyRecord => ({
+  id: r.id,
+  name: r.name,
+  role: r.role,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+  revokedAt: r.revoked_at,
+});
+
+export function roleAllows(have: Role, need: Role): boolean {
+  return ROLES.indexOf(have) >= ROLES.indexOf(need);
+}
+
+export function createApiKeyRepo(db: Db) {
+  const insert = db.prepare('INSERT INTO api_keys (id, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?)');
+  const byId = db.prepare('SELECT * FROM api_keys WHERE id = ?');
+  const touch = db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?');
+
+  const store = (id: string, name: string, role: Role, key: string): ApiKeyRecord => {
+    insert.run(id, name, role, sha256(key).toString('hex'), nowIso());
+    return toRecord(byId.get(id) as Raw);
+  };
+
+  return {
+    /** Creates a key; the returned `key` is the only time it is ever visible. */
+    create(name: string, role: Role): { record: ApiKeyRecord; key: string } {
+      const id = crypto.randomBytes(8).toString('hex');
+      const key = `sk_${id}_${crypto.randomBytes(32).toString('base64url')}`;
+      return { record: store(id, name, role, key), key };
+    },
+    /** Stores an operator-chosen key (SLUICE_ADMIN_KEY) under a fixed id. */
+    adopt(id: string, name: string, role: Role, key: string): ApiKeyRecord {
+      return store(id, name, role, key);
+    },
+    count(): number {
+      return (db.prepare('SELECT count(*) AS n FROM api_keys').get() as { n: number }).n;
+    },
+    /** The active key matching `presented`, or undefined. */
+    verify(presented: string): ApiKeyRecord | undefined {
+      const digest = sha256(presented);
+      const m = KEY_FORMAT.exec(presented);
+      const candidates = (m ? [byId.get(m[1])] : db.prepare("SELECT * FROM api_keys WHERE id LIKE 'bootstrap-%'").all()) as (Raw | undefined)[];
+      let found: Raw | undefined;
+      for (const c of candidates) {
+        if (!c) continue;
+        const ok = crypto.timingSafeEqual(Buffer.from(c.hash, 'hex'), digest);
+        if (ok && !c.revoked_at) found = c;
+      }
+      if (!found) return undefined;
+      touch.run(nowIso(), found.id);
+      return toRecord(found);
+    },
+    get(id: string): ApiKeyRecord | undefined {
+      const r = byId.get(id) as Raw | undefined;
+      return r && toRecord(r);
+    },
+    list(q: ListQuery): Page<ApiKeyRecord> {
+      const page = listRows<Raw>(db, LIST, q);
+      return { ...page, items: page.items.map(toRecord) };
+    },
+    revoke(id: string): boolean {
+      return db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(nowIso(), id).changes > 0;
+    },
+  };
+}
+
+export type ApiKeyRepo = ReturnType<typeof createApiKeyRepo>;

@@ -1,0 +1,30 @@
+/**
+ * The first start creates an admin key: SLUICE_ADMIN_KEY if set, else a generated
+ * one written to <dataDir>/admin.key (mode 0600). The log names the file, never the key.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { ApiKeyRepo } from './api-keys';
+import { writePrivateFile } from './secrets';
+
+export const BOOTSTRAP_KEY_ID = 'bootstrap-admin';
+
+export function bootstrapAdminKey(keys: ApiKeyRepo, dataDir: string, configuredKey: string, logger: Logger): void {
+  if (keys.count() > 0) {
+    if (configuredKey && !keys.get(BOOTSTRAP_KEY_ID)) {
+      logger.warn('SLUICE_ADMIN_KEY is ignored: the store already holds API keys; manage keys through /api/v1/api-keys');
+    }
+    return;
+  }
+  if (configuredKey) {
+    keys.adopt(BOOTSTRAP_KEY_ID, 'bootstrap admin (SLUICE_ADMIN_KEY)', 'admin', configuredKey);
+    logger.info('created the bootstrap admin key from SLUICE_ADMIN_KEY');
+    return;
+  }
+  const { key, record } = keys.create('bootstrap admin (generated)', 'admin');
+  const file = path.join(path.resolve(dataDir), 'admin.key');
+  fs.rmSync(file, { force: true });
+  writePrivateFile(file, key + '\n');
+  logger.info({ keyId: record.id, file }, 'generated the bootstrap admin key; read it from the file (mode 0600)');
+}

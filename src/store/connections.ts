@@ -1,0 +1,168 @@
+/**
+ * Connections. The password is taken out of the URL (or the body) and stored
+ * encrypted apart from it; it is only put back for the runtime, never for the API.
+ */
+import crypto from 'node:crypto';
+import type { Db } from './db';
+import type { SecretBox } from './secrets';
+import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
+import type { ConnectionSpec } from '../runtime/connector';
+
+export interface ConnectionInput {
+  name: string;
+  kind: string;
+  url: string;
+  password?: string;
+  savePassword?: boolean;
+  options?: Record<string, unknown>;
+}
+
+/** What the API may show: no password, ever. */
+export interface ConnectionRecord {
+  id: string;
+  name: string;
+  kind: string;
+  url: string;
+  hasPassword: boolean;
+  savePassword: boolean;
+  options: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface Raw {
+  id: string;
+  name: string;
+  kind: string;
+  url: string;
+  secret: string | null;
+  save_password: number;
+  options: string;
+  created_at: string;
+  updated_at: string;
+}
+
+const LIST = {
+  table: 'connections',
+  columns: { id: 'id', name: 'name', kind: 'kind', createdAt: 'created_at', updatedAt: 'updated_at' },
+  defaultSort: 'createdAt',
+};
+
+/** Splits the password out of a URL (jdbc: prefix kept); non-URL strings (Kafka broker lists) pass through. */
+export function splitPassword(url: string): { url: string; password?: string } {
+  const jdbc = url.startsWith('jdbc:');
+  let parsed: URL;
+  try {
+    parsed = new URL(jdbc ? url.slice(5) : url);
+  } catch {
+    return { url };
+  }
+  if (!parsed.password || !parsed.host) return { url };
+  const password = decodeURIComponent(parsed.password);
+  parsed.password = '';
+  return { url: (jdbc ? 'jdbc:' : '') + parsed.toString(), password };
+}
+
+export function joinPassword(url: string, password: string | undefined): string {
+  if (password === undefined) return url;
+  const jdbc = url.startsWith('jdbc:');
+  let parsed: URL;
+  try {
+    parsed = new URL(jdbc ? url.slice(5) : url);
+  } catch {
+    return url;
+  }
+  if (!parsed.username) return url;
+  parsed.password = password;
+  return (jdbc ? 'jdbc:' : '') + parsed.toString();
+}
+
+function toRecord(r: Raw): ConnectionRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    kind: r.kind,
+    url: r.url,
+    hasPassword: r.secret !== null,
+    savePassword: r.save_password === 1,
+    options: parseJson(r.options, {}),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export function createConnectionRepo(db: Db, box: SecretBox) {
+  const byId = db.prepare('SELECT * FROM connections WHERE id = ?');
+  const byName = db.prepare('SELECT id FROM connections WHERE name = ?');
+
+  const sealed = (input: Pick<ConnectionInput, 'url' | 'password' | 'savePassword'>) => {
+    const split = splitPassword(input.url);
+    const password = input.password ?? split.password;
+    const save = input.savePassword !== false;
+    return { url: split.url, secret: save && password !== undefined ? box.encrypt(password) : null, save };
+  };
+
+  return {
+    create(input: ConnectionInput): ConnectionRecord {
+      const id = crypto.randomUUID();
+      const at = nowIso();
+      const s = sealed(input);
+      db.prepare(
+        `INSERT INTO connections (id, name, kind, url, secret, save_password, options, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(id, input.name, input.kind, s.url, s.secret, s.save ? 1 : 0, JSON.stringify(input.options ?? {}), at, at);
+      return toRecord(byId.get(id) as Raw);
+    },
+    get(id: string): ConnectionRecord | undefined {
+      const r = byId.get(id) as Raw | undefined;
+      return r && toRecord(r);
+    },
+    nameTaken(name: string, exceptId?: string): boolean {
+      const r = byName.get(name) as { id: string } | undefined;
+      return r !== undefined && r.id !== exceptId;
+    },
+    list(q: ListQuery): Page<ConnectionRecord> {
+      const page = listRows<Raw>(db, LIST, q);
+      return { ...page, items: page.items.map(toRecord) };
+    },
+    update(id: string, patch: Partial<ConnectionInput>): ConnectionRecord | undefined {
+      const cur = byId.get(id) as Raw | undefined;
+      if (!cur) return undefined;
+      let url = cur.url;
+      let secret = cur.secret;
+      let save = cur.save_password === 1;
+      if (patch.url !== undefined || patch.password !== undefined || patch.savePassword !== undefined) {
+        const s = sealed({ url: patch.url ?? cur.url, password: patch.password, savePassword: patch.savePassword ?? save });
+        url = s.url;
+        save = s.save;
+        // A new URL without a password keeps the stored one, unless saving was turned off.
+        secret = s.secret ?? (save ? cur.secret : null);
+      }
+      db.prepare(
+        `UPDATE connections SET name = ?, kind = ?, url = ?, secret = ?, save_password = ?, options = ?, updated_at = ? WHERE id = ?`,
+      ).run(
+        patch.name ?? cur.name,
+        patch.kind ?? cur.kind,
+        url,
+        secret,
+        save ? 1 : 0,
+        patch.options !== undefined ? JSON.stringify(patch.options) : cur.options,
+        nowIso(),
+        id,
+      );
+      return toRecord(byId.get(id) as Raw);
+    },
+    delete(id: string): boolean {
+      return db.prepare('DELETE FROM connections WHERE id = ?').run(id).changes > 0;
+    },
+    /** The connection as the runtime needs it: the URL with its password put back. */
+    resolve(id: string, suppliedPassword?: string): ConnectionSpec | undefined {
+      const r = byId.get(id) as Raw | undefined;
+      if (!r) return undefined;
+      const password = suppliedPassword ?? (r.secret !== null ? box.decrypt(r.secret) : undefined);
+      return { id: r.id, name: r.name, kind: r.kind, url: joinPassword(r.url, password), options: parseJson(r.options, {}) };
+    },
+  };
+}
+
+export type ConnectionRepo = ReturnType<typeof createConnectionRepo>;

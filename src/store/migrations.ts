@@ -1,0 +1,86 @@
+/**
+ * Schema migrations of the state store, applied in order, each once, each in its
+ * own transaction. Never edit a migration that has shipped: add the next one.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+      CREATE TABLE connections (
+        id            TEXT PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE,
+        kind          TEXT NOT NULL,
+        url           TEXT NOT NULL,          -- password removed
+        secret        TEXT,                   -- encrypted password; NULL when none or not saved
+        save_password INTEGER NOT NULL DEFAULT 1,
+        options       TEXT NOT NULL DEFAULT '{}',
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+      );
+      CREATE TABLE streams (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        spec       TEXT NOT NULL,
+        state      TEXT NOT NULL DEFAULT 'CREATED',
+        error      TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE runs (
+        id            TEXT PRIMARY KEY,
+        stream_id     TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+        started_at    TEXT NOT NULL,
+        ended_at      TEXT,
+        status        TEXT NOT NULL,
+        counters      TEXT NOT NULL DEFAULT '{}',
+        failure_error TEXT
+      );
+      CREATE INDEX runs_by_stream ON runs(stream_id, started_at);
+      CREATE TABLE job_updates (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        stream_id   TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+        run_id      TEXT,
+        ts          TEXT NOT NULL,
+        level       TEXT NOT NULL CHECK (level IN ('ERROR', 'WARNING', 'INFO')),
+        stage       TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        error_code  TEXT,
+        suggestion  TEXT,
+        detail      TEXT
+      );
+      CREATE INDEX job_updates_by_stream ON job_updates(stream_id, id);
+      CREATE TABLE api_keys (
+        id           TEXT PRIMARY KEY,
+        name         TEXT NOT NULL,
+        role         TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+        hash         TEXT NOT NULL,           -- sha256 of the whole key; keys are random, 256 bits
+        created_at   TEXT NOT NULL,
+        last_used_at TEXT,
+        revoked_at   TEXT
+      );
+      CREATE TABLE positions (
+        stream_id  TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+        phase      TEXT NOT NULL CHECK (phase IN ('snapshot', 'cdc')),
+        position   TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (stream_id, phase)
+      );
+      CREATE TABLE snapshot_state (
+        stream_id  TEXT PRIMARY KEY REFERENCES streams(id) ON DELETE CASCADE,
+        done       INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL
+      );
+    `,
+  },
+];

@@ -1,0 +1,30 @@
+/** The supervisor's persistence port, implemented on the SQLite store. */
+import type { StreamPersistence, StreamStateRecord } from '../runtime/persistence';
+import { RESUMABLE_STATES, isStreamState } from '../runtime/lifecycle';
+import type { Store } from './index';
+
+export function storePersistence(store: Store): StreamPersistence {
+  return {
+    getConnection: (id) => store.connections.resolve(id),
+    getStream: (id) => store.streams.get(id)?.spec,
+    getState(streamId): StreamStateRecord | undefined {
+      const s = store.streams.get(streamId);
+      if (!s || !isStreamState(s.state)) return undefined;
+      return { state: s.state, error: s.error ? JSON.parse(s.error) : null };
+    },
+    saveState: (streamId, record) => store.streams.setState(streamId, record.state, record.error ? JSON.stringify(record.error) : null),
+    listStreamsToResume: () => store.streams.idsInStates([...RESUMABLE_STATES]),
+    startRun: (streamId) => store.runs.start(streamId),
+    finishRun: (runId, result) =>
+      store.runs.finish(runId, {
+        status: result.status,
+        counters: { ...result.counters },
+        failureError: result.failureError ? JSON.stringify(result.failureError) : null,
+      }),
+    addJobUpdate: (streamId, runId, update) => store.runs.addUpdate(streamId, runId, update),
+    loadPosition: (streamId, phase) => store.positions.load(streamId, phase),
+    savePosition: (streamId, phase, position) => store.positions.save(streamId, phase, position),
+    markSnapshotDone: (streamId) => store.positions.markSnapshotDone(streamId),
+    isSnapshotDone: (streamId) => store.positions.isSnapshotDone(streamId),
+  };
+}

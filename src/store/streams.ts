@@ -1,0 +1,87 @@
+/** Streams: the spec as sent (validated by the API), plus the persisted lifecycle state. */
+import crypto from 'node:crypto';
+import type { Db } from './db';
+import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
+import type { StreamSpec } from '../runtime/connector';
+
+export type StreamInput = Omit<StreamSpec, 'id'>;
+
+export interface StreamRecord {
+  spec: StreamSpec;
+  state: string;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface Raw {
+  id: string;
+  name: string;
+  spec: string;
+  state: string;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+const LIST = {
+  table: 'streams',
+  columns: { id: 'id', name: 'name', state: 'state', createdAt: 'created_at', updatedAt: 'updated_at' },
+  defaultSort: 'createdAt',
+};
+
+const toRecord = (r: Raw): StreamRecord => ({
+  spec: { ...parseJson<StreamInput>(r.spec, {} as StreamInput), id: r.id },
+  state: r.state,
+  error: r.error,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export function createStreamRepo(db: Db) {
+  const byId = db.prepare('SELECT * FROM streams WHERE id = ?');
+  return {
+    create(input: StreamInput): StreamRecord {
+      const id = crypto.randomUUID();
+      const at = nowIso();
+      db.prepare('INSERT INTO streams (id, name, spec, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+        id,
+        input.name,
+        JSON.stringify(input),
+        'CREATED',
+        at,
+        at,
+      );
+      return toRecord(byId.get(id) as Raw);
+    },
+    get(id: string): StreamRecord | undefined {
+      const r = byId.get(id) as Raw | undefined;
+      return r && toRecord(r);
+    },
+    nameTaken(name: string, exceptId?: string): boolean {
+      const r = db.prepare('SELECT id FROM streams WHERE name = ?').get(name) as { id: string } | undefined;
+      return r !== undefined && r.id !== exceptId;
+    },
+    list(q: ListQuery): Page<StreamRecord> {
+      const page = listRows<Raw>(db, LIST, q);
+      return { ...page, items: page.items.map(toRecord) };
+    },
+    update(id: string, input: StreamInput): StreamRecord | undefined {
+      const res = db.prepare('UPDATE streams SET name = ?, spec = ?, updated_at = ? WHERE id = ?').run(input.name, JSON.stringify(input), nowIso(), id);
+      return res.changes ? toRecord(byId.get(id) as Raw) : undefined;
+    },
+    delete(id: string): boolean {
+      return db.prepare('DELETE FROM streams WHERE id = ?').run(id).changes > 0;
+    },
+    setState(id: string, state: string, error: string | null = null): void {
+      db.prepare('UPDATE streams SET state = ?, error = ?, updated_at = ? WHERE id = ?').run(state, error, nowIso(), id);
+    },
+    idsInStates(states: readonly string[]): string[] {
+      if (states.length === 0) return [];
+      const rows = db.prepare(`SELECT id FROM streams WHERE state IN (${states.map(() => '?').join(',')}) ORDER BY created_at`).all(...states);
+      return (rows as { id: string }[]).map((r) => r.id);
+    },
+  };
+}
+
+export type StreamRepo = ReturnType<typeof createStreamRepo>;
