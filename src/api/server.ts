@@ -4,6 +4,7 @@
  * (served at /openapi.json and browsable at /docs).
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Ajv from 'ajv';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
@@ -12,7 +13,7 @@ import type { SluiceConfig } from '../config';
 import type { Store } from '../store';
 import type { Supervisor } from '../runtime/supervisor';
 import { SluiceError } from '../errors';
-import { errorEnvelopeSchema } from './schemas';
+import { errorEnvelopeSchema, errorResponses } from './schemas';
 import { installErrorHandling } from './errors';
 import { installAuth } from './auth';
 import { healthRoutes } from './routes/health';
@@ -35,8 +36,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
     bodyLimit: deps.config.api.bodyLimitBytes,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
+  // Bodies are JSON and must be typed right ("7" is not 7); query strings and path
+  // parameters are text, so they are coerced. Unknown fields are errors, not dropped.
+  const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false });
+  const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, strict: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   app.addSchema(errorEnvelopeSchema);
   installErrorHandling(app);
 
@@ -84,6 +89,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
             tags: ['meta'],
             summary: 'API information and the calling key',
             response: {
+              ...errorResponses(),
               200: {
                 type: 'object',
                 properties: {

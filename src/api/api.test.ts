@@ -1,0 +1,204 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from './server';
+import { loadConfig } from '../config';
+import { openStore, type Store } from '../store';
+import { storePersistence } from '../store/persistence';
+import { createMetrics } from '../metrics';
+import { Supervisor } from '../runtime/supervisor';
+import { createRegistry } from '../runtime/registry';
+import { createMemoryConnectors, type MemoryConnectors } from '../runtime/testing/memory-connectors';
+import { waitFor } from '../runtime/testing/wait-for';
+import { ERRORS } from '../errors';
+
+// The API over a real store and supervisor; only the connectors are in-memory
+// stand-ins registered under the real kinds, so no database is needed.
+let app: FastifyInstance;
+let store: Store;
+let supervisor: Supervisor;
+let mem: MemoryConnectors;
+let admin: string;
+const H = (key: string) => ({ 'x-api-key': key });
+
+before(async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-api-'));
+  const { config } = loadConfig({ env: { SLUICE_DATA_DIR: dataDir, SLUICE_API_AUTH_FAILURES_MAX: '5' } });
+  store = openStore({ dataDir, secretKey: '' });
+  admin = store.apiKeys.create('admin', 'admin').key;
+  mem = createMemoryConnectors();
+  const registry = createRegistry();
+  registry.register({ ...mem.sourceModule, kind: 'postgresql' });
+  registry.register({ ...mem.sinkModule, kind: 'mongodb' });
+  const logger = pino({ level: 'silent' });
+  supervisor = new Supervisor({ registry, logger, persistence: storePersistence(store) });
+  app = await buildApi({ config, logger, store, supervisor, metrics: createMetrics().registry, isShuttingDown: () => false });
+  await app.ready();
+});
+
+after(async () => {
+  await supervisor.shutdown({ deadlineMs: 2000 });
+  await app.close();
+  store.close();
+});
+
+function assertEnvelope(body: string, code: keyof typeof ERRORS): Record<string, unknown> {
+  const parsed = JSON.parse(body) as { error: Record<string, unknown> };
+  assert.equal(parsed.error.code, code);
+  assert.equal(parsed.error.category, ERRORS[code].category);
+  assert.equal(typeof parsed.error.message, 'string');
+  assert.equal(typeof parsed.error.suggestion, 'string');
+  return parsed.error;
+}
+
+test('health, readiness and metrics need no key', async () => {
+  assert.equal((await app.inject('/healthz')).statusCode, 200);
+  const ready = await app.inject('/readyz');
+  assert.equal(ready.statusCode, 200);
+  assert.equal(ready.json().status, 'ready');
+  const metrics = await app.inject('/metrics');
+  assert.equal(metrics.statusCode, 200);
+  assert.match(metrics.body, /^sluice_build_info\{version="\d+\.\d+\.\d+",node_version="v\d+/m);
+  assert.match(metrics.body, /process_cpu_user_seconds_total/);
+});
+
+test('the OpenAPI document covers every route, with error responses, and /docs serves it', async () => {
+  const doc = (await app.inject('/openapi.json')).json() as { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+  assert.match(doc.openapi, /^3\./);
+  for (const p of ['/healthz', '/readyz', '/metrics', '/api/v1/', '/api/v1/api-keys', '/api/v1/connections', '/api/v1/connections/{id}', '/api/v1/streams', '/api/v1/streams/{id}', '/api/v1/streams/{id}/start', '/api/v1/streams/{id}/pause', '/api/v1/streams/{id}/resume', '/api/v1/streams/{id}/stop', '/api/v1/streams/{id}/stats', '/api/v1/streams/{id}/runs', '/api/v1/streams/{id}/logs']) {
+    assert.ok(doc.paths[p], `missing ${p}`);
+  }
+  for (const [p, ops] of Object.entries(doc.paths)) {
+    if (!p.startsWith('/api/v1')) continue;
+    for (const [method, op] of Object.entries(ops)) assert.ok(op.responses['401'] && op.responses['400'], `${method} ${p} documents no 400/401`);
+  }
+  const docs = await app.inject('/docs/');
+  assert.equal(docs.statusCode, 200);
+  assert.match(docs.body, /swagger/i);
+});
+
+test('/api/v1 without a key is 401 in the envelope; with the admin key 200', async () => {
+  const anon = await app.inject('/api/v1/');
+  assert.equal(anon.statusCode, 401);
+  assertEnvelope(anon.body, 'AUTH_REQUIRED');
+  const ok = await app.inject({ url: '/api/v1/', headers: H(admin) });
+  assert.equal(ok.statusCode, 200);
+  assert.equal(ok.json().key.role, 'admin');
+  const bearer = await app.inject({ url: '/api/v1/', headers: { authorization: `Bearer ${admin}` } });
+  assert.equal(bearer.statusCode, 200);
+});
+
+test('roles: a viewer reads, cannot write; only admins manage keys', async () => {
+  const viewer = store.apiKeys.create('v', 'viewer').key;
+  const operator = store.apiKeys.create('o', 'operator').key;
+  assert.equal((await app.inject({ url: '/api/v1/connections', headers: H(viewer) })).statusCode, 200);
+  const write = await app.inject({ method: 'POST', url: '/api/v1/connections', headers: H(viewer), payload: { name: 'x', kind: 'mysql', url: 'mysql://h/db' } });
+  assert.equal(write.statusCode, 403);
+  assertEnvelope(write.body, 'FORBIDDEN_ROLE');
+  assert.equal((await app.inject({ url: '/api/v1/api-keys', headers: H(operator) })).statusCode, 403);
+  const created = await app.inject({ method: 'POST', url: '/api/v1/api-keys', headers: H(admin), payload: { name: 'new', role: 'viewer' } });
+  assert.equal(created.statusCode, 201);
+  const key = created.json().key as string;
+  assert.equal((await app.inject({ url: '/api/v1/', headers: H(key) })).statusCode, 200);
+  const listed = await app.inject({ url: '/api/v1/api-keys', headers: H(admin) });
+  assert.ok(!listed.body.includes(key), 'a key is never listed');
+  assert.equal((await app.inject({ method: 'DELETE', url: `/api/v1/api-keys/${created.json().id}`, headers: H(admin) })).statusCode, 204);
+  assertEnvelope((await app.inject({ url: '/api/v1/', headers: H(key) })).body, 'AUTH_INVALID_KEY');
+});
+
+test('bad bodies get 400 naming the field, never 500', async () => {
+  const cases: Array<[unknown, string]> = [
+    [{ name: 'x', kind: 'oracle', url: 'u' }, 'kind'],
+    [{ name: 'x', kind: 'mysql' }, 'url'],
+    [{ name: 'x', kind: 'mysql', url: 'mysql://h/db', colour: 'red' }, 'colour'],
+    [{ name: 7, kind: 'mysql', url: 'mysql://h/db' }, 'name'],
+  ];
+  for (const [payload, field] of cases) {
+    const r = await app.inject({ method: 'POST', url: '/api/v1/connections', headers: H(admin), payload: payload as object });
+    assert.equal(r.statusCode, 400, r.body);
+    const e = assertEnvelope(r.body, 'VALIDATION_FAILED');
+    assert.equal((e.detail as { field: string }).field, field);
+    assert.match(e.message as string, new RegExp(field));
+  }
+  const notJson = await app.inject({ method: 'POST', url: '/api/v1/connections', headers: { ...H(admin), 'content-type': 'application/json' }, payload: '{nope' });
+  assert.equal(notJson.statusCode, 400);
+  assertEnvelope(notJson.body, 'BODY_NOT_JSON');
+  const nested = await app.inject({
+    method: 'POST',
+    url: '/api/v1/streams',
+    headers: H(admin),
+    payload: { name: 's', source: { connectionId: 'a' }, sink: { connectionId: 'b' }, options: { errorHandling: 'IGNORE' } },
+  });
+  assert.equal(nested.statusCode, 400);
+  assert.equal((assertEnvelope(nested.body, 'VALIDATION_FAILED').detail as { field: string }).field, 'options.errorHandling');
+  const badId = await app.inject({ url: '/api/v1/streams/not_an$id', headers: H(admin) });
+  assert.equal(badId.statusCode, 400);
+  const unknown = await app.inject({ url: '/api/v1/nothing-here', headers: H(admin) });
+  assert.equal(unknown.statusCode, 404);
+  assertEnvelope(unknown.body, 'ROUTE_NOT_FOUND');
+});
+
+test('a stream runs through the API: create, start, pause, resume, stop, with runs and logs', async () => {
+  const src = (await app.inject({ method: 'POST', url: '/api/v1/connections', headers: H(admin), payload: { name: 'pg', kind: 'postgresql', url: 'postgresql://u:pw@h:5432/app' } })).json();
+  assert.equal(src.hasPassword, true);
+  assert.ok(!JSON.stringify(src).includes('pw@'));
+  const dst = (await app.inject({ method: 'POST', url: '/api/v1/connections', headers: H(admin), payload: { name: 'mongo', kind: 'mongodb', url: 'mongodb://h/app' } })).json();
+  mem.source(src.id).setTable('public.orders', [{ id: 1, total: 10 }, { id: 2, total: 20 }, { id: 3, total: 30 }]);
+
+  const missingRef = await app.inject({ method: 'POST', url: '/api/v1/streams', headers: H(admin), payload: { name: 'x', source: { connectionId: 'nope' }, sink: { connectionId: dst.id } } });
+  assert.equal((assertEnvelope(missingRef.body, 'VALIDATION_FAILED').detail as { field: string }).field, 'source.connectionId');
+
+  const created = await app.inject({
+    method: 'POST',
+    url: '/api/v1/streams',
+    headers: H(admin),
+    payload: { name: 'orders', source: { connectionId: src.id }, sink: { connectionId: dst.id }, transport: { kind: 'direct' }, mode: 'CDC', tables: ['public.orders'] },
+  });
+  assert.equal(created.statusCode, 201, created.body);
+  const id = created.json().id as string;
+  assert.equal(created.json().cdcStatus, 'NOT_STARTED');
+  assertEnvelope((await app.inject({ method: 'POST', url: '/api/v1/streams', headers: H(admin), payload: { name: 'orders', source: { connectionId: src.id }, sink: { connectionId: dst.id } } })).body, 'STREAM_NAME_TAKEN');
+
+  assert.equal((await app.inject({ method: 'POST', url: `/api/v1/streams/${id}/start`, headers: H(admin) })).statusCode, 202);
+  await waitFor(() => mem.sink(dst.id).docs('public.orders').length === 3, { message: 'snapshot rows in the sink' });
+  await waitFor(async () => (await app.inject({ url: `/api/v1/streams/${id}`, headers: H(admin) })).json().cdcStatus === 'RUNNING');
+  const again = await app.inject({ method: 'POST', url: `/api/v1/streams/${id}/start`, headers: H(admin) });
+  assert.equal(again.statusCode, 409);
+  assertEnvelope(again.body, 'STREAM_ALREADY_RUNNING');
+  const busy = await app.inject({ method: 'DELETE', url: `/api/v1/streams/${id}`, headers: H(admin) });
+  assertEnvelope(busy.body, 'STREAM_RUNNING_CANNOT_CHANGE');
+
+  assert.equal((await app.inject({ method: 'POST', url: `/api/v1/streams/${id}/pause`, headers: H(admin) })).json().cdcStatus, 'PAUSED');
+  mem.source(src.id).insert('public.orders', { id: 4, total: 40 });
+  assert.equal((await app.inject({ method: 'POST', url: `/api/v1/streams/${id}/resume`, headers: H(admin) })).statusCode, 202);
+  await waitFor(() => mem.sink(dst.id).docs('public.orders').length === 4, { message: 'the change made while paused arrives after resume' });
+
+  const stats = (await app.inject({ url: `/api/v1/streams/${id}/stats`, headers: H(admin) })).json();
+  assert.ok(stats.statistics.eventsWritten >= 4, JSON.stringify(stats));
+  assert.equal((await app.inject({ method: 'POST', url: `/api/v1/streams/${id}/stop`, headers: H(admin) })).json().status, 'CANCELLED');
+  const runs = (await app.inject({ url: `/api/v1/streams/${id}/runs`, headers: H(admin) })).json();
+  assert.ok(runs.total >= 1);
+  assert.ok(runs.items[0].endedAt);
+  const logs = (await app.inject({ url: `/api/v1/streams/${id}/logs?level=INFO&limit=5`, headers: H(admin) })).json();
+  assert.ok(logs.items.every((u: { level: string }) => u.level === 'INFO'));
+
+  const inUse = await app.inject({ method: 'DELETE', url: `/api/v1/connections/${src.id}`, headers: H(admin) });
+  assertEnvelope(inUse.body, 'CONNECTION_IN_USE');
+  assert.equal((await app.inject({ method: 'DELETE', url: `/api/v1/streams/${id}`, headers: H(admin) })).statusCode, 204);
+  assert.equal((await app.inject({ method: 'DELETE', url: `/api/v1/connections/${src.id}`, headers: H(admin) })).statusCode, 204);
+  assertEnvelope((await app.inject({ url: `/api/v1/streams/${id}`, headers: H(admin) })).body, 'STREAM_NOT_FOUND');
+});
+
+test('failed authentication is rate-limited per address', async () => {
+  const attempts = [];
+  for (let i = 0; i < 8; i++) attempts.push((await app.inject({ url: '/api/v1/', headers: H('sk_wrong'), remoteAddress: '10.9.9.9' })).statusCode);
+  assert.deepEqual(attempts.slice(0, 5), [401, 401, 401, 401, 401]);
+  assert.equal(attempts[7], 429);
+  const blocked = await app.inject({ url: '/api/v1/', headers: H(admin), remoteAddress: '10.9.9.9' });
+  assertEnvelope(blocked.body, 'AUTH_RATE_LIMITED');
+  assert.equal((await app.inject({ url: '/api/v1/', headers: H(admin), remoteAddress: '10.9.9.10' })).statusCode, 200);
+});

@@ -1,0 +1,162 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pino from 'pino';
+import { openStore } from './index';
+import { MIGRATIONS } from './migrations';
+import { migrate, schemaVersion } from './db';
+import { bootstrapAdminKey, BOOTSTRAP_KEY_ID } from './bootstrap';
+import { roleAllows } from './api-keys';
+import { SluiceError } from '../errors';
+
+const tmpDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-store-'));
+const quiet = pino({ level: 'silent' });
+
+test('migrations bring a new store to the latest version, and are applied once', () => {
+  const dir = tmpDir();
+  const store = openStore({ dataDir: dir, secretKey: '' });
+  const latest = MIGRATIONS.at(-1)?.version;
+  assert.equal(store.schemaVersion(), latest);
+  store.close();
+  const again = openStore({ dataDir: dir, secretKey: '' });
+  assert.equal(again.schemaVersion(), latest);
+  again.close();
+});
+
+test('a later migration runs on an existing store; a store newer than the code is refused', () => {
+  const db = new Database(':memory:');
+  migrate(db, MIGRATIONS);
+  const next = { version: 1000, name: 'extra', sql: 'CREATE TABLE extra (x INTEGER)' };
+  assert.equal(migrate(db, [...MIGRATIONS, next]), 1000);
+  assert.equal((db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'extra'").get() as { n: number }).n, 1);
+  assert.throws(() => migrate(db, MIGRATIONS), /newer than this sluice knows/);
+  assert.equal(schemaVersion(db), 1000);
+});
+
+test('connection passwords are stored encrypted, never returned, and put back only for the runtime', () => {
+  const dir = tmpDir();
+  const store = openStore({ dataDir: dir, secretKey: '' });
+  const c = store.connections.create({ name: 'src', kind: 'postgresql', url: 'postgresql://app:s3cr%40t@127.0.0.1:55432/app' });
+  assert.equal(c.url, 'postgresql://app@127.0.0.1:55432/app');
+  assert.equal(c.hasPassword, true);
+  assert.ok(!JSON.stringify(c).includes('s3cr'));
+  const raw = store.db.prepare('SELECT url, secret FROM connections').get() as { url: string; secret: string };
+  assert.ok(!raw.url.includes('s3cr') && !raw.secret.includes('s3cr'));
+  assert.equal(store.connections.resolve(c.id)?.url, 'postgresql://app:s3cr%40t@127.0.0.1:55432/app');
+  // A JDBC URL keeps its prefix; savePassword:false stores nothing and takes the password at start.
+  const j = store.connections.create({ name: 'j', kind: 'mysql', url: 'jdbc:mysql://root:pw@h:3306/db', savePassword: false });
+  assert.equal(j.hasPassword, false);
+  assert.equal(store.connections.resolve(j.id)?.url, 'jdbc:mysql://root@h:3306/db');
+  assert.equal(store.connections.resolve(j.id, 'given')?.url, 'jdbc:mysql://root:given@h:3306/db');
+  store.close();
+});
+
+test('fs permissions: the generated secret key file is private', () => {
+  const dir = tmpDir();
+  openStore({ dataDir: dir, secretKey: '' }).close();
+  assert.equal(fs.statSync(path.join(dir, 'secret.key')).mode & 0o777, 0o600);
+});
+
+test('a different secret key is refused at open, before any secret is needed', () => {
+  const dir = tmpDir();
+  openStore({ dataDir: dir, secretKey: Buffer.alloc(32, 1).toString('base64') }).close();
+  assert.throws(
+    () => openStore({ dataDir: dir, secretKey: Buffer.alloc(32, 2).toString('base64') }),
+    (e: unknown) => e instanceof SluiceError && e.code === 'SECRET_KEY_INVALID',
+  );
+});
+
+test('API keys: shown once, stored hashed, verified, revoked', () => {
+  const store = openStore({ dataDir: tmpDir(), secretKey: '' });
+  const { key, record } = store.apiKeys.create('ci', 'operator');
+  assert.match(key, /^sk_[0-9a-f]{16}_/);
+  const stored = store.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(record.id) as Record<string, unknown>;
+  assert.ok(!Object.values(stored).includes(key));
+  assert.equal(store.apiKeys.verify(key)?.role, 'operator');
+  assert.equal(store.apiKeys.verify(key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A')), undefined);
+  assert.equal(store.apiKeys.verify('sk_0000000000000000_' + 'x'.repeat(43)), undefined);
+  assert.ok(store.apiKeys.revoke(record.id));
+  assert.equal(store.apiKeys.verify(key), undefined);
+  assert.equal(store.apiKeys.revoke(record.id), false);
+  store.close();
+});
+
+test('roles are ordered viewer < operator < admin', () => {
+  assert.ok(roleAllows('admin', 'operator'));
+  assert.ok(roleAllows('operator', 'viewer'));
+  assert.ok(!roleAllows('viewer', 'operator'));
+  assert.ok(!roleAllows('operator', 'admin'));
+});
+
+test('bootstrap: SLUICE_ADMIN_KEY becomes the admin key on the first start only', () => {
+  const dir = tmpDir();
+  const store = openStore({ dataDir: dir, secretKey: '' });
+  bootstrapAdminKey(store.apiKeys, dir, 'chosen-admin-key', quiet);
+  assert.equal(store.apiKeys.verify('chosen-admin-key')?.id, BOOTSTRAP_KEY_ID);
+  bootstrapAdminKey(store.apiKeys, dir, 'another', quiet);
+  assert.equal(store.apiKeys.verify('another'), undefined);
+  assert.equal(store.apiKeys.count(), 1);
+  assert.ok(!fs.existsSync(path.join(dir, 'admin.key')));
+  store.close();
+});
+
+test('bootstrap: without SLUICE_ADMIN_KEY a key is generated into admin.key, mode 0600', () => {
+  const dir = tmpDir();
+  const store = openStore({ dataDir: dir, secretKey: '' });
+  bootstrapAdminKey(store.apiKeys, dir, '', quiet);
+  const file = path.join(dir, 'admin.key');
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  assert.equal(store.apiKeys.verify(fs.readFileSync(file, 'utf8').trim())?.role, 'admin');
+  store.close();
+});
+
+test('lists page, sort and filter the same way', () => {
+  const store = openStore({ dataDir: tmpDir(), secretKey: '' });
+  for (const [name, kind] of [['c', 'mysql'], ['a', 'postgresql'], ['b', 'postgresql']] as const) {
+    store.connections.create({ name, kind, url: `${kind}://u@h/db` });
+  }
+  const byName = store.connections.list({ sort: 'name' });
+  assert.deepEqual(byName.items.map((c) => c.name), ['a', 'b', 'c']);
+  assert.equal(byName.total, 3);
+  assert.deepEqual(store.connections.list({ sort: '-name', limit: 2 }).items.map((c) => c.name), ['c', 'b']);
+  assert.deepEqual(store.connections.list({ sort: 'name', offset: 2 }).items.map((c) => c.name), ['c']);
+  const pg = store.connections.list({ filters: { kind: 'postgresql' } });
+  assert.equal(pg.total, 2);
+  assert.ok(pg.items.every((c) => c.kind === 'postgresql'));
+  store.close();
+});
+
+test('positions, runs and job updates round-trip; deleting a stream removes them', () => {
+  const store = openStore({ dataDir: tmpDir(), secretKey: '' });
+  const s = store.streams.create({
+    name: 's',
+    source: { connectionId: 'a' },
+    sink: { connectionId: 'b' },
+    transport: { kind: 'direct' },
+    mode: 'CDC',
+    tables: [],
+    options: {},
+  });
+  const id = s.spec.id;
+  store.positions.save(id, 'cdc', { lsn: '0/16B3748' });
+  store.positions.save(id, 'cdc', { lsn: '0/16B3800' });
+  assert.deepEqual(store.positions.load(id, 'cdc'), { lsn: '0/16B3800' });
+  assert.equal(store.positions.isSnapshotDone(id), false);
+  store.positions.markSnapshotDone(id);
+  assert.equal(store.positions.isSnapshotDone(id), true);
+  const run = store.runs.start(id);
+  store.runs.addUpdate(id, run, { level: 'ERROR', stage: 'CDC', message: 'boom', errorCode: 'X', suggestion: 'fix it' });
+  store.runs.addUpdate(id, run, { level: 'INFO', stage: 'SNAPSHOT', message: 'ok' });
+  assert.equal(store.runs.listUpdates(id, { filters: { level: 'ERROR' } }).items[0]?.suggestion, 'fix it');
+  assert.equal(store.runs.closeAbandoned(), 1);
+  assert.equal(store.runs.get(run)?.status, 'INTERRUPTED');
+  store.runs.finish(run, { status: 'COMPLETED', counters: { eventsRead: 3 } });
+  assert.deepEqual(store.runs.list(id, {}).items[0]?.counters, { eventsRead: 3 });
+  store.streams.delete(id);
+  assert.equal(store.positions.load(id, 'cdc'), null);
+  assert.equal(store.runs.list(id, {}).total, 0);
+  store.close();
+});
