@@ -1,4 +1,4 @@
-import type { ConnectorContext, EventBatch, Sink } from '../runtime/connector';
+import type { ConnectorContext, EventBatch, Sink, StreamSpec } from '../runtime/connector';
 
 /**
  * The transport carries batches from a stream's source to its sink. `publish`
@@ -14,7 +14,11 @@ export interface Transport {
 }
 
 export interface TransportFactoryArgs {
+  /** Owned by the caller: a transport writes to it but never closes it. */
   sink: Sink;
+  /** The stream being carried; a Kafka transport names its topics after it. */
+  stream?: StreamSpec;
 }
 
-export type TransportFactory = (args: TransportFactoryArgs) => Transport;
+/** `kind` is the stream's `transport.kind` ('direct', 'kafka'). */
+export type TransportFactory = (kind: string, args: TransportFactoryArgs) => Transport;

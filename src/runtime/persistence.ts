@@ -1,0 +1,137 @@
+/**
+ * What the supervisor needs from the state store, and nothing more. Synchronous
+ * because the real implementation is better-sqlite3: a position is on disk when
+ * `savePosition` returns, with no await in which a crash could lose it.
+ */
+import type { ConnectionSpec, Position, StreamSpec } from './connector';
+import { RESUMABLE_STATES, type StreamState } from './lifecycle';
+
+export type SnapshotPhase = 'snapshot' | 'cdc';
+
+/** The error as persisted and shown to operators (Relational Migrator's failureError). */
+export interface ErrorInfo {
+  code: string;
+  message: string;
+  suggestion?: string;
+}
+
+export interface StreamStateRecord {
+  state: StreamState;
+  error?: ErrorInfo | null;
+}
+
+export interface RunCounters {
+  eventsRead: number;
+  eventsWritten: number;
+  snapshotRows: number;
+  cdcEvents: number;
+  batches: number;
+}
+
+/** INTERRUPTED: the daemon shut down under a live run; the next start resumes it. */
+export type RunStatus = 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'INTERRUPTED';
+
+export interface RunResult {
+  status: RunStatus;
+  counters: RunCounters;
+  failureError?: ErrorInfo;
+}
+
+export type JobUpdateLevel = 'ERROR' | 'WARNING' | 'INFO';
+
+export interface JobUpdate {
+  level: JobUpdateLevel;
+  /** Where it happened: INITIALIZATION, SNAPSHOT, CDC, SHUTDOWN. */
+  stage: string;
+  message: string;
+  errorCode?: string;
+  suggestion?: string;
+}
+
+export interface StreamPersistence {
+  getConnection(id: string): ConnectionSpec | undefined;
+  getStream(id: string): StreamSpec | undefined;
+
+  getState(streamId: string): StreamStateRecord | undefined;
+  saveState(streamId: string, record: StreamStateRecord): void;
+  /** Streams whose persisted state is in RESUMABLE_STATES (running or paused). */
+  listStreamsToResume(): string[];
+
+  /** Opens a run (one start → stop/complete/fail, across pauses) and returns its id. */
+  startRun(streamId: string): string;
+  finishRun(runId: string, result: RunResult): void;
+  addJobUpdate(streamId: string, runId: string | null, update: JobUpdate): void;
+
+  loadPosition(streamId: string, phase: SnapshotPhase): Position | null;
+  savePosition(streamId: string, phase: SnapshotPhase, position: Position): void;
+  markSnapshotDone(streamId: string): void;
+  isSnapshotDone(streamId: string): boolean;
+}
+
+// ---- in-memory implementation, for tests ----------------------------------
+
+export interface MemoryRun {
+  runId: string;
+  streamId: string;
+  startedAt: Date;
+  finishedAt?: Date;
+  result?: RunResult;
+}
+
+export interface MemoryPersistence extends StreamPersistence {
+  putConnection(conn: ConnectionSpec): void;
+  putStream(stream: StreamSpec): void;
+  readonly runs: MemoryRun[];
+  readonly jobUpdates: Array<JobUpdate & { streamId: string; runId: string | null }>;
+  /** Every savePosition call in order: lets a test check nothing moved backwards. */
+  readonly positionLog: Array<{ streamId: string; phase: SnapshotPhase; position: Position }>;
+}
+
+export function createMemoryPersistence(
+  init: { connections?: ConnectionSpec[]; streams?: StreamSpec[] } = {},
+): MemoryPersistence {
+  const connections = new Map((init.connections ?? []).map((c) => [c.id, c]));
+  const streams = new Map((init.streams ?? []).map((s) => [s.id, s]));
+  const states = new Map<string, StreamStateRecord>();
+  const positions = new Map<string, Position>();
+  const snapshotDone = new Set<string>();
+  const runs: MemoryRun[] = [];
+  const jobUpdates: MemoryPersistence['jobUpdates'] = [];
+  const positionLog: MemoryPersistence['positionLog'] = [];
+  let runSeq = 0;
+  const posKey = (streamId: string, phase: SnapshotPhase): string => `${streamId}\u0000${phase}`;
+
+  return {
+    runs,
+    jobUpdates,
+    positionLog,
+    putConnection: (conn) => void connections.set(conn.id, conn),
+    putStream: (stream) => void streams.set(stream.id, stream),
+    getConnection: (id) => connections.get(id),
+    getStream: (id) => streams.get(id),
+    getState: (streamId) => states.get(streamId),
+    saveState: (streamId, record) => void states.set(streamId, { ...record }),
+    listStreamsToResume: () =>
+      [...states.entries()].filter(([, r]) => RESUMABLE_STATES.has(r.state)).map(([id]) => id),
+    startRun(streamId) {
+      const runId = `run-${++runSeq}`;
+      runs.push({ runId, streamId, startedAt: new Date() });
+      return runId;
+    },
+    finishRun(runId, result) {
+      const run = runs.find((r) => r.runId === runId);
+      if (!run) throw new Error(`unknown run ${runId}`);
+      if (run.result) throw new Error(`run ${runId} finished twice`);
+      run.finishedAt = new Date();
+      run.result = { ...result, counters: { ...result.counters } };
+    },
+    addJobUpdate: (streamId, runId, update) => void jobUpdates.push({ ...update, streamId, runId }),
+    loadPosition: (streamId, phase) => positions.get(posKey(streamId, phase)) ?? null,
+    savePosition(streamId, phase, position) {
+      positions.set(posKey(streamId, phase), position);
+      positionLog.push({ streamId, phase, position });
+    },
+    markSnapshotDone: (streamId) => void snapshotDone.add(streamId),
+    isSnapshotDone: (streamId) => snapshotDone.has(streamId),
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * The one place that maps a connection `kind` to its connector module. The
+ * supervisor and the API look connectors up here and never import one directly,
+ * so adding a connector is one `registerConnector` call.
+ */
+import type { ConnectorModule } from './connector';
+
+// TODO(lead): move into the catalogue in src/errors.ts.
+export class UnknownConnectorError extends Error {
+  readonly code = 'CONNECTOR_UNKNOWN';
+  readonly detail: { kind: string; supported: string[] };
+  constructor(kind: string, supported: string[]) {
+    super(`no connector of kind "${kind}"; supported kinds: ${supported.join(', ') || '(none)'}`);
+    this.name = 'UnknownConnectorError';
+    this.detail = { kind, supported };
+  }
+}
+
+// TODO(lead): move into the catalogue in src/errors.ts.
+export class DuplicateConnectorError extends Error {
+  readonly code = 'CONNECTOR_DUPLICATE';
+  readonly detail: { kind: string };
+  constructor(kind: string) {
+    super(`a connector (or alias) named "${kind}" is already registered`);
+    this.name = 'DuplicateConnectorError';
+    this.detail = { kind };
+  }
+}
+
+export interface ConnectorAlias {
+  alias: string;
+  kind: string;
+  deprecated: true;
+}
+
+export interface ResolvedConnector {
+  module: ConnectorModule;
+  /** Set when the caller used an old name: log it so operators migrate their configs. */
+  deprecatedAlias?: string;
+}
+
+export interface ConnectorRegistry {
+  register(mod: ConnectorModule): void;
+  /** An old name kept working for a renamed connector; always reported as deprecated. */
+  registerAlias(alias: string, kind: string): void;
+  get(kind: string): ConnectorModule;
+  resolve(kind: string): ResolvedConnector;
+  has(kind: string): boolean;
+  list(): ConnectorModule[];
+  listAliases(): ConnectorAlias[];
+}
+
+export function createRegistry(): ConnectorRegistry {
+  const modules = new Map<string, ConnectorModule>();
+  const aliases = new Map<string, string>();
+  const taken = (name: string): boolean => modules.has(name) || aliases.has(name);
+
+  const resolve = (kind: string): ResolvedConnector => {
+    const direct = modules.get(kind);
+    if (direct) return { module: direct };
+    const target = aliases.get(kind);
+    const viaAlias = target === undefined ? undefined : modules.get(target);
+    if (viaAlias) return { module: viaAlias, deprecatedAlias: kind };
+    throw new UnknownConnectorError(kind, [...modules.keys()].sort());
+  };
+
+  return {
+    register(mod) {
+      if (!mod.kind) throw new TypeError('a connector module needs a non-empty kind');
+      if (taken(mod.kind)) throw new DuplicateConnectorError(mod.kind);
+      modules.set(mod.kind, mod);
+    },
+    registerAlias(alias, kind) {
+      if (taken(alias)) throw new DuplicateConnectorError(alias);
+      // Aliases point at real kinds only: a chain of renames would hide which name is current.
+      if (!modules.has(kind)) throw new UnknownConnectorError(kind, [...modules.keys()].sort());
+      aliases.set(alias, kind);
+    },
+    get: (kind) => resolve(kind).module,
+    resolve,
+    has: (kind) => modules.has(kind) || aliases.has(kind),
+    list: () => [...modules.values()].sort((a, b) => a.kind.localeCompare(b.kind)),
+    listAliases: () =>
+      [...aliases.entries()]
+        .map(([alias, kind]) => ({ alias, kind, deprecated: true as const }))
+        .sort((a, b) => a.alias.localeCompare(b.alias)),
+  };
+}
+
+/** The daemon's registry; tests build their own with createRegistry(). */
+export const defaultRegistry: ConnectorRegistry = createRegistry();
+
+export function registerConnector(mod: ConnectorModule): void {
+  defaultRegistry.register(mod);
+}
+
+export function getConnector(kind: string): ConnectorModule {
+  return defaultRegistry.get(kind);
+}
+
+export function listConnectors(): ConnectorModule[] {
+  return defaultRegistry.list();
+}

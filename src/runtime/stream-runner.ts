@@ -1,0 +1,238 @@
+/**
+ * One run of one stream: open source, transport and sink, pump the snapshot and
+ * then the change stream, close everything. The order inside the loops is the
+ * delivery contract — publish, then ack, then save the position — and is the
+ * reason this file exists apart from the supervisor's bookkeeping.
+ *
+ * `runStream` never throws: every outcome, failures included, comes back as a
+ * value, so a broken connector can never become an unhandled rejection.
+ */
+import type {
+  ConnectionSpec,
+  ConnectorContext,
+  ConnectorModule,
+  EventBatch,
+  Position,
+  Sink,
+  Source,
+  StreamSpec,
+  TableRef,
+} from './connector';
+import type { RunCounters, SnapshotPhase, StreamPersistence } from './persistence';
+import type { Transport, TransportFactory } from '../transport/types';
+import type { ConnectorRegistry } from './registry';
+import { ConnectionNotFoundError, ConnectorRoleError, StreamNotFoundError } from './supervisor-types';
+
+export type Stage = 'INITIALIZATION' | 'SNAPSHOT' | 'CDC';
+
+/** Everything a run needs, resolved and validated by the supervisor beforehand. */
+export interface RunPlan {
+  stream: StreamSpec;
+  sourceConnection: ConnectionSpec;
+  sinkConnection: ConnectionSpec;
+  sourceModule: ConnectorModule;
+  sinkModule: ConnectorModule;
+}
+
+/**
+ * Resolves connections and connectors before a run is opened, so a bad reference
+ * is the caller's error (a 4xx), not a failed run.
+ */
+export function planRun(
+  streamId: string,
+  store: StreamPersistence,
+  registry: ConnectorRegistry,
+  logger: ConnectorContext['logger'],
+): RunPlan {
+  const stream = store.getStream(streamId);
+  if (!stream) throw new StreamNotFoundError(streamId);
+  const sourceConnection = store.getConnection(stream.source.connectionId);
+  if (!sourceConnection) throw new ConnectionNotFoundError(stream.source.connectionId, streamId);
+  const sinkConnection = store.getConnection(stream.sink.connectionId);
+  if (!sinkConnection) throw new ConnectionNotFoundError(stream.sink.connectionId, streamId);
+  const module = (kind: string, role: 'source' | 'sink'): ConnectorModule => {
+    const { module: mod, deprecatedAlias } = registry.resolve(kind);
+    if (deprecatedAlias) logger.warn({ streamId, alias: deprecatedAlias, kind: mod.kind }, 'connection kind is a deprecated alias');
+    if (!mod.roles.includes(role) || !(role === 'source' ? mod.createSource : mod.createSink)) {
+      const supported = registry.list().filter((m) => m.roles.includes(role)).map((m) => m.kind);
+      throw new ConnectorRoleError(kind, role, supported);
+    }
+    return mod;
+  };
+  return { stream, sourceConnection, sinkConnection, sourceModule: module(sourceConnection.kind, 'source'), sinkModule: module(sinkConnection.kind, 'sink') };
+}
+
+export interface RunDeps extends RunPlan {
+  ctx: ConnectorContext;
+  persistence: StreamPersistence;
+  transportFactory: TransportFactory;
+  counters: RunCounters;
+  /** Reports phase changes; called only while the run has not been aborted. */
+  onPhase(event: 'snapshot' | 'snapshotDone'): void;
+  /** Called after a batch is durable and its position saved. */
+  onBatch(phase: SnapshotPhase, batch: EventBatch): void;
+}
+
+export type RunOutcome =
+  | { kind: 'completed' }
+  | { kind: 'aborted' }
+  | { kind: 'failed'; error: unknown; stage: Stage };
+
+export function newCounters(): RunCounters {
+  return { eventsRead: 0, eventsWritten: 0, snapshotRows: 0, cdcEvents: 0, batches: 0 };
+}
+
+/** "schema.table" → TableRef; a bare name leaves the schema to the source's default. */
+export function parseTableName(name: string): TableRef {
+  const dot = name.indexOf('.');
+  return dot < 0 ? { schema: '', table: name } : { schema: name.slice(0, dot), table: name.slice(dot + 1) };
+}
+
+const ABORTED = Symbol('aborted');
+
+/**
+ * Waits for the next batch, or for the abort signal, whichever comes first. A
+ * source that ignores its signal would otherwise hold a pause or stop forever;
+ * a batch pulled but dropped here was never published, so nothing acked it and
+ * the next run reads it again from the saved position.
+ */
+function nextOrAbort<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T> | typeof ABORTED> {
+  if (signal.aborted) return Promise.resolve(ABORTED);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => resolve(ABORTED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    it.next().then(
+      (r) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(r);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+/** Drives `iterable` through `handle` until it ends; false if aborted first. */
+async function pump(
+  iterable: AsyncIterable<EventBatch>,
+  signal: AbortSignal,
+  handle: (batch: EventBatch) => Promise<void>,
+): Promise<boolean> {
+  const it = iterable[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await nextOrAbort(it, signal);
+    if (next === ABORTED) {
+      // Not awaited: a source stuck in next() would hold return() too; close() releases it.
+      it.return?.().catch(() => undefined);
+      return false;
+    }
+    if (next.done) return true;
+    // The batch in hand is finished even when an abort arrives meanwhile: that is the
+    // "clean point" of pause, stop and shutdown.
+    await handle(next.value);
+    if (signal.aborted) {
+      it.return?.().catch(() => undefined);
+      return false;
+    }
+  }
+}
+
+export async function runStream(deps: RunDeps): Promise<RunOutcome> {
+  const { ctx, persistence, counters, stream } = deps;
+  const streamId = stream.id;
+  const { signal, logger } = ctx;
+  let stage: Stage = 'INITIALIZATION';
+  let source: Source | undefined;
+  let sink: Sink | undefined;
+  let transport: Transport | undefined;
+  let outcome: RunOutcome;
+
+  try {
+    sink = deps.sinkModule.createSink!({ connection: deps.sinkConnection, stream, logger });
+    source = deps.sourceModule.createSource!({ connection: deps.sourceConnection, stream, logger });
+    transport = deps.transportFactory(stream.transport?.kind ?? '', { sink, stream });
+    await transport.start(ctx);
+    const publish = transport.publish.bind(transport);
+    const src = source;
+
+    const wantsSnapshot = stream.mode !== 'CDC_ONLY' && !persistence.isSnapshotDone(streamId);
+    let finished = true;
+    if (wantsSnapshot) {
+      if (!src.snapshot) {
+        throw Object.assign(new Error(`the ${deps.sourceConnection.kind} source cannot take a snapshot`), {
+          code: 'CONNECTOR_SNAPSHOT_UNSUPPORTED',
+          suggestion: 'use mode CDC_ONLY for this source',
+        });
+      }
+      if (signal.aborted) return (outcome = { kind: 'aborted' });
+      deps.onPhase('snapshot');
+      stage = 'SNAPSHOT';
+      const plan = { tables: stream.tables.map(parseTableName), resumeFrom: persistence.loadPosition(streamId, 'snapshot') };
+      logger.info({ resumeFrom: plan.resumeFrom }, 'snapshot starting');
+      finished = await pump(src.snapshot(plan, ctx), signal, async (batch) => {
+        counters.eventsRead += batch.events.length;
+        await publish(batch, ctx);
+        counters.eventsWritten += batch.events.length;
+        counters.snapshotRows += batch.events.length;
+        counters.batches++;
+        // Snapshot positions are ours alone; the database is only acked for CDC.
+        if (batch.position) persistence.savePosition(streamId, 'snapshot', batch.position);
+        deps.onBatch('snapshot', batch);
+      });
+      if (!finished) return (outcome = { kind: 'aborted' });
+      persistence.markSnapshotDone(streamId);
+      logger.info({ rows: counters.snapshotRows }, 'snapshot done');
+    }
+
+    if (stream.mode === 'SNAPSHOT') return (outcome = { kind: 'completed' });
+    if (signal.aborted) return (outcome = { kind: 'aborted' });
+    deps.onPhase('snapshotDone');
+    stage = 'CDC';
+    const from: Position | null = persistence.loadPosition(streamId, 'cdc');
+    logger.info({ from }, 'change stream starting');
+    finished = await pump(src.stream(from, ctx), signal, async (batch) => {
+      counters.eventsRead += batch.events.length;
+      await publish(batch, ctx);
+      counters.eventsWritten += batch.events.length;
+      counters.cdcEvents += batch.events.length;
+      counters.batches++;
+      if (batch.position) {
+        // Ack only what the transport holds durably, and record it only once the
+        // database heard it: a crash between the two replays, never skips.
+        await src.ack(batch.position);
+        persistence.savePosition(streamId, 'cdc', batch.position);
+      }
+      deps.onBatch('cdc', batch);
+    });
+    outcome = finished ? { kind: 'completed' } : { kind: 'aborted' };
+  } catch (error) {
+    outcome = signal.aborted && isAbortError(error) ? { kind: 'aborted' } : { kind: 'failed', error, stage };
+  } finally {
+    // Source first so nothing new is read, then the transport (drains), then the sink.
+    await closeQuietly('source', source, logger);
+    await closeQuietly('transport', transport, logger);
+    await closeQuietly('sink', sink, logger);
+  }
+  return outcome;
+}
+
+function isAbortError(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || (err as { code?: unknown }).code === 'ABORT_ERR');
+}
+
+async function closeQuietly(
+  what: string,
+  resource: { close(): Promise<void> } | undefined,
+  logger: ConnectorContext['logger'],
+): Promise<void> {
+  if (!resource) return;
+  try {
+    await resource.close();
+  } catch (err) {
+    // A failed close must not turn a clean stop into a failed stream: the data path
+    // already finished, so this is only worth a warning.
+    logger.warn({ err }, `closing the ${what} failed`);
+  }
+}

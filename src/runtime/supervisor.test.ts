@@ -1,0 +1,321 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { Supervisor, SUPERVISOR_EVENTS, type StateChange } from './supervisor';
+import { createRegistry } from './registry';
+import { createMemoryPersistence, type MemoryPersistence } from './persistence';
+import type { ConnectionSpec, Row, StreamSpec } from './connector';
+import { createMemoryConnectors, type MemoryConnectors } from './testing/memory-connectors';
+import { waitFor } from './testing/wait-for';
+
+// A connector error must never escape as an unhandled rejection.
+const unhandled: unknown[] = [];
+process.on('unhandledRejection', (err) => unhandled.push(err));
+after(() => assert.deepEqual(unhandled, [], 'unhandled rejections'));
+
+const conn = (id: string, kind: string): ConnectionSpec => ({ id, name: id, kind, url: `memory://${id}`, options: {} });
+
+function stream(id: string, mode: StreamSpec['mode'], over: Partial<StreamSpec> = {}): StreamSpec {
+  return {
+    id,
+    name: id,
+    source: { connectionId: 'src' },
+    sink: { connectionId: 'dst' },
+    transport: { kind: 'direct' },
+    mode,
+    tables: ['public.orders'],
+    options: {},
+    ...over,
+  };
+}
+
+const ORDERS: Row[] = [1, 2, 3, 4, 5].map((id) => ({ id, amount: id * 10 }));
+
+function setup(streams: StreamSpec[], shared?: { mem: MemoryConnectors; store: MemoryPersistence }) {
+  const mem = shared?.mem ?? createMemoryConnectors();
+  const registry = createRegistry();
+  registry.register(mem.sourceModule);
+  registry.register(mem.sinkModule);
+  const store =
+    shared?.store ??
+    createMemoryPersistence({
+      connections: [conn('src', 'memory-source'), conn('src2', 'memory-source'), conn('dst', 'memory-sink'), conn('dst2', 'memory-sink')],
+    });
+  for (const s of streams) store.putStream(s);
+  const sup = new Supervisor({ registry, logger: pino({ level: 'silent' }), persistence: store });
+  const src = mem.source('src');
+  if (!shared) src.setTable('public.orders', ORDERS);
+  return { mem, store, sup, src, dst: mem.sink('dst') };
+}
+
+const byId = (rows: Row[]) => [...rows].sort((a, b) => Number(a.id) - Number(b.id));
+const cdcSeqs = (applied: { seq?: number }[]) => applied.filter((a) => a.seq !== undefined).map((a) => a.seq);
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+const stateOf = (sup: Supervisor, id: string) => () => sup.status(id).state;
+const until = (sup: Supervisor, id: string, state: string) =>
+  waitFor(() => sup.status(id).state === state, { message: `${id} reaches ${state} (now ${sup.status(id).state})` });
+
+test('SNAPSHOT mode copies every row and ends COMPLETED', async () => {
+  const { sup, dst, store, mem } = setup([stream('s1', 'SNAPSHOT')]);
+  const states: string[] = [];
+  sup.on(SUPERVISOR_EVENTS.STATE, (e: StateChange) => states.push(`${e.from}>${e.to}`));
+  await sup.start('s1');
+  await until(sup, 's1', 'COMPLETED');
+
+  assert.deepEqual(byId(dst.docs('public.orders')), ORDERS);
+  const st = sup.status('s1');
+  assert.equal(st.status, 'COMPLETED');
+  assert.equal(st.cdcStatus, 'NOT_STARTED');
+  assert.deepEqual(
+    { read: st.statistics.eventsRead, written: st.statistics.eventsWritten, rows: st.statistics.snapshotRows, cdc: st.statistics.cdcEvents },
+    { read: 5, written: 5, rows: 5, cdc: 0 },
+  );
+  assert.deepEqual(states, ['CREATED>STARTING', 'STARTING>SNAPSHOTTING', 'SNAPSHOTTING>COMPLETED']);
+  assert.equal(store.isSnapshotDone('s1'), true);
+  assert.deepEqual(store.loadPosition('s1', 'snapshot'), { table: 'public.orders', offset: 5 });
+  assert.equal(store.runs[0]!.result!.status, 'COMPLETED');
+  assert.equal(store.runs[0]!.result!.counters.snapshotRows, 5);
+  assert.deepEqual(store.getState('s1'), { state: 'COMPLETED', error: null });
+  // Everything opened was closed, and the snapshot acked nothing in the database.
+  await waitFor(() => mem.source('src').sourcesClosed === 1 && dst.sinksClosed === 1);
+  assert.deepEqual(mem.source('src').acks, []);
+});
+
+test('an interrupted snapshot resumes after the last durable chunk, re-reading nothing', async () => {
+  const { sup, src, dst, store } = setup([stream('s1', 'SNAPSHOT')]);
+  src.failAt('snapshot', 2, Object.assign(new Error('connection reset'), { code: 'SOURCE_UNREACHABLE' }));
+  await sup.start('s1');
+  await until(sup, 's1', 'FAILED');
+  assert.equal(dst.applied.length, 4, 'two chunks of two rows were written before the failure');
+  assert.deepEqual(store.loadPosition('s1', 'snapshot'), { table: 'public.orders', offset: 4 });
+
+  await sup.start('s1');
+  await until(sup, 's1', 'COMPLETED');
+  assert.equal(dst.applied.length, 5, 'only the fifth row was read again');
+  assert.deepEqual(byId(dst.docs('public.orders')), ORDERS);
+  assert.deepEqual(store.runs.map((r) => r.result?.status), ['FAILED', 'COMPLETED']);
+});
+
+test('CDC mode snapshots, then streams the changes made during and after the snapshot', async () => {
+  const { sup, src, dst } = setup([stream('s1', 'CDC')]);
+  dst.block(); // hold the snapshot's first write while the table changes under it
+  await sup.start('s1');
+  await waitFor(() => dst.writesStarted === 1);
+  assert.equal(sup.status('s1').state, 'SNAPSHOTTING');
+  src.update('public.orders', { id: 1, amount: 11 });
+  src.insert('public.orders', { id: 6, amount: 60 });
+  dst.unblock();
+  await until(sup, 's1', 'STREAMING');
+  assert.equal(sup.status('s1').cdcStatus, 'RUNNING');
+
+  src.delete('public.orders', { id: 2 });
+  src.insert('public.orders', { id: 7, amount: 70 });
+  const expected = byId([...src.tables.get('public.orders')!.rows.values()]);
+  await waitFor(() => cdcSeqs(dst.applied).length === 4);
+  assert.deepEqual(byId(dst.docs('public.orders')), expected);
+  assert.equal(expected.length, 6);
+  assert.deepEqual(cdcSeqs(dst.applied), [1, 2, 3, 4]);
+  assert.equal(sup.status('s1').statistics.cdcEvents, 4);
+  await sup.stop('s1');
+});
+
+test('a source position is acked only after the sink acknowledged every event up to it', async () => {
+  const { sup, src, dst, mem, store } = setup([stream('s1', 'CDC_ONLY')]);
+  src.batchSize = 3;
+  dst.delayMs = 1; // make the write slow enough that an early ack would show
+  await sup.start('s1');
+  await until(sup, 's1', 'STREAMING');
+  for (let i = 10; i < 30; i++) src.insert('public.orders', { id: i, amount: i });
+  await waitFor(() => src.acks.some((p) => p.seq === 20));
+
+  const acks = mem.journal.flatMap((e, i) => (e.kind === 'ack' ? [{ i, seq: Number(e.position.seq) }] : []));
+  assert.ok(acks.length >= 7, `expected one ack per batch, got ${acks.length}`);
+  for (const ack of acks) {
+    const written = mem.journal.findIndex(
+      (e) => e.kind === 'sinkWriteResolved' && e.streamId === 's1' && Number(e.position?.seq) === ack.seq,
+    );
+    assert.ok(written >= 0, `ack of seq ${ack.seq} has no sink write`);
+    assert.ok(written < ack.i, `ack of seq ${ack.seq} came before its sink write resolved`);
+  }
+  assert.deepEqual(acks.map((a) => a.seq), [...acks.map((a) => a.seq)].sort((a, b) => a - b), 'acks went backwards');
+  // The saved position never runs ahead of what the database was told.
+  for (const p of store.positionLog.filter((p) => p.phase === 'cdc')) {
+    assert.ok(src.acks.some((a) => a.seq === p.position.seq), `saved ${p.position.seq} that was never acked`);
+  }
+  await sup.stop('s1');
+});
+
+test('pause finishes the batch in flight; resume continues from it: nothing lost, nothing duplicated', async () => {
+  const { sup, src, dst, store } = setup([stream('s1', 'CDC_ONLY')]);
+  await sup.start('s1');
+  await until(sup, 's1', 'STREAMING');
+  dst.block();
+  for (let i = 10; i < 14; i++) src.insert('public.orders', { id: i });
+  await waitFor(() => dst.writesStarted === 1);
+  const pausing = sup.pause('s1');
+  assert.equal(sup.status('s1').state, 'STREAMING', 'paused before the in-flight batch was durable');
+  dst.unblock();
+  const view = await pausing;
+  assert.equal(view.state, 'PAUSED');
+  assert.deepEqual({ status: view.status, cdcStatus: view.cdcStatus }, { status: 'RUNNING', cdcStatus: 'PAUSED' });
+  assert.deepEqual(cdcSeqs(dst.applied), [1, 2], 'only the in-flight batch was written');
+  assert.deepEqual(store.loadPosition('s1', 'cdc'), { seq: 2 });
+  assert.equal(src.sourcesClosed, src.sourcesOpened, 'a paused stream must release its source');
+
+  for (let i = 14; i < 20; i++) src.insert('public.orders', { id: i });
+  const writesWhilePaused = dst.writesStarted;
+  await sup.resume('s1');
+  await waitFor(() => cdcSeqs(dst.applied).length === 10);
+  assert.ok(dst.writesStarted > writesWhilePaused);
+  assert.deepEqual(cdcSeqs(dst.applied), range(1, 10));
+  assert.equal(store.runs.length, 1, 'pause and resume stay within one run');
+  await sup.stop('s1');
+});
+
+test('stop closes everything and ends CANCELLED; illegal requests are refused with their codes', async () => {
+  const { sup, src, dst, store } = setup([stream('s1', 'CDC_ONLY'), stream('s2', 'CDC_ONLY', { source: { connectionId: 'src2' } })]);
+  await assert.rejects(sup.pause('s1'), { code: 'STREAM_INVALID_TRANSITION' });
+  await sup.start('s1');
+  await assert.rejects(sup.start('s1'), { code: 'STREAM_ALREADY_RUNNING' });
+  await until(sup, 's1', 'STREAMING');
+  src.insert('public.orders', { id: 9 });
+  await waitFor(() => dst.writesResolved === 1);
+
+  const view = await sup.stop('s1');
+  assert.deepEqual({ state: view.state, status: view.status, cdcStatus: view.cdcStatus }, { state: 'STOPPED', status: 'CANCELLED', cdcStatus: 'CANCELLED' });
+  assert.equal(src.sourcesClosed, 1);
+  assert.equal(dst.sinksClosed, 1);
+  assert.equal(store.runs[0]!.result!.status, 'CANCELLED');
+  await assert.rejects(sup.pause('s1'), { code: 'STREAM_INVALID_TRANSITION' });
+  await assert.rejects(sup.start('nope'), { code: 'STREAM_NOT_FOUND' });
+
+  // A paused stream can be stopped too.
+  await sup.start('s2');
+  await until(sup, 's2', 'STREAMING');
+  await sup.pause('s2');
+  assert.equal((await sup.stop('s2')).state, 'STOPPED');
+  assert.deepEqual(store.runs.map((r) => r.result?.status), ['CANCELLED', 'CANCELLED']);
+});
+
+test('a failing sink fails its stream alone, with an ERROR job update and no ack', async () => {
+  const { sup, src, dst, mem, store } = setup([
+    stream('good', 'CDC_ONLY'),
+    stream('bad', 'CDC_ONLY', { source: { connectionId: 'src2' }, sink: { connectionId: 'dst2' } }),
+  ]);
+  const src2 = mem.source('src2');
+  src2.setTable('public.orders', []);
+  mem.sink('dst2').failAlways = Object.assign(new Error('E11000 not master'), { code: 'SINK_UNREACHABLE', suggestion: 'check MongoDB' });
+  await sup.start('good');
+  await sup.start('bad');
+  await until(sup, 'bad', 'STREAMING');
+  src2.insert('public.orders', { id: 1 });
+  await until(sup, 'bad', 'FAILED');
+
+  const st = sup.status('bad');
+  assert.deepEqual({ status: st.status, cdcStatus: st.cdcStatus }, { status: 'FAILED', cdcStatus: 'FAILED' });
+  assert.deepEqual(st.error, { code: 'SINK_UNREACHABLE', message: 'E11000 not master', suggestion: 'check MongoDB' });
+  const errors = store.jobUpdates.filter((u) => u.level === 'ERROR');
+  assert.equal(errors.length, 1);
+  assert.deepEqual(
+    { stream: errors[0]!.streamId, stage: errors[0]!.stage, code: errors[0]!.errorCode, suggestion: errors[0]!.suggestion },
+    { stream: 'bad', stage: 'CDC', code: 'SINK_UNREACHABLE', suggestion: 'check MongoDB' },
+  );
+  const badRun = store.runs.find((r) => r.streamId === 'bad')!;
+  assert.equal(badRun.result!.status, 'FAILED');
+  assert.equal(badRun.result!.failureError!.code, 'SINK_UNREACHABLE');
+  assert.deepEqual(src2.acks, [], 'a failed write was acked');
+  assert.equal(store.getState('bad')!.state, 'FAILED');
+
+  // The other stream keeps flowing.
+  assert.equal(sup.status('good').state, 'STREAMING');
+  src.insert('public.orders', { id: 42 });
+  await waitFor(() => dst.docs('public.orders').some((d) => d.id === 42));
+  await sup.stop('good');
+});
+
+test('resumeAll restarts a stream persisted as running from its saved position, and re-pauses a paused one', async () => {
+  const { sup, src, dst, store } = setup([stream('run', 'CDC_ONLY'), stream('held', 'CDC_ONLY', { source: { connectionId: 'src2' } })]);
+  for (let i = 10; i < 16; i++) src.insert('public.orders', { id: i });
+  // As a crashed daemon would have left it: running, with seq 3 durable.
+  store.saveState('run', { state: 'STREAMING' });
+  store.savePosition('run', 'cdc', { seq: 3 });
+  store.saveState('held', { state: 'PAUSED' });
+
+  const result = await sup.resumeAll();
+  assert.deepEqual(result, { started: ['run'], paused: ['held'], failed: [] });
+  await waitFor(() => cdcSeqs(dst.applied).length === 3);
+  assert.deepEqual(cdcSeqs(dst.applied), [4, 5, 6], 'resumed from the saved position, not from the start or the end');
+  assert.equal(sup.status('held').state, 'PAUSED');
+  assert.equal(sup.status('held').cdcStatus, 'PAUSED');
+  await sup.resume('held');
+  await until(sup, 'held', 'STREAMING');
+  await Promise.all([sup.stop('run'), sup.stop('held')]);
+});
+
+test('resumeAll fails a stream whose connection disappeared and still starts the others', async () => {
+  const { sup, store } = setup([stream('ok', 'CDC_ONLY'), stream('orphan', 'CDC_ONLY', { source: { connectionId: 'gone' } })]);
+  store.saveState('ok', { state: 'STREAMING' });
+  store.saveState('orphan', { state: 'STREAMING' });
+  const result = await sup.resumeAll();
+  assert.deepEqual(result, { started: ['ok'], paused: [], failed: ['orphan'] });
+  assert.equal(sup.status('orphan').state, 'FAILED');
+  assert.equal(sup.status('orphan').error!.code, 'CONNECTION_NOT_FOUND');
+  await sup.stop('ok');
+});
+
+test('shutdown finishes the batch in flight, keeps streams resumable, and a new daemon continues exactly there', async () => {
+  const first = setup([stream('s1', 'CDC_ONLY'), stream('s2', 'CDC_ONLY', { source: { connectionId: 'src2' } })]);
+  const { sup, src, dst, store, mem } = first;
+  mem.source('src2').setTable('public.orders', []);
+  await sup.start('s1');
+  await sup.start('s2');
+  await until(sup, 's1', 'STREAMING');
+  await sup.pause('s2');
+  dst.block();
+  for (let i = 10; i < 14; i++) src.insert('public.orders', { id: i });
+  await waitFor(() => dst.writesStarted === 1);
+
+  const closing = sup.shutdown({ deadlineMs: 10_000 });
+  assert.equal(sup.isRunning(), false);
+  await assert.rejects(sup.start('s2'), { code: 'SHUTTING_DOWN' });
+  dst.unblock();
+  assert.equal(await closing, true);
+  assert.deepEqual(cdcSeqs(dst.applied), [1, 2]);
+  assert.deepEqual(src.acks, [{ seq: 2 }]);
+  assert.deepEqual(store.loadPosition('s1', 'cdc'), { seq: 2 });
+  assert.equal(store.getState('s1')!.state, 'STREAMING', 'shutdown must not mark a stream stopped');
+  assert.equal(store.getState('s2')!.state, 'PAUSED');
+  assert.deepEqual(store.runs.map((r) => r.result?.status), ['INTERRUPTED', 'INTERRUPTED']);
+  assert.deepEqual(store.listStreamsToResume().sort(), ['s1', 's2']);
+
+  const second = setup([], { mem, store });
+  await second.sup.resumeAll();
+  await waitFor(() => cdcSeqs(dst.applied).length === 4);
+  assert.deepEqual(cdcSeqs(dst.applied), [1, 2, 3, 4]);
+  assert.equal(second.sup.status('s2').state, 'PAUSED');
+  assert.ok(await second.sup.shutdown({ deadlineMs: 10_000 }));
+});
+
+test('shutdown reports false when a sink never answers within the deadline', async () => {
+  const { sup, src, dst, store } = setup([stream('s1', 'CDC_ONLY')]);
+  await sup.start('s1');
+  await until(sup, 's1', 'STREAMING');
+  dst.block();
+  src.insert('public.orders', { id: 10 });
+  await waitFor(() => dst.writesStarted === 1);
+  assert.equal(await sup.shutdown({ deadlineMs: 30 }), false);
+  assert.deepEqual(src.acks, [], 'nothing may be acked for a write that never completed');
+  assert.equal(store.loadPosition('s1', 'cdc'), null);
+  dst.unblock(); // let the test's loop end
+  await waitFor(() => store.runs[0]!.result?.status === 'INTERRUPTED');
+});
+
+test('a listener that throws does not fail the stream', async () => {
+  const { sup } = setup([stream('s1', 'SNAPSHOT')]);
+  sup.on(SUPERVISOR_EVENTS.BATCH, () => {
+    throw new Error('metrics bug');
+  });
+  await sup.start('s1');
+  await waitFor(() => ['COMPLETED', 'FAILED'].includes(stateOf(sup, 's1')()));
+  assert.equal(sup.status('s1').state, 'COMPLETED');
+});

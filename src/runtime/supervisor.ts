@@ -1,0 +1,429 @@
+/**
+ * The Supervisor owns every stream's lifecycle in this process: it validates each
+ * request against the lifecycle table, persists every state change, launches one
+ * run loop per running stream (see stream-runner.ts) and turns each loop's outcome
+ * into the next state. A failing stream fails alone; nothing here lets a
+ * connector's error escape as an unhandled rejection.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { EventBatch, StreamSpec } from './connector';
+import {
+  ACTIVE_STATES,
+  RESUMABLE_STATES,
+  toPublicView,
+  transition,
+  type StreamEvent,
+  type StreamState,
+} from './lifecycle';
+import type { ErrorInfo, RunCounters, RunStatus, SnapshotPhase, StreamPersistence } from './persistence';
+import type { ConnectorRegistry } from './registry';
+import { newCounters, planRun, runStream, type RunOutcome, type RunPlan, type Stage } from './stream-runner';
+import { createTransport } from '../transport/index';
+import type { TransportFactory } from '../transport/types';
+import {
+  StreamNotFoundError,
+  SupervisorClosedError,
+  toErrorInfo,
+  SUPERVISOR_EVENTS,
+  type BatchDone,
+  type RunFinished,
+  type StateChange,
+  type StreamFailed,
+  type StreamStatusView,
+} from './supervisor-types';
+
+export * from './supervisor-types';
+
+export interface SupervisorOptions {
+  registry: ConnectorRegistry;
+  logger: Logger;
+  persistence: StreamPersistence;
+  transportFactory?: TransportFactory;
+  /** Transport for a stream whose spec names none (Kafka when brokers are configured). */
+  defaultTransport?: string;
+}
+
+type StopReason = 'pause' | 'stop' | 'shutdown';
+
+interface Entry {
+  streamId: string;
+  state: StreamState;
+  mode: StreamSpec['mode'];
+  runId: string | null;
+  runOpen: boolean;
+  startedAt: Date | null;
+  error: ErrorInfo | null;
+  counters: RunCounters;
+  abort: AbortController | null;
+  loop: Promise<void> | null;
+  stopReason: StopReason | null;
+  logger: Logger;
+  /** Control operations on one stream run one at a time, in arrival order. */
+  ops: Promise<unknown>;
+}
+
+export class Supervisor extends EventEmitter {
+  readonly #registry: ConnectorRegistry;
+  readonly #logger: Logger;
+  readonly #store: StreamPersistence;
+  readonly #transportFactory: TransportFactory;
+  readonly #entries = new Map<string, Entry>();
+  #closing = false;
+
+  constructor(opts: SupervisorOptions) {
+    super();
+    this.#registry = opts.registry;
+    this.#logger = opts.logger;
+    this.#store = opts.persistence;
+    const factory = opts.transportFactory ?? createTransport;
+    const fallback = opts.defaultTransport ?? 'direct';
+    // The spec's kind wins; the daemon default only fills a missing one.
+    this.#transportFactory = (kind, args) => factory(kind || fallback, args);
+  }
+
+  /** For /readyz: false once shutdown has begun. */
+  isRunning(): boolean {
+    return !this.#closing;
+  }
+
+  start(streamId: string): Promise<StreamStatusView> {
+    return this.#serialize(streamId, (entry) => {
+      this.#assertOpen();
+      transition(entry.state, 'start'); // refuse early, before opening a run
+      const plan = planRun(streamId, this.#store, this.#registry, this.#logger);
+      this.#openRun(entry, plan.stream);
+      this.#setState(entry, 'start');
+      this.#jobUpdate(entry, 'INFO', 'INITIALIZATION', `stream started in ${plan.stream.mode} mode`);
+      this.#launch(entry, plan);
+      return this.#view(entry);
+    });
+  }
+
+  pause(streamId: string): Promise<StreamStatusView> {
+    return this.#serialize(streamId, async (entry) => {
+      transition(entry.state, 'pause');
+      if (entry.loop) await this.#halt(entry, 'pause');
+      else this.#setState(entry, 'pause');
+      return this.#view(entry);
+    });
+  }
+
+  resume(streamId: string): Promise<StreamStatusView> {
+    return this.#serialize(streamId, (entry) => {
+      this.#assertOpen();
+      transition(entry.state, 'resume');
+      const plan = planRun(streamId, this.#store, this.#registry, this.#logger);
+      entry.mode = plan.stream.mode;
+      this.#setState(entry, 'resume');
+      this.#jobUpdate(entry, 'INFO', 'INITIALIZATION', 'stream resumed');
+      this.#launch(entry, plan);
+      return this.#view(entry);
+    });
+  }
+
+  stop(streamId: string): Promise<StreamStatusView> {
+    return this.#serialize(streamId, async (entry) => {
+      this.#setState(entry, 'stop');
+      if (entry.loop) {
+        await this.#halt(entry, 'stop');
+      } else {
+        this.#setState(entry, 'stopped');
+        this.#finishRun(entry, 'CANCELLED');
+      }
+      return this.#view(entry);
+    });
+  }
+
+  status(streamId: string): StreamStatusView {
+    const entry = this.#entries.get(streamId);
+    if (entry) return this.#view(entry);
+    const spec = this.#store.getStream(streamId);
+    if (!spec) throw new StreamNotFoundError(streamId);
+    const rec = this.#store.getState(streamId);
+    const state = rec?.state ?? 'CREATED';
+    return {
+      streamId,
+      state,
+      ...toPublicView(state, spec.mode, this.#store.isSnapshotDone(streamId)),
+      mode: spec.mode,
+      statistics: newCounters(),
+      runId: null,
+      startedAt: null,
+      ...(rec?.error ? { error: rec.error } : {}),
+    };
+  }
+
+  /** Every stream this process has touched since it started. */
+  list(): StreamStatusView[] {
+    return [...this.#entries.values()].map((e) => this.#view(e));
+  }
+
+  /**
+   * At daemon start: restarts streams persisted as running, from their saved
+   * positions, and restores paused ones as paused. One stream that cannot start
+   * (its connection was deleted, say) is marked FAILED; the others still start.
+   */
+  async resumeAll(): Promise<{ started: string[]; paused: string[]; failed: string[] }> {
+    const result = { started: [] as string[], paused: [] as string[], failed: [] as string[] };
+    for (const streamId of this.#store.listStreamsToResume()) {
+      if (this.#closing) break; // leave the rest persisted as they are for the next start
+      const persisted = this.#store.getState(streamId)?.state;
+      if (!persisted || !RESUMABLE_STATES.has(persisted)) continue;
+      await this.#serialize(streamId, (entry) => {
+        if (ACTIVE_STATES.has(entry.state)) return; // already live in this process
+        if (this.#closing) return;
+        try {
+          const plan = planRun(streamId, this.#store, this.#registry, this.#logger);
+          this.#openRun(entry, plan.stream);
+          if (persisted === 'PAUSED') {
+            // Not a transition: the stream never stopped being paused, only the process did.
+            entry.state = 'PAUSED';
+            result.paused.push(streamId);
+            return;
+          }
+          this.#setState(entry, 'start');
+          this.#jobUpdate(entry, 'INFO', 'INITIALIZATION', 'stream resumed after a daemon restart');
+          this.#launch(entry, plan);
+          result.started.push(streamId);
+        } catch (err) {
+          if (!entry.runOpen) this.#openRun(entry, this.#store.getStream(streamId));
+          entry.state = 'STARTING';
+          this.#fail(entry, err, 'INITIALIZATION');
+          result.failed.push(streamId);
+        }
+      }).catch((err: unknown) => {
+        this.#logger.error({ err, streamId }, 'could not resume stream');
+        result.failed.push(streamId);
+      });
+    }
+    this.#logger.info(result, 'streams resumed');
+    return result;
+  }
+
+  /**
+   * Stops every run at a clean point — the batch in flight is finished and only
+   * what is durable is acked and saved — and keeps each stream's persisted state,
+   * so the next start resumes it. Resolves false if some run did not wind down
+   * within the deadline (a sink that never answers); the caller exits anyway.
+   */
+  async shutdown(opts: { deadlineMs: number }): Promise<boolean> {
+    this.#closing = true;
+    const loops: Promise<void>[] = [];
+    for (const entry of this.#entries.values()) {
+      if (!entry.loop) continue;
+      // A stop or pause already under way keeps its meaning; anything else is interrupted.
+      entry.stopReason ??= 'shutdown';
+      entry.abort?.abort();
+      loops.push(entry.loop);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), opts.deadlineMs);
+    });
+    const clean = await Promise.race([Promise.all(loops).then(() => true as const), deadline]);
+    clearTimeout(timer);
+    for (const entry of this.#entries.values()) {
+      if (entry.loop) {
+        this.#logger.warn({ streamId: entry.streamId }, 'stream did not stop before the shutdown deadline');
+      } else if (entry.runOpen) {
+        this.#finishRun(entry, 'INTERRUPTED'); // paused streams hold an open run
+      }
+    }
+    this.#logger.info({ clean }, 'supervisor shut down');
+    return clean;
+  }
+
+  // ---- internals ------------------------------------------------------------
+
+  #serialize<T>(streamId: string, op: (entry: Entry) => T | Promise<T>): Promise<T> {
+    let entry: Entry;
+    try {
+      entry = this.#entry(streamId);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const result = entry.ops.then(() => op(entry));
+    entry.ops = result.catch(() => undefined);
+    return result;
+  }
+
+  #entry(streamId: string): Entry {
+    let entry = this.#entries.get(streamId);
+    if (entry) return entry;
+    const spec = this.#store.getStream(streamId);
+    if (!spec) throw new StreamNotFoundError(streamId);
+    const persisted = this.#store.getState(streamId);
+    // A state persisted as live but with no run in this process means the daemon
+    // restarted without resumeAll: the stream is simply not running here.
+    const state = persisted && !ACTIVE_STATES.has(persisted.state) ? persisted.state : persisted ? 'STOPPED' : 'CREATED';
+    entry = {
+      streamId,
+      state,
+      mode: spec.mode,
+      runId: null,
+      runOpen: false,
+      startedAt: null,
+      error: persisted?.error ?? null,
+      counters: newCounters(),
+      abort: null,
+      loop: null,
+      stopReason: null,
+      logger: this.#logger.child({ streamId }),
+      ops: Promise.resolve(),
+    };
+    this.#entries.set(streamId, entry);
+    return entry;
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new SupervisorClosedError();
+  }
+
+  #openRun(entry: Entry, spec: StreamSpec | undefined): void {
+    entry.runId = this.#store.startRun(entry.streamId);
+    entry.runOpen = true;
+    entry.startedAt = new Date();
+    entry.error = null;
+    entry.counters = newCounters();
+    if (spec) entry.mode = spec.mode;
+    entry.logger = this.#logger.child({ streamId: entry.streamId, runId: entry.runId });
+  }
+
+  #launch(entry: Entry, plan: RunPlan): void {
+    const abort = new AbortController();
+    entry.abort = abort;
+    entry.stopReason = null;
+    const runId = entry.runId!;
+    const run = runStream({
+      ...plan,
+      ctx: { streamId: entry.streamId, runId, logger: entry.logger, signal: abort.signal },
+      persistence: this.#store,
+      transportFactory: this.#transportFactory,
+      counters: entry.counters,
+      onPhase: (event) => this.#setState(entry, event),
+      onBatch: (phase, batch) => this.#onBatch(entry, phase, batch),
+    });
+    const loop: Promise<void> = run
+      .then((outcome) => this.#settle(entry, outcome))
+      .catch((err: unknown) => {
+        // Only a bug in the bookkeeping itself (or a store that throws) lands here.
+        entry.logger.error({ err }, 'stream supervision failed');
+        try {
+          this.#fail(entry, err, 'INITIALIZATION');
+        } catch (again) {
+          entry.logger.error({ err: again }, 'could not record the stream failure');
+        }
+      })
+      .finally(() => {
+        // A new run may already have been launched from the state settle() left.
+        if (entry.loop === loop) {
+          entry.loop = null;
+          entry.abort = null;
+        }
+      });
+    entry.loop = loop;
+  }
+
+  /** Asks the run loop to wind down at its next clean point and waits for it. */
+  async #halt(entry: Entry, reason: StopReason): Promise<void> {
+    entry.stopReason = reason;
+    entry.abort?.abort();
+    await entry.loop;
+  }
+
+  /** Turns a finished run loop into the stream's next state. */
+  #settle(entry: Entry, outcome: RunOutcome): void {
+    const reason = entry.stopReason;
+    const stage = entry.state === 'SNAPSHOTTING' || entry.mode === 'SNAPSHOT' ? 'SNAPSHOT' : 'CDC';
+    if (outcome.kind === 'failed') {
+      this.#fail(entry, outcome.error, outcome.stage);
+    } else if (reason === 'stop') {
+      this.#setState(entry, 'stopped');
+      this.#jobUpdate(entry, 'INFO', stage, 'stream stopped');
+      this.#finishRun(entry, 'CANCELLED');
+    } else if (outcome.kind === 'completed') {
+      // A SNAPSHOT run that finished as a pause or shutdown arrived is simply complete.
+      this.#setState(entry, 'complete');
+      this.#jobUpdate(entry, 'INFO', stage, 'stream completed');
+      this.#finishRun(entry, 'COMPLETED');
+    } else if (reason === 'pause') {
+      this.#setState(entry, 'pause');
+      this.#jobUpdate(entry, 'INFO', stage, 'stream paused');
+    } else if (reason === 'shutdown') {
+      this.#finishRun(entry, 'INTERRUPTED');
+    } else {
+      this.#fail(entry, new Error('the run loop stopped without being asked to'), stage);
+    }
+  }
+
+  #fail(entry: Entry, err: unknown, stage: Stage): void {
+    const info = toErrorInfo(err);
+    entry.error = info;
+    entry.logger.error({ err, stage }, 'stream failed');
+    this.#setState(entry, 'fail', info);
+    this.#jobUpdate(entry, 'ERROR', stage, info.message, info);
+    this.#finishRun(entry, 'FAILED', info);
+    this.#emit(SUPERVISOR_EVENTS.STREAM_FAILED, { streamId: entry.streamId, runId: entry.runId, error: info, stage } satisfies StreamFailed);
+  }
+
+  #setState(entry: Entry, event: StreamEvent, error?: ErrorInfo): void {
+    const from = entry.state;
+    const to = transition(from, event);
+    entry.state = to;
+    this.#store.saveState(entry.streamId, { state: to, error: to === 'FAILED' ? error ?? entry.error : null });
+    entry.logger.info({ from, to, event }, 'stream state changed');
+    const view = toPublicView(to, entry.mode, this.#store.isSnapshotDone(entry.streamId));
+    this.#emit(SUPERVISOR_EVENTS.STATE, { streamId: entry.streamId, runId: entry.runId, from, state: to, to, event, ...view } satisfies StateChange);
+  }
+
+  #finishRun(entry: Entry, status: RunStatus, failureError?: ErrorInfo): void {
+    if (!entry.runOpen || !entry.runId) return;
+    entry.runOpen = false;
+    const counters = { ...entry.counters };
+    this.#store.finishRun(entry.runId, { status, counters, ...(failureError ? { failureError } : {}) });
+    this.#emit(SUPERVISOR_EVENTS.RUN_FINISHED, { streamId: entry.streamId, runId: entry.runId, status, counters } satisfies RunFinished);
+  }
+
+  #jobUpdate(entry: Entry, level: 'ERROR' | 'WARNING' | 'INFO', stage: string, message: string, err?: ErrorInfo): void {
+    this.#store.addJobUpdate(entry.streamId, entry.runId, {
+      level,
+      stage,
+      message,
+      ...(err ? { errorCode: err.code } : {}),
+      ...(err?.suggestion ? { suggestion: err.suggestion } : {}),
+    });
+  }
+
+  #onBatch(entry: Entry, phase: SnapshotPhase, batch: EventBatch): void {
+    this.#emit(SUPERVISOR_EVENTS.BATCH, {
+      streamId: entry.streamId,
+      runId: entry.runId!,
+      phase,
+      events: batch.events.length,
+      position: batch.position,
+    } satisfies BatchDone);
+  }
+
+  /** A listener that throws (a metrics bug) must not fail a stream. */
+  #emit(event: string, payload: unknown): void {
+    try {
+      this.emit(event, payload);
+    } catch (err) {
+      this.#logger.error({ err, event }, 'a supervisor event listener threw');
+    }
+  }
+
+  #view(entry: Entry): StreamStatusView {
+    return {
+      streamId: entry.streamId,
+      state: entry.state,
+      ...toPublicView(entry.state, entry.mode, this.#store.isSnapshotDone(entry.streamId)),
+      mode: entry.mode,
+      statistics: { ...entry.counters },
+      runId: entry.runId,
+      startedAt: entry.startedAt?.toISOString() ?? null,
+      ...(entry.error ? { error: entry.error } : {}),
+    };
+  }
+}

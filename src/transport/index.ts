@@ -1,0 +1,43 @@
+/**
+ * Picks a stream's transport by kind. The supervisor only ever calls this factory
+ * (or one injected in its place), never a transport class.
+ */
+import { createDirectTransport } from './direct';
+import type { Transport, TransportFactoryArgs } from './types';
+
+export type { Transport, TransportFactory, TransportFactoryArgs } from './types';
+export { DirectTransport, TransportClosedError } from './direct';
+
+export const TRANSPORT_KINDS = ['direct', 'kafka'] as const;
+
+// TODO(lead): move into the catalogue in src/errors.ts.
+export class TransportUnavailableError extends Error {
+  readonly code = 'TRANSPORT_UNAVAILABLE';
+  readonly detail: { kind: string; supported: string[] };
+  readonly suggestion: string;
+  constructor(kind: string, reason: string, suggestion: string) {
+    super(`transport "${kind}" is not available: ${reason}`);
+    this.name = 'TransportUnavailableError';
+    this.detail = { kind, supported: ['direct'] };
+    this.suggestion = suggestion;
+  }
+}
+
+export function createTransport(kind: string, args: TransportFactoryArgs): Transport {
+  switch (kind) {
+    case 'direct':
+      return createDirectTransport(args.sink);
+    case 'kafka':
+      throw new TransportUnavailableError(
+        kind,
+        'the Kafka transport is not implemented in this version',
+        'set the stream\'s transport to {"kind":"direct"} for now',
+      );
+    default:
+      throw new TransportUnavailableError(
+        kind,
+        `unknown transport kind; known kinds: ${TRANSPORT_KINDS.join(', ')}`,
+        'use {"kind":"direct"} or {"kind":"kafka"}',
+      );
+  }
+}
