@@ -4,26 +4,19 @@
  * so adding a connector is one `registerConnector` call.
  */
 import type { ConnectorModule } from './connector';
+import { SluiceError } from '../errors';
 
-// TODO(lead): move into the catalogue in src/errors.ts.
-export class UnknownConnectorError extends Error {
-  readonly code = 'CONNECTOR_UNKNOWN';
-  readonly detail: { kind: string; supported: string[] };
+export class UnknownConnectorError extends SluiceError {
   constructor(kind: string, supported: string[]) {
-    super(`no connector of kind "${kind}"; supported kinds: ${supported.join(', ') || '(none)'}`);
+    super('CONNECTOR_UNKNOWN', `no connector of kind "${kind}"; supported kinds: ${supported.join(', ') || '(none)'}`, { kind, supported });
     this.name = 'UnknownConnectorError';
-    this.detail = { kind, supported };
   }
 }
 
-// TODO(lead): move into the catalogue in src/errors.ts.
-export class DuplicateConnectorError extends Error {
-  readonly code = 'CONNECTOR_DUPLICATE';
-  readonly detail: { kind: string };
+export class DuplicateConnectorError extends SluiceError {
   constructor(kind: string) {
-    super(`a connector (or alias) named "${kind}" is already registered`);
+    super('CONNECTOR_DUPLICATE', `a connector (or alias) named "${kind}" is already registered`, { kind });
     this.name = 'DuplicateConnectorError';
-    this.detail = { kind };
   }
 }
 

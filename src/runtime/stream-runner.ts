@@ -21,6 +21,7 @@ import type {
 import type { RunCounters, SnapshotPhase, StreamPersistence } from './persistence';
 import type { Transport, TransportFactory } from '../transport/types';
 import type { ConnectorRegistry } from './registry';
+import { SluiceError } from '../errors';
 import { ConnectionNotFoundError, ConnectorRoleError, StreamNotFoundError } from './supervisor-types';
 
 export type Stage = 'INITIALIZATION' | 'SNAPSHOT' | 'CDC';
@@ -161,10 +162,7 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     let finished = true;
     if (wantsSnapshot) {
       if (!src.snapshot) {
-        throw Object.assign(new Error(`the ${deps.sourceConnection.kind} source cannot take a snapshot`), {
-          code: 'CONNECTOR_SNAPSHOT_UNSUPPORTED',
-          suggestion: 'use mode CDC_ONLY for this source',
-        });
+        throw new SluiceError('CONNECTOR_SNAPSHOT_UNSUPPORTED', `the ${deps.sourceConnection.kind} source cannot take a snapshot`, { stream: streamId });
       }
       if (signal.aborted) return (outcome = { kind: 'aborted' });
       deps.onPhase('snapshot');

@@ -7,40 +7,29 @@ import type { Position, StreamSpec } from './connector';
 import type { CdcStatus, PublicStatus, StreamEvent, StreamState } from './lifecycle';
 import type { ErrorInfo, RunCounters, RunStatus, SnapshotPhase } from './persistence';
 import type { Stage } from './stream-runner';
+import { SluiceError } from '../errors';
 
-// TODO(lead): move these into the catalogue in src/errors.ts. Codes and `detail`
-// already match it, so toSluiceError() maps them to the right HTTP status.
-export class StreamNotFoundError extends Error {
-  readonly code = 'STREAM_NOT_FOUND';
-  readonly detail: { stream: string };
+export class StreamNotFoundError extends SluiceError {
   constructor(streamId: string) {
-    super(`no stream with id "${streamId}"`);
+    super('STREAM_NOT_FOUND', `no stream with id "${streamId}"`, { stream: streamId });
     this.name = 'StreamNotFoundError';
-    this.detail = { stream: streamId };
   }
 }
-export class ConnectionNotFoundError extends Error {
-  readonly code = 'CONNECTION_NOT_FOUND';
-  readonly detail: { stream: string; connectionId: string };
+export class ConnectionNotFoundError extends SluiceError {
   constructor(connectionId: string, streamId: string) {
-    super(`stream "${streamId}" refers to connection "${connectionId}", which does not exist`);
+    super('CONNECTION_NOT_FOUND', `stream "${streamId}" refers to connection "${connectionId}", which does not exist`, { stream: streamId, connectionId });
     this.name = 'ConnectionNotFoundError';
-    this.detail = { stream: streamId, connectionId };
   }
 }
-export class ConnectorRoleError extends Error {
-  readonly code = 'CONNECTOR_ROLE_UNSUPPORTED';
-  readonly detail: { kind: string; role: 'source' | 'sink'; supported: string[] };
+export class ConnectorRoleError extends SluiceError {
   constructor(kind: string, role: 'source' | 'sink', supported: string[]) {
-    super(`a "${kind}" connection cannot be used as a ${role}`);
+    super('CONNECTOR_ROLE_UNSUPPORTED', `a "${kind}" connection cannot be used as a ${role}`, { kind, role, supported });
     this.name = 'ConnectorRoleError';
-    this.detail = { kind, role, supported };
   }
 }
-export class SupervisorClosedError extends Error {
-  readonly code = 'SHUTTING_DOWN';
+export class SupervisorClosedError extends SluiceError {
   constructor() {
-    super('the daemon is shutting down; no stream can be started');
+    super('SHUTTING_DOWN', 'the daemon is shutting down; no stream can be started');
     this.name = 'SupervisorClosedError';
   }
 }

@@ -5,12 +5,11 @@
  */
 import type { ConnectorContext, EventBatch, Sink } from '../runtime/connector';
 import type { Transport } from './types';
+import { SluiceError } from '../errors';
 
-// TODO(lead): move into the catalogue in src/errors.ts.
-export class TransportClosedError extends Error {
-  readonly code = 'TRANSPORT_CLOSED';
+export class TransportClosedError extends SluiceError {
   constructor(kind: string) {
-    super(`the ${kind} transport is closed; the batch was not written`);
+    super('TRANSPORT_CLOSED', `the ${kind} transport is closed; the batch was not written`, { kind });
     this.name = 'TransportClosedError';
   }
 }

@@ -5,21 +5,17 @@
 import { createDirectTransport } from './direct';
 import type { Transport, TransportFactoryArgs } from './types';
 
+import { SluiceError } from '../errors';
+
 export type { Transport, TransportFactory, TransportFactoryArgs } from './types';
 export { DirectTransport, TransportClosedError } from './direct';
 
 export const TRANSPORT_KINDS = ['direct', 'kafka'] as const;
 
-// TODO(lead): move into the catalogue in src/errors.ts.
-export class TransportUnavailableError extends Error {
-  readonly code = 'TRANSPORT_UNAVAILABLE';
-  readonly detail: { kind: string; supported: string[] };
-  readonly suggestion: string;
+export class TransportUnavailableError extends SluiceError {
   constructor(kind: string, reason: string, suggestion: string) {
-    super(`transport "${kind}" is not available: ${reason}`);
+    super('TRANSPORT_UNAVAILABLE', `transport "${kind}" is not available: ${reason}`, { kind, supported: ['direct'] }, { suggestion });
     this.name = 'TransportUnavailableError';
-    this.detail = { kind, supported: ['direct'] };
-    this.suggestion = suggestion;
   }
 }
 
