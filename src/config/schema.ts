@@ -129,6 +129,30 @@ export const configSchema = {
       default: 'sluice',
       env: 'SLUICE_KAFKA_CLIENT_ID',
     },
+    topicPartitions: {
+      doc: 'Partitions of each topic sluice creates (one topic per table). Order is kept per key, across partitions.',
+      format: 'nat',
+      default: 3,
+      env: 'SLUICE_KAFKA_TOPIC_PARTITIONS',
+    },
+    replicationFactor: {
+      doc: 'Replication factor of the topics sluice creates; -1 takes the broker default.',
+      format: 'int',
+      default: -1,
+      env: 'SLUICE_KAFKA_REPLICATION_FACTOR',
+    },
+    compression: {
+      doc: 'Producer compression.',
+      format: ['none', 'gzip'],
+      default: 'none',
+      env: 'SLUICE_KAFKA_COMPRESSION',
+    },
+    tombstones: {
+      doc: 'Write a tombstone (key, null value) after each delete, for log compaction.',
+      format: Boolean,
+      default: true,
+      env: 'SLUICE_KAFKA_TOMBSTONES',
+    },
   },
   shutdown: {
     deadlineMs: {
@@ -152,6 +176,6 @@ export interface SluiceConfig {
   auth: { adminKey: string };
   store: { secretKey: string };
   log: { level: string; pretty: 'auto' | 'true' | 'false' };
-  kafka: { brokers: string; clientId: string };
+  kafka: { brokers: string; clientId: string; topicPartitions: number; replicationFactor: number; compression: 'none' | 'gzip'; tombstones: boolean };
   shutdown: { deadlineMs: number };
 }

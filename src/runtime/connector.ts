@@ -3,6 +3,10 @@
  * transport, API) only ever sees these shapes; it never imports a connector.
  */
 import type { Logger } from 'pino';
+import type { TableSchema } from './values';
+
+export type { TableSchema, ColumnSpec, LogicalType } from './values';
+export { Decimal } from './values';
 
 /** Operation codes of the Debezium envelope: create, update, delete, read (snapshot). */
 export type Op = 'c' | 'u' | 'd' | 'r';
@@ -42,6 +46,8 @@ export interface ChangeEvent {
   after: Row | null;
   source: SourceInfo;
   ts_ms: number;
+  /** Column types of the table at the time of the event (see values.ts); shared per table. */
+  schema?: TableSchema;
 }
 
 /**
@@ -83,9 +89,31 @@ export interface Source {
 }
 
 export interface Sink {
-  /** Resolves only once the batch is durably written (MongoDB acknowledged). */
+  /**
+   * Called once before a fresh snapshot starts writing (never on a resumed one),
+   * e.g. to honour `options.dropCollections`.
+   */
+  prepare?(tables: TableRef[], ctx: ConnectorContext): Promise<void>;
+  /** Resolves only once the batch is durably written (MongoDB acknowledged). A batch may be empty. */
   write(batch: EventBatch, ctx: ConnectorContext): Promise<void>;
   close(): Promise<void>;
+}
+
+/** One check of `POST /connections/{id}/test` or of `/validate`. */
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  message: string;
+  /** What to do when it failed. */
+  suggestion?: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface TestReport {
+  reachable: boolean;
+  /** Server product and version, e.g. "PostgreSQL 15.18". */
+  version?: string;
+  checks: CheckResult[];
 }
 
 export interface ConnectionSpec {
@@ -127,4 +155,6 @@ export interface ConnectorModule {
   roles: ReadonlyArray<'source' | 'sink'>;
   createSource?(args: CreateArgs): Source;
   createSink?(args: CreateArgs): Sink;
+  /** Reachability, version and the privileges/settings the connector needs. Never throws for a bad server. */
+  test?(connection: ConnectionSpec, logger: Logger): Promise<TestReport>;
 }

@@ -10,6 +10,12 @@ export interface Transport {
   readonly kind: string;
   start(ctx: ConnectorContext): Promise<void>;
   publish(batch: EventBatch, ctx: ConnectorContext): Promise<void>;
+  /**
+   * Resolves once everything published so far has reached the sink (for Kafka:
+   * the consumer group has written and committed it). SNAPSHOT mode calls it
+   * before reporting COMPLETED. The direct transport is always flushed.
+   */
+  flush?(ctx: ConnectorContext): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,88 @@
+/**
+ * The value model every connector and transport agrees on. A source turns its
+ * database's values into these JS values and describes each table's columns with
+ * a logical type; the Kafka serde writes them in Debezium's JSON conventions and
+ * reads them back; the MongoDB sink turns them into BSON. Exactness is the point:
+ * an int8 stays a bigint, a numeric stays its decimal text, bytes stay bytes.
+ *
+ *   logical type  JS value                         e.g. PostgreSQL / MySQL
+ *   boolean       boolean                          bool, tinyint(1)
+ *   int16/int32   number                           int2, int4, smallint, int
+ *   int64         bigint                           int8, bigint (unsigned past 2^63: decimal)
+ *   float32/64    number                           float4, float8, float, double
+ *   decimal       Decimal (exact text)             numeric, decimal
+ *   string        string                           text, varchar, char, inet, …
+ *   uuid          string (canonical lower case)    uuid
+ *   enum          string                           enum types
+ *   json          parsed JSON (object, array, …)   json, jsonb, JSON
+ *   bytes         Buffer                           bytea, blob, binary
+ *   date          Date (UTC midnight)              date
+ *   timestamp     Date (wall clock read as UTC)    timestamp, datetime
+ *   timestamptz   Date (the instant)               timestamptz, MySQL timestamp
+ *   time          string "HH:MM:SS[.ffffff]"       time, timetz
+ *   interval      string (ISO 8601 duration)       interval
+ *   array         array of the element type        int4[], text[], …
+ *
+ * `undefined` in an `after` image means "unchanged and not sent" (PostgreSQL's
+ * unchanged TOASTed columns): the sink must leave that field as it is.
+ */
+
+export class Decimal {
+  /** Canonical decimal text: optional '-', digits, optional '.' digits; or NaN / Infinity / -Infinity. */
+  constructor(readonly text: string) {
+    if (!/^-?\d+(\.\d+)?$|^(NaN|-?Infinity)$/.test(text)) throw new TypeError(`not a decimal: ${text}`);
+  }
+  toString(): string {
+    return this.text;
+  }
+  toJSON(): string {
+    return this.text;
+  }
+}
+
+export const LOGICAL_TYPES = [
+  'boolean',
+  'int16',
+  'int32',
+  'int64',
+  'float32',
+  'float64',
+  'decimal',
+  'string',
+  'uuid',
+  'enum',
+  'json',
+  'bytes',
+  'date',
+  'timestamp',
+  'timestamptz',
+  'time',
+  'interval',
+  'array',
+] as const;
+export type LogicalType = (typeof LOGICAL_TYPES)[number];
+
+export interface ColumnSpec {
+  name: string;
+  type: LogicalType;
+  /** For arrays: the element's logical type. */
+  elementType?: LogicalType;
+  /** The database's own type name, e.g. "numeric(12,2)", for messages and the Kafka schema. */
+  sourceType: string;
+  optional: boolean;
+  /** Decimal precision/scale when the column declares them. */
+  precision?: number;
+  scale?: number;
+  /** Allowed values of an enum column. */
+  enumValues?: string[];
+}
+
+/**
+ * A table's shape as the source sees it at the time of the event. Sources share
+ * one object per table version, so consumers may cache derived data per object.
+ */
+export interface TableSchema {
+  columns: ColumnSpec[];
+  /** Primary-key columns (or the unique key used in its place), in key order. */
+  key: string[];
+}

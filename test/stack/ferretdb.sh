@@ -1,0 +1,97 @@
+# shellcheck shell=bash
+# FerretDB (MongoDB wire protocol on SQLite) for the test stack, port 57017.
+# Sourced by stack.sh after lib.sh.
+#
+# Built from the module source with the machine's Go. Not `go install …@v1.24.2`: that
+# needs the proxy's version list for its deprecation check (not served by our registry
+# mirror), and the module zip lacks build/version/version.txt, without which the binary
+# panics at start. So: `go mod download` the exact version, copy it, write version.txt,
+# `go build`.
+
+FERRETDB_DIR="$STATE_DIR/ferretdb"
+FERRETDB_LOG="$FERRETDB_DIR/ferretdb.log"
+FERRETDB_PID="$FERRETDB_DIR/ferretdb.pid"
+FERRETDB_BIN="$CACHE_DIR/bin/ferretdb"
+FERRETDB_URL="mongodb://127.0.0.1:$FERRETDB_PORT"
+
+ferretdb_go_env() {
+  export GOMODCACHE="$CACHE_DIR/go/mod" GOCACHE="$CACHE_DIR/go/build" GOPATH="$CACHE_DIR/go/path"
+  export GOTOOLCHAIN=local GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0
+}
+
+ferretdb_install() {
+  if [ -x "$FERRETDB_BIN" ] && "$FERRETDB_BIN" --version 2>/dev/null | grep -qx "version: $FERRETDB_VERSION"; then
+    return 0
+  fi
+  command -v go >/dev/null 2>&1 || die "ferretdb: Go is needed to build FerretDB $FERRETDB_VERSION (install golang)"
+  log "ferretdb: building FerretDB $FERRETDB_VERSION with $(go version) (a few minutes the first time)"
+  local buildlog="$CACHE_DIR/ferretdb-build.log" src="$CACHE_DIR/ferretdb-src" dir
+  mkdir -p "$CACHE_DIR/bin"
+  (
+    set -euo pipefail
+    ferretdb_go_env
+    cd "$CACHE_DIR"
+    dir="$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    [ -n "$dir" ] && [ -d "$dir" ]
+    rm -rf "$src"
+    cp -r "$dir" "$src"
+    chmod -R u+w "$src"
+    echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
+    echo "sluice-test-stack" >"$src/build/version/package.txt"
+    cd "$src"
+    go build -trimpath -o "$FERRETDB_BIN.tmp" ./cmd/ferretdb
+    mv -f "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"
+    rm -rf "$src"
+  ) >"$buildlog" 2>&1 || { tail -n 30 "$buildlog" >&2; die "ferretdb: build failed; see $buildlog"; }
+  "$FERRETDB_BIN" --version | grep -qx "version: $FERRETDB_VERSION" \
+    || die "ferretdb: built binary does not report $FERRETDB_VERSION; see $buildlog"
+}
+
+ferretdb_running() { pid_alive "$FERRETDB_PID" ferretdb; }
+
+ferretdb_ready() {
+  # /debug/readyz connects to the listener and pings the backend.
+  curl -fsS --max-time 2 "http://127.0.0.1:$FERRETDB_DEBUG_PORT/debug/readyz" >/dev/null 2>&1 \
+    && port_open "$FERRETDB_PORT"
+}
+
+ferretdb_up() {
+  if [ -n "${SLUICE_TEST_MONGODB_URL:-}" ]; then
+    log "ferretdb: SLUICE_TEST_MONGODB_URL is set, not starting FerretDB"
+    return 0
+  fi
+  ferretdb_install
+  if ferretdb_running; then
+    wait_until FerretDB "$FERRETDB_LOG" ferretdb_running ferretdb_ready
+    log "ferretdb: already running on 127.0.0.1:$FERRETDB_PORT"
+    return 0
+  fi
+  require_free_port FerretDB "$FERRETDB_PORT"
+  require_free_port "FerretDB (debug)" "$FERRETDB_DEBUG_PORT"
+  mkdir -p "$FERRETDB_DIR/sqlite" "$FERRETDB_DIR/state"
+  log "ferretdb: starting $FERRETDB_VERSION on 127.0.0.1:$FERRETDB_PORT, log $FERRETDB_LOG"
+  setsid "$FERRETDB_BIN" \
+    --handler=sqlite \
+    --sqlite-url="file:$FERRETDB_DIR/sqlite/" \
+    --listen-addr="127.0.0.1:$FERRETDB_PORT" \
+    --state-dir="$FERRETDB_DIR/state" \
+    --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
+    --telemetry=disable \
+    --log-level=info \
+    >>"$FERRETDB_LOG" 2>&1 </dev/null &
+  echo $! >"$FERRETDB_PID"
+  wait_until FerretDB "$FERRETDB_LOG" ferretdb_running ferretdb_ready
+  log "ferretdb: ready"
+}
+
+ferretdb_down() {
+  [ -n "${SLUICE_TEST_MONGODB_URL:-}" ] && return 0
+  stop_pid FerretDB "$FERRETDB_PID" ferretdb 20
+}
+
+ferretdb_url() { echo "${SLUICE_TEST_MONGODB_URL:-$FERRETDB_URL}"; }
+
+ferretdb_is_up() {
+  if [ -n "${SLUICE_TEST_MONGODB_URL:-}" ]; then return 0; fi
+  ferretdb_running
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# sluice test stack: real PostgreSQL, MariaDB, Kafka and FerretDB on loopback.
+#
+#   bash test/stack/stack.sh up               install what is missing (cached), start all
+#   bash test/stack/stack.sh down [--clean]   stop all (--clean: also delete the state dir)
+#   bash test/stack/stack.sh status [--json]  where they are; --json prints one JSON object
+#
+# Environment:
+#   SLUICE_STACK_DIR     state dir (data, configs, pids, logs); default <repo>/.stack
+#   SLUICE_STACK_CACHE   downloads and builds; default ~/.cache/sluice-stack
+#   SLUICE_STACK_TIMEOUT seconds to wait for each server to answer; default 120
+#   SLUICE_TEST_POSTGRES_URL, SLUICE_TEST_MYSQL_URL, SLUICE_TEST_KAFKA_BROKERS,
+#   SLUICE_TEST_MONGODB_URL: use that server instead (not installed, not started).
+#   SLUICE_STACK_ONLY    e.g. "postgres kafka": act on these servers only (up/down)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+# shellcheck source=postgres.sh
+. "$HERE/postgres.sh"
+# shellcheck source=mariadb.sh
+. "$HERE/mariadb.sh"
+# shellcheck source=kafka.sh
+. "$HERE/kafka.sh"
+# shellcheck source=ferretdb.sh
+. "$HERE/ferretdb.sh"
+
+SERVERS=(postgres mariadb kafka ferretdb)
+if [ -n "${SLUICE_STACK_ONLY:-}" ]; then
+  read -r -a SERVERS <<<"$SLUICE_STACK_ONLY"
+fi
+
+server_fn() {
+  case "$1" in
+    postgres) echo pg ;;
+    mariadb|mysql) echo mariadb ;;
+    kafka) echo kafka ;;
+    ferretdb|mongodb) echo ferretdb ;;
+    *) die "unknown server '$1' (postgres, mariadb, kafka, ferretdb)" ;;
+  esac
+}
+
+# One up/down at a time per state dir.
+take_lock() {
+  exec 9>"$STATE_DIR/.lock"
+  if ! flock -w 600 9; then die "another stack.sh holds $STATE_DIR/.lock"; fi
+}
+
+cmd_up() {
+  take_lock
+  local s start=$SECONDS
+  for s in "${SERVERS[@]}"; do
+    "$(server_fn "$s")_up"
+  done
+  log "stack up in $((SECONDS - start))s (state $STATE_DIR)"
+}
+
+cmd_down() {
+  take_lock
+  local s i
+  # Reverse order: consumers of nothing first doesn't matter here, but keep it tidy.
+  for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do
+    s="${SERVERS[$i]}"
+    "$(server_fn "$s")_down"
+  done
+  if [ "${1:-}" = "--clean" ]; then
+    log "removing $STATE_DIR"
+    exec 9>&-
+    rm -rf "$STATE_DIR"
+  fi
+}
+
+json_str() {
+  local s="$1"
+  s="${s//\\/\\\\}"
+  s="${s//\"/\\\"}"
+  printf '"%s"' "$s"
+}
+
+cmd_status() {
+  local up_pg up_my up_ka up_fe
+  pg_is_up && up_pg=true || up_pg=false
+  mariadb_is_up && up_my=true || up_my=false
+  kafka_is_up && up_ka=true || up_ka=false
+  ferretdb_is_up && up_fe=true || up_fe=false
+  if [ "${1:-}" = "--json" ]; then
+    printf '{"postgres":%s,"mysql":%s,"kafka":%s,"mongodb":%s,"up":{"postgres":%s,"mysql":%s,"kafka":%s,"mongodb":%s},"stateDir":%s}\n' \
+      "$(json_str "$(pg_url)")" "$(json_str "$(mariadb_url)")" "$(json_str "$(kafka_url)")" "$(json_str "$(ferretdb_url)")" \
+      "$up_pg" "$up_my" "$up_ka" "$up_fe" "$(json_str "$STATE_DIR")"
+    return 0
+  fi
+  local word
+  word() { if [ "$1" = true ]; then echo up; else echo down; fi; }
+  printf '%-9s %-5s %s\n' postgres "$(word $up_pg)" "$(pg_url)"
+  printf '%-9s %-5s %s\n' mysql "$(word $up_my)" "$(mariadb_url)"
+  printf '%-9s %-5s %s\n' kafka "$(word $up_ka)" "$(kafka_url)"
+  printf '%-9s %-5s %s\n' mongodb "$(word $up_fe)" "$(ferretdb_url)"
+  printf 'state dir %s\ncache dir %s\n' "$STATE_DIR" "$CACHE_DIR"
+}
+
+case "${1:-}" in
+  up) shift; cmd_up "$@" ;;
+  down) shift; cmd_down "$@" ;;
+  status) shift; cmd_status "$@" ;;
+  *) echo "usage: $0 up | down [--clean] | status [--json]" >&2; exit 2 ;;
+esac
