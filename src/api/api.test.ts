@@ -36,7 +36,7 @@ before(async () => {
   registry.register({ ...mem.sinkModule, kind: 'mongodb' });
   const logger = pino({ level: 'silent' });
   supervisor = new Supervisor({ registry, logger, persistence: storePersistence(store) });
-  app = await buildApi({ config, logger, store, supervisor, metrics: createMetrics().registry, isShuttingDown: () => false });
+  app = await buildApi({ config, logger, store, supervisor, connectors: registry, metrics: createMetrics().registry, isShuttingDown: () => false });
   await app.ready();
 });
 
@@ -148,6 +148,11 @@ test('a stream runs through the API: create, start, pause, resume, stop, with ru
   assert.ok(!JSON.stringify(src).includes('pw@'));
   const dst = (await app.inject({ method: 'POST', url: '/api/v1/connections', headers: H(admin), payload: { name: 'mongo', kind: 'mongodb', url: 'mongodb://h/app' } })).json();
   mem.source(src.id).setTable('public.orders', [{ id: 1, total: 10 }, { id: 2, total: 20 }, { id: 3, total: 30 }]);
+
+  const tested = await app.inject({ method: 'POST', url: `/api/v1/connections/${src.id}/test`, headers: H(admin) });
+  assert.equal(tested.statusCode, 200, tested.body);
+  assert.equal(tested.json().ok, false, 'the in-memory stand-in has no test: reported, not thrown');
+  assert.equal(tested.json().checks[0].name, 'connector');
 
   const missingRef = await app.inject({ method: 'POST', url: '/api/v1/streams', headers: H(admin), payload: { name: 'x', source: { connectionId: 'nope' }, sink: { connectionId: dst.id } } });
   assert.equal((assertEnvelope(missingRef.body, 'VALIDATION_FAILED').detail as { field: string }).field, 'source.connectionId');

@@ -12,6 +12,7 @@ import type { Registry } from 'prom-client';
 import type { SluiceConfig } from '../config';
 import type { Store } from '../store';
 import type { Supervisor } from '../runtime/supervisor';
+import type { ConnectorRegistry } from '../runtime/registry';
 import { SluiceError } from '../errors';
 import { errorEnvelopeSchema, errorResponses } from './schemas';
 import { installErrorHandling } from './errors';
@@ -27,6 +28,8 @@ export interface ApiDeps {
   logger: Logger;
   store: Store;
   supervisor: Supervisor;
+  /** Connector lookups (connection tests) go through the runtime's registry. */
+  connectors: ConnectorRegistry;
   metrics: Registry;
   /** True once the daemon is draining: new API calls get 503. */
   isShuttingDown: () => boolean;

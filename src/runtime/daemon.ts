@@ -34,8 +34,9 @@ export async function startDaemon(config: SluiceConfig, logger: Logger): Promise
   bootstrapAdminKey(store.apiKeys, config.dataDir, config.auth.adminKey, logger);
 
   const metrics = createMetrics();
+  const connectors = builtinRegistry();
   const supervisor = new Supervisor({
-    registry: builtinRegistry(),
+    registry: connectors,
     logger,
     persistence: storePersistence(store),
     defaultTransport: kafkaBrokers(config).length ? 'kafka' : 'direct',
@@ -47,7 +48,7 @@ export async function startDaemon(config: SluiceConfig, logger: Logger): Promise
   let shuttingDown = false;
   let api: FastifyInstance;
   try {
-    api = await buildApi({ config, logger, store, supervisor, metrics: metrics.registry, isShuttingDown: () => shuttingDown });
+    api = await buildApi({ config, logger, store, supervisor, connectors, metrics: metrics.registry, isShuttingDown: () => shuttingDown });
     await api.listen({ host: config.api.host, port: config.api.port });
   } catch (err) {
     store.close();

@@ -169,6 +169,9 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       stage = 'SNAPSHOT';
       const plan = { tables: stream.tables.map(parseTableName), resumeFrom: persistence.loadPosition(streamId, 'snapshot') };
       logger.info({ resumeFrom: plan.resumeFrom }, 'snapshot starting');
+      // Only a fresh snapshot may clear the target (dropCollections): a resumed one
+      // would lose the chunks it already wrote.
+      if (plan.resumeFrom === null) await sink.prepare?.(plan.tables, ctx);
       finished = await pump(src.snapshot(plan, ctx), signal, async (batch) => {
         counters.eventsRead += batch.events.length;
         await publish(batch, ctx);
@@ -184,7 +187,11 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       logger.info({ rows: counters.snapshotRows }, 'snapshot done');
     }
 
-    if (stream.mode === 'SNAPSHOT') return (outcome = { kind: 'completed' });
+    if (stream.mode === 'SNAPSHOT') {
+      // COMPLETED means "in MongoDB", not "in Kafka": wait for the consumer side.
+      await transport.flush?.(ctx);
+      return (outcome = signal.aborted ? { kind: 'aborted' } : { kind: 'completed' });
+    }
     if (signal.aborted) return (outcome = { kind: 'aborted' });
     deps.onPhase('snapshotDone');
     stage = 'CDC';

@@ -135,6 +135,26 @@ export class Supervisor extends EventEmitter {
     });
   }
 
+  /**
+   * Before a stream is deleted: removes what its source created in the database
+   * (PostgreSQL's slot and publication) and forgets the stream. Refused while the
+   * stream runs. A source that cannot be reached makes this throw, so the caller
+   * does not delete a stream whose slot would then retain WAL forever.
+   */
+  release(streamId: string): Promise<void> {
+    return this.#serialize(streamId, async (entry) => {
+      if (ACTIVE_STATES.has(entry.state)) transition(entry.state, 'start'); // throws STREAM_ALREADY_RUNNING
+      const plan = planRun(streamId, this.#store, this.#registry, this.#logger);
+      const source = plan.sourceModule.createSource!({ connection: plan.sourceConnection, stream: plan.stream, logger: entry.logger });
+      try {
+        await source.drop?.();
+      } finally {
+        await source.close().catch((err: unknown) => entry.logger.warn({ err }, 'closing the source after drop failed'));
+      }
+      this.#entries.delete(streamId);
+    });
+  }
+
   status(streamId: string): StreamStatusView {
     const entry = this.#entries.get(streamId);
     if (entry) return this.#view(entry);

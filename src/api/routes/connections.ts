@@ -5,7 +5,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../server';
+import type { Logger } from 'pino';
 import { SluiceError } from '../../errors';
+import { testConnection } from '../../runtime/connection-test';
 import type { ConnectionInput } from '../../store/connections';
 import { errorResponses, idParams, listQuery, pageOf } from '../schemas';
 
@@ -100,6 +102,52 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
         throw new SluiceError('CONNECTION_NAME_TAKEN', `A connection named "${req.body.name}" exists.`, { field: 'name' });
       }
       return repo.update(req.params.id, req.body) ?? Promise.reject(notFound(req.params.id));
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { password?: string } | undefined }>(
+    '/connections/:id/test',
+    {
+      schema: {
+        tags: ['connections'],
+        summary: 'Test a connection: reachability, version, required settings and privileges',
+        params: idParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { password: { type: 'string', description: 'For a connection saved with savePassword:false' } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ok: { type: 'boolean' },
+              reachable: { type: 'boolean' },
+              version: { type: 'string' },
+              checks: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    name: { type: 'string' },
+                    ok: { type: 'boolean' },
+                    message: { type: 'string' },
+                    suggestion: { type: 'string' },
+                    detail: { type: 'object', additionalProperties: true },
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses('CONNECTION_NOT_FOUND'),
+        },
+      },
+    },
+    async (req) => {
+      const conn = repo.resolve(req.params.id, req.body?.password);
+      if (!conn) throw notFound(req.params.id);
+      const report = await testConnection(deps.connectors, conn, req.log as unknown as Logger);
+      return { ok: report.reachable && report.checks.every((c) => c.ok), ...report };
     },
   );
 

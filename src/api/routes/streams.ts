@@ -193,19 +193,32 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     },
   );
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete<{ Params: { id: string }; Querystring: { keepSourceResources?: boolean } }>(
     '/streams/:id',
     {
       schema: {
         tags: ['streams'],
-        summary: 'Delete a stopped stream with its history and positions',
+        summary: 'Delete a stopped stream with its history and positions; its replication slot and publication are dropped',
         params: idParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { keepSourceResources: { type: 'boolean', description: 'Leave the slot and publication in the source database (e.g. when it is unreachable).' } },
+        },
         response: { 204: { type: 'null', description: 'Deleted' }, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_RUNNING_CANNOT_CHANGE') },
       },
     },
     async (req, reply) => {
       load(req.params.id);
       idle(req.params.id);
+      // The replication slot goes with the stream, not before: a failure here keeps both.
+      if (req.query.keepSourceResources !== true) {
+        try {
+          await supervisor.release(req.params.id);
+        } catch (err) {
+          throw toSluiceError(err);
+        }
+      }
       store.streams.delete(req.params.id);
       return reply.status(204).send();
     },

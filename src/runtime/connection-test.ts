@@ -1,0 +1,32 @@
+/**
+ * `POST /connections/{id}/test`: asks the connector registered for the kind to
+ * check reachability, version, settings and privileges. A kind without a
+ * connector (yet) answers with one failed check rather than an error.
+ */
+import type { Logger } from 'pino';
+import type { ConnectionSpec, TestReport } from './connector';
+import type { ConnectorRegistry } from './registry';
+
+export async function testConnection(registry: ConnectorRegistry, connection: ConnectionSpec, logger: Logger): Promise<TestReport> {
+  const mod = registry.list().find((m) => m.kind === connection.kind);
+  if (!mod?.test) {
+    return {
+      reachable: false,
+      checks: [
+        {
+          name: 'connector',
+          ok: false,
+          message: `no connector of kind "${connection.kind}" can test connections in this build`,
+          suggestion: `supported kinds: ${registry.list().filter((m) => m.test).map((m) => m.kind).join(', ') || '(none)'}`,
+        },
+      ],
+    };
+  }
+  try {
+    return await mod.test(connection, logger.child({ connectionId: connection.id }));
+  } catch (err) {
+    // A connector's test must not throw; if one does, it is still a report, not a 500.
+    logger.error({ err, connectionId: connection.id }, 'connection test threw');
+    return { reachable: false, checks: [{ name: 'connect', ok: false, message: (err as Error).message }] };
+  }
+}
