@@ -153,6 +153,8 @@ test('a stream runs through the API: create, start, pause, resume, stop, with ru
   assert.equal(tested.statusCode, 200, tested.body);
   assert.equal(tested.json().ok, false, 'the in-memory stand-in has no test: reported, not thrown');
   assert.equal(tested.json().checks[0].name, 'connector');
+  const badTestBody = await app.inject({ method: 'POST', url: `/api/v1/connections/${src.id}/test`, headers: H(admin), payload: { passwd: 'x' } });
+  assert.equal((assertEnvelope(badTestBody.body, 'VALIDATION_FAILED').detail as { field: string }).field, 'passwd');
 
   const missingRef = await app.inject({ method: 'POST', url: '/api/v1/streams', headers: H(admin), payload: { name: 'x', source: { connectionId: 'nope' }, sink: { connectionId: dst.id } } });
   assert.equal((assertEnvelope(missingRef.body, 'VALIDATION_FAILED').detail as { field: string }).field, 'source.connectionId');

@@ -44,7 +44,25 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // parameters are text, so they are coerced. Unknown fields are errors, not dropped.
   const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false });
   const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, strict: false });
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    if (httpPart !== 'body') return coercing.compile(schema);
+    const validate = strict.compile(schema);
+    // A body whose fields are all optional may be left out altogether.
+    const s = schema as { required?: unknown[]; minProperties?: number };
+    const optional = !s.required?.length && !s.minProperties;
+    if (!optional) return validate;
+    // Fastify reads `.errors` off the function it was given, so carry them over.
+    const maybeAbsent = Object.assign(
+      (data: unknown): boolean => {
+        if (data === undefined || data === null) return true;
+        const ok = validate(data);
+        maybeAbsent.errors = validate.errors;
+        return ok;
+      },
+      { errors: null as typeof validate.errors },
+    );
+    return maybeAbsent;
+  });
   app.addSchema(errorEnvelopeSchema);
   installErrorHandling(app);
 
