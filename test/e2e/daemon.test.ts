@@ -5,47 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { CLI, cleanEnv, startDaemon, tmpDataDir } from '../helpers/daemon';
 
-const CLI = path.resolve(__dirname, '../../src/cli/main.js');
-
-interface Running {
-  proc: ChildProcess;
-  base: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, SLUICE_LOG_PRETTY: 'false', SLUICE_API_PORT: '0' };
-  return { ...env, ...extra };
-}
-
-async function startDaemon(dataDir: string, extra: Record<string, string> = {}, args: string[] = ['start']): Promise<Running> {
-  const proc = spawn(process.execPath, [CLI, ...args], { env: cleanEnv({ SLUICE_DATA_DIR: dataDir, ...extra }), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const started = Date.now();
-  const base = await new Promise<string>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const m = /"api":"(http:\/\/[^"]+)".*"msg":"sluice started"/.exec(out);
-      if (m?.[1]) {
-        clearInterval(timer);
-        resolve(m[1]);
-      } else if (proc.exitCode !== null || Date.now() - started > 10000) {
-        clearInterval(timer);
-        reject(new Error(`daemon did not start within 10 s:\n${out}`));
-      }
-    }, 20);
-  });
-  return { proc, base, output: () => out, exited };
-}
-
-const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-e2e-'));
+const tmp = (): string => tmpDataDir();
 
 test('on embedded defaults the daemon answers health, metrics, docs and the API within 10 s', async () => {
   const dataDir = tmp();
