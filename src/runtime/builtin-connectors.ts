@@ -4,9 +4,9 @@
  */
 import { createRegistry, type ConnectorRegistry } from './registry';
 import type { ConnectorModule } from './connector';
+import { mongodbConnector } from '../../connectors/mongodb';
 
-/** Filled as connectors land (connectors/postgres, connectors/mysql, connectors/mongodb). */
-export const BUILTIN_CONNECTORS: ConnectorModule[] = [];
+export const BUILTIN_CONNECTORS: ConnectorModule[] = [mongodbConnector];
 
 export function builtinRegistry(): ConnectorRegistry {
   const registry = createRegistry();

@@ -17,6 +17,9 @@ import { Supervisor, SUPERVISOR_EVENTS } from './supervisor';
 import { builtinRegistry } from './builtin-connectors';
 import { STREAM_STATES } from './lifecycle';
 import { VERSION } from '../version';
+import { createTransport } from '../transport';
+import type { KafkaSettings } from '../transport/kafka';
+import type { StreamSpec } from './connector';
 
 export interface Daemon {
   /** host:port the API listens on. */
@@ -25,6 +28,17 @@ export interface Daemon {
   supervisor: Supervisor;
   /** Graceful stop; resolves true when every stream reached a clean point in time. */
   close(): Promise<boolean>;
+}
+
+/**
+ * Brokers for a stream: its own kafka connection when the spec names one, else the
+ * daemon's default (SLUICE_KAFKA_BROKERS); topic settings from config either way.
+ */
+function kafkaSettings(config: SluiceConfig, store: Store, stream: StreamSpec | undefined): KafkaSettings {
+  const connectionId = stream?.transport && 'connectionId' in stream.transport ? stream.transport.connectionId : undefined;
+  const conn = connectionId ? store.connections.resolve(connectionId) : undefined;
+  const { brokers: _default, ...rest } = config.kafka;
+  return { ...rest, brokers: conn ? conn.url.replace(/^kafka:\/\//, '') : kafkaBrokers(config) };
 }
 
 export async function startDaemon(config: SluiceConfig, logger: Logger): Promise<Daemon> {
@@ -40,6 +54,7 @@ export async function startDaemon(config: SluiceConfig, logger: Logger): Promise
     logger,
     persistence: storePersistence(store),
     defaultTransport: kafkaBrokers(config).length ? 'kafka' : 'direct',
+    transportFactory: (kind, args) => createTransport(kind, { ...args, kafka: kafkaSettings(config, store, args.stream) }),
   });
   supervisor.on(SUPERVISOR_EVENTS.STATE, (e: { streamId: string; state: string }) => {
     for (const s of STREAM_STATES) metrics.streamState.set({ stream: e.streamId, state: s }, s === e.state ? 1 : 0);

@@ -155,6 +155,19 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     source = deps.sourceModule.createSource!({ connection: deps.sourceConnection, stream, logger });
     transport = deps.transportFactory(stream.transport?.kind ?? '', { sink, stream });
     await transport.start(ctx);
+    // A transport failure on the consumer side (Kafka → sink) ends the run even
+    // while the source has nothing to say: stop pulling, then report it.
+    const pumping = new AbortController();
+    const stopPumping = (): void => pumping.abort();
+    signal.addEventListener('abort', stopPumping, { once: true });
+    let fatal: { error: unknown } | undefined;
+    transport.onFatal?.((error) => {
+      fatal ??= { error };
+      pumping.abort();
+    });
+    const rethrowFatal = (): void => {
+      if (fatal) throw fatal.error;
+    };
     const publish = transport.publish.bind(transport);
     const src = source;
 
@@ -172,7 +185,7 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       // Only a fresh snapshot may clear the target (dropCollections): a resumed one
       // would lose the chunks it already wrote.
       if (plan.resumeFrom === null) await sink.prepare?.(plan.tables, ctx);
-      finished = await pump(src.snapshot(plan, ctx), signal, async (batch) => {
+      finished = await pump(src.snapshot(plan, ctx), pumping.signal, async (batch) => {
         counters.eventsRead += batch.events.length;
         await publish(batch, ctx);
         counters.eventsWritten += batch.events.length;
@@ -182,6 +195,7 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
         if (batch.position) persistence.savePosition(streamId, 'snapshot', batch.position);
         deps.onBatch('snapshot', batch);
       });
+      rethrowFatal();
       if (!finished) return (outcome = { kind: 'aborted' });
       persistence.markSnapshotDone(streamId);
       logger.info({ rows: counters.snapshotRows }, 'snapshot done');
@@ -197,7 +211,7 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     stage = 'CDC';
     const from: Position | null = persistence.loadPosition(streamId, 'cdc');
     logger.info({ from }, 'change stream starting');
-    finished = await pump(src.stream(from, ctx), signal, async (batch) => {
+    finished = await pump(src.stream(from, ctx), pumping.signal, async (batch) => {
       counters.eventsRead += batch.events.length;
       await publish(batch, ctx);
       counters.eventsWritten += batch.events.length;
@@ -211,6 +225,7 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       }
       deps.onBatch('cdc', batch);
     });
+    rethrowFatal();
     outcome = finished ? { kind: 'completed' } : { kind: 'aborted' };
   } catch (error) {
     outcome = signal.aborted && isAbortError(error) ? { kind: 'aborted' } : { kind: 'failed', error, stage };

@@ -3,6 +3,7 @@
  * (or one injected in its place), never a transport class.
  */
 import { createDirectTransport } from './direct';
+import { createKafkaTransport } from './kafka';
 import type { Transport, TransportFactoryArgs } from './types';
 
 import { SluiceError } from '../errors';
@@ -24,11 +25,10 @@ export function createTransport(kind: string, args: TransportFactoryArgs): Trans
     case 'direct':
       return createDirectTransport(args.sink);
     case 'kafka':
-      throw new TransportUnavailableError(
-        kind,
-        'the Kafka transport is not implemented in this version',
-        'set the stream\'s transport to {"kind":"direct"} for now',
-      );
+      if (!args.stream || !args.kafka?.brokers?.length) {
+        throw new TransportUnavailableError(kind, 'no Kafka brokers configured', 'set SLUICE_KAFKA_BROKERS (kafka.brokers) or give the stream a kafka connection');
+      }
+      return createKafkaTransport({ sink: args.sink, stream: args.stream, kafka: args.kafka });
     default:
       throw new TransportUnavailableError(
         kind,

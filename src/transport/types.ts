@@ -16,6 +16,12 @@ export interface Transport {
    * before reporting COMPLETED. The direct transport is always flushed.
    */
   flush?(ctx: ConnectorContext): Promise<void>;
+  /**
+   * Registers a listener for a failure the transport cannot recover from on its
+   * own side (the Kafka consumer's sink refused a record), so the run fails even
+   * while the source is idle. Returns the unsubscribe function.
+   */
+  onFatal?(listener: (err: unknown) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -24,6 +30,8 @@ export interface TransportFactoryArgs {
   sink: Sink;
   /** The stream being carried; a Kafka transport names its topics after it. */
   stream?: StreamSpec;
+  /** Brokers and producer/topic settings (config kafka.*); required for kind 'kafka'. */
+  kafka?: import('./kafka').KafkaSettings;
 }
 
 /** `kind` is the stream's `transport.kind` ('direct', 'kafka'). */

@@ -1,0 +1,169 @@
+/**
+ * The MongoDB connection: its URL and options, the client, and what kind of server
+ * answers (MongoDB or FerretDB, replica set or not), which decides the write concern
+ * and how decimals are stored.
+ */
+import { MongoClient, type MongoClientOptions, type WriteConcernSettings } from 'mongodb';
+import { SluiceError } from '../../src/errors';
+import type { DecimalMode } from './bson';
+
+export interface MongoSinkOptions {
+  /** Explicit write concern; default `{w:'majority'}` on a replica set, `{w:1}` otherwise. */
+  writeConcern?: WriteConcernSettings;
+  /** 'auto': Decimal128 where the server stores it, exact decimal text where it does not (FerretDB v1). */
+  decimals: 'auto' | DecimalMode;
+  /** How long one attempt waits for a server; short, so retries see the stream's abort signal. */
+  serverSelectionTimeoutMS: number;
+  retry: { initialDelayMs: number; maxDelayMs: number };
+}
+
+/** JSON schema of `connection.options`. */
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    writeConcern: {
+      type: 'object',
+      additionalProperties: false,
+      description: "Write concern of every write. Default {w:'majority'} on a replica set, {w:1} on a standalone server or FerretDB.",
+      properties: {
+        w: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string' }], description: 'w:0 is refused: an unacknowledged write would break the delivery contract.' },
+        j: { type: 'boolean' },
+        wtimeoutMS: { type: 'integer', minimum: 0 },
+      },
+    },
+    decimals: {
+      type: 'string',
+      enum: ['auto', 'decimal128', 'string'],
+      default: 'auto',
+      description: 'How exact decimals are stored: Decimal128, or their exact text. auto = Decimal128 unless the server is FerretDB v1, which has no Decimal128.',
+    },
+    serverSelectionTimeoutMS: { type: 'integer', minimum: 100, default: 5000, description: 'Per attempt; failed attempts are retried with backoff.' },
+    retry: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        initialDelayMs: { type: 'integer', minimum: 1, default: 100 },
+        maxDelayMs: { type: 'integer', minimum: 1, default: 5000 },
+      },
+    },
+  },
+} as const;
+
+const num = (v: unknown, dflt: number): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : dflt);
+
+export function parseOptions(raw: Record<string, unknown> | undefined): MongoSinkOptions {
+  const o = raw ?? {};
+  const retry = (o.retry ?? {}) as Record<string, unknown>;
+  const decimals = o.decimals === 'decimal128' || o.decimals === 'string' ? o.decimals : 'auto';
+  const initialDelayMs = num(retry.initialDelayMs, 100);
+  const w = (o.writeConcern as { w?: unknown } | undefined)?.w;
+  if (w === 0 || w === '0') {
+    // Offsets are committed and source positions acknowledged on the strength of the
+    // server's acknowledgement; w:0 would make that a guess.
+    throw new SluiceError('CONFIG_INVALID', 'writeConcern.w must be at least 1 (or "majority"): sluice only acknowledges what MongoDB acknowledged.', { key: 'options.writeConcern.w' });
+  }
+  return {
+    ...(o.writeConcern && typeof o.writeConcern === 'object' ? { writeConcern: o.writeConcern as WriteConcernSettings } : {}),
+    decimals,
+    serverSelectionTimeoutMS: num(o.serverSelectionTimeoutMS, 5000),
+    retry: { initialDelayMs, maxDelayMs: Math.max(initialDelayMs, num(retry.maxDelayMs, 5000)) },
+  };
+}
+
+// Characters MongoDB forbids in database names.
+const BAD_DB_CHARS = /[/\\. "$*<>:|?\0]/;
+
+/** The target database named by the URL's path; a SluiceError saying how to fix it when absent. */
+export function databaseFromUrl(url: string): string {
+  const m = /^mongodb(?:\+srv)?:\/\/([^/?#]*)(\/[^?#]*)?/.exec(url);
+  if (!m) {
+    throw new SluiceError('SINK_DATABASE_MISSING', 'The MongoDB connection string must start with mongodb:// or mongodb+srv:// and name the database: mongodb://host:port/<database>.', {});
+  }
+  let db = (m[2] ?? '').replace(/^\//, '');
+  try {
+    db = decodeURIComponent(db);
+  } catch {
+    // keep it undecoded; the character check below reports it
+  }
+  if (db === '') {
+    throw new SluiceError('SINK_DATABASE_MISSING', `The MongoDB connection string names no database; add it as the path, e.g. mongodb://${redactHosts(m[1] ?? 'host:port')}/mydb.`, {});
+  }
+  if (BAD_DB_CHARS.test(db) || Buffer.byteLength(db) > 63) {
+    throw new SluiceError('SINK_DATABASE_MISSING', `"${db}" is not a valid MongoDB database name (at most 63 bytes, none of / \\ . " $ * < > : | ? or space); name one in the path: mongodb://host:port/<database>.`, { database: db });
+  }
+  return db;
+}
+
+/** host list without credentials, for messages. */
+export function redactHosts(authority: string): string {
+  const at = authority.lastIndexOf('@');
+  return at >= 0 ? authority.slice(at + 1) : authority;
+}
+
+export function describeUrl(url: string): string {
+  const m = /^(mongodb(?:\+srv)?:\/\/)([^/?#]*)/.exec(url);
+  return m ? `${m[1]}${redactHosts(m[2] ?? '')}` : '(unparseable MongoDB URL)';
+}
+
+export function createClient(url: string, opts: { serverSelectionTimeoutMS: number }): MongoClient {
+  const options: MongoClientOptions = {
+    appName: 'sluice',
+    serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS,
+    connectTimeoutMS: Math.max(1000, opts.serverSelectionTimeoutMS),
+  };
+  return new MongoClient(url, options);
+}
+
+export interface ServerInfo {
+  product: 'MongoDB' | 'FerretDB';
+  version: string;
+  /** MongoDB-compatible version FerretDB claims, or MongoDB's own. */
+  wireVersion: string;
+  replicaSet: string | null;
+  /** Whether Decimal128 values can be stored (false on FerretDB v1). */
+  decimal128: boolean;
+  /** Whether NaN/±Infinity doubles can be stored (false on FerretDB v1). */
+  nonFiniteDoubles: boolean;
+  /** Largest document the server takes. */
+  maxDocumentBytes: number;
+}
+
+/** Asks the server what it is; FerretDB says so in buildInfo.ferretdbVersion. */
+export async function detectServer(client: MongoClient): Promise<ServerInfo> {
+  const admin = client.db('admin');
+  const build = await admin.command({ buildInfo: 1 });
+  const hello = await admin.command({ hello: 1 });
+  const ferret = typeof build.ferretdbVersion === 'string' ? build.ferretdbVersion : null;
+  const version = String(build.version ?? 'unknown');
+  const ferretV1 = ferret !== null && /^v?1\./.test(ferret);
+  return {
+    product: ferret ? 'FerretDB' : 'MongoDB',
+    version: ferret ?? version,
+    wireVersion: version,
+    replicaSet: typeof hello.setName === 'string' ? hello.setName : null,
+    // FerretDB v1 cannot take Decimal128 or non-finite doubles: it drops the
+    // connection (measured on v1.24.2, see index.ts). v2 runs on DocumentDB, which can.
+    decimal128: !ferretV1,
+    nonFiniteDoubles: !ferretV1,
+    maxDocumentBytes: typeof hello.maxBsonObjectSize === 'number' ? hello.maxBsonObjectSize : 16 * 1024 * 1024,
+  };
+}
+
+export function serverLabel(info: ServerInfo): string {
+  return info.product === 'FerretDB' ? `FerretDB ${info.version} (MongoDB ${info.wireVersion} compatible)` : `MongoDB ${info.version}`;
+}
+
+export function effectiveWriteConcern(opts: MongoSinkOptions, info: ServerInfo): WriteConcernSettings {
+  if (opts.writeConcern) return opts.writeConcern;
+  return info.replicaSet ? { w: 'majority' } : { w: 1 };
+}
+
+export function effectiveDecimalMode(opts: MongoSinkOptions, info: ServerInfo): DecimalMode {
+  if (opts.decimals === 'decimal128' && !info.decimal128) {
+    // FerretDB v1 drops the connection on a Decimal128: every write would look like an outage.
+    throw new SluiceError('CONFIG_INVALID', `${serverLabel(info)} cannot store Decimal128; set the connection option decimals to "auto" or "string".`, { key: 'options.decimals', server: serverLabel(info) });
+  }
+  if (opts.decimals !== 'auto') return opts.decimals;
+  return info.decimal128 ? 'decimal128' : 'string';
+}

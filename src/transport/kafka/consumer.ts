@@ -1,0 +1,144 @@
+/**
+ * The sink side of the Kafka transport: a consumer group per stream that decodes each
+ * partition batch, writes it to the sink, and commits the offsets only once the sink
+ * resolved (delivery contract 2). One partition batch at a time keeps per-key order.
+ */
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { ChangeEvent, ConnectorContext, Sink } from '../../runtime/connector';
+import type { DebeziumSerde } from './serde';
+
+export interface SinkConsumerArgs {
+  kafka: Kafka;
+  groupId: string;
+  sink: Sink;
+  serde: DebeziumSerde;
+  ctx: ConnectorContext;
+  /** A non-retriable sink or decode error: the transport stops and the stream fails with it. */
+  onFatal(err: unknown): void;
+  /** Offsets (next to read) known committed by this member, per "topic:partition". */
+  committed: Map<string, bigint>;
+}
+
+/** Only errors that say a retry can help are retried; a bug or a rejected record fails the stream. */
+export function isRetriable(err: unknown): boolean {
+  return (err as { retriable?: unknown } | null)?.retriable === true;
+}
+
+export class SinkConsumer {
+  readonly #a: SinkConsumerArgs;
+  #consumer: Consumer | undefined;
+  #topics: string[] = [];
+  #stopped = false;
+  #restarting: Promise<void> | undefined;
+
+  constructor(args: SinkConsumerArgs) {
+    this.#a = args;
+  }
+
+  async start(topics: string[]): Promise<void> {
+    this.#topics = [...topics];
+    await this.#run();
+  }
+
+  /** kafkajs cannot add topics to a running consumer: stop, subscribe anew, run. */
+  async addTopics(topics: string[]): Promise<void> {
+    const fresh = topics.filter((t) => !this.#topics.includes(t));
+    if (fresh.length === 0) return;
+    this.#topics.push(...fresh);
+    await this.#restart();
+  }
+
+  async #run(): Promise<void> {
+    const { kafka, groupId, ctx } = this.#a;
+    const consumer = kafka.consumer({
+      groupId,
+      // Restart after retriable crashes (broker restarts, rebalances): a Kafka outage
+      // must not end consumption for good. Fatal sink errors stop us before this asks.
+      retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000, restartOnFailure: async () => !this.#stopped },
+    });
+    this.#consumer = consumer;
+    consumer.on(consumer.events.CRASH, (e) => {
+      const { error, restart } = e.payload as { error: Error; restart: boolean };
+      if (this.#stopped) return;
+      ctx.logger.warn({ err: error, restart }, 'kafka consumer crashed');
+      // kafkajs gives up on errors it deems non-retriable; unless the stream is
+      // failing anyway, build a new consumer so a Kafka restart cannot end delivery.
+      if (!restart) void this.#restart(2000);
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: this.#topics, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.#eachBatch(consumer, payload),
+    });
+  }
+
+  #restart(delayMs = 0): Promise<void> {
+    this.#restarting ??= (async () => {
+      try {
+        const old = this.#consumer;
+        this.#consumer = undefined;
+        await old?.disconnect().catch(() => undefined);
+        for (let attempt = 0; !this.#stopped; attempt++) {
+          if (delayMs) await new Promise((r) => setTimeout(r, Math.min(delayMs * 2 ** attempt, 30_000)).unref());
+          if (this.#stopped) return;
+          try {
+            await this.#run();
+            return;
+          } catch (err) {
+            this.#a.ctx.logger.warn({ err }, 'kafka consumer restart failed; retrying');
+            await (this.#consumer as Consumer | undefined)?.disconnect().catch(() => undefined);
+            delayMs ||= 500;
+          }
+        }
+      } finally {
+        this.#restarting = undefined;
+      }
+    })();
+    return this.#restarting;
+  }
+
+  // `consumer` is the one that fetched the batch: a restart may have replaced this.#consumer.
+  async #eachBatch(consumer: Consumer, { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { serde, sink, ctx, committed, onFatal } = this.#a;
+    if (this.#stopped || batch.messages.length === 0 || !isRunning() || isStale()) return;
+    const events: ChangeEvent[] = [];
+    try {
+      for (const m of batch.messages) {
+        const e = serde.decode({ topic: batch.topic, partition: batch.partition, offset: m.offset }, m.key, m.value);
+        if (e) events.push(e);
+      }
+      await sink.write({ events, position: null }, ctx);
+    } catch (err) {
+      if (ctx.signal.aborted) {
+        // Stop/pause/shutdown interrupted the write: nothing is committed, the batch is
+        // redelivered to the next run. Not a sink failure.
+        consumer.pause(this.#topics.map((topic) => ({ topic })));
+        return;
+      }
+      if (isRetriable(err)) {
+        ctx.logger.warn({ err, topic: batch.topic, partition: batch.partition }, 'sink write failed; kafka will redeliver the batch');
+        throw err; // kafkajs retries the batch (offsets unresolved), then restarts the consumer.
+      }
+      this.#stopped = true;
+      onFatal(err);
+      // Stop fetching without committing anything of this batch; close() disconnects.
+      consumer.pause(this.#topics.map((topic) => ({ topic })));
+      return;
+    }
+    const last = batch.lastOffset();
+    resolveOffset(last);
+    const next = BigInt(last) + 1n;
+    await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next.toString() }]);
+    committed.set(`${batch.topic}:${batch.partition}`, next);
+    await heartbeat();
+  }
+
+  async close(): Promise<void> {
+    this.#stopped = true;
+    await this.#restarting?.catch(() => undefined);
+    await this.#consumer?.disconnect();
+  }
+}

@@ -1,0 +1,276 @@
+/**
+ * The Kafka transport: the source side publishes Debezium JSON to one topic per table
+ * with the idempotent producer (acks=all), and `publish` resolves only once Kafka
+ * acknowledged every record, so the source acks only durable positions (contract 1).
+ * The sink side is a consumer group (see consumer.ts) that commits after the sink.
+ */
+import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
+import type { ConnectorContext, EventBatch, Sink, StreamSpec, TableRef } from '../../runtime/connector';
+import type { Transport } from '../types';
+import { SluiceError } from '../../errors';
+import { TransportClosedError } from '../direct';
+import { DebeziumSerde } from './serde';
+import { ensureTopics, parseTableRef, topicFor, topicPrefixOf } from './topics';
+import { SinkConsumer } from './consumer';
+
+export interface KafkaSettings {
+  /** "host:port,host:port" or a list. */
+  brokers: string | string[];
+  clientId?: string;
+  topicPartitions?: number;
+  replicationFactor?: number;
+  compression?: 'none' | 'gzip';
+  tombstones?: boolean;
+}
+
+export interface KafkaTransportArgs {
+  sink: Sink;
+  stream: StreamSpec;
+  kafka: KafkaSettings;
+}
+
+const POLL_MS = 50;
+
+function abortError(signal: AbortSignal): Error {
+  const err = new Error('the operation was aborted', { cause: signal.reason });
+  err.name = 'AbortError';
+  return err;
+}
+
+/** Resolves after `ms`, or early when `signal` aborts or `wake` fires. */
+function sleep(ms: number, signal: AbortSignal, wake?: Promise<unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+    wake?.then(done, done);
+  });
+}
+
+export class KafkaTransport implements Transport {
+  readonly kind = 'kafka';
+  readonly #args: KafkaTransportArgs;
+  readonly #serde: DebeziumSerde;
+  readonly #prefix: string;
+  readonly #groupId: string;
+  #kafka: Kafka | undefined;
+  #admin: Admin | undefined;
+  #producer: Producer | undefined;
+  #consumer: SinkConsumer | undefined;
+  #partitions = new Map<string, PartitionMetadata[]>();
+  readonly #partitioner = Partitioners.DefaultPartitioner();
+  /** Highest offset produced, per "topic:partition". */
+  readonly #produced = new Map<string, bigint>();
+  /** Next offset to read, as committed by our own consumer, per "topic:partition". */
+  readonly #committed = new Map<string, bigint>();
+  #tail: Promise<void> = Promise.resolve();
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #fatal: { error: unknown } | undefined;
+  #fatalWake!: () => void;
+  readonly #fatalPromise = new Promise<void>((r) => (this.#fatalWake = r));
+  readonly #fatalListeners = new Set<(err: unknown) => void>();
+
+  constructor(args: KafkaTransportArgs) {
+    this.#args = args;
+    this.#prefix = topicPrefixOf(args.stream);
+    this.#groupId = `sluice.${args.stream.id}`;
+    this.#serde = new DebeziumSerde(this.#prefix);
+  }
+
+  get topicPrefix(): string {
+    return this.#prefix;
+  }
+  get groupId(): string {
+    return this.#groupId;
+  }
+  /** The sink's non-retriable error once the consumer hit one. */
+  get fatalError(): unknown {
+    return this.#fatal?.error;
+  }
+
+  /**
+   * Calls `listener` once when the sink side fails for good (immediately if it already
+   * has). The run loop can use it to fail the stream while the source is idle; it
+   * returns an unsubscribe function.
+   */
+  onFatal(listener: (err: unknown) => void): () => void {
+    if (this.#fatal) queueMicrotask(() => listener(this.#fatal!.error));
+    else this.#fatalListeners.add(listener);
+    return () => this.#fatalListeners.delete(listener);
+  }
+
+  async start(ctx: ConnectorContext): Promise<void> {
+    if (this.#closed) throw new TransportClosedError(this.kind);
+    const k = this.#args.kafka;
+    const brokers = (Array.isArray(k.brokers) ? k.brokers : k.brokers.split(',')).map((b) => b.trim()).filter(Boolean);
+    const log = ctx.logger.child({ component: 'kafka' });
+    this.#kafka = new Kafka({
+      clientId: `${k.clientId ?? 'sluice'}-${this.#args.stream.id}`,
+      brokers,
+      logLevel: logLevel.WARN,
+      logCreator: () => ({ level, log: entry }) => {
+        const { message, ...rest } = entry;
+        if (level <= logLevel.ERROR) log.error(rest, message);
+        else log.warn(rest, message);
+      },
+      retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 },
+    });
+    try {
+      this.#admin = this.#kafka.admin();
+      await this.#admin.connect();
+      const topics = this.#args.stream.tables.map((t) => topicFor(this.#prefix, parseTableRef(t)));
+      await this.#addTopics(topics);
+      this.#producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      await this.#producer.connect();
+      this.#consumer = new SinkConsumer({
+        kafka: this.#kafka,
+        groupId: this.#groupId,
+        sink: this.#args.sink,
+        serde: new DebeziumSerde(this.#prefix),
+        ctx,
+        committed: this.#committed,
+        onFatal: (err) => this.#setFatal(err, ctx),
+      });
+      await this.#consumer.start(topics);
+    } catch (err) {
+      await this.close().catch(() => undefined);
+      throw new SluiceError('KAFKA_UNREACHABLE', `cannot set up the Kafka transport on ${brokers.join(',')}: ${(err as Error).message}`, { brokers }, { cause: err });
+    }
+  }
+
+  #setFatal(err: unknown, ctx: ConnectorContext): void {
+    if (this.#fatal) return;
+    this.#fatal = { error: err };
+    ctx.logger.error({ err }, 'the sink failed for good; the stream stops');
+    this.#fatalWake();
+    for (const l of this.#fatalListeners) l(err);
+    this.#fatalListeners.clear();
+  }
+
+  async #addTopics(topics: string[]): Promise<void> {
+    const k = this.#args.kafka;
+    await ensureTopics(this.#admin!, topics, k.topicPartitions ?? 3, k.replicationFactor ?? -1);
+    const meta = await this.#admin!.fetchTopicMetadata({ topics });
+    for (const t of meta.topics) this.#partitions.set(t.name, t.partitions);
+  }
+
+  publish(batch: EventBatch, ctx: ConnectorContext): Promise<void> {
+    if (this.#fatal) return Promise.reject(this.#fatal.error);
+    if (this.#closed || !this.#producer) return Promise.reject(new TransportClosedError(this.kind));
+    if (batch.events.length === 0) return Promise.resolve();
+    // Chained so batches reach Kafka in publish order even under retries.
+    const run = this.#tail.then(() => this.#publish(batch, ctx));
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #publish(batch: EventBatch, ctx: ConnectorContext): Promise<void> {
+    // Tables outside stream.tables get their topic (and a subscription) on first sight.
+    const unknown = [...new Set(batch.events.map((e) => this.#topic(e.table)))].filter((t) => !this.#partitions.has(t));
+    if (unknown.length) {
+      await this.#addTopics(unknown);
+      await this.#consumer!.addTopics(unknown);
+    }
+    const byTopic = new Map<string, Message[]>();
+    const counts = new Map<string, number>();
+    const tombstones = this.#args.kafka.tombstones ?? true;
+    for (const e of batch.events) {
+      const topic = this.#topic(e.table);
+      let msgs = byTopic.get(topic);
+      if (!msgs) byTopic.set(topic, (msgs = []));
+      const key = this.#serde.encodeKey(e);
+      // Partition chosen here with kafkajs's Java-compatible murmur2 partitioner (what
+      // the producer would pick anyway) so we know how many records each partition got.
+      const partition = this.#partitioner({ topic, partitionMetadata: this.#partitions.get(topic)!, message: { key, value: null } });
+      msgs.push({ key, value: this.#serde.encodeValue(e), partition });
+      if (e.op === 'd' && tombstones) msgs.push({ key, value: null, partition });
+      const tp = `${topic}:${partition}`;
+      counts.set(tp, (counts.get(tp) ?? 0) + (e.op === 'd' && tombstones ? 2 : 1));
+    }
+    const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    const compression = this.#args.kafka.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+    for (let attempt = 0; ; attempt++) {
+      if (this.#fatal) throw this.#fatal.error;
+      if (this.#closed) throw new TransportClosedError(this.kind);
+      if (ctx.signal.aborted) throw abortError(ctx.signal);
+      try {
+        const results = await this.#producer!.sendBatch({ topicMessages, acks: -1, compression });
+        for (const r of results) {
+          const tp = `${r.topicName}:${r.partition}`;
+          const n = counts.get(tp);
+          if (n === undefined || r.baseOffset === undefined) continue;
+          const last = BigInt(r.baseOffset) + BigInt(n - 1);
+          if (last > (this.#produced.get(tp) ?? -1n)) this.#produced.set(tp, last);
+        }
+        return;
+      } catch (err) {
+        // Kafka down or restarting: keep the batch and retry, so the source waits
+        // (back-pressure) instead of the stream failing. A re-send after a partial
+        // success duplicates records, which the idempotent sink absorbs.
+        const delay = Math.min(250 * 2 ** attempt, 15_000);
+        ctx.logger.warn({ err, attempt, retryInMs: delay }, 'publishing to Kafka failed; retrying');
+        await sleep(delay, ctx.signal, this.#fatalPromise);
+        await this.#producer?.connect().catch(() => undefined);
+      }
+    }
+  }
+
+  #topic(t: TableRef): string {
+    return topicFor(this.#prefix, t);
+  }
+
+  /** Waits until the consumer group committed past everything this transport produced. */
+  async flush(ctx: ConnectorContext): Promise<void> {
+    await this.#tail;
+    for (;;) {
+      if (this.#fatal) throw this.#fatal.error;
+      if (this.#closed) throw new TransportClosedError(this.kind);
+      if (ctx.signal.aborted) throw abortError(ctx.signal);
+      const behind = [...this.#produced].filter(([tp, off]) => (this.#committed.get(tp) ?? -1n) <= off);
+      if (behind.length === 0) return;
+      // Another member of the group may hold those partitions: ask Kafka.
+      try {
+        const topics = [...new Set(behind.map(([tp]) => tp.slice(0, tp.lastIndexOf(':'))))];
+        const offsets = await this.#admin!.fetchOffsets({ groupId: this.#groupId, topics });
+        for (const t of offsets) {
+          for (const p of t.partitions) {
+            const tp = `${t.topic}:${p.partition}`;
+            const c = BigInt(p.offset);
+            if (c > (this.#committed.get(tp) ?? -1n)) this.#committed.set(tp, c);
+          }
+        }
+        if (behind.every(([tp, off]) => (this.#committed.get(tp) ?? -1n) > off)) return;
+      } catch (err) {
+        ctx.logger.warn({ err }, 'reading the consumer group offsets failed; retrying');
+      }
+      await sleep(POLL_MS * 4, ctx.signal, this.#fatalPromise);
+    }
+  }
+
+  /** Disconnects consumer, producer and admin. Idempotent. */
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#closing ??= (async () => {
+      const errors: unknown[] = [];
+      const parts: Array<() => Promise<void> | undefined> = [() => this.#consumer?.close(), () => this.#producer?.disconnect(), () => this.#admin?.disconnect()];
+      for (const stop of parts) {
+        try {
+          await stop();
+        } catch (err) {
+          errors.push(err);
+        }
+      }
+      if (errors.length) throw errors[0];
+    })();
+    return this.#closing;
+  }
+}
+
+export function createKafkaTransport(args: KafkaTransportArgs): KafkaTransport {
+  return new KafkaTransport(args);
+}
