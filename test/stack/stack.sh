@@ -10,7 +10,8 @@
 #   SLUICE_STACK_CACHE   downloads and builds; default ~/.cache/sluice-stack
 #   SLUICE_STACK_TIMEOUT seconds to wait for each server to answer; default 120
 #   SLUICE_TEST_POSTGRES_URL, SLUICE_TEST_MYSQL_URL, SLUICE_TEST_KAFKA_BROKERS,
-#   SLUICE_TEST_MONGODB_URL: use that server instead (not installed, not started).
+#   SLUICE_TEST_MONGODB_URL: use that server instead (not installed, not started);
+#   a value equal to the stack's own address still means the stack's server.
 #   SLUICE_STACK_ONLY    e.g. "postgres kafka": act on these servers only (up/down)
 set -euo pipefail
 
@@ -59,7 +60,6 @@ cmd_up() {
 cmd_down() {
   take_lock
   local s i
-  # Reverse order: consumers of nothing first doesn't matter here, but keep it tidy.
   for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do
     s="${SERVERS[$i]}"
     "$(server_fn "$s")_down"
@@ -85,9 +85,12 @@ cmd_status() {
   kafka_is_up && up_ka=true || up_ka=false
   ferretdb_is_up && up_fe=true || up_fe=false
   if [ "${1:-}" = "--json" ]; then
-    printf '{"postgres":%s,"mysql":%s,"kafka":%s,"mongodb":%s,"up":{"postgres":%s,"mysql":%s,"kafka":%s,"mongodb":%s},"stateDir":%s}\n' \
+    # "up": every server is running (or external); "servers": each one.
+    local all=false
+    if [ "$up_pg$up_my$up_ka$up_fe" = truetruetruetrue ]; then all=true; fi
+    printf '{"postgres":%s,"mysql":%s,"kafka":%s,"mongodb":%s,"up":%s,"servers":{"postgres":%s,"mysql":%s,"kafka":%s,"mongodb":%s},"stateDir":%s}\n' \
       "$(json_str "$(pg_url)")" "$(json_str "$(mariadb_url)")" "$(json_str "$(kafka_url)")" "$(json_str "$(ferretdb_url)")" \
-      "$up_pg" "$up_my" "$up_ka" "$up_fe" "$(json_str "$STATE_DIR")"
+      "$all" "$up_pg" "$up_my" "$up_ka" "$up_fe" "$(json_str "$STATE_DIR")"
     return 0
   fi
   local word
