@@ -1,0 +1,157 @@
+/**
+ * A PostgreSQL → MongoDB stream driven through the real daemon and its API, on
+ * the test stack: the table, the connections, the stream, the comparison, and
+ * control of the stack's servers for outage tests.
+ */
+import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { Client } from 'pg';
+import { MongoClient, type Db } from 'mongodb';
+import { stackUrls } from './stack';
+import type { RunningDaemon } from './daemon';
+import { describe, diffRows, isEqual, normaliseRow, sinkRows, type Difference, type Normalised } from './compare';
+import { waitFor } from '../../src/runtime/testing/wait-for';
+
+export const uid = (): string => crypto.randomBytes(4).toString('hex');
+
+/** The orders table of the pipeline tests: every column compares exactly through text. */
+export const ORDER_COLUMNS = ['id', 'n', 'note', 'amount', 'at'];
+
+export async function pgClient(): Promise<Client> {
+  const c = new Client({ connectionString: stackUrls().postgres });
+  await c.connect();
+  return c;
+}
+
+export async function createOrders(pg: Client, table: string, rows: number): Promise<void> {
+  await pg.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, n int NOT NULL, note text, amount numeric(14,2), at timestamptz NOT NULL)`);
+  if (rows > 0) {
+    await pg.query(
+      `INSERT INTO ${table} SELECT g, g % 1000, 'row ' || g, (g * 1.25)::numeric(14,2), date_trunc('milliseconds', now()) FROM generate_series(1, $1) g`,
+      [rows],
+    );
+  }
+}
+
+export async function sourceOrders(pg: Client, table: string): Promise<Map<string, Normalised>> {
+  const r = await pg.query(
+    `SELECT id::text AS id, n::text AS n, note, amount::text AS amount,
+            to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at FROM ${table}`,
+  );
+  return new Map(r.rows.map((row: Record<string, unknown>) => [row.id as string, normaliseRow(row, ORDER_COLUMNS)]));
+}
+
+/** Random inserts, updates and deletes until `stop()`; every statement is its own transaction. */
+export function writeContinuously(pg: Client, table: string, firstNewId: number): { stop: () => Promise<number> } {
+  let running = true;
+  let next = firstNewId;
+  let count = 0;
+  const loop = (async () => {
+    while (running) {
+      const pick = Math.random();
+      if (pick < 0.5) {
+        await pg.query(`INSERT INTO ${table} VALUES ($1, $2, $3, $4, date_trunc('milliseconds', now()))`, [next, next % 7, `new ${next}`, (next / 4).toFixed(2)]);
+        next++;
+      } else if (pick < 0.85) {
+        await pg.query(`UPDATE ${table} SET n = n + 1, amount = amount + 0.01, at = date_trunc('milliseconds', now()) WHERE id = (SELECT id FROM ${table} ORDER BY random() LIMIT 1)`);
+      } else {
+        await pg.query(`DELETE FROM ${table} WHERE id = (SELECT id FROM ${table} ORDER BY random() LIMIT 1)`);
+      }
+      count++;
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return count;
+    },
+  };
+}
+
+export async function mongoDb(name: string): Promise<{ client: MongoClient; db: Db }> {
+  const client = new MongoClient(stackUrls().mongodb, { serverSelectionTimeoutMS: 5000 });
+  await client.connect();
+  return { client, db: client.db(name) };
+}
+
+export async function compareOrders(pg: Client, table: string, db: Db, collection: string): Promise<Difference> {
+  return diffRows(await sourceOrders(pg, table), await sinkRows(db, collection, 'id', ORDER_COLUMNS));
+}
+
+/** Waits until MongoDB holds exactly the source table; the message says what still differs. */
+export async function waitConverged(pg: Client, table: string, db: Db, collection: string, timeoutMs = 120000): Promise<Difference> {
+  let last: Difference | undefined;
+  try {
+    return (await waitFor(
+      async () => {
+        last = await compareOrders(pg, table, db, collection);
+        return isEqual(last) ? last : false;
+      },
+      { timeoutMs, intervalMs: 500, message: `MongoDB ${collection} equals ${table}` },
+    )) as Difference;
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: ${last ? describe(last) : 'no comparison'}`);
+  }
+}
+
+export interface StreamIds {
+  streamId: string;
+  sourceId: string;
+  sinkId: string;
+}
+
+/** Creates the connections and a stream over the API of a running daemon. */
+export async function createStream(
+  d: RunningDaemon,
+  spec: { name: string; mongoDb: string; tables: string[]; mode?: string; transport?: 'direct' | 'kafka'; options?: Record<string, unknown> },
+): Promise<StreamIds> {
+  const src = await d.api('/api/v1/connections', { method: 'POST', body: { name: `${spec.name}-pg`, kind: 'postgresql', url: stackUrls().postgres } });
+  if (src.status !== 201) throw new Error(`source connection: ${JSON.stringify(src.body)}`);
+  const mongoUrl = new URL(stackUrls().mongodb);
+  mongoUrl.pathname = `/${spec.mongoDb}`;
+  const sink = await d.api('/api/v1/connections', { method: 'POST', body: { name: `${spec.name}-mongo`, kind: 'mongodb', url: mongoUrl.toString() } });
+  if (sink.status !== 201) throw new Error(`sink connection: ${JSON.stringify(sink.body)}`);
+  const stream = await d.api('/api/v1/streams', {
+    method: 'POST',
+    body: {
+      name: spec.name,
+      source: { connectionId: src.body.id },
+      sink: { connectionId: sink.body.id },
+      transport: { kind: spec.transport ?? 'direct' },
+      mode: spec.mode ?? 'CDC',
+      tables: spec.tables,
+      options: spec.options ?? {},
+    },
+  });
+  if (stream.status !== 201) throw new Error(`stream: ${JSON.stringify(stream.body)}`);
+  return { streamId: stream.body.id, sourceId: src.body.id, sinkId: sink.body.id };
+}
+
+export async function streamStatus(d: RunningDaemon, id: string): Promise<{ state: string; status: string | null; cdcStatus: string; statistics: Record<string, number>; failureError: unknown }> {
+  const r = await d.api(`/api/v1/streams/${id}`);
+  if (r.status !== 200) throw new Error(`GET stream: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** Stops or starts one server of the test stack (postgres, mariadb, kafka, ferretdb). */
+export function stackServer(action: 'up' | 'down', server: 'kafka' | 'ferretdb' | 'postgres' | 'mariadb'): void {
+  const script = path.resolve(__dirname, '../../../test/stack/stack.sh');
+  const r = spawnSync('bash', [script, action], { env: { ...process.env, SLUICE_STACK_ONLY: server }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`stack.sh ${action} ${server} failed: ${r.stderr}`);
+}
+
+/** Resident set size of a process, from /proc, in bytes. */
+export function rssBytes(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** Size knobs for the long loops, with CI defaults that meet the issue's minimums. */
+export const knob = (name: string, dflt: number): number => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : dflt;
+};
