@@ -39,6 +39,17 @@ function stack(...a) {
   return r;
 }
 
+function stackOnly(servers, action) {
+  const r = spawnSync('bash', [path.join(root, 'test/stack/stack.sh'), action], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SLUICE_STACK_ONLY: servers.join(' ') },
+  });
+  if (r.status !== 0) process.stderr.write(r.stderr ?? '');
+  return r;
+}
+
 function main() {
   fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
   if (run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']) !== 0) {
@@ -57,17 +68,24 @@ function main() {
   }
 
   const env = { ...process.env };
-  let startedStack = false;
+  let startedStack = [];
   if (files.some((f) => f.endsWith('.integration.test.js'))) {
-    const before = stack('status', '--json');
-    const wasUp = before.status === 0 && /"up":\s*true/.test(before.stdout ?? '');
+    // Stop afterwards only the servers this run started: a developer's running stack stays.
+    let wasUp = {};
+    try {
+      wasUp = JSON.parse(stack('status', '--json').stdout).servers ?? {};
+    } catch {
+      wasUp = {};
+    }
+    const names = { postgres: 'postgres', mysql: 'mariadb', kafka: 'kafka', mongodb: 'ferretdb' };
+    startedStack = Object.entries(names).filter(([k]) => !wasUp[k]).map(([, v]) => v);
+    if (process.env.SLUICE_TEST_KEEP_STACK === '1') startedStack = [];
     const up = spawnSync('bash', [path.join(root, 'test/stack/stack.sh'), 'up'], { cwd: root, stdio: 'inherit' });
     if (up.status !== 0) {
       console.error('test: the test stack did not start (logs under .stack/); see test/stack/README.md');
-      stack('down');
+      if (startedStack.length) stackOnly(startedStack, 'down');
       return 1;
     }
-    startedStack = !wasUp && process.env.SLUICE_TEST_KEEP_STACK !== '1';
     const urls = JSON.parse(stack('status', '--json').stdout);
     env.SLUICE_TEST_POSTGRES_URL ??= urls.postgres;
     env.SLUICE_TEST_MYSQL_URL ??= urls.mysql;
@@ -82,7 +100,7 @@ function main() {
       { env },
     );
   } finally {
-    if (startedStack) stack('down');
+    if (startedStack.length) stackOnly(startedStack, 'down');
   }
   return status;
 }

@@ -4,9 +4,10 @@
  */
 import { createRegistry, type ConnectorRegistry } from './registry';
 import type { ConnectorModule } from './connector';
+import { postgresConnector } from '../../connectors/postgres';
 import { mongodbConnector } from '../../connectors/mongodb';
 
-export const BUILTIN_CONNECTORS: ConnectorModule[] = [mongodbConnector];
+export const BUILTIN_CONNECTORS: ConnectorModule[] = [postgresConnector, mongodbConnector];
 
 export function builtinRegistry(): ConnectorRegistry {
   const registry = createRegistry();

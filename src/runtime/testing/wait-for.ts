@@ -13,7 +13,8 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const value = await probe();
-      if (value !== undefined && value !== null && value !== false) return value as NonNullable<T>;
+      // Any falsy value (0 and "" included) means "not yet".
+      if (value) return value as NonNullable<T>;
       last = value;
     } catch (err) {
       last = err;

@@ -1,0 +1,42 @@
+/**
+ * Turns what `pg` throws into catalogue errors at the connector's boundary, so the
+ * run loop can tell "database down, retry" from "fix your setup".
+ */
+import { Client, type ClientConfig } from 'pg';
+import { SluiceError, isSluiceError, type ErrorContext } from '../../src/errors';
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+// SQLSTATE classes 08 (connection), 57P0x (shutdown), 53 (resources), 28 (auth), 3D000 (no database).
+const UNREACHABLE_SQLSTATE = /^(08|57P0|53|28|3D000)/;
+
+export function isUnreachable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (NETWORK_CODES.has(code) || UNREACHABLE_SQLSTATE.test(code)) return true;
+  return typeof e?.message === 'string' && /Connection terminated|timeout expired|connect ETIMEDOUT/i.test(e.message);
+}
+
+export function toSourceError(err: unknown, what: string, detail: ErrorContext = {}): SluiceError {
+  if (isSluiceError(err)) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const sqlstate = (err as { code?: unknown } | null)?.code;
+  const d = { ...detail, ...(typeof sqlstate === 'string' ? { sqlstate } : {}) };
+  if (isUnreachable(err)) return new SluiceError('SOURCE_UNREACHABLE', `${what}: ${message}`, d, { cause: err });
+  if (sqlstate === '42501') return new SluiceError('SOURCE_PRIVILEGES_MISSING', `${what}: ${message}`, { ...d, missing: [message] }, { cause: err });
+  return new SluiceError('SOURCE_READ_FAILED', `${what}: ${message}`, d, { cause: err });
+}
+
+/** Opens a client; failures become SOURCE_UNREACHABLE (or the matching code). */
+export async function connect(config: ClientConfig, what = 'connecting to PostgreSQL'): Promise<Client> {
+  const client = new Client(config);
+  // An idle client whose server goes away emits 'error'; without a listener that
+  // would crash the process. The next query on it fails and reports properly.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return client;
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw toSourceError(err, what, { host: config.host, port: config.port, database: config.database });
+  }
+}

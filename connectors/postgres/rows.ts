@@ -1,0 +1,48 @@
+/** Row and key decoding shared by the snapshot and the change stream. */
+import type { Row, SourceInfo } from '../../src/runtime/connector';
+import type { TypeLookup } from './types';
+import { decodeText } from './types';
+import type { ColumnMeta } from './catalog';
+import { SluiceError } from '../../src/errors';
+
+/** Decodes text values by column; `undefined` (unchanged TOAST) is kept, never turned into null. */
+export function decodeRow(
+  columns: ReadonlyArray<Pick<ColumnMeta, 'name' | 'typeOid'>>,
+  valueOf: (name: string, index: number) => string | null | undefined,
+  types: TypeLookup,
+  table: string,
+): Row {
+  const row: Row = {};
+  columns.forEach((c, i) => {
+    const text = valueOf(c.name, i);
+    try {
+      row[c.name] = decodeText(text, types(c.typeOid), types);
+    } catch (err) {
+      throw new SluiceError('SOURCE_TYPE_UNSUPPORTED', `cannot read column ${table}.${c.name} (${types(c.typeOid).name}): ${(err as Error).message}`, {
+        table,
+        column: c.name,
+      }, { cause: err });
+    }
+  });
+  return row;
+}
+
+export function keyOf(key: readonly string[], row: Row): Row {
+  return Object.fromEntries(key.map((k) => [k, row[k]]));
+}
+
+/** Value equality for key comparison (bigint, Buffer, Date, Decimal, JSON values). */
+export function sameKey(a: Row, b: Row, key: readonly string[]): boolean {
+  return key.every((k) => stable(a[k]) === stable(b[k]));
+}
+
+function stable(v: unknown): string {
+  if (typeof v === 'bigint') return `n:${v}`;
+  if (Buffer.isBuffer(v)) return `b:${v.toString('hex')}`;
+  if (v instanceof Date) return `d:${v.getTime()}`;
+  return `j:${JSON.stringify(v)}`;
+}
+
+export function sourceInfo(base: Pick<SourceInfo, 'name' | 'db'>, schema: string, table: string, extra: Partial<SourceInfo>): SourceInfo {
+  return { connector: 'postgresql', name: base.name, db: base.db, schema, table, ts_ms: Date.now(), snapshot: false, ...extra };
+}

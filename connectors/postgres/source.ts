@@ -1,0 +1,234 @@
+/**
+ * The PostgreSQL Source: preflight, snapshot, change stream, acks, cleanup. The
+ * heavy lifting is in snapshot.ts and replication.ts; this file owns the
+ * connections and the checks that must pass before anything is created.
+ *
+ * CDC position: `{lsn: 'X/Y'}` — a commit's end LSN, or a keepalive's LSN for a
+ * heartbeat batch. Snapshot position: see snapshot.ts (`kind: 'pg-snapshot'`).
+ */
+import type { Client, ClientConfig } from 'pg';
+import type { ConnectorContext, CreateArgs, EventBatch, Position, SnapshotPlan, Source, StreamSpec, TableRef } from '../../src/runtime/connector';
+import { SluiceError } from '../../src/errors';
+import { parseTableName } from '../../src/runtime/stream-runner';
+import { describeTables, ensurePublication, missingPrivileges, slotInfo, TypeCatalog, type TableMeta } from './catalog';
+import { clientConfig, ident, publicationName, slotName } from './naming';
+import { connect, toSourceError } from './pg-errors';
+import { readSnapshot } from './snapshot';
+import { ReplicationStream } from './replication';
+
+export interface PostgresSourceOptions {
+  snapshotChunkSize: number;
+  snapshotParallelism: number;
+  heartbeatIntervalMs: number;
+  maxBatchSize: number;
+}
+
+function numberOption(stream: StreamSpec, name: string, dflt: number): number {
+  const v = stream.options[name];
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : dflt;
+}
+
+export function sourceOptions(stream: StreamSpec): PostgresSourceOptions {
+  return {
+    snapshotChunkSize: numberOption(stream, 'snapshotChunkSize', 5000),
+    snapshotParallelism: numberOption(stream, 'snapshotParallelism', 2),
+    heartbeatIntervalMs: numberOption(stream, 'heartbeatIntervalMs', 10_000),
+    maxBatchSize: numberOption(stream, 'maxBatchSize', 1000),
+  };
+}
+
+export class PostgresSource implements Source {
+  readonly #config: ClientConfig;
+  readonly #stream: StreamSpec;
+  readonly #opts: PostgresSourceOptions;
+  readonly #slot: string;
+  readonly #publication: string;
+  readonly #types = new TypeCatalog();
+  readonly #clients = new Set<Client>();
+  #replication: ReplicationStream | null = null;
+  #closed = false;
+
+  constructor(args: CreateArgs) {
+    this.#config = clientConfig(args.connection.url, args.connection.options);
+    this.#stream = args.stream;
+    this.#opts = sourceOptions(args.stream);
+    this.#slot = slotName(args.stream.id);
+    this.#publication = publicationName(args.stream.id);
+  }
+
+  get slot(): string {
+    return this.#slot;
+  }
+
+  #track = (client: Client): void => {
+    this.#clients.add(client);
+    client.once('end', () => this.#clients.delete(client));
+  };
+
+  async #connect(): Promise<Client> {
+    if (this.#closed) throw new SluiceError('SOURCE_READ_FAILED', 'the PostgreSQL source is closed', { stream: this.#stream.id });
+    const c = await connect(this.#config);
+    this.#track(c);
+    return c;
+  }
+
+  /**
+   * Checks wal_level, tables, keys and privileges, then makes the publication match
+   * the stream's tables. Returns the tables' metadata and the open catalog client.
+   */
+  async #preflight(refs: TableRef[]): Promise<{ meta: Client; tables: TableMeta[] }> {
+    const meta = await this.#connect();
+    try {
+      const wal = (await meta.query('SHOW wal_level')).rows[0] as { wal_level: string };
+      if (wal.wal_level !== 'logical') {
+        throw new SluiceError('SOURCE_CONFIG_INVALID', `wal_level is ${wal.wal_level}; logical replication needs wal_level=logical`, {
+          stream: this.#stream.id,
+          setting: 'wal_level',
+          value: wal.wal_level,
+        }, { suggestion: 'Set wal_level = logical in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL.' });
+      }
+      const tables = await describeTables(meta, refs, this.#types);
+      const missing = await missingPrivileges(meta, tables);
+      if (missing.length > 0) {
+        throw new SluiceError('SOURCE_PRIVILEGES_MISSING', `the connection user lacks ${missing.join(', ')}`, { stream: this.#stream.id, missing });
+      }
+      await ensurePublication(meta, this.#publication, tables).catch((err: unknown) => {
+        if ((err as { code?: string }).code === '42501') {
+          throw new SluiceError('SOURCE_PRIVILEGES_MISSING', `cannot create publication ${this.#publication}: ${(err as Error).message}`, {
+            stream: this.#stream.id,
+            missing: ['CREATE on the database and ownership of the tables (or superuser), to create the publication'],
+          }, { cause: err });
+        }
+        throw err;
+      });
+      return { meta, tables };
+    } catch (err) {
+      await meta.end().catch(() => undefined);
+      throw toSourceError(err, 'checking the source', { stream: this.#stream.id });
+    }
+  }
+
+  #refs(tables: string[] | TableRef[]): TableRef[] {
+    return tables.map((t) => (typeof t === 'string' ? parseTableName(t) : t)).map((r) => ({ schema: r.schema || 'public', table: r.table }));
+  }
+
+  #rowLimit = (ref: TableRef): number | undefined => {
+    const n = this.#stream.relationalTableFilters?.[ref.schema]?.[ref.table]?.rowCount;
+    return typeof n === 'number' && n >= 0 ? n : undefined;
+  };
+
+  async *snapshot(plan: SnapshotPlan, ctx: ConnectorContext): AsyncGenerator<EventBatch> {
+    const { meta, tables } = await this.#preflight(this.#refs(plan.tables));
+    await meta.end().catch(() => undefined);
+    yield* readSnapshot(
+      {
+        config: this.#config,
+        slot: this.#slot,
+        tables,
+        types: this.#types,
+        chunkSize: this.#opts.snapshotChunkSize,
+        parallelism: this.#opts.snapshotParallelism,
+        rowLimit: this.#rowLimit,
+        name: this.#stream.name,
+        db: String(this.#config.database),
+        logger: ctx.logger,
+        signal: ctx.signal,
+        track: this.#track,
+      },
+      plan,
+    );
+  }
+
+  async *stream(from: Position | null, ctx: ConnectorContext): AsyncGenerator<EventBatch> {
+    const { meta, tables } = await this.#preflight(this.#refs(this.#stream.tables));
+    let start: string;
+    try {
+      const slot = await slotInfo(meta, this.#slot);
+      if (!slot.exists) {
+        // CDC_ONLY, or a slot removed by hand: start from now.
+        const r = await meta.query(`SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [this.#slot]);
+        start = (r.rows[0] as { lsn: string }).lsn;
+        ctx.logger.info({ slot: this.#slot, lsn: start }, 'replication slot created');
+        if (from) ctx.logger.warn({ slot: this.#slot, from }, 'the replication slot was missing; changes since the saved position are lost, re-snapshot to resync');
+      } else {
+        if (slot.plugin !== 'pgoutput') {
+          throw new SluiceError('SOURCE_CONFIG_INVALID', `replication slot ${this.#slot} uses plugin ${slot.plugin}, not pgoutput`, { slot: this.#slot }, {
+            suggestion: `Drop the slot (SELECT pg_drop_replication_slot('${this.#slot}')) and restart the stream with a snapshot.`,
+          });
+        }
+        // The slot never goes backwards: a saved position behind it is where the slot is.
+        start = typeof from?.lsn === 'string' ? from.lsn : slot.confirmedFlushLsn!;
+      }
+    } catch (err) {
+      await meta.end().catch(() => undefined);
+      throw toSourceError(err, 'preparing the replication slot', { stream: this.#stream.id });
+    }
+    const repl = new ReplicationStream({
+      config: this.#config,
+      slot: this.#slot,
+      publication: this.#publication,
+      tables,
+      types: this.#types,
+      meta,
+      name: this.#stream.name,
+      db: String(this.#config.database),
+      logger: ctx.logger,
+      heartbeatIntervalMs: this.#opts.heartbeatIntervalMs,
+      maxBatch: this.#opts.maxBatchSize,
+    });
+    this.#replication = repl;
+    try {
+      yield* repl.batches(start, ctx.signal);
+    } finally {
+      await repl.close();
+      if (this.#replication === repl) this.#replication = null;
+    }
+  }
+
+  /** Backlog of the running change stream (tests, metrics). */
+  get backlog(): { queued: number; paused: boolean } | null {
+    return this.#replication?.backlog ?? null;
+  }
+
+  async ack(position: Position): Promise<void> {
+    if (typeof position.lsn !== 'string') return; // snapshot positions are never sent to the database
+    if (!this.#replication) {
+      throw new SluiceError('SOURCE_READ_FAILED', 'ack without a running change stream', { stream: this.#stream.id, position });
+    }
+    this.#replication.ack(position.lsn);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#replication?.close();
+    // Ending the snapshot exporter last is fine here: the snapshot is over or abandoned.
+    await Promise.all([...this.#clients].map((c) => c.end().catch(() => undefined)));
+    this.#clients.clear();
+  }
+
+  /** Drops the slot (ending a walsender still holding it) and the publication. */
+  async drop(): Promise<void> {
+    await this.#replication?.close();
+    const c = await connect(this.#config);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const slot = await slotInfo(c, this.#slot);
+        if (!slot.exists) break;
+        if (slot.activePid) await c.query('SELECT pg_terminate_backend($1)', [slot.activePid]);
+        try {
+          await c.query('SELECT pg_drop_replication_slot($1)', [this.#slot]);
+          break;
+        } catch (err) {
+          // 55006: still active — the terminated walsender has not exited yet.
+          if ((err as { code?: string }).code !== '55006' || attempt > 50) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      await c.query(`DROP PUBLICATION IF EXISTS ${ident(this.#publication)}`);
+    } catch (err) {
+      throw toSourceError(err, 'dropping the replication slot and publication', { stream: this.#stream.id, slot: this.#slot });
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+}
