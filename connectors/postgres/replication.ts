@@ -22,7 +22,7 @@
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
 import type { Client, ClientConfig } from 'pg';
 import type { Logger } from 'pino';
-import type { ChangeEvent, EventBatch, Row, TableRef } from '../../src/runtime/connector';
+import type { ChangeEvent, ConnectorContext, EventBatch, Row, TableRef } from '../../src/runtime/connector';
 import type { TableSchema } from '../../src/runtime/values';
 import { SluiceError } from '../../src/errors';
 import { buildSchema, type ColumnMeta, type TableMeta, type TypeCatalog } from './catalog';
@@ -40,6 +40,8 @@ export interface ReplicationOptions {
   name: string;
   db: string;
   logger: Logger;
+  /** Job updates for the operator (ConnectorContext.report). */
+  report?: ConnectorContext['report'];
   heartbeatIntervalMs: number;
   maxBatch: number;
 }
@@ -227,7 +229,12 @@ export class ReplicationStream {
           case 'truncate':
             // Documented choice: TRUNCATE is not turned into deletes (the sink would need
             // every key); the operator is told and can re-snapshot the table.
-            o.logger.warn({ tables: msg.relations.map((r) => `${r.schema}.${r.name}`), lsn: item.lsn }, 'TRUNCATE on a captured table is not replicated; re-snapshot the table to resync the sink');
+            {
+              const tables = msg.relations.map((r) => `${r.schema}.${r.name}`);
+              const message = `TRUNCATE of ${tables.join(', ')} is not replicated: MongoDB keeps the documents`;
+              o.logger.warn({ tables, lsn: item.lsn }, message);
+              o.report?.({ level: 'WARNING', stage: 'CDC', message, suggestion: 'Re-snapshot the table (or drop its collection) to bring MongoDB back in line.' });
+            }
             break;
           default:
             break;

@@ -149,7 +149,10 @@ export class PostgresSource implements Source {
         const r = await meta.query(`SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [this.#slot]);
         start = (r.rows[0] as { lsn: string }).lsn;
         ctx.logger.info({ slot: this.#slot, lsn: start }, 'replication slot created');
-        if (from) ctx.logger.warn({ slot: this.#slot, from }, 'the replication slot was missing; changes since the saved position are lost, re-snapshot to resync');
+        if (from) {
+          ctx.logger.warn({ slot: this.#slot, from }, 'the replication slot was missing; changes since the saved position are lost, re-snapshot to resync');
+          ctx.report?.({ level: 'ERROR', stage: 'CDC', message: `The replication slot ${this.#slot} was missing and has been recreated: changes since ${String(from.lsn)} were not captured.`, suggestion: 'Re-snapshot the stream (delete and recreate it, or drop its collections) to resync MongoDB.' });
+        }
       } else {
         if (slot.plugin !== 'pgoutput') {
           throw new SluiceError('SOURCE_CONFIG_INVALID', `replication slot ${this.#slot} uses plugin ${slot.plugin}, not pgoutput`, { slot: this.#slot }, {
@@ -173,6 +176,7 @@ export class PostgresSource implements Source {
       name: this.#stream.name,
       db: String(this.#config.database),
       logger: ctx.logger,
+      ...(ctx.report ? { report: ctx.report } : {}),
       heartbeatIntervalMs: this.#opts.heartbeatIntervalMs,
       maxBatch: this.#opts.maxBatchSize,
     });

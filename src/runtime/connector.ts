@@ -68,6 +68,11 @@ export interface ConnectorContext {
   logger: Logger;
   /** Aborted when the stream is stopped, paused or the daemon shuts down. */
   signal: AbortSignal;
+  /**
+   * Tells the operator something through the stream's job updates (GET /streams/{id}/logs),
+   * not only the daemon log: a TRUNCATE that is not replicated, a slot that was lost.
+   */
+  report?(update: { level: 'ERROR' | 'WARNING' | 'INFO'; stage: string; message: string; errorCode?: string; suggestion?: string }): void;
 }
 
 export interface SnapshotPlan {

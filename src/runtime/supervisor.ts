@@ -317,7 +317,13 @@ export class Supervisor extends EventEmitter {
     const runId = entry.runId!;
     const run = runStream({
       ...plan,
-      ctx: { streamId: entry.streamId, runId, logger: entry.logger, signal: abort.signal },
+      ctx: {
+        streamId: entry.streamId,
+        runId,
+        logger: entry.logger,
+        signal: abort.signal,
+        report: (u) => this.#store.addJobUpdate(entry.streamId, runId, u),
+      },
       persistence: this.#store,
       transportFactory: this.#transportFactory,
       counters: entry.counters,
