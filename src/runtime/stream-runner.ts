@@ -168,7 +168,15 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     const rethrowFatal = (): void => {
       if (fatal) throw fatal.error;
     };
-    const publish = transport.publish.bind(transport);
+    const carrier = transport;
+    /** Publishes a batch (resolving once it is durable in the transport) and counts it. */
+    const deliver = async (batch: EventBatch, phase: 'snapshotRows' | 'cdcEvents'): Promise<void> => {
+      counters.eventsRead += batch.events.length;
+      await carrier.publish(batch, ctx);
+      counters.eventsWritten += batch.events.length;
+      counters[phase] += batch.events.length;
+      counters.batches++;
+    };
     const src = source;
 
     const wantsSnapshot = stream.mode !== 'CDC_ONLY' && !persistence.isSnapshotDone(streamId);
@@ -186,11 +194,7 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       // would lose the chunks it already wrote.
       if (plan.resumeFrom === null) await sink.prepare?.(plan.tables, ctx);
       finished = await pump(src.snapshot(plan, ctx), pumping.signal, async (batch) => {
-        counters.eventsRead += batch.events.length;
-        await publish(batch, ctx);
-        counters.eventsWritten += batch.events.length;
-        counters.snapshotRows += batch.events.length;
-        counters.batches++;
+        await deliver(batch, 'snapshotRows');
         // Snapshot positions are ours alone; the database is only acked for CDC.
         if (batch.position) persistence.savePosition(streamId, 'snapshot', batch.position);
         deps.onBatch('snapshot', batch);
@@ -212,11 +216,7 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     const from: Position | null = persistence.loadPosition(streamId, 'cdc');
     logger.info({ from }, 'change stream starting');
     finished = await pump(src.stream(from, ctx), pumping.signal, async (batch) => {
-      counters.eventsRead += batch.events.length;
-      await publish(batch, ctx);
-      counters.eventsWritten += batch.events.length;
-      counters.cdcEvents += batch.events.length;
-      counters.batches++;
+      await deliver(batch, 'cdcEvents');
       if (batch.position) {
         // Ack only what the transport holds durably, and record it only once the
         // database heard it: a crash between the two replays, never skips.
