@@ -181,6 +181,15 @@ export class ReplicationStream {
     let tx: { xid: number; ts: number } | null = null;
     let lastPosition = this.#acked;
     let lastYield = Date.now();
+    /** Hands over the events held, positioned at the last commit among them (none: null). */
+    const cut = (): EventBatch => {
+      const batch: EventBatch = { events, position: commitLsn ? { lsn: commitLsn } : null };
+      if (commitLsn) lastPosition = lsnToBig(commitLsn);
+      events = [];
+      commitLsn = null;
+      lastYield = Date.now();
+      return batch;
+    };
     for (;;) {
       const item = await this.#take(signal);
       o.logger.trace({ kind: item.kind, tag: item.kind === 'msg' ? item.msg.tag : undefined }, 'replication item');
@@ -216,13 +225,7 @@ export class ReplicationStream {
             if (events.length >= o.maxBatch) {
               // Full, and the transaction goes on: hand over what we hold (its position
               // covers only transactions that committed inside it, if any).
-              const position = commitLsn ? { lsn: commitLsn } : null;
-              if (commitLsn) lastPosition = lsnToBig(commitLsn);
-              const batch: EventBatch = { events, position };
-              events = [];
-              commitLsn = null;
-              lastYield = Date.now();
-              yield batch;
+              yield cut();
             }
             events.push(...this.#toEvents(msg, item.lsn, tx));
             break;
@@ -250,13 +253,7 @@ export class ReplicationStream {
           // An empty transaction: not worth a batch of its own, the next one covers it.
           continue;
         }
-        const position = commitLsn ? { lsn: commitLsn } : null;
-        if (commitLsn) lastPosition = lsnToBig(commitLsn);
-        const batch: EventBatch = { events, position };
-        events = [];
-        commitLsn = null;
-        lastYield = Date.now();
-        yield batch;
+        yield cut();
       }
     }
   }
