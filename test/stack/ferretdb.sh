@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# FerretDB (MongoDB wire protocol on SQLite) for the test stack, port 57017.
+# FerretDB (MongoDB wire protocol, PostgreSQL backend) for the test stack, port 57017.
 # Sourced by stack.sh after lib.sh.
 #
 # Built from the module source with the machine's Go. Not `go install …@v1.24.2`: that
@@ -71,6 +71,9 @@ ferretdb_backend_url() {
   if [ "$("$psql" -X -At "$admin" -c "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'" 2>/dev/null)" != "1" ]; then
     "$psql" -X -q "$admin" -c "CREATE DATABASE ferretdb" >/dev/null || return 1
   fi
+  # An _id index FerretDB's own lookups can use (see the file for why).
+  "$psql" -X -q -v ON_ERROR_STOP=1 "${url%/*}/ferretdb" -c "SET client_min_messages = warning" \
+    -f "$STACK_LIB_DIR/ferretdb-id-index.sql" >/dev/null || return 1
   echo "${url%/*}/ferretdb"
 }
 
