@@ -127,6 +127,14 @@ export interface ServerInfo {
   nonFiniteDoubles: boolean;
   /** Largest document the server takes. */
   maxDocumentBytes: number;
+  /**
+   * Most updates/deletes to send in one command, or null for the driver's own split.
+   * FerretDB v1's update handler keeps each matched update's backend query open until
+   * the whole command ends (a `defer` inside its loop), so one command that replaces
+   * ≥ 50 existing documents exhausts its PostgreSQL pool (50) and hangs forever
+   * (measured on v1.24.2). 16 leaves room for a few streams writing at once.
+   */
+  maxOpsPerCommand: number | null;
 }
 
 /** Asks the server what it is; FerretDB says so in buildInfo.ferretdbVersion. */
@@ -147,6 +155,7 @@ export async function detectServer(client: MongoClient): Promise<ServerInfo> {
     decimal128: !ferretV1,
     nonFiniteDoubles: !ferretV1,
     maxDocumentBytes: typeof hello.maxBsonObjectSize === 'number' ? hello.maxBsonObjectSize : 16 * 1024 * 1024,
+    maxOpsPerCommand: ferretV1 ? 16 : null,
   };
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChangeEvent, Op, Row } from '../../src/runtime/connector';
-import { bulkOperations, planBatch, PlanError } from './plan';
+import { bulkOperations, planBatch, PlanError, splitInserts } from './plan';
 
 const OPTS = { decimals: 'decimal128' as const };
 const byTable = (t: { table: string }): string => t.table;
@@ -94,4 +94,21 @@ test('a document over the server size limit is refused before sending, naming th
     () => planBatch([ev('c', 'a', { id: 1 }, { id: 1, blob: 'x'.repeat(2000) })], byTable, { ...OPTS, maxDocumentBytes: 1000 }),
     (e: unknown) => e instanceof PlanError && e.eventIndex === 0 && /over the server's limit/.test(e.message),
   );
+});
+
+test('splitInserts: only replaces whose last event was a read or a create are inserted first', () => {
+  const events = [
+    ev('r', 'a', { id: 1 }, { id: 1, v: 1 }),
+    ev('c', 'a', { id: 2 }, { id: 2, v: 1 }),
+    ev('u', 'a', { id: 3 }, { id: 3, v: 1 }),
+    ev('d', 'a', { id: 4 }, null),
+    ev('c', 'a', { id: 5 }, { id: 5, v: 1 }),
+    ev('u', 'a', { id: 5 }, { id: 5, v: 2 }),
+    ev('d', 'a', { id: 6 }, null),
+    ev('c', 'a', { id: 6 }, { id: 6, v: 1 }),
+  ];
+  const [p] = planBatch(events, byTable, OPTS);
+  const { inserts, rest } = splitInserts(p!.writes, (i) => events[i]?.op);
+  assert.deepEqual(inserts.map((w) => w.id), [1, 2, 6]);
+  assert.deepEqual(rest.map((w) => [w.kind, w.id]), [['replace', 3], ['delete', 4], ['replace', 5]]);
 });

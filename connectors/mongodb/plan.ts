@@ -167,3 +167,25 @@ export function bulkOperations(planned: readonly PlannedWrite[]): { ops: AnyBulk
   }
   return { ops, writes };
 }
+
+/**
+ * Splits a collection's writes into documents that can be inserted outright and the
+ * rest. A replace whose last event was a read (snapshot) or a create usually meets no
+ * existing document, and a plain insert is several times cheaper than an upsert
+ * (which must look the _id up first). Safe because a plan holds at most one write per
+ * _id, so the two groups can be applied in any order; an insert that meets an
+ * existing _id (a replayed batch) is redone as the replace it stands for.
+ */
+export function splitInserts(
+  writes: readonly PlannedWrite[],
+  opOf: (eventIndex: number) => ChangeEvent['op'] | undefined,
+): { inserts: PlannedWrite[]; rest: PlannedWrite[] } {
+  const inserts: PlannedWrite[] = [];
+  const rest: PlannedWrite[] = [];
+  for (const w of writes) {
+    const op = opOf(w.eventIndex);
+    if (w.kind === 'replace' && (op === 'r' || op === 'c')) inserts.push(w);
+    else rest.push(w);
+  }
+  return { inserts, rest };
+}

@@ -128,6 +128,22 @@ test('replaying the same batches after a crash converges to the same documents',
   ]);
 });
 
+test('large batches over existing documents: replayed snapshot rows replace, hundreds of updates in one batch complete', { timeout: 120_000 }, async (t) => {
+  const { sink, ctx, docs, lines } = setup();
+  t.after(() => sink.close());
+  const rows = (v: string) => Array.from({ length: 300 }, (_, i) => ev('r', 'big', { id: i }, { id: i, v }));
+  await sink.write(batch(...rows('first')), ctx);
+  // A replayed snapshot chunk with other content: inserted first, the existing _ids redone as replaces.
+  await sink.write(batch(...rows('second')), ctx);
+  assert.ok(lines.some((l) => l.msg === 'documents already present (replayed events): replacing them' && l.existing === 300));
+  // 300 updates of existing documents in one batch: FerretDB v1 hangs on a single command
+  // with >= 50 of them (its pool), so the sink splits commands there.
+  await sink.write(batch(...Array.from({ length: 300 }, (_, i) => ev('u', 'big', { id: i }, { id: i, v: `u${i}` }))), ctx);
+  const got = await docs('big');
+  assert.equal(got.length, 300);
+  assert.deepEqual(got.map((d) => d.v), Array.from({ length: 300 }, (_, i) => `u${i}`));
+});
+
 test('every value type round-trips exactly', async (t) => {
   const { sink, ctx, coll } = setup();
   t.after(() => sink.close());

@@ -6,7 +6,7 @@
  * SluiceError naming the collection and the key.
  */
 import type { Logger } from 'pino';
-import type { MongoClient } from 'mongodb';
+import { MongoBulkWriteError, type AnyBulkWriteOperation, type Document, type MongoClient, type WriteConcernSettings } from 'mongodb';
 import type { ConnectorContext, CreateArgs, EventBatch, Sink, StreamSpec, TableRef } from '../../src/runtime/connector';
 import { SluiceError } from '../../src/errors';
 import { keyForDetail, type DecimalMode } from './bson';
@@ -22,7 +22,7 @@ import {
   type ServerInfo,
 } from './client';
 import { classify, type Classified } from './failures';
-import { bulkOperations, planBatch, PlanError, type CollectionPlan } from './plan';
+import { bulkOperations, planBatch, PlanError, splitInserts, type CollectionPlan, type PlannedWrite } from './plan';
 
 /** The collection a table is written to: `mapping.tables['schema.table'].collection`, else the table name. */
 export function collectionFor(stream: Pick<StreamSpec, 'mapping'>, table: TableRef): string {
@@ -200,22 +200,69 @@ export class MongoSink implements Sink {
     // Collections one after the other: order matters only per key, and one collection
     // failing must leave the later ones unwritten rather than half-known.
     for (const plan of plans) {
-      const { ops, writes } = bulkOperations(plan.writes);
-      if (ops.length === 0) continue;
+      const { inserts, rest } = splitInserts(plan.writes, (i) => batch.events[i]?.op);
+      const retried = inserts.length > 0 ? await this.#insertFirst(plan.collection, inserts, connected, writeConcern, ctx) : [];
+      await this.#bulk(plan.collection, [...retried, ...rest], connected, writeConcern, batch, ctx);
+    }
+  }
+
+  /**
+   * Inserts documents that most likely do not exist yet, unordered. Returns the writes
+   * that must go through the upsert path instead: those that hit a duplicate key (a replay),
+   * or all of them when the insert failed in any other way, so that a real failure is
+   * retried or reported there, per record, exactly as for any other write.
+   */
+  async #insertFirst(
+    collection: string,
+    writes: PlannedWrite[],
+    connected: Connected,
+    writeConcern: WriteConcernSettings,
+    ctx: ConnectorContext,
+  ): Promise<PlannedWrite[]> {
+    const docs: Document[] = writes.map((w) => ({ _id: w.id, ...w.fields }));
+    try {
+      await raceAbort(connected.client.db(this.#database).collection(collection).insertMany(docs, { ordered: false, writeConcern }), ctx.signal);
+      return [];
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      if (!(err instanceof MongoBulkWriteError)) return writes;
+      const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+      // Any duplicate key (FerretDB's message does not name the index): the upsert path
+      // replaces on _id, and a clash on some other unique index fails there, per record.
+      if (errors.length === 0 || !errors.every((e) => e.code === 11000)) return writes;
+      ctx.logger.debug({ collection, existing: errors.length }, 'documents already present (replayed events): replacing them');
+      return errors.map((e) => writes[e.index]).filter((w): w is PlannedWrite => w !== undefined);
+    }
+  }
+
+  /** Ordered bulkWrites of replace/set/delete, in commands of at most the server's limit. */
+  async #bulk(
+    collection: string,
+    planned: PlannedWrite[],
+    connected: Connected,
+    writeConcern: WriteConcernSettings,
+    batch: EventBatch,
+    ctx: ConnectorContext,
+  ): Promise<void> {
+    const { ops, writes } = bulkOperations(planned);
+    if (ops.length === 0) return;
+    const size = connected.info.maxOpsPerCommand ?? ops.length;
+    for (let start = 0; start < ops.length; start += size) {
+      const part: AnyBulkWriteOperation<Document>[] = ops.slice(start, start + size);
       await this.#withRetry(
-        `write to ${plan.collection}`,
+        `write to ${collection}`,
         ctx.signal,
         ctx.logger,
-        ({ client }) => client.db(this.#database).collection(plan.collection).bulkWrite(ops, { ordered: true, writeConcern }),
+        ({ client }) => client.db(this.#database).collection(collection).bulkWrite(part, { ordered: true, writeConcern }),
         (err, c) => {
-          const w = writes[c.opIndex ?? 0] ?? writes[0]!;
+          const w = writes[start + (c.opIndex ?? 0)] ?? writes[start]!;
           const ev = batch.events[w.eventIndex];
           const tableName = `${w.table.schema}.${w.table.table}`;
           const key = keyForDetail(w.key);
           const detail = {
             stream: this.#stream.id,
             table: tableName,
-            collection: plan.collection,
+            collection,
             key,
             eventIndex: w.eventIndex,
             op: ev?.op,
@@ -223,7 +270,7 @@ export class MongoSink implements Sink {
             ...(c.code === undefined ? {} : { serverCode: c.code }),
             position: batch.position,
           };
-          const where = `collection ${this.#database}.${plan.collection}, key ${JSON.stringify(key)} (table ${tableName})`;
+          const where = `collection ${this.#database}.${collection}, key ${JSON.stringify(key)} (table ${tableName})`;
           return c.kind === 'rejected'
             ? new SluiceError('SINK_RECORD_REJECTED', `MongoDB rejected the record for ${where}: ${c.message}`, detail, { cause: err })
             : new SluiceError('SINK_WRITE_FAILED', `MongoDB refused the write to ${where}: ${c.message}`, detail, { cause: err });
