@@ -4,61 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
-import {
-  createOrders,
-  createStream,
-  mongoDb,
-  pgClient,
-  streamStatus,
-  uid,
-  waitConverged,
-} from '../helpers/pipeline';
-import { stackUrls } from '../helpers/stack';
+import { cdcRunning, start, waitConverged, withStream } from '../helpers/pipeline';
 import { waitFor } from '../../src/runtime/testing/wait-for';
 
-const ADMIN = 'e2e-stream-admin-key-0123456789';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function withStream(
-  opts: { transport?: 'direct' | 'kafka'; rows?: number; mode?: string; options?: Record<string, unknown> },
-  body: (f: { d: RunningDaemon; streamId: string; table: string; collection: string; pg: Awaited<ReturnType<typeof pgClient>>; db: Awaited<ReturnType<typeof mongoDb>>['db'] }) => Promise<void>,
-): Promise<void> {
-  const id = uid();
-  const collection = `stream_${id}`;
-  const table = `public.${collection}`;
-  const pg = await pgClient();
-  const mongo = await mongoDb(collection);
-  await createOrders(pg, table, opts.rows ?? 0);
-  const env = opts.transport === 'kafka' ? { SLUICE_KAFKA_BROKERS: stackUrls().kafka } : {};
-  const d = await startDaemon(tmpDataDir(), env, { adminKey: ADMIN });
-  let streamId: string | undefined;
-  try {
-    const ids = await createStream(d, {
-      name: collection,
-      mongoDb: collection,
-      tables: [table],
-      transport: opts.transport ?? 'direct',
-      mode: opts.mode ?? 'CDC',
-      options: { heartbeatIntervalMs: 1000, ...opts.options },
-    });
-    streamId = ids.streamId;
-    await body({ d, streamId, table, collection, pg, db: mongo.db });
-  } finally {
-    if (streamId) {
-      await d.api(`/api/v1/streams/${streamId}/stop`, { method: 'POST' }).catch(() => undefined);
-      await d.api(`/api/v1/streams/${streamId}`, { method: 'DELETE' }).catch(() => undefined);
-    }
-    await d.stop('SIGTERM');
-    await pg.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
-    await mongo.client.close();
-    await pg.end();
-  }
-}
-
-const start = async (d: RunningDaemon, id: string) => assert.equal((await d.api(`/api/v1/streams/${id}/start`, { method: 'POST' })).status, 202);
-const cdcRunning = (d: RunningDaemon, id: string) =>
-  waitFor(async () => (await streamStatus(d, id)).cdcStatus === 'RUNNING', { timeoutMs: 300000, intervalMs: 200, message: 'CDC running' });
 
 test('INSERT, UPDATE, DELETE and a primary-key change arrive in MongoDB; TRUNCATE is reported, not applied', async () => {
   await withStream({ rows: 10 }, async ({ d, streamId, table, collection, pg, db }) => {

@@ -47,9 +47,17 @@ export async function startDaemon(
     env: cleanEnv({ SLUICE_DATA_DIR: dataDir, ...(opts.adminKey ? { SLUICE_ADMIN_KEY: opts.adminKey } : {}), ...extra }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // The log is kept for error messages (its last 256 KiB) and, with
+  // SLUICE_E2E_DAEMON_LOG=<dir>, appended to <dir>/<pid>.log for debugging.
   let out = '';
-  proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  const logDir = process.env.SLUICE_E2E_DAEMON_LOG;
+  const logFile = logDir ? (fs.mkdirSync(logDir, { recursive: true }), path.join(logDir, `${proc.pid}.log`)) : null;
+  const keep = (c: Buffer): void => {
+    out = (out + c.toString()).slice(-262144);
+    if (logFile) fs.appendFileSync(logFile, c);
+  };
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const started = Date.now();
   const timeoutMs = opts.timeoutMs ?? 10000;

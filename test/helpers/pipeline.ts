@@ -10,9 +10,12 @@ import crypto from 'node:crypto';
 import { Client } from 'pg';
 import { MongoClient, type Db } from 'mongodb';
 import { stackUrls } from './stack';
-import type { RunningDaemon } from './daemon';
+import assert from 'node:assert/strict';
+import { startDaemon, tmpDataDir, type RunningDaemon } from './daemon';
 import { describe, diffRows, isEqual, normaliseRow, sinkRows, type Difference, type Normalised } from './compare';
 import { waitFor } from '../../src/runtime/testing/wait-for';
+
+export const E2E_ADMIN_KEY = 'e2e-admin-key-0123456789abcdef';
 
 export const uid = (): string => crypto.randomBytes(4).toString('hex');
 
@@ -155,3 +158,59 @@ export const knob = (name: string, dflt: number): number => {
   const v = Number(process.env[name]);
   return Number.isFinite(v) && v > 0 ? v : dflt;
 };
+
+export interface StreamFixture {
+  d: RunningDaemon;
+  streamId: string;
+  table: string;
+  collection: string;
+  pg: Client;
+  db: Db;
+}
+
+/**
+ * A fresh orders table with `rows` rows, a daemon on a fresh data dir and a stream from
+ * the table to a database of its own; `body` runs against it, then everything is torn
+ * down again (the stream deleted, so its slot is dropped).
+ */
+export async function withStream(
+  opts: { transport?: 'direct' | 'kafka'; rows?: number; mode?: string; options?: Record<string, unknown> },
+  body: (f: StreamFixture) => Promise<void>,
+): Promise<void> {
+  const id = uid();
+  const collection = `stream_${id}`;
+  const table = `public.${collection}`;
+  const pg = await pgClient();
+  const mongo = await mongoDb(collection);
+  await createOrders(pg, table, opts.rows ?? 0);
+  const env = opts.transport === 'kafka' ? { SLUICE_KAFKA_BROKERS: stackUrls().kafka } : {};
+  const d = await startDaemon(tmpDataDir(), env, { adminKey: E2E_ADMIN_KEY });
+  let streamId: string | undefined;
+  try {
+    const ids = await createStream(d, {
+      name: collection,
+      mongoDb: collection,
+      tables: [table],
+      transport: opts.transport ?? 'direct',
+      mode: opts.mode ?? 'CDC',
+      options: { heartbeatIntervalMs: 1000, ...opts.options },
+    });
+    streamId = ids.streamId;
+    await body({ d, streamId, table, collection, pg, db: mongo.db });
+  } finally {
+    if (streamId) {
+      await d.api(`/api/v1/streams/${streamId}/stop`, { method: 'POST' }).catch(() => undefined);
+      await d.api(`/api/v1/streams/${streamId}`, { method: 'DELETE' }).catch(() => undefined);
+    }
+    await d.stop('SIGTERM');
+    await pg.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+    await mongo.client.close();
+    await pg.end();
+  }
+}
+
+/** Starts a stream over the API. */
+export const start = async (d: RunningDaemon, id: string) => assert.equal((await d.api(`/api/v1/streams/${id}/start`, { method: 'POST' })).status, 202);
+/** Waits until a stream streams changes (its snapshot, if any, is done). */
+export const cdcRunning = (d: RunningDaemon, id: string) =>
+  waitFor(async () => (await streamStatus(d, id)).cdcStatus === 'RUNNING', { timeoutMs: 300000, intervalMs: 200, message: 'CDC running' });
