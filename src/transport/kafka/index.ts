@@ -30,6 +30,28 @@ export interface KafkaTransportArgs {
 }
 
 const POLL_MS = 50;
+/** Bytes of records per produce request: well under the broker's default message.max.bytes (1 MiB). */
+export const MAX_REQUEST_BYTES = 512 * 1024;
+/** Record framing and headers, roughly, on top of key and value. */
+const RECORD_OVERHEAD = 64;
+
+/** Splits `items` in order into runs of at most `max` bytes (an item larger than `max` goes alone). */
+export function sliceBySize<T extends { size: number }>(items: T[], max: number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let bytes = 0;
+  for (const it of items) {
+    if (cur.length > 0 && bytes + it.size > max) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(it);
+    bytes += it.size;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
 
 function abortError(signal: AbortSignal): Error {
   const err = new Error('the operation was aborted', { cause: signal.reason });
@@ -176,21 +198,34 @@ export class KafkaTransport implements Transport {
       await this.#addTopics(unknown);
       await this.#consumer!.addTopics(unknown);
     }
-    const byTopic = new Map<string, Message[]>();
-    const counts = new Map<string, number>();
     const tombstones = this.#args.kafka.tombstones ?? true;
+    const records: Array<{ topic: string; message: Message; size: number }> = [];
     for (const e of batch.events) {
       const topic = this.#topic(e.table);
-      let msgs = byTopic.get(topic);
-      if (!msgs) byTopic.set(topic, (msgs = []));
       const key = this.#serde.encodeKey(e);
       // Partition chosen here with kafkajs's Java-compatible murmur2 partitioner (what
       // the producer would pick anyway) so we know how many records each partition got.
       const partition = this.#partitioner({ topic, partitionMetadata: this.#partitions.get(topic)!, message: { key, value: null } });
-      msgs.push({ key, value: this.#serde.encodeValue(e), partition });
-      if (e.op === 'd' && tombstones) msgs.push({ key, value: null, partition });
-      const tp = `${topic}:${partition}`;
-      counts.set(tp, (counts.get(tp) ?? 0) + (e.op === 'd' && tombstones ? 2 : 1));
+      const value = this.#serde.encodeValue(e);
+      records.push({ topic, message: { key, value, partition }, size: Buffer.byteLength(key) + Buffer.byteLength(value) + RECORD_OVERHEAD });
+      if (e.op === 'd' && tombstones) records.push({ topic, message: { key, value: null, partition }, size: Buffer.byteLength(key) + RECORD_OVERHEAD });
+    }
+    // One produce request per slice, in order: a partition's record batch must stay under
+    // the broker's message.max.bytes (1 MiB by default), and an uncompressed snapshot
+    // chunk of Debezium JSON (~3 KiB a row with its schema) is several MiB.
+    for (const slice of sliceBySize(records, MAX_REQUEST_BYTES)) await this.#send(slice, ctx);
+  }
+
+  /** Sends one slice until Kafka acknowledged all of it; retries while Kafka is away. */
+  async #send(records: Array<{ topic: string; message: Message }>, ctx: ConnectorContext): Promise<void> {
+    const byTopic = new Map<string, Message[]>();
+    const counts = new Map<string, number>();
+    for (const { topic, message } of records) {
+      let msgs = byTopic.get(topic);
+      if (!msgs) byTopic.set(topic, (msgs = []));
+      msgs.push(message);
+      const tp = `${topic}:${message.partition}`;
+      counts.set(tp, (counts.get(tp) ?? 0) + 1);
     }
     const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     const compression = this.#args.kafka.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;

@@ -138,8 +138,8 @@ function context(): ConnectorContext & { abort(): void } {
   return { streamId: 's', runId: 'r', logger, signal: ac.signal, abort: () => ac.abort() };
 }
 
-async function open(spec: StreamSpec, sink: Sink, ctx: ConnectorContext, tombstones = true): Promise<KafkaTransport> {
-  const t = createTransport('kafka', { sink, stream: spec, kafka: { brokers, clientId: 'sluice-it', topicPartitions: 3, replicationFactor: 1, compression: 'gzip', tombstones } }) as KafkaTransport;
+async function open(spec: StreamSpec, sink: Sink, ctx: ConnectorContext, tombstones = true, compression: 'gzip' | 'none' = 'gzip'): Promise<KafkaTransport> {
+  const t = createTransport('kafka', { sink, stream: spec, kafka: { brokers, clientId: 'sluice-it', topicPartitions: 3, replicationFactor: 1, compression, tombstones } }) as KafkaTransport;
   opened.push(t);
   await t.start(ctx);
   return t;
@@ -256,4 +256,22 @@ test('a sink that fails for good makes publish and flush reject with its error',
   assert.equal(await committed(t.groupId, topicOf(spec)), 0n, 'nothing committed for the failed batch');
   await t.close();
   await t.close(); // idempotent
+});
+
+test('a batch over message.max.bytes per partition goes out in slices and arrives whole', { timeout: 120_000 }, async () => {
+  const spec = streamSpec('large');
+  const rec = recordingSink();
+  const ctx = context();
+  // Uncompressed, as the daemon sends by default: ~5 KiB a record, ~2 MiB a partition.
+  const t = await open(spec, rec.sink, ctx, true, 'none');
+  const pad = 'x'.repeat(2000);
+  const events = Array.from({ length: 1200 }, (_, i) => {
+    const e = change(BigInt(i + 1), 'r', i);
+    return { ...e, after: { ...e.after!, name: pad } };
+  });
+  await t.publish({ events, position: null }, ctx);
+  await t.flush(ctx);
+  assert.equal(rec.events.length, events.length);
+  assert.deepEqual(new Set(rec.events.map((e) => e.key.id)).size, events.length);
+  await t.close();
 });
