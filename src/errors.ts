@@ -76,7 +76,7 @@ export const ERRORS = {
   SINK_WRITE_FAILED: entry(502, 'connectivity', 'MongoDB refused the write for a reason retrying cannot fix; the message names the collection and key.'),
   SINK_RECORD_REJECTED: entry(422, 'validation', 'The record cannot be converted or written; detail names the table, key and field.'),
   KAFKA_UNREACHABLE: entry(502, 'connectivity', 'Check that the Kafka brokers are up and reachable from sluice (SLUICE_KAFKA_BROKERS or the kafka connection).', true),
-  KAFKA_PUBLISH_FAILED: entry(502, 'connectivity', 'Kafka refused the records; the message has the broker error.', true),
+  KAFKA_PUBLISH_FAILED: entry(502, 'connectivity', 'Kafka refused the records for good (too large for message.max.bytes, not authorized, invalid); the message has the broker error.', false),
   KAFKA_DECODE_FAILED: entry(422, 'validation', 'A Kafka record is not a Debezium JSON change event sluice can read; detail names the topic, partition and offset.'),
   SECRET_KEY_INVALID: entry(500, 'configuration', 'The store secret key does not decrypt stored secrets; restore the original key file or SLUICE_SECRET_KEY.'),
   // last resort: never for anything a client can send

@@ -30,6 +30,87 @@ export interface KafkaTransportArgs {
 }
 
 const POLL_MS = 50;
+/** Bytes of records per produce request: well under the broker's default message.max.bytes (1 MiB). */
+export const MAX_REQUEST_BYTES = 512 * 1024;
+/** Record framing and headers, roughly, on top of key and value. */
+const RECORD_OVERHEAD = 64;
+
+/** Splits `items` in order into runs of at most `max` bytes (an item larger than `max` goes alone). */
+export function sliceBySize<T extends { size: number }>(items: T[], max: number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let bytes = 0;
+  for (const it of items) {
+    if (cur.length > 0 && bytes + it.size > max) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(it);
+    bytes += it.size;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+/**
+ * Broker errors that say these records will never be accepted as they are: retrying
+ * would hold the stream in a silent loop, so the stream fails with the broker's word.
+ */
+const REJECTED = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'INVALID_TOPIC_EXCEPTION',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'UNSUPPORTED_COMPRESSION_TYPE',
+  'UNSUPPORTED_FOR_MESSAGE_FORMAT',
+]);
+/**
+ * The broker no longer knows this idempotent producer's id, epoch or sequence (its state
+ * was lost or expired, e.g. across a broker restart). kafkajs never re-initializes the
+ * producer id of a connected producer, so every retry would fail the same way: only a
+ * new producer (new id, sequences from 0) gets records accepted again.
+ */
+const PRODUCER_STATE = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+  'INVALID_PRODUCER_ID_MAPPING',
+  'DUPLICATE_SEQUENCE_NUMBER',
+  'PRODUCER_FENCED',
+]);
+
+function isTooLarge(err: unknown): boolean {
+  for (let e = err as { type?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
+    if (e.type === 'MESSAGE_TOO_LARGE' || e.type === 'RECORD_LIST_TOO_LARGE') return true;
+  }
+  return false;
+}
+
+export type ProduceFailure = 'retry' | 'new-producer' | 'rejected';
+
+/**
+ * What a failed `sendBatch` calls for. kafkajs wraps the broker's error (retries
+ * exhausted, non-retriable) in `cause`, so the whole chain is looked at.
+ */
+export function classifyProduceError(err: unknown): ProduceFailure {
+  let producerState = false;
+  for (let e = err as { type?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
+    if (typeof e.type === 'string' && REJECTED.has(e.type)) return 'rejected';
+    if (typeof e.type === 'string' && PRODUCER_STATE.has(e.type)) producerState = true;
+  }
+  // Anything else (connection refused or closed, retries exhausted, leader moving,
+  // coordinator loading, timeouts, a socket torn down mid-request) is Kafka being away
+  // or busy: keep trying, so the stream resumes by itself when Kafka is back.
+  return producerState ? 'new-producer' : 'retry';
+}
+
+/** Warn on the first attempts, then ever more rarely (attempts 8, 16, 32, ...), at least every 40th. */
+export function shouldWarn(attempt: number): boolean {
+  return attempt < 4 || (attempt & (attempt - 1)) === 0 || attempt % 40 === 0;
+}
 
 function abortError(signal: AbortSignal): Error {
   const err = new Error('the operation was aborted', { cause: signal.reason });
@@ -60,6 +141,8 @@ export class KafkaTransport implements Transport {
   #kafka: Kafka | undefined;
   #admin: Admin | undefined;
   #producer: Producer | undefined;
+  /** False until the current producer's connect() resolved (it holds a producer id). */
+  #producerReady = false;
   #consumer: SinkConsumer | undefined;
   #partitions = new Map<string, PartitionMetadata[]>();
   readonly #partitioner = Partitioners.DefaultPartitioner();
@@ -125,8 +208,9 @@ export class KafkaTransport implements Transport {
       await this.#admin.connect();
       const topics = this.#args.stream.tables.map((t) => topicFor(this.#prefix, parseTableRef(t)));
       await this.#addTopics(topics);
-      this.#producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      this.#producer = this.#newProducer();
       await this.#producer.connect();
+      this.#producerReady = true;
       this.#consumer = new SinkConsumer({
         kafka: this.#kafka,
         groupId: this.#groupId,
@@ -141,6 +225,18 @@ export class KafkaTransport implements Transport {
       await this.close().catch(() => undefined);
       throw new SluiceError('KAFKA_UNREACHABLE', `cannot set up the Kafka transport on ${brokers.join(',')}: ${(err as Error).message}`, { brokers }, { cause: err });
     }
+  }
+
+  #newProducer(): Producer {
+    return this.#kafka!.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  }
+
+  /** Replaces the producer: the next attempt connects it and gets a new producer id. */
+  async #replaceProducer(): Promise<void> {
+    const old = this.#producer;
+    this.#producer = this.#newProducer();
+    this.#producerReady = false;
+    await old?.disconnect().catch(() => undefined);
   }
 
   #setFatal(err: unknown, ctx: ConnectorContext): void {
@@ -176,30 +272,51 @@ export class KafkaTransport implements Transport {
       await this.#addTopics(unknown);
       await this.#consumer!.addTopics(unknown);
     }
-    const byTopic = new Map<string, Message[]>();
-    const counts = new Map<string, number>();
     const tombstones = this.#args.kafka.tombstones ?? true;
+    const records: Array<{ topic: string; message: Message; size: number }> = [];
     for (const e of batch.events) {
       const topic = this.#topic(e.table);
-      let msgs = byTopic.get(topic);
-      if (!msgs) byTopic.set(topic, (msgs = []));
       const key = this.#serde.encodeKey(e);
       // Partition chosen here with kafkajs's Java-compatible murmur2 partitioner (what
       // the producer would pick anyway) so we know how many records each partition got.
       const partition = this.#partitioner({ topic, partitionMetadata: this.#partitions.get(topic)!, message: { key, value: null } });
-      msgs.push({ key, value: this.#serde.encodeValue(e), partition });
-      if (e.op === 'd' && tombstones) msgs.push({ key, value: null, partition });
-      const tp = `${topic}:${partition}`;
-      counts.set(tp, (counts.get(tp) ?? 0) + (e.op === 'd' && tombstones ? 2 : 1));
+      const value = this.#serde.encodeValue(e);
+      records.push({ topic, message: { key, value, partition }, size: Buffer.byteLength(key) + Buffer.byteLength(value) + RECORD_OVERHEAD });
+      if (e.op === 'd' && tombstones) records.push({ topic, message: { key, value: null, partition }, size: Buffer.byteLength(key) + RECORD_OVERHEAD });
+    }
+    // One produce request per slice, in order: a partition's record batch must stay under
+    // the broker's message.max.bytes (1 MiB by default), and an uncompressed snapshot
+    // chunk of Debezium JSON (~3 KiB a row with its schema) is several MiB.
+    for (const slice of sliceBySize(records, MAX_REQUEST_BYTES)) await this.#send(slice, ctx);
+  }
+
+  /** Sends one slice until Kafka acknowledged all of it; retries while Kafka is away. */
+  async #send(records: Array<{ topic: string; message: Message }>, ctx: ConnectorContext): Promise<void> {
+    const byTopic = new Map<string, Message[]>();
+    const counts = new Map<string, number>();
+    for (const { topic, message } of records) {
+      let msgs = byTopic.get(topic);
+      if (!msgs) byTopic.set(topic, (msgs = []));
+      msgs.push(message);
+      const tp = `${topic}:${message.partition}`;
+      counts.set(tp, (counts.get(tp) ?? 0) + 1);
     }
     const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     const compression = this.#args.kafka.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+    const since = Date.now();
     for (let attempt = 0; ; attempt++) {
       if (this.#fatal) throw this.#fatal.error;
       if (this.#closed) throw new TransportClosedError(this.kind);
       if (ctx.signal.aborted) throw abortError(ctx.signal);
       try {
-        const results = await this.#producer!.sendBatch({ topicMessages, acks: -1, compression });
+        const producer = this.#producer!;
+        // A producer sends only once connect() resolved: kafkajs marks it connected before
+        // InitProducerId, and one without a producer id would send non-idempotently.
+        if (!this.#producerReady || attempt > 0) {
+          await producer.connect();
+          if (producer === this.#producer) this.#producerReady = true;
+        }
+        const results = await producer.sendBatch({ topicMessages, acks: -1, compression });
         for (const r of results) {
           const tp = `${r.topicName}:${r.partition}`;
           const n = counts.get(tp);
@@ -207,15 +324,32 @@ export class KafkaTransport implements Transport {
           const last = BigInt(r.baseOffset) + BigInt(n - 1);
           if (last > (this.#produced.get(tp) ?? -1n)) this.#produced.set(tp, last);
         }
+        if (attempt > 0) ctx.logger.info({ attempts: attempt + 1, waitedMs: Date.now() - since }, 'publishing to Kafka resumed');
         return;
       } catch (err) {
+        const failure = classifyProduceError(err);
+        if (failure === 'rejected' && records.length > 1 && isTooLarge(err)) {
+          // The broker's limit is below our slice size (message.max.bytes lowered on the
+          // broker or topic): halve until it fits, or a single record proves too large.
+          ctx.logger.warn({ records: records.length }, 'Kafka refused the request as too large; sending it in halves');
+          const half = Math.ceil(records.length / 2);
+          await this.#send(records.slice(0, half), ctx);
+          await this.#send(records.slice(half), ctx);
+          return;
+        }
+        if (failure === 'rejected') {
+          throw new SluiceError('KAFKA_PUBLISH_FAILED', `Kafka rejected the records: ${(err as Error).message}`, { topics: [...byTopic.keys()] }, { cause: err });
+        }
         // Kafka down or restarting: keep the batch and retry, so the source waits
-        // (back-pressure) instead of the stream failing. A re-send after a partial
-        // success duplicates records, which the idempotent sink absorbs.
+        // (back-pressure, nothing acked) instead of the stream failing. A re-send after a
+        // partial success, or from a new producer, duplicates records in Kafka; they are a
+        // contiguous replay of this slice, which the idempotent sink absorbs.
+        if (failure === 'new-producer') await this.#replaceProducer();
         const delay = Math.min(250 * 2 ** attempt, 15_000);
-        ctx.logger.warn({ err, attempt, retryInMs: delay }, 'publishing to Kafka failed; retrying');
+        if (shouldWarn(attempt)) {
+          ctx.logger.warn({ err, attempt, retryInMs: delay, newProducer: failure === 'new-producer', waitingMs: Date.now() - since }, 'publishing to Kafka failed; retrying (the source waits)');
+        }
         await sleep(delay, ctx.signal, this.#fatalPromise);
-        await this.#producer?.connect().catch(() => undefined);
       }
     }
   }

@@ -6,13 +6,15 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { Writable } from 'node:stream';
 import { stackUrls } from '../../../test/helpers/stack';
 import { waitFor } from '../../runtime/testing/wait-for';
 import { Decimal, type ChangeEvent, type ConnectorContext, type EventBatch, type Sink, type StreamSpec, type TableSchema } from '../../runtime/connector';
 import { SluiceError } from '../../errors';
 import { createTransport } from '../index';
-import type { KafkaTransport } from './index';
+import { MAX_REQUEST_BYTES, type KafkaTransport } from './index';
+import { DebeziumSerde } from './serde';
 
 const brokers = stackUrls().kafka;
 const run = randomUUID().slice(0, 8);
@@ -138,8 +140,8 @@ function context(): ConnectorContext & { abort(): void } {
   return { streamId: 's', runId: 'r', logger, signal: ac.signal, abort: () => ac.abort() };
 }
 
-async function open(spec: StreamSpec, sink: Sink, ctx: ConnectorContext, tombstones = true): Promise<KafkaTransport> {
-  const t = createTransport('kafka', { sink, stream: spec, kafka: { brokers, clientId: 'sluice-it', topicPartitions: 3, replicationFactor: 1, compression: 'gzip', tombstones } }) as KafkaTransport;
+async function open(spec: StreamSpec, sink: Sink, ctx: ConnectorContext, tombstones = true, compression: 'gzip' | 'none' = 'gzip'): Promise<KafkaTransport> {
+  const t = createTransport('kafka', { sink, stream: spec, kafka: { brokers, clientId: 'sluice-it', topicPartitions: 3, replicationFactor: 1, compression, tombstones } }) as KafkaTransport;
   opened.push(t);
   await t.start(ctx);
   return t;
@@ -256,4 +258,95 @@ test('a sink that fails for good makes publish and flush reject with its error',
   assert.equal(await committed(t.groupId, topicOf(spec)), 0n, 'nothing committed for the failed batch');
   await t.close();
   await t.close(); // idempotent
+});
+
+/** A context whose logger keeps what it logged at warn and above. */
+function loggingContext(): ConnectorContext & { warnings: Array<Record<string, unknown>> } {
+  const warnings: Array<Record<string, unknown>> = [];
+  const sinkStream = new Writable({
+    write(chunk, _enc, done) {
+      warnings.push(JSON.parse(chunk.toString()));
+      done();
+    },
+  });
+  return { streamId: 's', runId: 'r', logger: pino({ level: 'warn' }, sinkStream), signal: new AbortController().signal, warnings };
+}
+
+/** Creates the stream's topic beforehand with a small max.message.bytes (ensureTopics leaves it as it is). */
+async function smallTopic(spec: StreamSpec, maxMessageBytes: number): Promise<void> {
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic: topicOf(spec), numPartitions: 3, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: String(maxMessageBytes) }] }],
+  });
+}
+
+test('a batch over message.max.bytes per partition goes out in slices and arrives whole', { timeout: 120_000 }, async () => {
+  const spec = streamSpec('large');
+  const rec = recordingSink();
+  const ctx = context();
+  // Uncompressed, as the daemon sends by default: ~5 KiB a record, ~2 MiB a partition.
+  const t = await open(spec, rec.sink, ctx, true, 'none');
+  const pad = 'x'.repeat(2000);
+  const events = Array.from({ length: 1200 }, (_, i) => {
+    const e = change(BigInt(i + 1), 'r', i);
+    return { ...e, after: { ...e.after!, name: pad } };
+  });
+  await t.publish({ events, position: null }, ctx);
+  await t.flush(ctx);
+  assert.equal(rec.events.length, events.length);
+  assert.deepEqual(new Set(rec.events.map((e) => e.key.id)).size, events.length);
+  await t.close();
+});
+
+test('a record Kafka will never take fails the publish with KAFKA_PUBLISH_FAILED, it does not retry forever', { timeout: 120_000 }, async () => {
+  const spec = streamSpec('toolarge');
+  await smallTopic(spec, 20_000);
+  const rec = recordingSink();
+  const ctx = context();
+  const t = await open(spec, rec.sink, ctx, true, 'none');
+  const e = change(1n, 'c', 1);
+  const huge = { ...e, after: { ...e.after!, name: 'x'.repeat(50_000) } };
+  await assert.rejects(t.publish({ events: [change(2n, 'c', 2), huge], position: null }, ctx), (err) => err instanceof SluiceError && err.code === 'KAFKA_PUBLISH_FAILED');
+  await t.close();
+});
+
+test('a partial failure that puts the idempotent producer out of sequence is recovered with a new producer', { timeout: 120_000 }, async () => {
+  // One request, two partitions: A's record batch is over the topic's limit, B's is
+  // accepted. kafkajs rolls back the sequence numbers of both, so when the halves go
+  // out, B's first batch reuses sequences the broker already has with another range:
+  // OUT_OF_ORDER_SEQUENCE_NUMBER, for good on that producer. Only a new one gets on.
+  const spec = streamSpec('sequence');
+  const limit = 100_000;
+  await smallTopic(spec, limit);
+  const [meta] = (await admin.fetchTopicMetadata({ topics: [topicOf(spec)] })).topics;
+  const serde = new DebeziumSerde(spec.options.topicPrefix as string);
+  const partitioner = Partitioners.DefaultPartitioner();
+  const partitionOf = (e: ChangeEvent) => partitioner({ topic: topicOf(spec), partitionMetadata: meta!.partitions, message: { key: serde.encodeKey(e), value: null } });
+  const a = 1n;
+  let b = 2n;
+  while (partitionOf(change(b, 'c', 0)) === partitionOf(change(a, 'c', 0))) b++;
+  const size = Buffer.byteLength(serde.encodeValue(change(a, 'u', 1)));
+  const n = Math.ceil((1.5 * limit) / size); // A: 1.5 × the limit; each half fits
+  assert.ok(n * size < MAX_REQUEST_BYTES, 'the whole batch is one request');
+  const events = [
+    ...Array.from({ length: Math.floor(n / 2) }, (_, i) => change(a, 'u', i)),
+    ...Array.from({ length: 4 }, (_, i) => change(b, 'u', 1000 + i)),
+    ...Array.from({ length: Math.ceil(n / 2) }, (_, i) => change(a, 'u', 2000 + i)),
+  ];
+  const rec = recordingSink();
+  const ctx = loggingContext();
+  const t = await open(spec, rec.sink, ctx, true, 'none');
+  await t.publish({ events, position: null }, ctx);
+  await t.flush(ctx);
+  assert.ok(
+    ctx.warnings.some((w) => w.newProducer === true),
+    `the producer was replaced; warnings: ${JSON.stringify(ctx.warnings.map((w) => [w.msg, (w.err as { type?: string } | undefined)?.type]))}`,
+  );
+  // Everything arrived, duplicates at most, and each key ends on its last version.
+  const versions = (id: bigint) => rec.events.filter((e) => e.key.id === id).map((e) => e.after!.n as number);
+  assert.deepEqual([...new Set(versions(a))].sort((x, y) => x - y), events.filter((e) => e.key.id === a).map((e) => e.after!.n as number).sort((x, y) => x - y));
+  assert.deepEqual([...new Set(versions(b))].sort((x, y) => x - y), [1000, 1001, 1002, 1003]);
+  assert.equal(versions(a).at(-1), 2000 + Math.ceil(n / 2) - 1);
+  assert.equal(versions(b).at(-1), 1003);
+  await t.close();
 });
