@@ -96,7 +96,7 @@ function main() {
   try {
     status = run(
       process.execPath,
-      ['--test', '--test-reporter=spec', `--test-timeout=${process.env.SLUICE_TEST_TIMEOUT_MS ?? 600000}`, ...files.map((f) => path.relative(root, f))],
+      ['--test', '--test-reporter=spec', `--test-timeout=${process.env.SLUICE_TEST_TIMEOUT_MS ?? 900000}`, ...files.map((f) => path.relative(root, f))],
       { env },
     );
   } finally {

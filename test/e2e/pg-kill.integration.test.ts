@@ -41,6 +41,7 @@ async function killCycles(transport: 'direct' | 'kafka'): Promise<void> {
   const env = transport === 'kafka' ? { SLUICE_KAFKA_BROKERS: stackUrls().kafka } : {};
   let d: RunningDaemon | undefined;
   let streamId: string | undefined;
+  let writes: ReturnType<typeof writeContinuously> | undefined;
   try {
     await createOrders(pg, table, ROWS);
     d = await startDaemon(dataDir, env, { adminKey: ADMIN });
@@ -54,14 +55,21 @@ async function killCycles(transport: 'direct' | 'kafka'): Promise<void> {
     });
     streamId = ids.streamId;
     assert.equal((await d.api(`/api/v1/streams/${ids.streamId}/start`, { method: 'POST' })).status, 202);
-    const writes = writeContinuously(writer, table, ROWS + 1);
+    writes = writeContinuously(writer, table, ROWS + 1);
 
     // Kills during the snapshot: each restart must make progress, then dies again.
     let snapshotKills = 0;
     for (let i = 0; i < KILLS; i++) {
       const running: RunningDaemon = d;
-      const state = await waitFor(async () => (await streamStatus(running, ids.streamId)).state, { timeoutMs: 30000 });
-      if (state !== 'SNAPSHOTTING' && state !== 'STARTING') break;
+      // Past STARTING (the Kafka transport's producer and consumer group take a moment).
+      const state = await waitFor(
+        async () => {
+          const s = (await streamStatus(running, ids.streamId)).state;
+          return s === 'STARTING' ? false : s;
+        },
+        { timeoutMs: 60000, intervalMs: 50 },
+      );
+      if (state !== 'SNAPSHOTTING') break;
       await sleep(jitter(200, 900));
       if ((await streamStatus(running, ids.streamId)).state !== 'SNAPSHOTTING') break;
       running.proc.kill('SIGKILL');
@@ -90,6 +98,7 @@ async function killCycles(transport: 'direct' | 'kafka'): Promise<void> {
     const final = await streamStatus(d, ids.streamId);
     assert.equal(final.cdcStatus, 'RUNNING', JSON.stringify(final.failureError));
   } finally {
+    await writes?.stop().catch(() => undefined);
     if (d && streamId) {
       // Deleting the stream drops its replication slot, so the stack's slots don't run out.
       await d.api(`/api/v1/streams/${streamId}/stop`, { method: 'POST' }).catch(() => undefined);

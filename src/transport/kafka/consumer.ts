@@ -19,6 +19,9 @@ export interface SinkConsumerArgs {
   committed: Map<string, bigint>;
 }
 
+const SESSION_TIMEOUT_MS = 10_000;
+const HEARTBEAT_INTERVAL_MS = 3_000;
+
 /** Only errors that say a retry can help are retried; a bug or a rejected record fails the stream. */
 export function isRetriable(err: unknown): boolean {
   return (err as { retriable?: unknown } | null)?.retriable === true;
@@ -52,6 +55,11 @@ export class SinkConsumer {
     const { kafka, groupId, ctx } = this.#a;
     const consumer = kafka.consumer({
       groupId,
+      // A daemon killed with SIGKILL leaves its member in the group until the session
+      // times out, and its partitions unread until then: 10 s instead of kafkajs's 30 s
+      // bounds that pause. Long sink writes keep the session alive (see #eachBatch).
+      sessionTimeout: SESSION_TIMEOUT_MS,
+      heartbeatInterval: HEARTBEAT_INTERVAL_MS,
       // Restart after retriable crashes (broker restarts, rebalances): a Kafka outage
       // must not end consumption for good. Fatal sink errors stop us before this asks.
       retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000, restartOnFailure: async () => !this.#stopped },
@@ -64,6 +72,10 @@ export class SinkConsumer {
       // kafkajs gives up on errors it deems non-retriable; unless the stream is
       // failing anyway, build a new consumer so a Kafka restart cannot end delivery.
       if (!restart) void this.#restart(2000);
+    });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const { memberId, isLeader, memberAssignment, duration } = e.payload as { memberId: string; isLeader: boolean; memberAssignment: Record<string, number[]>; duration: number };
+      ctx.logger.info({ groupId, memberId, isLeader, assignment: memberAssignment, durationMs: duration }, 'kafka consumer joined its group');
     });
     await consumer.connect();
     await consumer.subscribe({ topics: this.#topics, fromBeginning: true });
@@ -110,7 +122,14 @@ export class SinkConsumer {
         const e = serde.decode({ topic: batch.topic, partition: batch.partition, offset: m.offset }, m.key, m.value);
         if (e) events.push(e);
       }
-      await sink.write({ events, position: null }, ctx);
+      // A write can take long (a slow or absent MongoDB is retried inside it): heartbeat
+      // meanwhile, or the group would evict this member and hand its partitions on.
+      const beat = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_INTERVAL_MS);
+      try {
+        await sink.write({ events, position: null }, ctx);
+      } finally {
+        clearInterval(beat);
+      }
     } catch (err) {
       if (ctx.signal.aborted) {
         // Stop/pause/shutdown interrupted the write: nothing is committed, the batch is
