@@ -1,14 +1,22 @@
 /**
- * The Prometheus registry: process metrics from prom-client, sluice_build_info,
- * and the stream gauges fed by the supervisor's lifecycle events. Each metric is
- * registered here once; modules get it from the returned object.
+ * The Prometheus registry: process metrics from prom-client, sluice_build_info, and
+ * the stream catalogue (see catalogue.ts). Each metric is registered here once;
+ * modules reach it through the returned object, streams through `meter()`.
  */
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { VERSION } from '../version';
+import { createCatalogue } from './catalogue';
+import { StreamMeter } from './stream-meter';
+import type { StreamSpec } from '../runtime/connector';
+
+export { StreamMeter, NOOP_METER, type Meter } from './stream-meter';
 
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // Gauges named like counters (promtool check metrics rejects them); the per-type
+  // nodejs_active_{handles,requests,resources} gauges carry the same numbers.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
   const buildInfo = new Gauge({
     name: 'sluice_build_info',
     help: 'Always 1; labels carry the sluice and Node.js versions.',
@@ -22,7 +30,16 @@ export function createMetrics() {
     labelNames: ['stream', 'state'],
     registers: [registry],
   });
-  return { registry, streamState };
+  const catalogue = createCatalogue(registry);
+  return {
+    registry,
+    streamState,
+    catalogue,
+    /** The meter one run of `stream` records through; its series start at zero so rates exist. */
+    meter(stream: Pick<StreamSpec, 'id' | 'tables'>): StreamMeter {
+      return new StreamMeter(catalogue, stream.id, stream.tables);
+    },
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -54,6 +54,7 @@ export async function startDaemon(config: SluiceConfig, logger: Logger): Promise
     logger,
     persistence: storePersistence(store),
     defaultTransport: kafkaBrokers(config).length ? 'kafka' : 'direct',
+    meter: (stream) => metrics.meter(stream),
     transportFactory: (kind, args) => createTransport(kind, { ...args, kafka: kafkaSettings(config, store, args.stream) }),
   });
   supervisor.on(SUPERVISOR_EVENTS.STATE, (e: { streamId: string; state: string }) => {

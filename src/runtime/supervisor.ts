@@ -21,6 +21,7 @@ import type { ConnectorRegistry } from './registry';
 import { newCounters, planRun, runStream, type RunOutcome, type RunPlan, type Stage } from './stream-runner';
 import { createTransport } from '../transport/index';
 import type { TransportFactory } from '../transport/types';
+import { NOOP_METER, type Meter } from '../metrics/stream-meter';
 import {
   StreamNotFoundError,
   SupervisorClosedError,
@@ -42,6 +43,8 @@ export interface SupervisorOptions {
   transportFactory?: TransportFactory;
   /** Transport for a stream whose spec names none (Kafka when brokers are configured). */
   defaultTransport?: string;
+  /** The metrics of one run of a stream (src/metrics); none when left out. */
+  meter?: (stream: StreamSpec) => Meter;
 }
 
 type StopReason = 'pause' | 'stop' | 'shutdown';
@@ -69,6 +72,7 @@ export class Supervisor extends EventEmitter {
   readonly #store: StreamPersistence;
   readonly #transportFactory: TransportFactory;
   readonly #entries = new Map<string, Entry>();
+  readonly #meter: (stream: StreamSpec) => Meter;
   #closing = false;
 
   constructor(opts: SupervisorOptions) {
@@ -76,6 +80,7 @@ export class Supervisor extends EventEmitter {
     this.#registry = opts.registry;
     this.#logger = opts.logger;
     this.#store = opts.persistence;
+    this.#meter = opts.meter ?? (() => NOOP_METER);
     const factory = opts.transportFactory ?? createTransport;
     const fallback = opts.defaultTransport ?? 'direct';
     // The spec's kind wins; the daemon default only fills a missing one.
@@ -315,6 +320,7 @@ export class Supervisor extends EventEmitter {
     entry.abort = abort;
     entry.stopReason = null;
     const runId = entry.runId!;
+    const meter = this.#meter(plan.stream);
     const run = runStream({
       ...plan,
       ctx: {
@@ -323,7 +329,9 @@ export class Supervisor extends EventEmitter {
         logger: entry.logger,
         signal: abort.signal,
         report: (u) => this.#store.addJobUpdate(entry.streamId, runId, u),
+        count: (event, n, table) => meter.count(event, n, table),
       },
+      meter,
       persistence: this.#store,
       transportFactory: this.#transportFactory,
       counters: entry.counters,
