@@ -39,6 +39,24 @@ export function createMetrics() {
     meter(stream: Pick<StreamSpec, 'id' | 'tables'>): StreamMeter {
       return new StreamMeter(catalogue, stream.id, stream.tables);
     },
+    /**
+     * Drops every series of a deleted stream, so that a stream gone for good neither
+     * lingers on dashboards nor keeps an alert (SluiceStreamFailed) firing.
+     */
+    async forget(streamId: string): Promise<void> {
+      for (const metric of [streamState, ...Object.values(catalogue)]) {
+        const seen = new Set<string>();
+        for (const v of (await metric.get()).values) {
+          if (v.labels.stream !== streamId) continue;
+          // Histogram samples carry `le`; the series is keyed by the other labels.
+          const { le: _le, ...labels } = v.labels as Record<string, string | number>;
+          const key = JSON.stringify(labels);
+          if (seen.has(key)) continue;
+          seen.add(key);
+          (metric as unknown as { remove(labels: Record<string, string | number>): void }).remove(labels);
+        }
+      }
+    },
   };
 }
 

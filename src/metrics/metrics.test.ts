@@ -102,6 +102,22 @@ test('snapshot progress, source lag, lag probes and counted events land in their
   assert.equal(await value(m, 'sluice_events_failed_total', { stream: 's2' }), 5);
 });
 
+test('forget drops every series of a deleted stream, histograms included, and leaves the others', async () => {
+  const m = createMetrics();
+  for (const id of ['gone', 'kept']) {
+    const meter = m.meter({ id, tables: ['public.orders'] });
+    m.streamState.set({ stream: id, state: 'FAILED' }, 1);
+    meter.delivered({ events: [event('public.orders', 'u', 10)], position: null }, 'cdc');
+    await meter.sink({ write: async () => undefined, close: async () => undefined }).write({ events: [event('public.orders', 'u', 10)], position: null }, ctx);
+  }
+  await m.forget('gone');
+  const text = await m.registry.metrics();
+  assert.doesNotMatch(text, /stream="gone"/);
+  assert.match(text, /sluice_stream_state\{stream="kept",state="FAILED"\} 1/);
+  assert.match(text, /sluice_end_to_end_latency_seconds_count\{stream="kept"\} 1/);
+  assert.match(text, /sluice_batch_size_events_bucket\{le="1",stream="kept",phase="cdc"\} 1/);
+});
+
 test('the table label stays bounded: past the cap, further tables share one series', async () => {
   const m = createMetrics();
   const meter = m.meter({ id: 's3', tables: [] });
@@ -112,7 +128,7 @@ test('the table label stays bounded: past the cap, further tables share one seri
   assert.equal(await value(m, 'sluice_events_read_total', { stream: 's3', table: OTHER_TABLE }), 5);
 });
 
-test('the supervisor\'s runs feed the meter: a snapshot and changes through the memory connectors are counted', async () => {
+test('the supervisor\'s runs feed the meter, and releasing the stream drops its series', async () => {
   const mem = createMemoryConnectors();
   const registry = createRegistry();
   registry.register(mem.sourceModule);
@@ -122,7 +138,7 @@ test('the supervisor\'s runs feed the meter: a snapshot and changes through the 
   const spec: StreamSpec = { id: 'm1', name: 'm1', source: { connectionId: 'src' }, sink: { connectionId: 'dst' }, transport: { kind: 'direct' }, mode: 'CDC', tables: ['public.orders'], options: {} };
   store.putStream(spec);
   const metrics = createMetrics();
-  const sup = new Supervisor({ registry, logger: pino({ level: 'silent' }), persistence: store, meter: (s) => metrics.meter(s) });
+  const sup = new Supervisor({ registry, logger: pino({ level: 'silent' }), persistence: store, meter: (s) => metrics.meter(s), forget: (id) => void metrics.forget(id) });
   mem.source('src').setTable('public.orders', [1, 2, 3].map((id) => ({ id })));
   await sup.start('m1');
   await waitFor(() => sup.status('m1').state === 'STREAMING', { message: 'streaming' });
@@ -131,4 +147,7 @@ test('the supervisor\'s runs feed the meter: a snapshot and changes through the 
   assert.equal(await value(metrics, 'sluice_snapshot_rows_total', l), 3);
   assert.equal(await value(metrics, 'sluice_snapshot_progress_ratio', l), 1);
   await sup.stop('m1');
+  // Deleting the stream (release) drops its series: a deleted FAILED stream must not keep alerting.
+  await sup.release('m1');
+  await waitFor(async () => !(await metrics.registry.metrics()).includes('stream="m1"'), { message: 'series of the released stream dropped' });
 });

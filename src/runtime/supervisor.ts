@@ -45,6 +45,8 @@ export interface SupervisorOptions {
   defaultTransport?: string;
   /** The metrics of one run of a stream (src/metrics); none when left out. */
   meter?: (stream: StreamSpec) => Meter;
+  /** Called once a stream is released for deletion, to drop its metric series. */
+  forget?: (streamId: string) => void;
 }
 
 type StopReason = 'pause' | 'stop' | 'shutdown';
@@ -73,6 +75,7 @@ export class Supervisor extends EventEmitter {
   readonly #transportFactory: TransportFactory;
   readonly #entries = new Map<string, Entry>();
   readonly #meter: (stream: StreamSpec) => Meter;
+  readonly #forget: (streamId: string) => void;
   #closing = false;
 
   constructor(opts: SupervisorOptions) {
@@ -81,6 +84,7 @@ export class Supervisor extends EventEmitter {
     this.#logger = opts.logger;
     this.#store = opts.persistence;
     this.#meter = opts.meter ?? (() => NOOP_METER);
+    this.#forget = opts.forget ?? (() => undefined);
     const factory = opts.transportFactory ?? createTransport;
     const fallback = opts.defaultTransport ?? 'direct';
     // The spec's kind wins; the daemon default only fills a missing one.
@@ -157,6 +161,11 @@ export class Supervisor extends EventEmitter {
         await source.close().catch((err: unknown) => entry.logger.warn({ err }, 'closing the source after drop failed'));
       }
       this.#entries.delete(streamId);
+      try {
+        this.#forget(streamId);
+      } catch (err) {
+        this.#logger.error({ err, streamId }, 'could not drop the metrics of a released stream');
+      }
     });
   }
 
