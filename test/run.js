@@ -77,7 +77,7 @@ function main() {
     } catch {
       wasUp = {};
     }
-    const names = { postgres: 'postgres', mysql: 'mariadb', kafka: 'kafka', mongodb: 'ferretdb' };
+    const names = { postgres: 'postgres', mysql: 'mariadb', kafka: 'kafka', mongodb: 'ferretdb', prometheus: 'prometheus' };
     startedStack = Object.entries(names).filter(([k]) => !wasUp[k]).map(([, v]) => v);
     if (process.env.SLUICE_TEST_KEEP_STACK === '1') startedStack = [];
     const up = spawnSync('bash', [path.join(root, 'test/stack/stack.sh'), 'up'], { cwd: root, stdio: 'inherit' });
@@ -91,6 +91,9 @@ function main() {
     env.SLUICE_TEST_MYSQL_URL ??= urls.mysql;
     env.SLUICE_TEST_KAFKA_BROKERS ??= urls.kafka;
     env.SLUICE_TEST_MONGODB_URL ??= urls.mongodb;
+    env.SLUICE_TEST_PROMETHEUS_URL ??= urls.prometheus;
+    env.SLUICE_TEST_PROMETHEUS_TARGETS ??= urls.prometheusTargets;
+    env.SLUICE_TEST_PROMTOOL ??= urls.promtool;
   }
   let status;
   try {

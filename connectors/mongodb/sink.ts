@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Document, type MongoClient, type WriteConcernSettings } from 'mongodb';
 import type { ConnectorContext, CreateArgs, EventBatch, Sink, StreamSpec, TableRef } from '../../src/runtime/connector';
 import { SluiceError } from '../../src/errors';
+import { RUN_EVENTS } from '../../src/runtime/connector';
 import { keyForDetail, type DecimalMode } from './bson';
 import {
   createClient,
@@ -128,11 +129,11 @@ export class MongoSink implements Sink {
    */
   async #withRetry<T>(
     what: string,
-    signal: AbortSignal,
-    logger: Logger,
+    ctx: Pick<ConnectorContext, 'signal' | 'logger' | 'count'>,
     attempt: (c: Connected) => Promise<T>,
     permanent: (err: unknown, c: Classified) => Error,
   ): Promise<T> {
+    const { signal, logger } = ctx;
     let last: unknown;
     for (let n = 1; ; n++) {
       if (signal.aborted) throw last ?? signal.reason;
@@ -146,6 +147,7 @@ export class MongoSink implements Sink {
       } catch (err) {
         if (signal.aborted) throw last ?? err;
         if (err instanceof SluiceError) throw err;
+        ctx.count?.(RUN_EVENTS.MONGODB_ERROR);
         const c = classify(err);
         if (c.kind !== 'transient') throw permanent(err, c);
         last = err;
@@ -164,8 +166,7 @@ export class MongoSink implements Sink {
     for (const name of names) {
       await this.#withRetry(
         `drop of ${name}`,
-        ctx.signal,
-        ctx.logger,
+        ctx,
         async ({ client }) => {
           try {
             await client.db(this.#database).collection(name).drop();
@@ -184,7 +185,7 @@ export class MongoSink implements Sink {
 
   async write(batch: EventBatch, ctx: ConnectorContext): Promise<void> {
     if (batch.events.length === 0) return;
-    const connected = await this.#withRetry('connect', ctx.signal, ctx.logger, async (c) => c, (err, c) => this.#connectFailed(err, c));
+    const connected = await this.#withRetry('connect', ctx, async (c) => c, (err, c) => this.#connectFailed(err, c));
     let plans: CollectionPlan[];
     try {
       plans = planBatch(batch.events, (t) => collectionFor(this.#stream, t), {
@@ -251,8 +252,7 @@ export class MongoSink implements Sink {
       const part: AnyBulkWriteOperation<Document>[] = ops.slice(start, start + size);
       await this.#withRetry(
         `write to ${collection}`,
-        ctx.signal,
-        ctx.logger,
+        ctx,
         ({ client }) => client.db(this.#database).collection(collection).bulkWrite(part, { ordered: true, writeConcern }),
         (err, c) => {
           const w = writes[start + (c.opIndex ?? 0)] ?? writes[start]!;

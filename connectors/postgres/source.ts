@@ -7,7 +7,7 @@
  * heartbeat batch. Snapshot position: see snapshot.ts (`kind: 'pg-snapshot'`).
  */
 import type { Client, ClientConfig } from 'pg';
-import type { ConnectorContext, CreateArgs, EventBatch, Position, SnapshotPlan, Source, StreamSpec, TableRef } from '../../src/runtime/connector';
+import type { ConnectorContext, CreateArgs, EventBatch, Position, SnapshotPlan, Source, SourceLag, StreamSpec, TableRef } from '../../src/runtime/connector';
 import { SluiceError } from '../../src/errors';
 import { parseTableName } from '../../src/runtime/stream-runner';
 import { describeTables, ensurePublication, missingPrivileges, slotInfo, TypeCatalog, type TableMeta } from './catalog';
@@ -46,6 +46,7 @@ export class PostgresSource implements Source {
   readonly #types = new TypeCatalog();
   readonly #clients = new Set<Client>();
   #replication: ReplicationStream | null = null;
+  #lagClient: Promise<Client> | null = null;
   #closed = false;
 
   constructor(args: CreateArgs) {
@@ -192,6 +193,35 @@ export class PostgresSource implements Source {
   /** Backlog of the running change stream (tests, metrics). */
   get backlog(): { queued: number; paused: boolean } | null {
     return this.#replication?.backlog ?? null;
+  }
+
+  /**
+   * The slot's distance from the server's current WAL position: up to
+   * confirmed_flush_lsn is what the stream has not acknowledged, up to restart_lsn
+   * what the server must keep for it. One connection, kept for the next probe.
+   */
+  async lag(): Promise<SourceLag> {
+    this.#lagClient ??= this.#connect();
+    let c: Client;
+    try {
+      c = await this.#lagClient;
+      const r = await c.query(
+        `SELECT (pg_current_wal_lsn() - confirmed_flush_lsn)::float8 AS lag, (pg_current_wal_lsn() - restart_lsn)::float8 AS retained
+           FROM pg_replication_slots WHERE slot_name = $1`,
+        [this.#slot],
+      );
+      // float8 may come back as text when a type parser keeps values exact.
+      const row = r.rows[0] as { lag: number | string | null; retained: number | string | null } | undefined;
+      const bytes = (v: number | string | null | undefined): number | undefined => (v === null || v === undefined || !Number.isFinite(Number(v)) ? undefined : Math.max(0, Number(v)));
+      const lag = bytes(row?.lag);
+      const retained = bytes(row?.retained);
+      return { ...(lag === undefined ? {} : { bytes: lag }), ...(retained === undefined ? {} : { retainedBytes: retained }) };
+    } catch (err) {
+      const dead = this.#lagClient;
+      this.#lagClient = null;
+      void dead?.then((x) => x.end()).catch(() => undefined);
+      throw err;
+    }
   }
 
   async ack(position: Position): Promise<void> {

@@ -1,14 +1,22 @@
 /**
- * The Prometheus registry: process metrics from prom-client, sluice_build_info,
- * and the stream gauges fed by the supervisor's lifecycle events. Each metric is
- * registered here once; modules get it from the returned object.
+ * The Prometheus registry: process metrics from prom-client, sluice_build_info, and
+ * the stream catalogue (see catalogue.ts). Each metric is registered here once;
+ * modules reach it through the returned object, streams through `meter()`.
  */
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { VERSION } from '../version';
+import { createCatalogue } from './catalogue';
+import { StreamMeter } from './stream-meter';
+import type { StreamSpec } from '../runtime/connector';
+
+export { StreamMeter, NOOP_METER, type Meter } from './stream-meter';
 
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // Gauges named like counters (promtool check metrics rejects them); the per-type
+  // nodejs_active_{handles,requests,resources} gauges carry the same numbers.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
   const buildInfo = new Gauge({
     name: 'sluice_build_info',
     help: 'Always 1; labels carry the sluice and Node.js versions.',
@@ -22,7 +30,34 @@ export function createMetrics() {
     labelNames: ['stream', 'state'],
     registers: [registry],
   });
-  return { registry, streamState };
+  const catalogue = createCatalogue(registry);
+  return {
+    registry,
+    streamState,
+    catalogue,
+    /** The meter one run of `stream` records through; its series start at zero so rates exist. */
+    meter(stream: Pick<StreamSpec, 'id' | 'tables'>): StreamMeter {
+      return new StreamMeter(catalogue, stream.id, stream.tables);
+    },
+    /**
+     * Drops every series of a deleted stream, so that a stream gone for good neither
+     * lingers on dashboards nor keeps an alert (SluiceStreamFailed) firing.
+     */
+    async forget(streamId: string): Promise<void> {
+      for (const metric of [streamState, ...Object.values(catalogue)]) {
+        const seen = new Set<string>();
+        for (const v of (await metric.get()).values) {
+          if (v.labels.stream !== streamId) continue;
+          // Histogram samples carry `le`; the series is keyed by the other labels.
+          const { le: _le, ...labels } = v.labels as Record<string, string | number>;
+          const key = JSON.stringify(labels);
+          if (seen.has(key)) continue;
+          seen.add(key);
+          (metric as unknown as { remove(labels: Record<string, string | number>): void }).remove(labels);
+        }
+      }
+    },
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -62,6 +62,19 @@ export interface EventBatch {
   snapshot?: { table: TableRef; rowsDone: number; rowsTotal?: number; tableDone: boolean };
 }
 
+/**
+ * What a connector or transport counts from inside (retries it absorbs, records it
+ * drops on purpose), through `ConnectorContext.count`. Each maps to exactly one
+ * metric (src/metrics/stream-meter.ts).
+ */
+export const RUN_EVENTS = {
+  KAFKA_ERROR: 'kafkaError',
+  MONGODB_ERROR: 'mongodbError',
+  FILTERED: 'filtered',
+  DEAD_LETTERED: 'deadLettered',
+} as const;
+export type RunEvent = (typeof RUN_EVENTS)[keyof typeof RUN_EVENTS];
+
 export interface ConnectorContext {
   streamId: string;
   runId: string;
@@ -73,6 +86,16 @@ export interface ConnectorContext {
    * not only the daemon log: a TRUNCATE that is not replicated, a slot that was lost.
    */
   report?(update: { level: 'ERROR' | 'WARNING' | 'INFO'; stage: string; message: string; errorCode?: string; suggestion?: string }): void;
+  /** Counts `n` (default 1) occurrences of `event` for this stream's metrics; `table` where it applies. */
+  count?(event: RunEvent, n?: number, table?: TableRef): void;
+}
+
+/** How far behind the database a source is; fields a source cannot tell are left out. */
+export interface SourceLag {
+  /** Log bytes written by the database and not yet acknowledged by the stream. */
+  bytes?: number;
+  /** Log bytes the database retains for the stream (a PostgreSQL slot's restart_lsn onwards). */
+  retainedBytes?: number;
 }
 
 export interface SnapshotPlan {
@@ -91,6 +114,8 @@ export interface Source {
   close(): Promise<void>;
   /** Removes what the source created for the stream (slot, publication). */
   drop?(): Promise<void>;
+  /** Asks the database how far behind the stream is; polled for metrics, never on the data path. */
+  lag?(): Promise<SourceLag>;
 }
 
 export interface Sink {

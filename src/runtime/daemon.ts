@@ -54,6 +54,8 @@ export async function startDaemon(config: SluiceConfig, logger: Logger): Promise
     logger,
     persistence: storePersistence(store),
     defaultTransport: kafkaBrokers(config).length ? 'kafka' : 'direct',
+    meter: (stream) => metrics.meter(stream),
+    forget: (streamId) => void metrics.forget(streamId).catch((err: unknown) => logger.error({ err, streamId }, 'could not drop the metrics of a deleted stream')),
     transportFactory: (kind, args) => createTransport(kind, { ...args, kafka: kafkaSettings(config, store, args.stream) }),
   });
   supervisor.on(SUPERVISOR_EVENTS.STATE, (e: { streamId: string; state: string }) => {

@@ -20,6 +20,7 @@ import type {
 } from './connector';
 import type { RunCounters, SnapshotPhase, StreamPersistence } from './persistence';
 import type { Transport, TransportFactory } from '../transport/types';
+import { NOOP_METER, type Meter } from '../metrics/stream-meter';
 import type { ConnectorRegistry } from './registry';
 import { SluiceError } from '../errors';
 import { ConnectionNotFoundError, ConnectorRoleError, StreamNotFoundError } from './supervisor-types';
@@ -72,6 +73,10 @@ export interface RunDeps extends RunPlan {
   onPhase(event: 'snapshot' | 'snapshotDone'): void;
   /** Called after a batch is durable and its position saved. */
   onBatch(phase: SnapshotPhase, batch: EventBatch): void;
+  /** Where the run's metrics go; none when left out. */
+  meter?: Meter;
+  /** How often the source's and the transport's lag are asked for (metrics only). */
+  lagPollMs?: number;
 }
 
 export type RunOutcome =
@@ -90,6 +95,38 @@ export function parseTableName(name: string): TableRef {
 }
 
 const ABORTED = Symbol('aborted');
+
+export const LAG_POLL_MS = 5000;
+
+/**
+ * Asks the source and the transport how far behind they are, now and every `everyMs`,
+ * one probe at a time. Off the data path: a probe that fails is logged and the
+ * gauges keep their last values. Returns the stop function.
+ */
+function pollLag(source: Source, transport: Transport, meter: Meter, everyMs: number, logger: ConnectorContext['logger']): () => void {
+  if (!source.lag && !transport.lag) return () => undefined;
+  let busy = false;
+  let failing = false;
+  const probe = async (): Promise<void> => {
+    if (busy) return;
+    busy = true;
+    try {
+      const [sourceLag, consumer] = await Promise.all([source.lag?.() ?? null, transport.lag?.() ?? null]);
+      meter.lag(sourceLag, consumer);
+      failing = false;
+    } catch (err) {
+      // Once per outage at warn level; the data path reports the outage itself.
+      logger[failing ? 'debug' : 'warn']({ err }, 'lag probe failed; the lag gauges keep their last values');
+      failing = true;
+    } finally {
+      busy = false;
+    }
+  };
+  void probe();
+  const timer = setInterval(() => void probe(), everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
 
 /**
  * Waits for the next batch, or for the abort signal, whichever comes first. A
@@ -142,6 +179,8 @@ async function pump(
 
 export async function runStream(deps: RunDeps): Promise<RunOutcome> {
   const { ctx, persistence, counters, stream } = deps;
+  const meter = deps.meter ?? NOOP_METER;
+  let stopLagPoll = (): void => undefined;
   const streamId = stream.id;
   const { signal, logger } = ctx;
   let stage: Stage = 'INITIALIZATION';
@@ -151,10 +190,11 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
   let outcome: RunOutcome;
 
   try {
-    sink = deps.sinkModule.createSink!({ connection: deps.sinkConnection, stream, logger });
+    sink = meter.sink(deps.sinkModule.createSink!({ connection: deps.sinkConnection, stream, logger }));
     source = deps.sourceModule.createSource!({ connection: deps.sourceConnection, stream, logger });
     transport = deps.transportFactory(stream.transport?.kind ?? '', { sink, stream });
     await transport.start(ctx);
+    stopLagPoll = pollLag(source, transport, meter, deps.lagPollMs ?? LAG_POLL_MS, logger);
     // A transport failure on the consumer side (Kafka → sink) ends the run even
     // while the source has nothing to say: stop pulling, then report it.
     const pumping = new AbortController();
@@ -172,10 +212,17 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     /** Publishes a batch (resolving once it is durable in the transport) and counts it. */
     const deliver = async (batch: EventBatch, phase: 'snapshotRows' | 'cdcEvents'): Promise<void> => {
       counters.eventsRead += batch.events.length;
-      await carrier.publish(batch, ctx);
+      meter.read(batch);
+      try {
+        await carrier.publish(batch, ctx);
+      } catch (err) {
+        if (!signal.aborted) meter.failed(batch.events.length);
+        throw err;
+      }
       counters.eventsWritten += batch.events.length;
       counters[phase] += batch.events.length;
       counters.batches++;
+      meter.delivered(batch, phase === 'snapshotRows' ? 'snapshot' : 'cdc');
     };
     const src = source;
 
@@ -202,9 +249,11 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       rethrowFatal();
       if (!finished) return (outcome = { kind: 'aborted' });
       persistence.markSnapshotDone(streamId);
+      meter.snapshotComplete();
       logger.info({ rows: counters.snapshotRows }, 'snapshot done');
     }
 
+    if (!wantsSnapshot && stream.mode !== 'CDC_ONLY') meter.snapshotComplete();
     if (stream.mode === 'SNAPSHOT') {
       // COMPLETED means "in MongoDB", not "in Kafka": wait for the consumer side.
       await transport.flush?.(ctx);
@@ -230,6 +279,7 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
   } catch (error) {
     outcome = signal.aborted && isAbortError(error) ? { kind: 'aborted' } : { kind: 'failed', error, stage };
   } finally {
+    stopLagPoll();
     // Source first so nothing new is read, then the transport (drains), then the sink.
     await closeQuietly('source', source, logger);
     await closeQuietly('transport', transport, logger);

@@ -21,6 +21,7 @@ import type { ConnectorRegistry } from './registry';
 import { newCounters, planRun, runStream, type RunOutcome, type RunPlan, type Stage } from './stream-runner';
 import { createTransport } from '../transport/index';
 import type { TransportFactory } from '../transport/types';
+import { NOOP_METER, type Meter } from '../metrics/stream-meter';
 import {
   StreamNotFoundError,
   SupervisorClosedError,
@@ -42,6 +43,10 @@ export interface SupervisorOptions {
   transportFactory?: TransportFactory;
   /** Transport for a stream whose spec names none (Kafka when brokers are configured). */
   defaultTransport?: string;
+  /** The metrics of one run of a stream (src/metrics); none when left out. */
+  meter?: (stream: StreamSpec) => Meter;
+  /** Called once a stream is released for deletion, to drop its metric series. */
+  forget?: (streamId: string) => void;
 }
 
 type StopReason = 'pause' | 'stop' | 'shutdown';
@@ -69,6 +74,8 @@ export class Supervisor extends EventEmitter {
   readonly #store: StreamPersistence;
   readonly #transportFactory: TransportFactory;
   readonly #entries = new Map<string, Entry>();
+  readonly #meter: (stream: StreamSpec) => Meter;
+  readonly #forget: (streamId: string) => void;
   #closing = false;
 
   constructor(opts: SupervisorOptions) {
@@ -76,6 +83,8 @@ export class Supervisor extends EventEmitter {
     this.#registry = opts.registry;
     this.#logger = opts.logger;
     this.#store = opts.persistence;
+    this.#meter = opts.meter ?? (() => NOOP_METER);
+    this.#forget = opts.forget ?? (() => undefined);
     const factory = opts.transportFactory ?? createTransport;
     const fallback = opts.defaultTransport ?? 'direct';
     // The spec's kind wins; the daemon default only fills a missing one.
@@ -152,6 +161,11 @@ export class Supervisor extends EventEmitter {
         await source.close().catch((err: unknown) => entry.logger.warn({ err }, 'closing the source after drop failed'));
       }
       this.#entries.delete(streamId);
+      try {
+        this.#forget(streamId);
+      } catch (err) {
+        this.#logger.error({ err, streamId }, 'could not drop the metrics of a released stream');
+      }
     });
   }
 
@@ -315,6 +329,7 @@ export class Supervisor extends EventEmitter {
     entry.abort = abort;
     entry.stopReason = null;
     const runId = entry.runId!;
+    const meter = this.#meter(plan.stream);
     const run = runStream({
       ...plan,
       ctx: {
@@ -323,7 +338,9 @@ export class Supervisor extends EventEmitter {
         logger: entry.logger,
         signal: abort.signal,
         report: (u) => this.#store.addJobUpdate(entry.streamId, runId, u),
+        count: (event, n, table) => meter.count(event, n, table),
       },
+      meter,
       persistence: this.#store,
       transportFactory: this.#transportFactory,
       counters: entry.counters,

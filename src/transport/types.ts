@@ -22,6 +22,8 @@ export interface Transport {
    * while the source is idle. Returns the unsubscribe function.
    */
   onFatal?(listener: (err: unknown) => void): () => void;
+  /** Records published and not yet committed by the sink side (Kafka consumer lag); polled for metrics. */
+  lag?(): Promise<number | null>;
   close(): Promise<void>;
 }
 

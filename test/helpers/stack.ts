@@ -47,3 +47,13 @@ export function kafkaBrokers(): string[] {
     .map((b) => b.trim())
     .filter((b) => b !== '');
 }
+
+/** The stack's Prometheus: its HTTP API, the file_sd directory it watches, and promtool. */
+export function prometheusStack(): { url: string; targetsDir: string; promtool: string } {
+  const get = (name: string): string => {
+    const v = process.env[name]?.trim();
+    if (!v) throw new Error(`${name} is not set: run the tests through \`npm test\` (test/run.js sets it from \`npm run stack:status -- --json\`)`);
+    return v;
+  };
+  return { url: get('SLUICE_TEST_PROMETHEUS_URL'), targetsDir: get('SLUICE_TEST_PROMETHEUS_TARGETS'), promtool: get('SLUICE_TEST_PROMTOOL') };
+}

@@ -10,7 +10,7 @@ import { Client } from 'pg';
 import mysql from 'mysql';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
-import { kafkaBrokers, stackUrls } from '../helpers/stack';
+import { kafkaBrokers, prometheusStack, stackUrls } from '../helpers/stack';
 import { waitFor } from '../../src/runtime/testing/wait-for';
 
 const run = `${Date.now().toString(36)}_${crypto.randomBytes(3).toString('hex')}`;
@@ -157,4 +157,19 @@ test('mongodb: insert, find, update, delete, bulkWrite', async () => {
     await db.dropDatabase().catch(() => undefined);
     await client.close();
   }
+});
+
+test('prometheus: ready, watching the file_sd target directory, and evaluating the alert rules', async () => {
+  const prom = prometheusStack();
+  assert.equal((await fetch(`${prom.url}/-/ready`)).status, 200);
+  const config = (await (await fetch(`${prom.url}/api/v1/status/config`)).json()) as { data: { yaml: string } };
+  assert.ok(config.data.yaml.includes(`${prom.targetsDir}/*.json`), config.data.yaml);
+  await waitFor(
+    async () => {
+      const rules = (await (await fetch(`${prom.url}/api/v1/rules`)).json()) as { data: { groups: Array<{ name: string; rules: Array<{ name: string; health: string }> }> } };
+      const group = rules.data.groups.find((g) => g.name === 'sluice');
+      return group !== undefined && group.rules.length === 5 && group.rules.every((r) => r.health === 'ok');
+    },
+    { timeoutMs: 20000, message: 'the sluice alert group loaded and evaluated without errors' },
+  );
 });

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sluice test stack: real PostgreSQL, MariaDB, Kafka and FerretDB on loopback.
+# sluice test stack: real PostgreSQL, MariaDB, Kafka, FerretDB and Prometheus on loopback.
 #
 #   bash test/stack/stack.sh up               install what is missing (cached), start all
 #   bash test/stack/stack.sh down [--clean]   stop all (--clean: also delete the state dir)
@@ -26,8 +26,10 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/kafka.sh"
 # shellcheck source=ferretdb.sh
 . "$HERE/ferretdb.sh"
+# shellcheck source=prometheus.sh
+. "$HERE/prometheus.sh"
 
-SERVERS=(postgres mariadb kafka ferretdb)
+SERVERS=(postgres mariadb kafka ferretdb prometheus)
 if [ -n "${SLUICE_STACK_ONLY:-}" ]; then
   read -r -a SERVERS <<<"$SLUICE_STACK_ONLY"
 fi
@@ -38,7 +40,8 @@ server_fn() {
     mariadb|mysql) echo mariadb ;;
     kafka) echo kafka ;;
     ferretdb|mongodb) echo ferretdb ;;
-    *) die "unknown server '$1' (postgres, mariadb, kafka, ferretdb)" ;;
+    prometheus) echo prometheus ;;
+    *) die "unknown server '$1' (postgres, mariadb, kafka, ferretdb, prometheus)" ;;
   esac
 }
 
@@ -79,7 +82,8 @@ json_str() {
 }
 
 cmd_status() {
-  local up_pg up_my up_ka up_fe
+  local up_pg up_my up_ka up_fe up_pr
+  prometheus_is_up && up_pr=true || up_pr=false
   pg_is_up && up_pg=true || up_pg=false
   mariadb_is_up && up_my=true || up_my=false
   kafka_is_up && up_ka=true || up_ka=false
@@ -87,10 +91,10 @@ cmd_status() {
   if [ "${1:-}" = "--json" ]; then
     # "up": every server is running (or external); "servers": each one.
     local all=false
-    if [ "$up_pg$up_my$up_ka$up_fe" = truetruetruetrue ]; then all=true; fi
-    printf '{"postgres":%s,"mysql":%s,"kafka":%s,"mongodb":%s,"up":%s,"servers":{"postgres":%s,"mysql":%s,"kafka":%s,"mongodb":%s},"stateDir":%s}\n' \
-      "$(json_str "$(pg_url)")" "$(json_str "$(mariadb_url)")" "$(json_str "$(kafka_url)")" "$(json_str "$(ferretdb_url)")" \
-      "$all" "$up_pg" "$up_my" "$up_ka" "$up_fe" "$(json_str "$STATE_DIR")"
+    if [ "$up_pg$up_my$up_ka$up_fe$up_pr" = truetruetruetruetrue ]; then all=true; fi
+    printf '{"postgres":%s,"mysql":%s,"kafka":%s,"mongodb":%s,"prometheus":%s,"up":%s,"servers":{"postgres":%s,"mysql":%s,"kafka":%s,"mongodb":%s,"prometheus":%s},"stateDir":%s,"prometheusTargets":%s,"promtool":%s}\n' \
+      "$(json_str "$(pg_url)")" "$(json_str "$(mariadb_url)")" "$(json_str "$(kafka_url)")" "$(json_str "$(ferretdb_url)")" "$(json_str "$(prometheus_url)")" \
+      "$all" "$up_pg" "$up_my" "$up_ka" "$up_fe" "$up_pr" "$(json_str "$STATE_DIR")" "$(json_str "$PROM_TARGETS")" "$(json_str "$(prometheus_promtool)")"
     return 0
   fi
   local word
@@ -99,6 +103,7 @@ cmd_status() {
   printf '%-9s %-5s %s\n' mysql "$(word $up_my)" "$(mariadb_url)"
   printf '%-9s %-5s %s\n' kafka "$(word $up_ka)" "$(kafka_url)"
   printf '%-9s %-5s %s\n' mongodb "$(word $up_fe)" "$(ferretdb_url)"
+  printf '%-10s %-5s %s\n' prometheus "$(word $up_pr)" "$(prometheus_url)"
   printf 'state dir %s\ncache dir %s\n' "$STATE_DIR" "$CACHE_DIR"
 }
 

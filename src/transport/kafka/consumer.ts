@@ -4,7 +4,7 @@
  * resolved (delivery contract 2). One partition batch at a time keeps per-key order.
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import type { ChangeEvent, ConnectorContext, Sink } from '../../runtime/connector';
+import { RUN_EVENTS, type ChangeEvent, type ConnectorContext, type Sink } from '../../runtime/connector';
 import type { DebeziumSerde } from './serde';
 
 export interface SinkConsumerArgs {
@@ -68,6 +68,7 @@ export class SinkConsumer {
     consumer.on(consumer.events.CRASH, (e) => {
       const { error, restart } = e.payload as { error: Error; restart: boolean };
       if (this.#stopped) return;
+      ctx.count?.(RUN_EVENTS.KAFKA_ERROR);
       ctx.logger.warn({ err: error, restart }, 'kafka consumer crashed');
       // kafkajs gives up on errors it deems non-retriable; unless the stream is
       // failing anyway, build a new consumer so a Kafka restart cannot end delivery.

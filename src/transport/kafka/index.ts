@@ -5,7 +5,7 @@
  * The sink side is a consumer group (see consumer.ts) that commits after the sink.
  */
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
-import type { ConnectorContext, EventBatch, Sink, StreamSpec, TableRef } from '../../runtime/connector';
+import { RUN_EVENTS, type ConnectorContext, type EventBatch, type Sink, type StreamSpec, type TableRef } from '../../runtime/connector';
 import type { Transport } from '../types';
 import { SluiceError } from '../../errors';
 import { TransportClosedError } from '../direct';
@@ -345,6 +345,7 @@ export class KafkaTransport implements Transport {
         // partial success, or from a new producer, duplicates records in Kafka; they are a
         // contiguous replay of this slice, which the idempotent sink absorbs.
         if (failure === 'new-producer') await this.#replaceProducer();
+        ctx.count?.(RUN_EVENTS.KAFKA_ERROR);
         const delay = Math.min(250 * 2 ** attempt, 15_000);
         if (shouldWarn(attempt)) {
           ctx.logger.warn({ err, attempt, retryInMs: delay, newProducer: failure === 'new-producer', waitingMs: Date.now() - since }, 'publishing to Kafka failed; retrying (the source waits)');
@@ -380,10 +381,39 @@ export class KafkaTransport implements Transport {
         }
         if (behind.every(([tp, off]) => (this.#committed.get(tp) ?? -1n) > off)) return;
       } catch (err) {
+        ctx.count?.(RUN_EVENTS.KAFKA_ERROR);
         ctx.logger.warn({ err }, 'reading the consumer group offsets failed; retrying');
       }
       await sleep(POLL_MS * 4, ctx.signal, this.#fatalPromise);
     }
+  }
+
+  /**
+   * Consumer lag: records in the stream's topics (high watermark) past what its
+   * group committed, summed over partitions. Asks Kafka, so other members of the
+   * group and earlier runs count too; null before start.
+   */
+  async lag(): Promise<number | null> {
+    const admin = this.#admin;
+    if (!admin || this.#closed) return null;
+    const topics = [...this.#partitions.keys()];
+    if (topics.length === 0) return 0;
+    const committed = new Map<string, bigint>();
+    for (const t of await admin.fetchOffsets({ groupId: this.#groupId, topics })) {
+      for (const p of t.partitions) committed.set(`${t.topic}:${p.partition}`, BigInt(p.offset));
+    }
+    let lag = 0n;
+    for (const topic of topics) {
+      for (const p of await admin.fetchTopicOffsets(topic)) {
+        const high = BigInt(p.high);
+        const low = BigInt(p.low);
+        const c = committed.get(`${topic}:${p.partition}`) ?? -1n;
+        // -1: nothing committed yet, so everything still in the log is behind.
+        const from = c < low ? low : c;
+        if (high > from) lag += high - from;
+      }
+    }
+    return Number(lag);
   }
 
   /** Disconnects consumer, producer and admin. Idempotent. */

@@ -1,0 +1,149 @@
+/**
+ * One stream's view of the metric catalogue. The run loop calls it at the pipeline's
+ * boundaries (a batch read, a batch durable in the transport, a batch written by the
+ * sink, a lag poll), and connectors reach it only through `ConnectorContext.count`.
+ */
+import type { ChangeEvent, EventBatch, RunEvent, Sink, SourceLag, TableRef } from '../runtime/connector';
+import { RUN_EVENTS } from '../runtime/connector';
+import type { Catalogue } from './catalogue';
+
+/** Past this many distinct tables in one stream, further ones share the label "_other". */
+export const MAX_TABLES_PER_STREAM = 1000;
+export const OTHER_TABLE = '_other';
+
+export interface Meter {
+  /** A batch came out of the source. */
+  read(batch: EventBatch): void;
+  /** A batch is durable in the transport (and its position saved). */
+  delivered(batch: EventBatch, phase: 'snapshot' | 'cdc'): void;
+  /** A batch could not be delivered. */
+  failed(events: number): void;
+  /** The stream's snapshot is complete (also when it was before this run). */
+  snapshotComplete(): void;
+  /** The latest answers of the source's and the transport's lag probes (null: unknown). */
+  lag(source: SourceLag | null, consumerMessages: number | null): void;
+  count(event: RunEvent, n?: number, table?: TableRef): void;
+  /** Wraps the sink so that each acknowledged write is counted and timed. */
+  sink(sink: Sink): Sink;
+}
+
+const noop = (): void => undefined;
+export const NOOP_METER: Meter = {
+  read: noop,
+  delivered: noop,
+  failed: noop,
+  snapshotComplete: noop,
+  lag: noop,
+  count: noop,
+  sink: (s) => s,
+};
+
+export class StreamMeter implements Meter {
+  readonly #m: Catalogue;
+  readonly #stream: string;
+  readonly #tables = new Set<string>();
+
+  constructor(catalogue: Catalogue, stream: string, tables: readonly string[]) {
+    this.#m = catalogue;
+    this.#stream = stream;
+    const s = { stream };
+    // Zero-valued series from the start, so rate() and increase() answer before the first event.
+    for (const c of [this.#m.eventsFailed, this.#m.deadLetters, this.#m.kafkaErrors, this.#m.mongodbErrors]) c.inc(s, 0);
+    for (const t of tables) if (t.includes('.')) this.#initTable(t);
+  }
+
+  #initTable(label: string): void {
+    this.#tables.add(label);
+    const l = { stream: this.#stream, table: label };
+    for (const c of [this.#m.eventsRead, this.#m.eventsWritten, this.#m.eventsFiltered, this.#m.snapshotRows]) c.inc(l, 0);
+  }
+
+  #table(ref: TableRef): string {
+    const label = ref.schema ? `${ref.schema}.${ref.table}` : ref.table;
+    if (this.#tables.has(label)) return label;
+    if (this.#tables.size >= MAX_TABLES_PER_STREAM) return OTHER_TABLE;
+    this.#initTable(label);
+    return label;
+  }
+
+  /** Events per table label, so a batch costs one inc per table, not per event. */
+  #perTable(events: readonly ChangeEvent[]): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const e of events) {
+      const t = this.#table(e.table);
+      counts.set(t, (counts.get(t) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  read(batch: EventBatch): void {
+    for (const [table, n] of this.#perTable(batch.events)) this.#m.eventsRead.inc({ stream: this.#stream, table }, n);
+  }
+
+  delivered(batch: EventBatch, phase: 'snapshot' | 'cdc'): void {
+    const stream = this.#stream;
+    if (batch.events.length > 0) this.#m.batchSize.observe({ stream, phase }, batch.events.length);
+    if (phase === 'snapshot') {
+      for (const [table, n] of this.#perTable(batch.events)) this.#m.snapshotRows.inc({ stream, table }, n);
+      const s = batch.snapshot;
+      if (s) {
+        const ratio = s.tableDone ? 1 : s.rowsTotal ? Math.min(1, s.rowsDone / s.rowsTotal) : 0;
+        this.#m.snapshotProgress.set({ stream, table: this.#table(s.table) }, ratio);
+      }
+      return;
+    }
+    // A heartbeat (no events) means the source had nothing older to give.
+    const last = batch.events[batch.events.length - 1];
+    const lag = last ? Math.max(0, (Date.now() - last.source.ts_ms) / 1000) : 0;
+    this.#m.sourceLagSeconds.set({ stream }, lag);
+  }
+
+  failed(events: number): void {
+    this.#m.eventsFailed.inc({ stream: this.#stream }, events);
+  }
+
+  snapshotComplete(): void {
+    for (const table of this.#tables) this.#m.snapshotProgress.set({ stream: this.#stream, table }, 1);
+  }
+
+  lag(source: SourceLag | null, consumerMessages: number | null): void {
+    const s = { stream: this.#stream };
+    if (source?.bytes !== undefined) this.#m.sourceLagBytes.set(s, source.bytes);
+    if (source?.retainedBytes !== undefined) this.#m.slotRetainedWal.set(s, source.retainedBytes);
+    if (consumerMessages !== null) this.#m.consumerLag.set(s, consumerMessages);
+  }
+
+  count(event: RunEvent, n = 1, table?: TableRef): void {
+    const stream = this.#stream;
+    switch (event) {
+      case RUN_EVENTS.KAFKA_ERROR:
+        return this.#m.kafkaErrors.inc({ stream }, n);
+      case RUN_EVENTS.MONGODB_ERROR:
+        return this.#m.mongodbErrors.inc({ stream }, n);
+      case RUN_EVENTS.DEAD_LETTERED:
+        return this.#m.deadLetters.inc({ stream }, n);
+      case RUN_EVENTS.FILTERED:
+        return this.#m.eventsFiltered.inc({ stream, table: table ? this.#table(table) : OTHER_TABLE }, n);
+    }
+  }
+
+  sink(sink: Sink): Sink {
+    const written = (events: readonly ChangeEvent[]): void => {
+      const stream = this.#stream;
+      for (const [table, n] of this.#perTable(events)) this.#m.eventsWritten.inc({ stream, table }, n);
+      const now = Date.now();
+      for (const e of events) {
+        // Snapshot rows carry the snapshot's read time, not a commit: they would only blur the histogram.
+        if (e.op !== 'r') this.#m.latency.observe({ stream }, Math.max(0, (now - e.source.ts_ms) / 1000));
+      }
+    };
+    return {
+      ...(sink.prepare ? { prepare: (tables, ctx) => sink.prepare!(tables, ctx) } : {}),
+      write: async (batch, ctx) => {
+        await sink.write(batch, ctx);
+        written(batch.events);
+      },
+      close: () => sink.close(),
+    };
+  }
+}
