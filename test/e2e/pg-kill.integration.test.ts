@@ -105,6 +105,7 @@ async function killCycles(transport: 'direct' | 'kafka'): Promise<void> {
       await d.api(`/api/v1/streams/${streamId}`, { method: 'DELETE' }).catch(() => undefined);
     }
     await d?.stop('SIGTERM');
+    await db.dropDatabase().catch(() => undefined);
     await client.close();
     await pg.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
     await pg.end();

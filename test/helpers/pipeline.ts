@@ -228,6 +228,7 @@ export async function withStream(
     }
     await d.stop('SIGTERM');
     await pg.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+    await mongo.db.dropDatabase().catch(() => undefined);
     await mongo.client.close();
     await pg.end();
   }
