@@ -10,9 +10,12 @@
  *   reads the sign from COLUMN_TYPE. We return a bigint, signed or not by the same rule.
  * - TIMESTAMP2: zongji formats epoch seconds in the daemon's local time zone when
  *   dateStrings is on; we return the instant as a Date (milliseconds).
+ * - ENUM / SET: zongji splits the labels out of COLUMN_TYPE without undoing ''
+ *   quoting, so enum('it''s') came back as "it''s"; we use the labels types.ts parses.
  * Everything else is zongji's own decoding (DATE/DATETIME as text with dateStrings).
  */
 import { createRequire } from 'node:module';
+import { enumLabels } from './types';
 
 interface Parser {
   _buffer: Buffer;
@@ -21,7 +24,7 @@ interface Parser {
 interface Column {
   type: number;
   name: string;
-  metadata: { precision: number; decimals: number };
+  metadata: { precision: number; decimals: number; size: number };
 }
 interface ColumnSchema {
   COLUMN_TYPE: string;
@@ -31,6 +34,8 @@ type Reader = (parser: Parser, column: Column, schema: ColumnSchema, tableMap: u
 const LONGLONG = 8;
 const TIMESTAMP2 = 17;
 const NEWDECIMAL = 246;
+const ENUM = 247;
+const SET = 248;
 const DIG_PER_DEC = 9;
 const DIG2BYTES = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
 
@@ -99,6 +104,21 @@ export function patchZongji(): void {
           micros = v * 10 ** (6 - n * 2);
         }
         return new Date(seconds * 1000 + Math.floor(micros / 1000));
+      }
+      case ENUM: {
+        const n = column.metadata.size;
+        const index = n === 2 ? parser._buffer.readUInt16LE(parser._offset) : parser._buffer[parser._offset]!;
+        parser._offset += n;
+        return index === 0 ? '' : (enumLabels(schema.COLUMN_TYPE)[index - 1] ?? '');
+      }
+      case SET: {
+        const n = column.metadata.size;
+        let bits = 0n;
+        for (let i = n - 1; i >= 0; i--) bits = (bits << 8n) | BigInt(parser._buffer[parser._offset + i]!);
+        parser._offset += n;
+        return enumLabels(schema.COLUMN_TYPE)
+          .filter((_, i) => (bits >> BigInt(i)) & 1n)
+          .join(',');
       }
       default:
         return original.call(this, parser, column, schema, tableMap, zongji);
