@@ -6,8 +6,9 @@ import { createRegistry, type ConnectorRegistry } from './registry';
 import type { ConnectorModule } from './connector';
 import { postgresConnector } from '../../connectors/postgres';
 import { mongodbConnector } from '../../connectors/mongodb';
+import { mysqlConnector } from '../../connectors/mysql';
 
-export const BUILTIN_CONNECTORS: ConnectorModule[] = [postgresConnector, mongodbConnector];
+export const BUILTIN_CONNECTORS: ConnectorModule[] = [postgresConnector, mysqlConnector, mongodbConnector];
 
 export function builtinRegistry(): ConnectorRegistry {
   const registry = createRegistry();

@@ -262,7 +262,9 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     if (signal.aborted) return (outcome = { kind: 'aborted' });
     deps.onPhase('snapshotDone');
     stage = 'CDC';
-    const from: Position | null = persistence.loadPosition(streamId, 'cdc');
+    // No CDC position yet: the snapshot's last position tells a source without
+    // server-side replica state (MySQL) where its consistent point was.
+    const from: Position | null = persistence.loadPosition(streamId, 'cdc') ?? persistence.loadPosition(streamId, 'snapshot');
     logger.info({ from }, 'change stream starting');
     finished = await pump(src.stream(from, ctx), pumping.signal, async (batch) => {
       await deliver(batch, 'cdcEvents');

@@ -133,9 +133,11 @@ export interface StreamIds {
 /** Creates the connections and a stream over the API of a running daemon. */
 export async function createStream(
   d: RunningDaemon,
-  spec: { name: string; mongoDb: string; tables: string[]; mode?: string; transport?: 'direct' | 'kafka'; options?: Record<string, unknown> },
+  spec: { name: string; mongoDb: string; tables: string[]; mode?: string; transport?: 'direct' | 'kafka'; options?: Record<string, unknown>; sourceKind?: 'postgresql' | 'mysql' },
 ): Promise<StreamIds> {
-  const src = await d.api('/api/v1/connections', { method: 'POST', body: { name: `${spec.name}-pg`, kind: 'postgresql', url: stackUrls().postgres } });
+  const kind = spec.sourceKind ?? 'postgresql';
+  const url = kind === 'mysql' ? stackUrls().mysql : stackUrls().postgres;
+  const src = await d.api('/api/v1/connections', { method: 'POST', body: { name: `${spec.name}-${kind === 'mysql' ? 'my' : 'pg'}`, kind, url } });
   if (src.status !== 201) throw new Error(`source connection: ${JSON.stringify(src.body)}`);
   const mongoUrl = new URL(stackUrls().mongodb);
   mongoUrl.pathname = `/${spec.mongoDb}`;

@@ -1,0 +1,447 @@
+/**
+ * The change stream: the binlog through zongji, turned into EventBatches pulled
+ * by the run loop at its own pace.
+ *
+ * Positions: `{file, pos, gtid}` where pos is the end of a transaction's commit
+ * event (XID, or COMMIT / a DDL statement as a Query event): starting there reads
+ * the next transaction from its first event, so a resumed stream neither skips
+ * nor repeats a committed transaction. A batch cut inside a large transaction
+ * carries the position of the last commit before it: after a crash that
+ * transaction's rows are read again and applied again as the same full images.
+ * MySQL keeps no replica state for us (unlike a PostgreSQL slot): the position
+ * saved by the run loop after the transport acknowledged is the only truth, and
+ * `ack` has nothing to tell the server.
+ *
+ * Table maps: zongji reads column names from information_schema when it first
+ * sees a table id — at read time, not at the time the event was written. We
+ * replace that look-up (`_fetchTableInfo`) with ours, which checks the table map's
+ * column count and binlog types against the schema we hold; when they differ we
+ * re-read information_schema, and when that still differs the stream stops with
+ * SOURCE_SCHEMA_CHANGED instead of shifting values into the wrong columns. See
+ * README.md for what this does and does not catch.
+ *
+ * Back-pressure: events are queued and the binlog socket paused (mysql's
+ * Connection.pause) above HIGH_WATER, resumed below LOW_WATER.
+ *
+ * Reconnect: a lost connection (server restart, network) is retried with backoff
+ * for `reconnectTimeoutMs`, from the last commit position read; the events of the
+ * transaction that was in flight are dropped and read again.
+ */
+import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ChangeEvent, ConnectorContext, EventBatch, Row } from '../../src/runtime/connector';
+import { SluiceError } from '../../src/errors';
+import { buildSchema, readColumns, type TableMeta } from './catalog';
+import { connect, isUnreachable, toSourceError, type Conn, type MysqlConfig } from './naming';
+import { decodeRow, keyOf, sameKey, sourceInfo } from './rows';
+import { patchZongji } from './binlog-values';
+import type { BinlogPosition } from './snapshot';
+import type { TypeOptions } from './types';
+
+export interface BinlogOptions {
+  config: MysqlConfig;
+  tables: TableMeta[];
+  typeOptions: TypeOptions;
+  serverId: number;
+  name: string;
+  logger: Logger;
+  report?: ConnectorContext['report'];
+  heartbeatIntervalMs: number;
+  maxBatch: number;
+  reconnectTimeoutMs: number;
+}
+
+/** A replica server_id per stream, stable across restarts, away from small hand-picked ids. */
+export function serverIdFor(streamId: string): number {
+  return 100_000 + (createHash('sha1').update(streamId).digest().readUInt32BE(0) % 2_000_000_000);
+}
+
+// Binlog column type codes each information_schema DATA_TYPE may appear as in a table map.
+const BINLOG_TYPES: Record<string, number[]> = {
+  tinyint: [1], smallint: [2], mediumint: [9], int: [3], integer: [3], bigint: [8],
+  float: [4], double: [5], real: [5], decimal: [246, 0], numeric: [246, 0],
+  date: [10, 14], datetime: [12, 18], timestamp: [7, 17], time: [11, 19], year: [13], bit: [16],
+  varchar: [15, 253], varbinary: [15, 253], char: [254, 15], binary: [254], enum: [254, 247], set: [254, 248],
+  tinytext: [252], text: [252], mediumtext: [252], longtext: [252], tinyblob: [252], blob: [252], mediumblob: [252], longblob: [252],
+  json: [245, 252], geometry: [255],
+};
+
+/** Why a table map and a schema disagree, or null when they agree. */
+export function tableMapMismatch(columnTypes: number[], t: Pick<TableMeta, 'columns'>): string | null {
+  if (columnTypes.length !== t.columns.length) {
+    return `the binlog row has ${columnTypes.length} columns, the table now has ${t.columns.length}`;
+  }
+  for (let i = 0; i < columnTypes.length; i++) {
+    const c = t.columns[i]!;
+    const allowed = BINLOG_TYPES[c.dataType];
+    if (allowed && !allowed.includes(columnTypes[i]!)) {
+      return `column ${i + 1} is binlog type ${columnTypes[i]} in the event but ${c.columnType} (${c.name}) in the table now`;
+    }
+  }
+  return null;
+}
+
+interface ZongJiEvent {
+  getEventName(): string;
+  nextPosition: number;
+  timestamp: number;
+  // rotate
+  binlogName?: string;
+  position?: number;
+  // query
+  query?: string;
+  schema?: string;
+  // rows
+  tableId?: number;
+  rows?: Array<Record<string, unknown> | { before: Record<string, unknown>; after: Record<string, unknown> }>;
+  // tablemap
+  schemaName?: string;
+  tableName?: string;
+  columnTypes?: number[];
+  xid?: number;
+  /** Set by us as the event is parsed: the schema its table map was checked against. */
+  meta?: TableMeta | undefined;
+}
+
+/** Statements that are neither transaction control nor MariaDB's comment-only dummy events. */
+export function isDdl(query: string): boolean {
+  const q = query.trimStart();
+  return q !== '' && !q.startsWith('#') && !/^(BEGIN|COMMIT|XA\s|ROLLBACK|SAVEPOINT)/i.test(q);
+}
+
+interface ZongJi {
+  on(event: 'binlog', cb: (e: ZongJiEvent) => void): void;
+  on(event: 'error', cb: (e: Error) => void): void;
+  on(event: 'ready' | 'stopped', cb: () => void): void;
+  start(options: Record<string, unknown>): void;
+  stop(): void;
+  tableMap: Record<number, unknown>;
+  connection: { pause(): void; resume(): void };
+  _fetchTableInfo(event: ZongJiEvent, next: () => void): void;
+}
+
+type Item = { kind: 'event'; e: ZongJiEvent } | { kind: 'error'; error: unknown } | { kind: 'tick' } | { kind: 'end' };
+
+const req = createRequire(__filename);
+
+export class BinlogStream {
+  readonly #opts: BinlogOptions;
+  readonly #queue: Item[] = [];
+  /** Schema in force per binlog table id (set when its table map was checked). */
+  readonly #byTableId = new Map<number, TableMeta>();
+  /** Current schema per captured table, replaced when a table map shows a new shape. */
+  readonly #current = new Map<string, TableMeta>();
+  #zongji: ZongJi | null = null;
+  #meta: Conn | null = null;
+  #wake: (() => void) | null = null;
+  #paused = false;
+  #closed = false;
+  #timer: NodeJS.Timeout | null = null;
+  static readonly HIGH_WATER = 5000;
+  static readonly LOW_WATER = 1000;
+
+  constructor(opts: BinlogOptions) {
+    this.#opts = opts;
+    for (const t of opts.tables) this.#current.set(`${t.ref.schema}.${t.ref.table}`, t);
+    patchZongji();
+  }
+
+  get backlog(): { queued: number; paused: boolean } {
+    return { queued: this.#queue.length, paused: this.#paused };
+  }
+
+  #push(item: Item): void {
+    if (this.#closed) return;
+    this.#queue.push(item);
+    if (this.#queue.length >= BinlogStream.HIGH_WATER) {
+      this.#paused = true;
+      this.#zongji?.connection.pause();
+    }
+    this.#wake?.();
+    this.#wake = null;
+  }
+
+  async #take(signal: AbortSignal): Promise<Item> {
+    while (this.#queue.length === 0) {
+      if (signal.aborted || this.#closed) return { kind: 'end' };
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+    const item = this.#queue.shift()!;
+    if (this.#paused && this.#queue.length <= BinlogStream.LOW_WATER) {
+      this.#paused = false;
+      this.#zongji?.connection.resume();
+    }
+    return item;
+  }
+
+  /** Checks a table map against the schema we hold (re-reading it once), or stops the stream. */
+  async #onTableMap(e: ZongJiEvent): Promise<TableMeta> {
+    const key = `${e.schemaName}.${e.tableName}`;
+    let t = this.#current.get(key);
+    if (!t) throw new SluiceError('SOURCE_READ_FAILED', `table map for ${key}, which the stream does not capture`, { table: key });
+    if (tableMapMismatch(e.columnTypes ?? [], t) === null) return t;
+    // The table changed shape since we last looked: take what the catalog says now,
+    // but only if it matches what this event was written with.
+    const columns = await readColumns(this.#meta!, t.ref);
+    const fresh: TableMeta = { ...t, columns, schema: buildSchema(t.ref, columns, t.key, this.#opts.typeOptions) };
+    const why = tableMapMismatch(e.columnTypes ?? [], fresh);
+    if (why !== null) {
+      throw new SluiceError('SOURCE_SCHEMA_CHANGED', `binlog events for ${key} were written with a different table shape than the table has now (${why}); decoding them with today's column names would put values in the wrong fields`, {
+        table: key,
+      }, { suggestion: 'The table was altered after these events were written and before sluice read them. Re-snapshot the stream (delete and recreate it) to resync MongoDB.' });
+    }
+    const missing = t.key.filter((k) => !columns.some((c) => c.name === k));
+    if (missing.length > 0) {
+      throw new SluiceError('SOURCE_SCHEMA_CHANGED', `key column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${key} no longer exist`, { table: key, missing });
+    }
+    this.#opts.logger.info({ table: key, columns: columns.map((c) => c.name) }, 'table shape changed; decoding with the new columns');
+    this.#current.set(key, fresh);
+    return fresh;
+  }
+
+  #startZongji(at: BinlogPosition): void {
+    const o = this.#opts;
+    const ZongJiCtor = req('zongji') as new (dsn: Record<string, unknown>) => ZongJi;
+    const zj = new ZongJiCtor({
+      host: o.config.host,
+      port: o.config.port,
+      user: o.config.user,
+      password: o.config.password,
+      connectTimeout: o.config.connectTimeout,
+      charset: 'UTF8MB4_GENERAL_CI',
+      dateStrings: true,
+    });
+    zj._fetchTableInfo = (e, next) => {
+      this.#onTableMap(e).then(
+        (t) => {
+          this.#byTableId.set(e.tableId!, t);
+          zj.tableMap[e.tableId!] = {
+            columnSchemas: t.columns.map((c) => ({ COLUMN_NAME: c.name, CHARACTER_SET_NAME: c.charset, COLUMN_TYPE: c.columnType })),
+            parentSchema: e.schemaName,
+            tableName: e.tableName,
+          };
+          next();
+        },
+        // No next(): zongji stays paused; the stream ends with this error.
+        (error: unknown) => this.#push({ kind: 'error', error }),
+      );
+    };
+    zj.on('binlog', (e) => {
+      // Runs as zongji parses, before the next event is parsed: bind each row event to
+      // the schema of its table map now, and forget cached table maps at DDL, since
+      // later events may reuse a table id with a new shape.
+      if (e.tableId !== undefined && e.rows) e.meta = this.#byTableId.get(e.tableId);
+      if (e.getEventName() === 'query' && isDdl(e.query ?? '')) {
+        for (const k of Object.keys(zj.tableMap)) delete zj.tableMap[Number(k)];
+        this.#byTableId.clear();
+      }
+      this.#push({ kind: 'event', e });
+    });
+    zj.on('error', (error) => this.#push({ kind: 'error', error }));
+    const includeSchema: Record<string, string[]> = {};
+    for (const t of o.tables) (includeSchema[t.ref.schema] ??= []).push(t.ref.table);
+    zj.start({
+      serverId: o.serverId,
+      filename: at.file,
+      position: at.pos,
+      includeEvents: ['rotate', 'tablemap', 'writerows', 'updaterows', 'deleterows', 'xid', 'query'],
+      includeSchema,
+    });
+    this.#zongji = zj;
+  }
+
+  #stopZongji(): void {
+    const zj = this.#zongji;
+    this.#zongji = null;
+    if (!zj) return;
+    try {
+      zj.stop();
+    } catch {
+      // already dead
+    }
+  }
+
+  ack(): void {
+    // Nothing to tell MySQL: the run loop's saved position is the replica state.
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#wake?.();
+    this.#stopZongji();
+    await this.#meta?.end().catch(() => undefined);
+    this.#meta = null;
+  }
+
+  async *batches(from: BinlogPosition, signal: AbortSignal): AsyncGenerator<EventBatch> {
+    const o = this.#opts;
+    signal.addEventListener('abort', () => this.#wake?.(), { once: true });
+    this.#meta = await connect(o.config);
+    this.#startZongji(from);
+    this.#timer = setInterval(() => this.#push({ kind: 'tick' }), Math.max(50, Math.min(o.heartbeatIntervalMs, 5000)));
+
+    let file = from.file;
+    /** The last commit boundary read: where a reconnect restarts. */
+    let committed: BinlogPosition = { ...from };
+    // MariaDB GTID events reach zongji only as dummy events (it announces no MariaDB
+    // capability), so CDC positions are file+pos; the snapshot records its GTID position.
+    const committedGtid: string | null = null;
+    let events: ChangeEvent[] = [];
+    let eventsAtCommit = 0;
+    let position: BinlogPosition | null = null; // commit position covering `events[0..eventsAtCommit)`
+    let inTx = false;
+    let txTs = Date.now();
+    let lastYield = Date.now();
+    let lastYieldedPos = `${from.file}:${from.pos}`;
+    const cut = (): EventBatch => {
+      const head = events.slice(0, eventsAtCommit);
+      const tail = events.slice(eventsAtCommit);
+      // Events past the last commit go too when the batch is full (a large transaction);
+      // their batch is positioned at the commit before them.
+      const batch: EventBatch = { events: [...head, ...tail], position: position ? { ...position } : null };
+      if (position) lastYieldedPos = `${position.file}:${position.pos}`;
+      events = [];
+      eventsAtCommit = 0;
+      position = null;
+      lastYield = Date.now();
+      return batch;
+    };
+    // The first batch records where CDC starts, so a crash before any change still resumes here.
+    yield { events: [], position: { file: from.file, pos: from.pos, gtid: from.gtid } };
+
+    for (;;) {
+      const item = await this.#take(signal);
+      if (item.kind === 'end') return;
+      if (item.kind === 'error') {
+        if (!isUnreachable(item.error) || this.#closed) throw toSourceError(item.error, 'reading the binlog', { file, position: committed.pos });
+        // Lost connection: drop the in-flight transaction's events and reconnect at the last commit.
+        events = events.slice(0, eventsAtCommit);
+        inTx = false;
+        this.#stopZongji();
+        this.#queue.length = 0;
+        o.logger.warn({ err: item.error, file: committed.file, pos: committed.pos }, 'binlog connection lost; reconnecting');
+        await this.#reconnect(committed, signal);
+        file = committed.file;
+        continue;
+      }
+      if (item.kind === 'tick') {
+        const here = `${committed.file}:${committed.pos}`;
+        if (!inTx && events.length === 0 && here !== lastYieldedPos && Date.now() - lastYield >= o.heartbeatIntervalMs) {
+          // Commits of uncaptured tables moved the position: record it so a restart does not re-read them.
+          position = { ...committed, gtid: committedGtid };
+          yield cut();
+        } else if (eventsAtCommit > 0 && !inTx) {
+          yield cut();
+        }
+        continue;
+      }
+      const e = item.e;
+      switch (e.getEventName()) {
+        case 'rotate':
+          if (e.binlogName) file = e.binlogName.replace(/\0+$/, '');
+          break;
+        case 'query': {
+          const q = (e.query ?? '').trimStart();
+          if (/^BEGIN/i.test(q)) {
+            inTx = true;
+            txTs = e.timestamp;
+            break;
+          }
+          // MariaDB replaces events zongji does not announce it understands (annotate rows,
+          // some GTID events) with comment-only dummies; savepoints live inside a transaction.
+          if (q.startsWith('#') || /^(SAVEPOINT|ROLLBACK TO)/i.test(q)) break;
+          if (isDdl(q)) {
+            o.logger.info({ query: q.slice(0, 200) }, 'DDL in the binlog');
+            if (/^TRUNCATE\b/i.test(q)) {
+              o.report?.({ level: 'WARNING', stage: 'CDC', message: `TRUNCATE is not replicated: MongoDB keeps the documents (${q.slice(0, 120)})`, suggestion: 'Re-snapshot the table (or drop its collection) to bring MongoDB back in line.' });
+            }
+          }
+          // COMMIT (non-transactional engines) or DDL (its own transaction): a commit boundary.
+          inTx = false;
+          committed = { file, pos: e.nextPosition, gtid: committedGtid };
+          position = { ...committed };
+          eventsAtCommit = events.length;
+          break;
+        }
+        case 'xid':
+          inTx = false;
+          committed = { file, pos: e.nextPosition, gtid: committedGtid };
+          position = { ...committed };
+          eventsAtCommit = events.length;
+          break;
+        case 'writerows':
+        case 'updaterows':
+        case 'deleterows': {
+          if (events.length >= o.maxBatch) yield cut();
+          events.push(...this.#toEvents(e, file, inTx ? txTs : e.timestamp));
+          break;
+        }
+        default:
+          break;
+      }
+      const idle = this.#queue.length === 0;
+      if (position && !inTx && eventsAtCommit > 0 && (idle || events.length >= o.maxBatch)) yield cut();
+    }
+  }
+
+  async #reconnect(at: BinlogPosition, signal: AbortSignal): Promise<void> {
+    const o = this.#opts;
+    const deadline = Date.now() + o.reconnectTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      if (signal.aborted || this.#closed) return;
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+      try {
+        await this.#meta?.end().catch(() => undefined);
+        this.#meta = await connect(o.config);
+        this.#startZongji(at);
+        o.logger.info({ file: at.file, pos: at.pos, attempt }, 'binlog reconnected');
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw toSourceError(err, `reconnecting to the binlog for ${o.reconnectTimeoutMs} ms`, { file: at.file, position: at.pos });
+        o.logger.warn({ err: (err as Error).message, attempt }, 'binlog reconnect failed; retrying');
+      }
+    }
+  }
+
+  #toEvents(e: ZongJiEvent, file: string, tsMs: number): ChangeEvent[] {
+    const t = e.meta;
+    if (!t) throw new SluiceError('SOURCE_READ_FAILED', `row event for table id ${e.tableId} before its table map`, {});
+    const o = this.#opts;
+    const key = t.key;
+    const event = (op: ChangeEvent['op'], k: Row, before: Row | null, after: Row | null): ChangeEvent => ({
+      table: t.ref,
+      op,
+      key: k,
+      before,
+      after,
+      source: sourceInfo({ name: o.name, db: t.ref.schema }, t.ref.schema, t.ref.table, { file, pos: e.nextPosition, gtid: null, ts_ms: tsMs, snapshot: false }),
+      ts_ms: Date.now(),
+      schema: t.schema,
+    });
+    const decode = (r: Record<string, unknown>): Row => decodeRow(t, (name) => r[name]);
+    const out: ChangeEvent[] = [];
+    for (const r of e.rows ?? []) {
+      const name = e.getEventName();
+      if (name === 'writerows') {
+        const after = decode(r as Record<string, unknown>);
+        out.push(event('c', keyOf(key, after), null, after));
+      } else if (name === 'deleterows') {
+        const before = decode(r as Record<string, unknown>);
+        out.push(event('d', keyOf(key, before), before, null));
+      } else {
+        const pair = r as { before: Record<string, unknown>; after: Record<string, unknown> };
+        const before = decode(pair.before);
+        const after = decode(pair.after);
+        if (!sameKey(before, after, key)) {
+          // A key change is a different document: remove the old, create the new.
+          out.push(event('d', keyOf(key, before), before, null), event('c', keyOf(key, after), null, after));
+        } else {
+          out.push(event('u', keyOf(key, after), before, after));
+        }
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The `mysql` connector (MySQL and MariaDB): a source reading a consistent
+ * snapshot and then the binlog through zongji. See source.ts for positions,
+ * snapshot.ts for the snapshot's consistency, binlog.ts for the change stream and
+ * types.ts / binlog-values.ts for the value mapping.
+ */
+import type { Logger } from 'pino';
+import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, TestReport } from '../../src/runtime/connector';
+import { missingPrivileges, serverInfo } from './catalog';
+import { clientConfig, connect } from './naming';
+import { MysqlSource } from './source';
+
+export { MysqlSource } from './source';
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    connectTimeoutMs: { type: 'integer', minimum: 1, description: 'Connection timeout in milliseconds', default: 10000 },
+    serverId: { type: 'integer', minimum: 1, description: 'Replica server_id the binlog reader announces (unique among the server\'s replicas); default derived from the stream id' },
+    tinyInt1AsBoolean: { type: 'boolean', description: 'Read TINYINT(1) (BOOL) columns as booleans', default: true },
+  },
+} as const;
+
+async function test(connection: ConnectionSpec, logger: Logger): Promise<TestReport> {
+  const checks: CheckResult[] = [];
+  let conn;
+  let database: string;
+  try {
+    const config = clientConfig(connection.url, connection.options);
+    database = config.database;
+    conn = await connect(config);
+  } catch (err) {
+    logger.debug({ err }, 'mysql connection test: unreachable');
+    return {
+      reachable: false,
+      checks: [{
+        name: 'reachable',
+        ok: false,
+        message: (err as Error).message,
+        suggestion: 'Check that MySQL/MariaDB is up and that host, port, database, user and password in the url are right.',
+      }],
+    };
+  }
+  try {
+    checks.push({ name: 'reachable', ok: true, message: 'connected' });
+    const s = await serverInfo(conn);
+    const product = `${s.mariadb ? 'MariaDB' : 'MySQL'} ${s.version}`;
+    checks.push({ name: 'version', ok: true, message: product });
+    const logBin = s.logBin.toUpperCase() === 'ON' || s.logBin === '1';
+    checks.push({
+      name: 'log_bin',
+      ok: logBin,
+      message: `log_bin is ${s.logBin}`,
+      ...(logBin ? {} : { suggestion: 'Enable the binary log: set log_bin (e.g. log_bin = mysql-bin) in my.cnf and restart the server.' }),
+    });
+    checks.push({
+      name: 'binlog_format',
+      ok: s.binlogFormat.toUpperCase() === 'ROW',
+      message: `binlog_format is ${s.binlogFormat}`,
+      ...(s.binlogFormat.toUpperCase() === 'ROW' ? {} : { suggestion: 'Set binlog_format = ROW in my.cnf (or SET GLOBAL binlog_format = ROW) and restart the server.' }),
+    });
+    checks.push({
+      name: 'binlog_row_image',
+      ok: s.binlogRowImage.toUpperCase() === 'FULL',
+      message: `binlog_row_image is ${s.binlogRowImage}`,
+      ...(s.binlogRowImage.toUpperCase() === 'FULL' ? {} : { suggestion: 'Set binlog_row_image = FULL in my.cnf (or SET GLOBAL binlog_row_image = FULL): updates must carry whole rows.' }),
+    });
+    checks.push({
+      name: 'server_id',
+      ok: s.serverId > 0,
+      message: `server_id is ${s.serverId}`,
+      ...(s.serverId > 0 ? {} : { suggestion: 'Set a non-zero server_id in my.cnf and restart the server; a server with server_id 0 refuses replicas.' }),
+    });
+    const missing = await missingPrivileges(conn, database);
+    checks.push({
+      name: 'privileges',
+      ok: missing.length === 0,
+      message: missing.length === 0 ? 'REPLICATION SLAVE, REPLICATION CLIENT and SELECT granted' : `missing ${missing.join(', ')}`,
+      detail: { missing },
+      ...(missing.length === 0
+        ? {}
+        : { suggestion: `GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO <user>; GRANT SELECT ON ${database}.* TO <user>;` }),
+    });
+    return { reachable: true, version: product, checks };
+  } catch (err) {
+    checks.push({ name: 'query', ok: false, message: (err as Error).message, suggestion: 'The server answered but a catalog query failed; check the user\'s privileges.' });
+    return { reachable: true, checks };
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
+}
+
+export const mysqlConnector: ConnectorModule = {
+  kind: 'mysql',
+  configSchema,
+  roles: ['source'],
+  createSource: (args: CreateArgs): Source => new MysqlSource(args),
+  test,
+};
+
+export default mysqlConnector;

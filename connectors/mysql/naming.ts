@@ -1,0 +1,157 @@
+/**
+ * How a connection URL becomes mysql client settings, identifier quoting, and how
+ * driver errors become catalogue errors at the connector's boundary.
+ *
+ * Every session runs with `time_zone = '+00:00'` so TIMESTAMP columns are read as
+ * UTC text in the snapshot (the binlog carries them as epoch seconds anyway), and
+ * values come back as text (types.ts converts text and binlog values alike).
+ */
+import mysql from 'mysql';
+import { SluiceError, isSluiceError, type ErrorContext } from '../../src/errors';
+
+export interface MysqlConfig {
+  host: string;
+  port: number;
+  database: string;
+  user?: string;
+  password?: string;
+  connectTimeout: number;
+  ssl?: Record<string, unknown>;
+}
+
+/** `mysql://user:pass@host:port/db`, `mariadb://…` or `jdbc:mysql://host:port/db?user=…&password=…`. */
+export function clientConfig(url: string, options: Record<string, unknown> = {}): MysqlConfig {
+  let parsed: URL;
+  try {
+    parsed = new URL(url.startsWith('jdbc:') ? url.slice(5) : url);
+  } catch {
+    throw new SluiceError('SOURCE_CONFIG_INVALID', 'the connection url is not a MySQL URL', {}, {
+      suggestion: 'Use mysql://user:password@host:port/database or jdbc:mysql://host:port/database?user=…&password=…',
+    });
+  }
+  if (!['mysql:', 'mariadb:'].includes(parsed.protocol)) {
+    throw new SluiceError('SOURCE_CONFIG_INVALID', `the connection url scheme ${parsed.protocol} is not mysql:`, {});
+  }
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (!database) {
+    throw new SluiceError('SOURCE_CONFIG_INVALID', 'the connection url names no database', {}, {
+      suggestion: 'Add the database to the url path: mysql://host:port/<database>',
+    });
+  }
+  const q = parsed.searchParams;
+  const user = decodeURIComponent(parsed.username) || q.get('user') || undefined;
+  const password = decodeURIComponent(parsed.password) || q.get('password') || undefined;
+  const ssl = q.get('ssl') === 'true' || q.get('useSSL') === 'true';
+  return {
+    host: parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
+    port: parsed.port ? Number(parsed.port) : 3306,
+    database,
+    ...(user ? { user } : {}),
+    ...(password ? { password } : {}),
+    connectTimeout: typeof options.connectTimeoutMs === 'number' ? options.connectTimeoutMs : 10_000,
+    ...(ssl ? { ssl: { rejectUnauthorized: false } } : {}),
+  };
+}
+
+/** Settings for the `mysql` driver: every value as text (or a Buffer for binary data). */
+export function driverConfig(c: MysqlConfig): mysql.ConnectionConfig {
+  return {
+    host: c.host,
+    port: c.port,
+    database: c.database,
+    user: c.user,
+    password: c.password,
+    connectTimeout: c.connectTimeout,
+    charset: 'UTF8MB4_GENERAL_CI',
+    timezone: 'Z',
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
+    ...(c.ssl ? { ssl: c.ssl } : {}),
+    typeCast: (field, next) => {
+      // 63 is the binary character set: BINARY/VARBINARY/BLOB and BIT stay bytes.
+      const binary = (field as unknown as { packet: { charsetNr: number } }).packet.charsetNr === 63;
+      if (field.type === 'BIT' || (binary && /BLOB|STRING|VAR_STRING|GEOMETRY/.test(field.type))) return field.buffer();
+      if (field.type === 'JSON') return field.string();
+      void next;
+      return field.string();
+    },
+  };
+}
+
+/** Quotes an identifier for SQL text. */
+export function ident(name: string): string {
+  return `\`${name.replace(/`/g, '``')}\``;
+}
+
+export function qualified(schema: string, table: string): string {
+  return `${ident(schema)}.${ident(table)}`;
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE',
+  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR',
+  'ER_ACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR', 'ER_CONNECTION_KILLED',
+]);
+
+export function isUnreachable(err: unknown): boolean {
+  const e = err as { code?: unknown; fatal?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  return NETWORK_CODES.has(code) || (typeof e?.message === 'string' && /Connection lost|ECONNREFUSED|server has gone away/i.test(e.message));
+}
+
+export function toSourceError(err: unknown, what: string, detail: ErrorContext = {}): SluiceError {
+  if (isSluiceError(err)) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  const d = { ...detail, ...(typeof code === 'string' ? { mysqlCode: code } : {}) };
+  if (isUnreachable(err)) return new SluiceError('SOURCE_UNREACHABLE', `${what}: ${message}`, d, { cause: err });
+  if (code === 'ER_TABLEACCESS_DENIED_ERROR' || code === 'ER_SPECIFIC_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR') {
+    return new SluiceError('SOURCE_PRIVILEGES_MISSING', `${what}: ${message}`, { ...d, missing: [message] }, { cause: err });
+  }
+  return new SluiceError('SOURCE_READ_FAILED', `${what}: ${message}`, d, { cause: err });
+}
+
+/** A promise-shaped connection: query() with params, end(). */
+export interface Conn {
+  raw: mysql.Connection;
+  query<T = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<T[]>;
+  /** Streams a result set row by row (for large reads); pauses the socket between rows. */
+  end(): Promise<void>;
+}
+
+export async function connect(config: MysqlConfig, what = 'connecting to MySQL'): Promise<Conn> {
+  const raw = mysql.createConnection(driverConfig(config));
+  // A connection whose server goes away emits 'error'; without a listener that
+  // would crash the process. The next query on it fails and reports properly.
+  raw.on('error', () => undefined);
+  const conn: Conn = {
+    raw,
+    query: <T>(sql: string, values?: unknown[]) =>
+      new Promise<T[]>((resolve, reject) => raw.query({ sql, values: values ?? [] }, (err, rows) => (err ? reject(err) : resolve(rows as T[])))),
+    // A graceful COM_QUIT, but never waiting long for it: a connection whose server is
+    // gone (or busy killing a replica thread) must not hold a stop.
+    end: () =>
+      new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          raw.destroy();
+          resolve();
+        };
+        const timer = setTimeout(done, 1000);
+        try {
+          raw.end(done);
+        } catch {
+          done();
+        }
+      }),
+  };
+  try {
+    await new Promise<void>((resolve, reject) => raw.connect((err) => (err ? reject(err) : resolve())));
+    await conn.query(`SET SESSION time_zone = '+00:00'`);
+    return conn;
+  } catch (err) {
+    raw.destroy();
+    throw toSourceError(err, what, { host: config.host, port: config.port, database: config.database });
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * The initial snapshot, and the binlog position CDC starts from.
+ *
+ * Fresh start: one connection opens `START TRANSACTION WITH CONSISTENT SNAPSHOT`
+ * and reads the binlog position of that same instant:
+ *   - MariaDB reports it as the status variables Binlog_snapshot_file /
+ *     Binlog_snapshot_position of the transaction — no lock at all — and
+ *     BINLOG_GTID_POS(file, pos) gives the GTID position;
+ *   - MySQL has no such variables: FLUSH TABLES WITH READ LOCK is held only across
+ *     START TRANSACTION WITH CONSISTENT SNAPSHOT and SHOW MASTER STATUS (a few
+ *     milliseconds, but it waits for running statements to finish and blocks
+ *     writes meanwhile; it needs the RELOAD privilege), then UNLOCK TABLES.
+ * Each table is then read by a worker inside its own consistent-snapshot
+ * transaction, in keyset chunks ordered by the key.
+ *
+ * Why this converges, including after a resume (plain reads from the last
+ * finished chunk, the old transactions gone with the old process): CDC starts at
+ * the recorded position, which is at or before every table's read view, and the
+ * binlog (FULL row images, commit order) replays every change committed since.
+ * Each snapshot row is a full image keyed by primary key and the sink applies
+ * images idempotently, so a row read "too new" is overwritten by the same or a
+ * later image when CDC replays its changes, and a row deleted meanwhile is deleted
+ * again. The snapshot ends before CDC starts, so no stale snapshot row lands after
+ * a newer change. Chunks sent before a crash but not recorded are read again:
+ * at-least-once, converging the same way. The cost: the binlog files from the
+ * recorded position must still exist when CDC starts (expire_logs_days /
+ * binlog_expire_logs_seconds longer than the snapshot).
+ */
+import type { Logger } from 'pino';
+import type { ChangeEvent, EventBatch, Position, SnapshotPlan, TableRef } from '../../src/runtime/connector';
+import type { TableMeta } from './catalog';
+import { connect, ident, qualified, toSourceError, type Conn, type MysqlConfig } from './naming';
+import { decodeRow, keyOf, sourceInfo } from './rows';
+
+export interface SnapshotOptions {
+  config: MysqlConfig;
+  mariadb: boolean;
+  tables: TableMeta[];
+  chunkSize: number;
+  parallelism: number;
+  rowLimit(ref: TableRef): number | undefined;
+  name: string;
+  logger: Logger;
+  signal: AbortSignal;
+  track(conn: Conn): void;
+}
+
+/** A key value as stored in the position: text, or bytes as hex. */
+type KeyValue = ['s', string] | ['b', string];
+
+interface TableProgress {
+  k: KeyValue[] | null;
+  n: number;
+  done: boolean;
+}
+
+export interface BinlogPosition {
+  file: string;
+  pos: number;
+  gtid: string | null;
+}
+
+export const SNAPSHOT_POSITION_KIND = 'mysql-snapshot';
+
+/** `{kind:'mysql-snapshot', file, pos, gtid, tables}`; tables is JSON `{"db.table": {k, n, done}}`. */
+export function snapshotPosition(at: BinlogPosition, progress: Map<string, TableProgress>): Position {
+  return { kind: SNAPSHOT_POSITION_KIND, file: at.file, pos: at.pos, gtid: at.gtid, tables: JSON.stringify(Object.fromEntries(progress)) };
+}
+
+const tname = (r: TableRef): string => `${r.schema}.${r.table}`;
+
+/** Opens a consistent-snapshot transaction on `conn` and returns the binlog position of its read view. */
+export async function consistentPoint(conn: Conn, mariadb: boolean): Promise<BinlogPosition> {
+  if (mariadb) {
+    await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+    const rows = await conn.query<{ Variable_name: string; Value: string }>(`SHOW STATUS LIKE 'binlog_snapshot_%'`);
+    const v = new Map(rows.map((r) => [r.Variable_name.toLowerCase(), r.Value]));
+    const file = v.get('binlog_snapshot_file') ?? '';
+    const pos = Number(v.get('binlog_snapshot_position') ?? 0);
+    let gtid: string | null = null;
+    try {
+      const [g] = await conn.query<{ g: string | null }>('SELECT BINLOG_GTID_POS(?, ?) AS g', [file, pos]);
+      gtid = g?.g || null;
+    } catch {
+      gtid = null;
+    }
+    return { file, pos, gtid };
+  }
+  await conn.query('FLUSH TABLES WITH READ LOCK');
+  try {
+    await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+    const [m] = await conn.query<{ File: string; Position: number; Executed_Gtid_Set?: string }>('SHOW MASTER STATUS');
+    return { file: m!.File, pos: Number(m!.Position), gtid: m!.Executed_Gtid_Set || null };
+  } finally {
+    await conn.query('UNLOCK TABLES');
+  }
+}
+
+export async function* readSnapshot(opts: SnapshotOptions, plan: SnapshotPlan): AsyncGenerator<EventBatch> {
+  const progress = new Map<string, TableProgress>();
+  const resume = plan.resumeFrom && plan.resumeFrom.kind === SNAPSHOT_POSITION_KIND ? plan.resumeFrom : null;
+  let at: BinlogPosition;
+  if (resume) {
+    at = { file: String(resume.file), pos: Number(resume.pos), gtid: resume.gtid === null ? null : String(resume.gtid) };
+    for (const [t, p] of Object.entries(JSON.parse(String(resume.tables)) as Record<string, TableProgress>)) progress.set(t, p);
+    opts.logger.info({ ...at }, 'resuming the snapshot from its last chunk; CDC from the recorded position reconciles');
+  } else {
+    const anchor = await connect(opts.config);
+    opts.track(anchor);
+    try {
+      at = await consistentPoint(anchor, opts.mariadb);
+    } catch (err) {
+      throw toSourceError(err, 'opening the consistent snapshot', {});
+    } finally {
+      await anchor.end().catch(() => undefined);
+    }
+    opts.logger.info({ ...at }, 'snapshot consistent point');
+  }
+  for (const t of opts.tables) if (!progress.has(tname(t.ref))) progress.set(tname(t.ref), { k: null, n: 0, done: false });
+  // Position first, before any rows: a crash before the first chunk resumes with the same point.
+  yield { events: [], position: snapshotPosition(at, progress) };
+  try {
+    yield* runWorkers(opts, at, progress);
+  } catch (err) {
+    throw toSourceError(err, 'reading the snapshot', {});
+  }
+}
+
+interface Chunk {
+  meta: TableMeta;
+  rows: Array<Record<string, unknown>>;
+  lastKey: KeyValue[] | null;
+  done: boolean;
+  rowsTotal: number;
+}
+
+async function* runWorkers(opts: SnapshotOptions, at: BinlogPosition, progress: Map<string, TableProgress>): AsyncGenerator<EventBatch> {
+  const pending = opts.tables.filter((t) => !progress.get(tname(t.ref))!.done);
+  // One hand-off slot per worker: memory holds at most `parallelism` chunks.
+  const ready: Array<{ chunk: Chunk; taken: () => void }> = [];
+  let failure: unknown = null;
+  let wake: (() => void) | null = null;
+  let stopped = false;
+  const notify = (): void => {
+    wake?.();
+    wake = null;
+  };
+
+  const worker = async (): Promise<void> => {
+    for (let t = pending.shift(); t && !stopped; t = pending.shift()) {
+      const conn = await connect(opts.config);
+      opts.track(conn);
+      try {
+        await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+        const p = progress.get(tname(t.ref))!;
+        const limit = opts.rowLimit(t.ref);
+        const rowsTotal = await estimateRows(conn, t, limit);
+        let lastKey = p.k;
+        let done = p.n;
+        for (;;) {
+          if (stopped || opts.signal.aborted) return;
+          const n = limit === undefined ? opts.chunkSize : Math.max(0, Math.min(opts.chunkSize, limit - done));
+          const rows = n === 0 ? [] : await readChunk(conn, t, lastKey, n);
+          done += rows.length;
+          if (rows.length > 0) lastKey = t.key.map((k) => keyValue(rows[rows.length - 1]![k]));
+          const finished = rows.length < n || n === 0 || (limit !== undefined && done >= limit);
+          await new Promise<void>((taken) => {
+            ready.push({ chunk: { meta: t, rows, lastKey, done: finished, rowsTotal }, taken });
+            notify();
+          });
+          if (finished) break;
+        }
+        await conn.query('COMMIT');
+      } finally {
+        await conn.end().catch(() => undefined);
+      }
+    }
+  };
+
+  const workers = Array.from({ length: Math.max(1, Math.min(opts.parallelism, pending.length)) }, () =>
+    worker().catch((err: unknown) => {
+      failure ??= err;
+      notify();
+    }),
+  );
+  let running = workers.length;
+  for (const w of workers) void w.then(() => { running--; notify(); });
+
+  try {
+    for (;;) {
+      if (failure) throw failure;
+      const next = ready.shift();
+      if (!next) {
+        if (running === 0) break;
+        await new Promise<void>((r) => (wake = r));
+        continue;
+      }
+      const { chunk } = next;
+      const key = tname(chunk.meta.ref);
+      const p = progress.get(key)!;
+      const rowsDone = p.n + chunk.rows.length;
+      progress.set(key, { k: chunk.lastKey, n: rowsDone, done: chunk.done });
+      const batch: EventBatch = {
+        events: chunk.rows.map((r) => toEvent(opts, chunk.meta, r, at)),
+        position: snapshotPosition(at, progress),
+        snapshot: { table: chunk.meta.ref, rowsDone, rowsTotal: Math.max(chunk.rowsTotal, rowsDone), tableDone: chunk.done },
+      };
+      next.taken();
+      yield batch;
+    }
+  } finally {
+    stopped = true;
+    for (const r of ready.splice(0)) r.taken();
+    await Promise.all(workers);
+  }
+}
+
+function keyValue(v: unknown): KeyValue {
+  return Buffer.isBuffer(v) ? ['b', v.toString('hex')] : ['s', String(v)];
+}
+
+const keyParam = (k: KeyValue): unknown => (k[0] === 'b' ? Buffer.from(k[1], 'hex') : k[1]);
+
+/** Keyset pagination, expanded to OR-ed prefixes so every chunk is an index range scan. */
+async function readChunk(conn: Conn, t: TableMeta, after: KeyValue[] | null, limit: number): Promise<Array<Record<string, unknown>>> {
+  const cols = t.columns.map((c) => ident(c.name)).join(', ');
+  const order = t.key.map(ident).join(', ');
+  let where = '';
+  const values: unknown[] = [];
+  if (after) {
+    const terms: string[] = [];
+    for (let i = 0; i < t.key.length; i++) {
+      const parts = t.key.slice(0, i).map((k, j) => {
+        values.push(keyParam(after[j]!));
+        return `${ident(k)} = ?`;
+      });
+      values.push(keyParam(after[i]!));
+      parts.push(`${ident(t.key[i]!)} > ?`);
+      terms.push(`(${parts.join(' AND ')})`);
+    }
+    where = `WHERE ${terms.join(' OR ')}`;
+  }
+  return conn.query(`SELECT ${cols} FROM ${qualified(t.ref.schema, t.ref.table)} ${where} ORDER BY ${order} LIMIT ${limit}`, values);
+}
+
+async function estimateRows(conn: Conn, t: TableMeta, limit: number | undefined): Promise<number> {
+  const [r] = await conn.query<{ n: string | null }>('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [
+    t.ref.schema,
+    t.ref.table,
+  ]);
+  const n = Number(r?.n ?? 0);
+  return limit === undefined ? n : Math.min(n, limit);
+}
+
+function toEvent(opts: SnapshotOptions, t: TableMeta, raw: Record<string, unknown>, at: BinlogPosition): ChangeEvent {
+  const after = decodeRow(t, (name) => raw[name]);
+  const now = Date.now();
+  return {
+    table: t.ref,
+    op: 'r',
+    key: keyOf(t.key, after),
+    before: null,
+    after,
+    source: sourceInfo({ name: opts.name, db: t.ref.schema }, t.ref.schema, t.ref.table, { file: at.file, pos: at.pos, gtid: at.gtid, snapshot: true, ts_ms: now }),
+    ts_ms: now,
+    schema: t.schema,
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * The MySQL/MariaDB Source: preflight, snapshot, binlog stream, cleanup.
+ *
+ * CDC position: `{file, pos, gtid}` (binlog.ts). Snapshot position:
+ * `{kind:'mysql-snapshot', file, pos, gtid, tables}` (snapshot.ts); the run loop
+ * hands the last snapshot position to stream() when no CDC position was saved
+ * yet, and CDC then starts at the snapshot's consistent point.
+ */
+import type { ConnectorContext, CreateArgs, EventBatch, Position, SnapshotPlan, Source, StreamSpec, TableRef } from '../../src/runtime/connector';
+import { SluiceError } from '../../src/errors';
+import { parseTableName } from '../../src/runtime/stream-runner';
+import { describeTables, missingPrivileges, serverInfo, type ServerInfo, type TableMeta } from './catalog';
+import { clientConfig, connect, toSourceError, type Conn, type MysqlConfig } from './naming';
+import { readSnapshot, SNAPSHOT_POSITION_KIND, type BinlogPosition } from './snapshot';
+import { BinlogStream, serverIdFor } from './binlog';
+import { DEFAULT_TYPE_OPTIONS, type TypeOptions } from './types';
+
+export interface MysqlSourceOptions {
+  snapshotChunkSize: number;
+  snapshotParallelism: number;
+  heartbeatIntervalMs: number;
+  maxBatchSize: number;
+  reconnectTimeoutMs: number;
+}
+
+function numberOption(stream: StreamSpec, name: string, dflt: number): number {
+  const v = stream.options[name];
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : dflt;
+}
+
+export function sourceOptions(stream: StreamSpec): MysqlSourceOptions {
+  return {
+    snapshotChunkSize: numberOption(stream, 'snapshotChunkSize', 5000),
+    snapshotParallelism: numberOption(stream, 'snapshotParallelism', 2),
+    heartbeatIntervalMs: numberOption(stream, 'heartbeatIntervalMs', 10_000),
+    maxBatchSize: numberOption(stream, 'maxBatchSize', 1000),
+    reconnectTimeoutMs: numberOption(stream, 'reconnectTimeoutMs', 300_000),
+  };
+}
+
+export class MysqlSource implements Source {
+  readonly #config: MysqlConfig;
+  readonly #stream: StreamSpec;
+  readonly #opts: MysqlSourceOptions;
+  readonly #typeOptions: TypeOptions;
+  readonly #serverId: number;
+  readonly #conns = new Set<Conn>();
+  #binlog: BinlogStream | null = null;
+  #closed = false;
+
+  constructor(args: CreateArgs) {
+    this.#config = clientConfig(args.connection.url, args.connection.options);
+    this.#stream = args.stream;
+    this.#opts = sourceOptions(args.stream);
+    const o = args.connection.options;
+    this.#typeOptions = { ...DEFAULT_TYPE_OPTIONS, ...(typeof o.tinyInt1AsBoolean === 'boolean' ? { tinyInt1AsBoolean: o.tinyInt1AsBoolean } : {}) };
+    this.#serverId = typeof o.serverId === 'number' && o.serverId > 0 ? o.serverId : serverIdFor(args.stream.id);
+  }
+
+  #track = (c: Conn): void => {
+    this.#conns.add(c);
+    c.raw.once('end', () => this.#conns.delete(c));
+  };
+
+  async #preflight(refs: TableRef[]): Promise<{ server: ServerInfo; tables: TableMeta[] }> {
+    if (this.#closed) throw new SluiceError('SOURCE_READ_FAILED', 'the MySQL source is closed', { stream: this.#stream.id });
+    const meta = await connect(this.#config);
+    try {
+      const server = await serverInfo(meta);
+      const bad: Array<[string, string, string]> = [];
+      if (!(server.logBin.toUpperCase() === 'ON' || server.logBin === '1')) bad.push(['log_bin', server.logBin, 'Enable the binary log (log_bin in my.cnf) and restart the server.']);
+      if (server.binlogFormat.toUpperCase() !== 'ROW') bad.push(['binlog_format', server.binlogFormat, 'SET GLOBAL binlog_format = ROW (and in my.cnf).']);
+      if (server.binlogRowImage.toUpperCase() !== 'FULL') bad.push(['binlog_row_image', server.binlogRowImage, 'SET GLOBAL binlog_row_image = FULL (and in my.cnf).']);
+      if (bad.length > 0) {
+        const [setting, value, suggestion] = bad[0]!;
+        throw new SluiceError('SOURCE_CONFIG_INVALID', `${setting} is ${value}; binlog CDC needs log_bin=ON, binlog_format=ROW, binlog_row_image=FULL`, {
+          stream: this.#stream.id,
+          setting,
+          value,
+        }, { suggestion });
+      }
+      const missing = await missingPrivileges(meta, this.#config.database);
+      if (missing.length > 0) {
+        throw new SluiceError('SOURCE_PRIVILEGES_MISSING', `the connection user lacks ${missing.join(', ')}`, { stream: this.#stream.id, missing });
+      }
+      const tables = await describeTables(meta, refs, this.#typeOptions);
+      return { server, tables };
+    } catch (err) {
+      throw toSourceError(err, 'checking the source', { stream: this.#stream.id });
+    } finally {
+      await meta.end().catch(() => undefined);
+    }
+  }
+
+  /** `db.table`, or `table` in the connection's database. */
+  #refs(tables: string[] | TableRef[]): TableRef[] {
+    return tables.map((t) => (typeof t === 'string' ? parseTableName(t) : t)).map((r) => ({ schema: r.schema || this.#config.database, table: r.table }));
+  }
+
+  #rowLimit = (ref: TableRef): number | undefined => {
+    const n = this.#stream.relationalTableFilters?.[ref.schema]?.[ref.table]?.rowCount;
+    return typeof n === 'number' && n >= 0 ? n : undefined;
+  };
+
+  async *snapshot(plan: SnapshotPlan, ctx: ConnectorContext): AsyncGenerator<EventBatch> {
+    const { server, tables } = await this.#preflight(this.#refs(plan.tables));
+    yield* readSnapshot(
+      {
+        config: this.#config,
+        mariadb: server.mariadb,
+        tables,
+        chunkSize: this.#opts.snapshotChunkSize,
+        parallelism: this.#opts.snapshotParallelism,
+        rowLimit: this.#rowLimit,
+        name: this.#stream.name,
+        logger: ctx.logger,
+        signal: ctx.signal,
+        track: this.#track,
+      },
+      plan,
+    );
+  }
+
+  async #currentEnd(): Promise<BinlogPosition> {
+    const c = await connect(this.#config);
+    try {
+      const [m] = await c.query<{ File: string; Position: number }>('SHOW MASTER STATUS');
+      if (!m) throw new SluiceError('SOURCE_CONFIG_INVALID', 'SHOW MASTER STATUS returned nothing: the binary log is off', { stream: this.#stream.id });
+      return { file: m.File, pos: Number(m.Position), gtid: null };
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+
+  async *stream(from: Position | null, ctx: ConnectorContext): AsyncGenerator<EventBatch> {
+    const { tables } = await this.#preflight(this.#refs(this.#stream.tables));
+    let start: BinlogPosition;
+    if (from && typeof from.file === 'string' && typeof from.pos === 'number') {
+      start = { file: from.file, pos: from.pos, gtid: typeof from.gtid === 'string' ? from.gtid : null };
+      if (from.kind === SNAPSHOT_POSITION_KIND) ctx.logger.info({ ...start }, 'CDC starts at the snapshot\'s consistent point');
+    } else {
+      // CDC_ONLY: from now.
+      start = await this.#currentEnd().catch((err: unknown) => {
+        throw toSourceError(err, 'reading the binlog position', { stream: this.#stream.id });
+      });
+    }
+    const binlog = new BinlogStream({
+      config: this.#config,
+      tables,
+      typeOptions: this.#typeOptions,
+      serverId: this.#serverId,
+      name: this.#stream.name,
+      logger: ctx.logger,
+      ...(ctx.report ? { report: ctx.report } : {}),
+      heartbeatIntervalMs: this.#opts.heartbeatIntervalMs,
+      maxBatch: this.#opts.maxBatchSize,
+      reconnectTimeoutMs: this.#opts.reconnectTimeoutMs,
+    });
+    this.#binlog = binlog;
+    try {
+      yield* binlog.batches(start, ctx.signal);
+    } finally {
+      await binlog.close();
+      if (this.#binlog === binlog) this.#binlog = null;
+    }
+  }
+
+  get backlog(): { queued: number; paused: boolean } | null {
+    return this.#binlog?.backlog ?? null;
+  }
+
+  async ack(_position: Position): Promise<void> {
+    // MySQL keeps no replica state for us: the position the run loop saves after
+    // this call is where the next run starts.
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#binlog?.close();
+    await Promise.all([...this.#conns].map((c) => c.end().catch(() => undefined)));
+    this.#conns.clear();
+  }
+}
