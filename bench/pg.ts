@@ -196,7 +196,7 @@ async function latencyBench(d: RunningDaemon, pg: Client): Promise<Row[]> {
 
 async function main(): Promise<void> {
   const pg = await pgClient();
-  const d = await startDaemon(tmpDataDir('sluice-bench-'), { SLUICE_KAFKA_BROKERS: stackUrls().kafka, SLUICE_LOG_LEVEL: 'warn' }, { adminKey: ADMIN });
+  const d = await startDaemon(tmpDataDir('sluice-bench-'), { SLUICE_KAFKA_BROKERS: stackUrls().kafka }, { adminKey: ADMIN });
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(d.proc.pid as number))), 200);
   const rows: Row[] = [];

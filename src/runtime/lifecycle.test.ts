@@ -109,6 +109,7 @@ test('a SNAPSHOT stream never reports a CDC phase', () => {
   assert.equal(toPublicView('FAILED', 'SNAPSHOT').status, 'FAILED');
 });
 
-test('a CDC_ONLY stream reports CDC running as soon as it starts', () => {
-  assert.deepEqual(toPublicView('STARTING', 'CDC_ONLY'), { status: 'RUNNING', cdcStatus: 'RUNNING' });
+test('a CDC_ONLY stream reports CDC running once it streams, not while its source is still fixing its start', () => {
+  assert.deepEqual(toPublicView('STARTING', 'CDC_ONLY'), { status: 'RUNNING', cdcStatus: 'NOT_STARTED' });
+  assert.deepEqual(toPublicView('STREAMING', 'CDC_ONLY'), { status: 'RUNNING', cdcStatus: 'RUNNING' });
 });

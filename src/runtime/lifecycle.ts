@@ -139,13 +139,16 @@ export interface PublicView {
  * Relational Migrator reports a job's overall `status` and, separately, the CDC
  * phase's `cdcStatus`. A SNAPSHOT-mode job has no CDC phase, so its cdcStatus stays
  * NOT_STARTED whatever happens. `snapshotDone` keeps a resumed CDC stream (which
- * passes through STARTING again) from flickering back to NOT_STARTED.
+ * passes through STARTING again) from flickering back to NOT_STARTED. A CDC_ONLY
+ * stream reports RUNNING only once it streams: before that its source has not fixed
+ * its starting point (the replication slot), and writes made meanwhile are not "after
+ * the start" yet.
  * CLEANING_UP and COMPLETING belong to operations not built yet (dropCollections,
  * cutover).
  */
 export function toPublicView(state: StreamState, mode: StreamSpec['mode'], snapshotDone = false): PublicView {
   const cdc = mode !== 'SNAPSHOT';
-  const cdcStarted = mode === 'CDC_ONLY' || (cdc && snapshotDone);
+  const cdcStarted = cdc && snapshotDone;
   switch (state) {
     case 'CREATED':
       return { status: null, cdcStatus: 'NOT_STARTED' };

@@ -31,16 +31,18 @@ test('INSERT, UPDATE, DELETE and a primary-key change arrive in MongoDB; TRUNCAT
   });
 });
 
-test('pause keeps the slot where it was; resume delivers everything written meanwhile', async () => {
-  await withStream({ rows: 100 }, async ({ d, streamId, table, collection, pg, db }) => {
-    await start(d, streamId);
-    await cdcRunning(d, streamId);
-    await waitConverged(pg, table, db, collection);
-    assert.equal((await d.api(`/api/v1/streams/${streamId}/pause`, { method: 'POST' })).body.cdcStatus, 'PAUSED');
-    await pg.query(`INSERT INTO ${table} SELECT g, 0, 'while paused', 0, date_trunc('milliseconds', now()) FROM generate_series(1000, 1999) g`);
-    await sleep(1500);
-    assert.equal(await db.collection(collection).countDocuments({ note: 'while paused' }), 0, 'nothing is written while paused');
-    assert.equal((await d.api(`/api/v1/streams/${streamId}/resume`, { method: 'POST' })).status, 202);
-    await waitConverged(pg, table, db, collection);
+for (const [transport, mode] of [['direct', 'CDC'], ['kafka', 'CDC_ONLY']] as const) {
+  test(`pause keeps the slot where it was; resume delivers everything written meanwhile (${transport}, ${mode})`, async () => {
+    await withStream({ rows: mode === 'CDC' ? 100 : 0, transport, mode }, async ({ d, streamId, table, collection, pg, db }) => {
+      await start(d, streamId);
+      await cdcRunning(d, streamId);
+      await waitConverged(pg, table, db, collection);
+      assert.equal((await d.api(`/api/v1/streams/${streamId}/pause`, { method: 'POST' })).body.cdcStatus, 'PAUSED');
+      await pg.query(`INSERT INTO ${table} SELECT g, 0, 'while paused', 0, date_trunc('milliseconds', now()) FROM generate_series(1000, 1999) g`);
+      await sleep(1500);
+      assert.equal(await db.collection(collection).countDocuments({ note: 'while paused' }), 0, 'nothing is written while paused');
+      assert.equal((await d.api(`/api/v1/streams/${streamId}/resume`, { method: 'POST' })).status, 202);
+      await waitConverged(pg, table, db, collection);
+    });
   });
-});
+}
