@@ -172,7 +172,7 @@ async function latencyBench(d: RunningDaemon, pg: Client): Promise<Row[]> {
       await sleep(1);
       continue;
     }
-    const doc = await coll.findOne({ _id: Long.fromNumber(sample.id) as never }, { projection: { _id: 1 } });
+    const doc = await coll.findOne({ _id: sample.id as never }, { projection: { _id: 1 } });
     if (doc) {
       latencies.push(Date.now() - sample.at);
       probed++;
