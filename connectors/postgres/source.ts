@@ -140,6 +140,21 @@ export class PostgresSource implements Source {
     );
   }
 
+  /** CDC_ONLY: creates the slot now (if missing), so `stream(null)` starts from this moment. */
+  async begin(ctx: ConnectorContext): Promise<void> {
+    const { meta } = await this.#preflight(this.#refs(this.#stream.tables));
+    try {
+      const slot = await slotInfo(meta, this.#slot);
+      if (slot.exists) return;
+      const r = await meta.query(`SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [this.#slot]);
+      ctx.logger.info({ slot: this.#slot, lsn: (r.rows[0] as { lsn: string }).lsn }, 'replication slot created');
+    } catch (err) {
+      throw toSourceError(err, 'creating the replication slot', { stream: this.#stream.id });
+    } finally {
+      await meta.end().catch(() => undefined);
+    }
+  }
+
   async *stream(from: Position | null, ctx: ConnectorContext): AsyncGenerator<EventBatch> {
     const { meta, tables } = await this.#preflight(this.#refs(this.#stream.tables));
     let start: string;

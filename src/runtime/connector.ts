@@ -107,6 +107,12 @@ export interface SnapshotPlan {
 export interface Source {
   /** Reads a consistent snapshot, in batches. Sources without one omit it. */
   snapshot?(plan: SnapshotPlan, ctx: ConnectorContext): AsyncIterable<EventBatch>;
+  /**
+   * Fixes "now" for a CDC_ONLY stream that has no position yet (PostgreSQL: creates
+   * its slot), so that every change committed after the stream reports CDC running is
+   * captured. Called before that report; sources whose `stream(null)` needs no set-up omit it.
+   */
+  begin?(ctx: ConnectorContext): Promise<void>;
   /** Streams changes from `from` (null: from now / from where the snapshot ended). */
   stream(from: Position | null, ctx: ConnectorContext): AsyncIterable<EventBatch>;
   /** Tells the database that everything up to `position` is durable downstream. */

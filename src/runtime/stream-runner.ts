@@ -260,6 +260,9 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       return (outcome = signal.aborted ? { kind: 'aborted' } : { kind: 'completed' });
     }
     if (signal.aborted) return (outcome = { kind: 'aborted' });
+    // CDC_ONLY starts "now": the source fixes that point before the stream says so.
+    if (stream.mode === 'CDC_ONLY' && persistence.loadPosition(streamId, 'cdc') === null) await src.begin?.(ctx);
+    if (signal.aborted) return (outcome = { kind: 'aborted' });
     deps.onPhase('snapshotDone');
     stage = 'CDC';
     // No CDC position yet: the snapshot's last position tells a source without
