@@ -34,7 +34,8 @@ import type { ChangeEvent, ConnectorContext, EventBatch, Row } from '../../src/r
 import { SluiceError } from '../../src/errors';
 import { buildSchema, readColumns, type TableMeta } from './catalog';
 import { connect, isUnreachable, toSourceError, type Conn, type MysqlConfig } from './naming';
-import { decodeRow, keyOf, sameKey, sourceInfo } from './rows';
+import { decodeRow, sourceInfo } from './rows';
+import { keyOf, sameKey } from '../../src/runtime/values';
 import { patchZongji } from './binlog-values';
 import type { BinlogPosition } from './snapshot';
 import type { TypeOptions } from './types';

@@ -22,21 +22,6 @@ export function decodeRow(t: TableMeta, valueOf: (name: string, index: number) =
   return row;
 }
 
-export function keyOf(key: readonly string[], row: Row): Row {
-  return Object.fromEntries(key.map((k) => [k, row[k]]));
-}
-
-/** Value equality for key comparison (bigint, Buffer, Date, Decimal, JSON values). */
-export function sameKey(a: Row, b: Row, key: readonly string[]): boolean {
-  return key.every((k) => stable(a[k]) === stable(b[k]));
-}
-
-function stable(v: unknown): string {
-  if (typeof v === 'bigint') return `n:${v}`;
-  if (Buffer.isBuffer(v)) return `b:${v.toString('hex')}`;
-  if (v instanceof Date) return `d:${v.getTime()}`;
-  return `j:${JSON.stringify(v)}`;
-}
 
 export function sourceInfo(base: { name: string; db: string }, schema: string, table: string, extra: Partial<SourceInfo>): SourceInfo {
   return { connector: 'mysql', name: base.name, db: schema || base.db, schema, table, ts_ms: Date.now(), snapshot: false, ...extra };

@@ -30,7 +30,8 @@ import type { Logger } from 'pino';
 import type { ChangeEvent, EventBatch, Position, SnapshotPlan, TableRef } from '../../src/runtime/connector';
 import type { TableMeta } from './catalog';
 import { connect, ident, qualified, toSourceError, type Conn, type MysqlConfig } from './naming';
-import { decodeRow, keyOf, sourceInfo } from './rows';
+import { decodeRow, sourceInfo } from './rows';
+import { keyOf } from '../../src/runtime/values';
 
 export interface SnapshotOptions {
   config: MysqlConfig;

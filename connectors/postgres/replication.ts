@@ -23,10 +23,10 @@ import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-log
 import type { Client, ClientConfig } from 'pg';
 import type { Logger } from 'pino';
 import type { ChangeEvent, ConnectorContext, EventBatch, Row, TableRef } from '../../src/runtime/connector';
-import type { TableSchema } from '../../src/runtime/values';
 import { SluiceError } from '../../src/errors';
 import { buildSchema, type ColumnMeta, type TableMeta, type TypeCatalog } from './catalog';
-import { decodeRow, keyOf, sameKey, sourceInfo } from './rows';
+import { decodeRow, sourceInfo } from './rows';
+import { keyOf, sameKey, type TableSchema } from '../../src/runtime/values';
 import { toSourceError } from './pg-errors';
 
 export interface ReplicationOptions {

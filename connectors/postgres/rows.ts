@@ -27,21 +27,6 @@ export function decodeRow(
   return row;
 }
 
-export function keyOf(key: readonly string[], row: Row): Row {
-  return Object.fromEntries(key.map((k) => [k, row[k]]));
-}
-
-/** Value equality for key comparison (bigint, Buffer, Date, Decimal, JSON values). */
-export function sameKey(a: Row, b: Row, key: readonly string[]): boolean {
-  return key.every((k) => stable(a[k]) === stable(b[k]));
-}
-
-function stable(v: unknown): string {
-  if (typeof v === 'bigint') return `n:${v}`;
-  if (Buffer.isBuffer(v)) return `b:${v.toString('hex')}`;
-  if (v instanceof Date) return `d:${v.getTime()}`;
-  return `j:${JSON.stringify(v)}`;
-}
 
 export function sourceInfo(base: Pick<SourceInfo, 'name' | 'db'>, schema: string, table: string, extra: Partial<SourceInfo>): SourceInfo {
   return { connector: 'postgresql', name: base.name, db: base.db, schema, table, ts_ms: Date.now(), snapshot: false, ...extra };

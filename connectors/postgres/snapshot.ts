@@ -34,7 +34,8 @@ import type { TableMeta, TypeCatalog } from './catalog';
 import { slotInfo } from './catalog';
 import { connect, toSourceError } from './pg-errors';
 import { ident, qualified } from './naming';
-import { decodeRow, keyOf, sourceInfo } from './rows';
+import { decodeRow, sourceInfo } from './rows';
+import { keyOf } from '../../src/runtime/values';
 
 export interface SnapshotOptions {
   config: ClientConfig;

@@ -261,13 +261,14 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     }
     if (signal.aborted) return (outcome = { kind: 'aborted' });
     // CDC_ONLY starts "now": the source fixes that point before the stream says so.
-    if (stream.mode === 'CDC_ONLY' && persistence.loadPosition(streamId, 'cdc') === null) await src.begin?.(ctx);
+    const saved = persistence.loadPosition(streamId, 'cdc');
+    if (stream.mode === 'CDC_ONLY' && saved === null) await src.begin?.(ctx);
     if (signal.aborted) return (outcome = { kind: 'aborted' });
     deps.onPhase('snapshotDone');
     stage = 'CDC';
     // No CDC position yet: the snapshot's last position tells a source without
     // server-side replica state (MySQL) where its consistent point was.
-    const from: Position | null = persistence.loadPosition(streamId, 'cdc') ?? persistence.loadPosition(streamId, 'snapshot');
+    const from: Position | null = saved ?? persistence.loadPosition(streamId, 'snapshot');
     logger.info({ from }, 'change stream starting');
     finished = await pump(src.stream(from, ctx), pumping.signal, async (batch) => {
       await deliver(batch, 'cdcEvents');

@@ -26,6 +26,7 @@
  * `undefined` in an `after` image means "unchanged and not sent" (PostgreSQL's
  * unchanged TOASTed columns): the sink must leave that field as it is.
  */
+import type { Row } from './connector';
 
 export class Decimal {
   /** Canonical decimal text: optional '-', digits, optional '.' digits; or NaN / Infinity / -Infinity. */
@@ -85,4 +86,21 @@ export interface TableSchema {
   columns: ColumnSpec[];
   /** Primary-key columns (or the unique key used in its place), in key order. */
   key: string[];
+}
+
+/** The key columns of a row, in key order. */
+export function keyOf(key: readonly string[], row: Row): Row {
+  return Object.fromEntries(key.map((k) => [k, row[k]]));
+}
+
+/** Value equality for key comparison (bigint, Buffer, Date, Decimal, JSON values). */
+export function sameKey(a: Row, b: Row, key: readonly string[]): boolean {
+  return key.every((k) => stable(a[k]) === stable(b[k]));
+}
+
+function stable(v: unknown): string {
+  if (typeof v === 'bigint') return `n:${v}`;
+  if (Buffer.isBuffer(v)) return `b:${v.toString('hex')}`;
+  if (v instanceof Date) return `d:${v.getTime()}`;
+  return `j:${JSON.stringify(v)}`;
 }
