@@ -15,14 +15,18 @@ mkdir -p "$STATE_DIR" "$CACHE_DIR"
 STATE_DIR="$(cd "$STATE_DIR" && pwd)"
 CACHE_DIR="$(cd "$CACHE_DIR" && pwd)"
 
-# Ports (loopback only).
-PG_PORT=55432
-MARIADB_PORT=53306
-KAFKA_PORT=59092
-KAFKA_CONTROLLER_PORT=59093
-FERRETDB_PORT=57017
-FERRETDB_DEBUG_PORT=57018
-PROMETHEUS_PORT=59090
+# Ports (loopback only). SLUICE_STACK_PORT_OFFSET (default 0) shifts every port, so a
+# second stack (its own SLUICE_STACK_DIR) can run beside the first, e.g. for outage
+# tests that must not disturb other work on the machine.
+PORT_OFFSET="${SLUICE_STACK_PORT_OFFSET:-0}"
+case "$PORT_OFFSET" in ''|*[!0-9]*) printf '[stack] ERROR: SLUICE_STACK_PORT_OFFSET must be a non-negative integer, got '$PORT_OFFSET'\n' >&2; exit 1;; esac
+PG_PORT=$((55432 + PORT_OFFSET))
+MARIADB_PORT=$((53306 + PORT_OFFSET))
+KAFKA_PORT=$((59092 + PORT_OFFSET))
+KAFKA_CONTROLLER_PORT=$((59093 + PORT_OFFSET))
+FERRETDB_PORT=$((57017 + PORT_OFFSET))
+FERRETDB_DEBUG_PORT=$((57018 + PORT_OFFSET))
+PROMETHEUS_PORT=$((59090 + PORT_OFFSET))
 
 # Pinned versions.
 KAFKA_VERSION=3.9.2
