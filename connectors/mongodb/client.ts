@@ -132,7 +132,8 @@ export interface ServerInfo {
    * FerretDB v1's update handler keeps each matched update's backend query open until
    * the whole command ends (a `defer` inside its loop), so one command that replaces
    * ≥ 50 existing documents exhausts its PostgreSQL pool (50) and hangs forever
-   * (measured on v1.24.2). 16 leaves room for a few streams writing at once.
+   * (measured on v1.24.2). 8 leaves room for several writers at once: the Kafka
+   * consumer writes up to 3 partitions concurrently, and streams share the server.
    */
   maxOpsPerCommand: number | null;
 }
@@ -155,7 +156,7 @@ export async function detectServer(client: MongoClient): Promise<ServerInfo> {
     decimal128: !ferretV1,
     nonFiniteDoubles: !ferretV1,
     maxDocumentBytes: typeof hello.maxBsonObjectSize === 'number' ? hello.maxBsonObjectSize : 16 * 1024 * 1024,
-    maxOpsPerCommand: ferretV1 ? 16 : null,
+    maxOpsPerCommand: ferretV1 ? 8 : null,
   };
 }
 

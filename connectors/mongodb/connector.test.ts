@@ -45,7 +45,7 @@ test('write concern: majority on a replica set, 1 elsewhere, the configured one 
     decimal128: product === 'MongoDB',
     nonFiniteDoubles: product === 'MongoDB',
     maxDocumentBytes: 16 * 1024 * 1024,
-    maxOpsPerCommand: product === 'FerretDB' ? 16 : null,
+    maxOpsPerCommand: product === 'FerretDB' ? 8 : null,
   });
   assert.deepEqual(effectiveWriteConcern(parseOptions({}), info('rs0')), { w: 'majority' });
   assert.deepEqual(effectiveWriteConcern(parseOptions({}), info(null)), { w: 1 });

@@ -41,9 +41,9 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
 export async function startDaemon(
   dataDir: string,
   extra: Record<string, string | undefined> = {},
-  opts: { args?: string[]; timeoutMs?: number; adminKey?: string } = {},
+  opts: { args?: string[]; nodeArgs?: string[]; timeoutMs?: number; adminKey?: string } = {},
 ): Promise<RunningDaemon> {
-  const proc = spawn(process.execPath, [CLI, ...(opts.args ?? ['start'])], {
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, ...(opts.args ?? ['start'])], {
     env: cleanEnv({ SLUICE_DATA_DIR: dataDir, ...(opts.adminKey ? { SLUICE_ADMIN_KEY: opts.adminKey } : {}), ...extra }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

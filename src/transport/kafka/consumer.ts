@@ -1,7 +1,8 @@
 /**
  * The sink side of the Kafka transport: a consumer group per stream that decodes each
  * partition batch, writes it to the sink, and commits the offsets only once the sink
- * resolved (delivery contract 2). One partition batch at a time keeps per-key order.
+ * resolved (delivery contract 2). Each partition's batches are written in order, which
+ * keeps per-key order; different partitions are written concurrently.
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { RUN_EVENTS, type ChangeEvent, type ConnectorContext, type Sink } from '../../runtime/connector';
@@ -20,6 +21,13 @@ export interface SinkConsumerArgs {
 }
 
 const SESSION_TIMEOUT_MS = 10_000;
+/**
+ * Partition batches written to the sink at once. Order is per key, and a key lives in one
+ * partition, which kafkajs never hands out twice at a time; across partitions the writes
+ * are independent. One at a time left the sink idle during every commit and fetch: at
+ * 2,000 events/s into FerretDB the end-to-end p50 went from ~4.8 s to ~0.3 s with 3.
+ */
+const PARTITIONS_AT_ONCE = 3;
 const HEARTBEAT_INTERVAL_MS = 3_000;
 
 /** Only errors that say a retry can help are retried; a bug or a rejected record fails the stream. */
@@ -83,7 +91,7 @@ export class SinkConsumer {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      partitionsConsumedConcurrently: PARTITIONS_AT_ONCE,
       eachBatch: (payload) => this.#eachBatch(consumer, payload),
     });
   }

@@ -12,6 +12,7 @@ import { TransportClosedError } from '../direct';
 import { DebeziumSerde } from './serde';
 import { ensureTopics, parseTableRef, topicFor, topicPrefixOf } from './topics';
 import { SinkConsumer } from './consumer';
+import { partitionOf } from './partition';
 
 export interface KafkaSettings {
   /** "host:port,host:port" or a list. */
@@ -30,24 +31,32 @@ export interface KafkaTransportArgs {
 }
 
 const POLL_MS = 50;
-/** Bytes of records per produce request: well under the broker's default message.max.bytes (1 MiB). */
-export const MAX_REQUEST_BYTES = 512 * 1024;
+/**
+ * Bytes of records per partition in one produce request: a partition's record batch must
+ * stay under the broker's message.max.bytes (1 MiB by default), with room for framing.
+ */
+export const MAX_PARTITION_BYTES = 768 * 1024;
 /** Record framing and headers, roughly, on top of key and value. */
 const RECORD_OVERHEAD = 64;
 
-/** Splits `items` in order into runs of at most `max` bytes (an item larger than `max` goes alone). */
-export function sliceBySize<T extends { size: number }>(items: T[], max: number): T[][] {
+/**
+ * Splits `items` in order into runs in which no group (partition) holds more than `max`
+ * bytes; an item larger than `max` goes alone. Without `groupOf`, all items are one group.
+ */
+export function sliceBySize<T extends { size: number }>(items: T[], max: number, groupOf: (item: T) => string = () => ''): T[][] {
   const out: T[][] = [];
   let cur: T[] = [];
-  let bytes = 0;
+  let bytes = new Map<string, number>();
   for (const it of items) {
-    if (cur.length > 0 && bytes + it.size > max) {
+    const group = groupOf(it);
+    const held = bytes.get(group) ?? 0;
+    if (cur.length > 0 && held + it.size > max) {
       out.push(cur);
       cur = [];
-      bytes = 0;
+      bytes = new Map();
     }
     cur.push(it);
-    bytes += it.size;
+    bytes.set(group, (bytes.get(group) ?? 0) + it.size);
   }
   if (cur.length > 0) out.push(cur);
   return out;
@@ -145,7 +154,6 @@ export class KafkaTransport implements Transport {
   #producerReady = false;
   #consumer: SinkConsumer | undefined;
   #partitions = new Map<string, PartitionMetadata[]>();
-  readonly #partitioner = Partitioners.DefaultPartitioner();
   /** Highest offset produced, per "topic:partition". */
   readonly #produced = new Map<string, bigint>();
   /** Next offset to read, as committed by our own consumer, per "topic:partition". */
@@ -273,21 +281,22 @@ export class KafkaTransport implements Transport {
       await this.#consumer!.addTopics(unknown);
     }
     const tombstones = this.#args.kafka.tombstones ?? true;
-    const records: Array<{ topic: string; message: Message; size: number }> = [];
+    const records: Array<{ topic: string; message: Message & { partition: number }; size: number }> = [];
     for (const e of batch.events) {
       const topic = this.#topic(e.table);
-      const key = this.#serde.encodeKey(e);
-      // Partition chosen here with kafkajs's Java-compatible murmur2 partitioner (what
-      // the producer would pick anyway) so we know how many records each partition got.
-      const partition = this.#partitioner({ topic, partitionMetadata: this.#partitions.get(topic)!, message: { key, value: null } });
-      const value = this.#serde.encodeValue(e);
-      records.push({ topic, message: { key, value, partition }, size: Buffer.byteLength(key) + Buffer.byteLength(value) + RECORD_OVERHEAD });
-      if (e.op === 'd' && tombstones) records.push({ topic, message: { key, value: null, partition }, size: Buffer.byteLength(key) + RECORD_OVERHEAD });
+      // Buffers, encoded once: kafkajs would otherwise convert the strings again.
+      const key = Buffer.from(this.#serde.encodeKey(e));
+      // Partitioned here as the default partitioner would (partition.ts), so we know how
+      // many records each partition got and can keep each partition's batch in bounds.
+      const partition = partitionOf(key, this.#partitions.get(topic)!.length);
+      const value = Buffer.from(this.#serde.encodeValue(e));
+      records.push({ topic, message: { key, value, partition }, size: key.length + value.length + RECORD_OVERHEAD });
+      if (e.op === 'd' && tombstones) records.push({ topic, message: { key, value: null, partition }, size: key.length + RECORD_OVERHEAD });
     }
-    // One produce request per slice, in order: a partition's record batch must stay under
-    // the broker's message.max.bytes (1 MiB by default), and an uncompressed snapshot
-    // chunk of Debezium JSON (~3 KiB a row with its schema) is several MiB.
-    for (const slice of sliceBySize(records, MAX_REQUEST_BYTES)) await this.#send(slice, ctx);
+    // One produce request per slice, in order, each partition's share of it under the
+    // broker's message.max.bytes: an uncompressed snapshot chunk of Debezium JSON (~3 KiB
+    // a row with its schema) is several MiB.
+    for (const slice of sliceBySize(records, MAX_PARTITION_BYTES, (r) => `${r.topic}:${r.message.partition}`)) await this.#send(slice, ctx);
   }
 
   /** Sends one slice until Kafka acknowledged all of it; retries while Kafka is away. */

@@ -20,6 +20,14 @@ test('sliceBySize keeps order, stays under the limit, and sends an oversized ite
   assert.deepEqual(sliceBySize([], 100), []);
 });
 
+test('sliceBySize with groups bounds each group (partition), not the slice', () => {
+  const items = [60, 60, 60, 60, 60, 60].map((size, i) => ({ i, size, p: i % 3 }));
+  // Three partitions, 60 bytes each per pair: 120 per partition fits in one slice of limit 130.
+  assert.deepEqual(sliceBySize(items, 130, (x) => String(x.p)).map((s) => s.map((x) => x.i)), [[0, 1, 2, 3, 4, 5]]);
+  // A limit of 100 lets each partition hold one item per slice.
+  assert.deepEqual(sliceBySize(items, 100, (x) => String(x.p)).map((s) => s.map((x) => x.i)), [[0, 1, 2], [3, 4, 5]]);
+});
+
 test('Kafka being away is retried, with the same producer', () => {
   const refused = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:59092');
   assert.equal(classifyProduceError(refused), 'retry');
