@@ -79,7 +79,7 @@ async function snapshotBench(d: RunningDaemon, pg: Client): Promise<Row> {
   const ids = await createStream(d, { name: `bench-snap-${id}`, mongoDb: `bench_snap_${id}`, tables: [name], mode: 'SNAPSHOT', transport: 'direct', options: { snapshotChunkSize: BATCH } });
   const t0 = performance.now();
   await d.api(`/api/v1/streams/${ids.streamId}/start`, { method: 'POST' });
-  await waitFor(async () => (await streamStatus(d, ids.streamId)).status === 'COMPLETED', { timeoutMs: 1800000, intervalMs: 25 });
+  await waitFor(async () => (await streamStatus(d, ids.streamId)).status === 'COMPLETED', { timeoutMs: 1800000, intervalMs: 100 });
   const sluiceMs = performance.now() - t0;
   await d.api(`/api/v1/streams/${ids.streamId}`, { method: 'DELETE' });
   const sluice = SNAPSHOT_ROWS / (sluiceMs / 1000);

@@ -144,6 +144,19 @@ test('large batches over existing documents: replayed snapshot rows replace, hun
   assert.deepEqual(got.map((d) => d.v), Array.from({ length: 300 }, (_, i) => `u${i}`));
 });
 
+test('a large insert runs as concurrent parts: a part of replays and a part of new rows both end right', { timeout: 120_000 }, async (t) => {
+  const { sink, ctx, docs, lines } = setup();
+  t.after(() => sink.close());
+  const rows = (from: number, to: number, v: string) => Array.from({ length: to - from }, (_, i) => ev('r', 'parts', { id: from + i }, { id: from + i, v }));
+  await sink.write(batch(...rows(0, 600, 'first')), ctx);
+  // 1,200 rows split in two inserts of 600: the first all duplicates (redone as replaces), the second all new.
+  await sink.write(batch(...rows(0, 1200, 'second')), ctx);
+  assert.ok(lines.some((l) => l.msg === 'documents already present (replayed events): replacing them' && l.existing === 600));
+  const got = await docs('parts');
+  assert.equal(got.length, 1200);
+  assert.ok(got.every((d) => d.v === 'second'), 'every document has the replayed content');
+});
+
 test('every value type round-trips exactly', async (t) => {
   const { sink, ctx, coll } = setup();
   t.after(() => sink.close());

@@ -82,6 +82,9 @@ interface Connected {
   decimals: DecimalMode;
 }
 
+/** A batch of inserts is split in two concurrent commands from twice this many documents. */
+const INSERT_PART_MIN = 500;
+
 export class MongoSink implements Sink {
   readonly #url: string;
   readonly #database: string;
@@ -214,6 +217,24 @@ export class MongoSink implements Sink {
    * retried or reported there, per record, exactly as for any other write.
    */
   async #insertFirst(
+    collection: string,
+    writes: PlannedWrite[],
+    connected: Connected,
+    writeConcern: WriteConcernSettings,
+    ctx: ConnectorContext,
+  ): Promise<PlannedWrite[]> {
+    // The insert is unordered, so its parts may run at once: the server (FerretDB's
+    // PostgreSQL backend especially) then works on two commands in parallel instead of
+    // leaving a core idle. Only large batches (snapshot chunks) are split.
+    const parts = writes.length >= 2 * INSERT_PART_MIN ? 2 : 1;
+    const size = Math.ceil(writes.length / parts);
+    const results = await Promise.all(
+      Array.from({ length: parts }, (_, i) => this.#insertPart(collection, writes.slice(i * size, (i + 1) * size), connected, writeConcern, ctx)),
+    );
+    return results.flat();
+  }
+
+  async #insertPart(
     collection: string,
     writes: PlannedWrite[],
     connected: Connected,
