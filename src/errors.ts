@@ -36,6 +36,7 @@ export const ERRORS = {
   BODY_NOT_JSON: entry(400, 'validation', 'Send a JSON body with Content-Type: application/json.'),
   UNSUPPORTED_MEDIA_TYPE: entry(415, 'validation', 'Send the body as application/json.'),
   PAYLOAD_TOO_LARGE: entry(413, 'validation', 'Send a smaller body.'),
+  HTTP_REQUEST_MALFORMED: entry(400, 'validation', 'Send a well-formed HTTP/1.1 request: header values of visible ASCII, a valid request line, headers within the size limit.'),
   CONFIRMATION_REQUIRED: entry(428, 'validation', 'Repeat the request with the header X-Confirm-Delete: true.'),
   // auth
   AUTH_REQUIRED: entry(401, 'authentication', 'Send an API key in the X-API-Key header (or Authorization: Bearer <key>).'),

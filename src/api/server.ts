@@ -39,6 +39,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
     bodyLimit: deps.config.api.bodyLimitBytes,
+    // A request Node's HTTP parser refuses (a control character in a header, say) never
+    // reaches a route: answer it in the same envelope as every other error.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return void socket.destroy(err);
+      const e = new SluiceError('HTTP_REQUEST_MALFORMED', `The HTTP request could not be parsed (${(err as { code?: string }).code ?? err.message}).`);
+      const body = JSON.stringify(e.toEnvelope());
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
   });
   // Bodies are JSON and must be typed right ("7" is not 7); query strings and path
   // parameters are text, so they are coerced. Unknown fields are errors, not dropped.

@@ -44,7 +44,7 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         tags: ['health'],
         summary: 'Prometheus metrics (text exposition format)',
         ...(deps.config.api.metricsOpen ? { security: [] } : {}),
-        response: { 200: { type: 'string', description: 'Prometheus text format' } },
+        response: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },
       },
     },
     async (_req, reply) => {
