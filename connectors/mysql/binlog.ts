@@ -137,6 +137,8 @@ export class BinlogStream {
   #meta: Conn | null = null;
   #wake: (() => void) | null = null;
   #paused = false;
+  /** zongji has paused the socket itself while our table-map look-up runs. */
+  #fetching = false;
   #closed = false;
   #timer: NodeJS.Timeout | null = null;
   static readonly HIGH_WATER = 5000;
@@ -171,7 +173,10 @@ export class BinlogStream {
     const item = this.#queue.shift()!;
     if (this.#paused && this.#queue.length <= BinlogStream.LOW_WATER) {
       this.#paused = false;
-      this.#zongji?.connection.resume();
+      // Not while zongji waits for a table map's columns: a row event parsed before they
+      // are installed finds no table map and zongji drops it silently as "filtered".
+      // zongji resumes the socket itself once the look-up is done.
+      if (!this.#fetching) this.#zongji?.connection.resume();
     }
     return item;
   }
@@ -213,7 +218,10 @@ export class BinlogStream {
       charset: 'UTF8MB4_GENERAL_CI',
       dateStrings: true,
     });
+    // zongji pauses the socket before calling this and resumes it in `next`; our own
+    // back-pressure must neither resume it meanwhile (see #take) nor be undone by that resume.
     zj._fetchTableInfo = (e, next) => {
+      this.#fetching = true;
       this.#onTableMap(e).then(
         (t) => {
           this.#byTableId.set(e.tableId!, t);
@@ -222,13 +230,20 @@ export class BinlogStream {
             parentSchema: e.schemaName,
             tableName: e.tableName,
           };
+          if (this.#zongji === zj) this.#fetching = false;
           next();
+          if (this.#paused && this.#zongji === zj) zj.connection.pause();
         },
         // No next(): zongji stays paused; the stream ends with this error.
-        (error: unknown) => this.#push({ kind: 'error', error }),
+        (error: unknown) => {
+          if (this.#zongji === zj) this.#push({ kind: 'error', error });
+        },
       );
     };
     zj.on('binlog', (e) => {
+      // A stopped reader (before a reconnect) may still finish a table-map look-up and
+      // emit: its events are read again by the new one.
+      if (this.#zongji !== zj) return;
       // Runs as zongji parses, before the next event is parsed: bind each row event to
       // the schema of its table map now, and forget cached table maps at DDL, since
       // later events may reuse a table id with a new shape.
@@ -239,7 +254,9 @@ export class BinlogStream {
       }
       this.#push({ kind: 'event', e });
     });
-    zj.on('error', (error) => this.#push({ kind: 'error', error }));
+    zj.on('error', (error) => {
+      if (this.#zongji === zj) this.#push({ kind: 'error', error });
+    });
     const includeSchema: Record<string, string[]> = {};
     for (const t of o.tables) (includeSchema[t.ref.schema] ??= []).push(t.ref.table);
     zj.start({
@@ -255,6 +272,8 @@ export class BinlogStream {
   #stopZongji(): void {
     const zj = this.#zongji;
     this.#zongji = null;
+    this.#fetching = false;
+    this.#paused = false;
     if (!zj) return;
     try {
       zj.stop();
