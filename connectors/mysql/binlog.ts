@@ -37,6 +37,7 @@ import { connect, isUnreachable, toSourceError, type Conn, type MysqlConfig } fr
 import { decodeRow, sourceInfo } from './rows';
 import { keyOf, sameKey } from '../../src/runtime/values';
 import { patchZongji } from './binlog-values';
+import { changesShape, isBefore, lastShapeChanges, type BinlogPoint } from './ddl-history';
 import type { BinlogPosition } from './snapshot';
 import type { TypeOptions } from './types';
 
@@ -103,6 +104,8 @@ interface ZongJiEvent {
   xid?: number;
   /** Set by us as the event is parsed: the schema its table map was checked against. */
   meta?: TableMeta | undefined;
+  /** Set by us: a DDL naming the table follows this row event in the binlog, at this point. */
+  writtenBefore?: BinlogPoint;
 }
 
 /** Statements that are neither transaction control nor MariaDB's comment-only dummy events. */
@@ -118,6 +121,8 @@ interface ZongJi {
   start(options: Record<string, unknown>): void;
   stop(): void;
   tableMap: Record<number, unknown>;
+  /** The file being read (zongji follows rotate events in it). */
+  options: { filename: string };
   connection: { pause(): void; resume(): void };
   _fetchTableInfo(event: ZongJiEvent, next: () => void): void;
 }
@@ -133,6 +138,10 @@ export class BinlogStream {
   readonly #byTableId = new Map<number, TableMeta>();
   /** Current schema per captured table, replaced when a table map shows a new shape. */
   readonly #current = new Map<string, TableMeta>();
+  /** Per table, the last DDL naming it that was ahead in the binlog when we last looked: rows before it are refused. */
+  #horizon = new Map<string, BinlogPoint>();
+  /** Per table, where a DDL naming it was read since its schema was: the next table map re-reads it. */
+  readonly #altered = new Map<string, BinlogPoint>();
   #zongji: ZongJi | null = null;
   #meta: Conn | null = null;
   #wake: (() => void) | null = null;
@@ -186,10 +195,18 @@ export class BinlogStream {
     const key = `${e.schemaName}.${e.tableName}`;
     let t = this.#current.get(key);
     if (!t) throw new SluiceError('SOURCE_READ_FAILED', `table map for ${key}, which the stream does not capture`, { table: key });
-    if (tableMapMismatch(e.columnTypes ?? [], t) === null) return t;
-    // The table changed shape since we last looked: take what the catalog says now,
-    // but only if it matches what this event was written with.
+    const alteredAt = this.#altered.get(key);
+    if (alteredAt === undefined && tableMapMismatch(e.columnTypes ?? [], t) === null) return t;
+    // The table changed shape since we last looked (a DDL statement naming it was read,
+    // or the table map differs): take what the catalog says now, but only if it matches
+    // what this event was written with, and only for events up to the next DDL naming
+    // the table (the catalog may already reflect that one: see ddl-history.ts).
     const columns = await readColumns(this.#meta!, t.ref);
+    if (alteredAt !== undefined) {
+      const later = (await lastShapeChanges(this.#meta!, alteredAt, [t.ref])).get(key);
+      if (later) this.#horizon.set(key, later);
+      this.#altered.delete(key);
+    }
     const fresh: TableMeta = { ...t, columns, schema: buildSchema(t.ref, columns, t.key, this.#opts.typeOptions) };
     const why = tableMapMismatch(e.columnTypes ?? [], fresh);
     if (why !== null) {
@@ -201,7 +218,9 @@ export class BinlogStream {
     if (missing.length > 0) {
       throw new SluiceError('SOURCE_SCHEMA_CHANGED', `key column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${key} no longer exist`, { table: key, missing });
     }
-    this.#opts.logger.info({ table: key, columns: columns.map((c) => c.name) }, 'table shape changed; decoding with the new columns');
+    if (alteredAt === undefined || columns.map((c) => c.name).join() !== t.columns.map((c) => c.name).join()) {
+      this.#opts.logger.info({ table: key, columns: columns.map((c) => c.name) }, 'table shape changed; decoding with the new columns');
+    }
     this.#current.set(key, fresh);
     return fresh;
   }
@@ -247,10 +266,17 @@ export class BinlogStream {
       // Runs as zongji parses, before the next event is parsed: bind each row event to
       // the schema of its table map now, and forget cached table maps at DDL, since
       // later events may reuse a table id with a new shape.
-      if (e.tableId !== undefined && e.rows) e.meta = this.#byTableId.get(e.tableId);
+      if (e.tableId !== undefined && e.rows) {
+        e.meta = this.#byTableId.get(e.tableId);
+        const horizon = e.meta && this.#horizon.get(`${e.meta.ref.schema}.${e.meta.ref.table}`);
+        if (horizon && isBefore({ file: zj.options.filename, pos: e.nextPosition }, horizon)) e.writtenBefore = horizon;
+      }
       if (e.getEventName() === 'query' && isDdl(e.query ?? '')) {
         for (const k of Object.keys(zj.tableMap)) delete zj.tableMap[Number(k)];
         this.#byTableId.clear();
+        for (const t of this.#opts.tables) {
+          if (changesShape(e.query ?? '', e.schema || null, t.ref)) this.#altered.set(`${t.ref.schema}.${t.ref.table}`, { file: zj.options.filename, pos: e.nextPosition });
+        }
       }
       this.#push({ kind: 'event', e });
     });
@@ -299,6 +325,10 @@ export class BinlogStream {
     const o = this.#opts;
     signal.addEventListener('abort', () => this.#wake?.(), { once: true });
     this.#meta = await connect(o.config);
+    // Before reading: rows written before a later DDL naming their table are refused.
+    this.#horizon = await lastShapeChanges(this.#meta, from, o.tables.map((t) => t.ref)).catch((err: unknown) => {
+      throw toSourceError(err, 'listing DDL statements in the binlog (SHOW BINLOG EVENTS)', { file: from.file, position: from.pos });
+    });
     this.#startZongji(from);
     this.#timer = setInterval(() => this.#push({ kind: 'tick' }), Math.max(50, Math.min(o.heartbeatIntervalMs, 5000)));
 
@@ -428,6 +458,14 @@ export class BinlogStream {
   #toEvents(e: ZongJiEvent, file: string, tsMs: number): ChangeEvent[] {
     const t = e.meta;
     if (!t) throw new SluiceError('SOURCE_READ_FAILED', `row event for table id ${e.tableId} before its table map`, {});
+    if (e.writtenBefore) {
+      const key = `${t.ref.schema}.${t.ref.table}`;
+      throw new SluiceError('SOURCE_SCHEMA_CHANGED', `binlog events for ${key} at ${file}:${e.nextPosition} were written before a DDL statement on the table (ending at ${e.writtenBefore.file}:${e.writtenBefore.pos}); their column names are no longer known, and today's could label values wrongly`, {
+        table: key,
+        file,
+        position: e.nextPosition,
+      }, { suggestion: 'The table was altered after these events were written and before sluice read them. Re-snapshot the stream (delete and recreate it) to resync MongoDB.' });
+    }
     const o = this.#opts;
     const key = t.key;
     const event = (op: ChangeEvent['op'], k: Row, before: Row | null, after: Row | null): ChangeEvent => ({
