@@ -17,13 +17,23 @@ import { stackUrls } from '../test/helpers/stack';
 import { clientConfig } from '../connectors/mysql/naming';
 import { batchInserter, cdcBench, CDC_ROWS, latencyBench, log, main, runBench, snapshotBench, SNAPSHOT_ROWS } from './common';
 
-/** Baseline 1: a streamed SELECT (rows as they arrive, the socket paused by back-pressure) into insertMany, BATCH at a time. */
+/**
+ * Baseline 1: a streamed SELECT into insertMany, BATCH at a time. The mysql driver's
+ * streaming pattern: each row pauses the connection until its document is buffered
+ * (or its batch written).
+ */
 async function selectAndInsert(my: MyClient, name: string, db: Db): Promise<void> {
   const out = batchInserter(db, 'select');
-  const rows = my.raw.query(`SELECT id, n, note, amount, at FROM ${name}`).stream({ highWaterMark: 1000 });
-  for await (const r of rows as AsyncIterable<Record<string, string>>) {
-    await out.add({ _id: Long.fromString(r.id as string), n: Number(r.n), note: r.note, amount: r.amount, at: new Date(`${(r.at as string).replace(' ', 'T')}Z`) });
-  }
+  await new Promise<void>((resolve, reject) => {
+    my.raw
+      .query(`SELECT id, n, note, amount, at FROM ${name}`)
+      .on('error', reject)
+      .on('result', (r: Record<string, string>) => {
+        my.raw.pause();
+        out.add({ _id: Long.fromString(r.id as string), n: Number(r.n), note: r.note, amount: r.amount, at: new Date(`${(r.at as string).replace(' ', 'T')}Z`) }).then(() => my.raw.resume(), reject);
+      })
+      .on('end', () => resolve());
+  });
   await out.flush();
 }
 
