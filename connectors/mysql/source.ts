@@ -46,8 +46,6 @@ export class MysqlSource implements Source {
   readonly #serverId: number;
   readonly #conns = new Set<Conn>();
   #binlog: BinlogStream | null = null;
-  /** CDC_ONLY: "now", fixed by begin() before the stream reports CDC running. */
-  #now: BinlogPosition | null = null;
   #closed = false;
 
   constructor(args: CreateArgs) {
@@ -134,11 +132,16 @@ export class MysqlSource implements Source {
     }
   }
 
-  /** CDC_ONLY with no position yet: the binlog end now, so every later commit is read. */
-  async begin(_ctx: ConnectorContext): Promise<void> {
-    this.#now = await this.#currentEnd().catch((err: unknown) => {
+  /**
+   * CDC_ONLY with no position yet: the binlog end now, recorded by the run loop before
+   * the stream reports CDC running, so every later commit is read, even after a pause or
+   * a crash before the first batch.
+   */
+  async begin(_ctx: ConnectorContext): Promise<Position> {
+    const now = await this.#currentEnd().catch((err: unknown) => {
       throw toSourceError(err, 'reading the binlog position', { stream: this.#stream.id });
     });
+    return { ...now };
   }
 
   async *stream(from: Position | null, ctx: ConnectorContext): AsyncGenerator<EventBatch> {
@@ -147,10 +150,8 @@ export class MysqlSource implements Source {
     if (from && typeof from.file === 'string' && typeof from.pos === 'number') {
       start = { file: from.file, pos: from.pos, gtid: typeof from.gtid === 'string' ? from.gtid : null };
       if (from.kind === SNAPSHOT_POSITION_KIND) ctx.logger.info({ ...start }, 'CDC starts at the snapshot\'s consistent point');
-    } else if (this.#now) {
-      start = this.#now;
     } else {
-      // CDC_ONLY without begin(): from now.
+      // CDC_ONLY without a recorded "now" (begin() not called): from now.
       start = await this.#currentEnd().catch((err: unknown) => {
         throw toSourceError(err, 'reading the binlog position', { stream: this.#stream.id });
       });

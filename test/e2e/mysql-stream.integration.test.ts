@@ -32,3 +32,20 @@ test('MariaDB: a snapshot taken under concurrent writes, then inserts, updates a
     }
   });
 });
+
+test('MariaDB CDC_ONLY on Kafka: "now" is fixed when CDC reports running — a pause right then, writes meanwhile, and resume delivers them all', { timeout: 300000 }, async () => {
+  await withStream({ source: 'mysql', transport: 'kafka', mode: 'CDC_ONLY' }, async ({ d, streamId, table, collection, src, db }) => {
+    await start(d, streamId);
+    await cdcRunning(d, streamId);
+    // Paused before the first batch could be saved: the position begin() recorded holds.
+    assert.equal((await d.api(`/api/v1/streams/${streamId}/pause`, { method: 'POST' })).body.cdcStatus, 'PAUSED');
+    await src.exec(`INSERT INTO ${table} VALUES (1, 1, 'while paused', 1.00, UTC_TIMESTAMP(3))`);
+    const values = Array.from({ length: 1000 }, (_, i) => `(${1000 + i}, 0, 'while paused', 0, UTC_TIMESTAMP(3))`).join(',');
+    await src.exec(`INSERT INTO ${table} VALUES ${values}`);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await db.collection(collection).countDocuments({}), 0, 'nothing is written while paused');
+    assert.equal((await d.api(`/api/v1/streams/${streamId}/resume`, { method: 'POST' })).status, 202);
+    const diff = await waitConverged(src, table, db, collection);
+    assert.equal(diff.sinkCount, 1001);
+  });
+});
