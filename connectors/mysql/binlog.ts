@@ -21,7 +21,8 @@
  * README.md for what this does and does not catch.
  *
  * Back-pressure: events are queued and the binlog socket paused (mysql's
- * Connection.pause) above HIGH_WATER, resumed below LOW_WATER.
+ * Connection.pause) above HIGH_WATER rows, resumed below LOW_WATER. Rows, not
+ * events: one row event of a multi-row statement holds tens of rows.
  *
  * Reconnect: a lost connection (server restart, network) is retried with backoff
  * for `reconnectTimeoutMs`, from the last commit position read; the events of the
@@ -131,9 +132,13 @@ type Item = { kind: 'event'; e: ZongJiEvent } | { kind: 'error'; error: unknown 
 
 const req = createRequire(__filename);
 
+const rowsIn = (item: Item): number => (item.kind === 'event' ? Math.max(1, item.e.rows?.length ?? 0) : 1);
+
 export class BinlogStream {
   readonly #opts: BinlogOptions;
   readonly #queue: Item[] = [];
+  /** Rows (one for an event without rows) in the queue. */
+  #queuedRows = 0;
   /** Schema in force per binlog table id (set when its table map was checked). */
   readonly #byTableId = new Map<number, TableMeta>();
   /** Current schema per captured table, replaced when a table map shows a new shape. */
@@ -160,13 +165,14 @@ export class BinlogStream {
   }
 
   get backlog(): { queued: number; paused: boolean } {
-    return { queued: this.#queue.length, paused: this.#paused };
+    return { queued: this.#queuedRows, paused: this.#paused };
   }
 
   #push(item: Item): void {
     if (this.#closed) return;
     this.#queue.push(item);
-    if (this.#queue.length >= BinlogStream.HIGH_WATER) {
+    this.#queuedRows += rowsIn(item);
+    if (this.#queuedRows >= BinlogStream.HIGH_WATER) {
       this.#paused = true;
       this.#zongji?.connection.pause();
     }
@@ -180,7 +186,8 @@ export class BinlogStream {
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
     const item = this.#queue.shift()!;
-    if (this.#paused && this.#queue.length <= BinlogStream.LOW_WATER) {
+    this.#queuedRows -= rowsIn(item);
+    if (this.#paused && this.#queuedRows <= BinlogStream.LOW_WATER) {
       this.#paused = false;
       // Not while zongji waits for a table map's columns: a row event parsed before they
       // are installed finds no table map and zongji drops it silently as "filtered".
@@ -371,6 +378,7 @@ export class BinlogStream {
         inTx = false;
         this.#stopZongji();
         this.#queue.length = 0;
+        this.#queuedRows = 0;
         o.logger.warn({ err: item.error, file: committed.file, pos: committed.pos }, 'binlog connection lost; reconnecting');
         await this.#reconnect(committed, signal);
         file = committed.file;
