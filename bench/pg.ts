@@ -42,7 +42,11 @@ async function snapshot(d: RunningDaemon, pg: Client) {
   const name = `public.bench_snap_${uid()}`;
   log(`snapshot: ${SNAPSHOT_ROWS} rows`);
   await table(pg, name, SNAPSHOT_ROWS);
-  return snapshotBench(d, { sourceKind: 'postgresql', table: name, baselineName: 'COPY out + insertMany', baseline: (db) => copyAndInsert(pg, name, db) });
+  try {
+    return await snapshotBench(d, { sourceKind: 'postgresql', table: name, baselineName: 'COPY out + insertMany', baseline: (db) => copyAndInsert(pg, name, db) });
+  } finally {
+    await pg.query(`DROP TABLE IF EXISTS ${name}`);
+  }
 }
 
 function recvlogical(args: string[]): Promise<number> {
@@ -82,6 +86,7 @@ async function cdc(d: RunningDaemon, pg: Client) {
     },
   });
   await pg.query(`DROP PUBLICATION ${short}_pub`);
+  await pg.query(`DROP TABLE IF EXISTS ${name}`);
   return row;
 }
 
@@ -89,14 +94,18 @@ async function latency(d: RunningDaemon, pg: Client) {
   const short = `bench_lat_${uid()}`;
   const name = `public.${short}`;
   await table(pg, name, 0);
-  return latencyBench(d, {
-    sourceKind: 'postgresql',
-    name: short,
-    table: name,
-    insert: async (first, last) => {
-      await pg.query(`INSERT INTO ${name} SELECT g, 0, 'lat', 0, now() FROM generate_series($1::bigint, $2::bigint) g`, [first, last]);
-    },
-  });
+  try {
+    return await latencyBench(d, {
+      sourceKind: 'postgresql',
+      name: short,
+      table: name,
+      insert: async (first, last) => {
+        await pg.query(`INSERT INTO ${name} SELECT g, 0, 'lat', 0, now() FROM generate_series($1::bigint, $2::bigint) g`, [first, last]);
+      },
+    });
+  } finally {
+    await pg.query(`DROP TABLE IF EXISTS ${name}`);
+  }
 }
 
 main(async () => {
