@@ -9,7 +9,7 @@ const { spawnSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
 const scenario = process.argv[2];
-const available = fs.readdirSync(__dirname).filter((f) => f.endsWith('.ts') && f !== 'report.ts').map((f) => f.slice(0, -3));
+const available = fs.readdirSync(__dirname).filter((f) => f.endsWith('.ts') && f !== 'report.ts' && f !== 'common.ts').map((f) => f.slice(0, -3));
 if (!scenario || !available.includes(scenario)) {
   console.error(`usage: npm run bench -- <scenario>   (${available.join(', ')})`);
   process.exit(2);

@@ -21,7 +21,8 @@
  * README.md for what this does and does not catch.
  *
  * Back-pressure: events are queued and the binlog socket paused (mysql's
- * Connection.pause) above HIGH_WATER, resumed below LOW_WATER.
+ * Connection.pause) above HIGH_WATER rows, resumed below LOW_WATER. Rows, not
+ * events: one row event of a multi-row statement holds tens of rows.
  *
  * Reconnect: a lost connection (server restart, network) is retried with backoff
  * for `reconnectTimeoutMs`, from the last commit position read; the events of the
@@ -37,6 +38,7 @@ import { connect, isUnreachable, toSourceError, type Conn, type MysqlConfig } fr
 import { decodeRow, sourceInfo } from './rows';
 import { keyOf, sameKey } from '../../src/runtime/values';
 import { patchZongji } from './binlog-values';
+import { changesShape, isBefore, lastShapeChanges, type BinlogPoint } from './ddl-history';
 import type { BinlogPosition } from './snapshot';
 import type { TypeOptions } from './types';
 
@@ -103,6 +105,8 @@ interface ZongJiEvent {
   xid?: number;
   /** Set by us as the event is parsed: the schema its table map was checked against. */
   meta?: TableMeta | undefined;
+  /** Set by us: a DDL naming the table follows this row event in the binlog, at this point. */
+  writtenBefore?: BinlogPoint;
 }
 
 /** Statements that are neither transaction control nor MariaDB's comment-only dummy events. */
@@ -118,6 +122,8 @@ interface ZongJi {
   start(options: Record<string, unknown>): void;
   stop(): void;
   tableMap: Record<number, unknown>;
+  /** The file being read (zongji follows rotate events in it). */
+  options: { filename: string };
   connection: { pause(): void; resume(): void };
   _fetchTableInfo(event: ZongJiEvent, next: () => void): void;
 }
@@ -126,17 +132,27 @@ type Item = { kind: 'event'; e: ZongJiEvent } | { kind: 'error'; error: unknown 
 
 const req = createRequire(__filename);
 
+const rowsIn = (item: Item): number => (item.kind === 'event' ? Math.max(1, item.e.rows?.length ?? 0) : 1);
+
 export class BinlogStream {
   readonly #opts: BinlogOptions;
   readonly #queue: Item[] = [];
+  /** Rows (one for an event without rows) in the queue. */
+  #queuedRows = 0;
   /** Schema in force per binlog table id (set when its table map was checked). */
   readonly #byTableId = new Map<number, TableMeta>();
   /** Current schema per captured table, replaced when a table map shows a new shape. */
   readonly #current = new Map<string, TableMeta>();
+  /** Per table, the last DDL naming it that was ahead in the binlog when we last looked: rows before it are refused. */
+  #horizon = new Map<string, BinlogPoint>();
+  /** Per table, where a DDL naming it was read since its schema was: the next table map re-reads it. */
+  readonly #altered = new Map<string, BinlogPoint>();
   #zongji: ZongJi | null = null;
   #meta: Conn | null = null;
   #wake: (() => void) | null = null;
   #paused = false;
+  /** zongji has paused the socket itself while our table-map look-up runs. */
+  #fetching = false;
   #closed = false;
   #timer: NodeJS.Timeout | null = null;
   static readonly HIGH_WATER = 5000;
@@ -149,13 +165,14 @@ export class BinlogStream {
   }
 
   get backlog(): { queued: number; paused: boolean } {
-    return { queued: this.#queue.length, paused: this.#paused };
+    return { queued: this.#queuedRows, paused: this.#paused };
   }
 
   #push(item: Item): void {
     if (this.#closed) return;
     this.#queue.push(item);
-    if (this.#queue.length >= BinlogStream.HIGH_WATER) {
+    this.#queuedRows += rowsIn(item);
+    if (this.#queuedRows >= BinlogStream.HIGH_WATER) {
       this.#paused = true;
       this.#zongji?.connection.pause();
     }
@@ -169,9 +186,13 @@ export class BinlogStream {
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
     const item = this.#queue.shift()!;
-    if (this.#paused && this.#queue.length <= BinlogStream.LOW_WATER) {
+    this.#queuedRows -= rowsIn(item);
+    if (this.#paused && this.#queuedRows <= BinlogStream.LOW_WATER) {
       this.#paused = false;
-      this.#zongji?.connection.resume();
+      // Not while zongji waits for a table map's columns: a row event parsed before they
+      // are installed finds no table map and zongji drops it silently as "filtered".
+      // zongji resumes the socket itself once the look-up is done.
+      if (!this.#fetching) this.#zongji?.connection.resume();
     }
     return item;
   }
@@ -181,10 +202,18 @@ export class BinlogStream {
     const key = `${e.schemaName}.${e.tableName}`;
     let t = this.#current.get(key);
     if (!t) throw new SluiceError('SOURCE_READ_FAILED', `table map for ${key}, which the stream does not capture`, { table: key });
-    if (tableMapMismatch(e.columnTypes ?? [], t) === null) return t;
-    // The table changed shape since we last looked: take what the catalog says now,
-    // but only if it matches what this event was written with.
+    const alteredAt = this.#altered.get(key);
+    if (alteredAt === undefined && tableMapMismatch(e.columnTypes ?? [], t) === null) return t;
+    // The table changed shape since we last looked (a DDL statement naming it was read,
+    // or the table map differs): take what the catalog says now, but only if it matches
+    // what this event was written with, and only for events up to the next DDL naming
+    // the table (the catalog may already reflect that one: see ddl-history.ts).
     const columns = await readColumns(this.#meta!, t.ref);
+    if (alteredAt !== undefined) {
+      const later = (await lastShapeChanges(this.#meta!, alteredAt, [t.ref])).get(key);
+      if (later) this.#horizon.set(key, later);
+      this.#altered.delete(key);
+    }
     const fresh: TableMeta = { ...t, columns, schema: buildSchema(t.ref, columns, t.key, this.#opts.typeOptions) };
     const why = tableMapMismatch(e.columnTypes ?? [], fresh);
     if (why !== null) {
@@ -196,7 +225,9 @@ export class BinlogStream {
     if (missing.length > 0) {
       throw new SluiceError('SOURCE_SCHEMA_CHANGED', `key column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${key} no longer exist`, { table: key, missing });
     }
-    this.#opts.logger.info({ table: key, columns: columns.map((c) => c.name) }, 'table shape changed; decoding with the new columns');
+    if (alteredAt === undefined || columns.map((c) => c.name).join() !== t.columns.map((c) => c.name).join()) {
+      this.#opts.logger.info({ table: key, columns: columns.map((c) => c.name) }, 'table shape changed; decoding with the new columns');
+    }
     this.#current.set(key, fresh);
     return fresh;
   }
@@ -213,7 +244,10 @@ export class BinlogStream {
       charset: 'UTF8MB4_GENERAL_CI',
       dateStrings: true,
     });
+    // zongji pauses the socket before calling this and resumes it in `next`; our own
+    // back-pressure must neither resume it meanwhile (see #take) nor be undone by that resume.
     zj._fetchTableInfo = (e, next) => {
+      this.#fetching = true;
       this.#onTableMap(e).then(
         (t) => {
           this.#byTableId.set(e.tableId!, t);
@@ -222,24 +256,40 @@ export class BinlogStream {
             parentSchema: e.schemaName,
             tableName: e.tableName,
           };
+          if (this.#zongji === zj) this.#fetching = false;
           next();
+          if (this.#paused && this.#zongji === zj) zj.connection.pause();
         },
         // No next(): zongji stays paused; the stream ends with this error.
-        (error: unknown) => this.#push({ kind: 'error', error }),
+        (error: unknown) => {
+          if (this.#zongji === zj) this.#push({ kind: 'error', error });
+        },
       );
     };
     zj.on('binlog', (e) => {
+      // A stopped reader (before a reconnect) may still finish a table-map look-up and
+      // emit: its events are read again by the new one.
+      if (this.#zongji !== zj) return;
       // Runs as zongji parses, before the next event is parsed: bind each row event to
       // the schema of its table map now, and forget cached table maps at DDL, since
       // later events may reuse a table id with a new shape.
-      if (e.tableId !== undefined && e.rows) e.meta = this.#byTableId.get(e.tableId);
+      if (e.tableId !== undefined && e.rows) {
+        e.meta = this.#byTableId.get(e.tableId);
+        const horizon = e.meta && this.#horizon.get(`${e.meta.ref.schema}.${e.meta.ref.table}`);
+        if (horizon && isBefore({ file: zj.options.filename, pos: e.nextPosition }, horizon)) e.writtenBefore = horizon;
+      }
       if (e.getEventName() === 'query' && isDdl(e.query ?? '')) {
         for (const k of Object.keys(zj.tableMap)) delete zj.tableMap[Number(k)];
         this.#byTableId.clear();
+        for (const t of this.#opts.tables) {
+          if (changesShape(e.query ?? '', e.schema || null, t.ref)) this.#altered.set(`${t.ref.schema}.${t.ref.table}`, { file: zj.options.filename, pos: e.nextPosition });
+        }
       }
       this.#push({ kind: 'event', e });
     });
-    zj.on('error', (error) => this.#push({ kind: 'error', error }));
+    zj.on('error', (error) => {
+      if (this.#zongji === zj) this.#push({ kind: 'error', error });
+    });
     const includeSchema: Record<string, string[]> = {};
     for (const t of o.tables) (includeSchema[t.ref.schema] ??= []).push(t.ref.table);
     zj.start({
@@ -255,6 +305,8 @@ export class BinlogStream {
   #stopZongji(): void {
     const zj = this.#zongji;
     this.#zongji = null;
+    this.#fetching = false;
+    this.#paused = false;
     if (!zj) return;
     try {
       zj.stop();
@@ -280,6 +332,10 @@ export class BinlogStream {
     const o = this.#opts;
     signal.addEventListener('abort', () => this.#wake?.(), { once: true });
     this.#meta = await connect(o.config);
+    // Before reading: rows written before a later DDL naming their table are refused.
+    this.#horizon = await lastShapeChanges(this.#meta, from, o.tables.map((t) => t.ref)).catch((err: unknown) => {
+      throw toSourceError(err, 'listing DDL statements in the binlog (SHOW BINLOG EVENTS)', { file: from.file, position: from.pos });
+    });
     this.#startZongji(from);
     this.#timer = setInterval(() => this.#push({ kind: 'tick' }), Math.max(50, Math.min(o.heartbeatIntervalMs, 5000)));
 
@@ -322,6 +378,7 @@ export class BinlogStream {
         inTx = false;
         this.#stopZongji();
         this.#queue.length = 0;
+        this.#queuedRows = 0;
         o.logger.warn({ err: item.error, file: committed.file, pos: committed.pos }, 'binlog connection lost; reconnecting');
         await this.#reconnect(committed, signal);
         file = committed.file;
@@ -409,6 +466,14 @@ export class BinlogStream {
   #toEvents(e: ZongJiEvent, file: string, tsMs: number): ChangeEvent[] {
     const t = e.meta;
     if (!t) throw new SluiceError('SOURCE_READ_FAILED', `row event for table id ${e.tableId} before its table map`, {});
+    if (e.writtenBefore) {
+      const key = `${t.ref.schema}.${t.ref.table}`;
+      throw new SluiceError('SOURCE_SCHEMA_CHANGED', `binlog events for ${key} at ${file}:${e.nextPosition} were written before a DDL statement on the table (ending at ${e.writtenBefore.file}:${e.writtenBefore.pos}); their column names are no longer known, and today's could label values wrongly`, {
+        table: key,
+        file,
+        position: e.nextPosition,
+      }, { suggestion: 'The table was altered after these events were written and before sluice read them. Re-snapshot the stream (delete and recreate it) to resync MongoDB.' });
+    }
     const o = this.#opts;
     const key = t.key;
     const event = (op: ChangeEvent['op'], k: Row, before: Row | null, after: Row | null): ChangeEvent => ({

@@ -132,6 +132,18 @@ export class MysqlSource implements Source {
     }
   }
 
+  /**
+   * CDC_ONLY with no position yet: the binlog end now, recorded by the run loop before
+   * the stream reports CDC running, so every later commit is read, even after a pause or
+   * a crash before the first batch.
+   */
+  async begin(_ctx: ConnectorContext): Promise<Position> {
+    const now = await this.#currentEnd().catch((err: unknown) => {
+      throw toSourceError(err, 'reading the binlog position', { stream: this.#stream.id });
+    });
+    return { ...now };
+  }
+
   async *stream(from: Position | null, ctx: ConnectorContext): AsyncGenerator<EventBatch> {
     const { tables } = await this.#preflight(this.#refs(this.#stream.tables));
     let start: BinlogPosition;
@@ -139,7 +151,7 @@ export class MysqlSource implements Source {
       start = { file: from.file, pos: from.pos, gtid: typeof from.gtid === 'string' ? from.gtid : null };
       if (from.kind === SNAPSHOT_POSITION_KIND) ctx.logger.info({ ...start }, 'CDC starts at the snapshot\'s consistent point');
     } else {
-      // CDC_ONLY: from now.
+      // CDC_ONLY without a recorded "now" (begin() not called): from now.
       start = await this.#currentEnd().catch((err: unknown) => {
         throw toSourceError(err, 'reading the binlog position', { stream: this.#stream.id });
       });

@@ -111,8 +111,10 @@ export interface Source {
    * Fixes "now" for a CDC_ONLY stream that has no position yet (PostgreSQL: creates
    * its slot), so that every change committed after the stream reports CDC running is
    * captured. Called before that report; sources whose `stream(null)` needs no set-up omit it.
+   * A source that keeps no state on the server (MySQL) returns the position of "now": the
+   * run loop records it as the stream's CDC position and passes it to `stream()`.
    */
-  begin?(ctx: ConnectorContext): Promise<void>;
+  begin?(ctx: ConnectorContext): Promise<Position | void>;
   /** Streams changes from `from` (null: from now / from where the snapshot ended). */
   stream(from: Position | null, ctx: ConnectorContext): AsyncIterable<EventBatch>;
   /** Tells the database that everything up to `position` is durable downstream. */

@@ -261,8 +261,17 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     }
     if (signal.aborted) return (outcome = { kind: 'aborted' });
     // CDC_ONLY starts "now": the source fixes that point before the stream says so.
-    const saved = persistence.loadPosition(streamId, 'cdc');
-    if (stream.mode === 'CDC_ONLY' && saved === null) await src.begin?.(ctx);
+    let saved = persistence.loadPosition(streamId, 'cdc');
+    if (stream.mode === 'CDC_ONLY' && saved === null) {
+      // A source without server-side replica state (MySQL) returns where "now" is: it is
+      // recorded at once, so a pause or a crash before the first batch resumes there and
+      // not at a later "now" (nothing precedes it, so nothing is left unacknowledged).
+      const at = await src.begin?.(ctx);
+      if (at) {
+        persistence.savePosition(streamId, 'cdc', at);
+        saved = at;
+      }
+    }
     if (signal.aborted) return (outcome = { kind: 'aborted' });
     deps.onPhase('snapshotDone');
     stage = 'CDC';

@@ -172,6 +172,21 @@ test('pause finishes the batch in flight; resume continues from it: nothing lost
   await sup.stop('s1');
 });
 
+test('CDC_ONLY on a source without server-side state: the "now" begin() returns is recorded before CDC reports running', async () => {
+  const { sup, src, dst, store } = setup([stream('s1', 'CDC_ONLY')]);
+  src.stateless = true;
+  src.insert('public.orders', { id: 1 });
+  await sup.start('s1');
+  await until(sup, 's1', 'STREAMING');
+  // No batch was delivered yet: a pause or crash now resumes here, not at a later "now".
+  assert.deepEqual(store.loadPosition('s1', 'cdc'), { seq: 1 });
+  assert.equal(dst.applied.length, 0, 'the change before "now" is not captured');
+  src.insert('public.orders', { id: 2 });
+  await waitFor(() => cdcSeqs(dst.applied).length === 1);
+  assert.deepEqual(cdcSeqs(dst.applied), [2]);
+  await sup.stop('s1');
+});
+
 test('stop closes everything and ends CANCELLED; illegal requests are refused with their codes', async () => {
   const { sup, src, dst, store } = setup([stream('s1', 'CDC_ONLY'), stream('s2', 'CDC_ONLY', { source: { connectionId: 'src2' } })]);
   await assert.rejects(sup.pause('s1'), { code: 'STREAM_INVALID_TRANSITION' });

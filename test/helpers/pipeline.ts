@@ -14,13 +14,14 @@ import assert from 'node:assert/strict';
 import { startDaemon, tmpDataDir, type RunningDaemon } from './daemon';
 import { describe, diffRows, isEqual, norm, normaliseRow, sinkRows, type Difference, type Normalised } from './compare';
 import { waitFor } from '../../src/runtime/testing/wait-for';
+import { knob, ORDER_COLUMNS, type OrdersDb, type SourceKind } from './orders';
+import { myOrders } from './mysql-pipeline';
+
+export { knob, ORDER_COLUMNS, type OrdersDb, type SourceKind };
 
 export const E2E_ADMIN_KEY = 'e2e-admin-key-0123456789abcdef';
 
 export const uid = (): string => crypto.randomBytes(4).toString('hex');
-
-/** The orders table of the pipeline tests: every column compares exactly through text. */
-export const ORDER_COLUMNS = ['id', 'n', 'note', 'amount', 'at'];
 
 export async function pgClient(): Promise<Client> {
   const c = new Client({ connectionString: stackUrls().postgres });
@@ -83,14 +84,38 @@ export function writeContinuously(pg: Client, table: string, firstNewId: number)
   };
 }
 
+/** The stack's PostgreSQL as an OrdersDb, on `pg` (or a connection of its own). */
+export async function pgOrders(pg?: Client): Promise<OrdersDb & { pg: Client }> {
+  const c = pg ?? (await pgClient());
+  return {
+    kind: 'postgresql',
+    pg: c,
+    table: (name) => `public.${name}`,
+    create: (table, rows) => createOrders(c, table, rows),
+    rows: (table) => sourceOrders(c, table),
+    exec: async (sql, params) => {
+      await c.query(sql, params);
+    },
+    writeContinuously: (table, firstNewId) => writeContinuously(c, table, firstNewId),
+    end: () => c.end(),
+  };
+}
+
+/** The orders table's database of the given kind, on a connection of its own. */
+export const openOrders = (kind: SourceKind): Promise<OrdersDb> => (kind === 'mysql' ? myOrders() : pgOrders());
+
 export async function mongoDb(name: string): Promise<{ client: MongoClient; db: Db }> {
   const client = new MongoClient(stackUrls().mongodb, { serverSelectionTimeoutMS: 5000 });
   await client.connect();
   return { client, db: client.db(name) };
 }
 
-export async function compareOrders(pg: Client, table: string, db: Db, collection: string): Promise<Difference> {
-  return diffRows(await sourceOrders(pg, table), await sinkRows(db, collection, 'id', ORDER_COLUMNS));
+/** A source given as a pg Client is the PostgreSQL one. */
+const rowsOf = (src: Client | OrdersDb, table: string): Promise<Map<string, Normalised>> =>
+  src instanceof Client ? sourceOrders(src, table) : src.rows(table);
+
+export async function compareOrders(src: Client | OrdersDb, table: string, db: Db, collection: string): Promise<Difference> {
+  return diffRows(await rowsOf(src, table), await sinkRows(db, collection, 'id', ORDER_COLUMNS));
 }
 
 /**
@@ -113,11 +138,11 @@ export async function compareOrdersSample(pg: Client, table: string, db: Db, col
  * differs. Each comparison reads both tables whole, so the pause between two grows with
  * its cost (twice its duration): polling must not starve the sink it is waiting for.
  */
-export async function waitConverged(pg: Client, table: string, db: Db, collection: string, timeoutMs = 120000): Promise<Difference> {
+export async function waitConverged(src: Client | OrdersDb, table: string, db: Db, collection: string, timeoutMs = 120000): Promise<Difference> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const t0 = Date.now();
-    const last = await compareOrders(pg, table, db, collection);
+    const last = await compareOrders(src, table, db, collection);
     if (isEqual(last)) return last;
     if (Date.now() >= deadline) throw new Error(`MongoDB ${collection} does not equal ${table} after ${timeoutMs} ms: ${describe(last)}`);
     await new Promise((r) => setTimeout(r, Math.min(Math.max(500, 2 * (Date.now() - t0)), Math.max(0, deadline - Date.now()))));
@@ -133,7 +158,7 @@ export interface StreamIds {
 /** Creates the connections and a stream over the API of a running daemon. */
 export async function createStream(
   d: RunningDaemon,
-  spec: { name: string; mongoDb: string; tables: string[]; mode?: string; transport?: 'direct' | 'kafka'; options?: Record<string, unknown>; sourceKind?: 'postgresql' | 'mysql' },
+  spec: { name: string; mongoDb: string; tables: string[]; mode?: string; transport?: 'direct' | 'kafka'; options?: Record<string, unknown>; sourceKind?: SourceKind },
 ): Promise<StreamIds> {
   const kind = spec.sourceKind ?? 'postgresql';
   const url = kind === 'mysql' ? stackUrls().mysql : stackUrls().postgres;
@@ -179,60 +204,64 @@ export function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-/** Size knobs for the long loops, with CI defaults that meet the issue's minimums. */
-export const knob = (name: string, dflt: number): number => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : dflt;
-};
 
-export interface StreamFixture {
+export interface StreamFixture<K extends SourceKind = 'postgresql'> {
   d: RunningDaemon;
   streamId: string;
   table: string;
   collection: string;
-  pg: Client;
+  /** The source database, whichever kind. */
+  src: OrdersDb;
+  /** The PostgreSQL connection, for PostgreSQL streams. */
+  pg: K extends 'postgresql' ? Client : never;
   db: Db;
 }
 
+/** The daemon environment for a transport: Kafka gets the stack's brokers as the default. */
+export const transportEnv = (transport: 'direct' | 'kafka' | undefined): Record<string, string> =>
+  transport === 'kafka' ? { SLUICE_KAFKA_BROKERS: stackUrls().kafka } : {};
+
 /**
- * A fresh orders table with `rows` rows, a daemon on a fresh data dir and a stream from
- * the table to a database of its own; `body` runs against it, then everything is torn
- * down again (the stream deleted, so its slot is dropped).
+ * A fresh orders table with `rows` rows in the `source` database (PostgreSQL unless
+ * told), a daemon on a fresh data dir and a stream from the table to a database of its
+ * own; `body` runs against it, then everything is torn down again (the stream deleted,
+ * so a PostgreSQL slot is dropped).
  */
-export async function withStream(
-  opts: { transport?: 'direct' | 'kafka'; rows?: number; mode?: string; options?: Record<string, unknown> },
-  body: (f: StreamFixture) => Promise<void>,
+export async function withStream<K extends SourceKind = 'postgresql'>(
+  opts: { source?: K; transport?: 'direct' | 'kafka'; rows?: number; mode?: string; options?: Record<string, unknown> },
+  body: (f: StreamFixture<K>) => Promise<void>,
 ): Promise<void> {
-  const id = uid();
-  const collection = `stream_${id}`;
-  const table = `public.${collection}`;
-  const pg = await pgClient();
+  const kind: SourceKind = opts.source ?? 'postgresql';
+  const collection = `stream_${uid()}`;
+  const src = await openOrders(kind);
+  const table = src.table(collection);
   const mongo = await mongoDb(collection);
-  await createOrders(pg, table, opts.rows ?? 0);
-  const env = opts.transport === 'kafka' ? { SLUICE_KAFKA_BROKERS: stackUrls().kafka } : {};
-  const d = await startDaemon(tmpDataDir(), env, { adminKey: E2E_ADMIN_KEY });
+  await src.create(table, opts.rows ?? 0);
+  const d = await startDaemon(tmpDataDir(), transportEnv(opts.transport), { adminKey: E2E_ADMIN_KEY });
   let streamId: string | undefined;
   try {
     const ids = await createStream(d, {
       name: collection,
       mongoDb: collection,
       tables: [table],
+      sourceKind: kind,
       transport: opts.transport ?? 'direct',
       mode: opts.mode ?? 'CDC',
       options: { heartbeatIntervalMs: 1000, ...opts.options },
     });
     streamId = ids.streamId;
-    await body({ d, streamId, table, collection, pg, db: mongo.db });
+    const pg = (src as Partial<{ pg: Client }>).pg as StreamFixture<K>['pg'];
+    await body({ d, streamId, table, collection, src, pg, db: mongo.db });
   } finally {
     if (streamId) {
       await d.api(`/api/v1/streams/${streamId}/stop`, { method: 'POST' }).catch(() => undefined);
       await d.api(`/api/v1/streams/${streamId}`, { method: 'DELETE' }).catch(() => undefined);
     }
     await d.stop('SIGTERM');
-    await pg.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+    await src.exec(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
     await mongo.db.dropDatabase().catch(() => undefined);
     await mongo.client.close();
-    await pg.end();
+    await src.end().catch(() => undefined);
   }
 }
 

@@ -38,6 +38,8 @@ export class MemorySourceDb {
   slot: number | null = null;
   readonly acks: Position[] = [];
   batchSize = 2;
+  /** Like MySQL: no slot on the server; begin() returns "now" for the run loop to record. */
+  stateless = false;
   sourcesOpened = 0;
   sourcesClosed = 0;
   readonly #failures: Array<{ phase: Phase; after: number; error: Error }> = [];
@@ -291,6 +293,7 @@ export function createMemoryConnectors(): MemoryConnectors {
       const isClosed = (): boolean => closed;
       return {
         snapshot: (plan, ctx) => db.snapshot(plan, ctx, isClosed),
+        ...(db.stateless ? { begin: async () => ({ seq: db.log.length }) } : {}),
         stream: (from, ctx) => db.stream(from, ctx, isClosed),
         // A real source cannot ack once its replication connection is gone.
         ack: (position) =>

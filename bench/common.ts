@@ -1,0 +1,219 @@
+/**
+ * The parts every source's benchmark shares (`npm run bench -- pg | mysql`): the
+ * daemon with an RSS sampler, the snapshot measure beside its baseline, the CDC
+ * measure into Kafka beside its baseline, and end-to-end latency at a steady rate.
+ * A scenario file supplies only what is specific to its database.
+ */
+import fs from 'node:fs';
+import { Kafka, logLevel } from 'kafkajs';
+import type { Db } from 'mongodb';
+import { startDaemon, tmpDataDir, type RunningDaemon } from '../test/helpers/daemon';
+import { createStream, knob, mongoDb, rssBytes, streamStatus, uid, type SourceKind } from '../test/helpers/pipeline';
+import { stackUrls } from '../test/helpers/stack';
+import { waitFor } from '../src/runtime/testing/wait-for';
+import { percentile, writeReport, type Row } from './report';
+
+export const SNAPSHOT_ROWS = knob('BENCH_SNAPSHOT_ROWS', 200000);
+export const CDC_ROWS = knob('BENCH_CDC_ROWS', 200000);
+export const RATE = knob('BENCH_RATE', 2000);
+export const SECONDS = knob('BENCH_SECONDS', 20);
+export const BATCH = knob('BENCH_BATCH', 5000);
+const LATENCY_TRANSPORT = process.env.BENCH_LATENCY_TRANSPORT === 'direct' ? 'direct' : 'kafka';
+const ADMIN = 'bench-admin-key-0123456789abcdef';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+export type Measures = Record<'snapshot' | 'cdc' | 'latency', (d: RunningDaemon) => Promise<Row[]>>;
+
+/**
+ * Starts a daemon with Kafka, samples its RSS, runs the measures (BENCH_ONLY=snapshot,cdc,latency
+ * picks some; the report is then named `<scenario>-<picked>`), and writes the report with the
+ * peak RSS. BENCH_DAEMON_NODE_ARGS (space-separated) go on the daemon's node command line,
+ * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; SLUICE_KAFKA_COMPRESSION is passed on.
+ */
+export async function runBench(scenario: string, measures: Measures): Promise<void> {
+  const all = Object.keys(measures) as Array<keyof Measures>;
+  const only = process.env.BENCH_ONLY ? all.filter((m) => process.env.BENCH_ONLY!.split(',').map((x) => x.trim()).includes(m)) : all;
+  const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const env = { SLUICE_KAFKA_BROKERS: stackUrls().kafka, SLUICE_KAFKA_COMPRESSION: process.env.SLUICE_KAFKA_COMPRESSION };
+  const d = await startDaemon(tmpDataDir('sluice-bench-'), env, { adminKey: ADMIN, nodeArgs });
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(d.proc.pid as number))), 200);
+  const rows: Row[] = [];
+  try {
+    for (const m of only) rows.push(...(await measures[m](d)));
+  } finally {
+    clearInterval(sampler);
+    await d.stop('SIGTERM');
+  }
+  const mb = peak / 1048576;
+  rows.push({ measure: 'peak RSS of the daemon', sluice: mb, baseline: null, unit: 'MB', target: '≤ 300 MB', met: mb <= 300 });
+  const name = only.length === all.length ? scenario : `${scenario}-${only.join('+')}`;
+  const out = writeReport(name, { SNAPSHOT_ROWS, CDC_ROWS, RATE, SECONDS, BATCH, LATENCY_TRANSPORT }, rows);
+  process.stdout.write(fs.readFileSync(out.md, 'utf8'));
+  log(`wrote ${out.json} and ${out.md}`);
+}
+
+export function main(run: () => Promise<void>): void {
+  run().catch((err) => {
+    process.stderr.write(`${(err as Error).stack}\n`);
+    process.exit(1);
+  });
+}
+
+/** Buffers documents and insertMany's them BATCH at a time, as the baselines do. */
+export function batchInserter(db: Db, collection: string): { add: (doc: Record<string, unknown>) => Promise<void>; flush: () => Promise<void> } {
+  const coll = db.collection(collection);
+  let docs: Record<string, unknown>[] = [];
+  const flush = async (): Promise<void> => {
+    if (docs.length) await coll.insertMany(docs, { ordered: true });
+    docs = [];
+  };
+  return {
+    add: async (doc) => {
+      docs.push(doc);
+      if (docs.length >= BATCH) await flush();
+    },
+    flush,
+  };
+}
+
+/**
+ * Snapshot rows/s: `baseline` (reading the table and insertMany, timed here) against a
+ * SNAPSHOT stream of the same table through the direct transport.
+ */
+export async function snapshotBench(
+  d: RunningDaemon,
+  spec: { sourceKind: SourceKind; table: string; baseline: (db: Db) => Promise<void>; baselineName: string },
+): Promise<Row> {
+  const id = uid();
+  const base = await mongoDb(`bench_copy_${id}`);
+  const b0 = performance.now();
+  await spec.baseline(base.db);
+  const baselineMs = performance.now() - b0;
+  await base.db.dropDatabase().catch(() => undefined);
+  await base.client.close();
+  const sinkDb = `bench_snap_${id}`;
+  const ids = await createStream(d, { name: `bench-snap-${id}`, mongoDb: sinkDb, tables: [spec.table], mode: 'SNAPSHOT', transport: 'direct', sourceKind: spec.sourceKind, options: { snapshotChunkSize: BATCH } });
+  const t0 = performance.now();
+  await d.api(`/api/v1/streams/${ids.streamId}/start`, { method: 'POST' });
+  // Polled every 100 ms: each poll costs the daemon an API call, which the baseline does not pay.
+  await waitFor(async () => (await streamStatus(d, ids.streamId)).status === 'COMPLETED', { timeoutMs: 1800000, intervalMs: 100 });
+  const sluiceMs = performance.now() - t0;
+  await d.api(`/api/v1/streams/${ids.streamId}`, { method: 'DELETE' });
+  const sink = await mongoDb(sinkDb);
+  await sink.db.dropDatabase().catch(() => undefined);
+  await sink.client.close();
+  const sluice = SNAPSHOT_ROWS / (sluiceMs / 1000);
+  const baseline = SNAPSHOT_ROWS / (baselineMs / 1000);
+  return { measure: 'snapshot', sluice, baseline, unit: 'rows/s', ratio: sluice / baseline, target: '≥ 70%', met: sluice / baseline >= 0.7, note: `baseline: ${spec.baselineName}; sluice: direct transport, batch ${BATCH}` };
+}
+
+/**
+ * CDC events/s into Kafka. A CDC_ONLY stream is started, then paused; `load` writes
+ * CDC_ROWS changes and `baseline` decodes the same range (timed by the caller, in ms);
+ * the stream is resumed and timed until its topic holds CDC_ROWS more records.
+ */
+export async function cdcBench(
+  d: RunningDaemon,
+  spec: { sourceKind: SourceKind; name: string; table: string; load: () => Promise<void>; baseline: () => Promise<number>; measure: string; note: string },
+): Promise<Row> {
+  const ids = await createStream(d, { name: spec.name, mongoDb: spec.name, tables: [spec.table], mode: 'CDC_ONLY', transport: 'kafka', sourceKind: spec.sourceKind });
+  await d.api(`/api/v1/streams/${ids.streamId}/start`, { method: 'POST' });
+  await waitFor(async () => (await streamStatus(d, ids.streamId)).cdcStatus === 'RUNNING', { timeoutMs: 60000 });
+  await d.api(`/api/v1/streams/${ids.streamId}/pause`, { method: 'POST' });
+  await spec.load();
+  const baselineMs = await spec.baseline();
+
+  const kafka = new Kafka({ brokers: stackUrls().kafka.split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const topic = `${spec.name.replace(/[^a-zA-Z0-9._-]/g, '_')}.${spec.table}`;
+  const produced = async () => (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
+  const before = await produced().catch(() => 0);
+  const t0 = performance.now();
+  await d.api(`/api/v1/streams/${ids.streamId}/resume`, { method: 'POST' });
+  await waitFor(async () => (await produced().catch(() => 0)) - before >= CDC_ROWS, { timeoutMs: 1800000, intervalMs: 20 });
+  const sluiceMs = performance.now() - t0;
+  await admin.disconnect();
+  await d.api(`/api/v1/streams/${ids.streamId}/stop`, { method: 'POST' });
+  await d.api(`/api/v1/streams/${ids.streamId}`, { method: 'DELETE' });
+  const sink = await mongoDb(spec.name);
+  await sink.db.dropDatabase().catch(() => undefined);
+  await sink.client.close();
+  const sluice = CDC_ROWS / (sluiceMs / 1000);
+  const baseline = CDC_ROWS / (baselineMs / 1000);
+  return { measure: spec.measure, sluice, baseline, unit: 'events/s', ratio: sluice / baseline, target: '≥ 50%', met: sluice / baseline >= 0.5, note: spec.note };
+}
+
+/**
+ * End-to-end latency at RATE rows/s for SECONDS, through Kafka (or BENCH_LATENCY_TRANSPORT=direct).
+ * `insert(first, last)` commits rows first..last. After a warm-up row has arrived (the
+ * consumer group has joined), rows go in every 10 ms; every 5th tick's last row is a
+ * sample: its commit time, then the first time a probe sees it in MongoDB. Every pending
+ * sample is probed at once, by _id equality (the only lookup FerretDB v1 serves from an
+ * index), so the probe cannot fall behind the writer and inflate the figures.
+ */
+export async function latencyBench(
+  d: RunningDaemon,
+  spec: { sourceKind: SourceKind; name: string; table: string; insert: (first: number, last: number) => Promise<void> },
+): Promise<Row[]> {
+  log(`latency: ${RATE} events/s for ${SECONDS} s through ${LATENCY_TRANSPORT}`);
+  const mongo = await mongoDb(spec.name);
+  const ids = await createStream(d, { name: spec.name, mongoDb: spec.name, tables: [spec.table], mode: 'CDC_ONLY', transport: LATENCY_TRANSPORT, sourceKind: spec.sourceKind });
+  await d.api(`/api/v1/streams/${ids.streamId}/start`, { method: 'POST' });
+  await waitFor(async () => (await streamStatus(d, ids.streamId)).cdcStatus === 'RUNNING', { timeoutMs: 60000 });
+  const coll = mongo.db.collection(spec.table.slice(spec.table.indexOf('.') + 1));
+  const seen = async (id: number): Promise<boolean> => (await coll.findOne({ _id: id as never }, { projection: { _id: 1 } })) !== null;
+  await spec.insert(0, 0);
+  await waitFor(() => seen(0), { timeoutMs: 120000, intervalMs: 20 });
+  const samples: Array<{ id: number; at: number; seen?: number }> = [];
+  const perTick = Math.max(1, Math.round(RATE / 100));
+  let next = 1;
+  let running = true;
+  const writer = (async () => {
+    const t0 = performance.now();
+    for (let tick = 0; running; tick++) {
+      const first = next;
+      next += perTick;
+      await spec.insert(first, next - 1);
+      if (tick % 5 === 0) samples.push({ id: next - 1, at: Date.now() });
+      const wait = t0 + (tick + 1) * 10 - performance.now();
+      if (wait > 0) await sleep(wait);
+    }
+  })();
+  const stopAt = Date.now() + SECONDS * 1000;
+  while (Date.now() < stopAt + 120000) {
+    if (Date.now() >= stopAt) running = false;
+    const pending = samples.filter((x) => x.seen === undefined);
+    if (pending.length === 0) {
+      if (!running) break;
+      await sleep(2);
+      continue;
+    }
+    await Promise.all(
+      pending.map(async (x) => {
+        if (await seen(x.id)) x.seen = Date.now();
+      }),
+    );
+  }
+  running = false;
+  await writer;
+  await d.api(`/api/v1/streams/${ids.streamId}/stop`, { method: 'POST' });
+  await d.api(`/api/v1/streams/${ids.streamId}`, { method: 'DELETE' });
+  await mongo.db.dropDatabase().catch(() => undefined);
+  await mongo.client.close();
+  const latencies = samples.filter((x) => x.seen !== undefined).map((x) => x.seen! - x.at);
+  const missing = samples.length - latencies.length;
+  // A sample never seen within two minutes counts as the worst latency there is.
+  for (let i = 0; i < missing; i++) latencies.push(Number.POSITIVE_INFINITY);
+  latencies.sort((a, b) => a - b);
+  const note =
+    `${LATENCY_TRANSPORT} transport; ${samples.length} sampled rows (every 50 ms, the last row of a 10 ms insert)` +
+    `${missing ? `, ${missing} never seen` : ''}; all pending samples probed by _id at once: one query round trip is measurement overhead`;
+  return [
+    { measure: 'end-to-end latency p50', sluice: percentile(latencies, 50), baseline: null, unit: 'ms', note },
+    { measure: 'end-to-end latency p95', sluice: percentile(latencies, 95), baseline: null, unit: 'ms' },
+    { measure: 'end-to-end latency p99', sluice: percentile(latencies, 99), baseline: null, unit: 'ms', target: `≤ 300 ms at ${RATE}/s`, met: percentile(latencies, 99) <= 300 },
+  ];
+}
