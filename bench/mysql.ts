@@ -119,6 +119,8 @@ async function latency(d: RunningDaemon, my: MyClient) {
       sourceKind: 'mysql',
       name: short,
       table: name,
+      // Between transports: the next stream starts from an empty table (its own stream is gone by then).
+      reset: async () => void (await my.query(`DELETE FROM ${name}`)),
       insert: async (first, last) => {
         const values: string[] = [];
         for (let g = first; g <= last; g++) values.push(`(${g}, 0, 'lat', 0, UTC_TIMESTAMP(3))`);

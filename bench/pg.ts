@@ -100,6 +100,8 @@ async function latency(d: RunningDaemon, pg: Client) {
       sourceKind: 'postgresql',
       name: short,
       table: name,
+      // Between transports: the next stream starts from an empty table (its own stream is gone by then).
+      reset: async () => void (await pg.query(`DELETE FROM ${name}`)),
       insert: async (first, last) => {
         await pg.query(`INSERT INTO ${name} SELECT g, 0, 'lat', 0, now() FROM generate_series($1::bigint, $2::bigint) g`, [first, last]);
       },
