@@ -7,16 +7,17 @@
  * `runStream` never throws: every outcome, failures included, comes back as a
  * value, so a broken connector can never become an unhandled rejection.
  */
-import type {
-  ConnectionSpec,
-  ConnectorContext,
-  ConnectorModule,
-  EventBatch,
-  Position,
-  Sink,
-  Source,
-  StreamSpec,
-  TableRef,
+import {
+  RUN_EVENTS,
+  type ConnectionSpec,
+  type ConnectorContext,
+  type ConnectorModule,
+  type EventBatch,
+  type Position,
+  type Sink,
+  type Source,
+  type StreamSpec,
+  type TableRef,
 } from './connector';
 import type { RunCounters, SnapshotPhase, StreamPersistence } from './persistence';
 import type { Transport, TransportFactory } from '../transport/types';
@@ -24,6 +25,7 @@ import { NOOP_METER, type Meter } from '../metrics/stream-meter';
 import type { ConnectorRegistry } from './registry';
 import { SluiceError } from '../errors';
 import { ConnectionNotFoundError, ConnectorRoleError, StreamNotFoundError } from './supervisor-types';
+import { dialectOf, RowFilter } from '../transform/filters';
 
 export type Stage = 'INITIALIZATION' | 'SNAPSHOT' | 'CDC';
 
@@ -209,10 +211,14 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       if (fatal) throw fatal.error;
     };
     const carrier = transport;
+    // Row filters, applied here in the source's process: a filtered row never reaches the transport.
+    const rowFilter = new RowFilter(stream, dialectOf(deps.sourceConnection.kind));
     /** Publishes a batch (resolving once it is durable in the transport) and counts it. */
-    const deliver = async (batch: EventBatch, phase: 'snapshotRows' | 'cdcEvents'): Promise<void> => {
-      counters.eventsRead += batch.events.length;
-      meter.read(batch);
+    const deliver = async (read: EventBatch, phase: 'snapshotRows' | 'cdcEvents'): Promise<void> => {
+      counters.eventsRead += read.events.length;
+      meter.read(read);
+      const { batch, filtered } = rowFilter.apply(read);
+      for (const f of filtered) ctx.count?.(RUN_EVENTS.FILTERED, f.n, f.table);
       try {
         await carrier.publish(batch, ctx);
       } catch (err) {

@@ -7,6 +7,7 @@ import type { ApiDeps } from '../server';
 import { SluiceError, toSluiceError } from '../../errors';
 import type { StreamInput, StreamRecord } from '../../store/streams';
 import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
+import { validateFilters } from '../../transform/filters';
 import { errorResponses, idParams, listQuery, pageOf, ID_PATTERN } from '../schemas';
 
 const connectionRef = {
@@ -121,6 +122,8 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         throw new SluiceError('VALIDATION_FAILED', `body field "${field}" names connection ${id}, which does not exist`, { field, id });
       }
     }
+    // A whereClause that cannot be compiled is refused now, not when the stream runs.
+    validateFilters(body, store.connections.get(body.source.connectionId)!.kind);
   };
 
   const idle = (id: string): void => {
@@ -154,7 +157,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         tags: ['streams'],
         summary: 'Create a stream (it does not start until POST /streams/{id}/start)',
         body: streamBodySchema,
-        response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN') },
+        response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID') },
       },
     },
     async (req, reply) => {
@@ -185,7 +188,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         summary: 'Replace a stopped stream\'s spec',
         params: idParams,
         body: streamBodySchema,
-        response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE') },
+        response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE', 'FILTER_CLAUSE_INVALID') },
       },
     },
     async (req) => {

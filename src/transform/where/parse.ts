@@ -47,7 +47,8 @@ export function parseWhere(clause: string, opts: ParseOptions): Expr {
 
   let ast: unknown;
   try {
-    ast = parser.astify(`${PREFIX}${clause}\n)`, { database: opts.dialect === 'mysql' ? 'mariadb' : 'postgresql', parseOptions: { includeLocations: true } });
+    // MySQL's grammar for MariaDB too: node-sql-parser's MariaDB grammar takes `status` for a keyword.
+    ast = parser.astify(`${PREFIX}${clause}\n)`, { database: opts.dialect === 'mysql' ? 'mysql' : 'postgresql', parseOptions: { includeLocations: true } });
   } catch (err) {
     const loc = (err as { location?: { start?: { offset?: number } } }).location?.start?.offset;
     const offset = loc === undefined ? undefined : Math.max(0, Math.min(clause.length, loc - PREFIX.length));

@@ -121,3 +121,11 @@ test('AND binds tighter than OR, whatever grouping the parser returns; parenthes
     assert.equal(t('NOT (a OR b) AND c', { a: false, b: false, c: true }, dialect), true);
   }
 });
+
+test('common column names that are keywords elsewhere parse in both dialects', () => {
+  for (const dialect of ['mysql', 'postgresql'] as Dialect[]) {
+    for (const clause of ['status IS NULL', 'type = 1 AND level > 2', "value = 'x' OR data IS NOT NULL", 'year = 2024']) {
+      assert.doesNotThrow(() => compileWhere(clause, { dialect }), `${dialect}: ${clause}`);
+    }
+  }
+});
