@@ -133,7 +133,17 @@ export interface StreamIds {
 /** Creates the connections and a stream over the API of a running daemon. */
 export async function createStream(
   d: RunningDaemon,
-  spec: { name: string; mongoDb: string; tables: string[]; mode?: string; transport?: 'direct' | 'kafka'; options?: Record<string, unknown>; sourceKind?: 'postgresql' | 'mysql' },
+  spec: {
+    name: string;
+    mongoDb: string;
+    tables: string[];
+    mode?: string;
+    transport?: 'direct' | 'kafka';
+    options?: Record<string, unknown>;
+    sourceKind?: 'postgresql' | 'mysql';
+    /** More stream fields (relationalTableFilters, mapping). */
+    extra?: Record<string, unknown>;
+  },
 ): Promise<StreamIds> {
   const kind = spec.sourceKind ?? 'postgresql';
   const url = kind === 'mysql' ? stackUrls().mysql : stackUrls().postgres;
@@ -153,6 +163,7 @@ export async function createStream(
       mode: spec.mode ?? 'CDC',
       tables: spec.tables,
       options: spec.options ?? {},
+      ...spec.extra,
     },
   });
   if (stream.status !== 201) throw new Error(`stream: ${JSON.stringify(stream.body)}`);
@@ -200,7 +211,7 @@ export interface StreamFixture {
  * down again (the stream deleted, so its slot is dropped).
  */
 export async function withStream(
-  opts: { transport?: 'direct' | 'kafka'; rows?: number; mode?: string; options?: Record<string, unknown> },
+  opts: { transport?: 'direct' | 'kafka'; rows?: number; mode?: string; options?: Record<string, unknown>; extra?: (table: string) => Record<string, unknown> },
   body: (f: StreamFixture) => Promise<void>,
 ): Promise<void> {
   const id = uid();
@@ -220,6 +231,7 @@ export async function withStream(
       transport: opts.transport ?? 'direct',
       mode: opts.mode ?? 'CDC',
       options: { heartbeatIntervalMs: 1000, ...opts.options },
+      extra: opts.extra?.(table),
     });
     streamId = ids.streamId;
     await body({ d, streamId, table, collection, pg, db: mongo.db });
