@@ -168,7 +168,7 @@ export interface StreamSpec {
   transport: { kind: 'direct' } | { kind: 'kafka'; connectionId?: string };
   mode: 'SNAPSHOT' | 'CDC' | 'CDC_ONLY';
   tables: string[];
-  relationalTableFilters?: Record<string, Record<string, { whereClause?: string; rowCount?: number }>>;
+  relationalTableFilters?: Record<string, Record<string, { whereClause?: string; rowCount?: number; includeColumns?: string[]; excludeColumns?: string[] }>>;
   mapping?: Record<string, unknown>;
   options: {
     dropCollections?: boolean;

@@ -25,7 +25,7 @@ import { NOOP_METER, type Meter } from '../metrics/stream-meter';
 import type { ConnectorRegistry } from './registry';
 import { SluiceError } from '../errors';
 import { ConnectionNotFoundError, ConnectorRoleError, StreamNotFoundError } from './supervisor-types';
-import { dialectOf, RowFilter } from '../transform/filters';
+import { dialectOf, streamTransform } from '../transform';
 
 export type Stage = 'INITIALIZATION' | 'SNAPSHOT' | 'CDC';
 
@@ -211,13 +211,13 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       if (fatal) throw fatal.error;
     };
     const carrier = transport;
-    // Row filters, applied here in the source's process: a filtered row never reaches the transport.
-    const rowFilter = new RowFilter(stream, dialectOf(deps.sourceConnection.kind));
+    // Row and column filters, applied here in the source's process: what they drop never reaches the transport.
+    const transform = streamTransform(stream, dialectOf(deps.sourceConnection.kind));
     /** Publishes a batch (resolving once it is durable in the transport) and counts it. */
     const deliver = async (read: EventBatch, phase: 'snapshotRows' | 'cdcEvents'): Promise<void> => {
       counters.eventsRead += read.events.length;
       meter.read(read);
-      const { batch, filtered } = rowFilter.apply(read);
+      const { batch, filtered } = transform(read);
       for (const f of filtered) ctx.count?.(RUN_EVENTS.FILTERED, f.n, f.table);
       try {
         await carrier.publish(batch, ctx);

@@ -6,8 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cdcRunning, compareOrders, start, streamStatus, waitConverged, withStream, writeContinuously } from '../helpers/pipeline';
-import { describe as describeDiff, isEqual } from '../helpers/compare';
+import { cdcRunning, compareOrders, ORDER_COLUMNS, sourceOrders, start, streamStatus, waitConverged, withStream, writeContinuously } from '../helpers/pipeline';
+import { describe as describeDiff, diffRows, isEqual, sinkRows, type Normalised } from '../helpers/compare';
 import { waitFor } from '../../src/runtime/testing/wait-for';
 
 // `n % 3 = 0 AND amount < 200 OR note LIKE '%7'`: AND binds tighter than OR (the parser does not do that by itself).
@@ -58,5 +58,28 @@ test('a filtered snapshot, then CDC moving rows into and out of the filter, leav
     const line = metrics.split('\n').find((l) => l.startsWith('sluice_events_filtered_total') && l.includes(streamId));
     assert.ok(line && Number(line.split(' ').pop()) > 0, `filtered counter: ${line}`);
     await waitFor(async () => (await streamStatus(d, streamId)).cdcStatus === 'RUNNING', { timeoutMs: 10000, message: 'still running' });
+  });
+});
+
+test('an excluded column never reaches MongoDB, even when the whereClause reads it', async () => {
+  const spec = (table: string) => {
+    const [schema, name] = table.split('.') as [string, string];
+    return { relationalTableFilters: { [schema]: { [name]: { whereClause: 'amount < 100', excludeColumns: ['amount'] } } } };
+  };
+  await withStream({ rows: 200, extra: spec }, async ({ d, streamId, table, collection, pg, db }) => {
+    await start(d, streamId);
+    await cdcRunning(d, streamId);
+    await pg.query(`UPDATE ${table} SET amount = 1 WHERE id = 150`); // moves in
+    await pg.query(`UPDATE ${table} SET amount = 500 WHERE id = 1`); // moves out
+    await pg.query(`INSERT INTO ${table} VALUES (1000, 1, 'new', 2.00, date_trunc('milliseconds', now()))`);
+    const columns = ORDER_COLUMNS.filter((c) => c !== 'amount');
+    const strip = (m: Map<string, Normalised>) => new Map([...m].map(([k, v]) => [k, Object.fromEntries(columns.map((c) => [c, v[c]!]))]));
+    await waitFor(
+      async () => isEqual(diffRows(strip(await sourceOrders(pg, `(SELECT * FROM ${table} WHERE amount < 100) AS f`)), strip(await sinkRows(db, collection, 'id', columns)))),
+      { timeoutMs: 120000, intervalMs: 500, message: 'MongoDB equal to the filtered source without amount' },
+    );
+    assert.equal(await db.collection(collection).countDocuments({ _id: 150 as never }), 1);
+    assert.equal(await db.collection(collection).countDocuments({ _id: 1 as never }), 0);
+    assert.equal(await db.collection(collection).countDocuments({ amount: { $exists: true } }), 0, 'no document carries the excluded column');
   });
 });

@@ -40,7 +40,12 @@ export const streamBodySchema = {
         additionalProperties: {
           type: 'object',
           additionalProperties: false,
-          properties: { whereClause: { type: 'string' }, rowCount: { type: 'integer', minimum: 0 } },
+          properties: {
+            whereClause: { type: 'string', maxLength: 10000, description: "A row filter in the source's SQL dialect: one expression over the table's columns, pushed into the snapshot and applied to every change." },
+            rowCount: { type: 'integer', minimum: 0 },
+            includeColumns: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Only these columns (and the key) leave the source.' },
+            excludeColumns: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'These columns never leave the source (key columns cannot be excluded).' },
+          },
         },
       },
     },
