@@ -26,6 +26,7 @@ import type { ConnectorRegistry } from './registry';
 import { SluiceError } from '../errors';
 import { ConnectionNotFoundError, ConnectorRoleError, StreamNotFoundError } from './supervisor-types';
 import { dialectOf, streamTransform } from '../transform';
+import { needsTableList, resolveTables } from '../transform/tables';
 
 export type Stage = 'INITIALIZATION' | 'SNAPSHOT' | 'CDC';
 
@@ -180,7 +181,8 @@ async function pump(
 }
 
 export async function runStream(deps: RunDeps): Promise<RunOutcome> {
-  const { ctx, persistence, counters, stream } = deps;
+  const { ctx, persistence, counters } = deps;
+  let { stream } = deps;
   const meter = deps.meter ?? NOOP_METER;
   let stopLagPoll = (): void => undefined;
   const streamId = stream.id;
@@ -192,6 +194,15 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
   let outcome: RunOutcome;
 
   try {
+    if (needsTableList(stream.tables, stream.excludeTables)) {
+      // Table patterns and excludes are resolved now, against the tables the source has at this start.
+      if (!deps.sourceModule.listTables) {
+        throw new SluiceError('VALIDATION_FAILED', `the ${deps.sourceConnection.kind} source cannot list its tables: name them without patterns or excludeTables`, { stream: streamId, field: 'tables' });
+      }
+      const { tables, defaultSchema } = await deps.sourceModule.listTables(deps.sourceConnection, logger);
+      stream = { ...stream, tables: resolveTables(stream.tables, stream.excludeTables, tables, defaultSchema) };
+      logger.info({ tables: stream.tables }, 'table patterns resolved');
+    }
     sink = meter.sink(deps.sinkModule.createSink!({ connection: deps.sinkConnection, stream, logger }));
     source = deps.sourceModule.createSource!({ connection: deps.sourceConnection, stream, logger });
     transport = deps.transportFactory(stream.transport?.kind ?? '', { sink, stream });

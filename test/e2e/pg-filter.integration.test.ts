@@ -6,9 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cdcRunning, compareOrders, ORDER_COLUMNS, sourceOrders, start, streamStatus, waitConverged, withStream, writeContinuously } from '../helpers/pipeline';
+import { cdcRunning, compareOrders, createOrders, createStream, E2E_ADMIN_KEY, mongoDb, ORDER_COLUMNS, pgClient, uid, sourceOrders, start, streamStatus, waitConverged, withStream, writeContinuously } from '../helpers/pipeline';
 import { describe as describeDiff, diffRows, isEqual, sinkRows, type Normalised } from '../helpers/compare';
 import { waitFor } from '../../src/runtime/testing/wait-for';
+import { startDaemon, tmpDataDir } from '../helpers/daemon';
 
 // `n % 3 = 0 AND amount < 200 OR note LIKE '%7'`: AND binds tighter than OR (the parser does not do that by itself).
 const CLAUSE = "n % 3 = 0 AND amount < 200 OR note LIKE '%7'";
@@ -82,4 +83,35 @@ test('an excluded column never reaches MongoDB, even when the whereClause reads 
     assert.equal(await db.collection(collection).countDocuments({ _id: 1 as never }), 0);
     assert.equal(await db.collection(collection).countDocuments({ amount: { $exists: true } }), 0, 'no document carries the excluded column');
   });
+});
+
+test('table patterns and excludeTables pick the tables at start: matching tables stream, excluded ones never reach MongoDB', async () => {
+  const prefix = `pat_${uid()}`;
+  const pg = await pgClient();
+  const mongo = await mongoDb(prefix);
+  for (const t of ['a', 'b', 'skip']) await createOrders(pg, `public.${prefix}_${t}`, 20);
+  const d = await startDaemon(tmpDataDir(), {}, { adminKey: E2E_ADMIN_KEY });
+  let streamId: string | undefined;
+  try {
+    ({ streamId } = await createStream(d, { name: prefix, mongoDb: prefix, tables: [`public.${prefix}_*`], extra: { excludeTables: ['*_skip'] } }));
+    await start(d, streamId);
+    await cdcRunning(d, streamId);
+    await pg.query(`INSERT INTO public.${prefix}_b VALUES (100, 1, 'cdc', 1, now()); INSERT INTO public.${prefix}_skip VALUES (100, 1, 'cdc', 1, now())`);
+    await waitConverged(pg, `public.${prefix}_a`, mongo.db, `${prefix}_a`);
+    await waitConverged(pg, `public.${prefix}_b`, mongo.db, `${prefix}_b`);
+    const names = (await mongo.db.listCollections().toArray()).map((c) => c.name).sort();
+    assert.deepEqual(names, [`${prefix}_a`, `${prefix}_b`]);
+    const spec = (await d.api(`/api/v1/streams/${streamId}`)).body.spec;
+    assert.deepEqual(spec.tables, [`public.${prefix}_*`], 'the spec keeps the pattern; it is resolved at each start');
+  } finally {
+    if (streamId) {
+      await d.api(`/api/v1/streams/${streamId}/stop`, { method: 'POST' }).catch(() => undefined);
+      await d.api(`/api/v1/streams/${streamId}`, { method: 'DELETE' }).catch(() => undefined);
+    }
+    await d.stop('SIGTERM');
+    for (const t of ['a', 'b', 'skip']) await pg.query(`DROP TABLE IF EXISTS public.${prefix}_${t}`).catch(() => undefined);
+    await mongo.db.dropDatabase().catch(() => undefined);
+    await mongo.client.close();
+    await pg.end();
+  }
 });

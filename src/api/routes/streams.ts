@@ -32,7 +32,8 @@ export const streamBodySchema = {
       properties: { kind: { type: 'string', enum: ['direct', 'kafka'] }, connectionId: { type: 'string', pattern: ID_PATTERN } },
     },
     mode: { type: 'string', enum: ['SNAPSHOT', 'CDC', 'CDC_ONLY'], default: 'CDC' },
-    tables: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+    tables: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: '"schema.table" names or glob patterns (* and ?), resolved at each start.' },
+    excludeTables: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Names or glob patterns of tables to leave out.' },
     relationalTableFilters: {
       type: 'object',
       additionalProperties: {
