@@ -25,7 +25,7 @@ import { NOOP_METER, type Meter } from '../metrics/stream-meter';
 import type { ConnectorRegistry } from './registry';
 import { SluiceError } from '../errors';
 import { ConnectionNotFoundError, ConnectorRoleError, StreamNotFoundError } from './supervisor-types';
-import { dialectOf, streamTransform } from '../transform';
+import { dialectOf, streamTransform, validateFilters } from '../transform';
 import { needsTableList, resolveTables } from '../transform/tables';
 
 export type Stage = 'INITIALIZATION' | 'SNAPSHOT' | 'CDC';
@@ -194,6 +194,8 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
   let outcome: RunOutcome;
 
   try {
+    // A spec stored before its clause was checked fails here, at the start, not at the first change.
+    validateFilters(stream, deps.sourceConnection.kind);
     if (needsTableList(stream.tables, stream.excludeTables)) {
       // Table patterns and excludes are resolved now, against the tables the source has at this start.
       if (!deps.sourceModule.listTables) {
