@@ -51,12 +51,15 @@ export function toSql(e: Expr, dialect: Dialect, placeholder: (i: number) => str
         return `(${gen(x.e)} ${x.not ? 'NOT ' : ''}BETWEEN ${gen(x.lo)} AND ${gen(x.hi)})`;
       case 'like': {
         const op = x.ci ? 'ILIKE' : 'LIKE';
+        // Parameters in text order: positional `?` placeholders depend on it.
+        const subject = gen(x.e);
+        const pattern = gen(x.pattern);
         let esc = '';
         if (x.escape !== null) {
           params.push(x.escape);
           esc = ` ESCAPE ${placeholder(params.length - 1)}`;
         }
-        return `(${gen(x.e)} ${x.not ? 'NOT ' : ''}${op} ${gen(x.pattern)}${esc})`;
+        return `(${subject} ${x.not ? 'NOT ' : ''}${op} ${pattern}${esc})`;
       }
       case 'arith': {
         // MySQL's INTERVAL takes one unit per term: chain them in the order both databases apply them.

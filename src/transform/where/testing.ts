@@ -137,6 +137,15 @@ export function clauseCases(dialect: Dialect): ClauseCase[] {
     [`ts BETWEEN CURRENT_DATE - ${iv(3, 'day')} AND CURRENT_DATE`, [7]],
     ['n > 0 AND name IS NULL OR flag AND amt > 1', [1, 4]],
     ["n IN (1, '2')", [1, 2]],
+    ["name LIKE '%!%' ESCAPE '!'", [5]],
+    ['NOT (n BETWEEN NULL AND 5)', [5]],
+    ['COALESCE(n, amt) > 5', [5]],
+    ["UPPER(name) = 'BOB'", [2]],
+    ['n * 1.5 > 4', [5, 7]],
+    ['amt + f > 11', [1, 4, 5]],
+    ['CASE WHEN flag THEN n ELSE -n END > 0', [1]],
+    ['n / 2.0 > 1', [5, 7]],
+    ['n - 1 IS NULL', [3]],
   ];
   if (my) {
     cases.push(

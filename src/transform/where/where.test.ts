@@ -94,6 +94,9 @@ test('the pushed-down SQL is regenerated: quoted identifiers, strings as paramet
   const my = compileWhere("name LIKE 'a\\_%' AND d > CURDATE() - INTERVAL 1 MONTH", { dialect: 'mysql', columns: COLUMNS }).sql(() => '?');
   assert.equal(my.text, '((`name` LIKE ?) AND (`d` > (CURRENT_DATE - INTERVAL 1 MONTH)))');
   assert.deepEqual(my.params, ['a\\_%']);
+  // Positional placeholders: parameters come in the order they stand in the text.
+  const esc = compileWhere("name LIKE '%!%' ESCAPE '!' AND name <> 'x'", { dialect: 'mysql', columns: COLUMNS }).sql(() => '?');
+  assert.deepEqual(esc.params, ['%!%', '!', 'x']);
 });
 
 test('NOW() and CURRENT_DATE are evaluated at the time the event is tested', () => {
