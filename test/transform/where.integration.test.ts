@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import type { ChangeEvent, Row } from '../../src/runtime/connector';
 import type { ColumnSpec } from '../../src/runtime/values';
 import { compileWhere, type Dialect } from '../../src/transform/where';
-import { clauseCases, createTableSql, literal, sampleRows } from '../../src/transform/where/testing';
+import { clauseCases, createTableSql, literal, randomClauses, sampleRows } from '../../src/transform/where/testing';
 import * as pg from '../../connectors/postgres/test-support';
 import * as my from '../../connectors/mysql/test-support';
 import { slotName } from '../../connectors/postgres/naming';
@@ -38,7 +38,25 @@ async function compare(dialect: Dialect, db: Db, table: string, rows: Row[], col
   }
   assert.deepEqual(mismatches, []);
   assert.ok(checked >= 50, `only ${checked} clauses checked`);
+  // Random well-typed clauses: the same three-way agreement.
+  let nonTrivial = 0;
+  const random: string[] = [];
+  for (const clause of randomClauses(dialect, RANDOM_CLAUSES, 7)) {
+    const reference = await db.ids(clause, []).catch((err: Error) => Promise.reject(new Error(`${clause}: ${err.message}`)));
+    const compiled = compileWhere(clause, { dialect, table, columns });
+    const frag = compiled.sql(placeholder);
+    const pushed = await db.ids(frag.text, frag.params).catch((err: Error) => Promise.reject(new Error(`${frag.text}: ${err.message}`)));
+    const now = Date.now();
+    const predicate = rows.filter((r) => compiled.test(r, now)).map((r) => Number(r.id)).sort((a, b) => a - b);
+    if (reference.length > 0 && reference.length < rows.length) nonTrivial++;
+    if (predicate.join() !== reference.join()) random.push(`${clause}: predicate [${predicate}], database [${reference}]`);
+    if (pushed.join() !== reference.join()) random.push(`${clause}: pushed-down SQL [${pushed}], database [${reference}]`);
+  }
+  assert.deepEqual(random, []);
+  assert.ok(nonTrivial > RANDOM_CLAUSES / 5, `only ${nonTrivial} random clauses split the rows`);
 }
+
+const RANDOM_CLAUSES = Number(process.env.SLUICE_TEST_RANDOM_CLAUSES) || 400;
 
 function sourceRows(events: ChangeEvent[]): { rows: Row[]; columns: ColumnSpec[] } {
   assert.ok(events.length > 0, 'the snapshot read no rows');

@@ -159,3 +159,63 @@ export function clauseCases(dialect: Dialect): ClauseCase[] {
   }
   return cases.map(([clause, pg, mysql]) => ({ clause, ids: [...(my && mysql ? mysql : pg)].sort((a, b) => a - b) }));
 }
+
+/**
+ * Random well-typed clauses over COLUMNS, deterministic for a seed: the integration
+ * test holds the compiler to the databases on these too, beyond the hand-written table.
+ * Division and float equality are left out (rounding rules differ by design, see README).
+ */
+export function randomClauses(dialect: Dialect, count: number, seed = 1): string[] {
+  let s = seed;
+  const rnd = (n: number): number => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return Math.floor((s / 2147483648) * n);
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)]!;
+  const iv = (n: number, unit: string): string => (dialect === 'mysql' ? `INTERVAL ${n} ${unit.toUpperCase()}` : `INTERVAL '${n} ${unit}'`);
+  const num = (depth: number): string => {
+    if (depth <= 0 || rnd(3) === 0) return pick(['n', 'amt', 'f', 'id', String(rnd(12) - 3), `${rnd(200) / 4}`, `COALESCE(n, ${rnd(5)})`]);
+    const op = pick(['+', '-', '*', '+']);
+    if (rnd(6) === 0) return `(n % ${1 + rnd(4)})`;
+    if (rnd(8) === 0) return `CASE WHEN ${bool(depth - 1)} THEN ${num(depth - 1)} ELSE ${num(depth - 1)} END`;
+    return `(${num(depth - 1)} ${op} ${num(depth - 1)})`;
+  };
+  const text = (): string => pick(['name', "'bob'", "'Alice'", "'alice '", `LOWER(name)`, `UPPER(name)`, `COALESCE(name, 'none')`, "'O''Brien'", "'éclair'"]);
+  const time = (): string =>
+    pick(['d', 'ts', "'2024-02-29'", 'CURRENT_DATE', 'NOW()', `(d + ${iv(1 + rnd(3), pick(['month', 'day']))})`, `(ts - ${iv(1 + rnd(5), pick(['day', 'hour']))})`, "DATE '2024-01-15'"]);
+  const cmp = (): string => pick(['=', '<>', '<', '<=', '>', '>=']);
+  const bool = (depth: number): string => {
+    const leaf = (): string => {
+      switch (rnd(9)) {
+        case 0:
+          return `${num(1)} ${cmp()} ${num(1)}`;
+        case 1:
+          return `${text()} ${cmp()} ${text()}`;
+        case 2:
+          return `${time()} ${cmp()} ${time()}`;
+        case 3:
+          return `${pick(['n', 'name', 'd', 'flag', 'amt'])} IS ${pick(['', 'NOT '])}NULL`;
+        case 4:
+          return `n ${pick(['', 'NOT '])}IN (${[rnd(5), rnd(12) - 5, pick(['NULL', '3'])].join(', ')})`;
+        case 5:
+          return `${num(1)} ${pick(['', 'NOT '])}BETWEEN ${num(0)} AND ${num(0)}`;
+        case 6:
+          return `${text()} ${pick(['', 'NOT '])}LIKE '${pick(['a%', '%e%', '_ob', '%', 'O%', '%\\_%', 'É%'])}'`;
+        case 7:
+          return pick(['flag', 'flag IS TRUE', 'flag IS NOT FALSE', 'NOT flag']);
+        default:
+          return `${num(2)} ${cmp()} ${num(2)}`;
+      }
+    };
+    if (depth <= 0 || rnd(3) === 0) return leaf();
+    switch (rnd(4)) {
+      case 0:
+        return `NOT (${bool(depth - 1)})`;
+      case 1:
+        return `${bool(depth - 1)} OR ${bool(depth - 1)}`;
+      default:
+        return `${bool(depth - 1)} AND ${bool(depth - 1)}`;
+    }
+  };
+  return Array.from({ length: count }, () => bool(3));
+}

@@ -132,3 +132,27 @@ test('common column names that are keywords elsewhere parse in both dialects', (
     }
   }
 });
+
+test('any text at all either compiles or is refused with a catalogue code: never another exception', () => {
+  const tokens = ['n', 'name', 'amt', '"n"', '`n`', '1', '-2.5', "'x'", "'it''s'", "'\\\\'", 'NULL', 'TRUE', '(', ')', ',', 'AND', 'OR', 'NOT', 'IN', 'BETWEEN', 'LIKE', 'IS', '=', '<>', '<', '+', '*', '/', '%', 'CASE', 'WHEN', 'THEN', 'ELSE', 'END', 'COALESCE(', 'LOWER(', 'NOW()', 'INTERVAL', "'1 day'", 'DAY', 'SELECT', 'FROM', ';', '--', '/*', '#', '$$', '::', 'date', 'ESCAPE', '?', '$1', '@x', '\u0000', 'é'];
+  let seed = 42;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  let compiled = 0;
+  for (let i = 0; i < 3000; i++) {
+    const clause = Array.from({ length: 1 + rnd(9) }, () => tokens[rnd(tokens.length)]).join(' ');
+    for (const dialect of ['postgresql', 'mysql'] as Dialect[]) {
+      try {
+        const w = compileWhere(clause, { dialect, columns: COLUMNS });
+        compiled++;
+        w.test(sampleRows(NOW)[0]!, NOW);
+        w.sql((k) => `$${k + 1}`);
+      } catch (err) {
+        assert.ok(err instanceof SluiceError && (err.code === 'FILTER_CLAUSE_INVALID' || err.code === 'FILTER_COLUMN_UNKNOWN'), `${dialect} ${JSON.stringify(clause)}: ${String(err)}`);
+      }
+    }
+  }
+  assert.ok(compiled > 50, `only ${compiled} random clauses compiled`);
+});
