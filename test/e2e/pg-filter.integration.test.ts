@@ -16,12 +16,12 @@ const CLAUSE = "n % 3 = 0 AND amount < 200 OR note LIKE '%7'";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('a filtered snapshot, then CDC moving rows into and out of the filter, leaves MongoDB equal to the source read with the same WHERE', async () => {
+for (const transport of ['direct', 'kafka'] as const) test(`a filtered snapshot, then CDC moving rows into and out of the filter, leaves MongoDB equal to the source read with the same WHERE (${transport})`, async () => {
   const filters = (table: string) => {
     const [schema, name] = table.split('.') as [string, string];
     return { relationalTableFilters: { [schema]: { [name]: { whereClause: CLAUSE } } } };
   };
-  await withStream({ rows: 300, extra: filters }, async ({ d, streamId, table, collection, pg, db }) => {
+  await withStream({ rows: 300, extra: filters, transport }, async ({ d, streamId, table, collection, pg, db }) => {
     const filtered = `(SELECT * FROM ${table} WHERE ${CLAUSE}) AS filtered`;
     await start(d, streamId);
     await cdcRunning(d, streamId);
