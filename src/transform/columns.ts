@@ -19,7 +19,7 @@ export interface ColumnFilterSpec {
 type Spec = Pick<StreamSpec, 'relationalTableFilters'>;
 
 function columnSpec(stream: Spec, ref: TableRef): ColumnFilterSpec | undefined {
-  const f = filterOf(stream, ref) as ColumnFilterSpec | undefined;
+  const f = filterOf(stream, ref);
   return f && (f.includeColumns || f.excludeColumns) ? f : undefined;
 }
 
@@ -60,9 +60,7 @@ export class ColumnFilter {
   }
 
   get active(): boolean {
-    return Object.values(this.#stream.relationalTableFilters ?? {}).some((t) =>
-      Object.values(t ?? {}).some((f) => (f as ColumnFilterSpec | undefined)?.includeColumns || (f as ColumnFilterSpec | undefined)?.excludeColumns),
-    );
+    return Object.values(this.#stream.relationalTableFilters ?? {}).some((t) => Object.values(t ?? {}).some((f) => f?.includeColumns || f?.excludeColumns));
   }
 
   #projection(e: ChangeEvent): { kept: Set<string>; schema: TableSchema | undefined } | null {

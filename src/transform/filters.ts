@@ -30,6 +30,8 @@ export type { Dialect } from './where';
 export interface TableFilterSpec {
   whereClause?: string;
   rowCount?: number;
+  includeColumns?: string[];
+  excludeColumns?: string[];
 }
 
 /** The SQL dialect a source connection kind writes its clauses in. */
