@@ -79,6 +79,9 @@ export const ERRORS = {
   KAFKA_UNREACHABLE: entry(502, 'connectivity', 'Check that the Kafka brokers are up and reachable from sluice (SLUICE_KAFKA_BROKERS or the kafka connection).', true),
   KAFKA_PUBLISH_FAILED: entry(502, 'connectivity', 'Kafka refused the records for good (too large for message.max.bytes, not authorized, invalid); the message has the broker error.', false),
   KAFKA_DECODE_FAILED: entry(422, 'validation', 'A Kafka record is not a Debezium JSON change event sluice can read; detail names the topic, partition and offset.'),
+  FILTER_CLAUSE_INVALID: entry(400, 'validation', 'Rewrite the whereClause named in detail (schema, table, part) as one expression over the table\'s own columns, using only the supported operators and functions (see the README, "Filters").'),
+  FILTER_COLUMN_UNKNOWN: entry(400, 'validation', 'The whereClause or column filter names a column the table does not have; check detail.column against GET /connections/{id}/tables/{table}/columns.'),
+  FILTER_COLUMNS_INVALID: entry(400, 'validation', 'Key columns cannot be excluded (documents are keyed by them); remove the column named in detail.column from excludeColumns.'),
   SECRET_KEY_INVALID: entry(500, 'configuration', 'The store secret key does not decrypt stored secrets; restore the original key file or SLUICE_SECRET_KEY.'),
   // last resort: never for anything a client can send
   INTERNAL: entry(500, 'internal', 'This is a bug in sluice; the daemon log has the details under the request id.'),

@@ -5,7 +5,7 @@
  * types.ts / binlog-values.ts for the value mapping.
  */
 import type { Logger } from 'pino';
-import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, TestReport } from '../../src/runtime/connector';
+import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, TableRef, TestReport } from '../../src/runtime/connector';
 import { missingPrivileges, serverInfo } from './catalog';
 import { clientConfig, connect } from './naming';
 import { MysqlSource } from './source';
@@ -91,11 +91,27 @@ async function test(connection: ConnectionSpec, logger: Logger): Promise<TestRep
   }
 }
 
+/** The base tables of the connection's database, for table patterns. */
+async function listTables(connection: ConnectionSpec): Promise<{ tables: TableRef[]; defaultSchema: string }> {
+  const config = clientConfig(connection.url, connection.options);
+  const conn = await connect(config);
+  try {
+    const rows = await conn.query<{ s: string; t: string }>(
+      `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA = ?`,
+      [config.database],
+    );
+    return { tables: rows.map((r) => ({ schema: r.s, table: r.t })), defaultSchema: config.database };
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
+}
+
 export const mysqlConnector: ConnectorModule = {
   kind: 'mysql',
   configSchema,
   roles: ['source'],
   createSource: (args: CreateArgs): Source => new MysqlSource(args),
+  listTables,
   test,
 };
 

@@ -32,6 +32,7 @@ import type { TableMeta } from './catalog';
 import { connect, ident, qualified, toSourceError, type Conn, type MysqlConfig } from './naming';
 import { decodeRow, sourceInfo } from './rows';
 import { keyOf } from '../../src/runtime/values';
+import type { CompiledWhere } from '../../src/transform/where';
 
 export interface SnapshotOptions {
   config: MysqlConfig;
@@ -40,6 +41,8 @@ export interface SnapshotOptions {
   chunkSize: number;
   parallelism: number;
   rowLimit(ref: TableRef): number | undefined;
+  /** Per-table row filter (relationalTableFilters whereClause), pushed into the SELECT. */
+  where(ref: TableRef): CompiledWhere | undefined;
   name: string;
   logger: Logger;
   signal: AbortSignal;
@@ -161,7 +164,7 @@ async function* runWorkers(opts: SnapshotOptions, at: BinlogPosition, progress: 
         for (;;) {
           if (stopped || opts.signal.aborted) return;
           const n = limit === undefined ? opts.chunkSize : Math.max(0, Math.min(opts.chunkSize, limit - done));
-          const rows = n === 0 ? [] : await readChunk(conn, t, lastKey, n);
+          const rows = n === 0 ? [] : await readChunk(conn, t, lastKey, n, opts.where(t.ref));
           done += rows.length;
           if (rows.length > 0) lastKey = t.key.map((k) => keyValue(rows[rows.length - 1]![k]));
           const finished = rows.length < n || n === 0 || (limit !== undefined && done >= limit);
@@ -223,7 +226,7 @@ function keyValue(v: unknown): KeyValue {
 const keyParam = (k: KeyValue): unknown => (k[0] === 'b' ? Buffer.from(k[1], 'hex') : k[1]);
 
 /** Keyset pagination, expanded to OR-ed prefixes so every chunk is an index range scan. */
-async function readChunk(conn: Conn, t: TableMeta, after: KeyValue[] | null, limit: number): Promise<Array<Record<string, unknown>>> {
+async function readChunk(conn: Conn, t: TableMeta, after: KeyValue[] | null, limit: number, filter: CompiledWhere | undefined): Promise<Array<Record<string, unknown>>> {
   const cols = t.columns.map((c) => ident(c.name)).join(', ');
   const order = t.key.map(ident).join(', ');
   let where = '';
@@ -239,7 +242,13 @@ async function readChunk(conn: Conn, t: TableMeta, after: KeyValue[] | null, lim
       parts.push(`${ident(t.key[i]!)} > ?`);
       terms.push(`(${parts.join(' AND ')})`);
     }
-    where = `WHERE ${terms.join(' OR ')}`;
+    where = `WHERE (${terms.join(' OR ')})`;
+  }
+  if (filter) {
+    // Regenerated from the parsed clause (src/transform/where); its strings are `?` parameters after ours.
+    const sql = filter.sql(() => '?');
+    where = `${where ? `${where} AND` : 'WHERE'} ${sql.text}`;
+    values.push(...sql.params);
   }
   return conn.query(`SELECT ${cols} FROM ${qualified(t.ref.schema, t.ref.table)} ${where} ORDER BY ${order} LIMIT ${limit}`, values);
 }

@@ -5,7 +5,7 @@
  * types.ts for the value mapping.
  */
 import type { Logger } from 'pino';
-import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, TestReport } from '../../src/runtime/connector';
+import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, TableRef, TestReport } from '../../src/runtime/connector';
 import { clientConfig } from './naming';
 import { connect } from './pg-errors';
 import { PostgresSource } from './source';
@@ -91,11 +91,26 @@ async function test(connection: ConnectionSpec, logger: Logger): Promise<TestRep
   }
 }
 
+/** Base tables outside the system schemas, for table patterns. */
+async function listTables(connection: ConnectionSpec): Promise<{ tables: TableRef[]; defaultSchema: string }> {
+  const client = await connect(clientConfig(connection.url, connection.options));
+  try {
+    const { rows } = await client.query(
+      `SELECT table_schema AS schema, table_name AS table FROM information_schema.tables
+        WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema NOT LIKE 'pg\\_%'`,
+    );
+    return { tables: rows as TableRef[], defaultSchema: 'public' };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 export const postgresConnector: ConnectorModule = {
   kind: 'postgresql',
   configSchema,
   roles: ['source'],
   createSource: (args: CreateArgs): Source => new PostgresSource(args),
+  listTables,
   test,
 };
 

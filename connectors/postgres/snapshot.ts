@@ -36,6 +36,7 @@ import { connect, toSourceError } from './pg-errors';
 import { ident, qualified } from './naming';
 import { decodeRow, sourceInfo } from './rows';
 import { keyOf } from '../../src/runtime/values';
+import type { CompiledWhere } from '../../src/transform/where';
 
 export interface SnapshotOptions {
   config: ClientConfig;
@@ -46,6 +47,8 @@ export interface SnapshotOptions {
   parallelism: number;
   /** Per-table row limit (relationalTableFilters rowCount). */
   rowLimit(ref: TableRef): number | undefined;
+  /** Per-table row filter (relationalTableFilters whereClause), pushed into the SELECT. */
+  where(ref: TableRef): CompiledWhere | undefined;
   name: string;
   db: string;
   logger: Logger;
@@ -162,7 +165,7 @@ async function* runWorkers(
         for (;;) {
           if (stopped || opts.signal.aborted) return;
           const n = limit === undefined ? opts.chunkSize : Math.max(0, Math.min(opts.chunkSize, limit - done));
-          const rows = n === 0 ? [] : await readChunk(client, t, lastKey, n);
+          const rows = n === 0 ? [] : await readChunk(client, t, lastKey, n, opts.where(t.ref));
           done += rows.length;
           if (rows.length > 0) lastKey = keyTexts(t, rows[rows.length - 1]!);
           const finished = rows.length < n || n === 0 || (limit !== undefined && done >= limit);
@@ -223,21 +226,29 @@ function keyTexts(t: TableMeta, row: unknown[]): string[] {
   return t.key.map((k) => row[1 + t.columns.findIndex((c) => c.name === k)] as string);
 }
 
-async function readChunk(client: Client, t: TableMeta, after: string[] | null, limit: number): Promise<unknown[][]> {
+async function readChunk(client: Client, t: TableMeta, after: string[] | null, limit: number, where: CompiledWhere | undefined): Promise<unknown[][]> {
   const cols = t.columns.map((c) => ident(c.name)).join(', ');
   const from = qualified(t.ref.schema, t.ref.table);
-  let text: string;
-  let values: unknown[] = [];
+  const conds: string[] = [];
+  const values: unknown[] = [...(after ?? [])];
+  let order: string;
   if (t.keyIsWholeRow) {
-    text = `SELECT ctid::text, ${cols} FROM ${from} ${after ? 'WHERE ctid > $1::tid' : ''} ORDER BY ctid LIMIT ${limit}`;
-    values = after ?? [];
+    if (after) conds.push('ctid > $1::tid');
+    order = 'ctid';
   } else {
     const keyCols = t.key.map((k) => ident(k)).join(', ');
     const params = t.key.map((k, i) => `$${i + 1}::${t.columns.find((c) => c.name === k)!.sourceType}`).join(', ');
     // Keyset pagination: each chunk is an index range scan, whatever the table size.
-    text = `SELECT ctid::text, ${cols} FROM ${from} ${after ? `WHERE (${keyCols}) > (${params})` : ''} ORDER BY ${keyCols} LIMIT ${limit}`;
-    values = after ?? [];
+    if (after) conds.push(`(${keyCols}) > (${params})`);
+    order = keyCols;
   }
+  if (where) {
+    // Regenerated from the parsed clause (src/transform/where); its strings are parameters after ours.
+    const sql = where.sql((i) => `$${values.length + i + 1}`);
+    conds.push(sql.text);
+    values.push(...sql.params);
+  }
+  const text = `SELECT ctid::text, ${cols} FROM ${from} ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${limit}`;
   const res = await client.query({ text, values, rowMode: 'array' });
   return res.rows as unknown[][];
 }

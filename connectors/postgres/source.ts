@@ -9,6 +9,8 @@
 import type { Client, ClientConfig } from 'pg';
 import type { ConnectorContext, CreateArgs, EventBatch, Position, SnapshotPlan, Source, SourceLag, StreamSpec, TableRef } from '../../src/runtime/connector';
 import { SluiceError } from '../../src/errors';
+import { rowLimitOf, tableWhere } from '../../src/transform/filters';
+import type { CompiledWhere } from '../../src/transform/where';
 import { parseTableName } from '../../src/runtime/stream-runner';
 import { describeTables, ensurePublication, missingPrivileges, slotInfo, TypeCatalog, type TableMeta } from './catalog';
 import { clientConfig, ident, publicationName, slotName } from './naming';
@@ -113,10 +115,13 @@ export class PostgresSource implements Source {
     return tables.map((t) => (typeof t === 'string' ? parseTableName(t) : t)).map((r) => ({ schema: r.schema || 'public', table: r.table }));
   }
 
-  #rowLimit = (ref: TableRef): number | undefined => {
-    const n = this.#stream.relationalTableFilters?.[ref.schema]?.[ref.table]?.rowCount;
-    return typeof n === 'number' && n >= 0 ? n : undefined;
-  };
+  #rowLimit = (ref: TableRef): number | undefined => rowLimitOf(this.#stream, ref);
+
+  /** Compiles each table's whereClause against its columns now, so a bad one fails the start, not a chunk. */
+  #wheres(tables: TableMeta[]): (ref: TableRef) => CompiledWhere | undefined {
+    const byTable = new Map(tables.map((t) => [`${t.ref.schema}.${t.ref.table}`, tableWhere(this.#stream, t.ref, 'postgresql', t.schema.columns)]));
+    return (ref) => byTable.get(`${ref.schema}.${ref.table}`);
+  }
 
   async *snapshot(plan: SnapshotPlan, ctx: ConnectorContext): AsyncGenerator<EventBatch> {
     const { meta, tables } = await this.#preflight(this.#refs(plan.tables));
@@ -130,6 +135,7 @@ export class PostgresSource implements Source {
         chunkSize: this.#opts.snapshotChunkSize,
         parallelism: this.#opts.snapshotParallelism,
         rowLimit: this.#rowLimit,
+        where: this.#wheres(tables),
         name: this.#stream.name,
         db: String(this.#config.database),
         logger: ctx.logger,

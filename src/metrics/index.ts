@@ -8,6 +8,7 @@ import { VERSION } from '../version';
 import { createCatalogue } from './catalogue';
 import { StreamMeter } from './stream-meter';
 import type { StreamSpec } from '../runtime/connector';
+import { isPattern } from '../transform/tables';
 
 export { StreamMeter, NOOP_METER, type Meter } from './stream-meter';
 
@@ -37,7 +38,8 @@ export function createMetrics() {
     catalogue,
     /** The meter one run of `stream` records through; its series start at zero so rates exist. */
     meter(stream: Pick<StreamSpec, 'id' | 'tables'>): StreamMeter {
-      return new StreamMeter(catalogue, stream.id, stream.tables);
+      // Table patterns are resolved per run; only plain names get their series up front.
+      return new StreamMeter(catalogue, stream.id, stream.tables.filter((t) => !isPattern(t)));
     },
     /**
      * Drops every series of a deleted stream, so that a stream gone for good neither

@@ -169,8 +169,11 @@ export interface StreamSpec {
   sink: { connectionId: string };
   transport: { kind: 'direct' } | { kind: 'kafka'; connectionId?: string };
   mode: 'SNAPSHOT' | 'CDC' | 'CDC_ONLY';
+  /** "schema.table" names or glob patterns (`*`, `?`), resolved when a run starts. */
   tables: string[];
-  relationalTableFilters?: Record<string, Record<string, { whereClause?: string; rowCount?: number }>>;
+  /** Names or patterns of tables to leave out. */
+  excludeTables?: string[];
+  relationalTableFilters?: Record<string, Record<string, { whereClause?: string; rowCount?: number; includeColumns?: string[]; excludeColumns?: string[] }>>;
   mapping?: Record<string, unknown>;
   options: {
     dropCollections?: boolean;
@@ -193,6 +196,8 @@ export interface ConnectorModule {
   roles: ReadonlyArray<'source' | 'sink'>;
   createSource?(args: CreateArgs): Source;
   createSink?(args: CreateArgs): Sink;
+  /** The source's tables (for table patterns), and the schema a bare table name means. */
+  listTables?(connection: ConnectionSpec, logger: Logger): Promise<{ tables: TableRef[]; defaultSchema: string }>;
   /** Reachability, version and the privileges/settings the connector needs. Never throws for a bad server. */
   test?(connection: ConnectionSpec, logger: Logger): Promise<TestReport>;
 }

@@ -7,16 +7,17 @@
  * `runStream` never throws: every outcome, failures included, comes back as a
  * value, so a broken connector can never become an unhandled rejection.
  */
-import type {
-  ConnectionSpec,
-  ConnectorContext,
-  ConnectorModule,
-  EventBatch,
-  Position,
-  Sink,
-  Source,
-  StreamSpec,
-  TableRef,
+import {
+  RUN_EVENTS,
+  type ConnectionSpec,
+  type ConnectorContext,
+  type ConnectorModule,
+  type EventBatch,
+  type Position,
+  type Sink,
+  type Source,
+  type StreamSpec,
+  type TableRef,
 } from './connector';
 import type { RunCounters, SnapshotPhase, StreamPersistence } from './persistence';
 import type { Transport, TransportFactory } from '../transport/types';
@@ -24,6 +25,8 @@ import { NOOP_METER, type Meter } from '../metrics/stream-meter';
 import type { ConnectorRegistry } from './registry';
 import { SluiceError } from '../errors';
 import { ConnectionNotFoundError, ConnectorRoleError, StreamNotFoundError } from './supervisor-types';
+import { dialectOf, streamTransform, validateFilters } from '../transform';
+import { needsTableList, resolveTables } from '../transform/tables';
 
 export type Stage = 'INITIALIZATION' | 'SNAPSHOT' | 'CDC';
 
@@ -178,7 +181,8 @@ async function pump(
 }
 
 export async function runStream(deps: RunDeps): Promise<RunOutcome> {
-  const { ctx, persistence, counters, stream } = deps;
+  const { ctx, persistence, counters } = deps;
+  let { stream } = deps;
   const meter = deps.meter ?? NOOP_METER;
   let stopLagPoll = (): void => undefined;
   const streamId = stream.id;
@@ -190,6 +194,17 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
   let outcome: RunOutcome;
 
   try {
+    // A spec stored before its clause was checked fails here, at the start, not at the first change.
+    validateFilters(stream, deps.sourceConnection.kind);
+    if (needsTableList(stream.tables, stream.excludeTables)) {
+      // Table patterns and excludes are resolved now, against the tables the source has at this start.
+      if (!deps.sourceModule.listTables) {
+        throw new SluiceError('VALIDATION_FAILED', `the ${deps.sourceConnection.kind} source cannot list its tables: name them without patterns or excludeTables`, { stream: streamId, field: 'tables' });
+      }
+      const { tables, defaultSchema } = await deps.sourceModule.listTables(deps.sourceConnection, logger);
+      stream = { ...stream, tables: resolveTables(stream.tables, stream.excludeTables, tables, defaultSchema) };
+      logger.info({ tables: stream.tables }, 'table patterns resolved');
+    }
     sink = meter.sink(deps.sinkModule.createSink!({ connection: deps.sinkConnection, stream, logger }));
     source = deps.sourceModule.createSource!({ connection: deps.sourceConnection, stream, logger });
     transport = deps.transportFactory(stream.transport?.kind ?? '', { sink, stream });
@@ -209,10 +224,14 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       if (fatal) throw fatal.error;
     };
     const carrier = transport;
+    // Row and column filters, applied here in the source's process: what they drop never reaches the transport.
+    const transform = streamTransform(stream, dialectOf(deps.sourceConnection.kind));
     /** Publishes a batch (resolving once it is durable in the transport) and counts it. */
-    const deliver = async (batch: EventBatch, phase: 'snapshotRows' | 'cdcEvents'): Promise<void> => {
-      counters.eventsRead += batch.events.length;
-      meter.read(batch);
+    const deliver = async (read: EventBatch, phase: 'snapshotRows' | 'cdcEvents'): Promise<void> => {
+      counters.eventsRead += read.events.length;
+      meter.read(read);
+      const { batch, filtered } = transform(read);
+      for (const f of filtered) ctx.count?.(RUN_EVENTS.FILTERED, f.n, f.table);
       try {
         await carrier.publish(batch, ctx);
       } catch (err) {

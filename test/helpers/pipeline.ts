@@ -158,7 +158,17 @@ export interface StreamIds {
 /** Creates the connections and a stream over the API of a running daemon. */
 export async function createStream(
   d: RunningDaemon,
-  spec: { name: string; mongoDb: string; tables: string[]; mode?: string; transport?: 'direct' | 'kafka'; options?: Record<string, unknown>; sourceKind?: SourceKind },
+  spec: {
+    name: string;
+    mongoDb: string;
+    tables: string[];
+    mode?: string;
+    transport?: 'direct' | 'kafka';
+    options?: Record<string, unknown>;
+    sourceKind?: SourceKind;
+    /** More stream fields (relationalTableFilters, mapping). */
+    extra?: Record<string, unknown>;
+  },
 ): Promise<StreamIds> {
   const kind = spec.sourceKind ?? 'postgresql';
   const url = kind === 'mysql' ? stackUrls().mysql : stackUrls().postgres;
@@ -178,6 +188,7 @@ export async function createStream(
       mode: spec.mode ?? 'CDC',
       tables: spec.tables,
       options: spec.options ?? {},
+      ...spec.extra,
     },
   });
   if (stream.status !== 201) throw new Error(`stream: ${JSON.stringify(stream.body)}`);
@@ -228,7 +239,7 @@ export const transportEnv = (transport: 'direct' | 'kafka' | undefined): Record<
  * so a PostgreSQL slot is dropped).
  */
 export async function withStream<K extends SourceKind = 'postgresql'>(
-  opts: { source?: K; transport?: 'direct' | 'kafka'; rows?: number; mode?: string; options?: Record<string, unknown> },
+  opts: { source?: K; transport?: 'direct' | 'kafka'; rows?: number; mode?: string; options?: Record<string, unknown>; extra?: (table: string) => Record<string, unknown> },
   body: (f: StreamFixture<K>) => Promise<void>,
 ): Promise<void> {
   const kind: SourceKind = opts.source ?? 'postgresql';
@@ -248,6 +259,7 @@ export async function withStream<K extends SourceKind = 'postgresql'>(
       transport: opts.transport ?? 'direct',
       mode: opts.mode ?? 'CDC',
       options: { heartbeatIntervalMs: 1000, ...opts.options },
+      extra: opts.extra?.(table),
     });
     streamId = ids.streamId;
     const pg = (src as Partial<{ pg: Client }>).pg as StreamFixture<K>['pg'];

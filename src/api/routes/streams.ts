@@ -7,6 +7,7 @@ import type { ApiDeps } from '../server';
 import { SluiceError, toSluiceError } from '../../errors';
 import type { StreamInput, StreamRecord } from '../../store/streams';
 import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
+import { validateFilters } from '../../transform/filters';
 import { errorResponses, idParams, listQuery, pageOf, ID_PATTERN } from '../schemas';
 
 const connectionRef = {
@@ -31,7 +32,8 @@ export const streamBodySchema = {
       properties: { kind: { type: 'string', enum: ['direct', 'kafka'] }, connectionId: { type: 'string', pattern: ID_PATTERN } },
     },
     mode: { type: 'string', enum: ['SNAPSHOT', 'CDC', 'CDC_ONLY'], default: 'CDC' },
-    tables: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+    tables: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: '"schema.table" names or glob patterns (* and ?), resolved at each start.' },
+    excludeTables: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Names or glob patterns of tables to leave out.' },
     relationalTableFilters: {
       type: 'object',
       additionalProperties: {
@@ -39,7 +41,12 @@ export const streamBodySchema = {
         additionalProperties: {
           type: 'object',
           additionalProperties: false,
-          properties: { whereClause: { type: 'string' }, rowCount: { type: 'integer', minimum: 0 } },
+          properties: {
+            whereClause: { type: 'string', maxLength: 10000, description: "A row filter in the source's SQL dialect: one expression over the table's columns, pushed into the snapshot and applied to every change." },
+            rowCount: { type: 'integer', minimum: 0 },
+            includeColumns: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Only these columns (and the key) leave the source.' },
+            excludeColumns: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'These columns never leave the source (key columns cannot be excluded).' },
+          },
         },
       },
     },
@@ -121,6 +128,8 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         throw new SluiceError('VALIDATION_FAILED', `body field "${field}" names connection ${id}, which does not exist`, { field, id });
       }
     }
+    // A whereClause that cannot be compiled is refused now, not when the stream runs.
+    validateFilters(body, store.connections.get(body.source.connectionId)!.kind);
   };
 
   const idle = (id: string): void => {
@@ -154,7 +163,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         tags: ['streams'],
         summary: 'Create a stream (it does not start until POST /streams/{id}/start)',
         body: streamBodySchema,
-        response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN') },
+        response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID') },
       },
     },
     async (req, reply) => {
@@ -185,7 +194,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         summary: 'Replace a stopped stream\'s spec',
         params: idParams,
         body: streamBodySchema,
-        response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE') },
+        response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE', 'FILTER_CLAUSE_INVALID') },
       },
     },
     async (req) => {
