@@ -223,38 +223,30 @@ export class MongoSink implements Sink {
     writeConcern: WriteConcernSettings,
     ctx: ConnectorContext,
   ): Promise<PlannedWrite[]> {
+    const coll = connected.client.db(this.#database).collection(collection);
+    const insert = async (part: PlannedWrite[]): Promise<PlannedWrite[]> => {
+      const docs: Document[] = part.map((w) => ({ _id: w.id, ...w.fields }));
+      try {
+        await raceAbort(coll.insertMany(docs, { ordered: false, writeConcern }), ctx.signal);
+        return [];
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        if (!(err instanceof MongoBulkWriteError)) return part;
+        const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+        // Any duplicate key (FerretDB's message does not name the index): the upsert path
+        // replaces on _id, and a clash on some other unique index fails there, per record.
+        if (errors.length === 0 || !errors.every((e) => e.code === 11000)) return part;
+        ctx.logger.debug({ collection, existing: errors.length }, 'documents already present (replayed events): replacing them');
+        return errors.map((e) => part[e.index]).filter((w): w is PlannedWrite => w !== undefined);
+      }
+    };
     // The insert is unordered, so its parts may run at once: the server (FerretDB's
     // PostgreSQL backend especially) then works on two commands in parallel instead of
     // leaving a core idle. Only large batches (snapshot chunks) are split.
     const parts = writes.length >= 2 * INSERT_PART_MIN ? 2 : 1;
     const size = Math.ceil(writes.length / parts);
-    const results = await Promise.all(
-      Array.from({ length: parts }, (_, i) => this.#insertPart(collection, writes.slice(i * size, (i + 1) * size), connected, writeConcern, ctx)),
-    );
+    const results = await Promise.all(Array.from({ length: parts }, (_, i) => insert(writes.slice(i * size, (i + 1) * size))));
     return results.flat();
-  }
-
-  async #insertPart(
-    collection: string,
-    writes: PlannedWrite[],
-    connected: Connected,
-    writeConcern: WriteConcernSettings,
-    ctx: ConnectorContext,
-  ): Promise<PlannedWrite[]> {
-    const docs: Document[] = writes.map((w) => ({ _id: w.id, ...w.fields }));
-    try {
-      await raceAbort(connected.client.db(this.#database).collection(collection).insertMany(docs, { ordered: false, writeConcern }), ctx.signal);
-      return [];
-    } catch (err) {
-      if (ctx.signal.aborted) throw err;
-      if (!(err instanceof MongoBulkWriteError)) return writes;
-      const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-      // Any duplicate key (FerretDB's message does not name the index): the upsert path
-      // replaces on _id, and a clash on some other unique index fails there, per record.
-      if (errors.length === 0 || !errors.every((e) => e.code === 11000)) return writes;
-      ctx.logger.debug({ collection, existing: errors.length }, 'documents already present (replayed events): replacing them');
-      return errors.map((e) => writes[e.index]).filter((w): w is PlannedWrite => w !== undefined);
-    }
   }
 
   /** Ordered bulkWrites of replace/set/delete, in commands of at most the server's limit. */
