@@ -209,3 +209,12 @@ test('failed authentication is rate-limited per address', async () => {
   assertEnvelope(blocked.body, 'AUTH_RATE_LIMITED');
   assert.equal((await app.inject({ url: '/api/v1/', headers: H(admin), remoteAddress: '10.9.9.10' })).statusCode, 200);
 });
+
+test('an offset past what the store can count is a 400 naming offset, not a 500', async () => {
+  for (const list of ['connections', 'streams', 'api-keys']) {
+    const res = await app.inject({ url: `/api/v1/${list}?offset=9223372036854775296`, headers: H(admin) });
+    assert.equal(res.statusCode, 400, list);
+    const err = assertEnvelope(res.body, 'VALIDATION_FAILED');
+    assert.match(String(err.message), /offset/);
+  }
+});

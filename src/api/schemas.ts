@@ -21,7 +21,8 @@ export function listQuery(sortFields: readonly string[], filters: Record<string,
     additionalProperties: false,
     properties: {
       limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-      offset: { type: 'integer', minimum: 0, default: 0 },
+      // Bounded so it fits SQLite's integer: a larger one (a float past 2^53 in JS) made the query fail.
+      offset: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 },
       sort: { type: 'string', enum: sortFields.flatMap((f) => [f, `-${f}`]) },
       ...filters,
     },
