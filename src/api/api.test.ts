@@ -1,59 +1,26 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { buildApi } from './server';
-import { loadConfig } from '../config';
-import { openStore, type Store } from '../store';
-import { storePersistence } from '../store/persistence';
-import { createMetrics } from '../metrics';
-import { Supervisor } from '../runtime/supervisor';
-import { createRegistry } from '../runtime/registry';
-import { createMemoryConnectors, type MemoryConnectors } from '../runtime/testing/memory-connectors';
+import type { Store } from '../store';
+import type { MemoryConnectors } from '../runtime/testing/memory-connectors';
 import { waitFor } from '../runtime/testing/wait-for';
-import { ERRORS } from '../errors';
+import { assertEnvelope, startTestApi, type TestApi } from './testing/test-api';
 
-// The API over a real store and supervisor; only the connectors are in-memory
-// stand-ins registered under the real kinds, so no database is needed.
+let api: TestApi;
 let app: FastifyInstance;
 let store: Store;
-let supervisor: Supervisor;
 let mem: MemoryConnectors;
 let admin: string;
 const H = (key: string) => ({ 'x-api-key': key });
 
 before(async () => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-api-'));
-  const { config } = loadConfig({ env: { SLUICE_DATA_DIR: dataDir, SLUICE_API_AUTH_FAILURES_MAX: '5' } });
-  store = openStore({ dataDir, secretKey: '' });
-  admin = store.apiKeys.create('admin', 'admin').key;
-  mem = createMemoryConnectors();
-  const registry = createRegistry();
-  registry.register({ ...mem.sourceModule, kind: 'postgresql' });
-  registry.register({ ...mem.sinkModule, kind: 'mongodb' });
-  const logger = pino({ level: 'silent' });
-  supervisor = new Supervisor({ registry, logger, persistence: storePersistence(store) });
-  app = await buildApi({ config, logger, store, supervisor, connectors: registry, metrics: createMetrics().registry, isShuttingDown: () => false });
-  await app.ready();
+  api = await startTestApi({ SLUICE_API_AUTH_FAILURES_MAX: '5' });
+  ({ app, store, mem, admin } = api);
 });
 
 after(async () => {
-  await supervisor.shutdown({ deadlineMs: 2000 });
-  await app.close();
-  store.close();
+  await api.close();
 });
-
-function assertEnvelope(body: string, code: keyof typeof ERRORS): Record<string, unknown> {
-  const parsed = JSON.parse(body) as { error: Record<string, unknown> };
-  assert.equal(parsed.error.code, code);
-  assert.equal(parsed.error.category, ERRORS[code].category);
-  assert.equal(typeof parsed.error.message, 'string');
-  assert.equal(typeof parsed.error.suggestion, 'string');
-  return parsed.error;
-}
 
 test('health, readiness and metrics need no key', async () => {
   assert.equal((await app.inject('/healthz')).statusCode, 200);

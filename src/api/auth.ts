@@ -1,19 +1,24 @@
 /**
- * API-key authentication and role checks for everything under /api/v1. A route
- * declares the role it needs in `config.role`; without one, reads need viewer and
- * writes need operator. Failed attempts are counted per client address and
- * answered with 429 past the limit, so keys cannot be guessed at speed.
+ * API-key authentication and role checks for everything under /api/v1. The role a
+ * route needs comes from the one table in roles.ts. Failed attempts (no key, a
+ * wrong or revoked key) are counted per client address and answered with 429 and
+ * Retry-After past the limit, so keys cannot be guessed at speed; successes do not
+ * count.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SluiceError } from '../errors';
-import { roleAllows, type ApiKeyRecord, type ApiKeyRepo, type Role } from '../store/api-keys';
+import { roleAllows, type ApiKeyRecord, type ApiKeyRepo } from '../store/api-keys';
+import { requiredRole, routeKey } from './roles';
 
 declare module 'fastify' {
   interface FastifyRequest {
     apiKey?: ApiKeyRecord;
   }
+  interface FastifyInstance {
+    /** Every route registered under /api, as `METHOD /url` (HEAD folded into GET): the contract tests compare it with ROUTE_ROLES. */
+    apiRoutes: Set<string>;
+  }
   interface FastifyContextConfig {
-    role?: Role;
     /** Under /api: needs no key. */
     public?: boolean;
     /** Outside /api: needs a key all the same (e.g. /metrics when it is not open). */
@@ -39,10 +44,11 @@ export function presentedKey(req: FastifyRequest): string | undefined {
 function failureCounter(max: number, windowMs: number) {
   const seen = new Map<string, { count: number; since: number }>();
   return {
-    blocked(ip: string, now = Date.now()): boolean {
+    /** Seconds until `ip` may try again, or 0 when it is not blocked. */
+    blocked(ip: string, now = Date.now()): number {
       const s = seen.get(ip);
-      if (!s || now - s.since > windowMs) return false;
-      return s.count >= max;
+      if (!s || now - s.since > windowMs || s.count < max) return 0;
+      return Math.max(1, Math.ceil((s.since + windowMs - now) / 1000));
     },
     fail(ip: string, now = Date.now()): void {
       const s = seen.get(ip);
@@ -57,12 +63,19 @@ function failureCounter(max: number, windowMs: number) {
 
 export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   const failures = failureCounter(opts.maxFailures, opts.windowSeconds * 1000);
+  const apiRoutes = new Set<string>();
+  app.decorate('apiRoutes', apiRoutes);
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/api/') || (route.config as { public?: boolean } | undefined)?.public) return;
+    for (const m of [route.method].flat()) if (m !== 'HEAD') apiRoutes.add(routeKey(m, route.url));
+  });
   app.addHook('onRequest', async (req) => {
-    const cfg = req.routeOptions.config as { public?: boolean; auth?: boolean; role?: Role } | undefined;
+    const cfg = req.routeOptions.config as { public?: boolean; auth?: boolean } | undefined;
     const needsKey = req.url.startsWith('/api/') ? !cfg?.public : cfg?.auth === true;
     if (!needsKey) return;
-    if (failures.blocked(req.ip)) {
-      throw new SluiceError('AUTH_RATE_LIMITED', 'Too many failed authentications; wait before retrying.', { retryAfterSeconds: opts.windowSeconds });
+    const retryAfterSeconds = failures.blocked(req.ip);
+    if (retryAfterSeconds) {
+      throw new SluiceError('AUTH_RATE_LIMITED', `Too many failed authentications from this address; retry in ${retryAfterSeconds} s.`, { retryAfterSeconds });
     }
     const key = presentedKey(req);
     if (!key) {
@@ -75,7 +88,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
       throw new SluiceError('AUTH_INVALID_KEY', 'The API key is not valid.');
     }
     req.apiKey = record;
-    const need: Role = cfg?.role ?? (req.method === 'GET' || req.method === 'HEAD' ? 'viewer' : 'operator');
+    const need = req.url.startsWith('/api/') ? requiredRole(req.method, req.routeOptions.url) : 'viewer';
     if (!roleAllows(record.role, need)) {
       throw new SluiceError('FORBIDDEN_ROLE', `This operation needs the ${need} role; the key has ${record.role}.`, { need, have: record.role });
     }

@@ -58,6 +58,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     else e = fromFastify(err) ?? new SluiceError('INTERNAL', `Internal error (request ${req.id})`, { requestId: req.id });
     if (e.status >= 500) req.log.error({ err }, 'request failed');
     else req.log.info({ code: e.code, msg: e.message }, 'request rejected');
+    if (typeof e.detail.retryAfterSeconds === 'number') void reply.header('retry-after', String(e.detail.retryAfterSeconds));
     void reply.status(e.status).send(e.toEnvelope());
   });
   app.setNotFoundHandler((req, reply) => {

@@ -46,7 +46,7 @@ const ENVELOPE_REF = { $ref: 'ErrorEnvelope#' } as const;
 
 /** The error responses a route can give, for the OpenAPI document: status → envelope, with the codes listed. */
 export function errorResponses(...codes: ErrorCode[]): Record<string, object> {
-  const all: ErrorCode[] = ['AUTH_REQUIRED', 'AUTH_INVALID_KEY', 'AUTH_RATE_LIMITED', 'FORBIDDEN_ROLE', 'VALIDATION_FAILED', ...codes];
+  const all: ErrorCode[] = ['AUTH_REQUIRED', 'AUTH_INVALID_KEY', 'AUTH_RATE_LIMITED', 'FORBIDDEN_ROLE', 'VALIDATION_FAILED', 'INTERNAL', 'SHUTTING_DOWN', ...codes];
   const byStatus = new Map<number, ErrorCode[]>();
   for (const c of all) byStatus.set(ERRORS[c].status, [...(byStatus.get(ERRORS[c].status) ?? []), c]);
   const out: Record<string, object> = {};

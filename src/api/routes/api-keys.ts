@@ -1,4 +1,4 @@
-/** API keys, admin only. A key is returned once, by the POST that creates it. */
+/** API keys, admin only (see roles.ts). A key is returned once, by the POST that creates it. */
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../server';
 import { SluiceError } from '../../errors';
@@ -17,15 +17,12 @@ const keySchema = {
   },
 } as const;
 
-const admin = { role: 'admin' as const };
-
 export async function apiKeyRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const keys = deps.store.apiKeys;
 
   app.get<{ Querystring: { limit?: number; offset?: number; sort?: string; role?: Role; name?: string } }>(
     '/api-keys',
     {
-      config: admin,
       schema: {
         tags: ['api-keys'],
         summary: 'List API keys (never the keys themselves)',
@@ -42,7 +39,6 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   app.post<{ Body: { name: string; role: Role } }>(
     '/api-keys',
     {
-      config: admin,
       schema: {
         tags: ['api-keys'],
         summary: 'Create an API key; the response is the only time the key is shown',
@@ -65,7 +61,6 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   app.get<{ Params: { id: string } }>(
     '/api-keys/:id',
     {
-      config: admin,
       schema: { tags: ['api-keys'], summary: 'One API key', params: idParams, response: { 200: keySchema, ...errorResponses('API_KEY_NOT_FOUND') } },
     },
     async (req) => {
@@ -78,7 +73,6 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   app.delete<{ Params: { id: string } }>(
     '/api-keys/:id',
     {
-      config: admin,
       schema: {
         tags: ['api-keys'],
         summary: 'Revoke an API key',

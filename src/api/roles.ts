@@ -1,0 +1,48 @@
+/**
+ * The role matrix: the minimum role of every /api/v1 route, in one table. The auth
+ * hook reads it, the contract tests generate the 401/403 matrix from it, and the
+ * server checks at start-up that every registered /api route has an entry.
+ * viewer: reads; operator: also runs streams and tests connections; admin: everything.
+ * A route without an entry needs admin (fail closed) and fails the contract tests.
+ */
+import type { Role } from '../store/api-keys';
+
+/** `METHOD /url` as Fastify registers it (prefix included, `:param` placeholders, no trailing slash). */
+export type RouteKey = `${'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'} /api/${string}`;
+
+export const ROUTE_ROLES: Readonly<Record<RouteKey, Role>> = {
+  'GET /api/v1': 'viewer',
+
+  'GET /api/v1/api-keys': 'admin',
+  'POST /api/v1/api-keys': 'admin',
+  'GET /api/v1/api-keys/:id': 'admin',
+  'DELETE /api/v1/api-keys/:id': 'admin',
+
+  'GET /api/v1/connections': 'viewer',
+  'GET /api/v1/connections/:id': 'viewer',
+  'POST /api/v1/connections': 'admin',
+  'PATCH /api/v1/connections/:id': 'admin',
+  'DELETE /api/v1/connections/:id': 'admin',
+  'POST /api/v1/connections/:id/test': 'operator',
+
+  'GET /api/v1/streams': 'viewer',
+  'GET /api/v1/streams/:id': 'viewer',
+  'GET /api/v1/streams/:id/stats': 'viewer',
+  'GET /api/v1/streams/:id/runs': 'viewer',
+  'GET /api/v1/streams/:id/logs': 'viewer',
+  'POST /api/v1/streams': 'admin',
+  'PUT /api/v1/streams/:id': 'admin',
+  'DELETE /api/v1/streams/:id': 'admin',
+  'POST /api/v1/streams/:id/start': 'operator',
+  'POST /api/v1/streams/:id/pause': 'operator',
+  'POST /api/v1/streams/:id/resume': 'operator',
+  'POST /api/v1/streams/:id/stop': 'operator',
+};
+
+export const routeKey = (method: string, url: string): string => `${method === 'HEAD' ? 'GET' : method} ${url.replace(/(.)\/$/, '$1')}`;
+
+/** The role a route needs; admin for a route the table does not know. */
+export function requiredRole(method: string, url: string | undefined): Role {
+  if (url === undefined) return 'viewer'; // no route matched: the key is checked, then 404
+  return (ROUTE_ROLES as Record<string, Role>)[routeKey(method, url)] ?? 'admin';
+}
