@@ -15,8 +15,8 @@ declare module 'fastify' {
     apiKey?: ApiKeyRecord;
   }
   interface FastifyInstance {
-    /** Every route registered under /api, as `METHOD /url` (HEAD folded into GET): the contract tests compare it with ROUTE_ROLES. */
-    apiRoutes: Set<string>;
+    /** Every route registered under /api, `METHOD /url` (see routeKey) → its body schema: the contract tests compare it with ROUTE_ROLES. */
+    apiRoutes: Map<string, { body?: unknown }>;
   }
   interface FastifyContextConfig {
     /** Under /api: needs no key. */
@@ -41,7 +41,7 @@ export function presentedKey(req: FastifyRequest): string | undefined {
 }
 
 /** A fixed-window counter of failed authentications per address. */
-function failureCounter(max: number, windowMs: number) {
+export function failureCounter(max: number, windowMs: number) {
   const seen = new Map<string, { count: number; since: number }>();
   return {
     /** Seconds until `ip` may try again, or 0 when it is not blocked. */
@@ -63,11 +63,11 @@ function failureCounter(max: number, windowMs: number) {
 
 export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   const failures = failureCounter(opts.maxFailures, opts.windowSeconds * 1000);
-  const apiRoutes = new Set<string>();
+  const apiRoutes = new Map<string, { body?: unknown }>();
   app.decorate('apiRoutes', apiRoutes);
   app.addHook('onRoute', (route) => {
     if (!route.url.startsWith('/api/') || (route.config as { public?: boolean } | undefined)?.public) return;
-    for (const m of [route.method].flat()) if (m !== 'HEAD') apiRoutes.add(routeKey(m, route.url));
+    for (const m of [route.method].flat()) if (m !== 'HEAD') apiRoutes.set(routeKey(m, route.url), { body: (route.schema as { body?: unknown } | undefined)?.body });
   });
   app.addHook('onRequest', async (req) => {
     const cfg = req.routeOptions.config as { public?: boolean; auth?: boolean } | undefined;
