@@ -188,6 +188,40 @@ export interface CreateArgs {
   logger: Logger;
 }
 
+/** A column as the catalogue describes it, for GET /connections/{id}/tables/{table}/columns. */
+export interface ColumnInfo {
+  name: string;
+  /** The database's own type name, e.g. "numeric(12,2)", "varchar(64)". */
+  type: string;
+  nullable: boolean;
+  primaryKey: boolean;
+}
+
+export interface ForeignKeyInfo {
+  name: string;
+  columns: string[];
+  references: TableRef & { columns: string[] };
+}
+
+export interface TableInfo extends TableRef {
+  columns: ColumnInfo[];
+  /** Key columns in key order; empty when the table has none. */
+  primaryKey: string[];
+  foreignKeys: ForeignKeyInfo[];
+}
+
+/** What a preview reads: a page of rows, optionally filtered and sorted. */
+export interface RowQuery {
+  limit: number;
+  offset: number;
+  /** A whereClause in the source's dialect, as in relationalTableFilters. */
+  where?: string;
+  /** Sort keys; the primary key (ascending) when left out. */
+  sort?: { column: string; desc?: boolean }[];
+  /** Only these columns; all when left out. */
+  columns?: string[];
+}
+
 /** What each connector module exports, and what the registry maps a kind to. */
 export interface ConnectorModule {
   kind: string;
@@ -198,6 +232,15 @@ export interface ConnectorModule {
   createSink?(args: CreateArgs): Sink;
   /** The source's tables (for table patterns), and the schema a bare table name means. */
   listTables?(connection: ConnectionSpec, logger: Logger): Promise<{ tables: TableRef[]; defaultSchema: string }>;
+  /** A table's columns (type, nullable, key) and foreign keys; null when the table does not exist. */
+  describeTable?(connection: ConnectionSpec, table: TableRef, logger: Logger): Promise<TableInfo | null>;
+  /**
+   * Reads rows of one table for previews (GET /connections/{id}/tables/{table}/rows,
+   * POST /streams/{id}/mapping/preview, verification). Never on the data path. `where` is
+   * compiled by src/transform/where (never pasted into SQL); values come back in the
+   * same shape as snapshot rows, so the sink's conversion applies to them unchanged.
+   */
+  readRows?(connection: ConnectionSpec, table: TableRef, query: RowQuery, logger: Logger): Promise<{ rows: Row[]; schema: TableSchema }>;
   /** Reachability, version and the privileges/settings the connector needs. Never throws for a bad server. */
   test?(connection: ConnectionSpec, logger: Logger): Promise<TestReport>;
 }
