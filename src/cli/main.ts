@@ -5,6 +5,7 @@
  *   sluice config validate FILE         check a config file; exit 2 naming the bad key
  *   sluice config print [--config FILE] the effective configuration, secrets masked
  *   sluice --version
+ *   sluice streams|connections|api-keys|api …  a client of a running daemon (client.ts)
  * Exit codes: 0 success, 1 the daemon failed, 2 bad usage or configuration.
  */
 import { loadConfig, type LoadedConfig } from '../config';
@@ -12,6 +13,7 @@ import { createLogger } from '../logger';
 import { isSluiceError } from '../errors';
 import { VERSION } from '../version';
 import { startDaemon } from '../runtime/daemon';
+import { isClientResource, runClient } from './client';
 
 const USAGE = `sluice ${VERSION}: change-data-capture from PostgreSQL and MySQL/MariaDB to MongoDB
 
@@ -20,6 +22,16 @@ Usage:
   sluice config validate FILE           validate a configuration file
   sluice config print [--config FILE]   print the effective configuration (secrets masked)
   sluice --version                      print the version
+
+Client of a running daemon (--url URL, --key KEY, --json; or SLUICE_API_URL, SLUICE_API_KEY,
+else the key in <dataDir>/admin.key):
+  sluice streams ls [--state S] [--name N]
+  sluice streams get|stats|runs|logs ID
+  sluice streams start|stop|pause|resume|cutover|verify ID
+  sluice streams create --file SPEC.json | delete ID
+  sluice connections ls | get|test|delete ID | create --file CONN.json
+  sluice api-keys ls
+  sluice api METHOD PATH [--data JSON | --file F]
   sluice --help                         this text
 
 Environment: SLUICE_CONFIG, SLUICE_DATA_DIR, SLUICE_API_HOST, SLUICE_API_PORT, SLUICE_ADMIN_KEY,
@@ -101,6 +113,10 @@ async function runDaemon(file: string | undefined): Promise<void> {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  if (isClientResource(argv[0])) {
+    process.exitCode = await runClient(argv, process.env, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
+    return;
+  }
   let parsed: Parsed;
   try {
     parsed = parseArgs(argv);
