@@ -236,14 +236,18 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       meter.read(read);
       const { batch, filtered } = transform(read);
       for (const f of filtered) ctx.count?.(RUN_EVENTS.FILTERED, f.n, f.table);
+      const lettersBefore = counters.deadLettered;
       try {
         await carrier.publish(batch, ctx);
       } catch (err) {
         if (!signal.aborted) meter.failed(batch.events.length);
         throw err;
       }
-      counters.eventsWritten += batch.events.length;
-      counters[phase] += batch.events.length;
+      // In direct mode publish is the sink write: records it dead-lettered were not written.
+      // (On Kafka, written means durable in Kafka; dead letters happen on the consumer side.)
+      const delivered = batch.events.length - (carrier.kind === 'direct' ? counters.deadLettered - lettersBefore : 0);
+      counters.eventsWritten += delivered;
+      counters[phase] += delivered;
       counters.batches++;
       meter.delivered(batch, phase === 'snapshotRows' ? 'snapshot' : 'cdc');
     };
