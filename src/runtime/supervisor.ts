@@ -482,6 +482,7 @@ function locationOf(err: unknown): Record<string, unknown> | undefined {
     locationType: 'TABLE',
     ...(typeof table === 'string' ? { locationName: table } : {}),
     ...(typeof field === 'string' ? { fieldName: field } : {}),
-    ...(key && typeof key === 'object' ? { key } : {}),
+    // bigint-safe: the job update is stored as JSON.
+    ...(key && typeof key === 'object' ? { key: JSON.parse(JSON.stringify(key, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as unknown } : {}),
   };
 }
