@@ -138,3 +138,32 @@ test(`WARN reports at most ${MAX_WARNINGS} records one by one, then one summary`
 test('dead-letter JSON keeps bigint and decimals exact, as text', () => {
   assert.equal(eventJson({ a: 2n ** 64n, d: new Decimal('12345678901234.123456'), b: Buffer.from('hi'), n: Number.POSITIVE_INFINITY, u: undefined }), '{"a":"18446744073709551616","d":"12345678901234.123456","b":"aGk=","n":"Infinity","u":null}');
 });
+
+test('CDC on the direct transport: a dead-lettered change is acknowledged with its batch; the change past the tolerance is not', async () => {
+  const mem = createMemoryConnectors();
+  const registry = createRegistry();
+  registry.register(mem.sourceModule);
+  registry.register(mem.sinkModule);
+  const store = createMemoryPersistence({ connections: [conn('src', 'memory-source'), conn('dst', 'memory-sink')] });
+  store.putStream({ id: 'c', name: 'c', source: { connectionId: 'src' }, sink: { connectionId: 'dst' }, transport: { kind: 'direct' }, mode: 'CDC', tables: ['public.m'], options: { errorHandling: 'WARN', errorTolerance: 1 } });
+  const src = mem.source('src');
+  src.setTable('public.m', [{ id: 1, ratio: 1 }]);
+  const dst = mem.sink('dst');
+  dst.rejectWhen = (ev) => (typeof ev.after?.ratio === 'number' && Number.isNaN(ev.after.ratio) ? { field: 'ratio', message: 'NaN' } : null);
+  const sup = new Supervisor({ registry, logger: pino({ level: 'silent' }), persistence: store });
+  await sup.start('c');
+  await waitFor(() => sup.status('c').cdcStatus === 'RUNNING', { message: 'CDC running' });
+  src.insert('public.m', { id: 2, ratio: Number.NaN }); // seq 1
+  src.insert('public.m', { id: 3, ratio: 3 }); // seq 2: batch [1, 2]
+  await waitFor(() => src.slot === 2, { message: 'the batch with the dead letter acked' });
+  assert.deepEqual(dst.docs('public.m').map((d) => d.id).sort(), [1, 3]);
+  assert.deepEqual(store.deadLetters.map((l) => ({ key: l.key, op: l.op, stage: l.stage })), [{ key: { id: 2 }, op: 'c', stage: 'CDC' }]);
+  assert.deepEqual(store.jobUpdates.filter((u) => u.level === 'WARNING').map((u) => u.stage), ['CDC']);
+  src.insert('public.m', { id: 4, ratio: 4 }); // seq 3
+  src.insert('public.m', { id: 5, ratio: Number.NaN }); // seq 4: batch [3, 4] exceeds the tolerance
+  await waitFor(() => sup.status('c').state === 'FAILED', { message: 'fails past the tolerance' });
+  assert.equal(sup.status('c').error?.code, 'RECORD_ERROR_TOLERANCE_EXCEEDED');
+  assert.equal(src.slot, 2, 'nothing of the failing batch is acknowledged');
+  assert.deepEqual(store.loadPosition('c', 'cdc'), { seq: 2 });
+  assert.deepEqual({ failed: sup.status('c').statistics.eventsFailed, dead: sup.status('c').statistics.deadLettered }, { failed: 2, dead: 1 });
+});
