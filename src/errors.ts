@@ -78,6 +78,7 @@ export const ERRORS = {
   SINK_RECORD_REJECTED: entry(422, 'validation', 'The record cannot be converted or written; detail names the table, key and field.'),
   KAFKA_UNREACHABLE: entry(502, 'connectivity', 'Check that the Kafka brokers are up and reachable from sluice (SLUICE_KAFKA_BROKERS or the kafka connection).', true),
   KAFKA_PUBLISH_FAILED: entry(502, 'connectivity', 'Kafka refused the records for good (too large for message.max.bytes, not authorized, invalid); the message has the broker error.', false),
+  RECORD_ERROR_TOLERANCE_EXCEEDED: entry(422, 'validation', 'More records failed than options.errorTolerance allows: fix the records listed in the dead letters (GET /api/v1/streams/{id}/dead-letters, or the <topicPrefix>.__dlq topic on Kafka) or raise errorTolerance, then start the stream again.'),
   KAFKA_DECODE_FAILED: entry(422, 'validation', 'A Kafka record is not a Debezium JSON change event sluice can read; detail names the topic, partition and offset.'),
   FILTER_CLAUSE_INVALID: entry(400, 'validation', 'Rewrite the whereClause named in detail (schema, table, part) as one expression over the table\'s own columns, using only the supported operators and functions (see the README, "Filters").'),
   FILTER_COLUMN_UNKNOWN: entry(400, 'validation', 'The whereClause or column filter names a column the table does not have; check detail.column against GET /connections/{id}/tables/{table}/columns.'),

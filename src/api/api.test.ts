@@ -36,7 +36,7 @@ test('health, readiness and metrics need no key', async () => {
 test('the OpenAPI document covers every route, with error responses, and /docs serves it', async () => {
   const doc = (await app.inject('/openapi.json')).json() as { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
   assert.match(doc.openapi, /^3\./);
-  for (const p of ['/healthz', '/readyz', '/metrics', '/api/v1/', '/api/v1/api-keys', '/api/v1/connections', '/api/v1/connections/{id}', '/api/v1/streams', '/api/v1/streams/{id}', '/api/v1/streams/{id}/start', '/api/v1/streams/{id}/pause', '/api/v1/streams/{id}/resume', '/api/v1/streams/{id}/stop', '/api/v1/streams/{id}/stats', '/api/v1/streams/{id}/runs', '/api/v1/streams/{id}/logs']) {
+  for (const p of ['/healthz', '/readyz', '/metrics', '/api/v1/', '/api/v1/api-keys', '/api/v1/connections', '/api/v1/connections/{id}', '/api/v1/streams', '/api/v1/streams/{id}', '/api/v1/streams/{id}/start', '/api/v1/streams/{id}/pause', '/api/v1/streams/{id}/resume', '/api/v1/streams/{id}/stop', '/api/v1/streams/{id}/stats', '/api/v1/streams/{id}/runs', '/api/v1/streams/{id}/logs', '/api/v1/streams/{id}/dead-letters']) {
     assert.ok(doc.paths[p], `missing ${p}`);
   }
   for (const [p, ops] of Object.entries(doc.paths)) {

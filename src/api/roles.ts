@@ -30,6 +30,7 @@ export const ROUTE_ROLES: Readonly<Record<RouteKey, Role>> = {
   'GET /api/v1/streams/:id/stats': 'viewer',
   'GET /api/v1/streams/:id/runs': 'viewer',
   'GET /api/v1/streams/:id/logs': 'viewer',
+  'GET /api/v1/streams/:id/dead-letters': 'viewer',
   'POST /api/v1/streams': 'admin',
   'PUT /api/v1/streams/:id': 'admin',
   'DELETE /api/v1/streams/:id': 'admin',

@@ -31,7 +31,7 @@ export function createCatalogue(registry: Registry) {
     }),
     eventsFailed: new Counter({
       name: 'sluice_events_failed_total',
-      help: 'Row events in batches that could not be delivered (the batch failed the stream).',
+      help: 'Row events that could not be delivered: records skipped as record errors (errorHandling WARN/SKIP), and events in batches that failed the stream.',
       labelNames: perStream,
       registers,
     }),

@@ -85,7 +85,15 @@ export interface ConnectorContext {
    * Tells the operator something through the stream's job updates (GET /streams/{id}/logs),
    * not only the daemon log: a TRUNCATE that is not replicated, a slot that was lost.
    */
-  report?(update: { level: 'ERROR' | 'WARNING' | 'INFO'; stage: string; message: string; errorCode?: string; suggestion?: string }): void;
+  report?(update: {
+    level: 'ERROR' | 'WARNING' | 'INFO';
+    stage: string;
+    message: string;
+    errorCode?: string;
+    suggestion?: string;
+    /** Where it happened, in Relational Migrator's jobUpdate terms: locationType, locationName, fieldName, key. */
+    detail?: Record<string, unknown>;
+  }): void;
   /** Counts `n` (default 1) occurrences of `event` for this stream's metrics; `table` where it applies. */
   count?(event: RunEvent, n?: number, table?: TableRef): void;
 }

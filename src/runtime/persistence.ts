@@ -4,6 +4,7 @@
  * `savePosition` returns, with no await in which a crash could lose it.
  */
 import type { ConnectionSpec, Position, StreamSpec } from './connector';
+import type { DeadLetter } from './record-errors';
 import { RESUMABLE_STATES, type StreamState } from './lifecycle';
 
 export type SnapshotPhase = 'snapshot' | 'cdc';
@@ -26,6 +27,10 @@ export interface RunCounters {
   snapshotRows: number;
   cdcEvents: number;
   batches: number;
+  /** Records that could not be converted or written (errorHandling), the one that failed the run included. */
+  eventsFailed: number;
+  /** Records sent to the dead-letter topic or table (WARN / SKIP). */
+  deadLettered: number;
 }
 
 /** INTERRUPTED: the daemon shut down under a live run; the next start resumes it. */
@@ -46,6 +51,7 @@ export interface JobUpdate {
   message: string;
   errorCode?: string;
   suggestion?: string;
+  detail?: Record<string, unknown>;
 }
 
 export interface StreamPersistence {
@@ -66,6 +72,8 @@ export interface StreamPersistence {
   savePosition(streamId: string, phase: SnapshotPhase, position: Position): void;
   markSnapshotDone(streamId: string): void;
   isSnapshotDone(streamId: string): boolean;
+  /** Stores a dead letter (direct transport); a persistence without a dead-letter table omits it. */
+  addDeadLetter?(letter: DeadLetter): void;
 }
 
 // ---- in-memory implementation, for tests ----------------------------------
@@ -85,6 +93,7 @@ export interface MemoryPersistence extends StreamPersistence {
   readonly jobUpdates: Array<JobUpdate & { streamId: string; runId: string | null }>;
   /** Every savePosition call in order: lets a test check nothing moved backwards. */
   readonly positionLog: Array<{ streamId: string; phase: SnapshotPhase; position: Position }>;
+  readonly deadLetters: DeadLetter[];
 }
 
 export function createMemoryPersistence(
@@ -98,6 +107,7 @@ export function createMemoryPersistence(
   const runs: MemoryRun[] = [];
   const jobUpdates: MemoryPersistence['jobUpdates'] = [];
   const positionLog: MemoryPersistence['positionLog'] = [];
+  const deadLetters: DeadLetter[] = [];
   let runSeq = 0;
   const posKey = (streamId: string, phase: SnapshotPhase): string => `${streamId}\u0000${phase}`;
 
@@ -105,6 +115,8 @@ export function createMemoryPersistence(
     runs,
     jobUpdates,
     positionLog,
+    deadLetters,
+    addDeadLetter: (letter) => void deadLetters.push(letter),
     putConnection: (conn) => void connections.set(conn.id, conn),
     putStream: (stream) => void streams.set(stream.id, stream),
     getConnection: (id) => connections.get(id),

@@ -27,6 +27,7 @@ import { SluiceError } from '../errors';
 import { ConnectionNotFoundError, ConnectorRoleError, StreamNotFoundError } from './supervisor-types';
 import { dialectOf, streamTransform, validateFilters } from '../transform';
 import { needsTableList, resolveTables } from '../transform/tables';
+import { RecordErrorPolicy, storeDeadLetters, withRecordErrors } from './record-errors';
 
 export type Stage = 'INITIALIZATION' | 'SNAPSHOT' | 'CDC';
 
@@ -88,7 +89,7 @@ export type RunOutcome =
   | { kind: 'failed'; error: unknown; stage: Stage };
 
 export function newCounters(): RunCounters {
-  return { eventsRead: 0, eventsWritten: 0, snapshotRows: 0, cdcEvents: 0, batches: 0 };
+  return { eventsRead: 0, eventsWritten: 0, snapshotRows: 0, cdcEvents: 0, batches: 0, eventsFailed: 0, deadLettered: 0 };
 }
 
 /** "schema.table" → TableRef; a bare name leaves the schema to the source's default. */
@@ -205,9 +206,12 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       stream = { ...stream, tables: resolveTables(stream.tables, stream.excludeTables, tables, defaultSchema) };
       logger.info({ tables: stream.tables }, 'table patterns resolved');
     }
-    sink = meter.sink(deps.sinkModule.createSink!({ connection: deps.sinkConnection, stream, logger }));
+    // Record errors (errorHandling/errorTolerance): dead letters go to the store's table
+    // unless the transport brings its own queue (Kafka: the dead-letter topic).
+    const records = new RecordErrorPolicy(stream, storeDeadLetters(persistence.addDeadLetter?.bind(persistence)), counters, (n) => meter.failed(n));
+    sink = withRecordErrors(meter.sink(deps.sinkModule.createSink!({ connection: deps.sinkConnection, stream, logger })), records);
     source = deps.sourceModule.createSource!({ connection: deps.sourceConnection, stream, logger });
-    transport = deps.transportFactory(stream.transport?.kind ?? '', { sink, stream });
+    transport = deps.transportFactory(stream.transport?.kind ?? '', { sink, stream, records });
     await transport.start(ctx);
     stopLagPoll = pollLag(source, transport, meter, deps.lagPollMs ?? LAG_POLL_MS, logger);
     // A transport failure on the consumer side (Kafka → sink) ends the run even
@@ -232,14 +236,18 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       meter.read(read);
       const { batch, filtered } = transform(read);
       for (const f of filtered) ctx.count?.(RUN_EVENTS.FILTERED, f.n, f.table);
+      const lettersBefore = counters.deadLettered;
       try {
         await carrier.publish(batch, ctx);
       } catch (err) {
         if (!signal.aborted) meter.failed(batch.events.length);
         throw err;
       }
-      counters.eventsWritten += batch.events.length;
-      counters[phase] += batch.events.length;
+      // In direct mode publish is the sink write: records it dead-lettered were not written.
+      // (On Kafka, written means durable in Kafka; dead letters happen on the consumer side.)
+      const delivered = batch.events.length - (carrier.kind === 'direct' ? counters.deadLettered - lettersBefore : 0);
+      counters.eventsWritten += delivered;
+      counters[phase] += delivered;
       counters.batches++;
       meter.delivered(batch, phase === 'snapshotRows' ? 'snapshot' : 'cdc');
     };

@@ -405,7 +405,7 @@ export class Supervisor extends EventEmitter {
     entry.error = info;
     entry.logger.error({ err, stage }, 'stream failed');
     this.#setState(entry, 'fail', info);
-    this.#jobUpdate(entry, 'ERROR', stage, info.message, info);
+    this.#jobUpdate(entry, 'ERROR', stage, info.message, info, locationOf(err));
     this.#finishRun(entry, 'FAILED', info);
     this.#emit(SUPERVISOR_EVENTS.STREAM_FAILED, { streamId: entry.streamId, runId: entry.runId, error: info, stage } satisfies StreamFailed);
   }
@@ -428,13 +428,14 @@ export class Supervisor extends EventEmitter {
     this.#emit(SUPERVISOR_EVENTS.RUN_FINISHED, { streamId: entry.streamId, runId: entry.runId, status, counters } satisfies RunFinished);
   }
 
-  #jobUpdate(entry: Entry, level: 'ERROR' | 'WARNING' | 'INFO', stage: string, message: string, err?: ErrorInfo): void {
+  #jobUpdate(entry: Entry, level: 'ERROR' | 'WARNING' | 'INFO', stage: string, message: string, err?: ErrorInfo, detail?: Record<string, unknown>): void {
     this.#store.addJobUpdate(entry.streamId, entry.runId, {
       level,
       stage,
       message,
       ...(err ? { errorCode: err.code } : {}),
       ...(err?.suggestion ? { suggestion: err.suggestion } : {}),
+      ...(detail ? { detail } : {}),
     });
   }
 
@@ -469,4 +470,19 @@ export class Supervisor extends EventEmitter {
       ...(entry.error ? { error: entry.error } : {}),
     };
   }
+}
+
+/** Relational Migrator's jobUpdate location (table, field, key) of an error that names a record. */
+function locationOf(err: unknown): Record<string, unknown> | undefined {
+  const d = (err as { detail?: unknown } | null)?.detail;
+  if (typeof d !== 'object' || d === null) return undefined;
+  const { table, field, key } = d as { table?: unknown; field?: unknown; key?: unknown };
+  if (typeof table !== 'string' && typeof field !== 'string') return undefined;
+  return {
+    locationType: 'TABLE',
+    ...(typeof table === 'string' ? { locationName: table } : {}),
+    ...(typeof field === 'string' ? { fieldName: field } : {}),
+    // bigint-safe: the job update is stored as JSON.
+    ...(key && typeof key === 'object' ? { key: JSON.parse(JSON.stringify(key, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as unknown } : {}),
+  };
 }

@@ -83,4 +83,28 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'dead letters',
+    sql: `
+      -- Records rejected under errorHandling WARN / SKIP on the direct transport (Kafka: the dead-letter topic).
+      CREATE TABLE dead_letters (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        stream_id     TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+        run_id        TEXT,
+        ts            TEXT NOT NULL,
+        stage         TEXT NOT NULL,
+        table_name    TEXT,
+        record_key    TEXT,                   -- JSON
+        op            TEXT,
+        field         TEXT,
+        event         TEXT,                   -- JSON; bigint and decimals as text
+        error_code    TEXT NOT NULL,
+        error_message TEXT NOT NULL,
+        suggestion    TEXT,
+        detail        TEXT                    -- JSON
+      );
+      CREATE INDEX dead_letters_by_stream ON dead_letters(stream_id, id);
+    `,
+  },
 ];

@@ -26,5 +26,6 @@ export function storePersistence(store: Store): StreamPersistence {
     savePosition: (streamId, phase, position) => store.positions.save(streamId, phase, position),
     markSnapshotDone: (streamId) => store.positions.markSnapshotDone(streamId),
     isSnapshotDone: (streamId) => store.positions.isSnapshotDone(streamId),
+    addDeadLetter: (letter) => store.deadLetters.add(letter),
   };
 }

@@ -28,7 +28,7 @@ export function createTransport(kind: string, args: TransportFactoryArgs): Trans
       if (!args.stream || !args.kafka?.brokers?.length) {
         throw new TransportUnavailableError(kind, 'no Kafka brokers configured', 'set SLUICE_KAFKA_BROKERS (kafka.brokers) or give the stream a kafka connection');
       }
-      return createKafkaTransport({ sink: args.sink, stream: args.stream, kafka: args.kafka });
+      return createKafkaTransport({ sink: args.sink, stream: args.stream, kafka: args.kafka, ...(args.records ? { records: args.records } : {}) });
     default:
       throw new TransportUnavailableError(
         kind,

@@ -34,6 +34,11 @@ export interface TransportFactoryArgs {
   stream?: StreamSpec;
   /** Brokers and producer/topic settings (config kafka.*); required for kind 'kafka'. */
   kafka?: import('./kafka').KafkaSettings;
+  /**
+   * The run's record-error policy: a transport hands it the records it cannot decode, and
+   * may route dead letters to its own queue (Kafka: the stream's dead-letter topic).
+   */
+  records?: import('../runtime/record-errors').RecordErrorHandler;
 }
 
 /** `kind` is the stream's `transport.kind` ('direct', 'kafka'). */

@@ -319,4 +319,51 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       return store.runs.listUpdates(req.params.id, { limit, offset, sort, filters: { level, stage, runId } });
     },
   );
+
+  app.get<{ Params: { id: string }; Querystring: ListQs & { runId?: string; table?: string; op?: string; field?: string; errorCode?: string; stage?: string } }>(
+    '/streams/:id/dead-letters',
+    {
+      schema: {
+        tags: ['streams'],
+        summary: 'Dead letters: records rejected under errorHandling WARN or SKIP on the direct transport, with their error (Kafka transport: the <topicPrefix>.__dlq topic)',
+        params: idParams,
+        querystring: listQuery(['id', 'timestamp', 'table', 'errorCode'], {
+          runId: { type: 'string' },
+          table: { type: 'string' },
+          op: { type: 'string', enum: ['c', 'u', 'd', 'r'] },
+          field: { type: 'string' },
+          errorCode: { type: 'string' },
+          stage: { type: 'string', enum: ['SNAPSHOT', 'CDC'] },
+        }),
+        response: { 200: pageOf(deadLetterView), ...errorResponses('STREAM_NOT_FOUND') },
+      },
+    },
+    async (req) => {
+      load(req.params.id);
+      const { limit, offset, sort, runId, table, op, field, errorCode, stage } = req.query;
+      return store.deadLetters.list(req.params.id, { limit, offset, sort, filters: { runId, table, op, field, errorCode, stage } });
+    },
+  );
 }
+
+const nullableString = { type: ['string', 'null'] } as const;
+const deadLetterView = {
+  type: 'object',
+  required: ['id', 'streamId', 'timestamp', 'errorCode', 'errorMessage'],
+  properties: {
+    id: { type: 'integer' },
+    streamId: { type: 'string' },
+    runId: nullableString,
+    timestamp: { type: 'string' },
+    stage: { type: 'string' },
+    table: nullableString,
+    key: { type: ['object', 'null'], additionalProperties: true },
+    op: nullableString,
+    field: nullableString,
+    event: { type: ['object', 'null'], additionalProperties: true, description: 'The change event as JSON (bigint and decimals as text)' },
+    errorCode: { type: 'string' },
+    errorMessage: { type: 'string' },
+    suggestion: nullableString,
+    detail: { type: 'object', additionalProperties: true },
+  },
+} as const;

@@ -19,6 +19,7 @@ import type {
   Sink,
   TableRef,
 } from '../connector';
+import { SluiceError } from '../../errors';
 
 export type JournalEntry =
   | { kind: 'sinkWriteResolved'; connectionId: string; streamId: string; position: Position | null }
@@ -209,6 +210,11 @@ export class MemorySinkDb {
   #openGate: (() => void) | null = null;
   #failNext: Error[] = [];
   failAlways: Error | null = null;
+  /**
+   * Refuses records as the MongoDB sink does (SINK_RECORD_REJECTED with detail.eventIndex):
+   * the events before the first refused one are applied, as by an ordered bulkWrite.
+   */
+  rejectWhen: ((ev: ChangeEvent) => { field: string; message: string } | null) | null = null;
 
   constructor(
     readonly connectionId: string,
@@ -240,7 +246,24 @@ export class MemorySinkDb {
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     const failure = this.#failNext.shift() ?? this.failAlways;
     if (failure) throw failure;
-    for (const ev of batch.events) {
+    let events = batch.events;
+    let rejected: SluiceError | undefined;
+    const bad = this.rejectWhen ? events.findIndex((e) => this.rejectWhen!(e) !== null) : -1;
+    if (bad >= 0) {
+      const ev = events[bad]!;
+      const why = this.rejectWhen!(ev)!;
+      const table = tableName(ev.table);
+      rejected = new SluiceError('SINK_RECORD_REJECTED', `Cannot convert the record for ${table}, key ${keyString(ev.key)}: ${why.message}`, {
+        table,
+        key: ev.key,
+        field: why.field,
+        eventIndex: bad,
+        op: ev.op,
+        cause: why.message,
+      });
+      events = events.slice(0, bad);
+    }
+    for (const ev of events) {
       const name = tableName(ev.table);
       let coll = this.collections.get(name);
       if (!coll) this.collections.set(name, (coll = new Map()));
@@ -250,6 +273,7 @@ export class MemorySinkDb {
       const seq = typeof ev.source.pos === 'number' && !ev.source.snapshot ? ev.source.pos : undefined;
       this.applied.push({ table: name, op: ev.op, key: k, ...(seq === undefined ? {} : { seq }) });
     }
+    if (rejected) throw rejected;
     this.writesResolved++;
     this.journal.push({ kind: 'sinkWriteResolved', connectionId: this.connectionId, streamId, position: batch.position });
   }

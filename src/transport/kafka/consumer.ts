@@ -7,6 +7,9 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { RUN_EVENTS, type ChangeEvent, type ConnectorContext, type Sink } from '../../runtime/connector';
 import type { DebeziumSerde } from './serde';
+import { isSluiceError } from '../../errors';
+import type { RecordErrorHandler } from '../../runtime/record-errors';
+import type { Origins } from './dead-letters';
 
 export interface SinkConsumerArgs {
   kafka: Kafka;
@@ -18,6 +21,10 @@ export interface SinkConsumerArgs {
   onFatal(err: unknown): void;
   /** Offsets (next to read) known committed by this member, per "topic:partition". */
   committed: Map<string, bigint>;
+  /** Records that do not decode go here (errorHandling); without it they fail the stream. */
+  records?: RecordErrorHandler;
+  /** Where each decoded event came from, for its dead letter. */
+  origins?: Origins;
 }
 
 const SESSION_TIMEOUT_MS = 10_000;
@@ -123,13 +130,26 @@ export class SinkConsumer {
 
   // `consumer` is the one that fetched the batch: a restart may have replaced this.#consumer.
   async #eachBatch(consumer: Consumer, { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const { serde, sink, ctx, committed, onFatal } = this.#a;
+    const { serde, sink, ctx, committed, onFatal, records, origins } = this.#a;
     if (this.#stopped || batch.messages.length === 0 || !isRunning() || isStale()) return;
     const events: ChangeEvent[] = [];
     try {
       for (const m of batch.messages) {
-        const e = serde.decode({ topic: batch.topic, partition: batch.partition, offset: m.offset }, m.key, m.value);
-        if (e) events.push(e);
+        const raw = { topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null };
+        let e: ChangeEvent | null;
+        try {
+          e = serde.decode({ topic: batch.topic, partition: batch.partition, offset: m.offset }, m.key, m.value);
+        } catch (err) {
+          if (!records || !isSluiceError(err) || err.code !== 'KAFKA_DECODE_FAILED') throw err;
+          // A poison record: the policy dead-letters it (its offset is then passed over
+          // with the batch) or throws the error that fails the stream.
+          await records.reject(err, { raw, table: null }, ctx);
+          continue;
+        }
+        if (e) {
+          origins?.set(e, raw);
+          events.push(e);
+        }
       }
       // A write can take long (a slow or absent MongoDB is retried inside it): heartbeat
       // meanwhile, or the group would evict this member and hand its partitions on.

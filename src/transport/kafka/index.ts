@@ -13,6 +13,8 @@ import { DebeziumSerde } from './serde';
 import { ensureTopics, parseTableRef, topicFor, topicPrefixOf } from './topics';
 import { SinkConsumer } from './consumer';
 import { partitionOf } from './partition';
+import type { RecordErrorHandler } from '../../runtime/record-errors';
+import { KafkaDeadLetters, deadLetterTopic, type Origins } from './dead-letters';
 
 export interface KafkaSettings {
   /** "host:port,host:port" or a list. */
@@ -28,6 +30,8 @@ export interface KafkaTransportArgs {
   sink: Sink;
   stream: StreamSpec;
   kafka: KafkaSettings;
+  /** The run's record-error policy: undecodable records go to it, dead letters to our topic. */
+  records?: RecordErrorHandler;
 }
 
 const POLL_MS = 50;
@@ -219,7 +223,20 @@ export class KafkaTransport implements Transport {
       this.#producer = this.#newProducer();
       await this.#producer.connect();
       this.#producerReady = true;
+      const origins: Origins = new WeakMap();
+      const k2 = this.#args.kafka;
+      this.#args.records?.useQueue(
+        new KafkaDeadLetters(
+          deadLetterTopic(this.#prefix),
+          origins,
+          this.#serde,
+          (topic) => ensureTopics(this.#admin!, [topic], k2.topicPartitions ?? 3, k2.replicationFactor ?? -1),
+          (records, c) => this.#send(records, c),
+        ),
+      );
       this.#consumer = new SinkConsumer({
+        origins,
+        ...(this.#args.records ? { records: this.#args.records } : {}),
         kafka: this.#kafka,
         groupId: this.#groupId,
         sink: this.#args.sink,

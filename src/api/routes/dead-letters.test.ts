@@ -1,0 +1,63 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { waitFor } from '../../runtime/testing/wait-for';
+import { assertEnvelope, startTestApi, type TestApi } from '../testing/test-api';
+
+let api: TestApi;
+const H = (key: string) => ({ 'x-api-key': key });
+
+before(async () => {
+  api = await startTestApi();
+});
+after(async () => {
+  await api.close();
+});
+
+test('GET /streams/{id}/dead-letters lists the records a SKIP stream dead-lettered, with list conventions; they go with the stream', async () => {
+  const { app, admin, mem, store } = api;
+  const src = (await app.inject({ method: 'POST', url: '/api/v1/connections', headers: H(admin), payload: { name: 'pg-dl', kind: 'postgresql', url: 'postgresql://u@h:5432/app' } })).json();
+  const dst = (await app.inject({ method: 'POST', url: '/api/v1/connections', headers: H(admin), payload: { name: 'mongo-dl', kind: 'mongodb', url: 'mongodb://h/app' } })).json();
+  mem.source(src.id).setTable('public.t', Array.from({ length: 8 }, (_, i) => ({ id: i + 1, v: i % 3 === 0 ? 'bad' : 'ok', n: `${i}` })));
+  mem.sink(dst.id).rejectWhen = (ev) => (ev.after?.v === 'bad' ? { field: 'v', message: 'not storable' } : null);
+  const created = await app.inject({
+    method: 'POST',
+    url: '/api/v1/streams',
+    headers: H(admin),
+    payload: { name: 'dl', source: { connectionId: src.id }, sink: { connectionId: dst.id }, transport: { kind: 'direct' }, mode: 'SNAPSHOT', tables: ['public.t'], options: { errorHandling: 'SKIP', errorTolerance: 5 } },
+  });
+  assert.equal(created.statusCode, 201, created.body);
+  const id = created.json().id as string;
+  await app.inject({ method: 'POST', url: `/api/v1/streams/${id}/start`, headers: H(admin) });
+  await waitFor(async () => (await app.inject({ url: `/api/v1/streams/${id}`, headers: H(admin) })).json().status === 'COMPLETED', { message: 'completed' });
+  const stream = (await app.inject({ url: `/api/v1/streams/${id}`, headers: H(admin) })).json();
+  assert.equal(stream.statistics.eventsFailed, 3);
+  assert.equal(stream.statistics.deadLettered, 3);
+  assert.equal(stream.statistics.eventsWritten, 5);
+  assert.deepEqual(mem.sink(dst.id).docs('public.t').map((d) => Number(d.id)).sort(), [2, 3, 5, 6, 8]);
+
+  const viewer = store.apiKeys.create('dl-viewer', 'viewer').key;
+  const all = await app.inject({ url: `/api/v1/streams/${id}/dead-letters`, headers: H(viewer) });
+  assert.equal(all.statusCode, 200, all.body);
+  const page = all.json();
+  assert.equal(page.total, 3);
+  assert.deepEqual(
+    page.items.map((l: any) => ({ key: l.key, table: l.table, op: l.op, field: l.field, errorCode: l.errorCode, stage: l.stage, runId: l.runId, id: l.event.after.id })),
+    [1, 4, 7].map((k) => ({ key: { id: k }, table: 'public.t', op: 'r', field: 'v', errorCode: 'SINK_RECORD_REJECTED', stage: 'SNAPSHOT', runId: stream.runId, id: k })),
+  );
+  assert.match(page.items[0].errorMessage, /not storable/);
+  assert.match(page.items[0].suggestion, /Column "v" of public\.t/);
+  assert.equal(page.items[0].event.schema, undefined, 'the table schema is not repeated in every letter');
+
+  const paged = (await app.inject({ url: `/api/v1/streams/${id}/dead-letters?sort=-id&limit=1&offset=1`, headers: H(admin) })).json();
+  assert.deepEqual({ total: paged.total, limit: paged.limit, offset: paged.offset, keys: paged.items.map((l: any) => l.key.id) }, { total: 3, limit: 1, offset: 1, keys: [4] });
+  assert.equal((await app.inject({ url: `/api/v1/streams/${id}/dead-letters?field=v&runId=${stream.runId}`, headers: H(admin) })).json().total, 3);
+  assert.equal((await app.inject({ url: `/api/v1/streams/${id}/dead-letters?field=other`, headers: H(admin) })).json().total, 0);
+  assert.equal((await app.inject({ url: `/api/v1/streams/${id}/dead-letters?stage=CDC`, headers: H(admin) })).json().total, 0);
+  assertEnvelope((await app.inject({ url: `/api/v1/streams/${id}/dead-letters?colour=red`, headers: H(admin) })).body, 'VALIDATION_FAILED');
+  assertEnvelope((await app.inject({ url: `/api/v1/streams/${id}/dead-letters?sort=event`, headers: H(admin) })).body, 'VALIDATION_FAILED');
+  assertEnvelope((await app.inject({ url: '/api/v1/streams/nope/dead-letters', headers: H(admin) })).body, 'STREAM_NOT_FOUND');
+  assertEnvelope((await app.inject({ url: `/api/v1/streams/${id}/dead-letters` })).body, 'AUTH_REQUIRED');
+
+  assert.equal((await app.inject({ method: 'DELETE', url: `/api/v1/streams/${id}`, headers: H(admin) })).statusCode, 204);
+  assert.equal(store.deadLetters.list(id, {}).total, 0, 'deleted with the stream');
+});
