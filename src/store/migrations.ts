@@ -83,4 +83,18 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'mappings',
+    sql: `
+      CREATE TABLE mappings (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        description TEXT,
+        tables      TEXT NOT NULL DEFAULT '{}',  -- MappingSpec.tables as JSON
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+      );
+    `,
+  },
 ];

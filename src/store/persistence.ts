@@ -7,6 +7,10 @@ export function storePersistence(store: Store): StreamPersistence {
   return {
     getConnection: (id) => store.connections.resolve(id),
     getStream: (id) => store.streams.get(id)?.spec,
+    getMapping: (id) => {
+      const m = store.mappings.get(id);
+      return m ? { tables: m.tables } : undefined;
+    },
     getState(streamId): StreamStateRecord | undefined {
       const s = store.streams.get(streamId);
       if (!s || !isStreamState(s.state)) return undefined;
@@ -26,5 +30,6 @@ export function storePersistence(store: Store): StreamPersistence {
     savePosition: (streamId, phase, position) => store.positions.save(streamId, phase, position),
     markSnapshotDone: (streamId) => store.positions.markSnapshotDone(streamId),
     isSnapshotDone: (streamId) => store.positions.isSnapshotDone(streamId),
+    resetSnapshot: (streamId) => store.positions.resetSnapshot(streamId),
   };
 }
