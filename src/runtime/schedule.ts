@@ -73,18 +73,20 @@ export class Scheduler {
   /**
    * Arms (or re-arms) `streamId` to call `onTick` at each time `schedule` names. An
    * unchanged schedule keeps its job. Throws for an expression croner refuses.
+   * Returns whether a job was (re)created.
    */
-  arm(streamId: string, schedule: StreamSchedule, onTick: () => Promise<unknown>): void {
-    if (this.#stopped) return;
+  arm(streamId: string, schedule: StreamSchedule, onTick: () => Promise<unknown>): boolean {
+    if (this.#stopped) return false;
     const key = `${schedule.cron}\u0000${timezoneOf(schedule)}`;
     const current = this.#jobs.get(streamId);
-    if (current?.key === key) return;
+    if (current?.key === key) return false;
     current?.job.stop();
     const job = new Cron(schedule.cron, { timezone: timezoneOf(schedule) }, () => {
       // The tick itself never throws into croner: a failure is reported, the job goes on.
       onTick().catch((err: unknown) => this.onError(streamId, err));
     });
     this.#jobs.set(streamId, { job, key });
+    return true;
   }
 
   disarm(streamId: string): void {

@@ -124,8 +124,9 @@ export class Supervisor extends EventEmitter {
       this.#scheduler.disarm(streamId);
       return;
     }
-    this.#scheduler.arm(streamId, spec.schedule, () => this.#tick(streamId));
-    entryLogger(this.#logger, streamId).info({ schedule: spec.schedule, nextRunAt: this.nextRunAt(streamId) }, 'stream schedule armed');
+    if (this.#scheduler.arm(streamId, spec.schedule, () => this.#tick(streamId))) {
+      this.#logger.info({ streamId, schedule: spec.schedule, nextRunAt: this.nextRunAt(streamId) }, 'stream schedule armed');
+    }
   }
 
   /** Removes the stream's schedule (the stream is being deleted). */
@@ -569,5 +570,3 @@ export class Supervisor extends EventEmitter {
     };
   }
 }
-
-const entryLogger = (logger: Logger, streamId: string): Logger => logger.child({ streamId });
