@@ -56,6 +56,10 @@ test('each scheduled run picks the rows its NOW()-relative whereClause selects a
     assert.deepEqual(view.body.schedule, { cron: '* * * * * *', timezone: 'UTC' });
     assert.ok(Date.parse(view.body.nextRunAt) <= Date.now() + 2000, `nextRunAt is the next second: ${view.body.nextRunAt}`);
 
+    const metrics = await fetch(`${d.base}/metrics`).then((r) => r.text());
+    const started = metrics.split('\n').find((l) => l.startsWith('sluice_schedule_ticks_total') && l.includes(`stream="${streamId}"`) && l.includes('outcome="started"'));
+    assert.ok(started && Number(started.split(' ').pop()) >= 2, `ticks that started runs are counted: ${started}`);
+
     // Restart: the schedule comes back from the store, and runs go on.
     await d.stop('SIGTERM');
     d = undefined;
