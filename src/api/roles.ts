@@ -38,6 +38,12 @@ export const ROUTE_ROLES: Readonly<Record<RouteKey, Role>> = {
   'POST /api/v1/streams/:id/pause': 'operator',
   'POST /api/v1/streams/:id/resume': 'operator',
   'POST /api/v1/streams/:id/stop': 'operator',
+
+  'GET /api/v1/mappings': 'viewer',
+  'GET /api/v1/mappings/:id': 'viewer',
+  'POST /api/v1/mappings': 'admin',
+  'PUT /api/v1/mappings/:id': 'admin',
+  'DELETE /api/v1/mappings/:id': 'admin',
 };
 
 export const routeKey = (method: string, url: string): string => `${method === 'HEAD' ? 'GET' : method} ${url.replace(/(.)\/$/, '$1')}`;

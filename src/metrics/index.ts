@@ -3,7 +3,7 @@
  * the stream catalogue (see catalogue.ts). Each metric is registered here once;
  * modules reach it through the returned object, streams through `meter()`.
  */
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { VERSION } from '../version';
 import { createCatalogue } from './catalogue';
 import { StreamMeter } from './stream-meter';
@@ -31,10 +31,17 @@ export function createMetrics() {
     labelNames: ['stream', 'state'],
     registers: [registry],
   });
+  const scheduleTicks = new Counter({
+    name: 'sluice_schedule_ticks_total',
+    help: 'Ticks of SNAPSHOT streams\' cron schedules: outcome "started" (a run began) or "skipped" (a run was still active).',
+    labelNames: ['stream', 'outcome'],
+    registers: [registry],
+  });
   const catalogue = createCatalogue(registry);
   return {
     registry,
     streamState,
+    scheduleTicks,
     catalogue,
     /** The meter one run of `stream` records through; its series start at zero so rates exist. */
     meter(stream: Pick<StreamSpec, 'id' | 'tables'>): StreamMeter {
@@ -46,7 +53,7 @@ export function createMetrics() {
      * lingers on dashboards nor keeps an alert (SluiceStreamFailed) firing.
      */
     async forget(streamId: string): Promise<void> {
-      for (const metric of [streamState, ...Object.values(catalogue)]) {
+      for (const metric of [streamState, scheduleTicks, ...Object.values(catalogue)]) {
         const seen = new Set<string>();
         for (const v of (await metric.get()).values) {
           if (v.labels.stream !== streamId) continue;

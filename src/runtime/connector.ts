@@ -170,6 +170,13 @@ export interface ConnectionSpec {
   options: Record<string, unknown>;
 }
 
+/** When a SNAPSHOT stream runs on its own: a cron expression (5 fields, or 6 with seconds) in a timezone. */
+export interface StreamSchedule {
+  cron: string;
+  /** IANA timezone the expression is read in; UTC when left out. */
+  timezone?: string;
+}
+
 export interface StreamSpec {
   id: string;
   name: string;
@@ -182,7 +189,13 @@ export interface StreamSpec {
   /** Names or patterns of tables to leave out. */
   excludeTables?: string[];
   relationalTableFilters?: Record<string, Record<string, { whereClause?: string; rowCount?: number; includeColumns?: string[]; excludeColumns?: string[] }>>;
+  /**
+   * The rules themselves (a MappingSpec, src/transform/mapping/spec.ts) or `{mappingId}`
+   * naming a mapping resource. A run always sees the rules: planRun resolves the id when it starts.
+   */
   mapping?: Record<string, unknown>;
+  /** SNAPSHOT mode only: each tick starts a run, as POST /streams/{id}/start would. */
+  schedule?: StreamSchedule;
   options: {
     dropCollections?: boolean;
     errorHandling?: 'FAIL' | 'WARN' | 'SKIP';

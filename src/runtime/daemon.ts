@@ -62,6 +62,10 @@ export async function startDaemon(config: SluiceConfig, logger: Logger): Promise
     for (const s of STREAM_STATES) metrics.streamState.set({ stream: e.streamId, state: s }, s === e.state ? 1 : 0);
   });
 
+  supervisor.on(SUPERVISOR_EVENTS.TICK, (e: { streamId: string; started: boolean }) => {
+    metrics.scheduleTicks.inc({ stream: e.streamId, outcome: e.started ? 'started' : 'skipped' });
+  });
+
   let shuttingDown = false;
   let api: FastifyInstance;
   try {
@@ -76,6 +80,8 @@ export async function startDaemon(config: SluiceConfig, logger: Logger): Promise
   logger.info({ version: VERSION, api: `http://${address.host}:${address.port}`, dataDir: config.dataDir }, 'sluice started');
 
   await supervisor.resumeAll();
+  // After the resumes: a tick that arrives now sees the streams that are running again.
+  supervisor.armSchedules(store.streams.allIds());
 
   let closing: Promise<boolean> | undefined;
   const close = (): Promise<boolean> =>

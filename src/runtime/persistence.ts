@@ -5,6 +5,7 @@
  */
 import type { ConnectionSpec, Position, StreamSpec } from './connector';
 import type { DeadLetter } from './record-errors';
+import type { MappingSpec } from '../transform/mapping/spec';
 import { RESUMABLE_STATES, type StreamState } from './lifecycle';
 
 export type SnapshotPhase = 'snapshot' | 'cdc';
@@ -57,6 +58,8 @@ export interface JobUpdate {
 export interface StreamPersistence {
   getConnection(id: string): ConnectionSpec | undefined;
   getStream(id: string): StreamSpec | undefined;
+  /** The rules of a mapping resource (`stream.mapping = {mappingId}`), resolved when a run starts. */
+  getMapping(id: string): MappingSpec | undefined;
 
   getState(streamId: string): StreamStateRecord | undefined;
   saveState(streamId: string, record: StreamStateRecord): void;
@@ -74,6 +77,8 @@ export interface StreamPersistence {
   isSnapshotDone(streamId: string): boolean;
   /** Stores a dead letter (direct transport); a persistence without a dead-letter table omits it. */
   addDeadLetter?(letter: DeadLetter): void;
+  /** Forgets the snapshot's progress and done flag: the next run takes a fresh snapshot. */
+  resetSnapshot(streamId: string): void;
 }
 
 // ---- in-memory implementation, for tests ----------------------------------
@@ -89,6 +94,7 @@ export interface MemoryRun {
 export interface MemoryPersistence extends StreamPersistence {
   putConnection(conn: ConnectionSpec): void;
   putStream(stream: StreamSpec): void;
+  putMapping(id: string, mapping: MappingSpec): void;
   readonly runs: MemoryRun[];
   readonly jobUpdates: Array<JobUpdate & { streamId: string; runId: string | null }>;
   /** Every savePosition call in order: lets a test check nothing moved backwards. */
@@ -101,6 +107,7 @@ export function createMemoryPersistence(
 ): MemoryPersistence {
   const connections = new Map((init.connections ?? []).map((c) => [c.id, c]));
   const streams = new Map((init.streams ?? []).map((s) => [s.id, s]));
+  const mappings = new Map<string, MappingSpec>();
   const states = new Map<string, StreamStateRecord>();
   const positions = new Map<string, Position>();
   const snapshotDone = new Set<string>();
@@ -121,6 +128,8 @@ export function createMemoryPersistence(
     putStream: (stream) => void streams.set(stream.id, stream),
     getConnection: (id) => connections.get(id),
     getStream: (id) => streams.get(id),
+    putMapping: (id, mapping) => void mappings.set(id, mapping),
+    getMapping: (id) => mappings.get(id),
     getState: (streamId) => states.get(streamId),
     saveState: (streamId, record) => void states.set(streamId, { ...record }),
     listStreamsToResume: () =>
@@ -145,5 +154,9 @@ export function createMemoryPersistence(
     },
     markSnapshotDone: (streamId) => void snapshotDone.add(streamId),
     isSnapshotDone: (streamId) => snapshotDone.has(streamId),
+    resetSnapshot(streamId) {
+      positions.delete(posKey(streamId, 'snapshot'));
+      snapshotDone.delete(streamId);
+    },
   };
 }

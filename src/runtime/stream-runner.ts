@@ -24,7 +24,7 @@ import type { Transport, TransportFactory } from '../transport/types';
 import { NOOP_METER, type Meter } from '../metrics/stream-meter';
 import type { ConnectorRegistry } from './registry';
 import { SluiceError } from '../errors';
-import { ConnectionNotFoundError, ConnectorRoleError, StreamNotFoundError } from './supervisor-types';
+import { ConnectionNotFoundError, ConnectorRoleError, MappingNotFoundError, StreamNotFoundError } from './supervisor-types';
 import { dialectOf, streamTransform, validateFilters } from '../transform';
 import { needsTableList, resolveTables } from '../transform/tables';
 import { RecordErrorPolicy, storeDeadLetters, withRecordErrors } from './record-errors';
@@ -40,18 +40,39 @@ export interface RunPlan {
   sinkModule: ConnectorModule;
 }
 
+/** The id of the mapping resource a stream names (`"mapping": {"mappingId": "…"}`), if it names one. */
+export function mappingIdOf(stream: Pick<StreamSpec, 'mapping'>): string | undefined {
+  const id = stream.mapping?.mappingId;
+  return typeof id === 'string' ? id : undefined;
+}
+
 /**
- * Resolves connections and connectors before a run is opened, so a bad reference
- * is the caller's error (a 4xx), not a failed run.
+ * A stream whose `mapping` names a mapping resource gets that resource's rules, as
+ * they are now: a mapping changed between runs takes effect at the next start.
+ */
+export function resolveMapping(stream: StreamSpec, store: Pick<StreamPersistence, 'getMapping'>): StreamSpec {
+  const mappingId = mappingIdOf(stream);
+  if (mappingId === undefined) return stream;
+  const mapping = store.getMapping(mappingId);
+  if (!mapping) throw new MappingNotFoundError(mappingId, stream.id);
+  return { ...stream, mapping: { ...mapping } as Record<string, unknown> };
+}
+
+/**
+ * Resolves connections, connectors and the mapping before a run is opened, so a bad
+ * reference is the caller's error (a 4xx), not a failed run. `resolveMappings: false`
+ * for callers that never write (release drops the slot of a stream whatever it maps).
  */
 export function planRun(
   streamId: string,
   store: StreamPersistence,
   registry: ConnectorRegistry,
   logger: ConnectorContext['logger'],
+  opts: { resolveMappings?: boolean } = {},
 ): RunPlan {
-  const stream = store.getStream(streamId);
-  if (!stream) throw new StreamNotFoundError(streamId);
+  const spec = store.getStream(streamId);
+  if (!spec) throw new StreamNotFoundError(streamId);
+  const stream = opts.resolveMappings === false ? spec : resolveMapping(spec, store);
   const sourceConnection = store.getConnection(stream.source.connectionId);
   if (!sourceConnection) throw new ConnectionNotFoundError(stream.source.connectionId, streamId);
   const sinkConnection = store.getConnection(stream.sink.connectionId);

@@ -21,6 +21,12 @@ export class ConnectionNotFoundError extends SluiceError {
     this.name = 'ConnectionNotFoundError';
   }
 }
+export class MappingNotFoundError extends SluiceError {
+  constructor(mappingId: string, streamId: string) {
+    super('MAPPING_NOT_FOUND', `stream "${streamId}" refers to mapping "${mappingId}", which does not exist`, { stream: streamId, mappingId, field: 'mapping.mappingId' });
+    this.name = 'MappingNotFoundError';
+  }
+}
 export class ConnectorRoleError extends SluiceError {
   constructor(kind: string, role: 'source' | 'sink', supported: string[]) {
     super('CONNECTOR_ROLE_UNSUPPORTED', `a "${kind}" connection cannot be used as a ${role}`, { kind, role, supported });
@@ -40,7 +46,18 @@ export const SUPERVISOR_EVENTS = {
   BATCH: 'batch',
   STREAM_FAILED: 'streamFailed',
   RUN_FINISHED: 'runFinished',
+  /** A schedule fired: a run started, or was skipped because one was still active. */
+  TICK: 'scheduleTick',
 } as const;
+
+export interface ScheduleTick {
+  streamId: string;
+  /** false: skipped, a run was still active. */
+  started: boolean;
+  /** The run started (or the active one that made the tick skip). */
+  runId: string | null;
+  nextRunAt: string | null;
+}
 
 export interface StateChange {
   streamId: string;
@@ -82,6 +99,8 @@ export interface StreamStatusView {
   statistics: RunCounters;
   runId: string | null;
   startedAt: string | null;
+  /** When the stream's schedule starts its next run (ISO); null when it has none armed. */
+  nextRunAt: string | null;
   error?: ErrorInfo;
 }
 

@@ -20,6 +20,7 @@ import type { ErrorInfo, RunCounters, RunStatus, SnapshotPhase, StreamPersistenc
 import type { ConnectorRegistry } from './registry';
 import { newCounters, planRun, runStream, type RunOutcome, type RunPlan, type Stage } from './stream-runner';
 import { createTransport } from '../transport/index';
+import { isScheduled, Scheduler } from './schedule';
 import type { TransportFactory } from '../transport/types';
 import { NOOP_METER, type Meter } from '../metrics/stream-meter';
 import {
@@ -31,6 +32,7 @@ import {
   type RunFinished,
   type StateChange,
   type StreamFailed,
+  type ScheduleTick,
   type StreamStatusView,
 } from './supervisor-types';
 
@@ -76,6 +78,7 @@ export class Supervisor extends EventEmitter {
   readonly #entries = new Map<string, Entry>();
   readonly #meter: (stream: StreamSpec) => Meter;
   readonly #forget: (streamId: string) => void;
+  readonly #scheduler: Scheduler;
   #closing = false;
 
   constructor(opts: SupervisorOptions) {
@@ -89,6 +92,7 @@ export class Supervisor extends EventEmitter {
     const fallback = opts.defaultTransport ?? 'direct';
     // The spec's kind wins; the daemon default only fills a missing one.
     this.#transportFactory = (kind, args) => factory(kind || fallback, args);
+    this.#scheduler = new Scheduler((streamId, err) => this.#logger.error({ err, streamId }, 'a scheduled tick failed'));
   }
 
   /** For /readyz: false once shutdown has begun. */
@@ -101,11 +105,87 @@ export class Supervisor extends EventEmitter {
       this.#assertOpen();
       transition(entry.state, 'start'); // refuse early, before opening a run
       const plan = planRun(streamId, this.#store, this.#registry, this.#logger);
-      this.#openRun(entry, plan.stream);
-      this.#setState(entry, 'start');
-      this.#jobUpdate(entry, 'INFO', 'INITIALIZATION', `stream started in ${plan.stream.mode} mode`);
-      this.#launch(entry, plan);
+      this.#begin(entry, plan);
       return this.#view(entry);
+    });
+  }
+
+  // ---- schedules (SNAPSHOT streams with a cron) ------------------------------
+
+  /**
+   * Arms, re-arms or disarms the stream's schedule from its stored spec: after a
+   * create or replace. The schedule belongs to the spec, not to a run: POST /stop
+   * ends the current run only, the next tick starts another; PUT without
+   * "schedule" (or DELETE) removes it.
+   */
+  schedule(streamId: string): void {
+    const spec = this.#store.getStream(streamId);
+    if (this.#closing || !isScheduled(spec)) {
+      this.#scheduler.disarm(streamId);
+      return;
+    }
+    if (this.#scheduler.arm(streamId, spec.schedule, () => this.#tick(streamId))) {
+      this.#logger.info({ streamId, schedule: spec.schedule, nextRunAt: this.nextRunAt(streamId) }, 'stream schedule armed');
+    }
+  }
+
+  /** Removes the stream's schedule (the stream is being deleted). */
+  unschedule(streamId: string): void {
+    this.#scheduler.disarm(streamId);
+  }
+
+  /** At daemon start: arms every scheduled stream among `streamIds`. One bad spec does not stop the others. */
+  armSchedules(streamIds: readonly string[]): string[] {
+    const armed: string[] = [];
+    for (const id of streamIds) {
+      try {
+        this.schedule(id);
+        if (this.#scheduler.isArmed(id)) armed.push(id);
+      } catch (err) {
+        this.#logger.error({ err, streamId: id }, 'could not arm the stream schedule');
+      }
+    }
+    if (armed.length) this.#logger.info({ streams: armed }, 'stream schedules armed');
+    return armed;
+  }
+
+  /** ISO time of the stream's next scheduled run; null when it has no schedule armed. */
+  nextRunAt(streamId: string): string | null {
+    return this.#scheduler.nextRun(streamId)?.toISOString() ?? null;
+  }
+
+  /**
+   * One tick of a schedule: starts a run exactly as start() would, with the spec (and
+   * so its filters and mapping) read now. A tick while a run is active (paused
+   * included) is skipped, which the stream's job updates and the log say. A run that
+   * cannot even be opened (its connection was deleted) is recorded as a failed run;
+   * the schedule goes on either way.
+   */
+  #tick(streamId: string): Promise<void> {
+    if (this.#closing) return Promise.resolve();
+    if (!this.#store.getStream(streamId)) {
+      this.#scheduler.disarm(streamId); // deleted behind our back
+      return Promise.resolve();
+    }
+    return this.#serialize(streamId, (entry) => {
+      if (this.#closing) return;
+      const next = this.nextRunAt(streamId);
+      if (ACTIVE_STATES.has(entry.state)) {
+        const message = `scheduled run skipped: the previous run (${entry.runId ?? 'unknown'}) is still active (${entry.state}); next tick at ${next ?? 'never'}`;
+        entry.logger.warn({ state: entry.state, runId: entry.runId, nextRunAt: next }, 'scheduled run skipped: a run is still active');
+        this.#jobUpdate(entry, 'WARNING', 'SCHEDULE', message);
+        this.#emit(SUPERVISOR_EVENTS.TICK, { streamId, started: false, runId: entry.runId, nextRunAt: next } satisfies ScheduleTick);
+        return;
+      }
+      try {
+        const plan = planRun(streamId, this.#store, this.#registry, this.#logger);
+        this.#begin(entry, plan, 'scheduled run');
+      } catch (err) {
+        if (!entry.runOpen) this.#openRun(entry, this.#store.getStream(streamId));
+        if (!ACTIVE_STATES.has(entry.state)) this.#setState(entry, 'start');
+        this.#fail(entry, err, 'INITIALIZATION');
+      }
+      this.#emit(SUPERVISOR_EVENTS.TICK, { streamId, started: true, runId: entry.runId, nextRunAt: next } satisfies ScheduleTick);
     });
   }
 
@@ -153,7 +233,7 @@ export class Supervisor extends EventEmitter {
   release(streamId: string): Promise<void> {
     return this.#serialize(streamId, async (entry) => {
       if (ACTIVE_STATES.has(entry.state)) transition(entry.state, 'start'); // throws STREAM_ALREADY_RUNNING
-      const plan = planRun(streamId, this.#store, this.#registry, this.#logger);
+      const plan = planRun(streamId, this.#store, this.#registry, this.#logger, { resolveMappings: false });
       const source = plan.sourceModule.createSource!({ connection: plan.sourceConnection, stream: plan.stream, logger: entry.logger });
       try {
         await source.drop?.();
@@ -161,6 +241,7 @@ export class Supervisor extends EventEmitter {
         await source.close().catch((err: unknown) => entry.logger.warn({ err }, 'closing the source after drop failed'));
       }
       this.#entries.delete(streamId);
+      this.#scheduler.disarm(streamId);
       try {
         this.#forget(streamId);
       } catch (err) {
@@ -184,6 +265,7 @@ export class Supervisor extends EventEmitter {
       statistics: newCounters(),
       runId: null,
       startedAt: null,
+      nextRunAt: this.nextRunAt(streamId),
       ...(rec?.error ? { error: rec.error } : {}),
     };
   }
@@ -243,6 +325,7 @@ export class Supervisor extends EventEmitter {
    */
   async shutdown(opts: { deadlineMs: number }): Promise<boolean> {
     this.#closing = true;
+    this.#scheduler.stopAll();
     const loops: Promise<void>[] = [];
     for (const entry of this.#entries.values()) {
       if (!entry.loop) continue;
@@ -322,6 +405,22 @@ export class Supervisor extends EventEmitter {
     entry.counters = newCounters();
     if (spec) entry.mode = spec.mode;
     entry.logger = this.#logger.child({ streamId: entry.streamId, runId: entry.runId });
+  }
+
+  /**
+   * Opens and launches a new run (start, or a schedule's tick). A SNAPSHOT stream whose
+   * snapshot an earlier run finished takes a fresh one: there is nothing to resume. One
+   * that was interrupted (crash, failure, stop) resumes from its last chunk.
+   */
+  #begin(entry: Entry, plan: RunPlan, why?: string): void {
+    if (plan.stream.mode === 'SNAPSHOT' && this.#store.isSnapshotDone(entry.streamId)) {
+      this.#store.resetSnapshot(entry.streamId);
+    }
+    this.#openRun(entry, plan.stream);
+    this.#setState(entry, 'start');
+    if (why) this.#jobUpdate(entry, 'INFO', 'SCHEDULE', `${why} started (cron "${plan.stream.schedule?.cron ?? ''}"); next at ${this.nextRunAt(entry.streamId) ?? 'never'}`);
+    this.#jobUpdate(entry, 'INFO', 'INITIALIZATION', `stream started in ${plan.stream.mode} mode`);
+    this.#launch(entry, plan);
   }
 
   #launch(entry: Entry, plan: RunPlan): void {
@@ -467,6 +566,7 @@ export class Supervisor extends EventEmitter {
       statistics: { ...entry.counters },
       runId: entry.runId,
       startedAt: entry.startedAt?.toISOString() ?? null,
+      nextRunAt: this.nextRunAt(entry.streamId),
       ...(entry.error ? { error: entry.error } : {}),
     };
   }

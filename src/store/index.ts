@@ -11,6 +11,7 @@ import { createRunRepo } from './runs';
 import { createApiKeyRepo } from './api-keys';
 import { createPositionRepo } from './positions';
 import { createDeadLetterRepo } from './dead-letters';
+import { createMappingRepo } from './mappings';
 import { SluiceError } from '../errors';
 
 const SECRET_CHECK = 'sluice-secret-check';
@@ -34,6 +35,7 @@ export function openStore(opts: StoreOptions) {
     apiKeys: createApiKeyRepo(db),
     positions: createPositionRepo(db),
     deadLetters: createDeadLetterRepo(db),
+    mappings: createMappingRepo(db),
     schemaVersion: () => schemaVersion(db),
     /** For /readyz: the file is open and answers a query. */
     healthy(): boolean {

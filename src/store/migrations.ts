@@ -107,4 +107,18 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX dead_letters_by_stream ON dead_letters(stream_id, id);
     `,
   },
+  {
+    version: 3,
+    name: 'mappings',
+    sql: `
+      CREATE TABLE mappings (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        description TEXT,
+        tables      TEXT NOT NULL DEFAULT '{}',  -- MappingSpec.tables as JSON
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -7,6 +7,10 @@ export function storePersistence(store: Store): StreamPersistence {
   return {
     getConnection: (id) => store.connections.resolve(id),
     getStream: (id) => store.streams.get(id)?.spec,
+    getMapping: (id) => {
+      const m = store.mappings.get(id);
+      return m ? { tables: m.tables } : undefined;
+    },
     getState(streamId): StreamStateRecord | undefined {
       const s = store.streams.get(streamId);
       if (!s || !isStreamState(s.state)) return undefined;
@@ -27,5 +31,6 @@ export function storePersistence(store: Store): StreamPersistence {
     markSnapshotDone: (streamId) => store.positions.markSnapshotDone(streamId),
     isSnapshotDone: (streamId) => store.positions.isSnapshotDone(streamId),
     addDeadLetter: (letter) => store.deadLetters.add(letter),
+    resetSnapshot: (streamId) => store.positions.resetSnapshot(streamId),
   };
 }

@@ -35,6 +35,13 @@ export function createPositionRepo(db: Db) {
     markSnapshotDone(streamId: string): void {
       setSnapshot.run(streamId, 1, nowIso());
     },
+    /** Forgets the snapshot's progress (not the CDC position): the next run takes a fresh snapshot. */
+    resetSnapshot(streamId: string): void {
+      db.transaction(() => {
+        db.prepare("DELETE FROM positions WHERE stream_id = ? AND phase = 'snapshot'").run(streamId);
+        db.prepare('DELETE FROM snapshot_state WHERE stream_id = ?').run(streamId);
+      })();
+    },
     /** Forgets everything: the next run starts with a fresh snapshot. */
     reset(streamId: string): void {
       db.transaction(() => {

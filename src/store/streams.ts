@@ -76,6 +76,10 @@ export function createStreamRepo(db: Db) {
     setState(id: string, state: string, error: string | null = null): void {
       db.prepare('UPDATE streams SET state = ?, error = ?, updated_at = ? WHERE id = ?').run(state, error, nowIso(), id);
     },
+    /** Every stream id, oldest first (the daemon arms the scheduled ones at start). */
+    allIds(): string[] {
+      return (db.prepare('SELECT id FROM streams ORDER BY created_at').all() as { id: string }[]).map((r) => r.id);
+    },
     idsInStates(states: readonly string[]): string[] {
       if (states.length === 0) return [];
       const rows = db.prepare(`SELECT id FROM streams WHERE state IN (${states.map(() => '?').join(',')}) ORDER BY created_at`).all(...states);

@@ -8,6 +8,8 @@ import { SluiceError, toSluiceError } from '../../errors';
 import type { StreamInput, StreamRecord } from '../../store/streams';
 import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
 import { validateFilters } from '../../transform/filters';
+import { validateSchedule } from '../../runtime/schedule';
+import { mappingIdOf } from '../../runtime/stream-runner';
 import { errorResponses, idParams, listQuery, pageOf, ID_PATTERN } from '../schemas';
 
 const connectionRef = {
@@ -50,7 +52,23 @@ export const streamBodySchema = {
         },
       },
     },
-    mapping: { type: 'object', additionalProperties: true },
+    mapping: {
+      type: 'object',
+      additionalProperties: true,
+      description: 'The mapping rules ({"tables": {…}}), or {"mappingId": "…"} naming a mapping resource (GET /api/v1/mappings), whose rules each run reads when it starts.',
+    },
+    schedule: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['cron'],
+      description:
+        'SNAPSHOT mode only. Each tick starts a run (a fresh snapshot, filters evaluated then), as POST /start would; a tick while a run is active is skipped and logged. ' +
+        'POST /stop ends the current run only: remove the schedule with PUT.',
+      properties: {
+        cron: { type: 'string', minLength: 1, maxLength: 200, description: 'Cron expression: 5 fields, or 6 with seconds first (croner syntax), e.g. "0 2 * * *".' },
+        timezone: { type: 'string', minLength: 1, maxLength: 100, description: 'IANA timezone the expression is read in. Default UTC.' },
+      },
+    },
     options: {
       type: 'object',
       additionalProperties: false,
@@ -83,6 +101,11 @@ const streamView = {
     statistics: counters,
     runId: { type: ['string', 'null'] },
     startedAt: { type: ['string', 'null'] },
+    schedule: {
+      anyOf: [{ type: 'object', properties: { cron: { type: 'string' }, timezone: { type: 'string' } } }, { type: 'null' }],
+      description: 'The spec\'s schedule; null when the stream has none.',
+    },
+    nextRunAt: { type: ['string', 'null'], format: 'date-time', description: 'When the schedule starts the next run; null when unscheduled.' },
     failureError: { anyOf: [errorInfo, { type: 'null' }] },
     jobUpdates: { type: 'array', items: { type: 'object', additionalProperties: true } },
     createdAt: { type: 'string' },
@@ -109,6 +132,8 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       statistics: live.statistics,
       runId: live.runId,
       startedAt: live.startedAt,
+      schedule: rec.spec.schedule ?? null,
+      nextRunAt: live.nextRunAt,
       failureError: live.error ?? null,
       ...(withUpdates ? { jobUpdates: store.runs.listUpdates(rec.spec.id, { sort: '-id', limit: 20 }).items } : {}),
       createdAt: rec.createdAt,
@@ -130,6 +155,24 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     }
     // A whereClause that cannot be compiled is refused now, not when the stream runs.
     validateFilters(body, store.connections.get(body.source.connectionId)!.kind);
+    validateSchedule(body);
+    checkMappingRef(body);
+  };
+
+  /** `"mapping": {"mappingId": "…"}` must name an existing mapping, and nothing beside it. */
+  const checkMappingRef = (body: StreamInput): void => {
+    if (!body.mapping || !('mappingId' in body.mapping)) return;
+    const id = mappingIdOf(body);
+    if (id === undefined || !new RegExp(ID_PATTERN).test(id) || id.length > 64) {
+      throw new SluiceError('VALIDATION_FAILED', 'body field "mapping.mappingId" must be a mapping id (letters, digits, dashes)', { field: 'mapping.mappingId' });
+    }
+    const extra = Object.keys(body.mapping).filter((k) => k !== 'mappingId');
+    if (extra.length) {
+      throw new SluiceError('VALIDATION_FAILED', `body field "mapping" names a mapping resource and cannot also hold ${extra.map((k) => `"${k}"`).join(', ')}`, { field: `mapping.${extra[0]}` });
+    }
+    if (!store.mappings.get(id)) {
+      throw new SluiceError('MAPPING_NOT_FOUND', `body field "mapping.mappingId" names mapping ${id}, which does not exist`, { field: 'mapping.mappingId', id });
+    }
   };
 
   const idle = (id: string): void => {
@@ -163,13 +206,15 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         tags: ['streams'],
         summary: 'Create a stream (it does not start until POST /streams/{id}/start)',
         body: streamBodySchema,
-        response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID') },
+        response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND') },
       },
     },
     async (req, reply) => {
       if (store.streams.nameTaken(req.body.name)) throw new SluiceError('STREAM_NAME_TAKEN', `A stream named "${req.body.name}" exists.`, { field: 'name' });
       checkRefs(req.body);
-      return reply.status(201).send(view(store.streams.create(req.body)));
+      const rec = store.streams.create(req.body);
+      supervisor.schedule(rec.spec.id);
+      return reply.status(201).send(view(rec));
     },
   );
 
@@ -194,7 +239,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         summary: 'Replace a stopped stream\'s spec',
         params: idParams,
         body: streamBodySchema,
-        response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE', 'FILTER_CLAUSE_INVALID') },
+        response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND') },
       },
     },
     async (req) => {
@@ -202,7 +247,9 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       idle(req.params.id);
       if (store.streams.nameTaken(req.body.name, req.params.id)) throw new SluiceError('STREAM_NAME_TAKEN', `A stream named "${req.body.name}" exists.`, { field: 'name' });
       checkRefs(req.body);
-      return view(store.streams.update(req.params.id, req.body) as StreamRecord);
+      const rec = store.streams.update(req.params.id, req.body) as StreamRecord;
+      supervisor.schedule(req.params.id); // re-armed, or disarmed when the schedule was removed
+      return view(rec);
     },
   );
 
@@ -232,6 +279,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
           throw toSluiceError(err);
         }
       }
+      supervisor.unschedule(req.params.id);
       store.streams.delete(req.params.id);
       return reply.status(204).send();
     },
@@ -245,7 +293,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
           tags: ['streams'],
           summary: `${action[0]?.toUpperCase()}${action.slice(1)} the stream`,
           params: idParams,
-          response: { 202: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_ALREADY_RUNNING', 'STREAM_INVALID_TRANSITION', 'CONNECTOR_UNKNOWN', 'TRANSPORT_UNAVAILABLE') },
+          response: { 202: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_ALREADY_RUNNING', 'STREAM_INVALID_TRANSITION', 'CONNECTOR_UNKNOWN', 'TRANSPORT_UNAVAILABLE', 'MAPPING_NOT_FOUND') },
         },
       },
       async (req, reply) => {

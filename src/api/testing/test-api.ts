@@ -14,7 +14,7 @@ import { openStore, type Store } from '../../store';
 import { storePersistence } from '../../store/persistence';
 import { createMetrics } from '../../metrics';
 import { Supervisor } from '../../runtime/supervisor';
-import { createRegistry } from '../../runtime/registry';
+import { createRegistry, type ConnectorRegistry } from '../../runtime/registry';
 import { ERRORS } from '../../errors';
 import { createMemoryConnectors, type MemoryConnectors } from '../../runtime/testing/memory-connectors';
 
@@ -23,6 +23,8 @@ export interface TestApi {
   store: Store;
   supervisor: Supervisor;
   mem: MemoryConnectors;
+  /** The connectors the supervisor runs: the memory ones under the kinds postgresql and mongodb. */
+  registry: ConnectorRegistry;
   /** An admin key. */
   admin: string;
   close(): Promise<void>;
@@ -46,6 +48,7 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
     store,
     supervisor,
     mem,
+    registry,
     admin,
     async close() {
       await supervisor.shutdown({ deadlineMs: 2000 });

@@ -17,6 +17,7 @@ import type {
   SnapshotPlan,
   Source,
   Sink,
+  StreamSpec,
   TableRef,
 } from '../connector';
 import { SluiceError } from '../../errors';
@@ -205,6 +206,8 @@ export class MemorySinkDb {
   writesStarted = 0;
   writesResolved = 0;
   sinksClosed = 0;
+  /** The stream spec each sink was created with (mapping resolved), in order. */
+  readonly createdFor: StreamSpec[] = [];
   delayMs = 0;
   #gate: Promise<void> | null = null;
   #openGate: (() => void) | null = null;
@@ -336,6 +339,7 @@ export function createMemoryConnectors(): MemoryConnectors {
     roles: ['sink'],
     createSink({ connection, stream }: CreateArgs): Sink {
       const db = sink(connection.id);
+      db.createdFor.push(stream);
       return {
         write: (batch) => db.write(batch, stream.id),
         async close() {
