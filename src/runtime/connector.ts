@@ -124,6 +124,14 @@ export interface Source {
   drop?(): Promise<void>;
   /** Asks the database how far behind the stream is; polled for metrics, never on the data path. */
   lag?(): Promise<SourceLag>;
+  /**
+   * Cutover (POST /streams/{id}/cutover): the database's log position now (PostgreSQL
+   * `pg_current_wal_lsn()`, MariaDB/MySQL `SHOW MASTER STATUS`). Every change committed
+   * before the call lies at or before it. Sources that cannot tell omit it (and `covers`).
+   */
+  currentPosition?(): Promise<Position>;
+  /** Whether the CDC position `position` (one of this source's batches) is at or past `target` (from currentPosition). */
+  covers?(position: Position, target: Position): boolean;
 }
 
 export interface Sink {

@@ -49,7 +49,12 @@ export interface JobUpdate {
 }
 
 export interface StreamPersistence {
-  getConnection(id: string): ConnectionSpec | undefined;
+  /**
+   * The connection with its password; `password` is one supplied for this run (a
+   * connection saved with savePassword:false). Throws CONNECTION_PASSWORD_REQUIRED
+   * when such a connection gets none.
+   */
+  getConnection(id: string, password?: string): ConnectionSpec | undefined;
   getStream(id: string): StreamSpec | undefined;
 
   getState(streamId: string): StreamStateRecord | undefined;
