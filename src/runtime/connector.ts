@@ -153,6 +153,8 @@ export interface CheckResult {
   /** What to do when it failed. */
   suggestion?: string;
   detail?: Record<string, unknown>;
+  /** Not run because a check it depends on failed (`ok` is then false). */
+  skipped?: boolean;
 }
 
 export interface TestReport {
@@ -251,4 +253,11 @@ export interface ConnectorModule {
   readRows?(connection: ConnectionSpec, table: TableRef, query: RowQuery, logger: Logger): Promise<{ rows: Row[]; schema: TableSchema }>;
   /** Reachability, version and the privileges/settings the connector needs. Never throws for a bad server. */
   test?(connection: ConnectionSpec, logger: Logger): Promise<TestReport>;
+  /**
+   * `POST /validate`: per table of the stream (resolved names), whether it exists, can be
+   * keyed (primary key / replica identity), can be read, and whether its whereClause
+   * compiles against its real columns. One check per table (`table <schema.table>`), and
+   * one per filter (`filter <schema.table>`). Throws only when the server cannot be asked.
+   */
+  checkTables?(connection: ConnectionSpec, stream: StreamSpec, tables: TableRef[], logger: Logger): Promise<CheckResult[]>;
 }
