@@ -74,8 +74,11 @@ export interface RunDeps extends RunPlan {
   persistence: StreamPersistence;
   transportFactory: TransportFactory;
   counters: RunCounters;
-  /** Reports phase changes; called only while the run has not been aborted. */
-  onPhase(event: 'snapshot' | 'snapshotDone'): void;
+  /**
+   * Reports phase changes; called only while the run has not been aborted. With
+   * `snapshotDone`, `cutover` tells whether this run's source can cut over.
+   */
+  onPhase(event: 'snapshot' | 'snapshotDone', info?: { cutover: boolean }): void;
   /** Called after a batch is durable and its position saved. */
   onBatch(phase: SnapshotPhase, batch: EventBatch): void;
   /** Where the run's metrics go; none when left out. */
@@ -300,7 +303,7 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       }
     }
     if (signal.aborted) return (outcome = { kind: 'aborted' });
-    deps.onPhase('snapshotDone');
+    deps.onPhase('snapshotDone', { cutover: src.currentPosition !== undefined && src.covers !== undefined });
     stage = 'CDC';
     // No CDC position yet: the snapshot's last position tells a source without
     // server-side replica state (MySQL) where its consistent point was.

@@ -24,6 +24,7 @@ import { newCounters, planRun, runStream, type RunOutcome, type RunPlan, type St
 import { createTransport } from '../transport/index';
 import type { TransportFactory } from '../transport/types';
 import { NOOP_METER, type Meter } from '../metrics/stream-meter';
+import { SluiceError } from '../errors';
 import {
   StreamNotFoundError,
   SupervisorClosedError,
@@ -78,6 +79,8 @@ interface Entry {
   requestCutover: (() => void) | null;
   /** A stream persisted as COMPLETING and resumed after a restart: cut over again once it streams. */
   cutoverOnStream: boolean;
+  /** Whether the current run's source can cut over (Source.currentPosition and covers). */
+  cutoverSupported: boolean;
 }
 
 export interface StartOptions {
@@ -175,6 +178,9 @@ export class Supervisor extends EventEmitter {
     return this.#serialize(streamId, (entry) => {
       this.#assertOpen();
       // Not a CDC stream in CDC: the same refusal as any other illegal transition.
+      if (entry.mode !== 'SNAPSHOT' && entry.state === 'STREAMING' && !entry.cutoverSupported) {
+        throw new SluiceError('CONNECTOR_CUTOVER_UNSUPPORTED', `the source of stream ${streamId} cannot tell its current position, so it cannot cut over`, { stream: streamId });
+      }
       const request = entry.mode === 'SNAPSHOT' ? null : entry.requestCutover;
       if (!request || !canTransition(entry.state, 'cutover')) throw new InvalidTransitionError(entry.state, 'cutover');
       this.#beginCutover(entry, request, 'cutover requested: the stream drains up to the source\'s current position, then completes');
@@ -347,6 +353,7 @@ export class Supervisor extends EventEmitter {
       passwords: {},
       requestCutover: null,
       cutoverOnStream: false,
+      cutoverSupported: false,
     };
     this.#entries.set(streamId, entry);
     return entry;
@@ -392,10 +399,12 @@ export class Supervisor extends EventEmitter {
       persistence: this.#store,
       transportFactory: this.#transportFactory,
       counters: entry.counters,
-      onPhase: (event) => {
+      onPhase: (event, info) => {
         this.#setState(entry, event);
         // Cutover is offered once the run streams changes (and only once per run).
         if (event === 'snapshotDone' && plan.stream.mode !== 'SNAPSHOT') {
+          entry.cutoverSupported = info?.cutover ?? false;
+          if (!entry.cutoverSupported) return;
           entry.requestCutover = () => {
             if (requested) return;
             requested = true;

@@ -296,7 +296,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         description:
           'Only for a CDC or CDC_ONLY stream that is streaming (status RUNNING, cdcStatus RUNNING). Answers 202 with cdcStatus COMPLETING at once; the stream keeps streaming until every change committed in the source before the request is in MongoDB, then stops with status and cdcStatus COMPLETED. Poll GET /streams/{id}; each step is a job update.',
         params: idParams,
-        response: { 202: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_INVALID_TRANSITION') },
+        response: { 202: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_INVALID_TRANSITION', 'CONNECTOR_CUTOVER_UNSUPPORTED') },
       },
     },
     async (req, reply) => {
