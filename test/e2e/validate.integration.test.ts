@@ -178,3 +178,36 @@ test('validate: MariaDB binlog settings, privileges and keys; a savePassword:fal
     await my.end();
   }
 });
+
+test('validate: a PostgreSQL user without REPLICATION and without SELECT on the table is told what to grant', async () => {
+  const name = `val_${uid()}`;
+  const user = `valuser_${uid()}`;
+  const pw = `pw-${uid()}`;
+  const pg = await pgClient();
+  await createOrders(pg, `public.${name}`, 1);
+  await pg.query(`CREATE ROLE ${user} LOGIN PASSWORD '${pw}'`);
+  const d = await startDaemon(tmpDataDir(), {}, { adminKey: E2E_ADMIN_KEY });
+  try {
+    const url = new URL(stackUrls().postgres);
+    url.username = user;
+    url.password = pw;
+    const source = await conn(d, { name: `${name}-pg`, kind: 'postgresql', url: url.toString() });
+    const sink = await conn(d, { name: `${name}-mongo`, kind: 'mongodb', url: mongoUrl(name) });
+    const res = await validate(d, { name, source: { connectionId: source }, sink: { connectionId: sink }, transport: { kind: 'direct' }, tables: [`public.${name}`] });
+    assert.equal(res.ok, false);
+    const checks = byName(res.checks);
+    assert.equal(checks.get('source.reachable')?.ok, true);
+    assert.equal(checks.get('source.replication_privilege')?.ok, false);
+    assert.match(checks.get('source.replication_privilege')!.suggestion!, /WITH REPLICATION/);
+    const t = checks.get(`source.table public.${name}`)!;
+    assert.equal(t.ok, false);
+    assert.match(t.message, /SELECT ON/);
+    assert.match(t.suggestion!, /GRANT SELECT ON public\./);
+  } finally {
+    await d.stop('SIGTERM');
+    await pg.query(`DROP TABLE IF EXISTS public.${name}`);
+    await pg.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [user]).catch(() => undefined);
+    await pg.query(`DROP ROLE IF EXISTS ${user}`).catch(() => undefined);
+    await pg.end();
+  }
+});
