@@ -5,8 +5,10 @@
  * types.ts / binlog-values.ts for the value mapping.
  */
 import type { Logger } from 'pino';
-import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, TableRef, TestReport } from '../../src/runtime/connector';
-import { missingPrivileges, serverInfo } from './catalog';
+import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, StreamSpec, TableRef, TestReport } from '../../src/runtime/connector';
+import { describeTables, missingPrivileges, serverInfo } from './catalog';
+import { DEFAULT_TYPE_OPTIONS } from './types';
+import { tableChecks } from '../../src/runtime/table-checks';
 import { clientConfig, connect } from './naming';
 import { MysqlSource } from './source';
 
@@ -106,12 +108,27 @@ async function listTables(connection: ConnectionSpec): Promise<{ tables: TableRe
   }
 }
 
+/** Per table: exists, keyed (primary key or a NOT NULL unique key), filter compiles. */
+async function checkTables(connection: ConnectionSpec, stream: StreamSpec, tables: TableRef[]): Promise<CheckResult[]> {
+  const config = clientConfig(connection.url, connection.options);
+  const conn = await connect(config);
+  try {
+    return await tableChecks(stream, 'mysql', tables.map((t) => ({ schema: t.schema || config.database, table: t.table })), async (ref) => {
+      const [meta] = await describeTables(conn, [ref], DEFAULT_TYPE_OPTIONS);
+      return { meta: { columns: meta!.schema.columns, message: `key (${meta!.key.join(', ')})` }, missing: [] };
+    });
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
+}
+
 export const mysqlConnector: ConnectorModule = {
   kind: 'mysql',
   configSchema,
   roles: ['source'],
   createSource: (args: CreateArgs): Source => new MysqlSource(args),
   listTables,
+  checkTables,
   test,
 };
 

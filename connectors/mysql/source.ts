@@ -143,11 +143,25 @@ export class MysqlSource implements Source {
    * the stream reports CDC running, so every later commit is read, even after a pause or
    * a crash before the first batch.
    */
-  async begin(_ctx: ConnectorContext): Promise<Position> {
+  async begin(_ctx?: ConnectorContext): Promise<Position> {
     const now = await this.#currentEnd().catch((err: unknown) => {
       throw toSourceError(err, 'reading the binlog position', { stream: this.#stream.id });
     });
     return { ...now };
+  }
+
+  /** Cutover target: the binlog end now (SHOW MASTER STATUS). */
+  async currentPosition(): Promise<Position> {
+    return this.begin();
+  }
+
+  /** Binlog files are numbered (name.000042): the later file, or the same file at or past the offset. */
+  covers(position: Position, target: Position): boolean {
+    if (typeof position.file !== 'string' || typeof position.pos !== 'number' || typeof target.file !== 'string' || typeof target.pos !== 'number') return false;
+    const seq = (file: string): number => Number(/\.(\d+)$/.exec(file)?.[1] ?? NaN);
+    const [a, b] = [seq(position.file), seq(target.file)];
+    if (Number.isNaN(a) || Number.isNaN(b)) return position.file === target.file && position.pos >= target.pos;
+    return a > b || (a === b && position.pos >= target.pos);
   }
 
   async *stream(from: Position | null, ctx: ConnectorContext): AsyncGenerator<EventBatch> {

@@ -5,10 +5,12 @@
  * types.ts for the value mapping.
  */
 import type { Logger } from 'pino';
-import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, TableRef, TestReport } from '../../src/runtime/connector';
+import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, StreamSpec, TableRef, TestReport } from '../../src/runtime/connector';
 import { clientConfig } from './naming';
 import { connect } from './pg-errors';
 import { PostgresSource } from './source';
+import { describeTables, missingPrivileges, TypeCatalog } from './catalog';
+import { tableChecks } from '../../src/runtime/table-checks';
 
 export { slotName, publicationName } from './naming';
 export { PostgresSource } from './source';
@@ -105,12 +107,29 @@ async function listTables(connection: ConnectionSpec): Promise<{ tables: TableRe
   }
 }
 
+/** Per table: exists, keyed (primary key or replica identity), SELECT granted, filter compiles. */
+async function checkTables(connection: ConnectionSpec, stream: StreamSpec, tables: TableRef[]): Promise<CheckResult[]> {
+  const client = await connect(clientConfig(connection.url, connection.options));
+  const types = new TypeCatalog();
+  try {
+    return await tableChecks(stream, 'postgresql', tables.map((t) => ({ schema: t.schema || 'public', table: t.table })), async (ref) => {
+      const [meta] = await describeTables(client, [ref], types);
+      const missing = (await missingPrivileges(client, [meta!])).filter((m) => m.startsWith('SELECT'));
+      const identity = meta!.keyIsWholeRow ? 'REPLICA IDENTITY FULL (the whole row is the key)' : `key (${meta!.key.join(', ')})`;
+      return { meta: { columns: meta!.schema.columns, message: identity }, missing };
+    });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 export const postgresConnector: ConnectorModule = {
   kind: 'postgresql',
   configSchema,
   roles: ['source'],
   createSource: (args: CreateArgs): Source => new PostgresSource(args),
   listTables,
+  checkTables,
   test,
 };
 

@@ -16,7 +16,7 @@ import { describeTables, ensurePublication, missingPrivileges, slotInfo, TypeCat
 import { clientConfig, ident, publicationName, slotName } from './naming';
 import { connect, toSourceError } from './pg-errors';
 import { readSnapshot } from './snapshot';
-import { ReplicationStream } from './replication';
+import { lsnToBig, ReplicationStream } from './replication';
 
 export interface PostgresSourceOptions {
   snapshotChunkSize: number;
@@ -243,6 +243,23 @@ export class PostgresSource implements Source {
       void dead?.then((x) => x.end()).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** Cutover target: the server's WAL write position now. */
+  async currentPosition(): Promise<Position> {
+    const c = await connect(this.#config);
+    try {
+      const r = await c.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+      return { lsn: r.rows[0]!.lsn };
+    } catch (err) {
+      throw toSourceError(err, 'reading the current WAL position', { stream: this.#stream.id });
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+
+  covers(position: Position, target: Position): boolean {
+    return typeof position.lsn === 'string' && typeof target.lsn === 'string' && lsnToBig(position.lsn) >= lsnToBig(target.lsn);
   }
 
   async ack(position: Position): Promise<void> {

@@ -71,7 +71,7 @@ test('the matrix follows the brief: viewers only read, operators also run stream
   for (const [key, need] of routes()) {
     const { method } = split(key);
     if (method === 'GET' && !key.includes('/api-keys')) assert.equal(need, 'viewer', key);
-    else if (/^POST .*\/(start|pause|resume|stop|test)$/.test(key)) assert.equal(need, 'operator', key);
+    else if (/^POST .*\/(start|pause|resume|stop|cutover|test|validate)$/.test(key)) assert.equal(need, 'operator', key);
     else assert.equal(need, 'admin', key);
   }
 });

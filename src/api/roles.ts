@@ -44,6 +44,9 @@ export const ROUTE_ROLES: Readonly<Record<RouteKey, Role>> = {
   'POST /api/v1/mappings': 'admin',
   'PUT /api/v1/mappings/:id': 'admin',
   'DELETE /api/v1/mappings/:id': 'admin',
+  'POST /api/v1/streams/:id/cutover': 'operator',
+
+  'POST /api/v1/validate': 'operator',
 };
 
 export const routeKey = (method: string, url: string): string => `${method === 'HEAD' ? 'GET' : method} ${url.replace(/(.)\/$/, '$1')}`;

@@ -22,6 +22,7 @@ import { apiKeyRoutes } from './routes/api-keys';
 import { connectionRoutes } from './routes/connections';
 import { streamRoutes } from './routes/streams';
 import { mappingRoutes } from './routes/mappings';
+import { validateRoutes } from './routes/validate';
 import { VERSION } from '../version';
 
 export interface ApiDeps {
@@ -137,6 +138,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await v1.register(connectionRoutes, deps);
       await v1.register(streamRoutes, deps);
       await v1.register(mappingRoutes, deps);
+      await v1.register(validateRoutes, deps);
     },
     { prefix: '/api/v1' },
   );

@@ -132,6 +132,14 @@ export interface Source {
   drop?(): Promise<void>;
   /** Asks the database how far behind the stream is; polled for metrics, never on the data path. */
   lag?(): Promise<SourceLag>;
+  /**
+   * Cutover (POST /streams/{id}/cutover): the database's log position now (PostgreSQL
+   * `pg_current_wal_lsn()`, MariaDB/MySQL `SHOW MASTER STATUS`). Every change committed
+   * before the call lies at or before it. Sources that cannot tell omit it (and `covers`).
+   */
+  currentPosition?(): Promise<Position>;
+  /** Whether the CDC position `position` (one of this source's batches) is at or past `target` (from currentPosition). */
+  covers?(position: Position, target: Position): boolean;
 }
 
 export interface Sink {
@@ -153,6 +161,8 @@ export interface CheckResult {
   /** What to do when it failed. */
   suggestion?: string;
   detail?: Record<string, unknown>;
+  /** Not run because a check it depends on failed (`ok` is then false). */
+  skipped?: boolean;
 }
 
 export interface TestReport {
@@ -264,4 +274,11 @@ export interface ConnectorModule {
   readRows?(connection: ConnectionSpec, table: TableRef, query: RowQuery, logger: Logger): Promise<{ rows: Row[]; schema: TableSchema }>;
   /** Reachability, version and the privileges/settings the connector needs. Never throws for a bad server. */
   test?(connection: ConnectionSpec, logger: Logger): Promise<TestReport>;
+  /**
+   * `POST /validate`: per table of the stream (resolved names), whether it exists, can be
+   * keyed (primary key / replica identity), can be read, and whether its whereClause
+   * compiles against its real columns. One check per table (`table <schema.table>`), and
+   * one per filter (`filter <schema.table>`). Throws only when the server cannot be asked.
+   */
+  checkTables?(connection: ConnectionSpec, stream: StreamSpec, tables: TableRef[], logger: Logger): Promise<CheckResult[]>;
 }

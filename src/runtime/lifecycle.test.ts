@@ -32,6 +32,10 @@ const ALLOWED: Array<[StreamState, StreamEvent, StreamState]> = [
   ['STREAMING', 'pause', 'PAUSED'],
   ['STREAMING', 'stop', 'STOPPING'],
   ['STREAMING', 'fail', 'FAILED'],
+  ['STREAMING', 'cutover', 'COMPLETING'],
+  ['COMPLETING', 'complete', 'COMPLETED'],
+  ['COMPLETING', 'stop', 'STOPPING'],
+  ['COMPLETING', 'fail', 'FAILED'],
   ['PAUSED', 'resume', 'STARTING'],
   ['PAUSED', 'stop', 'STOPPING'],
   ['PAUSED', 'fail', 'FAILED'],
@@ -86,7 +90,7 @@ test('named refusals: pausing a stopped stream, starting a running one, resuming
 });
 
 test('only running or paused states are resumed after a restart', () => {
-  assert.deepEqual([...RESUMABLE_STATES].sort(), ['PAUSED', 'SNAPSHOTTING', 'STARTING', 'STREAMING']);
+  assert.deepEqual([...RESUMABLE_STATES].sort(), ['COMPLETING', 'PAUSED', 'SNAPSHOTTING', 'STARTING', 'STREAMING']);
 });
 
 test('public status follows Relational Migrator for a CDC stream', () => {
@@ -96,6 +100,7 @@ test('public status follows Relational Migrator for a CDC stream', () => {
   assert.deepEqual(cdc('STARTING', true), { status: 'RUNNING', cdcStatus: 'RUNNING' });
   assert.deepEqual(cdc('SNAPSHOTTING'), { status: 'RUNNING', cdcStatus: 'NOT_STARTED' });
   assert.deepEqual(cdc('STREAMING', true), { status: 'RUNNING', cdcStatus: 'RUNNING' });
+  assert.deepEqual(cdc('COMPLETING', true), { status: 'RUNNING', cdcStatus: 'COMPLETING' });
   assert.deepEqual(cdc('PAUSED'), { status: 'RUNNING', cdcStatus: 'PAUSED' });
   assert.deepEqual(cdc('STOPPING'), { status: 'CANCELLING', cdcStatus: 'CANCELLED' });
   assert.deepEqual(cdc('STOPPED'), { status: 'CANCELLED', cdcStatus: 'CANCELLED' });
@@ -104,7 +109,7 @@ test('public status follows Relational Migrator for a CDC stream', () => {
 });
 
 test('a SNAPSHOT stream never reports a CDC phase', () => {
-  for (const s of STREAM_STATES) assert.equal(toPublicView(s, 'SNAPSHOT', true).cdcStatus, s === 'STREAMING' ? 'RUNNING' : 'NOT_STARTED');
+  for (const s of STREAM_STATES) assert.equal(toPublicView(s, 'SNAPSHOT', true).cdcStatus, s === 'STREAMING' ? 'RUNNING' : s === 'COMPLETING' ? 'COMPLETING' : 'NOT_STARTED');
   assert.equal(toPublicView('COMPLETED', 'SNAPSHOT').status, 'COMPLETED');
   assert.equal(toPublicView('FAILED', 'SNAPSHOT').status, 'FAILED');
 });

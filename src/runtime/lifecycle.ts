@@ -10,6 +10,7 @@ export const STREAM_STATES = [
   'STARTING',
   'SNAPSHOTTING',
   'STREAMING',
+  'COMPLETING',
   'PAUSED',
   'STOPPING',
   'STOPPED',
@@ -28,6 +29,7 @@ export const STREAM_EVENTS = [
   'stopped',
   'complete',
   'fail',
+  'cutover',
 ] as const;
 export type StreamEvent = (typeof STREAM_EVENTS)[number];
 
@@ -44,6 +46,9 @@ type Table = { readonly [S in StreamState]: Partial<Record<StreamEvent, StreamSt
  *   saved position, exactly as after a restart.
  * - `start` is allowed from every terminal state: a restarted stream continues from
  *   its persisted positions.
+ * - `cutover` from STREAMING only (Atlas Live Migration): the stream keeps streaming
+ *   in COMPLETING until everything up to the source's position at the request is in
+ *   MongoDB, then `complete`s. It cannot be paused meanwhile; it can be stopped.
  */
 export const TRANSITIONS: Table = {
   CREATED: { start: 'STARTING' },
@@ -62,7 +67,8 @@ export const TRANSITIONS: Table = {
     stop: 'STOPPING',
     fail: 'FAILED',
   },
-  STREAMING: { complete: 'COMPLETED', pause: 'PAUSED', stop: 'STOPPING', fail: 'FAILED' },
+  STREAMING: { complete: 'COMPLETED', pause: 'PAUSED', stop: 'STOPPING', fail: 'FAILED', cutover: 'COMPLETING' },
+  COMPLETING: { complete: 'COMPLETED', stop: 'STOPPING', fail: 'FAILED' },
   PAUSED: { resume: 'STARTING', stop: 'STOPPING', fail: 'FAILED' },
   STOPPING: { stopped: 'STOPPED', fail: 'FAILED' },
   STOPPED: { start: 'STARTING' },
@@ -75,6 +81,7 @@ export const ACTIVE_STATES: ReadonlySet<StreamState> = new Set<StreamState>([
   'STARTING',
   'SNAPSHOTTING',
   'STREAMING',
+  'COMPLETING',
   'PAUSED',
   'STOPPING',
 ]);
@@ -84,6 +91,7 @@ export const RESUMABLE_STATES: ReadonlySet<StreamState> = new Set<StreamState>([
   'STARTING',
   'SNAPSHOTTING',
   'STREAMING',
+  'COMPLETING',
   'PAUSED',
 ]);
 
@@ -143,8 +151,8 @@ export interface PublicView {
  * stream reports RUNNING only once it streams: before that its source has not fixed
  * its starting point (the replication slot), and writes made meanwhile are not "after
  * the start" yet.
- * CLEANING_UP and COMPLETING belong to operations not built yet (dropCollections,
- * cutover).
+ * COMPLETING is a cutover draining; CLEANING_UP belongs to an operation not built
+ * yet (dropCollections).
  */
 export function toPublicView(state: StreamState, mode: StreamSpec['mode'], snapshotDone = false): PublicView {
   const cdc = mode !== 'SNAPSHOT';
@@ -157,6 +165,8 @@ export function toPublicView(state: StreamState, mode: StreamSpec['mode'], snaps
       return { status: 'RUNNING', cdcStatus: state === 'STARTING' && cdcStarted ? 'RUNNING' : 'NOT_STARTED' };
     case 'STREAMING':
       return { status: 'RUNNING', cdcStatus: 'RUNNING' };
+    case 'COMPLETING':
+      return { status: 'RUNNING', cdcStatus: 'COMPLETING' };
     case 'PAUSED':
       return { status: 'RUNNING', cdcStatus: cdc ? 'PAUSED' : 'NOT_STARTED' };
     case 'STOPPING':

@@ -56,7 +56,12 @@ export interface JobUpdate {
 }
 
 export interface StreamPersistence {
-  getConnection(id: string): ConnectionSpec | undefined;
+  /**
+   * The connection with its password; `password` is one supplied for this run (a
+   * connection saved with savePassword:false). Throws CONNECTION_PASSWORD_REQUIRED
+   * when such a connection gets none.
+   */
+  getConnection(id: string, password?: string): ConnectionSpec | undefined;
   getStream(id: string): StreamSpec | undefined;
   /** The rules of a mapping resource (`stream.mapping = {mappingId}`), resolved when a run starts. */
   getMapping(id: string): MappingSpec | undefined;

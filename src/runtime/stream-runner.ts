@@ -68,14 +68,20 @@ export function planRun(
   store: StreamPersistence,
   registry: ConnectorRegistry,
   logger: ConnectorContext['logger'],
-  opts: { resolveMappings?: boolean } = {},
+  opts: {
+    /** false for callers that never write (release drops the slot of a stream whatever it maps). */
+    resolveMappings?: boolean;
+    /** Passwords supplied for this run, by connection id (connections saved with savePassword:false). */
+    passwords?: Readonly<Record<string, string>>;
+  } = {},
 ): RunPlan {
+  const passwords = opts.passwords ?? {};
   const spec = store.getStream(streamId);
   if (!spec) throw new StreamNotFoundError(streamId);
   const stream = opts.resolveMappings === false ? spec : resolveMapping(spec, store);
-  const sourceConnection = store.getConnection(stream.source.connectionId);
+  const sourceConnection = store.getConnection(stream.source.connectionId, passwords[stream.source.connectionId]);
   if (!sourceConnection) throw new ConnectionNotFoundError(stream.source.connectionId, streamId);
-  const sinkConnection = store.getConnection(stream.sink.connectionId);
+  const sinkConnection = store.getConnection(stream.sink.connectionId, passwords[stream.sink.connectionId]);
   if (!sinkConnection) throw new ConnectionNotFoundError(stream.sink.connectionId, streamId);
   const module = (kind: string, role: 'source' | 'sink'): ConnectorModule => {
     const { module: mod, deprecatedAlias } = registry.resolve(kind);
@@ -94,14 +100,23 @@ export interface RunDeps extends RunPlan {
   persistence: StreamPersistence;
   transportFactory: TransportFactory;
   counters: RunCounters;
-  /** Reports phase changes; called only while the run has not been aborted. */
-  onPhase(event: 'snapshot' | 'snapshotDone'): void;
+  /**
+   * Reports phase changes; called only while the run has not been aborted. With
+   * `snapshotDone`, `cutover` tells whether this run's source can cut over.
+   */
+  onPhase(event: 'snapshot' | 'snapshotDone', info?: { cutover: boolean }): void;
   /** Called after a batch is durable and its position saved. */
   onBatch(phase: SnapshotPhase, batch: EventBatch): void;
   /** Where the run's metrics go; none when left out. */
   meter?: Meter;
   /** How often the source's and the transport's lag are asked for (metrics only). */
   lagPollMs?: number;
+  /**
+   * Resolves when an operator asks for cutover: the run then reads the source's current
+   * position, keeps streaming until a durable batch covers it, flushes the transport
+   * (everything in MongoDB) and ends as completed.
+   */
+  cutover?: Promise<void>;
 }
 
 export type RunOutcome =
@@ -321,12 +336,42 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       }
     }
     if (signal.aborted) return (outcome = { kind: 'aborted' });
-    deps.onPhase('snapshotDone');
+    deps.onPhase('snapshotDone', { cutover: src.currentPosition !== undefined && src.covers !== undefined });
     stage = 'CDC';
     // No CDC position yet: the snapshot's last position tells a source without
     // server-side replica state (MySQL) where its consistent point was.
     const from: Position | null = saved ?? persistence.loadPosition(streamId, 'snapshot');
     logger.info({ from }, 'change stream starting');
+    // Cutover: the target is the source's position when asked; the run ends once a
+    // durable (acked and saved) position covers it.
+    let lastSaved: Position | null = saved;
+    let target: Position | null = null;
+    let drained = false;
+    let cutoverError: { error: unknown } | undefined;
+    let live = true;
+    const reach = (position: Position | null): void => {
+      if (target && position && src.covers!(position, target) && !drained) {
+        drained = true;
+        pumping.abort();
+      }
+    };
+    deps.cutover?.then(async () => {
+      if (!live) return;
+      try {
+        if (!src.currentPosition || !src.covers) {
+          throw new SluiceError('CONNECTOR_CUTOVER_UNSUPPORTED', `the ${deps.sourceConnection.kind} source cannot tell its current position`, { stream: streamId });
+        }
+        const at = await src.currentPosition();
+        if (!live) return;
+        target = at;
+        logger.info({ target: at, lastSaved }, 'cutover: draining up to the source position');
+        ctx.report?.({ level: 'INFO', stage: 'CDC', message: `cutover: draining every change up to source position ${JSON.stringify(at)}` });
+        reach(lastSaved);
+      } catch (error) {
+        cutoverError = { error };
+        pumping.abort();
+      }
+    });
     finished = await pump(src.stream(from, ctx), pumping.signal, async (batch) => {
       await deliver(batch, 'cdcEvents');
       if (batch.position) {
@@ -334,10 +379,21 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
         // database heard it: a crash between the two replays, never skips.
         await src.ack(batch.position);
         persistence.savePosition(streamId, 'cdc', batch.position);
+        lastSaved = batch.position;
+        reach(batch.position);
       }
       deps.onBatch('cdc', batch);
     });
+    live = false;
     rethrowFatal();
+    if (cutoverError) throw cutoverError.error;
+    if (drained && !signal.aborted) {
+      // Durable in the transport is not yet in MongoDB on Kafka: wait for the consumer side.
+      await transport.flush?.(ctx);
+      logger.info({ target, position: lastSaved }, 'cutover: drained');
+      ctx.report?.({ level: 'INFO', stage: 'CDC', message: `cutover: every change up to ${JSON.stringify(target)} is in MongoDB (last position ${JSON.stringify(lastSaved)})` });
+      return (outcome = signal.aborted ? { kind: 'aborted' } : { kind: 'completed' });
+    }
     outcome = finished ? { kind: 'completed' } : { kind: 'aborted' };
   } catch (error) {
     outcome = signal.aborted && isAbortError(error) ? { kind: 'aborted' } : { kind: 'failed', error, stage };

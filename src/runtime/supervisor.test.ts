@@ -334,3 +334,79 @@ test('a listener that throws does not fail the stream', async () => {
   await waitFor(() => ['COMPLETED', 'FAILED'].includes(stateOf(sup, 's1')()));
   assert.equal(sup.status('s1').state, 'COMPLETED');
 });
+
+test('cutover: COMPLETING at once, then every change up to the position at the request is written and the stream is COMPLETED', async () => {
+  const { sup, src, dst, store } = setup([stream('s1', 'CDC_ONLY')]);
+  await assert.rejects(sup.cutover('s1'), { code: 'STREAM_INVALID_TRANSITION' }, 'not before it runs');
+  await sup.start('s1');
+  await until(sup, 's1', 'STREAMING');
+  dst.block(); // the sink lags: the cutover must wait for it
+  for (let i = 10; i < 20; i++) src.insert('public.orders', { id: i, amount: i });
+  await waitFor(() => dst.writesStarted >= 1);
+  const target = src.log.length;
+  const view = await sup.cutover('s1');
+  assert.equal(view.state, 'COMPLETING');
+  assert.equal(view.cdcStatus, 'COMPLETING');
+  assert.equal(view.status, 'RUNNING');
+  await assert.rejects(sup.cutover('s1'), { code: 'STREAM_INVALID_TRANSITION' }, 'only once');
+  await assert.rejects(sup.pause('s1'), { code: 'STREAM_INVALID_TRANSITION' }, 'a draining stream is not paused');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(sup.status('s1').state, 'COMPLETING', 'still draining while the sink holds the batch');
+  dst.unblock();
+  await until(sup, 's1', 'COMPLETED');
+  assert.deepEqual(cdcSeqs(dst.applied), range(1, target));
+  assert.deepEqual(sup.status('s1').cdcStatus, 'COMPLETED');
+  assert.equal(store.runs.at(-1)!.result!.status, 'COMPLETED');
+  const messages = store.jobUpdates.filter((u) => u.streamId === 's1').map((u) => u.message);
+  assert.ok(messages.some((m) => m.startsWith('cutover requested')));
+  assert.ok(messages.some((m) => m.startsWith('cutover: draining')));
+  assert.ok(messages.some((m) => m.startsWith('cutover: every change up to')));
+  // A later change stays in the source.
+  src.insert('public.orders', { id: 99, amount: 1 });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(cdcSeqs(dst.applied).length, target);
+});
+
+test('cutover of an idle stream completes at once: the saved position already covers the source', async () => {
+  const { sup, src, dst } = setup([stream('s1', 'CDC_ONLY')]);
+  await sup.start('s1');
+  await until(sup, 's1', 'STREAMING');
+  src.insert('public.orders', { id: 10, amount: 1 });
+  await waitFor(() => cdcSeqs(dst.applied).length === 1);
+  await sup.cutover('s1');
+  await until(sup, 's1', 'COMPLETED');
+});
+
+test('cutover is refused for a SNAPSHOT stream, a paused one, and a source that cannot tell its position', async () => {
+  const { sup, src } = setup([stream('snap', 'SNAPSHOT'), stream('p', 'CDC_ONLY', { source: { connectionId: 'src2' }, sink: { connectionId: 'dst2' } }), stream('s1', 'CDC_ONLY')]);
+  await sup.start('snap');
+  await assert.rejects(sup.cutover('snap'), { code: 'STREAM_INVALID_TRANSITION' });
+  await sup.start('p');
+  await until(sup, 'p', 'STREAMING');
+  await sup.pause('p');
+  await assert.rejects(sup.cutover('p'), { code: 'STREAM_INVALID_TRANSITION' });
+  src.cutover = false;
+  await sup.start('s1');
+  await until(sup, 's1', 'STREAMING');
+  await assert.rejects(sup.cutover('s1'), { code: 'CONNECTOR_CUTOVER_UNSUPPORTED' });
+  assert.equal(sup.status('s1').state, 'STREAMING', 'the stream goes on');
+  await sup.stop('s1');
+  await sup.stop('p');
+});
+
+test('a stream persisted as COMPLETING cuts over again by itself after a restart', async () => {
+  const first = setup([stream('s1', 'CDC_ONLY')]);
+  await first.sup.start('s1');
+  await until(first.sup, 's1', 'STREAMING');
+  first.src.insert('public.orders', { id: 10, amount: 1 });
+  await waitFor(() => cdcSeqs(first.dst.applied).length === 1);
+  // As a crash in COMPLETING leaves it: the state persisted, no process behind it.
+  first.store.saveState('s1', { state: 'COMPLETING', error: null });
+  await first.sup.shutdown({ deadlineMs: 5000 });
+  first.store.saveState('s1', { state: 'COMPLETING', error: null });
+  const second = setup([], { mem: first.mem, store: first.store });
+  first.src.insert('public.orders', { id: 11, amount: 1 });
+  await second.sup.resumeAll();
+  await until(second.sup, 's1', 'COMPLETED');
+  assert.deepEqual(cdcSeqs(first.dst.applied), [1, 2]);
+});

@@ -10,7 +10,9 @@ import type { Logger } from 'pino';
 import type { EventBatch, StreamSpec } from './connector';
 import {
   ACTIVE_STATES,
+  InvalidTransitionError,
   RESUMABLE_STATES,
+  canTransition,
   toPublicView,
   transition,
   type StreamEvent,
@@ -23,6 +25,7 @@ import { createTransport } from '../transport/index';
 import { isScheduled, Scheduler } from './schedule';
 import type { TransportFactory } from '../transport/types';
 import { NOOP_METER, type Meter } from '../metrics/stream-meter';
+import { SluiceError } from '../errors';
 import {
   StreamNotFoundError,
   SupervisorClosedError,
@@ -68,6 +71,23 @@ interface Entry {
   logger: Logger;
   /** Control operations on one stream run one at a time, in arrival order. */
   ops: Promise<unknown>;
+  /**
+   * Passwords supplied at start for connections saved with savePassword:false, by
+   * connection id. In memory only, for this process: pause/resume reuse them; a
+   * restarted daemon has none and fails such a stream with CONNECTION_PASSWORD_REQUIRED.
+   */
+  passwords: Record<string, string>;
+  /** Resolves the current run's cutover request (see RunDeps.cutover); set while the run streams. */
+  requestCutover: (() => void) | null;
+  /** A stream persisted as COMPLETING and resumed after a restart: cut over again once it streams. */
+  cutoverOnStream: boolean;
+  /** Whether the current run's source can cut over (Source.currentPosition and covers). */
+  cutoverSupported: boolean;
+}
+
+export interface StartOptions {
+  /** Passwords of connections saved with savePassword:false, by connection id. */
+  passwords?: Record<string, string>;
 }
 
 export class Supervisor extends EventEmitter {
@@ -100,11 +120,13 @@ export class Supervisor extends EventEmitter {
     return !this.#closing;
   }
 
-  start(streamId: string): Promise<StreamStatusView> {
+  start(streamId: string, opts: StartOptions = {}): Promise<StreamStatusView> {
     return this.#serialize(streamId, (entry) => {
       this.#assertOpen();
       transition(entry.state, 'start'); // refuse early, before opening a run
-      const plan = planRun(streamId, this.#store, this.#registry, this.#logger);
+      const passwords = { ...opts.passwords };
+      const plan = planRun(streamId, this.#store, this.#registry, this.#logger, { passwords });
+      entry.passwords = passwords;
       this.#begin(entry, plan);
       return this.#view(entry);
     });
@@ -178,7 +200,7 @@ export class Supervisor extends EventEmitter {
         return;
       }
       try {
-        const plan = planRun(streamId, this.#store, this.#registry, this.#logger);
+        const plan = planRun(streamId, this.#store, this.#registry, this.#logger, { passwords: entry.passwords });
         this.#begin(entry, plan, 'scheduled run');
       } catch (err) {
         if (!entry.runOpen) this.#openRun(entry, this.#store.getStream(streamId));
@@ -198,11 +220,13 @@ export class Supervisor extends EventEmitter {
     });
   }
 
-  resume(streamId: string): Promise<StreamStatusView> {
+  resume(streamId: string, opts: StartOptions = {}): Promise<StreamStatusView> {
     return this.#serialize(streamId, (entry) => {
       this.#assertOpen();
       transition(entry.state, 'resume');
-      const plan = planRun(streamId, this.#store, this.#registry, this.#logger);
+      const passwords = { ...entry.passwords, ...opts.passwords };
+      const plan = planRun(streamId, this.#store, this.#registry, this.#logger, { passwords });
+      entry.passwords = passwords;
       entry.mode = plan.stream.mode;
       this.#setState(entry, 'resume');
       this.#jobUpdate(entry, 'INFO', 'INITIALIZATION', 'stream resumed');
@@ -225,6 +249,26 @@ export class Supervisor extends EventEmitter {
   }
 
   /**
+   * Cutover, as Atlas Live Migration does it: only for a CDC / CDC_ONLY stream that is
+   * streaming. The stream goes to COMPLETING (cdcStatus COMPLETING) at once; its run
+   * reads the source's current position, keeps streaming until everything up to it is
+   * in MongoDB, then stops and the stream is COMPLETED. Poll the stream for the end.
+   */
+  cutover(streamId: string): Promise<StreamStatusView> {
+    return this.#serialize(streamId, (entry) => {
+      this.#assertOpen();
+      // Not a CDC stream in CDC: the same refusal as any other illegal transition.
+      if (entry.mode !== 'SNAPSHOT' && entry.state === 'STREAMING' && !entry.cutoverSupported) {
+        throw new SluiceError('CONNECTOR_CUTOVER_UNSUPPORTED', `the source of stream ${streamId} cannot tell its current position, so it cannot cut over`, { stream: streamId });
+      }
+      const request = entry.mode === 'SNAPSHOT' ? null : entry.requestCutover;
+      if (!request || !canTransition(entry.state, 'cutover')) throw new InvalidTransitionError(entry.state, 'cutover');
+      this.#beginCutover(entry, request, 'cutover requested: the stream drains up to the source\'s current position, then completes');
+      return this.#view(entry);
+    });
+  }
+
+  /**
    * Before a stream is deleted: removes what its source created in the database
    * (PostgreSQL's slot and publication) and forgets the stream. Refused while the
    * stream runs. A source that cannot be reached makes this throw, so the caller
@@ -233,7 +277,7 @@ export class Supervisor extends EventEmitter {
   release(streamId: string): Promise<void> {
     return this.#serialize(streamId, async (entry) => {
       if (ACTIVE_STATES.has(entry.state)) transition(entry.state, 'start'); // throws STREAM_ALREADY_RUNNING
-      const plan = planRun(streamId, this.#store, this.#registry, this.#logger, { resolveMappings: false });
+      const plan = planRun(streamId, this.#store, this.#registry, this.#logger, { resolveMappings: false, passwords: entry.passwords });
       const source = plan.sourceModule.createSource!({ connection: plan.sourceConnection, stream: plan.stream, logger: entry.logger });
       try {
         await source.drop?.();
@@ -290,7 +334,7 @@ export class Supervisor extends EventEmitter {
         if (ACTIVE_STATES.has(entry.state)) return; // already live in this process
         if (this.#closing) return;
         try {
-          const plan = planRun(streamId, this.#store, this.#registry, this.#logger);
+          const plan = planRun(streamId, this.#store, this.#registry, this.#logger, { passwords: entry.passwords });
           this.#openRun(entry, plan.stream);
           if (persisted === 'PAUSED') {
             // Not a transition: the stream never stopped being paused, only the process did.
@@ -299,6 +343,7 @@ export class Supervisor extends EventEmitter {
             return;
           }
           this.#setState(entry, 'start');
+          entry.cutoverOnStream = persisted === 'COMPLETING';
           this.#jobUpdate(entry, 'INFO', 'INITIALIZATION', 'stream resumed after a daemon restart');
           this.#launch(entry, plan);
           result.started.push(streamId);
@@ -388,6 +433,10 @@ export class Supervisor extends EventEmitter {
       stopReason: null,
       logger: this.#logger.child({ streamId }),
       ops: Promise.resolve(),
+      passwords: {},
+      requestCutover: null,
+      cutoverOnStream: false,
+      cutoverSupported: false,
     };
     this.#entries.set(streamId, entry);
     return entry;
@@ -429,7 +478,13 @@ export class Supervisor extends EventEmitter {
     entry.stopReason = null;
     const runId = entry.runId!;
     const meter = this.#meter(plan.stream);
+    let requested = false;
+    let request: () => void = () => undefined;
+    const cutover = new Promise<void>((resolve) => {
+      request = resolve;
+    });
     const run = runStream({
+      cutover,
       ...plan,
       ctx: {
         streamId: entry.streamId,
@@ -443,7 +498,24 @@ export class Supervisor extends EventEmitter {
       persistence: this.#store,
       transportFactory: this.#transportFactory,
       counters: entry.counters,
-      onPhase: (event) => this.#setState(entry, event),
+      onPhase: (event, info) => {
+        this.#setState(entry, event);
+        // Cutover is offered once the run streams changes (and only once per run).
+        if (event === 'snapshotDone' && plan.stream.mode !== 'SNAPSHOT') {
+          entry.cutoverSupported = info?.cutover ?? false;
+          if (!entry.cutoverSupported) return;
+          entry.requestCutover = () => {
+            if (requested) return;
+            requested = true;
+            entry.requestCutover = null;
+            request();
+          };
+          if (entry.cutoverOnStream) {
+            entry.cutoverOnStream = false;
+            this.#beginCutover(entry, entry.requestCutover, 'cutover resumed after a daemon restart: draining up to the source\'s current position');
+          }
+        }
+      },
       onBatch: (phase, batch) => this.#onBatch(entry, phase, batch),
     });
     const loop: Promise<void> = run
@@ -462,6 +534,7 @@ export class Supervisor extends EventEmitter {
         if (entry.loop === loop) {
           entry.loop = null;
           entry.abort = null;
+          entry.requestCutover = null;
         }
       });
     entry.loop = loop;
@@ -497,6 +570,12 @@ export class Supervisor extends EventEmitter {
     } else {
       this.#fail(entry, new Error('the run loop stopped without being asked to'), stage);
     }
+  }
+
+  #beginCutover(entry: Entry, request: () => void, message: string): void {
+    this.#setState(entry, 'cutover');
+    this.#jobUpdate(entry, 'INFO', 'CDC', message);
+    request();
   }
 
   #fail(entry: Entry, err: unknown, stage: Stage): void {

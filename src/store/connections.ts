@@ -7,6 +7,7 @@ import type { Db } from './db';
 import type { SecretBox } from './secrets';
 import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
 import type { ConnectionSpec } from '../runtime/connector';
+import { SluiceError } from '../errors';
 
 export interface ConnectionInput {
   name: string;
@@ -75,6 +76,15 @@ export function joinPassword(url: string, password: string | undefined): string 
   if (!parsed.username) return url;
   parsed.password = password;
   return (jdbc ? 'jdbc:' : '') + parsed.toString();
+}
+
+/** Whether a URL names a user (and so would carry a password). */
+function hasUser(url: string): boolean {
+  try {
+    return new URL(url.startsWith('jdbc:') ? url.slice(5) : url).username !== '';
+  } catch {
+    return false;
+  }
 }
 
 function toRecord(r: Raw): ConnectionRecord {
@@ -155,11 +165,21 @@ export function createConnectionRepo(db: Db, box: SecretBox) {
     delete(id: string): boolean {
       return db.prepare('DELETE FROM connections WHERE id = ?').run(id).changes > 0;
     },
-    /** The connection as the runtime needs it: the URL with its password put back. */
+    /**
+     * The connection as the runtime needs it: the URL with its password put back. A
+     * connection saved with savePassword:false whose URL names a user has no password
+     * here: it must be supplied, else CONNECTION_PASSWORD_REQUIRED naming the connection.
+     */
     resolve(id: string, suppliedPassword?: string): ConnectionSpec | undefined {
       const r = byId.get(id) as Raw | undefined;
       if (!r) return undefined;
       const password = suppliedPassword ?? (r.secret !== null ? box.decrypt(r.secret) : undefined);
+      if (password === undefined && r.save_password === 0 && hasUser(r.url)) {
+        throw new SluiceError('CONNECTION_PASSWORD_REQUIRED', `Connection ${r.name} (${r.id}) keeps no password (savePassword:false): supply it with the request.`, {
+          connectionId: r.id,
+          connection: r.name,
+        });
+      }
       return { id: r.id, name: r.name, kind: r.kind, url: joinPassword(r.url, password), options: parseJson(r.options, {}) };
     },
   };

@@ -5,7 +5,7 @@ import type { Store } from './index';
 
 export function storePersistence(store: Store): StreamPersistence {
   return {
-    getConnection: (id) => store.connections.resolve(id),
+    getConnection: (id, password) => store.connections.resolve(id, password),
     getStream: (id) => store.streams.get(id)?.spec,
     getMapping: (id) => {
       const m = store.mappings.get(id);

@@ -49,8 +49,17 @@ test('connection passwords are stored encrypted, never returned, and put back on
   // A JDBC URL keeps its prefix; savePassword:false stores nothing and takes the password at start.
   const j = store.connections.create({ name: 'j', kind: 'mysql', url: 'jdbc:mysql://root:pw@h:3306/db', savePassword: false });
   assert.equal(j.hasPassword, false);
-  assert.equal(store.connections.resolve(j.id)?.url, 'jdbc:mysql://root@h:3306/db');
+  assert.throws(() => store.connections.resolve(j.id), (e: unknown) => e instanceof SluiceError && e.code === 'CONNECTION_PASSWORD_REQUIRED' && e.detail.connectionId === j.id);
   assert.equal(store.connections.resolve(j.id, 'given')?.url, 'jdbc:mysql://root:given@h:3306/db');
+  const raw2 = store.db.prepare('SELECT url, secret FROM connections WHERE id = ?').get(j.id) as { url: string; secret: string | null };
+  assert.equal(raw2.secret, null, 'savePassword:false: not even the encrypted password is stored');
+  assert.ok(!raw2.url.includes('pw@'));
+  // Turning savePassword off later forgets a stored password; a URL without a user needs none.
+  store.connections.update(c.id, { savePassword: false });
+  assert.equal((store.db.prepare('SELECT secret FROM connections WHERE id = ?').get(c.id) as { secret: string | null }).secret, null);
+  assert.throws(() => store.connections.resolve(c.id), { code: 'CONNECTION_PASSWORD_REQUIRED' });
+  const anon = store.connections.create({ name: 'anon', kind: 'mongodb', url: 'mongodb://h:27017/db', savePassword: false });
+  assert.equal(store.connections.resolve(anon.id)?.url, 'mongodb://h:27017/db');
   store.close();
 });
 

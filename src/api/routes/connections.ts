@@ -139,7 +139,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
               },
             },
           },
-          ...errorResponses('CONNECTION_NOT_FOUND'),
+          ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_PASSWORD_REQUIRED'),
         },
       },
     },

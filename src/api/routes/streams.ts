@@ -86,6 +86,21 @@ export const streamBodySchema = {
   },
 } as const;
 
+/** Passwords for connections saved with savePassword:false, by connection id (write-only). */
+export const passwordsBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    passwords: {
+      type: 'object',
+      description: 'Passwords of connections saved with savePassword:false, by connection id. Never stored, never returned.',
+      propertyNames: { pattern: ID_PATTERN },
+      additionalProperties: { type: 'string', maxLength: 4096, writeOnly: true },
+      maxProperties: 16,
+    },
+  },
+} as const;
+
 const counters = { type: 'object', additionalProperties: { type: 'number' } } as const;
 const errorInfo = { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, suggestion: { type: 'string' } } } as const;
 
@@ -286,20 +301,32 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   );
 
   for (const action of ['start', 'pause', 'resume', 'stop'] as const) {
-    app.post<{ Params: { id: string } }>(
+    const takesPasswords = action === 'start' || action === 'resume';
+    app.post<{ Params: { id: string }; Body: { passwords?: Record<string, string> } | undefined }>(
       `/streams/:id/${action}`,
       {
         schema: {
           tags: ['streams'],
           summary: `${action[0]?.toUpperCase()}${action.slice(1)} the stream`,
+          ...(takesPasswords
+            ? {
+                description:
+                  'Connections saved with savePassword:false get their password here, by connection id. It is kept in memory for this run only (pause/resume reuse it); a daemon restart fails such a stream with CONNECTION_PASSWORD_REQUIRED until it is started again with the password.',
+              }
+            : {}),
           params: idParams,
-          response: { 202: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_ALREADY_RUNNING', 'STREAM_INVALID_TRANSITION', 'CONNECTOR_UNKNOWN', 'TRANSPORT_UNAVAILABLE', 'MAPPING_NOT_FOUND') },
+          ...(takesPasswords ? { body: passwordsBody } : {}),
+          response: {
+            202: streamView,
+            ...errorResponses('STREAM_NOT_FOUND', 'STREAM_ALREADY_RUNNING', 'STREAM_INVALID_TRANSITION', 'CONNECTOR_UNKNOWN', 'TRANSPORT_UNAVAILABLE', 'MAPPING_NOT_FOUND', ...(takesPasswords ? (['CONNECTION_PASSWORD_REQUIRED'] as const) : [])),
+          },
         },
       },
       async (req, reply) => {
         const rec = load(req.params.id);
         try {
-          await supervisor[action](req.params.id);
+          if (action === 'start' || action === 'resume') await supervisor[action](req.params.id, { passwords: req.body?.passwords ?? {} });
+          else await supervisor[action](req.params.id);
         } catch (err) {
           throw toSluiceError(err);
         }
@@ -307,6 +334,29 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       },
     );
   }
+
+  app.post<{ Params: { id: string } }>(
+    '/streams/:id/cutover',
+    {
+      schema: {
+        tags: ['streams'],
+        summary: 'Cut over a CDC stream (Atlas Live Migration): drain up to the source\'s current position, stop, COMPLETED',
+        description:
+          'Only for a CDC or CDC_ONLY stream that is streaming (status RUNNING, cdcStatus RUNNING). Answers 202 with cdcStatus COMPLETING at once; the stream keeps streaming until every change committed in the source before the request is in MongoDB, then stops with status and cdcStatus COMPLETED. Poll GET /streams/{id}; each step is a job update.',
+        params: idParams,
+        response: { 202: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_INVALID_TRANSITION', 'CONNECTOR_CUTOVER_UNSUPPORTED') },
+      },
+    },
+    async (req, reply) => {
+      const rec = load(req.params.id);
+      try {
+        await supervisor.cutover(req.params.id);
+      } catch (err) {
+        throw toSluiceError(err);
+      }
+      return reply.status(202).send(view(rec));
+    },
+  );
 
   app.get<{ Params: { id: string } }>(
     '/streams/:id/stats',

@@ -42,6 +42,8 @@ export class MemorySourceDb {
   batchSize = 2;
   /** Like MySQL: no slot on the server; begin() returns "now" for the run loop to record. */
   stateless = false;
+  /** The source tells its current position (cutover); off: a source that cannot. */
+  cutover = true;
   sourcesOpened = 0;
   sourcesClosed = 0;
   readonly #failures: Array<{ phase: Phase; after: number; error: Error }> = [];
@@ -322,6 +324,12 @@ export function createMemoryConnectors(): MemoryConnectors {
         snapshot: (plan, ctx) => db.snapshot(plan, ctx, isClosed),
         ...(db.stateless ? { begin: async () => ({ seq: db.log.length }) } : {}),
         stream: (from, ctx) => db.stream(from, ctx, isClosed),
+        ...(db.cutover
+          ? {
+              currentPosition: async () => ({ seq: db.log.length }),
+              covers: (position: Position, target: Position) => typeof position.seq === 'number' && typeof target.seq === 'number' && position.seq >= target.seq,
+            }
+          : {}),
         // A real source cannot ack once its replication connection is gone.
         ack: (position) =>
           closed ? Promise.reject(new Error(`memory source ${connection.id}: ack after close`)) : db.ack(position, stream.id),

@@ -1,0 +1,221 @@
+/**
+ * Passwords are write-only (issue 7): a real daemon at debug level, connections made
+ * with known unique passwords (PostgreSQL and MariaDB users created for the test, a
+ * MongoDB URL with a password), every route that returns connections, streams, tests,
+ * validation and errors exercised — a failing test with a wrong password, stream runs
+ * through Kafka, a failed run, a crash and restart — then the daemon's whole log, every
+ * API response body and the SQLite files (sluice.db, -wal, -shm) are searched for each
+ * password: plain, URL-encoded and base64. None may appear anywhere. A connection saved
+ * with savePassword:false leaves not even its encrypted password in the store: it is
+ * supplied at start, kept in memory, and a restarted daemon fails the stream with
+ * CONNECTION_PASSWORD_REQUIRED naming the connection until it is started with it again.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { createOrders, E2E_ADMIN_KEY, mongoDb, pgClient, uid, waitConverged } from '../helpers/pipeline';
+import { myClient, myDatabase } from '../helpers/mysql-pipeline';
+import { stackUrls } from '../helpers/stack';
+import { startDaemon, tmpDataDir, type ApiAnswer, type RunningDaemon } from '../helpers/daemon';
+import { waitFor } from '../../src/runtime/testing/wait-for';
+
+/** Every form a password could leak in. */
+function forms(pw: string): string[] {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const out = new Set([pw, encodeURIComponent(pw), encodeURI(pw), b64(pw).slice(0, -4)]);
+  // Base64 inside a longer string depends on the alignment: the two other offsets.
+  out.add(b64(`a${pw}`).slice(4, -4));
+  out.add(b64(`ab${pw}`).slice(4, -4));
+  return [...out].filter((f) => f.length >= 8);
+}
+
+test('no password appears in the logs, the API answers or the store files; savePassword:false stores none and is supplied at start', async () => {
+  const id = uid();
+  // Characters that URL encoding changes, so each form is distinct.
+  const pgPw = `pgPw-${id}@:/x`;
+  const pgNoSavePw = `pgNs-${id}#?y`;
+  const myPw = `myPw-${id}@z`;
+  const mongoPw = `moPw-${id}@w`;
+  const secrets = [pgPw, pgNoSavePw, myPw, mongoPw];
+  const pgUser = `sec_${id}`;
+  const pgUser2 = `secns_${id}`;
+  const myUser = `sec_${id}`;
+  const table = `public.sec_${id}`;
+  const logDir = tmpDataDir('sluice-secrets-log-');
+  const previousLogDir = process.env.SLUICE_E2E_DAEMON_LOG;
+  process.env.SLUICE_E2E_DAEMON_LOG = logDir;
+
+  const pg = await pgClient();
+  const my = await myClient();
+  const mongo = await mongoDb(`sec_${id}`);
+  await pg.query(`CREATE ROLE ${pgUser} LOGIN SUPERUSER PASSWORD '${pgPw}'`);
+  await pg.query(`CREATE ROLE ${pgUser2} LOGIN SUPERUSER PASSWORD '${pgNoSavePw}'`);
+  await my.query(`CREATE USER '${myUser}'@'%' IDENTIFIED BY '${myPw}'`);
+  await my.query(`GRANT ALL PRIVILEGES ON *.* TO '${myUser}'@'%'`);
+  await createOrders(pg, table, 20);
+
+  const answers: string[] = [];
+  const dataDir = tmpDataDir();
+  const env = { SLUICE_LOG_LEVEL: 'debug', SLUICE_KAFKA_BROKERS: stackUrls().kafka };
+  let d: RunningDaemon = await startDaemon(dataDir, env, { adminKey: E2E_ADMIN_KEY });
+  const call = async (p: string, init?: { method?: string; body?: unknown }): Promise<ApiAnswer> => {
+    const r = await d.api(p, init);
+    answers.push(`${init?.method ?? 'GET'} ${p} ${r.status} ${JSON.stringify(r.body)}`);
+    return r;
+  };
+  const streams: string[] = [];
+  try {
+    const pgUrl = new URL(stackUrls().postgres);
+    const myUrl = new URL(stackUrls().mysql);
+    const mongoUrl = new URL(stackUrls().mongodb);
+    const withUser = (u: URL, user: string, pw: string | null, db?: string): string => {
+      const v = new URL(u.toString());
+      v.username = user;
+      v.password = pw === null ? '' : encodeURIComponent(pw);
+      if (db) v.pathname = `/${db}`;
+      return v.toString();
+    };
+    const made = async (body: Record<string, unknown>): Promise<string> => {
+      const r = await call('/api/v1/connections', { method: 'POST', body });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      return r.body.id as string;
+    };
+    // The password in the URL, URL-encoded; in the `password` field; in a JDBC URL; in a MongoDB URL.
+    const pgConn = await made({ name: `pg-${id}`, kind: 'postgresql', url: withUser(pgUrl, pgUser, pgPw) });
+    const pgNoSave = await made({ name: `pgns-${id}`, kind: 'postgresql', url: withUser(pgUrl, pgUser2, null), password: pgNoSavePw, savePassword: false });
+    const myConn = await made({ name: `my-${id}`, kind: 'mysql', url: `jdbc:${withUser(myUrl, myUser, myPw)}` });
+    const mongoAuth = await made({ name: `moauth-${id}`, kind: 'mongodb', url: withUser(mongoUrl, 'someone', mongoPw, `sec_${id}`) });
+    const sinkUrl = new URL(stackUrls().mongodb);
+    sinkUrl.pathname = `/sec_${id}`;
+    const sink = await made({ name: `mo-${id}`, kind: 'mongodb', url: sinkUrl.toString() });
+    assert.equal((await call(`/api/v1/connections/${pgNoSave}`)).body.hasPassword, false);
+    assert.equal((await call(`/api/v1/connections/${pgConn}`)).body.hasPassword, true);
+
+    // Reads, a patch that sets a password through the field, tests good and bad.
+    await call('/api/v1/connections');
+    for (const c of [pgConn, pgNoSave, myConn, mongoAuth, sink]) await call(`/api/v1/connections/${c}`);
+    assert.equal((await call(`/api/v1/connections/${myConn}`, { method: 'PATCH', body: { password: myPw } })).status, 200);
+    assert.equal((await call(`/api/v1/connections/${pgConn}/test`, { method: 'POST', body: {} })).body.ok, true);
+    assert.equal((await call(`/api/v1/connections/${myConn}/test`, { method: 'POST', body: {} })).body.ok, true);
+    await call(`/api/v1/connections/${mongoAuth}/test`, { method: 'POST', body: {} }); // FerretDB may refuse the credentials: only the leak matters
+    const needs = await call(`/api/v1/connections/${pgNoSave}/test`, { method: 'POST', body: {} });
+    assert.equal(needs.status, 400);
+    assert.equal(needs.body.error.code, 'CONNECTION_PASSWORD_REQUIRED');
+    assert.equal(needs.body.error.detail.connectionId, pgNoSave);
+    assert.equal((await call(`/api/v1/connections/${pgNoSave}/test`, { method: 'POST', body: { password: pgNoSavePw } })).body.ok, true);
+    const wrong = await call(`/api/v1/connections/${pgNoSave}/test`, { method: 'POST', body: { password: `${pgPw}-wrong` } });
+    assert.equal(wrong.body.ok, false, 'a wrong password fails the test');
+    assert.equal(wrong.body.reachable, false);
+
+    // Validation, with and without the supplied password.
+    const spec = (source: string, name: string) => ({ name, source: { connectionId: source }, sink: { connectionId: sink }, transport: { kind: 'kafka' }, tables: [table], options: { heartbeatIntervalMs: 500 } });
+    assert.equal((await call('/api/v1/validate', { method: 'POST', body: spec(pgConn, 'v1') })).body.ok, true);
+    assert.equal((await call('/api/v1/validate', { method: 'POST', body: { ...spec(pgNoSave, 'v2'), passwords: { [pgNoSave]: pgNoSavePw } } })).body.ok, true);
+    assert.equal((await call('/api/v1/validate', { method: 'POST', body: spec(pgNoSave, 'v3') })).body.ok, false);
+    await call('/api/v1/validate', { method: 'POST', body: { ...spec(myConn, 'v4'), tables: [`${myDatabase()}.nope_${id}`] } });
+
+    // A stream run through Kafka on the saved password.
+    const s1 = (await call('/api/v1/streams', { method: 'POST', body: spec(pgConn, `s1-${id}`) })).body.id as string;
+    streams.push(s1);
+    assert.equal((await call(`/api/v1/streams/${s1}/start`, { method: 'POST', body: {} })).status, 202);
+    await waitFor(async () => (await call(`/api/v1/streams/${s1}`)).body.cdcStatus === 'RUNNING', { timeoutMs: 60000, intervalMs: 200, message: 's1 CDC running' });
+    await pg.query(`INSERT INTO ${table} VALUES (1000, 1, 'cdc', 1.00, now())`);
+    await waitConverged(pg, table, mongo.db, `sec_${id}`);
+    for (const p of ['', '/stats', '/runs', '/logs']) await call(`/api/v1/streams/${s1}${p}`);
+    await call('/api/v1/streams');
+    assert.equal((await call(`/api/v1/streams/${s1}/stop`, { method: 'POST' })).status, 202);
+
+    // savePassword:false: refused without the password (naming the connection), runs with it.
+    const s2 = (await call('/api/v1/streams', { method: 'POST', body: { ...spec(pgNoSave, `s2-${id}`), transport: { kind: 'direct' } } })).body.id as string;
+    streams.push(s2);
+    const refused = await call(`/api/v1/streams/${s2}/start`, { method: 'POST' });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error.code, 'CONNECTION_PASSWORD_REQUIRED');
+    assert.equal(refused.body.error.detail.connectionId, pgNoSave);
+    assert.equal((await call(`/api/v1/streams/${s2}/start`, { method: 'POST', body: { passwords: { [pgNoSave]: pgNoSavePw } } })).status, 202);
+    await waitFor(async () => (await call(`/api/v1/streams/${s2}`)).body.cdcStatus === 'RUNNING', { timeoutMs: 60000, intervalMs: 200, message: 's2 CDC running' });
+    // Pause and resume reuse the password kept in memory.
+    assert.equal((await call(`/api/v1/streams/${s2}/pause`, { method: 'POST' })).status, 202);
+    assert.equal((await call(`/api/v1/streams/${s2}/resume`, { method: 'POST', body: {} })).status, 202);
+    await waitFor(async () => (await call(`/api/v1/streams/${s2}`)).body.cdcStatus === 'RUNNING', { timeoutMs: 60000, intervalMs: 200, message: 's2 running again after resume' });
+
+    // A crash: the restarted daemon has no password for s2 and says so; s1 (stopped) is untouched.
+    await d.stop('SIGKILL');
+    d = await startDaemon(dataDir, env, { adminKey: E2E_ADMIN_KEY });
+    await waitFor(async () => (await call(`/api/v1/streams/${s2}`)).body.state === 'FAILED', { timeoutMs: 30000, intervalMs: 200, message: 's2 FAILED after restart' });
+    const failed = (await call(`/api/v1/streams/${s2}`)).body;
+    assert.equal(failed.failureError.code, 'CONNECTION_PASSWORD_REQUIRED');
+    assert.match(failed.failureError.message, new RegExp(pgNoSave));
+    // A wrong password supplied at start: the run fails, its error says so without the password.
+    assert.equal((await call(`/api/v1/streams/${s2}/start`, { method: 'POST', body: { passwords: { [pgNoSave]: `${pgPw}-wrong` } } })).status, 202);
+    await waitFor(async () => (await call(`/api/v1/streams/${s2}`)).body.state === 'FAILED', { timeoutMs: 60000, intervalMs: 200, message: 's2 FAILED on a wrong password' });
+    await call(`/api/v1/streams/${s2}/logs`);
+    await call(`/api/v1/streams/${s2}/runs`);
+
+    assert.equal((await call(`/api/v1/streams/${s2}/start`, { method: 'POST', body: { passwords: { [pgNoSave]: pgNoSavePw } } })).status, 202);
+    await waitFor(async () => (await call(`/api/v1/streams/${s2}`)).body.cdcStatus === 'RUNNING', { timeoutMs: 60000, intervalMs: 200, message: 's2 running with the password again' });
+    await call(`/api/v1/streams/${s2}/stop`, { method: 'POST' });
+    await call('/api/v1/connections/nope');
+    await call(`/api/v1/connections/${pgConn}`, { method: 'DELETE' }); // 409: in use
+    await call('/openapi.json');
+    for (const s of streams) {
+      await call(`/api/v1/streams/${s}/stop`, { method: 'POST' });
+      assert.equal((await call(`/api/v1/streams/${s}`, { method: 'DELETE' })).status, 204);
+    }
+    streams.length = 0;
+    await d.stop('SIGTERM');
+
+    // The store: savePassword:false left no secret at all, the others only encrypted ones.
+    const db = new Database(path.join(dataDir, 'sluice.db'), { readonly: true });
+    try {
+      const rows = db.prepare('SELECT id, secret FROM connections').all() as Array<{ id: string; secret: string | null }>;
+      assert.equal(rows.find((r) => r.id === pgNoSave)?.secret, null, 'savePassword:false: no encrypted password stored');
+      assert.ok(rows.find((r) => r.id === pgConn)?.secret, 'the saved password is stored (encrypted)');
+    } finally {
+      db.close();
+    }
+
+    // The search.
+    const haystacks: Array<[string, Buffer]> = [['API answers', Buffer.from(answers.join('\n'))]];
+    const logs = fs.readdirSync(logDir).map((f) => path.join(logDir, f));
+    assert.ok(logs.length >= 2, 'both daemons logged');
+    for (const f of logs) haystacks.push([`log ${f}`, fs.readFileSync(f)]);
+    const logText = logs.map((f) => fs.readFileSync(f, 'utf8')).join('');
+    assert.match(logText, /"level":20/, 'the log is at debug level');
+    assert.match(logText, /CONNECTION_PASSWORD_REQUIRED/);
+    for (const f of ['sluice.db', 'sluice.db-wal', 'sluice.db-shm']) {
+      const p = path.join(dataDir, f);
+      if (fs.existsSync(p)) haystacks.push([f, fs.readFileSync(p)]);
+    }
+    assert.ok(haystacks.some(([n]) => n === 'sluice.db'));
+    for (const secret of secrets) {
+      for (const form of forms(secret)) {
+        for (const [where, hay] of haystacks) {
+          assert.equal(hay.includes(form), false, `password form "${form}" found in ${where}`);
+        }
+      }
+    }
+    // The search can find what it looks for: the user names are there.
+    assert.ok(haystacks.some(([, hay]) => hay.includes(pgUser2)), 'the searched material holds the connections');
+  } finally {
+    for (const s of streams) {
+      await d.api(`/api/v1/streams/${s}/stop`, { method: 'POST' }).catch(() => undefined);
+      await d.api(`/api/v1/streams/${s}`, { method: 'DELETE' }).catch(() => undefined);
+    }
+    await d.stop('SIGTERM');
+    if (previousLogDir === undefined) delete process.env.SLUICE_E2E_DAEMON_LOG;
+    else process.env.SLUICE_E2E_DAEMON_LOG = previousLogDir;
+    await pg.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+    for (const u of [pgUser, pgUser2]) {
+      await pg.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [u]).catch(() => undefined);
+      await pg.query(`DROP ROLE IF EXISTS ${u}`).catch(() => undefined);
+    }
+    await my.query(`DROP USER IF EXISTS '${myUser}'@'%'`).catch(() => undefined);
+    await mongo.db.dropDatabase().catch(() => undefined);
+    await mongo.client.close();
+    await pg.end();
+    await my.end();
+  }
+});
