@@ -21,6 +21,7 @@ import { healthRoutes } from './routes/health';
 import { apiKeyRoutes } from './routes/api-keys';
 import { connectionRoutes } from './routes/connections';
 import { streamRoutes } from './routes/streams';
+import { jobRoutes } from './routes/jobs';
 import { VERSION } from '../version';
 
 export interface ApiDeps {
@@ -135,6 +136,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await v1.register(apiKeyRoutes, deps);
       await v1.register(connectionRoutes, deps);
       await v1.register(streamRoutes, deps);
+      await v1.register(jobRoutes, deps);
     },
     { prefix: '/api/v1' },
   );

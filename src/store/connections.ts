@@ -94,6 +94,9 @@ function toRecord(r: Raw): ConnectionRecord {
 export function createConnectionRepo(db: Db, box: SecretBox) {
   const byId = db.prepare('SELECT * FROM connections WHERE id = ?');
   const byName = db.prepare('SELECT id FROM connections WHERE name = ?');
+  // savePassword:false keeps a password out of the store; a job submitted with one
+  // (Relational Migrator's default) still needs it to run, in this process only.
+  const held = new Map<string, string>();
 
   const sealed = (input: Pick<ConnectionInput, 'url' | 'password' | 'savePassword'>) => {
     const split = splitPassword(input.url);
@@ -152,14 +155,20 @@ export function createConnectionRepo(db: Db, box: SecretBox) {
       );
       return toRecord(byId.get(id) as Raw);
     },
+    /** Keeps a password in memory only, for a connection saved without it. */
+    holdPassword(id: string, password: string | undefined): void {
+      if (password === undefined) held.delete(id);
+      else held.set(id, password);
+    },
     delete(id: string): boolean {
+      held.delete(id);
       return db.prepare('DELETE FROM connections WHERE id = ?').run(id).changes > 0;
     },
     /** The connection as the runtime needs it: the URL with its password put back. */
     resolve(id: string, suppliedPassword?: string): ConnectionSpec | undefined {
       const r = byId.get(id) as Raw | undefined;
       if (!r) return undefined;
-      const password = suppliedPassword ?? (r.secret !== null ? box.decrypt(r.secret) : undefined);
+      const password = suppliedPassword ?? (r.secret !== null ? box.decrypt(r.secret) : held.get(id));
       return { id: r.id, name: r.name, kind: r.kind, url: joinPassword(r.url, password), options: parseJson(r.options, {}) };
     },
   };

@@ -10,6 +10,7 @@ import { createStreamRepo } from './streams';
 import { createRunRepo } from './runs';
 import { createApiKeyRepo } from './api-keys';
 import { createPositionRepo } from './positions';
+import { createRmJobRepo } from './rm-jobs';
 import { SluiceError } from '../errors';
 
 const SECRET_CHECK = 'sluice-secret-check';
@@ -32,6 +33,7 @@ export function openStore(opts: StoreOptions) {
     runs: createRunRepo(db),
     apiKeys: createApiKeyRepo(db),
     positions: createPositionRepo(db),
+    rmJobs: createRmJobRepo(db),
     schemaVersion: () => schemaVersion(db),
     /** For /readyz: the file is open and answers a query. */
     healthy(): boolean {
