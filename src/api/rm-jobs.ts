@@ -415,8 +415,9 @@ export const jobViewSchema = {
       properties: {
         startedAt: dateTime,
         lastEventTime: dateTime,
-        eventsInLastHour: { type: 'integer', default: 0 },
-        eventsInLastMinute: { type: 'integer', default: 0 },
+        // Not measured yet, so left out rather than defaulted to a 0 that would be a claim.
+        eventsInLastHour: { type: 'integer' },
+        eventsInLastMinute: { type: 'integer' },
         totalEventsSeen: { type: 'integer', default: 0 },
       },
     },
