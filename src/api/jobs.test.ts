@@ -192,3 +192,20 @@ test('runs and logs: filters, sort, limit and offset; clearing finished runs nee
   assert.deepEqual((await list('logs')).items.map((u: { message: string }) => u.message), ['e']);
   assertEnvelope((await app.inject({ method: 'DELETE', url: '/api/v1/streams/no-such/runs', headers: { ...H(admin), 'x-confirm-delete': 'true' } })).body, 'STREAM_NOT_FOUND');
 });
+
+test('/openapi.json documents /jobs with RM\'s 200 shape and its 440 and 470 error bodies', async () => {
+  type Resp = { description?: string; content?: Record<string, { schema?: { properties?: Record<string, unknown>; required?: string[] } }> };
+  const doc = (await app.inject('/openapi.json')).json() as { paths: Record<string, Record<string, { responses: Record<string, Resp> }>> };
+  const postJobs = doc.paths['/api/v1/jobs']?.post;
+  assert.ok(postJobs && doc.paths['/api/v1/jobs/{id}']?.get, 'both /jobs routes documented');
+  for (const status of ['440', '470']) {
+    const schema = postJobs.responses[status]?.content?.['application/json']?.schema;
+    assert.deepEqual(Object.keys(schema?.properties ?? {}).sort(), ['description', 'jobId', 'message', 'timestamp'], status);
+    assert.deepEqual(schema?.required, ['message', 'timestamp']);
+  }
+  const ok = postJobs.responses['200']?.content?.['application/json']?.schema;
+  for (const field of ['id', 'projectId', 'status', 'cdcStatus', 'options', 'statistics', 'cdcStatistics', 'jobUpdates', 'failureError', 'metadata', 'relationalTableFilters', 'submittedAt']) {
+    assert.ok(ok?.properties?.[field], `200 documents ${field}`);
+  }
+  assert.ok(doc.paths['/api/v1/streams/{id}/runs']?.delete?.responses['428'], 'the confirmed delete documents its 428');
+});

@@ -340,7 +340,8 @@ export function toJobView(v: JobViewInput) {
     ...(job.echo.atlasMetadata ? { atlasMetadata: job.echo.atlasMetadata } : {}),
     submittedAt: job.submittedAt,
     statistics,
-    ...(cdc ? { cdcStatistics: { ...(startedAt && v.snapshotDone ? { startedAt } : {}), totalEventsSeen: counters.cdcEvents ?? 0 } } : {}),
+    // Only a CDC_ONLY run's start is its CDC phase's start; when a snapshot came first, that moment is not recorded.
+    ...(cdc ? { cdcStatistics: { ...(startedAt && spec.mode === 'CDC_ONLY' ? { startedAt } : {}), totalEventsSeen: counters.cdcEvents ?? 0 } } : {}),
     jobUpdates: v.updates.map(toRmUpdate),
     ...(live.status === 'FAILED' && live.error
       ? { failureError: { errorType: live.error.code, message: live.error.message, failureAt, setupError: lastError?.stage === 'INITIALIZATION' } }
