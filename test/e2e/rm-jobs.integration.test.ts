@@ -114,6 +114,7 @@ test('a PostgreSQL job posted in RM\'s request shape runs: RM\'s job view with s
     const runs = await d.api(`/api/v1/streams/${jobId}/runs`);
     assert.equal(runs.body.total, 1);
     assert.equal(runs.body.items[0].endedAt, null);
+    assert.ok(runs.body.items[0].counters.snapshotRows >= 100, `the open run's counters are live: ${JSON.stringify(runs.body.items[0])}`);
     const logs = await d.api(`/api/v1/streams/${jobId}/logs?level=INFO&stage=INITIALIZATION`);
     assert.ok(logs.body.total >= 1, JSON.stringify(logs.body));
     assertNoPassword((await d.api(`/api/v1/jobs/${jobId}`)).body, pgJdbc.password);

@@ -325,7 +325,10 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     async (req) => {
       load(req.params.id);
       const { limit, offset, sort, status } = req.query;
-      return store.runs.list(req.params.id, { limit, offset, sort, filters: { status } });
+      const page = store.runs.list(req.params.id, { limit, offset, sort, filters: { status } });
+      // The store has a run's counters once it ends; the open run's are live in the supervisor.
+      const live = supervisor.status(req.params.id);
+      return { ...page, items: page.items.map((r) => (r.endedAt === null && r.id === live.runId ? { ...r, counters: { ...live.statistics } } : r)) };
     },
   );
 
