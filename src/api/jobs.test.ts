@@ -67,7 +67,9 @@ test('POST /jobs creates the connections and the stream from RM\'s request and r
   const view = (await get(`/api/v1/jobs/${id}`)).json();
   assert.equal(view.statistics.snapshotCompleted, true);
   assert.equal(view.statistics.totalEventsSeen, 3);
-  assert.equal('eventsInLastMinute' in view.cdcStatistics, false, 'not measured, not claimed');
+  assert.equal(view.cdcStatistics.eventsInLastMinute, 1);
+  assert.equal(view.cdcStatistics.eventsInLastHour, 1);
+  assert.ok(Date.now() - Date.parse(view.cdcStatistics.lastEventTime) < 60_000, view.cdcStatistics.lastEventTime);
   assert.equal(view.statistics.totalTableCount, 1);
   assert.deepEqual(view.relationalTableFilters, { public: { orders: { whereClause: 'total >= 20' } } });
   assert.ok(view.jobUpdates.length >= 1 && view.jobUpdates.every((u: { eventType: string; timestamp: string }) => ['ERROR', 'WARNING', 'INFO'].includes(u.eventType) && u.timestamp));

@@ -140,6 +140,18 @@ test('the job view is RM\'s shape: statuses, options, statistics from the run co
   assert.equal('failureError' in v, false);
 });
 
+test('the run\'s CDC activity fills cdcStatistics; a CDC_ONLY run\'s start is its CDC start', () => {
+  const spec = { id: 's1', ...toStreamInput(request({ options: { mode: 'CDC_ONLY' } }), { sourceId: 'a', sinkId: 'b' }) };
+  const v = toJobView({
+    job: { id: 's1', projectId: 'p1', submittedAt: '2026-01-01T00:00:00.000Z', echo: { jdbcConnectionString: 'j', mongoDbConnectionString: 'm', verificationRequested: false } },
+    stream: { spec, state: 'STREAMING', error: null, createdAt: '', updatedAt: '' },
+    live: live({ mode: 'CDC_ONLY', cdcActivity: { lastEventTime: '2026-01-01T00:00:09.000Z', eventsInLastMinute: 2, eventsInLastHour: 2 } }),
+    snapshotDone: true,
+    updates: [],
+  });
+  assert.deepEqual(v.cdcStatistics, { startedAt: '2026-01-01T00:00:00.000Z', lastEventTime: '2026-01-01T00:00:09.000Z', eventsInLastHour: 2, eventsInLastMinute: 2, totalEventsSeen: 2 });
+});
+
 test('a failed job carries failureError; a finished run\'s counters and times come from the run history', () => {
   const spec = { id: 's1', ...toStreamInput(request({ options: { mode: 'SNAPSHOT' } }), { sourceId: 'a', sinkId: 'b' }) };
   const v = toJobView({

@@ -341,7 +341,21 @@ export function toJobView(v: JobViewInput) {
     submittedAt: job.submittedAt,
     statistics,
     // Only a CDC_ONLY run's start is its CDC phase's start; when a snapshot came first, that moment is not recorded.
-    ...(cdc ? { cdcStatistics: { ...(startedAt && spec.mode === 'CDC_ONLY' ? { startedAt } : {}), totalEventsSeen: counters.cdcEvents ?? 0 } } : {}),
+    ...(cdc
+      ? {
+          cdcStatistics: {
+            ...(startedAt && spec.mode === 'CDC_ONLY' ? { startedAt } : {}),
+            ...(current && live.cdcActivity
+              ? {
+                  ...(live.cdcActivity.lastEventTime ? { lastEventTime: live.cdcActivity.lastEventTime } : {}),
+                  eventsInLastHour: live.cdcActivity.eventsInLastHour,
+                  eventsInLastMinute: live.cdcActivity.eventsInLastMinute,
+                }
+              : {}),
+            totalEventsSeen: counters.cdcEvents ?? 0,
+          },
+        }
+      : {}),
     jobUpdates: v.updates.map(toRmUpdate),
     ...(live.status === 'FAILED' && live.error
       ? { failureError: { errorType: live.error.code, message: live.error.message, failureAt, setupError: lastError?.stage === 'INITIALIZATION' } }
@@ -416,7 +430,7 @@ export const jobViewSchema = {
       properties: {
         startedAt: dateTime,
         lastEventTime: dateTime,
-        // Not measured yet, so left out rather than defaulted to a 0 that would be a claim.
+        // Measured by the process running the job; left out (not defaulted to 0) otherwise.
         eventsInLastHour: { type: 'integer' },
         eventsInLastMinute: { type: 'integer' },
         totalEventsSeen: { type: 'integer', default: 0 },

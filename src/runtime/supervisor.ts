@@ -22,6 +22,7 @@ import { newCounters, planRun, runStream, type RunOutcome, type RunPlan, type St
 import { createTransport } from '../transport/index';
 import type { TransportFactory } from '../transport/types';
 import { NOOP_METER, type Meter } from '../metrics/stream-meter';
+import { EventRate } from './event-rate';
 import {
   StreamNotFoundError,
   SupervisorClosedError,
@@ -60,6 +61,8 @@ interface Entry {
   startedAt: Date | null;
   error: ErrorInfo | null;
   counters: RunCounters;
+  /** Change events of the current run over the last hour (RM's cdcStatistics). */
+  cdcRate: EventRate;
   abort: AbortController | null;
   loop: Promise<void> | null;
   stopReason: StopReason | null;
@@ -300,6 +303,7 @@ export class Supervisor extends EventEmitter {
       startedAt: null,
       error: persisted?.error ?? null,
       counters: newCounters(),
+      cdcRate: new EventRate(),
       abort: null,
       loop: null,
       stopReason: null,
@@ -320,6 +324,7 @@ export class Supervisor extends EventEmitter {
     entry.startedAt = new Date();
     entry.error = null;
     entry.counters = newCounters();
+    entry.cdcRate = new EventRate();
     if (spec) entry.mode = spec.mode;
     entry.logger = this.#logger.child({ streamId: entry.streamId, runId: entry.runId });
   }
@@ -439,6 +444,7 @@ export class Supervisor extends EventEmitter {
   }
 
   #onBatch(entry: Entry, phase: SnapshotPhase, batch: EventBatch): void {
+    if (phase === 'cdc') entry.cdcRate.record(batch.events.length);
     this.#emit(SUPERVISOR_EVENTS.BATCH, {
       streamId: entry.streamId,
       runId: entry.runId!,
@@ -466,6 +472,7 @@ export class Supervisor extends EventEmitter {
       statistics: { ...entry.counters },
       runId: entry.runId,
       startedAt: entry.startedAt?.toISOString() ?? null,
+      cdcActivity: entry.cdcRate.activity(),
       ...(entry.error ? { error: entry.error } : {}),
     };
   }

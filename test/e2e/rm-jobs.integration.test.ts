@@ -90,6 +90,9 @@ test('a PostgreSQL job posted in RM\'s request shape runs: RM\'s job view with s
     await waitConverged(pg, filtered, mongo.db, name);
     await waitFor(async () => (await d.api(`/api/v1/jobs/${jobId}`)).body.cdcStatistics.totalEventsSeen >= 5, { timeoutMs: 60000, message: 'CDC events counted' });
     assert.equal(await mongo.db.collection(name).countDocuments({ _id: 1001 as never }), 0, 'an odd n stays out');
+    const cdcStats = (await d.api(`/api/v1/jobs/${jobId}`)).body.cdcStatistics;
+    assert.ok(cdcStats.eventsInLastMinute >= 5 && cdcStats.eventsInLastHour >= cdcStats.eventsInLastMinute, JSON.stringify(cdcStats));
+    assert.ok(!Number.isNaN(Date.parse(cdcStats.lastEventTime)), JSON.stringify(cdcStats));
 
     // A second POST while it runs: RM's 470, the job untouched.
     const again = await d.api('/api/v1/jobs', { method: 'POST', body: jobBody(name, details, name, { options: { mode: 'SNAPSHOT' } }) });
