@@ -57,7 +57,14 @@ export function splitPassword(url: string): { url: string; password?: string } {
   } catch {
     return { url };
   }
-  if (!parsed.password || !parsed.host) return { url };
+  if (!parsed.host) return { url };
+  // JDBC style (jdbc:postgresql://h/db?user=u&password=p): the password is a parameter.
+  const param = parsed.searchParams.get('password');
+  if (param !== null) {
+    parsed.searchParams.delete('password');
+    return { url: (jdbc ? 'jdbc:' : '') + parsed.toString(), password: param };
+  }
+  if (!parsed.password) return { url };
   const password = decodeURIComponent(parsed.password);
   parsed.password = '';
   return { url: (jdbc ? 'jdbc:' : '') + parsed.toString(), password };
@@ -72,7 +79,12 @@ export function joinPassword(url: string, password: string | undefined): string 
   } catch {
     return url;
   }
-  if (!parsed.username) return url;
+  if (!parsed.username) {
+    // The user given as a parameter takes its password the same way.
+    if (!parsed.searchParams.has('user')) return url;
+    parsed.searchParams.set('password', password);
+    return (jdbc ? 'jdbc:' : '') + parsed.toString();
+  }
   parsed.password = password;
   return (jdbc ? 'jdbc:' : '') + parsed.toString();
 }
