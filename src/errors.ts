@@ -49,6 +49,7 @@ export const ERRORS = {
   CONNECTION_NOT_FOUND: entry(404, 'not_found', 'List connections with GET /api/v1/connections to find the right id.'),
   STREAM_NOT_FOUND: entry(404, 'not_found', 'List streams with GET /api/v1/streams to find the right id.'),
   MAPPING_NOT_FOUND: entry(404, 'not_found', 'List mappings with GET /api/v1/mappings to find the right id, or put the rules in the stream\'s "mapping" itself.'),
+  JOB_NOT_FOUND: entry(404, 'not_found', 'Use the id POST /api/v1/jobs answered with (a job id is its stream id; GET /api/v1/streams lists them).'),
   API_KEY_NOT_FOUND: entry(404, 'not_found', 'List keys with GET /api/v1/api-keys to find the right id.'),
   CONNECTION_NAME_TAKEN: entry(409, 'conflict', 'Choose another name, or update the existing connection.'),
   STREAM_NAME_TAKEN: entry(409, 'conflict', 'Choose another name, or update the existing stream.'),

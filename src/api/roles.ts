@@ -47,6 +47,11 @@ export const ROUTE_ROLES: Readonly<Record<RouteKey, Role>> = {
   'POST /api/v1/streams/:id/cutover': 'operator',
 
   'POST /api/v1/validate': 'operator',
+  'DELETE /api/v1/streams/:id/runs': 'admin',
+
+  // Relational Migrator's job API. POST creates connections (with passwords) and a stream: admin.
+  'POST /api/v1/jobs': 'admin',
+  'GET /api/v1/jobs/:id': 'viewer',
 };
 
 export const routeKey = (method: string, url: string): string => `${method === 'HEAD' ? 'GET' : method} ${url.replace(/(.)\/$/, '$1')}`;

@@ -2,7 +2,7 @@
  * JSON schemas shared by the routes. Bodies reject unknown fields, so a typo is a
  * 400 naming the field instead of a silently ignored option.
  */
-import { ERRORS, errorEnvelopeSchema, type ErrorCode } from '../errors';
+import { ERRORS, SluiceError, errorEnvelopeSchema, type ErrorCode } from '../errors';
 
 export { errorEnvelopeSchema };
 
@@ -52,4 +52,12 @@ export function errorResponses(...codes: ErrorCode[]): Record<string, object> {
   const out: Record<string, object> = {};
   for (const [status, list] of byStatus) out[String(status)] = { description: `Error: ${[...new Set(list)].join(', ')}`, ...ENVELOPE_REF };
   return out;
+}
+
+/** Destructive bulk operations run only with `X-Confirm-Delete: true`; anything else is a 428. */
+export function confirmDelete(header: string | string[] | undefined, what: string): void {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value?.trim().toLowerCase() !== 'true') {
+    throw new SluiceError('CONFIRMATION_REQUIRED', `Deleting ${what} needs the header X-Confirm-Delete: true.`, { header: 'X-Confirm-Delete' });
+  }
 }

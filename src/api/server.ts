@@ -23,6 +23,7 @@ import { connectionRoutes } from './routes/connections';
 import { streamRoutes } from './routes/streams';
 import { mappingRoutes } from './routes/mappings';
 import { validateRoutes } from './routes/validate';
+import { jobRoutes } from './routes/jobs';
 import { VERSION } from '../version';
 
 export interface ApiDeps {
@@ -139,6 +140,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await v1.register(streamRoutes, deps);
       await v1.register(mappingRoutes, deps);
       await v1.register(validateRoutes, deps);
+      await v1.register(jobRoutes, deps);
     },
     { prefix: '/api/v1' },
   );

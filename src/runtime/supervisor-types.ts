@@ -8,6 +8,7 @@ import type { CdcStatus, PublicStatus, StreamEvent, StreamState } from './lifecy
 import type { ErrorInfo, RunCounters, RunStatus, SnapshotPhase } from './persistence';
 import type { Stage } from './stream-runner';
 import { SluiceError } from '../errors';
+import type { EventActivity } from './event-rate';
 
 export class StreamNotFoundError extends SluiceError {
   constructor(streamId: string) {
@@ -101,6 +102,8 @@ export interface StreamStatusView {
   startedAt: string | null;
   /** When the stream's schedule starts its next run (ISO); null when it has none armed. */
   nextRunAt: string | null;
+  /** Change events of the run this process holds (none for a stream it has not run). */
+  cdcActivity?: EventActivity;
   error?: ErrorInfo;
 }
 

@@ -26,6 +26,7 @@ import { isScheduled, Scheduler } from './schedule';
 import type { TransportFactory } from '../transport/types';
 import { NOOP_METER, type Meter } from '../metrics/stream-meter';
 import { SluiceError } from '../errors';
+import { EventRate } from './event-rate';
 import {
   StreamNotFoundError,
   SupervisorClosedError,
@@ -65,6 +66,8 @@ interface Entry {
   startedAt: Date | null;
   error: ErrorInfo | null;
   counters: RunCounters;
+  /** Change events of the current run over the last hour (RM's cdcStatistics). */
+  cdcRate: EventRate;
   abort: AbortController | null;
   loop: Promise<void> | null;
   stopReason: StopReason | null;
@@ -428,6 +431,7 @@ export class Supervisor extends EventEmitter {
       startedAt: null,
       error: persisted?.error ?? null,
       counters: newCounters(),
+      cdcRate: new EventRate(),
       abort: null,
       loop: null,
       stopReason: null,
@@ -452,6 +456,7 @@ export class Supervisor extends EventEmitter {
     entry.startedAt = new Date();
     entry.error = null;
     entry.counters = newCounters();
+    entry.cdcRate = new EventRate();
     if (spec) entry.mode = spec.mode;
     entry.logger = this.#logger.child({ streamId: entry.streamId, runId: entry.runId });
   }
@@ -618,6 +623,7 @@ export class Supervisor extends EventEmitter {
   }
 
   #onBatch(entry: Entry, phase: SnapshotPhase, batch: EventBatch): void {
+    if (phase === 'cdc') entry.cdcRate.record(batch.events.length);
     this.#emit(SUPERVISOR_EVENTS.BATCH, {
       streamId: entry.streamId,
       runId: entry.runId!,
@@ -646,6 +652,7 @@ export class Supervisor extends EventEmitter {
       runId: entry.runId,
       startedAt: entry.startedAt?.toISOString() ?? null,
       nextRunAt: this.nextRunAt(entry.streamId),
+      cdcActivity: entry.cdcRate.activity(),
       ...(entry.error ? { error: entry.error } : {}),
     };
   }

@@ -58,7 +58,14 @@ export function splitPassword(url: string): { url: string; password?: string } {
   } catch {
     return { url };
   }
-  if (!parsed.password || !parsed.host) return { url };
+  if (!parsed.host) return { url };
+  // JDBC style (jdbc:postgresql://h/db?user=u&password=p): the password is a parameter.
+  const param = parsed.searchParams.get('password');
+  if (param !== null) {
+    parsed.searchParams.delete('password');
+    return { url: (jdbc ? 'jdbc:' : '') + parsed.toString(), password: param };
+  }
+  if (!parsed.password) return { url };
   const password = decodeURIComponent(parsed.password);
   parsed.password = '';
   return { url: (jdbc ? 'jdbc:' : '') + parsed.toString(), password };
@@ -73,7 +80,12 @@ export function joinPassword(url: string, password: string | undefined): string 
   } catch {
     return url;
   }
-  if (!parsed.username) return url;
+  if (!parsed.username) {
+    // The user given as a parameter takes its password the same way.
+    if (!parsed.searchParams.has('user')) return url;
+    parsed.searchParams.set('password', password);
+    return (jdbc ? 'jdbc:' : '') + parsed.toString();
+  }
   parsed.password = password;
   return (jdbc ? 'jdbc:' : '') + parsed.toString();
 }
@@ -104,6 +116,9 @@ function toRecord(r: Raw): ConnectionRecord {
 export function createConnectionRepo(db: Db, box: SecretBox) {
   const byId = db.prepare('SELECT * FROM connections WHERE id = ?');
   const byName = db.prepare('SELECT id FROM connections WHERE name = ?');
+  // savePassword:false keeps a password out of the store; a job submitted with one
+  // (Relational Migrator's default) still needs it to run, in this process only.
+  const held = new Map<string, string>();
 
   const sealed = (input: Pick<ConnectionInput, 'url' | 'password' | 'savePassword'>) => {
     const split = splitPassword(input.url);
@@ -162,7 +177,13 @@ export function createConnectionRepo(db: Db, box: SecretBox) {
       );
       return toRecord(byId.get(id) as Raw);
     },
+    /** Keeps a password in memory only, for a connection saved without it. */
+    holdPassword(id: string, password: string | undefined): void {
+      if (password === undefined) held.delete(id);
+      else held.set(id, password);
+    },
     delete(id: string): boolean {
+      held.delete(id);
       return db.prepare('DELETE FROM connections WHERE id = ?').run(id).changes > 0;
     },
     /**
@@ -173,7 +194,7 @@ export function createConnectionRepo(db: Db, box: SecretBox) {
     resolve(id: string, suppliedPassword?: string): ConnectionSpec | undefined {
       const r = byId.get(id) as Raw | undefined;
       if (!r) return undefined;
-      const password = suppliedPassword ?? (r.secret !== null ? box.decrypt(r.secret) : undefined);
+      const password = suppliedPassword ?? (r.secret !== null ? box.decrypt(r.secret) : held.get(id));
       if (password === undefined && r.save_password === 0 && hasUser(r.url)) {
         throw new SluiceError('CONNECTION_PASSWORD_REQUIRED', `Connection ${r.name} (${r.id}) keeps no password (savePassword:false): supply it with the request.`, {
           connectionId: r.id,

@@ -12,6 +12,7 @@ import { createApiKeyRepo } from './api-keys';
 import { createPositionRepo } from './positions';
 import { createDeadLetterRepo } from './dead-letters';
 import { createMappingRepo } from './mappings';
+import { createRmJobRepo } from './rm-jobs';
 import { SluiceError } from '../errors';
 
 const SECRET_CHECK = 'sluice-secret-check';
@@ -36,6 +37,7 @@ export function openStore(opts: StoreOptions) {
     positions: createPositionRepo(db),
     deadLetters: createDeadLetterRepo(db),
     mappings: createMappingRepo(db),
+    rmJobs: createRmJobRepo(db),
     schemaVersion: () => schemaVersion(db),
     /** For /readyz: the file is open and answers a query. */
     healthy(): boolean {

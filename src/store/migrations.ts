@@ -121,4 +121,18 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'rm_jobs',
+    // Relational Migrator jobs (POST /api/v1/jobs): the job id is its stream's id; one
+    // job per projectId. `request` is the job as RM shows it, passwords removed.
+    sql: `
+      CREATE TABLE rm_jobs (
+        id           TEXT PRIMARY KEY REFERENCES streams(id) ON DELETE CASCADE,
+        project_id   TEXT NOT NULL UNIQUE,
+        submitted_at TEXT NOT NULL,
+        request      TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -10,7 +10,8 @@ export interface RunRecord {
   endedAt: string | null;
   status: string;
   counters: Record<string, number>;
-  failureError: string | null;
+  /** Why the run failed: { code, message, suggestion? }. */
+  failureError: { code: string; message: string; suggestion?: string } | null;
 }
 
 export type JobUpdateLevel = 'ERROR' | 'WARNING' | 'INFO';
@@ -75,7 +76,7 @@ const toRun = (r: RunRaw): RunRecord => ({
   endedAt: r.ended_at,
   status: r.status,
   counters: parseJson(r.counters, {}),
-  failureError: r.failure_error,
+  failureError: parseJson(r.failure_error, null),
 });
 
 const toUpdate = (r: UpdateRaw): JobUpdateRecord => ({
@@ -118,6 +119,19 @@ export function createRunRepo(db: Db) {
     list(streamId: string, q: ListQuery): Page<RunRecord> {
       const page = listRows<RunRaw>(db, RUNS, q, { streamId });
       return { ...page, items: page.items.map(toRun) };
+    },
+    /**
+     * Clears a stream's finished runs (a run still open stays) and the job updates
+     * they wrote; returns how many runs went.
+     */
+    deleteFinished(streamId: string): { runs: number; updates: number } {
+      return db.transaction(() => {
+        const updates = db
+          .prepare('DELETE FROM job_updates WHERE stream_id = ? AND run_id IN (SELECT id FROM runs WHERE stream_id = ? AND ended_at IS NOT NULL)')
+          .run(streamId, streamId).changes;
+        const runs = db.prepare('DELETE FROM runs WHERE stream_id = ? AND ended_at IS NOT NULL').run(streamId).changes;
+        return { runs, updates };
+      })();
     },
     addUpdate(streamId: string, runId: string | null, u: JobUpdateInput): void {
       db.prepare(

@@ -166,7 +166,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
       if (!repo.get(id)) throw notFound(id);
       const users = deps.store.streams
         .list({ limit: 1000 })
-        .items.filter((s) => [s.spec.source.connectionId, s.spec.sink.connectionId, (s.spec.transport as { connectionId?: string }).connectionId].includes(id))
+        .items.filter((s) => [s.spec.source.connectionId, s.spec.sink.connectionId, (s.spec.transport as { connectionId?: string } | undefined)?.connectionId].includes(id))
         .map((s) => s.spec.id);
       if (users.length) throw new SluiceError('CONNECTION_IN_USE', `Connection ${id} is used by ${users.length} stream(s).`, { streams: users });
       repo.delete(id);

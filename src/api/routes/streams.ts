@@ -10,7 +10,7 @@ import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
 import { validateFilters } from '../../transform/filters';
 import { validateSchedule } from '../../runtime/schedule';
 import { mappingIdOf } from '../../runtime/stream-runner';
-import { errorResponses, idParams, listQuery, pageOf, ID_PATTERN } from '../schemas';
+import { confirmDelete, errorResponses, idParams, listQuery, pageOf, ID_PATTERN } from '../schemas';
 
 const connectionRef = {
   type: 'object',
@@ -125,6 +125,37 @@ const streamView = {
     jobUpdates: { type: 'array', items: { type: 'object', additionalProperties: true } },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
+  },
+} as const;
+
+const runView = {
+  type: 'object',
+  required: ['id', 'streamId', 'startedAt', 'endedAt', 'status', 'counters'],
+  properties: {
+    id: { type: 'string' },
+    streamId: { type: 'string' },
+    startedAt: { type: 'string', format: 'date-time' },
+    endedAt: { type: ['string', 'null'], format: 'date-time', description: 'null while the run is open' },
+    status: { type: 'string', description: 'RUNNING while open; COMPLETED, FAILED, CANCELLED or INTERRUPTED (daemon shut down under it) once ended' },
+    counters: counters,
+    failureError: { anyOf: [errorInfo, { type: 'null' }] },
+  },
+} as const;
+
+const jobUpdateView = {
+  type: 'object',
+  required: ['id', 'streamId', 'timestamp', 'level', 'stage', 'message'],
+  properties: {
+    id: { type: 'integer' },
+    streamId: { type: 'string' },
+    runId: { type: ['string', 'null'] },
+    timestamp: { type: 'string', format: 'date-time' },
+    level: { type: 'string', enum: ['ERROR', 'WARNING', 'INFO'] },
+    stage: { type: 'string' },
+    message: { type: 'string' },
+    errorCode: { type: 'string' },
+    suggestion: { type: 'string' },
+    detail: { type: 'object', additionalProperties: true },
   },
 } as const;
 
@@ -385,14 +416,17 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         tags: ['streams'],
         summary: 'Run history: start, end, status and counters of each run',
         params: idParams,
-        querystring: listQuery(['startedAt', 'endedAt', 'status'], { status: { type: 'string' } }),
-        response: { 200: pageOf({ type: 'object', additionalProperties: true }), ...errorResponses('STREAM_NOT_FOUND') },
+        querystring: listQuery(['startedAt', 'endedAt', 'status'], { status: { type: 'string', enum: ['RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'INTERRUPTED'] } }),
+        response: { 200: pageOf(runView), ...errorResponses('STREAM_NOT_FOUND') },
       },
     },
     async (req) => {
       load(req.params.id);
       const { limit, offset, sort, status } = req.query;
-      return store.runs.list(req.params.id, { limit, offset, sort, filters: { status } });
+      const page = store.runs.list(req.params.id, { limit, offset, sort, filters: { status } });
+      // The store has a run's counters once it ends; the open run's are live in the supervisor.
+      const live = supervisor.status(req.params.id);
+      return { ...page, items: page.items.map((r) => (r.endedAt === null && r.id === live.runId ? { ...r, counters: { ...live.statistics } } : r)) };
     },
   );
 
@@ -405,10 +439,10 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         params: idParams,
         querystring: listQuery(['id', 'timestamp', 'level', 'stage'], {
           level: { type: 'string', enum: ['ERROR', 'WARNING', 'INFO'] },
-          stage: { type: 'string' },
+          stage: { type: 'string', description: 'INITIALIZATION, SNAPSHOT, CDC or SHUTDOWN' },
           runId: { type: 'string' },
         }),
-        response: { 200: pageOf({ type: 'object', additionalProperties: true }), ...errorResponses('STREAM_NOT_FOUND') },
+        response: { 200: pageOf(jobUpdateView), ...errorResponses('STREAM_NOT_FOUND') },
       },
     },
     async (req) => {
@@ -440,6 +474,32 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       load(req.params.id);
       const { limit, offset, sort, runId, table, op, field, errorCode, stage } = req.query;
       return store.deadLetters.list(req.params.id, { limit, offset, sort, filters: { runId, table, op, field, errorCode, stage } });
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/streams/:id/runs',
+    {
+      schema: {
+        tags: ['streams'],
+        summary: 'Clear the run history: every finished run and the job updates it wrote (an open run stays). Needs X-Confirm-Delete: true',
+        params: idParams,
+        headers: {
+          type: 'object',
+          properties: { 'x-confirm-delete': { type: 'string', description: 'Must be "true": this deletes history for good.' } },
+        },
+        response: {
+          200: { type: 'object', required: ['runs', 'jobUpdates'], properties: { runs: { type: 'integer' }, jobUpdates: { type: 'integer' } }, description: 'How many runs and job updates were deleted' },
+          ...errorResponses('STREAM_NOT_FOUND', 'CONFIRMATION_REQUIRED'),
+        },
+      },
+    },
+    async (req) => {
+      load(req.params.id);
+      confirmDelete(req.headers['x-confirm-delete'], `the run history of stream ${req.params.id}`);
+      const { runs, updates } = store.runs.deleteFinished(req.params.id);
+      req.log.info({ streamId: req.params.id, runs, jobUpdates: updates }, 'run history cleared');
+      return { runs, jobUpdates: updates };
     },
   );
 }

@@ -1,0 +1,478 @@
+/**
+ * Relational Migrator's `POST /api/v1/jobs`, translated: its request (JDBC details,
+ * MongoDB connection string, options, table filters) into sluice connections and a
+ * stream spec, and a stream's state back into RM's job response. Pure: no store, no
+ * HTTP, so every rule here has a unit test (rm-jobs.test.ts).
+ */
+import { SluiceError } from '../errors';
+import type { StreamInput, StreamRecord } from '../store/streams';
+import type { RmJobEcho, RmJobRecord } from '../store/rm-jobs';
+import type { JobUpdateRecord, RunRecord } from '../store/runs';
+import type { StreamStatusView } from '../runtime/supervisor-types';
+
+/** RM's `jdbcConnectionDetails.type` values sluice can read from. */
+export const SUPPORTED_SOURCE_TYPES = ['POSTGRESQL', 'MYSQL', 'MARIADB'] as const;
+const SUBPROTOCOLS: Record<string, 'postgresql' | 'mysql'> = { postgresql: 'postgresql', mysql: 'mysql', mariadb: 'mysql' };
+const TYPE_KIND: Record<string, 'postgresql' | 'mysql'> = { POSTGRESQL: 'postgresql', MYSQL: 'mysql', MARIADB: 'mysql' };
+
+const tableFilter = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    whereClause: { type: 'string', maxLength: 10000, description: 'Contents of the SQL WHERE clause to filter rows for the specified source table.' },
+    rowCount: { type: 'integer', minimum: 0, description: 'Optional limit to the number of rows returned from the source table.' },
+  },
+} as const;
+
+const tableFilters = {
+  type: 'object',
+  description: 'An object where each key represents a schema name. Each schema contains tables that you can apply table filters on.',
+  additionalProperties: { type: 'object', description: 'An object where each key represents a table name within a schema.', additionalProperties: tableFilter },
+} as const;
+
+const rmOptions = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['mode'],
+  properties: {
+    dropCollections: { type: 'boolean', default: false },
+    mode: { type: 'string', enum: ['SNAPSHOT', 'CDC', 'CDC_ONLY'] },
+    errorHandling: { type: 'string', enum: ['FAIL', 'WARN', 'SKIP'], default: 'FAIL' },
+    errorTolerance: { type: 'integer', minimum: 0, description: 'Record-level failures tolerated before the migration stops.' },
+  },
+} as const;
+
+/** RM's request schema, field for field (additional properties refused where RM refuses them). */
+export const jobBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['projectId', 'jdbcConnectionDetails', 'mongodbConnectionDetails', 'options', 'verification'],
+  properties: {
+    // RM's response requires ^[A-Za-z0-9-]+$ for projectId, so the request is held to it.
+    projectId: { type: 'string', pattern: '^[A-Za-z0-9-]+$', minLength: 1, maxLength: 100 },
+    jdbcConnectionDetails: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'url'],
+      properties: {
+        id: { type: 'string' },
+        type: { type: 'string', minLength: 1, maxLength: 100, description: `Database type. sluice reads ${SUPPORTED_SOURCE_TYPES.join(', ')}; other RM types are refused.` },
+        url: { type: 'string', minLength: 1, maxLength: 4096, description: 'jdbc:postgresql://host:port/db, jdbc:mysql://…, jdbc:mariadb://… (user and password as query parameters or the fields beside)' },
+        user: { type: 'string', maxLength: 1000 },
+        password: { type: 'string', maxLength: 4096, writeOnly: true },
+        savePassword: { type: 'boolean', default: false },
+        existingConnectionId: { type: 'string', pattern: '^[A-Za-z0-9-]+$', maxLength: 64 },
+        oraclePdbName: { type: 'string' },
+        isManualUri: { type: 'boolean', default: false },
+      },
+    },
+    mongodbConnectionDetails: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['connectionString'],
+      properties: {
+        id: { type: 'string' },
+        connectionString: { type: 'string', minLength: 1, maxLength: 4096, description: 'mongodb://…/<database> or mongodb+srv://…/<database>' },
+        projectId: { type: 'string', description: 'Atlas projectId' },
+        savePassword: { type: 'boolean', default: false },
+        projectName: { type: 'string', description: 'Atlas project name' },
+        clusterName: { type: 'string', description: 'Atlas cluster name' },
+        existingConnectionId: { type: 'string', pattern: '^[A-Za-z0-9-]+$', maxLength: 64 },
+      },
+    },
+    options: rmOptions,
+    verification: { type: 'object', additionalProperties: false, required: ['enabled'], properties: { enabled: { type: 'boolean', default: false } } },
+    relationalTableFilters: tableFilters,
+  },
+} as const;
+
+export interface RmJobRequest {
+  projectId: string;
+  jdbcConnectionDetails: {
+    id?: string;
+    type: string;
+    url: string;
+    user?: string;
+    password?: string;
+    savePassword?: boolean;
+    existingConnectionId?: string;
+    oraclePdbName?: string;
+    isManualUri?: boolean;
+  };
+  mongodbConnectionDetails: {
+    id?: string;
+    connectionString: string;
+    projectId?: string;
+    savePassword?: boolean;
+    projectName?: string;
+    clusterName?: string;
+    existingConnectionId?: string;
+  };
+  options: { dropCollections?: boolean; mode: 'SNAPSHOT' | 'CDC' | 'CDC_ONLY'; errorHandling?: 'FAIL' | 'WARN' | 'SKIP'; errorTolerance?: number };
+  verification: { enabled: boolean };
+  relationalTableFilters?: Record<string, Record<string, { whereClause?: string; rowCount?: number }>>;
+}
+
+/** A connection as sluice stores it: the URL without its password, the password apart. */
+export interface ParsedConnection {
+  kind: 'postgresql' | 'mysql' | 'mongodb';
+  url: string;
+  password?: string;
+  /** What the job response shows: the URL as given, minus the password. */
+  display: string;
+}
+
+const unsupported = (field: string, what: string): SluiceError =>
+  new SluiceError(
+    'CONNECTOR_UNKNOWN',
+    `${what} is not supported; sluice reads ${SUPPORTED_SOURCE_TYPES.join(', ')} (jdbc:postgresql://, jdbc:mysql://, jdbc:mariadb://)`,
+    { field, supported: [...SUPPORTED_SOURCE_TYPES] },
+    { suggestion: `Use a source of type ${SUPPORTED_SOURCE_TYPES.join(', ')} with a matching JDBC URL.` },
+  );
+
+const badUrl = (field: string, why: string): SluiceError =>
+  new SluiceError('VALIDATION_FAILED', `body field "${field}" ${why}`, { field }, {
+    suggestion: 'Send a JDBC URL such as jdbc:postgresql://host:5432/db?user=u, jdbc:mysql://host:3306/db or jdbc:mariadb://host:3306/db.',
+  });
+
+/** The connection kind of an RM source type; any type but the supported ones is refused, naming them. */
+export function sourceKindOf(type: string): 'postgresql' | 'mysql' {
+  const kind = TYPE_KIND[type.trim().toUpperCase()];
+  if (!kind) throw unsupported('jdbcConnectionDetails.type', `Source type ${type}`);
+  return kind;
+}
+
+/**
+ * `jdbcConnectionDetails` → a postgresql or mysql connection. The user and password
+ * may sit in the URL's query (JDBC style), in its userinfo, or in the fields beside
+ * it (the fields win, as in RM's form). Only mysql, mariadb and postgresql
+ * subprotocols are read; the type must agree with the URL.
+ */
+export function parseJdbc(details: RmJobRequest['jdbcConnectionDetails']): ParsedConnection {
+  const typeKind = sourceKindOf(details.type);
+  const field = 'jdbcConnectionDetails.url';
+  const m = /^(?:jdbc:)?([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s.exec(details.url.trim());
+  if (!m) throw badUrl(field, 'is not a JDBC URL (jdbc:<subprotocol>://host:port/database)');
+  const sub = m[1]!.toLowerCase() === 'postgres' ? 'postgresql' : m[1]!.toLowerCase();
+  const kind = SUBPROTOCOLS[sub];
+  if (!kind) throw unsupported(field, `JDBC subprotocol "${sub}"`);
+  if (kind !== typeKind) throw badUrl(field, `is a ${sub} URL, but jdbcConnectionDetails.type is ${details.type}`);
+  const rest = m[2]!;
+  if (!rest.startsWith('//')) throw badUrl(field, 'has no //host part (jdbc:<subprotocol>://host:port/database)');
+  let u: URL;
+  try {
+    u = new URL(`sluice:${rest}`);
+  } catch {
+    throw badUrl(field, 'cannot be parsed as a URL');
+  }
+  if (!u.hostname) throw badUrl(field, 'names no host');
+  if (/[,;]/.test(u.host)) throw badUrl(field, 'names several hosts; sluice reads one');
+  const dec = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      throw badUrl(field, 'has a malformed %-escape');
+    }
+  };
+  const user = details.user ?? u.searchParams.get('user') ?? (u.username ? dec(u.username) : undefined);
+  const password = details.password ?? u.searchParams.get('password') ?? (u.password ? dec(u.password) : undefined);
+  u.searchParams.delete('password');
+  const displayQuery = u.searchParams.toString();
+  u.searchParams.delete('user');
+  const query = u.searchParams.toString();
+  const path = u.pathname === '/' ? '' : u.pathname;
+  const hostPort = u.host;
+  const userinfo = user ? `${encodeURIComponent(user)}@` : '';
+  const url = `${kind}://${userinfo}${hostPort}${path}${query ? `?${query}` : ''}`;
+  const display = `jdbc:${sub}://${u.username && !details.user && !u.searchParams.has('user') ? `${u.username}@` : ''}${hostPort}${path}${displayQuery ? `?${displayQuery}` : ''}`;
+  return { kind, url, display, ...(password !== undefined && password !== '' ? { password } : {}) };
+}
+
+const MONGO_URI = /^(mongodb(?:\+srv)?):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?@]+)(?:\/([^?]*))?(\?.*)?$/;
+
+/** The MongoDB connection string → a mongodb connection and the database it names (null: none). */
+export function parseMongoUri(connectionString: string): ParsedConnection & { database: string | null } {
+  const m = MONGO_URI.exec(connectionString.trim());
+  if (!m) {
+    throw new SluiceError('VALIDATION_FAILED', 'body field "mongodbConnectionDetails.connectionString" is not a MongoDB connection string (mongodb://host:port/database)', {
+      field: 'mongodbConnectionDetails.connectionString',
+    });
+  }
+  const [, scheme, user, pass, hosts, db, query] = m;
+  let database: string | null = null;
+  try {
+    database = db ? decodeURIComponent(db) : null;
+  } catch {
+    database = null;
+  }
+  const password = pass ? safeDecode(pass) : undefined;
+  const url = `${scheme}://${user ? `${user}@` : ''}${hosts}/${db ?? ''}${query ?? ''}`;
+  return { kind: 'mongodb', url, display: url, database: database || null, ...(password ? { password } : {}) };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** Deterministic names: a second POST for the same project reuses its connections and stream. */
+export const jobNames = (projectId: string) => ({
+  stream: `rm-${projectId}`,
+  source: `rm-${projectId}-source`,
+  sink: `rm-${projectId}-mongodb`,
+});
+
+/**
+ * The stream a job runs. Its tables are those the filters name; with no filters, every
+ * table of the source's default schema (RM migrates the whole project).
+ */
+export function toStreamInput(req: RmJobRequest, ids: { sourceId: string; sinkId: string }): StreamInput {
+  const filters = req.relationalTableFilters ?? {};
+  const tables = Object.entries(filters).flatMap(([schema, t]) => Object.keys(t).map((table) => `${schema}.${table}`));
+  // No transport: the daemon's default (Kafka when it has brokers, else direct).
+  return {
+    name: jobNames(req.projectId).stream,
+    source: { connectionId: ids.sourceId },
+    sink: { connectionId: ids.sinkId },
+    mode: req.options.mode,
+    tables: tables.length ? tables : ['*'],
+    ...(Object.keys(filters).length ? { relationalTableFilters: filters } : {}),
+    options: {
+      dropCollections: req.options.dropCollections ?? false,
+      errorHandling: req.options.errorHandling ?? 'FAIL',
+      errorTolerance: req.options.errorTolerance ?? 0,
+    },
+  } as StreamInput;
+}
+
+/** What GET /jobs/{id} echoes: connection strings without passwords, Atlas names. */
+export function toEcho(req: RmJobRequest, shown: { jdbc: string; mongodb: string }): RmJobEcho {
+  const m = req.mongodbConnectionDetails;
+  const atlas = {
+    ...(m.projectName !== undefined ? { mongoDbProjectName: m.projectName } : {}),
+    ...(m.projectId !== undefined ? { mongoDbProjectId: m.projectId } : {}),
+    ...(m.clusterName !== undefined ? { mongoDbClusterName: m.clusterName } : {}),
+  };
+  return {
+    jdbcConnectionString: shown.jdbc,
+    mongoDbConnectionString: shown.mongodb,
+    verificationRequested: req.verification.enabled,
+    ...(Object.keys(atlas).length ? { atlasMetadata: atlas } : {}),
+  };
+}
+
+/** RM's error body (440, 470): jobId, message, description, timestamp. */
+export function rmError(message: string, description: string, jobId?: string, now = new Date()) {
+  return { ...(jobId ? { jobId } : {}), message, description, timestamp: now.toISOString() };
+}
+
+const STAGES: Record<string, 'SNAPSHOTTING' | 'STREAMING' | 'VERIFICATION'> = { SNAPSHOT: 'SNAPSHOTTING', CDC: 'STREAMING', VERIFICATION: 'VERIFICATION' };
+
+/** A sluice job update as RM's jobUpdates entry; stages RM has no name for (INITIALIZATION) go unnamed. */
+export function toRmUpdate(u: JobUpdateRecord) {
+  const stage = STAGES[u.stage];
+  const table = typeof u.detail?.table === 'string' ? u.detail.table : undefined;
+  return {
+    eventType: u.level,
+    ...(stage ? { stage } : {}),
+    message: u.message,
+    ...(u.detail ? { details: JSON.stringify(u.detail) } : stage ? {} : { details: `stage ${u.stage}` }),
+    timestamp: u.timestamp,
+    ...(u.errorCode ? { errorCode: u.errorCode } : {}),
+    ...(u.suggestion ? { suggestion: u.suggestion } : {}),
+    ...(table ? { locationType: 'TABLE' as const, locationName: table } : {}),
+  };
+}
+
+export interface JobViewInput {
+  job: RmJobRecord;
+  stream: StreamRecord;
+  /** The supervisor's status of the stream (status and cdcStatus from lifecycle.toPublicView). */
+  live: StreamStatusView;
+  /** The latest run, for a stream not running in this process (its counters and times). */
+  lastRun?: RunRecord;
+  snapshotDone: boolean;
+  /** Newest first. */
+  updates: JobUpdateRecord[];
+  now?: Date;
+}
+
+const seconds = (from: string, to: Date): number => Math.max(0, Math.floor((to.getTime() - Date.parse(from)) / 1000));
+
+/** RM's job response, built from the stream's own state. */
+export function toJobView(v: JobViewInput) {
+  const { job, stream, live, lastRun } = v;
+  const spec = stream.spec;
+  const now = v.now ?? new Date();
+  const current = live.runId !== null;
+  const counters = current ? live.statistics : { eventsRead: 0, eventsWritten: 0, snapshotRows: 0, cdcEvents: 0, batches: 0, ...(lastRun?.counters ?? {}) };
+  const startedAt = live.startedAt ?? lastRun?.startedAt ?? null;
+  const endedAt = current ? null : lastRun?.endedAt ?? null;
+  const fixedTables = spec.tables.every((t) => !/[*?]/.test(t));
+  const statistics = {
+    ...(startedAt ? { startedAt, elapsedSeconds: seconds(startedAt, endedAt ? new Date(endedAt) : now) } : {}),
+    totalEventsSeen: counters.snapshotRows ?? 0,
+    snapshotCompleted: v.snapshotDone,
+    ...(fixedTables ? { totalTableCount: spec.tables.length } : {}),
+    totalEvents: counters.snapshotRows ?? 0,
+  };
+  const cdc = spec.mode !== 'SNAPSHOT';
+  const lastError = v.updates.find((u) => u.level === 'ERROR');
+  const failureAt = (lastRun?.status === 'FAILED' ? lastRun.endedAt : null) ?? lastError?.timestamp ?? now.toISOString();
+  const filters = spec.relationalTableFilters;
+  return {
+    id: spec.id,
+    projectId: job.projectId,
+    // A job whose start was refused never ran: RM has no "not started" status, so it reads as cancelled.
+    status: live.status ?? 'CANCELLED',
+    cdcStatus: live.cdcStatus,
+    options: {
+      dropCollections: spec.options.dropCollections ?? false,
+      mode: spec.mode,
+      errorHandling: spec.options.errorHandling ?? 'FAIL',
+      errorTolerance: spec.options.errorTolerance ?? 0,
+    },
+    jdbcConnectionString: job.echo.jdbcConnectionString,
+    mongoDbConnectionString: job.echo.mongoDbConnectionString,
+    ...(job.echo.atlasMetadata ? { atlasMetadata: job.echo.atlasMetadata } : {}),
+    submittedAt: job.submittedAt,
+    statistics,
+    // Only a CDC_ONLY run's start is its CDC phase's start; when a snapshot came first, that moment is not recorded.
+    ...(cdc
+      ? {
+          cdcStatistics: {
+            ...(startedAt && spec.mode === 'CDC_ONLY' ? { startedAt } : {}),
+            ...(current && live.cdcActivity
+              ? {
+                  ...(live.cdcActivity.lastEventTime ? { lastEventTime: live.cdcActivity.lastEventTime } : {}),
+                  eventsInLastHour: live.cdcActivity.eventsInLastHour,
+                  eventsInLastMinute: live.cdcActivity.eventsInLastMinute,
+                }
+              : {}),
+            totalEventsSeen: counters.cdcEvents ?? 0,
+          },
+        }
+      : {}),
+    jobUpdates: v.updates.map(toRmUpdate),
+    ...(live.status === 'FAILED' && live.error
+      ? { failureError: { errorType: live.error.code, message: live.error.message, failureAt, setupError: lastError?.stage === 'INITIALIZATION' } }
+      : {}),
+    metadata: { verificationRequested: job.echo.verificationRequested },
+    ...(filters
+      ? {
+          relationalTableFilters: Object.fromEntries(
+            Object.entries(filters).map(([schema, tables]) => [
+              schema,
+              Object.fromEntries(
+                Object.entries(tables).map(([table, f]) => [
+                  table,
+                  { ...(f.whereClause !== undefined ? { whereClause: f.whereClause } : {}), ...(f.rowCount !== undefined ? { rowCount: f.rowCount } : {}) },
+                ]),
+              ),
+            ]),
+          ),
+        }
+      : {}),
+  };
+}
+
+const dateTime = { type: 'string', format: 'date-time' } as const;
+const rmErrorSchema = (description: string) =>
+  ({
+    type: 'object',
+    description,
+    required: ['message', 'timestamp'],
+    properties: { jobId: { type: 'string', pattern: '^[A-Za-z0-9-]+$' }, message: { type: 'string' }, description: { type: 'string' }, timestamp: dateTime },
+  }) as const;
+
+export const rmError440 = rmErrorSchema('Invalid as connection string did not contain a database name');
+export const rmError470 = rmErrorSchema('Migration job already running');
+
+/** RM's job response schema. */
+export const jobViewSchema = {
+  type: 'object',
+  required: ['id', 'projectId', 'status', 'options', 'submittedAt'],
+  properties: {
+    id: { type: 'string', pattern: '^[A-Za-z0-9-]+$' },
+    projectId: { type: 'string', pattern: '^[A-Za-z0-9-]+$' },
+    status: { type: 'string', enum: ['RUNNING', 'FAILED', 'CANCELLING', 'CANCELLED', 'COMPLETED', 'CLEANING_UP'] },
+    cdcStatus: { type: 'string', enum: ['NOT_STARTED', 'RUNNING', 'COMPLETING', 'COMPLETED', 'FAILED', 'CANCELLED', 'PAUSED'], default: 'NOT_STARTED' },
+    verificationJobId: { type: 'string' },
+    options: { ...rmOptions, required: ['mode'] },
+    jdbcConnectionString: { type: 'string' },
+    mongoDbConnectionString: { type: 'string' },
+    atlasMetadata: {
+      type: 'object',
+      properties: { mongoDbProjectName: { type: 'string' }, mongoDbProjectId: { type: 'string' }, mongoDbClusterName: { type: 'string' } },
+    },
+    submittedAt: dateTime,
+    statistics: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        startedAt: dateTime,
+        elapsedSeconds: { type: 'integer' },
+        remainingTableCount: { type: 'integer' },
+        processingTables: { type: 'array', items: { type: 'string' } },
+        totalEventsSeen: { type: 'integer', default: 0 },
+        snapshotCompleted: { type: 'boolean', default: false },
+        totalTableCount: { type: 'integer' },
+        totalEvents: { type: 'integer' },
+        totalEventSize: { type: 'integer' },
+      },
+    },
+    cdcStatistics: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        startedAt: dateTime,
+        lastEventTime: dateTime,
+        // Measured by the process running the job; left out (not defaulted to 0) otherwise.
+        eventsInLastHour: { type: 'integer' },
+        eventsInLastMinute: { type: 'integer' },
+        totalEventsSeen: { type: 'integer', default: 0 },
+      },
+    },
+    jobUpdates: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['eventType', 'message', 'timestamp'],
+        properties: {
+          eventType: { type: 'string', enum: ['ERROR', 'WARNING', 'INFO'] },
+          stage: { type: 'string', enum: ['SNAPSHOTTING', 'STREAMING', 'VERIFICATION'] },
+          message: { type: 'string' },
+          details: { type: 'string' },
+          timestamp: dateTime,
+          stackTrace: { type: 'string' },
+          errorCode: { type: 'string' },
+          suggestion: { type: 'string' },
+          locationType: { type: 'string', enum: ['TABLE', 'COLLECTION'] },
+          locationName: { type: 'string' },
+          fieldName: { type: 'string' },
+          key: { type: 'object', additionalProperties: { type: 'string' } },
+          count: { type: 'integer' },
+        },
+      },
+    },
+    failureError: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['errorType', 'message', 'failureAt', 'setupError'],
+      properties: { errorType: { type: 'string' }, message: { type: 'string' }, failureAt: dateTime, setupError: { type: 'boolean', default: false } },
+    },
+    metadata: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        telemetryUserId: { type: 'string' },
+        verificationRequested: { type: 'boolean', default: false },
+        verificationStatus: { type: 'string', enum: ['VERIFYING', 'FAILED', 'CANCELLING', 'CANCELLED', 'VERIFIED', 'ABORTED'] },
+      },
+    },
+    relationalTableFilters: tableFilters,
+  },
+} as const;
