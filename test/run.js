@@ -62,7 +62,7 @@ function main() {
     return unitOnly ? !integration : integrationOnly ? integration : true;
   });
   // Filters match the path below dist/ (a checkout path that contains a filter word must not select every file).
-  if (filters.length) files = files.filter((f) => filters.some((x) => path.relative(path.join(root, "dist"), f).includes(x)));
+  if (filters.length) files = files.filter((f) => filters.some((x) => path.relative(path.join(root, 'dist'), f).includes(x)));
   if (files.length === 0) {
     console.error('test: no test files selected');
     return 1;
