@@ -9,6 +9,7 @@ import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, 
 import { missingPrivileges, serverInfo } from './catalog';
 import { clientConfig, connect } from './naming';
 import { MysqlSource } from './source';
+import { describeTable, readRows } from './browse';
 
 export { MysqlSource } from './source';
 
@@ -112,6 +113,8 @@ export const mysqlConnector: ConnectorModule = {
   roles: ['source'],
   createSource: (args: CreateArgs): Source => new MysqlSource(args),
   listTables,
+  describeTable,
+  readRows,
   test,
 };
 

@@ -9,6 +9,7 @@ import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, 
 import { clientConfig } from './naming';
 import { connect } from './pg-errors';
 import { PostgresSource } from './source';
+import { describeTable, readRows } from './browse';
 
 export { slotName, publicationName } from './naming';
 export { PostgresSource } from './source';
@@ -111,6 +112,8 @@ export const postgresConnector: ConnectorModule = {
   roles: ['source'],
   createSource: (args: CreateArgs): Source => new PostgresSource(args),
   listTables,
+  describeTable,
+  readRows,
   test,
 };
 
