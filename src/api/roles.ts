@@ -24,6 +24,10 @@ export const ROUTE_ROLES: Readonly<Record<RouteKey, Role>> = {
   'PATCH /api/v1/connections/:id': 'admin',
   'DELETE /api/v1/connections/:id': 'admin',
   'POST /api/v1/connections/:id/test': 'operator',
+  // The schema is a viewer's; rows are customer data.
+  'GET /api/v1/connections/:id/tables': 'viewer',
+  'GET /api/v1/connections/:id/tables/:table/columns': 'viewer',
+  'GET /api/v1/connections/:id/tables/:table/rows': 'operator',
 
   'GET /api/v1/streams': 'viewer',
   'GET /api/v1/streams/:id': 'viewer',
