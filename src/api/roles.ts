@@ -41,6 +41,7 @@ export const ROUTE_ROLES: Readonly<Record<RouteKey, Role>> = {
   'POST /api/v1/streams/:id/pause': 'operator',
   'POST /api/v1/streams/:id/resume': 'operator',
   'POST /api/v1/streams/:id/stop': 'operator',
+  'POST /api/v1/streams/:id/verify': 'operator',
 };
 
 export const routeKey = (method: string, url: string): string => `${method === 'HEAD' ? 'GET' : method} ${url.replace(/(.)\/$/, '$1')}`;

@@ -9,6 +9,7 @@ import type { StreamInput, StreamRecord } from '../../store/streams';
 import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
 import { validateFilters } from '../../transform/filters';
 import { errorResponses, idParams, listQuery, pageOf, ID_PATTERN } from '../schemas';
+import { verifyRoutes } from './streams-verify';
 
 const connectionRef = {
   type: 'object',
@@ -85,6 +86,11 @@ const streamView = {
     startedAt: { type: ['string', 'null'] },
     failureError: { anyOf: [errorInfo, { type: 'null' }] },
     jobUpdates: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    metadata: {
+      type: 'object',
+      description: 'As in Relational Migrator: verificationRequested, verificationStatus (VERIFYING, FAILED, CANCELLING, CANCELLED, VERIFIED, ABORTED)',
+      properties: { verificationRequested: { type: 'boolean' }, verificationStatus: { type: 'string' }, verifiedAt: { type: 'string' } },
+    },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
   },
@@ -111,6 +117,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       startedAt: live.startedAt,
       failureError: live.error ?? null,
       ...(withUpdates ? { jobUpdates: store.runs.listUpdates(rec.spec.id, { sort: '-id', limit: 20 }).items } : {}),
+      metadata: store.streams.metadata(rec.spec.id),
       createdAt: rec.createdAt,
       updatedAt: rec.updatedAt,
     };
@@ -236,6 +243,8 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       return reply.status(204).send();
     },
   );
+
+  await verifyRoutes(app, deps);
 
   for (const action of ['start', 'pause', 'resume', 'stop'] as const) {
     app.post<{ Params: { id: string } }>(
