@@ -106,7 +106,9 @@ export async function readRows(connection: ConnectionSpec, table: TableRef, quer
       raw = await conn.query(sql, values);
     } catch (err) {
       const sqlState = (err as { sqlState?: unknown }).sqlState;
-      if (where && typeof sqlState === 'string' && CLAUSE_SQLSTATE.test(sqlState) && !isSluiceError(err)) {
+      const code = (err as { code?: unknown }).code;
+      const privileges = typeof code === 'string' && /ACCESS_DENIED/.test(code);
+      if (where && typeof sqlState === 'string' && CLAUSE_SQLSTATE.test(sqlState) && !privileges && !isSluiceError(err)) {
         throw new SluiceError('FILTER_CLAUSE_INVALID', `where ${JSON.stringify(query.where)}: the server refused it: ${(err as Error).message}`, {
           table: name,
           clause: query.where,
