@@ -22,12 +22,14 @@ import type { ConnectorModule } from '../../src/runtime/connector';
 import { testConnection } from './check';
 import { configSchema } from './client';
 import { createMongoSink } from './sink';
+import { verify } from './verify';
 
 export const mongodbConnector: ConnectorModule = {
   kind: 'mongodb',
   configSchema,
   roles: ['sink'],
   createSink: createMongoSink,
+  verify,
   test: testConnection,
 };
 

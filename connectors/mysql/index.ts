@@ -11,6 +11,7 @@ import { DEFAULT_TYPE_OPTIONS } from './types';
 import { tableChecks } from '../../src/runtime/table-checks';
 import { clientConfig, connect } from './naming';
 import { MysqlSource } from './source';
+import { describeTable, readRows } from './browse';
 
 export { MysqlSource } from './source';
 
@@ -129,6 +130,8 @@ export const mysqlConnector: ConnectorModule = {
   createSource: (args: CreateArgs): Source => new MysqlSource(args),
   listTables,
   checkTables,
+  describeTable,
+  readRows,
   test,
 };
 

@@ -11,6 +11,7 @@ import { connect } from './pg-errors';
 import { PostgresSource } from './source';
 import { describeTables, missingPrivileges, TypeCatalog } from './catalog';
 import { tableChecks } from '../../src/runtime/table-checks';
+import { describeTable, readRows } from './browse';
 
 export { slotName, publicationName } from './naming';
 export { PostgresSource } from './source';
@@ -130,6 +131,8 @@ export const postgresConnector: ConnectorModule = {
   createSource: (args: CreateArgs): Source => new PostgresSource(args),
   listTables,
   checkTables,
+  describeTable,
+  readRows,
   test,
 };
 

@@ -185,3 +185,27 @@ test('an offset past what the store can count is a 400 naming offset, not a 500'
     assert.match(String(err.message), /offset/);
   }
 });
+
+test('browse and verify on connectors that cannot: a 400 naming the supported kinds, never a 500; a failed verification is ABORTED in the stream metadata', async () => {
+  const src = (await app.inject({ method: 'POST', url: '/api/v1/connections', headers: H(admin), payload: { name: 'pg-v', kind: 'postgresql', url: 'postgresql://u:pw@h:5432/app' } })).json();
+  const dst = (await app.inject({ method: 'POST', url: '/api/v1/connections', headers: H(admin), payload: { name: 'mongo-v', kind: 'mongodb', url: 'mongodb://h/app' } })).json();
+  for (const url of [`/api/v1/connections/${src.id}/tables/public.t/columns`, `/api/v1/connections/${src.id}/tables/t/rows`, `/api/v1/connections/${dst.id}/tables`]) {
+    const r = await app.inject({ url, headers: H(admin) });
+    assert.equal(r.statusCode, 400, `${url}: ${r.body}`);
+    assertEnvelope(r.body, 'CONNECTOR_ROLE_UNSUPPORTED');
+  }
+  const s = (await app.inject({
+    method: 'POST',
+    url: '/api/v1/streams',
+    headers: H(admin),
+    payload: { name: 'verify-me', source: { connectionId: src.id }, sink: { connectionId: dst.id }, transport: { kind: 'direct' }, mode: 'CDC', tables: ['public.orders'] },
+  })).json();
+  assert.deepEqual((await app.inject({ url: `/api/v1/streams/${s.id}`, headers: H(admin) })).json().metadata, { verificationRequested: false });
+  const v = await app.inject({ method: 'POST', url: `/api/v1/streams/${s.id}/verify`, headers: H(admin), payload: { maxDifferences: 5 } });
+  assert.equal(v.statusCode, 400, v.body);
+  assertEnvelope(v.body, 'CONNECTOR_ROLE_UNSUPPORTED');
+  const meta = (await app.inject({ url: `/api/v1/streams/${s.id}`, headers: H(admin) })).json().metadata;
+  assert.deepEqual([meta.verificationRequested, meta.verificationStatus], [true, 'ABORTED']);
+  const big = await app.inject({ method: 'POST', url: `/api/v1/streams/${s.id}/verify`, headers: H(admin), payload: { chunkSize: 5000 } });
+  assert.equal((assertEnvelope(big.body, 'VALIDATION_FAILED').detail as { field: string }).field, 'chunkSize');
+});

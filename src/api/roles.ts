@@ -24,6 +24,10 @@ export const ROUTE_ROLES: Readonly<Record<RouteKey, Role>> = {
   'PATCH /api/v1/connections/:id': 'admin',
   'DELETE /api/v1/connections/:id': 'admin',
   'POST /api/v1/connections/:id/test': 'operator',
+  // The schema is a viewer's; rows are customer data.
+  'GET /api/v1/connections/:id/tables': 'viewer',
+  'GET /api/v1/connections/:id/tables/:table/columns': 'viewer',
+  'GET /api/v1/connections/:id/tables/:table/rows': 'operator',
 
   'GET /api/v1/streams': 'viewer',
   'GET /api/v1/streams/:id': 'viewer',
@@ -52,6 +56,7 @@ export const ROUTE_ROLES: Readonly<Record<RouteKey, Role>> = {
   // Relational Migrator's job API. POST creates connections (with passwords) and a stream: admin.
   'POST /api/v1/jobs': 'admin',
   'GET /api/v1/jobs/:id': 'viewer',
+  'POST /api/v1/streams/:id/verify': 'operator',
 };
 
 export const routeKey = (method: string, url: string): string => `${method === 'HEAD' ? 'GET' : method} ${url.replace(/(.)\/$/, '$1')}`;

@@ -253,6 +253,40 @@ export interface RowQuery {
   columns?: string[];
 }
 
+/** One source table to verify, read page by page in key order with the stream's filters applied. */
+export interface VerifySourceTable {
+  table: TableRef;
+  /** The table's schema as read (kept columns only) and its key. */
+  schema: TableSchema;
+  /** Rows in key order, `limit` from `offset`, whereClause, rowCount and column filter applied. */
+  read(offset: number, limit: number): Promise<Row[]>;
+}
+
+/** The outcome for one table of POST /streams/{id}/verify. */
+export interface TableVerification {
+  table: string;
+  collection: string;
+  sourceCount: number;
+  sinkCount: number;
+  missing: number;
+  extra: number;
+  different: number;
+  /** The first `maxDifferences` keys that differ, in the order found. */
+  differences: Array<{ key: Record<string, unknown>; kind: 'missing' | 'extra' | 'different'; fields?: string[] }>;
+  /** Set when the table was not compared, with why. */
+  skipped?: string;
+}
+
+export interface VerifyArgs {
+  /** The sink connection. */
+  connection: ConnectionSpec;
+  stream: StreamSpec;
+  tables: VerifySourceTable[];
+  maxDifferences: number;
+  chunkSize: number;
+  logger: Logger;
+}
+
 /** What each connector module exports, and what the registry maps a kind to. */
 export interface ConnectorModule {
   kind: string;
@@ -272,6 +306,11 @@ export interface ConnectorModule {
    * same shape as snapshot rows, so the sink's conversion applies to them unchanged.
    */
   readRows?(connection: ConnectionSpec, table: TableRef, query: RowQuery, logger: Logger): Promise<{ rows: Row[]; schema: TableSchema }>;
+  /**
+   * Sink side of POST /streams/{id}/verify: compares the source rows with what the sink
+   * holds, table by table (counts, then each row against the document it should be).
+   */
+  verify?(args: VerifyArgs): Promise<TableVerification[]>;
   /** Reachability, version and the privileges/settings the connector needs. Never throws for a bad server. */
   test?(connection: ConnectionSpec, logger: Logger): Promise<TestReport>;
   /**

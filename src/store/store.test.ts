@@ -169,3 +169,21 @@ test('positions, runs and job updates round-trip; deleting a stream removes them
   assert.equal(store.runs.list(id, {}).total, 0);
   store.close();
 });
+
+test('stream metadata (verificationStatus) persists across a reopen and goes with the stream', () => {
+  const dir = tmpDir();
+  let store = openStore({ dataDir: dir, secretKey: '' });
+  const spec = { name: 'm', source: { connectionId: 'a' }, sink: { connectionId: 'b' }, transport: { kind: 'direct' as const }, mode: 'CDC' as const, tables: [], options: {} };
+  const id = store.streams.create(spec).spec.id;
+  const other = store.streams.create({ ...spec, name: 'm2' }).spec.id;
+  assert.deepEqual(store.streams.metadata(id), { verificationRequested: false });
+  store.streams.setMetadata(id, { verificationRequested: true, verificationStatus: 'VERIFYING' });
+  store.streams.setMetadata(id, { verificationRequested: true, verificationStatus: 'VERIFIED', verifiedAt: 't' });
+  store.close();
+  store = openStore({ dataDir: dir, secretKey: '' });
+  assert.deepEqual(store.streams.metadata(id), { verificationRequested: true, verificationStatus: 'VERIFIED', verifiedAt: 't' });
+  assert.deepEqual(store.streams.metadata(other), { verificationRequested: false });
+  store.streams.delete(id);
+  assert.deepEqual(store.streams.metadata(id), { verificationRequested: false });
+  store.close();
+});

@@ -24,6 +24,20 @@ interface Raw {
   updated_at: string;
 }
 
+/**
+ * Relational Migrator's `metadata` of a job: whether a verification was asked for and
+ * where it got to. Kept in the store's key/value `meta` table under
+ * `stream-metadata:<id>` (no schema migration), removed with the stream.
+ */
+export interface StreamMetadata {
+  verificationRequested: boolean;
+  verificationStatus?: string;
+  /** When the last verification finished (not a Relational Migrator field; kept beside it). */
+  verifiedAt?: string;
+}
+
+const metaKey = (id: string): string => `stream-metadata:${id}`;
+
 const LIST = {
   table: 'streams',
   columns: { id: 'id', name: 'name', state: 'state', createdAt: 'created_at', updatedAt: 'updated_at' },
@@ -71,7 +85,15 @@ export function createStreamRepo(db: Db) {
       return res.changes ? toRecord(byId.get(id) as Raw) : undefined;
     },
     delete(id: string): boolean {
+      db.prepare('DELETE FROM meta WHERE key = ?').run(metaKey(id));
       return db.prepare('DELETE FROM streams WHERE id = ?').run(id).changes > 0;
+    },
+    metadata(id: string): StreamMetadata {
+      const r = db.prepare('SELECT value FROM meta WHERE key = ?').get(metaKey(id)) as { value: string } | undefined;
+      return { verificationRequested: false, ...(r ? parseJson<Partial<StreamMetadata>>(r.value, {}) : {}) };
+    },
+    setMetadata(id: string, m: StreamMetadata): void {
+      db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(metaKey(id), JSON.stringify(m));
     },
     setState(id: string, state: string, error: string | null = null): void {
       db.prepare('UPDATE streams SET state = ?, error = ?, updated_at = ? WHERE id = ?').run(state, error, nowIso(), id);

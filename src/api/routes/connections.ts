@@ -10,6 +10,7 @@ import { SluiceError } from '../../errors';
 import { testConnection } from '../../runtime/connection-test';
 import type { ConnectionInput } from '../../store/connections';
 import { errorResponses, idParams, listQuery, pageOf } from '../schemas';
+import { browseRoutes } from './connections-browse';
 
 export const CONNECTION_KINDS = ['postgresql', 'mysql', 'mongodb', 'kafka'] as const;
 
@@ -150,6 +151,8 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
       return { ok: report.reachable && report.checks.every((c) => c.ok), ...report };
     },
   );
+
+  await browseRoutes(app, deps);
 
   app.delete<{ Params: { id: string } }>(
     '/connections/:id',

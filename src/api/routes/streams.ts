@@ -11,6 +11,7 @@ import { validateFilters } from '../../transform/filters';
 import { validateSchedule } from '../../runtime/schedule';
 import { mappingIdOf } from '../../runtime/stream-runner';
 import { confirmDelete, errorResponses, idParams, listQuery, pageOf, ID_PATTERN } from '../schemas';
+import { verifyRoutes } from './streams-verify';
 
 const connectionRef = {
   type: 'object',
@@ -123,6 +124,11 @@ const streamView = {
     nextRunAt: { type: ['string', 'null'], format: 'date-time', description: 'When the schedule starts the next run; null when unscheduled.' },
     failureError: { anyOf: [errorInfo, { type: 'null' }] },
     jobUpdates: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    metadata: {
+      type: 'object',
+      description: 'As in Relational Migrator: verificationRequested, verificationStatus (VERIFYING, FAILED, CANCELLING, CANCELLED, VERIFIED, ABORTED)',
+      properties: { verificationRequested: { type: 'boolean' }, verificationStatus: { type: 'string' }, verifiedAt: { type: 'string' } },
+    },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
   },
@@ -182,6 +188,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       nextRunAt: live.nextRunAt,
       failureError: live.error ?? null,
       ...(withUpdates ? { jobUpdates: store.runs.listUpdates(rec.spec.id, { sort: '-id', limit: 20 }).items } : {}),
+      metadata: store.streams.metadata(rec.spec.id),
       createdAt: rec.createdAt,
       updatedAt: rec.updatedAt,
     };
@@ -330,6 +337,8 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       return reply.status(204).send();
     },
   );
+
+  await verifyRoutes(app, deps);
 
   for (const action of ['start', 'pause', 'resume', 'stop'] as const) {
     const takesPasswords = action === 'start' || action === 'resume';

@@ -1,0 +1,188 @@
+/**
+ * Browsing a source connection: its tables, one table's columns and keys, and a
+ * preview of its rows. The connector does the reading (describeTable/readRows);
+ * these routes only shape requests and answers.
+ *
+ * Roles: listing tables and describing columns show the schema only (viewer);
+ * previewing rows shows customer data (operator).
+ * The `{table}` parameter is `schema.table`, or a bare table in the connection's
+ * default schema (PostgreSQL: public; MySQL: the database of the url).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { ApiDeps } from '../server';
+import { SluiceError } from '../../errors';
+import type { ConnectionSpec, ConnectorModule, TableRef } from '../../runtime/connector';
+import { jsonRow, MAX_READ_ROWS, parseSort, parseTableParam } from '../../runtime/browse';
+import { errorResponses, ID_PATTERN, idParams, listQuery, pageOf } from '../schemas';
+
+const tableParams = {
+  type: 'object',
+  required: ['id', 'table'],
+  properties: {
+    id: { type: 'string', pattern: ID_PATTERN, maxLength: 64 },
+    table: { type: 'string', minLength: 1, maxLength: 300, description: '`schema.table`, or a bare table in the default schema' },
+  },
+} as const;
+
+const tableItem = {
+  type: 'object',
+  required: ['schema', 'table', 'name'],
+  properties: { schema: { type: 'string' }, table: { type: 'string' }, name: { type: 'string', description: 'schema.table' } },
+} as const;
+
+const columnInfo = {
+  type: 'object',
+  required: ['name', 'type', 'nullable', 'primaryKey'],
+  properties: { name: { type: 'string' }, type: { type: 'string' }, nullable: { type: 'boolean' }, primaryKey: { type: 'boolean' } },
+} as const;
+
+const tableInfo = {
+  type: 'object',
+  required: ['schema', 'table', 'columns', 'primaryKey', 'foreignKeys'],
+  properties: {
+    schema: { type: 'string' },
+    table: { type: 'string' },
+    columns: { type: 'array', items: columnInfo },
+    primaryKey: { type: 'array', items: { type: 'string' } },
+    foreignKeys: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          columns: { type: 'array', items: { type: 'string' } },
+          references: {
+            type: 'object',
+            properties: { schema: { type: 'string' }, table: { type: 'string' }, columns: { type: 'array', items: { type: 'string' } } },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+/** What every browse route can answer besides its own result. */
+const BROWSE_ERRORS = ['CONNECTION_NOT_FOUND', 'CONNECTOR_ROLE_UNSUPPORTED', 'SOURCE_UNREACHABLE', 'SOURCE_READ_FAILED', 'SOURCE_CONFIG_INVALID', 'SOURCE_PRIVILEGES_MISSING'] as const;
+
+export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const repo = deps.store.connections;
+
+  const source = (id: string, need: 'listTables' | 'describeTable' | 'readRows'): { conn: ConnectionSpec; mod: ConnectorModule } => {
+    const conn = repo.resolve(id);
+    if (!conn) throw new SluiceError('CONNECTION_NOT_FOUND', `No connection ${id}.`, { id });
+    const mod = deps.connectors.list().find((m) => m.kind === conn.kind);
+    if (!mod?.[need]) {
+      const supported = deps.connectors.list().filter((m) => m[need]).map((m) => m.kind);
+      throw new SluiceError('CONNECTOR_ROLE_UNSUPPORTED', `A ${conn.kind} connection has no tables to browse.`, { id, kind: conn.kind, supported });
+    }
+    return { conn, mod };
+  };
+  const notFound = (table: TableRef, raw: string) =>
+    new SluiceError('SOURCE_TABLE_NOT_FOUND', `No table ${raw} in the source.`, { table: raw, schema: table.schema || undefined });
+
+  app.get<{ Params: { id: string }; Querystring: { limit?: number; offset?: number; sort?: string; schema?: string; table?: string } }>(
+    '/connections/:id/tables',
+    {
+      schema: {
+        tags: ['connections'],
+        summary: 'List the base tables of a source connection',
+        params: idParams,
+        querystring: listQuery(['schema', 'table', 'name'], { schema: { type: 'string', maxLength: 300 }, table: { type: 'string', maxLength: 300 } }),
+        response: { 200: { ...pageOf(tableItem), properties: { ...pageOf(tableItem).properties, defaultSchema: { type: 'string' } } }, ...errorResponses(...BROWSE_ERRORS) },
+      },
+    },
+    async (req) => {
+      const { conn, mod } = source(req.params.id, 'listTables');
+      const { tables, defaultSchema } = await mod.listTables!(conn, req.log as unknown as Logger);
+      const { limit = 100, offset = 0, sort = 'name', schema, table } = req.query;
+      const items = tables
+        .filter((t) => (schema === undefined || t.schema === schema) && (table === undefined || t.table === table))
+        .map((t) => ({ schema: t.schema, table: t.table, name: `${t.schema}.${t.table}` }));
+      const desc = sort.startsWith('-');
+      const field = (desc ? sort.slice(1) : sort) as 'schema' | 'table' | 'name';
+      items.sort((a, b) => (a[field] < b[field] ? -1 : a[field] > b[field] ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0) * (desc ? -1 : 1));
+      return { items: items.slice(offset, offset + limit), total: items.length, limit, offset, defaultSchema };
+    },
+  );
+
+  app.get<{ Params: { id: string; table: string } }>(
+    '/connections/:id/tables/:table/columns',
+    {
+      schema: {
+        tags: ['connections'],
+        summary: 'A table\'s columns (type, nullable, primary key) and foreign keys',
+        params: tableParams,
+        response: { 200: tableInfo, ...errorResponses('SOURCE_TABLE_NOT_FOUND', ...BROWSE_ERRORS) },
+      },
+    },
+    async (req) => {
+      const { conn, mod } = source(req.params.id, 'describeTable');
+      const ref = parseTableParam(req.params.table);
+      const info = await mod.describeTable!(conn, ref, req.log as unknown as Logger);
+      if (!info) throw notFound(ref, req.params.table);
+      return info;
+    },
+  );
+
+  app.get<{ Params: { id: string; table: string }; Querystring: { limit: number; offset: number; where?: string; sort?: string; columns?: string } }>(
+    '/connections/:id/tables/:table/rows',
+    {
+      schema: {
+        tags: ['connections'],
+        summary: 'Preview a table\'s rows, as the snapshot reads them',
+        description:
+          'Rows in key order unless `sort` says otherwise. `where` is a whereClause as in relationalTableFilters (same syntax, checked the same way, sent as bind parameters). ' +
+          'Values as JSON: 64-bit integers and decimals as exact strings, bytes as base64, dates as ISO 8601.',
+        params: tableParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: MAX_READ_ROWS, default: 20 },
+            offset: { type: 'integer', minimum: 0, maximum: 1_000_000_000, default: 0 },
+            where: { type: 'string', minLength: 1, maxLength: 4000 },
+            sort: { type: 'string', maxLength: 2000, description: 'Comma-separated columns, `-column` for descending; default the primary key' },
+            columns: { type: 'string', maxLength: 8000, description: 'Comma-separated columns to return; default all' },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['table', 'columns', 'rows', 'limit', 'offset'],
+            properties: {
+              table: { type: 'string', description: 'The table as named in the path' },
+              key: { type: 'array', items: { type: 'string' } },
+              columns: {
+                type: 'array',
+                items: { type: 'object', properties: { name: { type: 'string' }, type: { type: 'string' }, sourceType: { type: 'string' }, nullable: { type: 'boolean' } } },
+              },
+              rows: { type: 'array', items: { type: 'object', additionalProperties: true } },
+              limit: { type: 'integer' },
+              offset: { type: 'integer' },
+            },
+          },
+          ...errorResponses('SOURCE_TABLE_NOT_FOUND', 'FILTER_CLAUSE_INVALID', 'FILTER_COLUMN_UNKNOWN', 'SOURCE_TYPE_UNSUPPORTED', ...BROWSE_ERRORS),
+        },
+      },
+    },
+    async (req) => {
+      const { conn, mod } = source(req.params.id, 'readRows');
+      const ref = parseTableParam(req.params.table);
+      const { limit, offset, where, sort, columns } = req.query;
+      const list = columns?.split(',').map((c) => c.trim()).filter(Boolean);
+      const { rows, schema } = await mod.readRows!(conn, ref, { limit, offset, where, sort: parseSort(sort), columns: list }, req.log as unknown as Logger).catch((err: unknown) => {
+        if (err instanceof SluiceError && err.code === 'SOURCE_TABLE_NOT_FOUND') throw notFound(ref, req.params.table);
+        throw err;
+      });
+      return {
+        table: req.params.table,
+        key: schema.key,
+        columns: schema.columns.map((c) => ({ name: c.name, type: c.type, sourceType: c.sourceType, nullable: c.optional })),
+        rows: rows.map(jsonRow),
+        limit,
+        offset,
+      };
+    },
+  );
+}

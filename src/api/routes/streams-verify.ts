@@ -1,0 +1,128 @@
+/**
+ * POST /streams/{id}/verify: the source against MongoDB, table by table (see
+ * src/runtime/verify.ts). Synchronous: the answer is the result. While it runs the
+ * stream's metadata.verificationStatus is VERIFYING, then VERIFIED (no difference),
+ * FAILED (differences found) or ABORTED (the verification itself could not finish:
+ * a server unreachable, a bad filter), persisted and shown by GET /streams/{id}.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { ApiDeps } from '../server';
+import { SluiceError, isSluiceError, toSluiceError } from '../../errors';
+import { verifyStream, type VerifyRequest } from '../../runtime/verify';
+import { errorResponses, idParams } from '../schemas';
+
+const difference = {
+  type: 'object',
+  required: ['key', 'kind'],
+  properties: {
+    key: { type: 'object', additionalProperties: true },
+    kind: { type: 'string', enum: ['missing', 'extra', 'different'] },
+    fields: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+const tableResult = {
+  type: 'object',
+  required: ['table', 'collection', 'sourceCount', 'sinkCount', 'missing', 'extra', 'different', 'differences'],
+  properties: {
+    table: { type: 'string' },
+    collection: { type: 'string' },
+    sourceCount: { type: 'integer' },
+    sinkCount: { type: 'integer' },
+    missing: { type: 'integer' },
+    extra: { type: 'integer' },
+    different: { type: 'integer' },
+    differences: { type: 'array', items: difference },
+    skipped: { type: 'string', description: 'Why the table was not compared' },
+  },
+} as const;
+
+export async function verifyRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const { store } = deps;
+  const running = new Set<string>();
+
+  app.post<{ Params: { id: string }; Body: VerifyRequest | undefined }>(
+    '/streams/:id/verify',
+    {
+      schema: {
+        tags: ['streams'],
+        summary: 'Verify the stream: compare the source with MongoDB, table by table',
+        description:
+          'Counts first, then every source row (with the stream\'s whereClause, rowCount and column filters) against the document the sink writes for it, ' +
+          'in key-ordered chunks of chunkSize, then the documents no source row explains. Lists the first maxDifferences differing keys per table. ' +
+          'Synchronous, meant for tables up to about 100k rows; a stream under live CDC can show changes still in flight. ' +
+          'Sets metadata.verificationStatus: VERIFYING, then VERIFIED, FAILED (differences) or ABORTED (could not finish).',
+        params: idParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            tables: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 300 }, description: 'Only these of the stream\'s tables' },
+            maxDifferences: { type: 'integer', minimum: 0, maximum: 1000, default: 10 },
+            chunkSize: { type: 'integer', minimum: 1, maximum: 1000, default: 1000 },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['status', 'verificationStatus', 'tables'],
+            properties: {
+              status: { type: 'string', enum: ['PASSED', 'FAILED'] },
+              verificationStatus: { type: 'string', enum: ['VERIFIED', 'FAILED'] },
+              startedAt: { type: 'string' },
+              finishedAt: { type: 'string' },
+              tables: { type: 'array', items: tableResult },
+            },
+          },
+          ...errorResponses(
+            'STREAM_NOT_FOUND',
+            'STREAM_INVALID_TRANSITION',
+            'CONNECTION_NOT_FOUND',
+            'CONNECTOR_ROLE_UNSUPPORTED',
+            'SOURCE_TABLE_NOT_FOUND',
+            'FILTER_CLAUSE_INVALID',
+            'FILTER_COLUMN_UNKNOWN',
+            'FILTER_COLUMNS_INVALID',
+            'SOURCE_TYPE_UNSUPPORTED',
+            'SOURCE_PRIVILEGES_MISSING',
+            'SOURCE_CONFIG_INVALID',
+            'SINK_DATABASE_MISSING',
+            'CONFIG_INVALID',
+            'SOURCE_UNREACHABLE',
+            'SOURCE_READ_FAILED',
+            'SINK_UNREACHABLE',
+          ),
+        },
+      },
+    },
+    async (req) => {
+      const id = req.params.id;
+      const rec = store.streams.get(id);
+      if (!rec) throw new SluiceError('STREAM_NOT_FOUND', `No stream ${id}.`, { id });
+      if (running.has(id)) {
+        throw new SluiceError('STREAM_INVALID_TRANSITION', `A verification of stream ${id} is already running; wait for its answer.`, { id, verificationStatus: 'VERIFYING' });
+      }
+      const source = store.connections.resolve(rec.spec.source.connectionId);
+      const sink = store.connections.resolve(rec.spec.sink.connectionId);
+      if (!source || !sink) {
+        throw new SluiceError('CONNECTION_NOT_FOUND', `A connection of stream ${id} no longer exists.`, { id: !source ? rec.spec.source.connectionId : rec.spec.sink.connectionId });
+      }
+      const startedAt = new Date().toISOString();
+      running.add(id);
+      store.streams.setMetadata(id, { ...store.streams.metadata(id), verificationRequested: true, verificationStatus: 'VERIFYING' });
+      try {
+        const report = await verifyStream({ registry: deps.connectors, stream: rec.spec, source, sink, request: req.body ?? {}, logger: req.log as unknown as Logger });
+        const verificationStatus = report.status === 'PASSED' ? 'VERIFIED' : 'FAILED';
+        const finishedAt = new Date().toISOString();
+        if (store.streams.get(id)) store.streams.setMetadata(id, { verificationRequested: true, verificationStatus, verifiedAt: finishedAt });
+        return { status: report.status, verificationStatus, startedAt, finishedAt, tables: report.tables };
+      } catch (err) {
+        if (store.streams.get(id)) store.streams.setMetadata(id, { verificationRequested: true, verificationStatus: 'ABORTED', verifiedAt: new Date().toISOString() });
+        throw isSluiceError(err) ? err : toSluiceError(err);
+      } finally {
+        running.delete(id);
+      }
+    },
+  );
+}
