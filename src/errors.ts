@@ -82,6 +82,7 @@ export const ERRORS = {
   FILTER_CLAUSE_INVALID: entry(400, 'validation', 'Rewrite the whereClause named in detail (schema, table, part) as one expression over the table\'s own columns, using only the supported operators and functions (see the README, "Filters").'),
   FILTER_COLUMN_UNKNOWN: entry(400, 'validation', 'The whereClause or column filter names a column the table does not have; check detail.column against GET /connections/{id}/tables/{table}/columns.'),
   FILTER_COLUMNS_INVALID: entry(400, 'validation', 'Key columns cannot be excluded (documents are keyed by them); remove the column named in detail.column from excludeColumns.'),
+  MAPPING_INVALID: entry(400, 'validation', 'Fix the mapping rule named in detail (table, field): see the README, "Mapping rules", for the shape; column names must be the table\'s own (GET /connections/{id}/tables/{table}/columns).'),
   SECRET_KEY_INVALID: entry(500, 'configuration', 'The store secret key does not decrypt stored secrets; restore the original key file or SLUICE_SECRET_KEY.'),
   // last resort: never for anything a client can send
   INTERNAL: entry(500, 'internal', 'This is a bug in sluice; the daemon log has the details under the request id.'),
