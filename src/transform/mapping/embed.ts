@@ -81,10 +81,34 @@ function exactInt(v: unknown): bigint | undefined {
 
 /**
  * A text form of a key that is equal for equal MongoDB values: numbers compare by
- * value in queries (an int FK matches a bigint PK), so they are written as numbers.
+ * value in queries (an int foreign key matches a bigint primary key), so every numeric
+ * type is written as its exact value; other types keep their own form.
  */
 export function keyString(v: unknown): string {
-  return BSON.EJSON.stringify({ k: v } as BSON.Document, { relaxed: true }).replace(/\{"\$numberLong":"(-?\d+)"\}/g, '$1');
+  if (v === null || v === undefined) return 'null';
+  switch (typeof v) {
+    case 'number':
+      return Number.isInteger(v) ? `n${BigInt(v)}` : `n${v}`;
+    case 'bigint':
+      return `n${v}`;
+    case 'string':
+      return JSON.stringify(v);
+    case 'boolean':
+      return String(v);
+    default:
+      break;
+  }
+  const t = (v as { _bsontype?: string })._bsontype;
+  if (t === 'Long' || t === 'Int32') return `n${BigInt(String(v))}`;
+  if (t === 'Double') return keyString((v as { value: number }).value);
+  if (v instanceof Date) return `d${v.getTime()}`;
+  if (Array.isArray(v)) return `[${v.map(keyString).join(',')}]`;
+  if (t === undefined && typeof v === 'object') {
+    return `{${Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => `${JSON.stringify(k)}:${keyString(x)}`)
+      .join(',')}}`;
+  }
+  return BSON.EJSON.stringify({ k: v } as BSON.Document, { relaxed: false });
 }
 
 /** Children in the rule's order: its sort fields, then the child's key. */
