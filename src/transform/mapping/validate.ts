@@ -115,7 +115,7 @@ export function validateMapping(mapping: unknown, streamTables?: readonly string
   for (const [t, tm] of Object.entries(tables)) checkTable(t, tm);
   const spec = mapping as MappingSpec;
   const all = spec.tables!;
-  const plain = streamTables && streamTables.every((t) => /^[^.*?]+\.[^*?]+$/.test(t)) ? new Set(streamTables) : undefined;
+  const plain = streamTables && streamTables.length > 0 && streamTables.every((t) => /^[^.*?]+\.[^*?]+$/.test(t)) ? new Set(streamTables) : undefined;
   for (const [t, tm] of Object.entries(all)) {
     if (plain && !plain.has(t)) invalid(`tables["${t}"] is not one of the stream's tables`, { table: t, field: `tables["${t}"]` });
     const e = tm.embed;
