@@ -366,3 +366,36 @@ test('embedding: an unchanged TOASTed child column stays in the embedded copy; a
   await sink.write(batch([ev('c', 'orders', { id: 1 }, { id: 1, note: 'again' })]), ctx);
   assert.deepEqual(((await ordersDocs(coll))[0] as { items: { id: string }[] }).items.map((i) => i.id), ['10', '11']);
 });
+
+test('embedding into a parent under the objectId strategy, as a one-to-one document: child first, parent, move, delete; replayed; dropCollections empties staging too', async (t) => {
+  const spec: MappingSpec = {
+    tables: {
+      'public.accounts': { id: { strategy: 'objectId' } },
+      'public.profiles': { newDocuments: false, fields: { account_id: { include: false } }, embed: { into: 'public.accounts', kind: 'document', field: 'profile', foreignKey: ['account_id'] } },
+    },
+  };
+  const { sink, ctx, coll, db } = setup(spec);
+  t.after(() => sink.close());
+  const batches = [
+    batch([ev('c', 'profiles', { id: 100 }, { id: 100, account_id: 1, bio: 'first' })]),
+    batch([ev('r', 'accounts', { id: 1 }, { id: 1, name: 'a' }), ev('r', 'accounts', { id: 2 }, { id: 2, name: 'b' })]),
+    batch([ev('u', 'profiles', { id: 100 }, { id: 100, account_id: 2, bio: 'moved' }), ev('u', 'accounts', { id: 2 }, { id: 2, name: 'b2' })]),
+  ];
+  for (const b of batches) await sink.write(b, ctx);
+  for (const b of batches) await sink.write(b, ctx);
+  const docs = async (): Promise<Record<string, unknown>[]> => (await coll('accounts').find({}).sort({ _sourceKey: 1 }).toArray()).map((d) => ({ ...(plain({ ...d, _id: undefined }) as object), oid: d._id instanceof ObjectId }));
+  assert.deepEqual(await docs(), [
+    { _id: undefined, _sourceKey: '1', id: '1', name: 'a', profile: null, oid: true },
+    { _id: undefined, _sourceKey: '2', id: '2', name: 'b2', profile: { id: '100', bio: 'moved' }, oid: true },
+  ]);
+  await sink.write(batch([ev('d', 'profiles', { id: 100 }, null, { id: 100 })]), ctx);
+  assert.equal((await docs())[1]!.profile, null);
+  assert.equal(await coll('accounts').countDocuments({}), 2, 'never a duplicate parent');
+
+  await sink.write(batch([ev('c', 'profiles', { id: 101 }, { id: 101, account_id: 1, bio: 'x' })]), ctx);
+  const dropping = new MongoSink({ connection: { id: 'dst', name: 'dst', kind: 'mongodb', url: `${base}/${db}`, options: {} }, stream: { ...streamSpec(spec), options: { dropCollections: true } }, logger: pino({ level: 'silent' }) });
+  t.after(() => dropping.close());
+  await dropping.prepare([{ schema: 'public', table: 'accounts' }, { schema: 'public', table: 'profiles' }], ctx);
+  assert.equal(await coll(stagingCollection('mapst', 'public.profiles')).countDocuments({}), 0);
+  assert.equal(await coll('accounts').countDocuments({}), 0);
+});
