@@ -221,6 +221,14 @@ test('validateTableColumns: rules must name the table\'s own columns; a composit
   const refs = good();
   refs.tables![ITEMS]!.embed!.references = ['b'];
   invalid(() => validateTableColumns(refs, ORDERS, schema(['a', 'b', 'customer_id'], ['a'])), /embed\.references/, ITEMS);
+  const typedKey = good();
+  typedKey.tables![ORDERS]!.fields!.id = { type: 'string' };
+  invalid(() => validateTableColumns(typedKey, ORDERS, schema(['id', 'customer_id'], ['id'])), /embed\.references/, ITEMS);
+  typedKey.tables![ITEMS]!.embed!.references = ['id'];
+  validateTableColumns(typedKey, ORDERS, schema(['id', 'customer_id'], ['id']));
+  // A resolved mapping resource keeps its id beside the rules.
+  assert.deepEqual(validateMapping({ mappingId: 'm1', tables: good().tables }).tables, good().tables);
+  invalid(() => validateMapping({ mappingId: 'm1', tables: { [ORDERS]: { nulls: 'x' } } }), /nulls/);
 });
 
 test('previewDocuments: parents with their children embedded, the same builders the sink uses; embedded-only tables give no collection', () => {

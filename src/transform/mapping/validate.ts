@@ -107,8 +107,9 @@ function checkTable(table: string, tm: unknown): void {
 export function validateMapping(mapping: unknown, streamTables?: readonly string[]): MappingSpec {
   if (mapping === undefined || mapping === null) return {};
   if (!isObject(mapping)) return invalid('must be an object {"tables": {…}}', { field: 'mapping' });
-  if ('mappingId' in mapping) return {};
-  only(mapping, ['tables'], '', 'mapping');
+  // A reference to a mapping resource: checked there, and again here once resolved into tables.
+  if ('mappingId' in mapping && mapping.tables === undefined) return {};
+  only(mapping, ['tables', 'mappingId'], '', 'mapping');
   if (mapping.tables === undefined) return {};
   if (!isObject(mapping.tables)) return invalid('mapping.tables must be an object of "schema.table" → rules', { field: 'mapping.tables' });
   const tables = mapping.tables as Record<string, unknown>;
@@ -160,6 +161,9 @@ export function validateTableColumns(spec: MappingSpec, table: string, schema: T
     }
     if (rule.references && schema.key.length > 0 && rule.references.join('\u0000') !== schema.key.join('\u0000')) {
       invalid(`tables["${child}"].embed.references must be ${table}'s key columns in key order (${schema.key.join(', ')})`, { table: child, field: `tables["${child}"].embed.references` });
+    }
+    if (!rule.references && schema.key.some((c) => tm.fields?.[c]?.type !== undefined)) {
+      invalid(`tables["${child}"].embed.references is needed: ${table}'s key has a type override, which the lookup must apply too`, { table: child, field: `tables["${child}"].embed.references` });
     }
     if (!rule.references && schema.key.length > 1) {
       invalid(`tables["${child}"].embed.references is needed: ${table} has a composite key (${schema.key.join(', ')})`, { table: child, field: `tables["${child}"].embed.references` });
