@@ -56,6 +56,16 @@ export function sinkMapping(stream: Pick<StreamSpec, 'mapping' | 'tables'>): Map
   return spec.tables && Object.keys(spec.tables).length > 0 ? spec : null;
 }
 
+/**
+ * The options the mapping functions take, with this sink's conversion of canonical
+ * values: what the mapping preview passes to previewDocuments to show what the sink
+ * would write (decimals 'string' for FerretDB v1).
+ */
+export function mapOptionsFor(decimals: DecimalMode = 'decimal128', finiteDoublesOnly = false): MapOptions {
+  const opts = { decimals, finiteDoublesOnly };
+  return { decimals, convert: (v, field) => toBson(v, opts, field) };
+}
+
 /** The collection a table's own documents go to, or null when it writes none (embedded only). */
 export function ownCollection(stream: Pick<StreamSpec, 'mapping'>, spec: MappingSpec | null, table: TableRef): string | null {
   if (spec?.tables?.[tableName(table)]?.newDocuments === false) return null;
@@ -382,8 +392,7 @@ export class MongoSink implements Sink {
   }
 
   #mapOptions(connected: Connected): MapOptions {
-    const opts = { decimals: connected.decimals, finiteDoublesOnly: !connected.info.nonFiniteDoubles };
-    return { decimals: connected.decimals, convert: (v, field) => toBson(v, opts, field) };
+    return mapOptionsFor(connected.decimals, !connected.info.nonFiniteDoubles);
   }
 
   #rowMapper(spec: MappingSpec, t: TableRef, opts: MapOptions): RowMapper | undefined {
