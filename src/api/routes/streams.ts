@@ -8,7 +8,7 @@ import { SluiceError, toSluiceError } from '../../errors';
 import type { StreamInput, StreamRecord } from '../../store/streams';
 import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
 import { validateFilters } from '../../transform/filters';
-import { validateMapping } from '../../transform/mapping';
+import { validateStreamMapping } from '../../transform/mapping';
 import { errorResponses, idParams, listQuery, pageOf, ID_PATTERN } from '../schemas';
 
 const connectionRef = {
@@ -132,7 +132,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     // A whereClause that cannot be compiled is refused now, not when the stream runs.
     validateFilters(body, store.connections.get(body.source.connectionId)!.kind);
     // Mapping rules are checked for shape now; their column names when the sink first sees each table.
-    validateMapping(body.mapping, body.tables);
+    validateStreamMapping(body);
   };
 
   const idle = (id: string): void => {

@@ -12,7 +12,7 @@ export * from './spec';
 export { FieldConversionError, convertType, FIELD_TYPES, type TypeOptions } from './types';
 export { mapRow, mapValue, documentKey, documentFor, keyFieldOf, keyFilter, fieldName, included, DEFAULT_KEY_FIELD, type Convert, type MapOptions, type MappedRow } from './rows';
 export { buildEmbedded, childrenOf, compareValues, embedField, keyString, parentKeyOf, sortChildren, type ChildDoc, type Embedded } from './embed';
-export { validateMapping, validateTableColumns } from './validate';
+export { validateMapping, validateStreamMapping, validateTableColumns } from './validate';
 
 export const tableName = (t: TableRef): string => `${t.schema}.${t.table}`;
 

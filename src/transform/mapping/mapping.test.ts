@@ -16,6 +16,7 @@ import {
   parentKeyOf,
   previewDocuments,
   validateMapping,
+  validateStreamMapping,
   validateTableColumns,
   type EmbedRule,
   type MapOptions,
@@ -260,4 +261,12 @@ test('previewDocuments: parents with their children embedded, the same builders 
       ],
     },
   ]);
+});
+
+test('validateStreamMapping: an embedded table\'s foreign key must not be dropped by the stream\'s column filter', () => {
+  const stream = (f: Record<string, unknown>) => ({ mapping: good() as Record<string, unknown>, tables: [ORDERS, ITEMS], relationalTableFilters: { public: { order_items: f } } });
+  validateStreamMapping(stream({ excludeColumns: ['note'] }));
+  validateStreamMapping(stream({ includeColumns: ['id', 'order_id'] }));
+  invalid(() => validateStreamMapping(stream({ excludeColumns: ['order_id'] })), /embed\.foreignKey/, ITEMS);
+  invalid(() => validateStreamMapping(stream({ includeColumns: ['id'] })), /embed\.foreignKey/, ITEMS);
 });

@@ -5,7 +5,7 @@
  * detail naming the table and the field of the spec.
  */
 import { SluiceError } from '../../errors';
-import type { TableSchema } from '../../runtime/connector';
+import type { StreamSpec, TableSchema } from '../../runtime/connector';
 import type { MappingSpec, TableMapping } from './spec';
 import { FIELD_TYPES } from './types';
 import { embedField, childrenOf } from './embed';
@@ -169,4 +169,25 @@ export function validateTableColumns(spec: MappingSpec, table: string, schema: T
       invalid(`tables["${child}"].embed.references is needed: ${table} has a composite key (${schema.key.join(', ')})`, { table: child, field: `tables["${child}"].embed.references` });
     }
   }
+}
+
+/**
+ * validateMapping for a stream spec, plus what depends on the rest of the spec: the
+ * foreign-key columns of an embedded table must leave the source (not dropped by its
+ * includeColumns / excludeColumns), or no child would find its parent.
+ */
+export function validateStreamMapping(stream: Pick<StreamSpec, 'mapping' | 'tables' | 'relationalTableFilters'>): MappingSpec {
+  const spec = validateMapping(stream.mapping, stream.tables);
+  for (const [table, tm] of Object.entries(spec.tables ?? {})) {
+    if (!tm.embed) continue;
+    const [schema, name] = table.split('.') as [string, string];
+    const filter = stream.relationalTableFilters?.[schema]?.[name];
+    for (const column of tm.embed.foreignKey) {
+      const dropped = filter?.excludeColumns?.includes(column) || (filter?.includeColumns !== undefined && !filter.includeColumns.includes(column));
+      if (dropped) {
+        invalid(`tables["${table}"].embed.foreignKey: column ${column} is left out by the stream's column filter, so no row would find its parent`, { table, field: `tables["${table}"].embed.foreignKey`, column });
+      }
+    }
+  }
+  return spec;
 }
