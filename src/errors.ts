@@ -89,6 +89,7 @@ export const ERRORS = {
   FILTER_COLUMNS_INVALID: entry(400, 'validation', 'Key columns cannot be excluded (documents are keyed by them); remove the column named in detail.column from excludeColumns.'),
   CONNECTION_PASSWORD_REQUIRED: entry(400, 'validation', 'The connection was saved with savePassword:false: send its password with the request (POST /streams/{id}/start and /validate: {"passwords": {"<connectionId>": "…"}}; POST /connections/{id}/test: {"password": "…"}), or store it with PATCH /connections/{id} {"password": "…", "savePassword": true}.'),
   CONNECTOR_CUTOVER_UNSUPPORTED: entry(400, 'validation', 'This source cannot tell its current position, so it cannot cut over; stop the stream once its lag is zero instead.'),
+  MAPPING_INVALID: entry(400, 'validation', 'Fix the mapping rule named in detail (table, field): see the README, "Mapping rules", for the shape; column names must be the table\'s own (GET /connections/{id}/tables/{table}/columns).'),
   SECRET_KEY_INVALID: entry(500, 'configuration', 'The store secret key does not decrypt stored secrets; restore the original key file or SLUICE_SECRET_KEY.'),
   // last resort: never for anything a client can send
   INTERNAL: entry(500, 'internal', 'This is a bug in sluice; the daemon log has the details under the request id.'),

@@ -112,3 +112,57 @@ test('splitInserts: only replaces whose last event was a read or a create are in
   assert.deepEqual(inserts.map((w) => w.id), [1, 2, 6]);
   assert.deepEqual(rest.map((w) => [w.kind, w.id]), [['replace', 3], ['delete', 4], ['replace', 5]]);
 });
+
+test('under mapping rules: the objectId strategy matches on the key field, never inserts outright, and a key change deletes by the old key', () => {
+  const mapper = () => ({
+    key: (key: Row, columns: readonly string[]) => key[columns[0]!],
+    row: (after: Row) => ({ doc: { ...after }, undefinedFields: [] as string[], omittedNulls: [] as string[] }),
+    keyField: 'pk',
+  });
+  const [p] = planBatch([ev('r', 'a', { id: 1 }, { id: 1, v: 'a' }), ev('u', 'a', { id: 3 }, { id: 3, v: 'b' }, { id: 2 })], byTable, { ...OPTS, mapper });
+  assert.deepEqual(
+    p!.writes.map((w) => [w.kind, w.filter, w.noId, w.fields]),
+    [
+      ['replace', { pk: 1 }, true, { id: 1, v: 'a', pk: 1 }],
+      ['delete', { pk: 2 }, true, {}],
+      ['replace', { pk: 3 }, true, { id: 3, v: 'b', pk: 3 }],
+    ],
+  );
+  const { ops } = bulkOperations(p!.writes);
+  assert.deepEqual(ops[0], { replaceOne: { filter: { pk: 1 }, replacement: { id: 1, v: 'a', pk: 1 }, upsert: true } }, 'no _id: the server generates it');
+  assert.deepEqual(ops[1], { deleteOne: { filter: { pk: 2 } } });
+  assert.equal(splitInserts(p!.writes, () => 'r').inserts.length, 0);
+});
+
+test('under mapping rules: omitted nulls of a partial update are unset, and coalesce with later sets', () => {
+  const mapper = () => ({
+    key: (key: Row) => key.id,
+    row: (after: Row) => {
+      const doc: Row = {};
+      const undefinedFields: string[] = [];
+      const omittedNulls: string[] = [];
+      for (const [k, v] of Object.entries(after)) {
+        if (v === undefined) undefinedFields.push(k);
+        else if (v === null) omittedNulls.push(k);
+        else doc[k] = v;
+      }
+      return { doc, undefinedFields, omittedNulls };
+    },
+    keyField: '_id',
+  });
+  const [p] = planBatch(
+    [ev('u', 'a', { id: 1 }, { id: 1, big: undefined, a: null, b: 1 }), ev('u', 'a', { id: 1 }, { id: 1, big: undefined, a: 2, b: null })],
+    byTable,
+    { ...OPTS, mapper },
+  );
+  assert.deepEqual([p!.writes[0]!.kind, p!.writes[0]!.fields, p!.writes[0]!.unset], ['set', { id: 1, a: 2 }, ['b']]);
+  assert.deepEqual(bulkOperations(p!.writes).ops[0], { updateOne: { filter: { _id: 1 }, update: { $set: { id: 1, a: 2 }, $unset: { b: '' } }, upsert: true } });
+  // Onto a full image, an unset removes the field from the replacement.
+  const [q] = planBatch([ev('c', 'a', { id: 1 }, { id: 1, a: 1, b: 1 }), ev('u', 'a', { id: 1 }, { id: 1, big: undefined, b: null })], byTable, { ...OPTS, mapper });
+  assert.deepEqual([q!.writes[0]!.kind, q!.writes[0]!.fields], ['replace', { id: 1, a: 1 }]);
+});
+
+test('a table that writes no documents of its own (collectionFor null) is left out of the plan', () => {
+  const plans = planBatch([ev('c', 'a', { id: 1 }, { id: 1 }), ev('c', 'b', { id: 1 }, { id: 1 })], (t) => (t.table === 'b' ? null : t.table), OPTS);
+  assert.deepEqual(plans.map((p) => p.collection), ['a']);
+});

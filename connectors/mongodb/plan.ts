@@ -10,6 +10,7 @@
  */
 import { BSON, type AnyBulkWriteOperation, type Document, type Filter } from 'mongodb';
 import type { ChangeEvent, Row, TableRef } from '../../src/runtime/connector';
+import { FieldConversionError } from '../../src/transform/mapping';
 import { ConversionError, convertRow, documentId, idString, type ConvertOptions } from './bson';
 
 export type WriteKind = 'replace' | 'set' | 'delete';
@@ -19,6 +20,14 @@ export interface PlannedWrite {
   id: unknown;
   /** replace: the whole document without `_id`; set: the fields to set. */
   fields: Document;
+  /** set: fields to remove (nulls omitted by the mapping). */
+  unset?: string[];
+  /** Matches on this instead of `{_id: id}` (the objectId strategy's key field). */
+  filter?: Document;
+  /** The replacement carries no `_id`: the server generates it (objectId strategy). */
+  noId?: boolean;
+  /** set: update only a document that exists (embedded fields of a parent, staging cleanup). */
+  noUpsert?: boolean;
   /** The last event that shaped this write: its index in the batch, table and key, for error reports. */
   eventIndex: number;
   table: TableRef;
@@ -42,7 +51,20 @@ export class PlanError extends Error {
   }
 }
 
+/**
+ * A table's mapping rules as the planner applies them (src/transform/mapping): the
+ * document key, the mapped fields, and the field writes match on.
+ */
+export interface RowMapper {
+  key(key: Row, columns: readonly string[]): unknown;
+  row(after: Row): { doc: Document; undefinedFields: string[]; omittedNulls: string[] };
+  /** '_id' (key strategy) or the objectId strategy's key field. */
+  keyField: string;
+}
+
 export interface PlanOptions extends ConvertOptions {
+  /** The mapping of a table, when it has rules. */
+  mapper?: (table: TableRef) => RowMapper | undefined;
   /**
    * The server's document size limit. Checked here because an oversized document
    * otherwise fails inside the driver's serialiser with an error that names neither
@@ -77,11 +99,19 @@ class CollectionBuilder {
     const k = idString(w.id);
     const prev = this.#byId.get(k);
     if (prev && w.kind === 'set') {
-      if (prev.kind === 'replace') w = { ...w, kind: 'replace', fields: { ...prev.fields, ...w.fields } };
-      else if (prev.kind === 'set') w = { ...w, fields: { ...prev.fields, ...w.fields } };
+      const without = (fields: Document, names: readonly string[] = []): Document => {
+        const out = { ...fields };
+        for (const n of names) delete out[n];
+        return out;
+      };
+      if (prev.kind === 'replace') w = { ...w, kind: 'replace', fields: { ...without(prev.fields, w.unset), ...w.fields }, unset: undefined };
+      else if (prev.kind === 'set') {
+        const unset = [...new Set([...(prev.unset ?? []).filter((n) => !(n in w.fields)), ...(w.unset ?? [])])];
+        w = { ...w, fields: { ...without(prev.fields, w.unset), ...w.fields }, ...(unset.length > 0 ? { unset } : {}) };
+      }
       // After a delete the document is gone, and an upserting $set would create
       // exactly {_id, ...fields}: that is a replace with those fields.
-      else w = { ...w, kind: 'replace' };
+      else w = { ...w, kind: 'replace', unset: undefined };
     }
     // Map order is first-touch order; order across different _ids does not matter.
     this.#byId.set(k, w);
@@ -98,18 +128,21 @@ class CollectionBuilder {
  */
 export function planBatch(
   events: readonly ChangeEvent[],
-  collectionFor: (table: TableRef) => string,
+  collectionFor: (table: TableRef) => string | null,
   opts: PlanOptions,
 ): CollectionPlan[] {
   const builders = new Map<string, CollectionBuilder>();
   events.forEach((event, eventIndex) => {
+    // null: the table writes no documents of its own (only embedded).
     const collection = collectionFor(event.table);
+    if (collection === null) return;
     let b = builders.get(collection);
     if (!b) builders.set(collection, (b = new CollectionBuilder(collection)));
     try {
       for (const w of writesFor(event, eventIndex, opts)) b.apply(w);
     } catch (err) {
       if (err instanceof ConversionError) throw new PlanError(err, eventIndex, event);
+      if (err instanceof FieldConversionError) throw new PlanError(new ConversionError(err.field, err.message), eventIndex, event);
       throw err;
     }
   });
@@ -117,6 +150,8 @@ export function planBatch(
 }
 
 function writesFor(event: ChangeEvent, eventIndex: number, opts: PlanOptions): PlannedWrite[] {
+  const mapper = opts.mapper?.(event.table);
+  if (mapper) return mappedWritesFor(event, eventIndex, opts, mapper);
   const columns = keyColumns(event);
   const id = documentId(event.key, columns, opts);
   const base = { id, eventIndex, table: event.table, key: event.key };
@@ -151,18 +186,60 @@ function writesFor(event: ChangeEvent, eventIndex: number, opts: PlanOptions): P
   return out;
 }
 
+/** writesFor under a table's mapping rules: the same writes, with the mapped key, fields and filter. */
+function mappedWritesFor(event: ChangeEvent, eventIndex: number, opts: PlanOptions, m: RowMapper): PlannedWrite[] {
+  const columns = keyColumns(event);
+  const byKeyField = m.keyField !== '_id';
+  const located = (key: Row): Pick<PlannedWrite, 'id' | 'key' | 'filter' | 'noId'> => {
+    const id = m.key(key, columns);
+    return byKeyField ? { id, key, filter: { [m.keyField]: id }, noId: true } : { id, key };
+  };
+  const base = { ...located(event.key), eventIndex, table: event.table };
+  if (event.op === 'd') return [{ ...base, kind: 'delete', fields: {} }];
+  if (!event.after) throw new ConversionError('after', `a '${event.op}' event has no after image`);
+  const out: PlannedWrite[] = [];
+  if (event.op === 'u') {
+    const oldKey = oldKeyOf(event, columns);
+    if (oldKey) {
+      const old = located(oldKey);
+      if (idString(old.id) !== idString(base.id)) out.push({ ...base, ...old, kind: 'delete', fields: {} });
+    }
+  }
+  const { doc, undefinedFields, omittedNulls } = m.row(event.after);
+  delete doc._id;
+  if (byKeyField) doc[m.keyField] = base.id;
+  if (opts.maxDocumentBytes !== undefined) {
+    const size = BSON.calculateObjectSize(byKeyField ? doc : { _id: base.id, ...doc });
+    if (size > opts.maxDocumentBytes) throw new ConversionError('_document', `the document is ${size} bytes, over the server's limit of ${opts.maxDocumentBytes}`);
+  }
+  if (event.op === 'u' && undefinedFields.length > 0) {
+    const unsafe = [...Object.keys(doc), ...omittedNulls].find((f) => PATH_UNSAFE.test(f));
+    if (unsafe !== undefined) {
+      throw new ConversionError(unsafe, 'a partial update (unchanged TOASTed columns) cannot set a field whose name contains "." or starts with "$"');
+    }
+    out.push({ ...base, kind: 'set', fields: doc, ...(omittedNulls.length > 0 ? { unset: omittedNulls } : {}) });
+  } else {
+    out.push({ ...base, kind: 'replace', fields: doc });
+  }
+  return out;
+}
+
 /** The driver operations for one collection's writes, in order; `writes[i]` produced `ops[i]`. */
 export function bulkOperations(planned: readonly PlannedWrite[]): { ops: AnyBulkWriteOperation<Document>[]; writes: PlannedWrite[] } {
   const ops: AnyBulkWriteOperation<Document>[] = [];
   const writes: PlannedWrite[] = [];
   for (const w of planned) {
-    const filter = { _id: w.id } as Filter<Document>;
+    const filter = (w.filter ?? { _id: w.id }) as Filter<Document>;
     if (w.kind === 'delete') ops.push({ deleteOne: { filter } });
-    else if (w.kind === 'replace') ops.push({ replaceOne: { filter, replacement: { _id: w.id, ...w.fields }, upsert: true } });
+    else if (w.kind === 'replace') ops.push({ replaceOne: { filter, replacement: w.noId ? { ...w.fields } : { _id: w.id, ...w.fields }, upsert: true } });
     // An update that sent nothing but unchanged columns changes nothing; an empty $set
     // is an error on older servers, so it is left out.
-    else if (Object.keys(w.fields).length > 0) ops.push({ updateOne: { filter, update: { $set: w.fields }, upsert: true } });
-    else continue;
+    else if (Object.keys(w.fields).length > 0 || (w.unset?.length ?? 0) > 0) {
+      const update: Document = {};
+      if (Object.keys(w.fields).length > 0) update.$set = w.fields;
+      if (w.unset && w.unset.length > 0) update.$unset = Object.fromEntries(w.unset.map((f) => [f, '']));
+      ops.push({ updateOne: { filter, update, upsert: w.noUpsert !== true } });
+    } else continue;
     writes.push(w);
   }
   return { ops, writes };
@@ -184,7 +261,8 @@ export function splitInserts(
   const rest: PlannedWrite[] = [];
   for (const w of writes) {
     const op = opOf(w.eventIndex);
-    if (w.kind === 'replace' && (op === 'r' || op === 'c')) inserts.push(w);
+    // objectId strategy: the key field is unique only if its index could be created, so always upsert.
+    if (w.kind === 'replace' && !w.noId && (op === 'r' || op === 'c')) inserts.push(w);
     else rest.push(w);
   }
   return { inserts, rest };

@@ -10,7 +10,24 @@ import { MongoBulkWriteError, type AnyBulkWriteOperation, type Document, type Mo
 import type { ConnectorContext, CreateArgs, EventBatch, Sink, StreamSpec, TableRef } from '../../src/runtime/connector';
 import { SluiceError } from '../../src/errors';
 import { RUN_EVENTS } from '../../src/runtime/connector';
-import { keyForDetail, type DecimalMode } from './bson';
+import { keyForDetail, toBson, type DecimalMode } from './bson';
+import {
+  buildEmbedded,
+  childrenOf,
+  documentKey,
+  keyFieldOf,
+  keyFilter,
+  keyString,
+  mapRow,
+  mappedFieldNames,
+  tableName,
+  validateMapping,
+  validateTableColumns,
+  type ChildDoc,
+  type MapOptions,
+  type MappingSpec,
+} from '../../src/transform/mapping';
+import { planChildChanges, planStaging, stagingCollection, withStreamLock, type StagingDoc, type TouchedParent } from './embedding';
 import {
   createClient,
   databaseFromUrl,
@@ -23,7 +40,37 @@ import {
   type ServerInfo,
 } from './client';
 import { classify, type Classified } from './failures';
-import { bulkOperations, planBatch, PlanError, splitInserts, type CollectionPlan, type PlannedWrite } from './plan';
+import { bulkOperations, planBatch, PlanError, splitInserts, type CollectionPlan, type PlannedWrite, type RowMapper } from './plan';
+
+/**
+ * The stream's mapping spec, checked. A `{mappingId}` reference must have been resolved
+ * into the rules before the run; one that reaches the sink is refused.
+ */
+export function sinkMapping(stream: Pick<StreamSpec, 'mapping' | 'tables'>): MappingSpec | null {
+  const m = stream.mapping as Record<string, unknown> | undefined;
+  if (!m) return null;
+  if ('mappingId' in m && m.tables === undefined) {
+    throw new SluiceError('MAPPING_INVALID', `mapping: the mapping ${String(m.mappingId)} was not resolved before the run`, { field: 'mapping.mappingId' });
+  }
+  const spec = validateMapping(m, stream.tables);
+  return spec.tables && Object.keys(spec.tables).length > 0 ? spec : null;
+}
+
+/**
+ * The options the mapping functions take, with this sink's conversion of canonical
+ * values: what the mapping preview passes to previewDocuments to show what the sink
+ * would write (decimals 'string' for FerretDB v1).
+ */
+export function mapOptionsFor(decimals: DecimalMode = 'decimal128', finiteDoublesOnly = false): MapOptions {
+  const opts = { decimals, finiteDoublesOnly };
+  return { decimals, convert: (v, field) => toBson(v, opts, field) };
+}
+
+/** The collection a table's own documents go to, or null when it writes none (embedded only). */
+export function ownCollection(stream: Pick<StreamSpec, 'mapping'>, spec: MappingSpec | null, table: TableRef): string | null {
+  if (spec?.tables?.[tableName(table)]?.newDocuments === false) return null;
+  return collectionFor(stream, table);
+}
 
 /** The collection a table is written to: `mapping.tables['schema.table'].collection`, else the table name. */
 export function collectionFor(stream: Pick<StreamSpec, 'mapping'>, table: TableRef): string {
@@ -82,6 +129,11 @@ interface Connected {
   decimals: DecimalMode;
 }
 
+/** Reads staging back with every number as the BSON type it was written as (no Long → double rounding). */
+const EXACT = { promoteValues: false, promoteLongs: false } as const;
+/** Keys per `$in` query. */
+const IN_CHUNK = 500;
+
 /** A batch of inserts is split in two concurrent commands from twice this many documents. */
 const INSERT_PART_MIN = 500;
 
@@ -93,6 +145,13 @@ export class MongoSink implements Sink {
   readonly #logger: Logger;
   #connected: Promise<Connected> | null = null;
   #closed = false;
+  /** The mapping rules (checked on first use; null: none). */
+  #mapping: MappingSpec | null | undefined;
+  /** Tables whose columns were checked against the mapping, and the field names each child table can produce. */
+  readonly #checkedTables = new Set<string>();
+  readonly #childFields = new Map<string, Set<string>>();
+  /** Collections whose indexes were created by this sink. */
+  readonly #indexed = new Set<string>();
 
   constructor(args: CreateArgs) {
     this.#url = args.connection.url;
@@ -164,8 +223,14 @@ export class MongoSink implements Sink {
   }
 
   async prepare(tables: TableRef[], ctx: ConnectorContext): Promise<void> {
+    const spec = this.#spec();
     if (this.#stream.options.dropCollections !== true) return;
-    const names = [...new Set(tables.map((t) => collectionFor(this.#stream, t)))];
+    const names = [
+      ...new Set([
+        ...tables.flatMap((t) => ownCollection(this.#stream, spec, t) ?? []),
+        ...tables.filter((t) => spec?.tables?.[tableName(t)]?.embed).map((t) => stagingCollection(this.#stream.id, tableName(t))),
+      ]),
+    ];
     for (const name of names) {
       await this.#withRetry(
         `drop of ${name}`,
@@ -189,21 +254,34 @@ export class MongoSink implements Sink {
   async write(batch: EventBatch, ctx: ConnectorContext): Promise<void> {
     if (batch.events.length === 0) return;
     const connected = await this.#withRetry('connect', ctx, async (c) => c, (err, c) => this.#connectFailed(err, c));
+    const spec = this.#spec();
+    if (spec) this.#checkColumns(batch, spec);
+    const mapOpts = this.#mapOptions(connected);
     let plans: CollectionPlan[];
     try {
-      plans = planBatch(batch.events, (t) => collectionFor(this.#stream, t), {
+      plans = planBatch(batch.events, (t) => ownCollection(this.#stream, spec, t), {
         decimals: connected.decimals,
         finiteDoublesOnly: !connected.info.nonFiniteDoubles,
         maxDocumentBytes: connected.info.maxDocumentBytes,
+        ...(spec ? { mapper: (t: TableRef) => this.#rowMapper(spec, t, mapOpts) } : {}),
       });
     } catch (err) {
       if (err instanceof PlanError) throw this.#rejected(err);
       throw err;
     }
     const writeConcern = effectiveWriteConcern(this.#options, connected.info);
+    if (spec && Object.values(spec.tables!).some((tm) => tm.embed)) {
+      await withStreamLock(this.#stream.id, () => this.#writeEmbedding(batch, plans, spec, connected, writeConcern, mapOpts, ctx));
+      return;
+    }
+    await this.#writePlans(plans, batch, connected, writeConcern, ctx);
+  }
+
+  async #writePlans(plans: CollectionPlan[], batch: EventBatch, connected: Connected, writeConcern: WriteConcernSettings, ctx: ConnectorContext): Promise<void> {
     // Collections one after the other: order matters only per key, and one collection
     // failing must leave the later ones unwritten rather than half-known.
     for (const plan of plans) {
+      await this.#ensureIndexes(plan, ctx);
       const { inserts, rest } = splitInserts(plan.writes, (i) => batch.events[i]?.op);
       const retried = inserts.length > 0 ? await this.#insertFirst(plan.collection, inserts, connected, writeConcern, ctx) : [];
       await this.#bulk(plan.collection, [...retried, ...rest], connected, writeConcern, batch, ctx);
@@ -290,6 +368,195 @@ export class MongoSink implements Sink {
         },
       );
     }
+  }
+
+  /** The mapping rules, checked once; a bad spec fails the run with MAPPING_INVALID. */
+  #spec(): MappingSpec | null {
+    if (this.#mapping === undefined) this.#mapping = sinkMapping(this.#stream);
+    return this.#mapping;
+  }
+
+  /** Each mapped table's column names are checked against its schema when the sink first sees it. */
+  #checkColumns(batch: EventBatch, spec: MappingSpec): void {
+    for (const ev of batch.events) {
+      const name = tableName(ev.table);
+      if (!ev.schema || this.#checkedTables.has(name)) continue;
+      validateTableColumns(spec, name, ev.schema);
+      this.#checkedTables.add(name);
+      if (spec.tables?.[name]?.embed) {
+        const known = this.#childFields.get(name) ?? new Set<string>();
+        for (const f of mappedFieldNames(spec.tables[name], ev.schema)) known.add(f);
+        this.#childFields.set(name, known);
+      }
+    }
+  }
+
+  #mapOptions(connected: Connected): MapOptions {
+    return mapOptionsFor(connected.decimals, !connected.info.nonFiniteDoubles);
+  }
+
+  #rowMapper(spec: MappingSpec, t: TableRef, opts: MapOptions): RowMapper | undefined {
+    const tm = spec.tables?.[tableName(t)];
+    if (!tm) return undefined;
+    return { key: (key, columns) => documentKey(key, columns, tm, opts), row: (after) => mapRow(after, tm, opts), keyField: keyFieldOf(tm) };
+  }
+
+  /** objectId strategy: a unique index on the key field, created once per collection by this sink. */
+  async #ensureIndexes(plan: CollectionPlan, ctx: ConnectorContext): Promise<void> {
+    const filter = plan.writes.find((w) => w.noId)?.filter;
+    const keyField = filter ? Object.keys(filter)[0] : undefined;
+    if (keyField) await this.#ensureIndex(plan.collection, keyField, true, ctx);
+  }
+
+  async #ensureIndex(collection: string, field: string, unique: boolean, ctx: ConnectorContext): Promise<void> {
+    const id = `${collection}\u0000${field}`;
+    if (this.#indexed.has(id)) return;
+    try {
+      await this.#withRetry(
+        `index on ${collection}.${field}`,
+        ctx,
+        ({ client }) => client.db(this.#database).collection(collection).createIndex({ [field]: 1 }, { unique }),
+        (err, c) => new SluiceError('SINK_WRITE_FAILED', `Could not create the index on ${this.#database}.${collection}.${field}: ${c.message}`, { stream: this.#stream.id, collection, cause: c.message }, { cause: err }),
+      );
+    } catch (err) {
+      // Writes stay correct without it (they match on the field either way), only slower.
+      if (!(err instanceof SluiceError) || err.code !== 'SINK_WRITE_FAILED') throw err;
+      ctx.logger.warn({ collection, field, err: err.message }, 'index not created; writes match on the field without it');
+    }
+    this.#indexed.add(id);
+  }
+
+  /** Finds documents by `field $in keys`, in chunks, with exact numbers. */
+  async #findIn(collection: string, field: string, keys: unknown[], ctx: ConnectorContext): Promise<StagingDoc[]> {
+    const out: StagingDoc[] = [];
+    for (let i = 0; i < keys.length; i += IN_CHUNK) {
+      const part = keys.slice(i, i + IN_CHUNK);
+      const docs = await this.#withRetry(
+        `read of ${collection}`,
+        ctx,
+        ({ client }) => client.db(this.#database).collection(collection).find({ [field]: { $in: part } }, EXACT).toArray(),
+        (err, c) => new SluiceError('SINK_WRITE_FAILED', `Could not read ${this.#database}.${collection}: ${c.message}`, { stream: this.#stream.id, collection, cause: c.message }, { cause: err }),
+      );
+      out.push(...(docs as unknown as StagingDoc[]));
+    }
+    return out;
+  }
+
+  /** The children of these parents, per child table, grouped by parent keyString. */
+  async #readChildren(spec: MappingSpec, parentTable: string, keys: unknown[], ctx: ConnectorContext): Promise<Map<string, Map<string, ChildDoc[]>>> {
+    const out = new Map<string, Map<string, ChildDoc[]>>();
+    for (const [child] of childrenOf(spec, parentTable)) {
+      const groups = new Map<string, ChildDoc[]>();
+      const staging = stagingCollection(this.#stream.id, child);
+      for (const doc of await this.#findIn(staging, '_p', keys, ctx)) {
+        if (doc._gone || doc._p === null || doc._p === undefined) continue;
+        const k = keyString(doc._p);
+        const list = groups.get(k) ?? [];
+        list.push({ key: doc._id, doc: doc.d ?? {} });
+        groups.set(k, list);
+      }
+      out.set(child, groups);
+    }
+    return out;
+  }
+
+  /** A parent's embedded fields, from its children in staging. */
+  #embeddedFor(spec: MappingSpec, parentTable: string, key: unknown, children: Map<string, Map<string, ChildDoc[]>>): { set: Document; unset: string[] } {
+    const set: Document = {};
+    const unset: string[] = [];
+    for (const [child, rule] of childrenOf(spec, parentTable)) {
+      const built = buildEmbedded(rule, child, children.get(child)?.get(keyString(key)) ?? [], this.#childFields.get(child) ?? []);
+      Object.assign(set, built.set);
+      unset.push(...built.unset);
+    }
+    return { set, unset };
+  }
+
+  /**
+   * A batch of a stream with embedding (see embedding.ts): children into staging, the
+   * tables' own documents (parents with their embedded fields), the touched parents
+   * refreshed, staging cleaned up. Runs under the stream's lock.
+   */
+  async #writeEmbedding(
+    batch: EventBatch,
+    plans: CollectionPlan[],
+    spec: MappingSpec,
+    connected: Connected,
+    writeConcern: WriteConcernSettings,
+    opts: MapOptions,
+    ctx: ConnectorContext,
+  ): Promise<void> {
+    const tables = spec.tables!;
+    const touched = new Map<string, Map<string, TouchedParent>>();
+    const cleanups: [string, PlannedWrite[]][] = [];
+    // 1. Children into staging.
+    const byChild = new Map<string, { event: (typeof batch.events)[number]; eventIndex: number }[]>();
+    batch.events.forEach((event, eventIndex) => {
+      const name = tableName(event.table);
+      if (!tables[name]?.embed) return;
+      const list = byChild.get(name) ?? [];
+      list.push({ event, eventIndex });
+      byChild.set(name, list);
+    });
+    for (const [child, items] of byChild) {
+      const rule = tables[child]!.embed!;
+      const staging = stagingCollection(this.#stream.id, child);
+      await this.#ensureIndex(staging, '_p', false, ctx);
+      let changes;
+      try {
+        changes = planChildChanges(items, rule, tables[child], tables[rule.into], opts);
+      } catch (err) {
+        if (err instanceof PlanError) throw this.#rejected(err);
+        throw err;
+      }
+      const old = await this.#findIn(staging, '_id', changes.map((c) => c.childKey), ctx);
+      const plan = planStaging(changes, new Map(old.map((d) => [keyString(d._id), d])));
+      const known = this.#childFields.get(child) ?? new Set<string>();
+      for (const f of plan.oldFields) known.add(f);
+      for (const c of changes) for (const f of Object.keys(c.doc)) known.add(f);
+      this.#childFields.set(child, known);
+      await this.#bulk(staging, plan.writes, connected, writeConcern, batch, ctx);
+      const into = touched.get(rule.into) ?? new Map<string, TouchedParent>();
+      for (const [k, p] of plan.touched) if (!into.has(k)) into.set(k, p);
+      touched.set(rule.into, into);
+      if (plan.cleanup.length > 0) cleanups.push([staging, plan.cleanup]);
+    }
+    // 2. Own documents; a parent's carry its embedded fields.
+    for (const plan of plans) {
+      const parentWrites = plan.writes.filter((w) => w.kind !== 'delete' && childrenOf(spec, tableName(w.table)).length > 0);
+      for (const w of plan.writes) touched.get(tableName(w.table))?.delete(keyString(w.id));
+      const byParent = new Map<string, PlannedWrite[]>();
+      for (const w of parentWrites) {
+        const list = byParent.get(tableName(w.table)) ?? [];
+        list.push(w);
+        byParent.set(tableName(w.table), list);
+      }
+      for (const [parentTable, writes] of byParent) {
+        const children = await this.#readChildren(spec, parentTable, writes.map((w) => w.id), ctx);
+        for (const w of writes) {
+          const { set, unset } = this.#embeddedFor(spec, parentTable, w.id, children);
+          w.fields = { ...w.fields, ...set };
+          if (w.kind === 'set' && unset.length > 0) w.unset = [...(w.unset ?? []), ...unset];
+        }
+      }
+    }
+    await this.#writePlans(plans, batch, connected, writeConcern, ctx);
+    // 3. Touched parents not written above: their embedded fields only, never creating them.
+    for (const [parentTable, parents] of touched) {
+      if (parents.size === 0) continue;
+      const ptm = tables[parentTable];
+      const [schema, table] = parentTable.split('.') as [string, string];
+      const collection = ownCollection(this.#stream, spec, { schema, table })!;
+      const list = [...parents.values()];
+      const children = await this.#readChildren(spec, parentTable, list.map((p) => p.parentKey), ctx);
+      const refresh: PlannedWrite[] = list.map((p) => {
+        const { set, unset } = this.#embeddedFor(spec, parentTable, p.parentKey, children);
+        return { kind: 'set', id: p.parentKey, fields: set, unset, filter: keyFilter(ptm, p.parentKey), noUpsert: true, eventIndex: p.eventIndex, table: p.table, key: p.key };
+      });
+      await this.#bulk(collection, refresh, connected, writeConcern, batch, ctx);
+    }
+    // 4. Staging cleanup, once every old parent was refreshed.
+    for (const [staging, writes] of cleanups) await this.#bulk(staging, writes, connected, writeConcern, batch, ctx);
   }
 
   #connectFailed(err: unknown, c: Classified): SluiceError {

@@ -26,6 +26,7 @@ import type { ConnectorRegistry } from './registry';
 import { SluiceError } from '../errors';
 import { ConnectionNotFoundError, ConnectorRoleError, MappingNotFoundError, StreamNotFoundError } from './supervisor-types';
 import { dialectOf, streamTransform, validateFilters } from '../transform';
+import { validateStreamMapping } from '../transform/mapping';
 import { needsTableList, resolveTables } from '../transform/tables';
 import { RecordErrorPolicy, storeDeadLetters, withRecordErrors } from './record-errors';
 
@@ -233,6 +234,7 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
   try {
     // A spec stored before its clause was checked fails here, at the start, not at the first change.
     validateFilters(stream, deps.sourceConnection.kind);
+    validateStreamMapping(stream);
     if (needsTableList(stream.tables, stream.excludeTables)) {
       // Table patterns and excludes are resolved now, against the tables the source has at this start.
       if (!deps.sourceModule.listTables) {

@@ -102,6 +102,22 @@ test('mapping bodies: unknown fields are refused at every level, and tables is r
     assert.equal(r.statusCode, 400, JSON.stringify(body));
     assertEnvelope(r.body, 'VALIDATION_FAILED');
   }
+  // Well-formed but wrong rules get the same check as a stream's own mapping, on create and replace.
+  const wrong = [
+    { name: 'x', tables: { 'public.t': { embed: { into: 'public.t', kind: 'array', foreignKey: ['p'] } } } },
+    { name: 'x', tables: { 'public.t': { fields: { a: { name: 'x' }, b: { name: 'x' } } } } },
+    { name: 'x', tables: { 'public.t': { embed: { into: 'public.p', kind: 'array', foreignKey: [] } } } },
+  ];
+  const made = (await call('POST', '/api/v1/mappings', { name: 'to-replace', tables: {} })).json();
+  for (const body of wrong) {
+    const r = await call('POST', '/api/v1/mappings', body);
+    assert.equal(r.statusCode, 400, JSON.stringify(body));
+    assertEnvelope(r.body, 'MAPPING_INVALID');
+    const put = await call('PUT', `/api/v1/mappings/${made.id}`, { ...body, name: 'to-replace' });
+    assert.equal(put.statusCode, 400, JSON.stringify(body));
+    assertEnvelope(put.body, 'MAPPING_INVALID');
+  }
+  assert.equal((await call('DELETE', `/api/v1/mappings/${made.id}`)).statusCode, 204);
 });
 
 test('a stream may reference a mapping; an unknown one is refused; a referenced one cannot be deleted; each start resolves the current rules', async () => {

@@ -9,6 +9,7 @@ import type { ApiDeps } from '../server';
 import { SluiceError } from '../../errors';
 import type { MappingInput, MappingRecord } from '../../store/mappings';
 import { errorResponses, idParams, listQuery, pageOf } from '../schemas';
+import { validateMapping } from '../../transform/mapping';
 
 const FIELD_TYPES = ['objectId', 'date', 'decimal128', 'uuid', 'string', 'int', 'long', 'double', 'boolean'] as const;
 
@@ -123,10 +124,12 @@ export async function mappingRoutes(app: FastifyInstance, deps: ApiDeps): Promis
         tags: ['mappings'],
         summary: 'Create a mapping resource that streams can reference with {"mappingId": "…"}',
         body: mappingBody,
-        response: { 201: mappingView, ...errorResponses('MAPPING_NAME_TAKEN') },
+        response: { 201: mappingView, ...errorResponses('MAPPING_NAME_TAKEN', 'MAPPING_INVALID') },
       },
     },
     async (req, reply) => {
+      // The same rules check as a stream's own mapping (embed targets, key columns, types).
+      validateMapping({ tables: req.body.tables });
       nameFree(req.body.name);
       return reply.status(201).send(view(mappings.create(req.body)));
     },
@@ -148,11 +151,12 @@ export async function mappingRoutes(app: FastifyInstance, deps: ApiDeps): Promis
         summary: "Replace a mapping's rules; each stream that references it uses them from its next start",
         params: idParams,
         body: mappingBody,
-        response: { 200: mappingView, ...errorResponses('MAPPING_NOT_FOUND', 'MAPPING_NAME_TAKEN') },
+        response: { 200: mappingView, ...errorResponses('MAPPING_NOT_FOUND', 'MAPPING_NAME_TAKEN', 'MAPPING_INVALID') },
       },
     },
     async (req) => {
       load(req.params.id);
+      validateMapping({ tables: req.body.tables });
       nameFree(req.body.name, req.params.id);
       return view(mappings.update(req.params.id, req.body) as MappingRecord);
     },

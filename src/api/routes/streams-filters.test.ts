@@ -85,3 +85,25 @@ test('a whereClause that cannot be compiled is refused at create and update with
     assert.ok(r.statusCode === 400 || r.statusCode === 201, `${clause}: ${r.statusCode} ${r.body}`);
   }
 });
+
+test('a mapping spec of the wrong shape is refused at create and replace with MAPPING_INVALID naming table and field; a good one and a mappingId pass', async () => {
+  const src = (await post('/api/v1/connections', { name: 'pg-map', kind: 'postgresql', url: 'postgresql://u:pw@h:5432/app' })).json();
+  const dst = (await post('/api/v1/connections', { name: 'mongo-map', kind: 'mongodb', url: 'mongodb://h/app' })).json();
+  const spec = (mapping: unknown, name = 'mapped') => ({ name, source: { connectionId: src.id }, sink: { connectionId: dst.id }, tables: ['public.orders', 'public.items'], mapping });
+  const embed = { into: 'public.orders', kind: 'array', field: 'items', foreignKey: ['order_id'], sort: [{ field: 'line_no' }] };
+  const bad = await post('/api/v1/streams', spec({ tables: { 'public.items': { newDocuments: false, embed: { ...embed, kind: 'list' } } } }));
+  assert.equal(bad.statusCode, 400, bad.body);
+  const err = bad.json().error;
+  assert.equal(err.code, 'MAPPING_INVALID');
+  assert.equal(err.detail.table, 'public.items');
+  assert.match(err.detail.field, /embed\.kind/);
+  const notStreamed = await post('/api/v1/streams', spec({ tables: { 'public.other': { collection: 'x' } } }));
+  assert.equal(notStreamed.json().error.code, 'MAPPING_INVALID');
+  const ok = await post('/api/v1/streams', spec({ tables: { 'public.orders': { fields: { note: { name: 'memo' } } }, 'public.items': { newDocuments: false, embed } } }));
+  assert.equal(ok.statusCode, 201, ok.body);
+  const replaced = await post(`/api/v1/streams/${ok.json().id}`, spec({ tables: { 'public.orders': { fields: { note: { type: 'money' } } } } }), 'PUT');
+  assert.equal(replaced.statusCode, 400, replaced.body);
+  assert.match(replaced.json().error.detail.field, /fields\.note\.type/);
+  const byId = await post('/api/v1/streams', spec({ mappingId: 'm-1' }, 'by-id'));
+  assert.equal(byId.statusCode, 201, byId.body);
+});

@@ -12,6 +12,7 @@ import { validateSchedule } from '../../runtime/schedule';
 import { mappingIdOf } from '../../runtime/stream-runner';
 import { confirmDelete, errorResponses, idParams, listQuery, pageOf, ID_PATTERN } from '../schemas';
 import { verifyRoutes } from './streams-verify';
+import { validateStreamMapping } from '../../transform/mapping';
 
 const connectionRef = {
   type: 'object',
@@ -210,6 +211,8 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     validateFilters(body, store.connections.get(body.source.connectionId)!.kind);
     validateSchedule(body);
     checkMappingRef(body);
+    // Mapping rules are checked for shape now; their column names when the sink first sees each table.
+    validateStreamMapping(body);
   };
 
   /** `"mapping": {"mappingId": "…"}` must name an existing mapping, and nothing beside it. */
@@ -259,7 +262,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         tags: ['streams'],
         summary: 'Create a stream (it does not start until POST /streams/{id}/start)',
         body: streamBodySchema,
-        response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND') },
+        response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID') },
       },
     },
     async (req, reply) => {
@@ -292,7 +295,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         summary: 'Replace a stopped stream\'s spec',
         params: idParams,
         body: streamBodySchema,
-        response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND') },
+        response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID') },
       },
     },
     async (req) => {

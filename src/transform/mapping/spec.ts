@@ -44,6 +44,12 @@ export interface EmbedRule {
   field?: string;
   /** This table's columns that hold the parent's primary key, in the parent key's order. */
   foreignKey: string[];
+  /**
+   * The parent's key columns that `foreignKey` refers to, in the same order. Needed for a
+   * composite parent key (its `_id` subdocument is keyed by the parent's field names)
+   * and for the parent key's type override to apply to the lookup; defaults to none.
+   */
+  references?: string[];
   /** Order of an embedded array, by (mapped) field names; the child's key when left out. */
   sort?: { field: string; desc?: boolean }[];
 }
