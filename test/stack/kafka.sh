@@ -107,10 +107,12 @@ kafka_format() {
   local cluster_id java
   java="$(kafka_java)"
   # A cluster id is 16 random bytes, base64url without padding (what `random-uuid` prints).
+  # It is passed as --cluster-id=ID: one that starts with "-" (1 in 64) would otherwise be
+  # read as an option by the tool's argument parser, and the format would fail.
   cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
   log "kafka: formatting $KAFKA_DATA (cluster id $cluster_id)"
   if ! "$java" "${KAFKA_JVM_OPTS[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format \
-      -t "$cluster_id" -c "$KAFKA_DIR/server.properties" --ignore-formatted >>"$KAFKA_OUT" 2>&1; then
+      --cluster-id="$cluster_id" -c "$KAFKA_DIR/server.properties" --ignore-formatted >>"$KAFKA_OUT" 2>&1; then
     tail -n 30 "$KAFKA_OUT" >&2
     die "kafka: storage format failed; see $KAFKA_OUT"
   fi
