@@ -56,7 +56,9 @@ export function resolveMapping(stream: StreamSpec, store: Pick<StreamPersistence
   if (mappingId === undefined) return stream;
   const mapping = store.getMapping(mappingId);
   if (!mapping) throw new MappingNotFoundError(mappingId, stream.id);
-  return { ...stream, mapping: { ...mapping } as Record<string, unknown> };
+  // The id stays beside the rules: a shared resource may hold rules for tables this stream
+  // does not read, which validateMapping then leaves out instead of refusing.
+  return { ...stream, mapping: { mappingId, ...mapping } as Record<string, unknown> };
 }
 
 /**

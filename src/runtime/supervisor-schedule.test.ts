@@ -210,12 +210,12 @@ test('a stream naming a mapping resource: each start hands the sink the rules as
   store.putMapping('m1', { tables: { 'public.orders': { collection: 'orders_v1' } } });
   await sup.start('s1');
   await until('COMPLETED');
-  assert.deepEqual(dst.createdFor.at(-1)?.mapping, { tables: { 'public.orders': { collection: 'orders_v1' } } });
+  assert.deepEqual(dst.createdFor.at(-1)?.mapping, { mappingId: 'm1', tables: { 'public.orders': { collection: 'orders_v1' } } });
 
   store.putMapping('m1', { tables: { 'public.orders': { collection: 'orders_v2', nulls: 'omit' } } });
   await sup.start('s1');
   await until('COMPLETED');
-  assert.deepEqual(dst.createdFor.at(-1)?.mapping, { tables: { 'public.orders': { collection: 'orders_v2', nulls: 'omit' } } });
+  assert.deepEqual(dst.createdFor.at(-1)?.mapping, { mappingId: 'm1', tables: { 'public.orders': { collection: 'orders_v2', nulls: 'omit' } } });
   assert.deepEqual(store.getStream('s1')?.mapping, { mappingId: 'm1' }, 'the stored spec keeps the reference');
 
   // Inline rules pass through as they are.

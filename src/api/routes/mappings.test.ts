@@ -106,7 +106,7 @@ test('mapping bodies: unknown fields are refused at every level, and tables is r
   const wrong = [
     { name: 'x', tables: { 'public.t': { embed: { into: 'public.t', kind: 'array', foreignKey: ['p'] } } } },
     { name: 'x', tables: { 'public.t': { fields: { a: { name: 'x' }, b: { name: 'x' } } } } },
-    { name: 'x', tables: { 'public.t': { embed: { into: 'public.p', kind: 'array', foreignKey: [] } } } },
+    { name: 'x', tables: { 'public.t': { embed: { into: 'public.p', kind: 'array', foreignKey: ['p'] } }, 'public.p': { embed: { into: 'public.q', kind: 'document', foreignKey: ['q'] } } } },
   ];
   const made = (await call('POST', '/api/v1/mappings', { name: 'to-replace', tables: {} })).json();
   for (const body of wrong) {
@@ -143,16 +143,16 @@ test('a stream may reference a mapping; an unknown one is refused; a referenced 
 
   // The run plan (what the sink is created with) carries the rules, resolved at each start.
   const plan = () => planRun(streamId, storePersistence(api.store), api.registry, pino({ level: 'silent' }));
-  assert.deepEqual(plan().stream.mapping, { tables: ORDERS_RULES });
+  assert.deepEqual(plan().stream.mapping, { mappingId: m.id, tables: ORDERS_RULES });
   assert.equal((await call('POST', `/api/v1/streams/${streamId}/start`, undefined)).statusCode, 202);
   await waitFor(async () => (await call('GET', `/api/v1/streams/${streamId}`)).json().state === 'COMPLETED', { message: 'first run completes' });
-  assert.deepEqual(api.mem.sink(dst).createdFor.at(-1)?.mapping, { tables: ORDERS_RULES });
+  assert.deepEqual(api.mem.sink(dst).createdFor.at(-1)?.mapping, { mappingId: m.id, tables: ORDERS_RULES });
 
   assert.equal((await call('PUT', `/api/v1/mappings/${m.id}`, { name: 'for-streams', tables: ITEMS_RULES })).statusCode, 200);
-  assert.deepEqual(plan().stream.mapping, { tables: ITEMS_RULES });
+  assert.deepEqual(plan().stream.mapping, { mappingId: m.id, tables: ITEMS_RULES });
   assert.equal((await call('POST', `/api/v1/streams/${streamId}/start`, undefined)).statusCode, 202);
   await waitFor(() => api.mem.sink(dst).createdFor.filter((x) => x.id === streamId).length === 2, { message: 'second run opened its sink' });
-  assert.deepEqual(api.mem.sink(dst).createdFor.at(-1)?.mapping, { tables: ITEMS_RULES }, 'the changed mapping took effect at the next start');
+  assert.deepEqual(api.mem.sink(dst).createdFor.at(-1)?.mapping, { mappingId: m.id, tables: ITEMS_RULES }, 'the changed mapping took effect at the next start');
   await waitFor(async () => (await call('GET', `/api/v1/streams/${streamId}`)).json().state === 'COMPLETED', { message: 'second run completes' });
 
   // Once no stream references it, it can go.

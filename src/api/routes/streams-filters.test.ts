@@ -104,6 +104,10 @@ test('a mapping spec of the wrong shape is refused at create and replace with MA
   const replaced = await post(`/api/v1/streams/${ok.json().id}`, spec({ tables: { 'public.orders': { fields: { note: { type: 'money' } } } } }), 'PUT');
   assert.equal(replaced.statusCode, 400, replaced.body);
   assert.match(replaced.json().error.detail.field, /fields\.note\.type/);
-  const byId = await post('/api/v1/streams', spec({ mappingId: 'm-1' }, 'by-id'));
+  // A reference must name an existing mapping resource; its rules are checked when it is created.
+  assert.equal((await post('/api/v1/streams', spec({ mappingId: 'm-1' }, 'by-id'))).json().error.code, 'MAPPING_NOT_FOUND');
+  const resource = await post('/api/v1/mappings', { name: 'shared-orders', tables: { 'public.orders': { fields: { note: { name: 'memo' } } }, 'public.elsewhere': { collection: 'x' } } });
+  assert.equal(resource.statusCode, 201, resource.body);
+  const byId = await post('/api/v1/streams', spec({ mappingId: resource.json().id }, 'by-id'));
   assert.equal(byId.statusCode, 201, byId.body);
 });

@@ -229,6 +229,10 @@ test('validateTableColumns: rules must name the table\'s own columns; a composit
   validateTableColumns(typedKey, ORDERS, schema(['id', 'customer_id'], ['id']));
   // A resolved mapping resource keeps its id beside the rules.
   assert.deepEqual(validateMapping({ mappingId: 'm1', tables: good().tables }).tables, good().tables);
+  // A shared mapping resource's rules for tables the stream does not read are left out, not refused.
+  const shared = validateMapping({ mappingId: 'm1', tables: { ...good().tables, 'public.other': { collection: 'x' } } }, Object.keys(good().tables!));
+  assert.deepEqual(shared.tables, good().tables);
+  invalid(() => validateMapping({ tables: { ...good().tables, 'public.other': { collection: 'x' } } }, Object.keys(good().tables!)), /public\.other/);
   invalid(() => validateMapping({ mappingId: 'm1', tables: { [ORDERS]: { nulls: 'x' } } }), /nulls/);
 });
 

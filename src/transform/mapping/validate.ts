@@ -114,9 +114,13 @@ export function validateMapping(mapping: unknown, streamTables?: readonly string
   if (!isObject(mapping.tables)) return invalid('mapping.tables must be an object of "schema.table" → rules', { field: 'mapping.tables' });
   const tables = mapping.tables as Record<string, unknown>;
   for (const [t, tm] of Object.entries(tables)) checkTable(t, tm);
-  const spec = mapping as MappingSpec;
-  const all = spec.tables!;
   const plain = streamTables && streamTables.length > 0 && streamTables.every((t) => /^[^.*?]+\.[^*?]+$/.test(t)) ? new Set(streamTables) : undefined;
+  // A mapping resource is shared: its rules for tables this stream does not read are left
+  // out (a stream's own rules must name its tables: there an unknown table is a typo).
+  const shared = 'mappingId' in mapping;
+  const spec: MappingSpec =
+    shared && plain ? { ...(mapping as MappingSpec), tables: Object.fromEntries(Object.entries(tables as Record<string, TableMapping>).filter(([t]) => plain.has(t))) } : (mapping as MappingSpec);
+  const all = spec.tables!;
   for (const [t, tm] of Object.entries(all)) {
     if (plain && !plain.has(t)) invalid(`tables["${t}"] is not one of the stream's tables`, { table: t, field: `tables["${t}"]` });
     const e = tm.embed;
