@@ -162,7 +162,8 @@ export async function verifyStream(opts: {
   const results = compared.length ? await dst.verify!({ connection: sink, stream, tables: compared, maxDifferences, chunkSize, logger }) : [];
   const tables: TableVerification[] = [];
   for (const n of order) {
-    const own = results.filter((r) => r.table === n);
+    // Its own documents first, then its copies embedded in a parent.
+    const own = results.filter((r) => r.table === n).sort((x, y) => Number(x.mode === 'embedded') - Number(y.mode === 'embedded'));
     if (own.length > 0) tables.push(...own);
     else if (skipped.has(n)) tables.push(skipped.get(n)!);
     else {
