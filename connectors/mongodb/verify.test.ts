@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Binary, Long, ObjectId } from 'mongodb';
 import { canonical, childParentKey, differingFields, embeddedFieldsOf, expectedChild, expectedDocument, heldCount, verifyMapping } from './verify';
 import { Decimal, type TableSchema } from '../../src/runtime/values';
-import { matchClause, skipReason } from '../../src/runtime/verify';
+import { childReader, matchClause, skipReason, type PreparedTable } from '../../src/runtime/verify';
 import { FieldConversionError } from '../../src/transform/mapping';
 import { compileWhere } from '../../src/transform/where';
 
@@ -169,4 +169,46 @@ test('matchClause: the child rows of given parents as a whereClause that compile
     const sql = w.sql((i) => `$${i + 1}`);
     assert.ok(!sql.text.includes('here'), `strings are parameters: ${sql.text}`);
   }
+});
+
+test('childReader: children of given parents by a whereClause (the child\'s own filter ANDed), or, with a rowCount, read whole once and matched', async () => {
+  const cols = [
+    { name: 'id', type: 'int64' as const, sourceType: 'bigint', optional: false },
+    { name: 'order_id', type: 'int64' as const, sourceType: 'bigint', optional: true },
+  ];
+  const rows = Array.from({ length: 30 }, (_, i) => ({ id: BigInt(i + 1), order_id: i % 4 === 3 ? null : BigInt((i % 10) + 1) }));
+  const calls: string[] = [];
+  const table = (rowCount: number | undefined, own?: string): PreparedTable => {
+    const pass = (w: string | undefined) => (r: Record<string, unknown>) => (w === undefined ? true : compileWhere(w, { dialect: 'postgresql', columns: cols }).test(r));
+    const filtered = rows.filter(pass(own)).slice(0, rowCount);
+    return {
+      ref: items,
+      schema: { columns: cols, key: ['id'] },
+      rowCount,
+      read: async (offset, limit) => {
+        calls.push('read');
+        return filtered.slice(offset, offset + limit);
+      },
+      readWhere: async (extra, offset, limit) => {
+        const clause = own === undefined ? extra : `(${own}) AND (${extra})`;
+        calls.push(clause);
+        return rows.filter(pass(clause)).slice(offset, offset + limit);
+      },
+    };
+  };
+  const parents = [{ id: 2n }, { id: 5n }, { id: null }];
+  const ids = (rs: Record<string, unknown>[]) => rs.map((r) => Number(r.id)).sort((a, b) => a - b);
+  const byClause = childReader(table(undefined, 'id > 10'), ['order_id'], ['id'], 'postgresql');
+  assert.deepEqual(ids(await byClause(parents)), [15, 22, 25]);
+  assert.deepEqual(calls, ['(id > 10) AND ("order_id" IN (2, 5))']);
+  calls.length = 0;
+  assert.deepEqual(await byClause([]), [], 'no parents: no query');
+  assert.deepEqual(calls, []);
+  const whole = childReader(table(12), ['order_id'], ['id'], 'postgresql');
+  assert.deepEqual(ids(await whole(parents)), [2, 5]);
+  assert.deepEqual(ids(await whole([{ id: 1n }])), [1, 11]);
+  assert.deepEqual(calls, ['read'], 'read whole once, honouring rowCount');
+  // A long IN list compiles (one query per 1000 parents on a one-column key).
+  const many = Array.from({ length: 1000 }, (_, i) => [BigInt(i)]);
+  assert.equal(compileWhere(matchClause(['order_id'], many, 'postgresql')!, { dialect: 'postgresql', columns: cols }).test({ id: 1n, order_id: 999n }), true);
 });

@@ -95,8 +95,8 @@ export function matchClause(columns: readonly string[], tuples: readonly unknown
   return lit.map((t) => `(${columns.map((c, i) => `${quoteIdent(c, dialect)} = ${t[i]}`).join(' AND ')})`).join(' OR ');
 }
 
-/** Parents per child query, so that a clause stays small. */
-const MATCH_BATCH = 200;
+/** Parents per child query, so that a clause stays small (an IN list takes more than ORed conjunctions). */
+const matchBatch = (columns: number): number => (columns === 1 ? 1000 : 200);
 
 export async function verifyStream(opts: {
   registry: ConnectorRegistry;
@@ -175,7 +175,7 @@ export async function verifyStream(opts: {
   return { status: failed ? 'FAILED' : 'PASSED', tables };
 }
 
-interface PreparedTable {
+export interface PreparedTable {
   ref: TableRef;
   schema: TableSchema;
   /** Rows in key order with the table's filters (whereClause, rowCount, columns). */
@@ -218,7 +218,7 @@ async function prepare(src: ConnectorModule, source: ConnectionSpec, stream: Str
  * streamed), or whose key values have no exact literal, is read whole once, with its
  * filters, and matched here.
  */
-function childReader(c: PreparedTable, foreignKey: readonly string[], references: readonly string[], dialect: Dialect): (parents: readonly Row[]) => Promise<Row[]> {
+export function childReader(c: PreparedTable, foreignKey: readonly string[], references: readonly string[], dialect: Dialect): (parents: readonly Row[]) => Promise<Row[]> {
   let whole: Map<string, Row[]> | undefined;
   const tupleOf = (r: Row, cols: readonly string[]): unknown[] => cols.map((k) => r[k]);
   const readAll = async (read: (offset: number, limit: number) => Promise<Row[]>): Promise<Row[]> => {
@@ -234,7 +234,8 @@ function childReader(c: PreparedTable, foreignKey: readonly string[], references
     if (tuples.length === 0) return [];
     if (c.rowCount === undefined) {
       const clauses: (string | undefined)[] = [];
-      for (let i = 0; i < tuples.length; i += MATCH_BATCH) clauses.push(matchClause(foreignKey, tuples.slice(i, i + MATCH_BATCH), dialect));
+      const n = matchBatch(foreignKey.length);
+      for (let i = 0; i < tuples.length; i += n) clauses.push(matchClause(foreignKey, tuples.slice(i, i + n), dialect));
       if (clauses.every((x) => x !== undefined)) {
         const out: Row[] = [];
         for (const clause of clauses as string[]) out.push(...(await readAll((offset, limit) => c.readWhere(clause, offset, limit))));
