@@ -260,6 +260,17 @@ export interface VerifySourceTable {
   schema: TableSchema;
   /** Rows in key order, `limit` from `offset`, whereClause, rowCount and column filter applied. */
   read(offset: number, limit: number): Promise<Row[]>;
+  /** The tables the mapping embeds into this table's documents (`embed.into`), compared inside them. */
+  children?: VerifyChildTable[];
+}
+
+/** A table embedded into a parent's documents, read for the parents of each chunk. */
+export interface VerifyChildTable {
+  table: TableRef;
+  /** Its schema as read (kept columns only) and its key. */
+  schema: TableSchema;
+  /** Its rows whose foreign key points at one of these parent rows, with its own filters applied. */
+  readFor(parents: readonly Row[]): Promise<Row[]>;
 }
 
 /** The outcome for one table of POST /streams/{id}/verify. */
@@ -273,6 +284,15 @@ export interface TableVerification {
   different: number;
   /** The first `maxDifferences` keys that differ, in the order found. */
   differences: Array<{ key: Record<string, unknown>; kind: 'missing' | 'extra' | 'different'; fields?: string[] }>;
+  /**
+   * direct: the table's own documents in `collection`; embedded: its rows as the mapping
+   * embeds them into the documents of `embeddedIn` (in `collection`). Counts then are
+   * the child rows the compared parents should hold and do hold (array: every row;
+   * document and merge: one per parent), and differences name parents, with the field.
+   */
+  mode?: 'direct' | 'embedded';
+  /** embedded: the parent table. */
+  embeddedIn?: string;
   /** Set when the table was not compared, with why. */
   skipped?: string;
 }

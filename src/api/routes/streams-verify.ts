@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { ApiDeps } from '../server';
 import { SluiceError, isSluiceError, toSluiceError } from '../../errors';
 import { verifyStream, type VerifyRequest } from '../../runtime/verify';
+import { resolveMapping } from '../../runtime/stream-runner';
 import { errorResponses, idParams } from '../schemas';
 
 const difference = {
@@ -34,6 +35,15 @@ const tableResult = {
     extra: { type: 'integer' },
     different: { type: 'integer' },
     differences: { type: 'array', items: difference },
+    mode: {
+      type: 'string',
+      enum: ['direct', 'embedded'],
+      description:
+        'direct: the table\'s own documents in collection. embedded: the table\'s rows as the mapping embeds them in the documents of embeddedIn ' +
+        '(counts are the child rows the compared parents should hold and hold: every row for an array, one for a document or merge; differences name parents and the embedded field). ' +
+        'A table with its own documents and an embed rule appears twice, once per mode.',
+    },
+    embeddedIn: { type: 'string', description: 'mode embedded: the parent table' },
     skipped: { type: 'string', description: 'Why the table was not compared' },
   },
 } as const;
@@ -49,7 +59,8 @@ export async function verifyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         tags: ['streams'],
         summary: 'Verify the stream: compare the source with MongoDB, table by table',
         description:
-          'Counts first, then every source row (with the stream\'s whereClause, rowCount and column filters) against the document the sink writes for it, ' +
+          'Counts first, then every source row (with the stream\'s whereClause, rowCount and column filters) against the document the sink writes for it ' +
+          '(the mapping rules applied: fields, type overrides, nulls, _id strategy, collection names, embedded children read from the source for each chunk of parents), ' +
           'in key-ordered chunks of chunkSize, then the documents no source row explains. Lists the first maxDifferences differing keys per table. ' +
           'Synchronous, meant for tables up to about 100k rows; a stream under live CDC can show changes still in flight. ' +
           'Sets metadata.verificationStatus: VERIFYING, then VERIFIED, FAILED (differences) or ABORTED (could not finish).',
@@ -79,6 +90,8 @@ export async function verifyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
             'STREAM_NOT_FOUND',
             'STREAM_INVALID_TRANSITION',
             'CONNECTION_NOT_FOUND',
+            'MAPPING_NOT_FOUND',
+            'MAPPING_INVALID',
             'CONNECTOR_ROLE_UNSUPPORTED',
             'SOURCE_TABLE_NOT_FOUND',
             'FILTER_CLAUSE_INVALID',
@@ -112,7 +125,9 @@ export async function verifyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       running.add(id);
       store.streams.setMetadata(id, { ...store.streams.metadata(id), verificationRequested: true, verificationStatus: 'VERIFYING' });
       try {
-        const report = await verifyStream({ registry: deps.connectors, stream: rec.spec, source, sink, request: req.body ?? {}, logger: req.log as unknown as Logger });
+        // A mapping resource is resolved as a run resolves it (its rules as they are now).
+        const stream = resolveMapping(rec.spec, { getMapping: (mid) => { const m = store.mappings.get(mid); return m ? { tables: m.tables } : undefined; } });
+        const report = await verifyStream({ registry: deps.connectors, stream, source, sink, request: req.body ?? {}, logger: req.log as unknown as Logger });
         const verificationStatus = report.status === 'PASSED' ? 'VERIFIED' : 'FAILED';
         const finishedAt = new Date().toISOString();
         if (store.streams.get(id)) store.streams.setMetadata(id, { verificationRequested: true, verificationStatus, verifiedAt: finishedAt });
