@@ -31,6 +31,7 @@ import { planChildChanges, planStaging, stagingCollection, withStreamLock, type 
 import {
   createClient,
   databaseFromUrl,
+  describeUrl,
   detectServer,
   effectiveDecimalMode,
   effectiveWriteConcern,
@@ -64,6 +65,31 @@ export function sinkMapping(stream: Pick<StreamSpec, 'mapping' | 'tables'>): Map
 export function mapOptionsFor(decimals: DecimalMode = 'decimal128', finiteDoublesOnly = false): MapOptions {
   const opts = { decimals, finiteDoublesOnly };
   return { decimals, convert: (v, field) => toBson(v, opts, field) };
+}
+
+/**
+ * The options the sink would use on this connection, for the mapping preview: asks the
+ * server what it is (buildInfo, hello; nothing is written) exactly as the sink does on
+ * connect, so decimals (Decimal128, or their exact text on FerretDB v1) and non-finite
+ * doubles come out as the sink would write them. SINK_UNREACHABLE when the server does
+ * not answer; CONFIG_INVALID when the connection's options do not suit the server.
+ */
+export async function sinkMapOptions(url: string, rawOptions: Record<string, unknown> | undefined): Promise<{ options: MapOptions; database: string; server: string }> {
+  const database = databaseFromUrl(url);
+  const options = parseOptions(rawOptions);
+  const client = createClient(url, options);
+  try {
+    let info: ServerInfo;
+    try {
+      await client.connect();
+      info = await detectServer(client);
+    } catch (err) {
+      throw new SluiceError('SINK_UNREACHABLE', `Cannot reach the MongoDB sink ${describeUrl(url)}: ${(err as Error).message}`, { url: describeUrl(url), cause: (err as Error).message }, { cause: err });
+    }
+    return { options: mapOptionsFor(effectiveDecimalMode(options, info), !info.nonFiniteDoubles), database, server: serverLabel(info) };
+  } finally {
+    await client.close().catch(() => undefined);
+  }
 }
 
 /** The collection a table's own documents go to, or null when it writes none (embedded only). */
