@@ -10,7 +10,7 @@
  *   `where` on the foreign-key columns (`fk IN (…)`, or `(a = … AND b = …) OR …` for a
  *   composite key) written in the where compiler's own language, so the values still
  *   reach the database as bind parameters; the child's own whereClause is ANDed to it.
- *   A key the language cannot spell (dates, bytes) reads the child's rows unrestricted
+ *   A key the language cannot spell (dates, bytes, a PostgreSQL string with a backslash) reads the child's rows unrestricted
  *   (up to MAX_CHILD_ROWS) and keeps those whose foreign key matches.
  * - Decimals and non-finite doubles depend on the sink server (FerretDB v1 has no
  *   Decimal128): the preview asks the sink connection what it is, as the sink does
@@ -94,6 +94,9 @@ export function whereLiteral(v: unknown, dialect: Dialect): string | undefined {
   if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
   if (typeof v === 'string') {
     if (v.includes('\0')) return undefined;
+    // The PostgreSQL parser reads a backslash before a quote as an escape, which the
+    // database does not: such a string is left to the in-memory match.
+    if (dialect === 'postgresql' && v.includes('\\')) return undefined;
     const body = dialect === 'mysql' ? v.replace(/\\/g, '\\\\').replace(/'/g, "''") : v.replace(/'/g, "''");
     return `'${body}'`;
   }
