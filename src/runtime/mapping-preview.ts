@@ -11,7 +11,8 @@
  *   composite key) written in the where compiler's own language, so the values still
  *   reach the database as bind parameters; the child's own whereClause is ANDed to it.
  *   A key the language cannot spell (dates, bytes, a PostgreSQL string with a backslash) reads the child's rows unrestricted
- *   (up to MAX_CHILD_ROWS) and keeps those whose foreign key matches.
+ *   (up to MAX_CHILD_ROWS) and keeps those whose foreign key matches; so does a child
+ *   table with a rowCount (the snapshot keeps its first rowCount rows in key order).
  * - Decimals and non-finite doubles depend on the sink server (FerretDB v1 has no
  *   Decimal128): the preview asks the sink connection what it is, as the sink does
  *   on connect (buildInfo/hello, read-only), so a sink that is down is SINK_UNREACHABLE.
@@ -230,7 +231,7 @@ export async function previewMapping(opts: {
       if (parents.length === 0) continue;
       const wanted = new Set(parents.map((p) => p.key));
       const ctm = tableMapping(spec, child);
-      for (const row of await childRows(src, source, c, rule, parent.schema, parents.map((p) => p.row), dialect, logger)) {
+      for (const row of await childRows(src, source, c, rule, parent.schema, parents.map((p) => p.row), dialect, rowLimitOf(stream, refOf(child)), logger)) {
         let pk: string;
         try {
           const k = parentKeyOf(row, rule, tm, mapOpts);
@@ -274,6 +275,7 @@ async function childRows(
   parentSchema: TableSchema,
   parents: Row[],
   dialect: Dialect,
+  rowCount: number | undefined,
   logger: Logger,
 ): Promise<Row[]> {
   const refs = rule.references ?? parentSchema.key;
@@ -288,10 +290,12 @@ async function childRows(
     keys.push(k);
   }
   if (keys.length === 0) return [];
-  const where = keysWhere(rule.foreignKey, keys, dialect);
+  // A child rowCount keeps the first rows of the whole table (as the snapshot takes them): read those, match in memory.
+  const where = rowCount === undefined ? keysWhere(rule.foreignKey, keys, dialect) : undefined;
+  const max = Math.min(MAX_CHILD_ROWS, rowCount ?? MAX_CHILD_ROWS);
   const out: Row[] = [];
-  for (let offset = 0; offset < MAX_CHILD_ROWS; offset += MAX_READ_ROWS) {
-    const page = (await src.readRows!(source, c.ref, query(c, { limit: Math.min(MAX_READ_ROWS, MAX_CHILD_ROWS - offset), offset, ...(where !== undefined ? { where } : {}) }), logger)).rows;
+  for (let offset = 0; offset < max; offset += MAX_READ_ROWS) {
+    const page = (await src.readRows!(source, c.ref, query(c, { limit: Math.min(MAX_READ_ROWS, max - offset), offset, ...(where !== undefined ? { where } : {}) }), logger)).rows;
     out.push(...page);
     if (page.length < MAX_READ_ROWS) break;
   }
