@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { BSON } from 'mongodb';
 import { createStream, mongoDb, pgClient, streamStatus, transportEnv, uid } from '../helpers/pipeline';
 import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
+import { myClient, myDatabase } from '../helpers/mysql-pipeline';
 import { waitFor } from '../../src/runtime/testing/wait-for';
 
 const ADMIN = 'e2e-preview-admin-key-0123456789';
@@ -171,5 +172,74 @@ test('the mapping preview shows exactly the documents the stream then writes, wi
     await pg.query(`DROP TABLE IF EXISTS ${items}`).catch(() => undefined);
     await pg.query(`DROP TABLE IF EXISTS ${orders}`).catch(() => undefined);
     await pg.end();
+  }
+});
+
+test('MariaDB: string parent keys with quotes and backslashes, a uuid override and a merge embed: the preview equals what the stream writes', { timeout: 300_000 }, async () => {
+  const id = uid();
+  const name = `prvm_${id}`;
+  const dbName = myDatabase();
+  const tags = `${dbName}.${name}_tags`;
+  const uses = `${dbName}.${name}_uses`;
+  const owners = `${dbName}.${name}_owners`;
+  const my = await myClient();
+  const { client, db } = await mongoDb(name);
+  let d: RunningDaemon | undefined;
+  let streamId: string | undefined;
+  try {
+    await my.query(`CREATE TABLE ${tags} (code varchar(20) PRIMARY KEY, label varchar(50), ref char(36), weight decimal(10,3))`);
+    await my.query(`CREATE TABLE ${uses} (id int PRIMARY KEY, tag_code varchar(20) NOT NULL, at_ms bigint, note varchar(50))`);
+    await my.query(`CREATE TABLE ${owners} (tag varchar(20) PRIMARY KEY, owner varchar(50))`);
+    const codes = ["it's", 'a\\b', "\\'", 'plain', 'zz'];
+    for (const [i, c] of codes.entries()) {
+      await my.query(`INSERT INTO ${tags} VALUES (?, ?, ?, ?)`, [c, `label ${i}`, `0000000${i}-0000-4000-8000-00000000000${i}`, `${i}.125`]);
+      await my.query(`INSERT INTO ${owners} VALUES (?, ?)`, [c, `owner ${i}`]);
+      for (let k = 0; k < i + 1; k++) await my.query(`INSERT INTO ${uses} VALUES (?, ?, ?, ?)`, [i * 10 + k, c, 1_700_000_000_000 + k, k % 2 ? null : `use ${k}`]);
+    }
+    const mapping = {
+      tables: {
+        [tags]: { fields: { ref: { type: 'uuid' } } },
+        [uses]: { newDocuments: false, fields: { at_ms: { name: 'at', type: 'date' } }, embed: { into: tags, kind: 'array', field: 'uses', foreignKey: ['tag_code'], sort: [{ field: 'at', desc: true }] } },
+        [owners]: { newDocuments: false, embed: { into: tags, kind: 'merge', field: 'o_', foreignKey: ['tag'] } },
+      },
+    };
+    d = await startDaemon(tmpDataDir(), transportEnv('direct'), { adminKey: ADMIN });
+    ({ streamId } = await createStream(d, { name, mongoDb: name, tables: [tags, uses, owners], sourceKind: 'mysql', transport: 'direct', options: { heartbeatIntervalMs: 1000 }, extra: { mapping } }));
+    const sid = streamId;
+    const preview = await d.api(`/api/v1/streams/${sid}/mapping/preview`, { method: 'POST', body: { limit: 4 } });
+    assert.equal(preview.status, 200, JSON.stringify(preview.body));
+    assert.equal(preview.body.errors, undefined, JSON.stringify(preview.body.errors));
+    assert.equal(preview.body.collections.length, 1);
+    const docs = preview.body.collections[0].documents as any[];
+    // Key order is the database's (collation): whatever it is, 4 of the 5 tags, each with its own uses.
+    assert.equal(docs.length, 4);
+    for (const doc of docs) {
+      const i = codes.indexOf(doc._id);
+      assert.ok(i >= 0, `tag ${JSON.stringify(doc._id)}`);
+      assert.equal(doc.uses.length, i + 1, `tag ${JSON.stringify(doc._id)} has its own uses only`);
+      assert.equal(doc.o_owner, `owner ${i}`, 'merged');
+      assert.equal(doc.ref.$binary.subType, '04', 'uuid override');
+      assert.ok('$date' in doc.uses[0].at);
+      assert.ok(doc.uses.every((u: any, n: number) => n === 0 || Number(doc.uses[n - 1].at.$date.$numberLong) >= Number(u.at.$date.$numberLong)), 'sorted by at, descending');
+    }
+
+    assert.equal((await d.api(`/api/v1/streams/${sid}/start`, { method: 'POST' })).status, 202);
+    await waitFor(async () => (await streamStatus(d!, sid)).cdcStatus === 'RUNNING', { timeoutMs: 120_000, intervalMs: 200, message: 'CDC running' });
+    const written = db.collection(`${name}_tags`);
+    await waitFor(async () => (await written.countDocuments({ 'uses.0': { $exists: true }, o_owner: { $exists: true } })) === codes.length, { timeoutMs: 60_000, intervalMs: 300, message: 'snapshot written' });
+    for (const want of docs) {
+      const got = await written.findOne({ _id: want._id }, { promoteValues: false, promoteLongs: false });
+      assert.deepEqual(BSON.EJSON.serialize(got, { relaxed: false }), want, `tag ${JSON.stringify(want._id)}: MongoDB's document equals the preview's`);
+    }
+  } finally {
+    if (d && streamId) {
+      await d.api(`/api/v1/streams/${streamId}/stop`, { method: 'POST' }).catch(() => undefined);
+      await d.api(`/api/v1/streams/${streamId}`, { method: 'DELETE' }).catch(() => undefined);
+    }
+    await d?.stop('SIGTERM');
+    await db.dropDatabase().catch(() => undefined);
+    await client.close();
+    for (const t of [uses, owners, tags]) await my.query(`DROP TABLE IF EXISTS ${t}`).catch(() => undefined);
+    await my.end();
   }
 });
