@@ -186,6 +186,7 @@ export async function previewMapping(opts: {
       }
       return full;
     });
+    names = [...new Set(names)];
   }
   const limit = Math.max(1, Math.min(PREVIEW_MAX_LIMIT, Math.floor(opts.request.limit ?? PREVIEW_DEFAULT_LIMIT)));
   const { options: mapOpts, database } = await sinkMapOptions(sink.url, sink.options);
