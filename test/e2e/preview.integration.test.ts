@@ -159,6 +159,22 @@ test('the mapping preview shows exactly the documents the stream then writes, wi
     const unreachable = await preview({}, undefined, await other({}, down.body.id));
     assert.equal(unreachable.status, 502, JSON.stringify(unreachable.body));
     assert.equal(unreachable.body.error.code, 'SOURCE_UNREACHABLE');
+
+    // The objectId _id strategy: the server generates _id, so a preview document has the key field only.
+    const oidStream = await other({ mapping: { tables: { [orders]: { collection: `${name}_oid`, id: { strategy: 'objectId', keyField: 'srcId' } } } } });
+    const oid = await preview({ limit: 3 }, undefined, oidStream);
+    assert.equal(oid.status, 200, JSON.stringify(oid.body));
+    const oidDocs = oid.body.collections[0].documents as any[];
+    assert.deepEqual(oidDocs.map((doc) => [doc.srcId, '_id' in doc]), [1, 2, 3].map((n) => [{ $numberLong: String(n) }, false]), 'no whereClause on this stream: orders 1 2 3');
+    assert.equal((await d.api(`/api/v1/streams/${oidStream}/start`, { method: 'POST' })).status, 202);
+    const oidColl = db.collection(`${name}_oid`);
+    await waitFor(async () => (await oidColl.countDocuments({})) === ORDERS, { timeoutMs: 60_000, intervalMs: 300, message: 'objectId snapshot written' });
+    for (const want of oidDocs) {
+      const got = await oidColl.findOne({ srcId: BSON.EJSON.deserialize({ v: want.srcId }, { relaxed: false }).v as never }, { promoteValues: false, promoteLongs: false });
+      assert.equal(got?._id?._bsontype, 'ObjectId');
+      const { _id, ...rest } = got!;
+      assert.deepEqual(BSON.EJSON.serialize(rest, { relaxed: false }), want);
+    }
   } finally {
     if (d) {
       for (const s of streams) {
