@@ -13,9 +13,11 @@
  *   A key the language cannot spell (dates, bytes, a PostgreSQL string with a backslash) reads the child's rows unrestricted
  *   (up to MAX_CHILD_ROWS) and keeps those whose foreign key matches; so does a child
  *   table with a rowCount (the snapshot keeps its first rowCount rows in key order).
- * - Decimals and non-finite doubles depend on the sink server (FerretDB v1 has no
- *   Decimal128): the preview asks the sink connection what it is, as the sink does
- *   on connect (buildInfo/hello, read-only), so a sink that is down is SINK_UNREACHABLE.
+ * - The values are converted by the sink connector's own conversion for its server
+ *   (ConnectorModule.previewConversion): decimals and non-finite doubles depend on it
+ *   (FerretDB v1 has no Decimal128), so the MongoDB connector asks the server what it is,
+ *   as its sink does on connect (buildInfo/hello, read-only); a sink that is down is
+ *   SINK_UNREACHABLE.
  * - A row that cannot be converted (a type override its value does not fit) is an
  *   entry of `errors` naming table, key and field with the sink's message; the other
  *   rows' documents still come back. A bad child row is left out of its parent.
@@ -36,7 +38,6 @@ import {
   childrenOf,
   collectionOf,
   documentKey,
-  FieldConversionError,
   keyString,
   mapRow,
   parentKeyOf,
@@ -47,10 +48,8 @@ import {
   type EmbedRule,
   type MappingSpec,
 } from '../transform/mapping';
-import { MAX_READ_ROWS } from './browse';
+import { jsonRow, MAX_READ_ROWS } from './browse';
 import { Decimal } from './values';
-import { ConversionError, keyForDetail } from '../../connectors/mongodb/bson';
-import { sinkMapOptions } from '../../connectors/mongodb/sink';
 
 export const PREVIEW_DEFAULT_LIMIT = 10;
 export const PREVIEW_MAX_LIMIT = 100;
@@ -151,9 +150,6 @@ const query = (t: ReadTable, q: { limit: number; offset: number; where?: string 
   return { limit: q.limit, offset: q.offset, ...(where !== undefined ? { where } : {}), ...(t.columns ? { columns: t.columns } : {}) };
 };
 
-const conversionOf = (err: unknown): { field: string; message: string } | null =>
-  err instanceof FieldConversionError || err instanceof ConversionError ? { field: err.field, message: err.message } : null;
-
 export async function previewMapping(opts: {
   registry: ConnectorRegistry;
   /** The stream with its mapping resolved (a `{mappingId}` replaced by the resource's rules). */
@@ -164,8 +160,10 @@ export async function previewMapping(opts: {
   logger: Logger;
 }): Promise<PreviewResult> {
   const { stream, source, sink, logger } = opts;
-  if (sink.kind !== 'mongodb') {
-    throw new SluiceError('CONNECTOR_ROLE_UNSUPPORTED', `A ${sink.kind} connection cannot be the target of a mapping preview.`, { kind: sink.kind, supported: ['mongodb'] });
+  const dst = opts.registry.list().find((m) => m.kind === sink.kind);
+  if (!dst?.previewConversion) {
+    const supported = opts.registry.list().filter((m) => m.previewConversion).map((m) => m.kind);
+    throw new SluiceError('CONNECTOR_ROLE_UNSUPPORTED', `A ${sink.kind} connection cannot be the target of a mapping preview.`, { kind: sink.kind, supported });
   }
   const spec: MappingSpec = stream.mapping ? validateStreamMapping(stream) : {};
   const src = sourceModule(opts.registry, source.kind);
@@ -189,15 +187,15 @@ export async function previewMapping(opts: {
     names = [...new Set(names)];
   }
   const limit = Math.max(1, Math.min(PREVIEW_MAX_LIMIT, Math.floor(opts.request.limit ?? PREVIEW_DEFAULT_LIMIT)));
-  const { options: mapOpts, database } = await sinkMapOptions(sink.url, sink.options);
+  const conversion = await dst.previewConversion(sink, logger);
+  const mapOpts = conversion.options;
 
   const collections: PreviewResult['collections'] = [];
   const errors: PreviewError[] = [];
   const fail = (table: string, collection: string, key: Row, err: unknown): void => {
-    const c = conversionOf(err);
-    if (!c) throw err;
-    const k = keyForDetail(key);
-    errors.push({ table, collection, key: k, field: c.field, message: `Cannot convert the record for collection ${database}.${collection}, key ${JSON.stringify(k)} (table ${table}): ${c.message}` });
+    const r = conversion.rejection(err, { table: refOf(table), collection, key });
+    if (!r) throw err;
+    errors.push({ table, collection, key: jsonRow(key), field: r.field, message: r.message });
   };
   const keyRow = (row: Row, key: readonly string[]): Row => Object.fromEntries(key.map((c) => [c, row[c]]));
 
