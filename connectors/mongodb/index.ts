@@ -21,7 +21,7 @@
 import type { ConnectorModule } from '../../src/runtime/connector';
 import { testConnection } from './check';
 import { configSchema } from './client';
-import { createMongoSink } from './sink';
+import { createMongoSink, previewConversion } from './sink';
 import { verify } from './verify';
 
 export const mongodbConnector: ConnectorModule = {
@@ -30,6 +30,7 @@ export const mongodbConnector: ConnectorModule = {
   roles: ['sink'],
   createSink: createMongoSink,
   verify,
+  previewConversion,
   test: testConnection,
 };
 

@@ -7,14 +7,15 @@
  */
 import type { Logger } from 'pino';
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Document, type MongoClient, type WriteConcernSettings } from 'mongodb';
-import type { ConnectorContext, CreateArgs, EventBatch, Sink, StreamSpec, TableRef } from '../../src/runtime/connector';
+import type { ConnectionSpec, ConnectorContext, CreateArgs, EventBatch, PreviewConversion, Sink, StreamSpec, TableRef } from '../../src/runtime/connector';
 import { SluiceError } from '../../src/errors';
 import { RUN_EVENTS } from '../../src/runtime/connector';
-import { keyForDetail, toBson, type DecimalMode } from './bson';
+import { ConversionError, keyForDetail, toBson, type DecimalMode } from './bson';
 import {
   buildEmbedded,
   childrenOf,
   documentKey,
+  FieldConversionError,
   keyFieldOf,
   keyFilter,
   keyString,
@@ -31,6 +32,7 @@ import { planChildChanges, planStaging, stagingCollection, withStreamLock, type 
 import {
   createClient,
   databaseFromUrl,
+  describeUrl,
   detectServer,
   effectiveDecimalMode,
   effectiveWriteConcern,
@@ -64,6 +66,43 @@ export function sinkMapping(stream: Pick<StreamSpec, 'mapping' | 'tables'>): Map
 export function mapOptionsFor(decimals: DecimalMode = 'decimal128', finiteDoublesOnly = false): MapOptions {
   const opts = { decimals, finiteDoublesOnly };
   return { decimals, convert: (v, field) => toBson(v, opts, field) };
+}
+
+/** The sink's message for a record it cannot convert (the mapping preview shows the same). */
+export function rejectionMessage(database: string, collection: string, table: string, key: Record<string, unknown>, cause: string): string {
+  return `Cannot convert the record for collection ${database}.${collection}, key ${JSON.stringify(key)} (table ${table}): ${cause}`;
+}
+
+/**
+ * The conversion the sink would use on this connection, for the mapping preview: asks
+ * the server what it is (buildInfo, hello; nothing is written) exactly as the sink does
+ * on connect, so decimals (Decimal128, or their exact text on FerretDB v1) and
+ * non-finite doubles come out as the sink would write them. SINK_UNREACHABLE when the
+ * server does not answer; CONFIG_INVALID when the connection's options do not suit it.
+ */
+export async function previewConversion(connection: ConnectionSpec): Promise<PreviewConversion> {
+  const { url } = connection;
+  const database = databaseFromUrl(url);
+  const options = parseOptions(connection.options);
+  const client = createClient(url, options);
+  try {
+    let info: ServerInfo;
+    try {
+      await client.connect();
+      info = await detectServer(client);
+    } catch (err) {
+      throw new SluiceError('SINK_UNREACHABLE', `Cannot reach the MongoDB sink ${describeUrl(url)}: ${(err as Error).message}`, { url: describeUrl(url), cause: (err as Error).message }, { cause: err });
+    }
+    return {
+      options: mapOptionsFor(effectiveDecimalMode(options, info), !info.nonFiniteDoubles),
+      rejection: (err, { table, collection, key }) => {
+        if (!(err instanceof ConversionError || err instanceof FieldConversionError)) return null;
+        return { field: err.field, message: rejectionMessage(database, collection, tableName(table), keyForDetail(key), err.message) };
+      },
+    };
+  } finally {
+    await client.close().catch(() => undefined);
+  }
 }
 
 /** The collection a table's own documents go to, or null when it writes none (embedded only). */
@@ -570,7 +609,7 @@ export class MongoSink implements Sink {
     const table = `${ev.table.schema}.${ev.table.table}`;
     return new SluiceError(
       'SINK_RECORD_REJECTED',
-      `Cannot convert the record for collection ${this.#database}.${collection}, key ${JSON.stringify(key)} (table ${table}): ${err.conversion.message}`,
+      rejectionMessage(this.#database, collection, table, key, err.conversion.message),
       { stream: this.#stream.id, table, collection, key, field: err.conversion.field, eventIndex: err.eventIndex, op: ev.op, cause: err.conversion.message },
       { cause: err.conversion },
     );

@@ -67,13 +67,13 @@ test('the 401/403 matrix: every route × no key, bad key, viewer, operator, admi
   assert.equal(checked, routes().length * ROLES.length);
 });
 
-test('the matrix follows the brief: viewers only read (but not row data), operators also run streams, test connections, preview rows and verify', () => {
+test('the matrix follows the brief: viewers only read (but not row data), operators also run streams, test connections, preview rows and mappings, and verify', () => {
   for (const [key, need] of routes()) {
     const { method } = split(key);
     // Previewing rows shows customer data: operator, not viewer.
     if (key === 'GET /api/v1/connections/:id/tables/:table/rows') assert.equal(need, 'operator', key);
     else if (method === 'GET' && !key.includes('/api-keys')) assert.equal(need, 'viewer', key);
-    else if (/^POST .*\/(start|pause|resume|stop|cutover|test|validate|verify)$/.test(key)) assert.equal(need, 'operator', key);
+    else if (/^POST .*\/(start|pause|resume|stop|cutover|test|validate|verify|mapping\/preview)$/.test(key)) assert.equal(need, 'operator', key);
     else assert.equal(need, 'admin', key);
   }
 });

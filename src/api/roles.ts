@@ -57,6 +57,8 @@ export const ROUTE_ROLES: Readonly<Record<RouteKey, Role>> = {
   'POST /api/v1/jobs': 'admin',
   'GET /api/v1/jobs/:id': 'viewer',
   'POST /api/v1/streams/:id/verify': 'operator',
+  // Shows documents made of customer rows.
+  'POST /api/v1/streams/:id/mapping/preview': 'operator',
 };
 
 export const routeKey = (method: string, url: string): string => `${method === 'HEAD' ? 'GET' : method} ${url.replace(/(.)\/$/, '$1')}`;

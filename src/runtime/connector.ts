@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { TableSchema } from './values';
+import type { MapOptions } from '../transform/mapping/rows';
 
 export type { TableSchema, ColumnSpec, LogicalType } from './values';
 export { Decimal } from './values';
@@ -307,6 +308,17 @@ export interface VerifyArgs {
   logger: Logger;
 }
 
+/** What the mapping preview takes from the sink connector (ConnectorModule.previewConversion). */
+export interface PreviewConversion {
+  /** For previewDocuments: the sink's own conversion of canonical values. */
+  options: MapOptions;
+  /**
+   * For an error the conversion threw: the field and the message the sink gives when it
+   * rejects that record (`key` is the row's key columns); null for any other error.
+   */
+  rejection(err: unknown, record: { table: TableRef; collection: string; key: Row }): { field: string; message: string } | null;
+}
+
 /** What each connector module exports, and what the registry maps a kind to. */
 export interface ConnectorModule {
   kind: string;
@@ -331,6 +343,12 @@ export interface ConnectorModule {
    * holds, table by table (counts, then each row against the document it should be).
    */
   verify?(args: VerifyArgs): Promise<TableVerification[]>;
+  /**
+   * Sink side of POST /streams/{id}/mapping/preview: the value conversion this sink would
+   * use on this connection's server (it may ask the server what it is; it never writes),
+   * and how it words a record it cannot convert.
+   */
+  previewConversion?(connection: ConnectionSpec, logger: Logger): Promise<PreviewConversion>;
   /** Reachability, version and the privileges/settings the connector needs. Never throws for a bad server. */
   test?(connection: ConnectionSpec, logger: Logger): Promise<TestReport>;
   /**

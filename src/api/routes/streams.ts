@@ -12,6 +12,7 @@ import { validateSchedule } from '../../runtime/schedule';
 import { mappingIdOf } from '../../runtime/stream-runner';
 import { confirmDelete, errorResponses, idParams, listQuery, pageOf, ID_PATTERN } from '../schemas';
 import { verifyRoutes } from './streams-verify';
+import { previewRoutes } from './streams-preview';
 import { validateStreamMapping } from '../../transform/mapping';
 
 const connectionRef = {
@@ -342,6 +343,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   );
 
   await verifyRoutes(app, deps);
+  await previewRoutes(app, deps);
 
   for (const action of ['start', 'pause', 'resume', 'stop'] as const) {
     const takesPasswords = action === 'start' || action === 'resume';
