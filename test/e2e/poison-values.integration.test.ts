@@ -250,7 +250,7 @@ test('values the target cannot hold (out-of-range overrides, invalid JSON from M
     assert.equal(f.state, 'FAILED');
     const ffe = f.failureError as { code: string; message: string; suggestion: string };
     assert.equal(ffe.code, 'SINK_RECORD_REJECTED', ffe.message);
-    assert.match(ffe.message, new RegExp(`${esc(myTables.cdcF)}.*"id":"?100\\b.*field doc\\b.*invalid JSON`));
+    for (const re of [new RegExp(esc(myTables.cdcF)), /key \{"id":"100"\}/, /field doc: invalid JSON in a JSON column/]) assert.match(ffe.message, re);
     assert.match(ffe.suggestion, /Column "doc"/);
     assert.deepEqual({ failed: f.statistics.eventsFailed, dead: f.statistics.deadLettered }, { failed: 1, dead: 0 });
     assert.deepEqual(await ids(mongo, `${tag}_jcf`, `${tag}_jcf`), all, 'nothing at or after the bad row is written');
@@ -289,7 +289,7 @@ test('values the target cannot hold (out-of-range overrides, invalid JSON from M
     const kfe = kf.failureError as { code: string; message: string; suggestion: string };
     assert.equal(kf.state, 'FAILED');
     assert.equal(kfe.code, 'SINK_RECORD_REJECTED', kfe.message);
-    assert.match(kfe.message, new RegExp(`${esc(myTables.kF)}.*"id":"?100\\b.*field doc\\b.*invalid JSON`));
+    for (const re of [new RegExp(esc(myTables.kF)), /key \{"id":"100"\}/, /field doc: invalid JSON in a JSON column/]) assert.match(kfe.message, re);
     assert.match(kfe.suggestion, /Column "doc"/);
     assert.deepEqual({ failed: kf.statistics.eventsFailed, dead: kf.statistics.deadLettered }, { failed: 1, dead: 0 });
     assert.deepEqual(await ids(mongo, `${tag}_jkf`, `${tag}_jkf`), all);
