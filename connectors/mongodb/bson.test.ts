@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BSON, Binary, Decimal128, Long } from 'mongodb';
-import { Decimal } from '../../src/runtime/values';
+import { Decimal, InvalidJson } from '../../src/runtime/values';
 import { ConversionError, convertRow, documentId, idString, keyForDetail, toBson } from './bson';
 
 const D128 = { decimals: 'decimal128' as const };
@@ -99,5 +99,15 @@ test('on a server without non-finite doubles (FerretDB) NaN and Infinity are ref
   for (const x of [NaN, Infinity, -Infinity]) {
     assert.throws(() => toBson({ j: [x] }, { decimals: 'string', finiteDoublesOnly: true }, 'f'), (e: unknown) => e instanceof ConversionError && e.field === 'f.j.0');
     assert.ok(Object.is(toBson(x, D128), x));
+  }
+});
+
+test('InvalidJson (a JSON column whose text does not parse) is a ConversionError naming the field, never written as a string', () => {
+  const bad = new InvalidJson('{"a": tru', 'Unexpected token');
+  for (const decimals of ['decimal128', 'string'] as const) {
+    assert.throws(
+      () => convertRow({ id: 1, doc: bad }, { decimals }),
+      (e: unknown) => e instanceof ConversionError && e.field === 'doc' && /invalid JSON/.test(e.message) && e.message.includes('{\\"a\\": tru'),
+    );
   }
 });

@@ -8,7 +8,7 @@
  * a ConversionError naming the field, which the sink reports as a rejected record.
  */
 import { BSON, Binary, Decimal128, Long, type Document } from 'mongodb';
-import { Decimal } from '../../src/runtime/values';
+import { Decimal, InvalidJson } from '../../src/runtime/values';
 
 /**
  * How decimals are stored. FerretDB v1 has no Decimal128 (see index.ts); there the
@@ -61,6 +61,8 @@ function decimalToBson(d: Decimal, opts: ConvertOptions, path: string): Decimal1
   }
 }
 
+const clip = (t: string): string => JSON.stringify(t.length > 60 ? `${t.slice(0, 60)}…` : t);
+
 /** Converts one value; `path` names it in errors. `undefined` never reaches here at the top level. */
 export function toBson(value: unknown, opts: ConvertOptions, path = 'value'): unknown {
   switch (typeof value) {
@@ -86,6 +88,7 @@ export function toBson(value: unknown, opts: ConvertOptions, path = 'value'): un
   }
   if (value === null) return null;
   if (value instanceof Decimal) return decimalToBson(value, opts, path);
+  if (value instanceof InvalidJson) throw new ConversionError(path, `invalid JSON in a JSON column (${value.reason}): ${clip(value.text)}`);
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) throw new ConversionError(path, 'invalid date');
     return value;

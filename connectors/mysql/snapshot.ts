@@ -200,6 +200,9 @@ async function* runWorkers(opts: SnapshotOptions, at: BinlogPosition, progress: 
         continue;
       }
       const { chunk } = next;
+      // Release the worker first: if building the events throws, the finally below
+      // must not wait for ever on a worker blocked on a chunk nobody will take.
+      next.taken();
       const key = tname(chunk.meta.ref);
       const p = progress.get(key)!;
       const rowsDone = p.n + chunk.rows.length;
@@ -209,7 +212,6 @@ async function* runWorkers(opts: SnapshotOptions, at: BinlogPosition, progress: 
         position: snapshotPosition(at, progress),
         snapshot: { table: chunk.meta.ref, rowsDone, rowsTotal: Math.max(chunk.rowsTotal, rowsDone), tableDone: chunk.done },
       };
-      next.taken();
       yield batch;
     }
   } finally {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Decimal } from '../../src/runtime/values';
+import { Decimal, InvalidJson } from '../../src/runtime/values';
 import { decodeDecimal } from './binlog-values';
 import { isDdl, tableMapMismatch } from './binlog';
 import { canonicalDecimal, enumLabels, logicalType, toValue, type ColumnMeta } from './types';
@@ -99,4 +99,17 @@ test('table map checks: a column count or type that differs from the schema is a
   assert.equal(isDdl('# Dummy event replacing event type 160'), false);
   assert.equal(isDdl('BEGIN'), false);
   assert.equal(isDdl('COMMIT'), false);
+});
+
+test('a JSON column holding text that is not JSON decodes to InvalidJson with the raw text, snapshot text and binlog Buffer alike', () => {
+  const c = col('longtext', 'longtext', { isJson: true });
+  for (const raw of ['{"a":', Buffer.from('{"a":')]) {
+    const v = toValue(c, 'json', raw);
+    assert.ok(v instanceof InvalidJson, String(raw));
+    assert.equal(v.text, '{"a":');
+    assert.match(v.reason, /JSON/);
+    assert.equal(JSON.stringify({ doc: v }), '{"doc":"{\\"a\\":"}', 'JSON (dead letters) shows the raw text');
+  }
+  assert.deepEqual(toValue(c, 'json', 'null'), null, 'the JSON text null is JSON');
+  assert.equal(toValue(c, 'json', '"s"'), 's');
 });

@@ -23,7 +23,7 @@
  * - BIT(1) is a boolean, BIT(n>1) its bytes (big-endian, as MySQL stores them).
  * - FLOAT is rounded to float32 on both paths (Math.fround), DOUBLE kept as is.
  */
-import { Decimal, type ColumnSpec, type LogicalType } from '../../src/runtime/values';
+import { Decimal, parseJsonColumn, type ColumnSpec, type LogicalType } from '../../src/runtime/values';
 
 /** What the converter needs to know about a column (from information_schema.COLUMNS). */
 export interface ColumnMeta {
@@ -193,7 +193,9 @@ export function toValue(c: ColumnMeta, type: LogicalType, v: unknown): unknown {
     case 'time':
       return asText(v);
     case 'json':
-      return typeof v === 'string' || Buffer.isBuffer(v) ? JSON.parse(asText(v)) : v;
+      // MariaDB's JSON is text; one that does not parse (check constraints were off)
+      // becomes InvalidJson, a record error at the sink, not a failed run.
+      return typeof v === 'string' || Buffer.isBuffer(v) ? parseJsonColumn(asText(v)) : v;
     case 'bytes':
       if (Buffer.isBuffer(v)) return c.dataType === 'binary' ? padBinary(c, v) : v;
       return Buffer.from(asText(v), 'binary');

@@ -15,6 +15,8 @@
  *   uuid          string (canonical lower case)    uuid
  *   enum          string                           enum types
  *   json          parsed JSON (object, array, …)   json, jsonb, JSON
+ *                 or InvalidJson (the raw text)    a MariaDB JSON (LONGTEXT) value
+ *                                                  that does not parse
  *   bytes         Buffer                           bytea, blob, binary
  *   date          Date (UTC midnight)              date
  *   timestamp     Date (wall clock read as UTC)    timestamp, datetime
@@ -38,6 +40,37 @@ export class Decimal {
   }
   toJSON(): string {
     return this.text;
+  }
+}
+
+/**
+ * A JSON column's value that is not JSON: MariaDB's JSON is a LONGTEXT whose CHECK
+ * (json_valid) can be off (`SET SESSION check_constraint_checks=0`, or a table made
+ * without it). Sources keep the raw text rather than fail the whole run; the sink's
+ * conversion rejects it as a record error naming the field, so the stream's
+ * errorHandling decides (FAIL, or dead-letter the row with the text).
+ */
+export class InvalidJson {
+  constructor(
+    readonly text: string,
+    /** Why it does not parse (JSON.parse's message). */
+    readonly reason: string,
+  ) {}
+  toString(): string {
+    return this.text;
+  }
+  /** In dead letters and JSON messages: the raw text. */
+  toJSON(): string {
+    return this.text;
+  }
+}
+
+/** JSON column text → parsed JSON, or InvalidJson with the text when it does not parse. */
+export function parseJsonColumn(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    return new InvalidJson(text, (err as Error).message);
   }
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Binary, Decimal128, Double, Int32, Long, ObjectId, UUID } from 'mongodb';
-import { Decimal } from '../../runtime/values';
+import { Decimal, InvalidJson } from '../../runtime/values';
 import { SluiceError } from '../../errors';
 import type { TableSchema } from '../../runtime/connector';
 import {
@@ -97,6 +97,10 @@ test('a value a type override cannot convert is a FieldConversionError naming th
     ['abc', 'double'],
     ['maybe', 'boolean'],
     [new Decimal('1' + '0'.repeat(40) + '.5'), 'decimal128'],
+    [2n ** 40n, 'int'],
+    ['999999999999999999999', 'long'],
+    [new Decimal('999999999999999999999'), 'long'],
+    ...(['string', 'int', 'long', 'double', 'decimal128', 'boolean', 'date', 'objectId', 'uuid'] as const).map((t): [unknown, typeof t] => [new InvalidJson('{"a":', 'Unexpected end of JSON input'), t]),
   ];
   for (const [value, type] of bad) {
     assert.throws(

@@ -4,7 +4,7 @@
  * throws FieldConversionError naming the field; the sink reports it as a rejected record.
  */
 import { Binary, Decimal128, Double, Int32, Long, ObjectId, UUID } from 'mongodb';
-import { Decimal } from '../../runtime/values';
+import { Decimal, InvalidJson } from '../../runtime/values';
 import type { FieldType } from './spec';
 
 export const FIELD_TYPES: readonly FieldType[] = ['objectId', 'date', 'decimal128', 'uuid', 'string', 'int', 'long', 'double', 'boolean'];
@@ -41,6 +41,7 @@ const describe = (v: unknown): string => {
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
   if (typeof v === 'bigint') return `${v}`;
   if (v instanceof Decimal) return v.text;
+  if (v instanceof InvalidJson) return `invalid JSON ${JSON.stringify(v.text.length > 40 ? `${v.text.slice(0, 40)}…` : v.text)} (${v.reason})`;
   if (v instanceof Date) return v.toISOString();
   if (Buffer.isBuffer(v) || v instanceof Uint8Array) return `${v.length} bytes`;
   if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
@@ -65,6 +66,9 @@ export function convertType(value: unknown, type: FieldType, field: string, opts
   const fail = (why: string): never => {
     throw new FieldConversionError(field, `${describe(value)} cannot be converted to ${type}${why ? `: ${why}` : ''}`);
   };
+  // A JSON column's text that does not parse is a record error under every override:
+  // no type can hold it without guessing (fix the source row, or exclude the column).
+  if (value instanceof InvalidJson) return fail('the source JSON column holds text that is not JSON');
   switch (type) {
     case 'string':
       if (typeof value === 'string') return value;

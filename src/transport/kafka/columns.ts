@@ -4,7 +4,7 @@
  * interval.handling.mode=string). Codecs are built once per column (see serde.ts's
  * caches), so the per-event work is one closure call per value.
  */
-import { Decimal, type ColumnSpec, type LogicalType } from '../../runtime/values';
+import { Decimal, InvalidJson, parseJsonColumn, type ColumnSpec, type LogicalType } from '../../runtime/values';
 import { SluiceError } from '../../errors';
 
 /** Debezium's `unavailable.value.placeholder` default, written for unchanged TOASTed values. */
@@ -228,8 +228,11 @@ function base(col: ColumnSpec, type: LogicalType): Omit<ColumnCodec, 'schema'> &
     case 'json':
       return {
         schema: { type: 'string', name: 'io.debezium.data.Json', version: 1 },
-        encode: (v) => str(JSON.stringify(v)),
-        decode: (v) => JSON.parse(asString(v)),
+        // Debezium's Json is the column's text. Text that is not JSON (a MariaDB JSON
+        // column written with check constraints off) travels as it is and decodes back
+        // to InvalidJson, so the sink rejects it as on the direct transport.
+        encode: (v) => str(v instanceof InvalidJson ? v.text : JSON.stringify(v)),
+        decode: (v) => parseJsonColumn(asString(v)),
         placeholder: STR_PLACEHOLDER,
         isPlaceholder: isStr,
       };

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { DebeziumSerde, UNAVAILABLE } from './serde';
 import { bigIntToBytes, bytesToBigInt } from './columns';
 import { Decimal, type ChangeEvent, type TableSchema } from '../../runtime/connector';
+import { InvalidJson } from '../../runtime/values';
 import { SluiceError } from '../../errors';
 
 const schema: TableSchema = {
@@ -231,4 +232,22 @@ test('tombstones decode to null; garbage fails with KAFKA_DECODE_FAILED naming t
       (e: unknown) => e instanceof SluiceError && e.code === 'KAFKA_DECODE_FAILED' && e.detail.partition === 3 && e.detail.offset === '17',
     );
   }
+});
+
+test('a JSON column holding text that is not JSON travels as that text (io.debezium.data.Json) and decodes back to InvalidJson', () => {
+  const serde = new DebeziumSerde('sluice');
+  const raw = '{"a": [1, 2';
+  const e = event('c', null, { ...fullRow(7n), doc: new InvalidJson(raw, 'Unexpected end of JSON input') });
+  const value = JSON.parse(serde.encodeValue(e).toString()) as { payload: { after: { doc: unknown } } };
+  assert.equal(value.payload.after.doc, raw, 'the raw text, not a JSON string of it');
+  const out = roundTrip(serde, e);
+  assert.ok(out.after!.doc instanceof InvalidJson);
+  assert.equal((out.after!.doc as InvalidJson).text, raw);
+  // and another producer's record whose io.debezium.data.Json string is not JSON decodes the same way
+  const other = event('c', null, fullRow(8n));
+  const v = JSON.parse(serde.encodeValue(other)) as { payload: { after: { doc: unknown } } };
+  v.payload.after.doc = 'not json {';
+  const decoded = serde.decode({ topic: 't', partition: 0, offset: '2' }, Buffer.from(serde.encodeKey(other)), Buffer.from(JSON.stringify(v)));
+  assert.ok(decoded?.after!.doc instanceof InvalidJson);
+  assert.equal((decoded.after!.doc as InvalidJson).text, 'not json {');
 });
