@@ -319,6 +319,15 @@ export class Supervisor extends EventEmitter {
     });
   }
 
+  /**
+   * The passwords supplied at the stream's last start or resume (connections saved with
+   * savePassword:false), held in memory while the daemon runs; empty when none. For
+   * routes that read through the stream's connections (verify, mapping preview).
+   */
+  heldPasswords(streamId: string): Readonly<Record<string, string>> {
+    return { ...this.#entries.get(streamId)?.passwords };
+  }
+
   status(streamId: string): StreamStatusView {
     const entry = this.#entries.get(streamId);
     if (entry) return this.#view(entry);

@@ -10,7 +10,7 @@ import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
 import { validateFilters } from '../../transform/filters';
 import { validateSchedule } from '../../runtime/schedule';
 import { mappingIdOf } from '../../runtime/stream-runner';
-import { confirmDelete, errorResponses, idParams, listQuery, pageOf, ID_PATTERN } from '../schemas';
+import { confirmDelete, errorResponses, idParams, listQuery, pageOf, ID_PATTERN, PASSWORDS_PROPERTY } from '../schemas';
 import { verifyRoutes } from './streams-verify';
 import { previewRoutes } from './streams-preview';
 import { validateStreamMapping } from '../../transform/mapping';
@@ -93,15 +93,7 @@ export const streamBodySchema = {
 export const passwordsBody = {
   type: 'object',
   additionalProperties: false,
-  properties: {
-    passwords: {
-      type: 'object',
-      description: 'Passwords of connections saved with savePassword:false, by connection id. Never stored, never returned.',
-      propertyNames: { pattern: ID_PATTERN },
-      additionalProperties: { type: 'string', maxLength: 4096, writeOnly: true },
-      maxProperties: 16,
-    },
-  },
+  properties: { passwords: PASSWORDS_PROPERTY },
 } as const;
 
 const counters = { type: 'object', additionalProperties: { type: 'number' } } as const;
