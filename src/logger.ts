@@ -7,7 +7,7 @@ import pretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
-const SECRET_FIELDS = ['password', 'secret', 'secretKey', 'adminKey', 'apiKey', 'key', 'token', 'authorization'];
+const SECRET_FIELDS = ['password', 'passwords', 'secret', 'secretKey', 'adminKey', 'apiKey', 'key', 'token', 'authorization'];
 
 export const REDACT_PATHS = [
   ...SECRET_FIELDS,
@@ -17,6 +17,8 @@ export const REDACT_PATHS = [
   'req.headers.authorization',
   'headers["x-api-key"]',
   'headers.authorization',
+  'req.headers["x-connection-password"]',
+  'headers["x-connection-password"]',
 ];
 
 export interface LoggerOptions {

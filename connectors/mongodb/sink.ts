@@ -615,6 +615,38 @@ export class MongoSink implements Sink {
     );
   }
 
+  /** The stream's embedding staging collections go with the stream; its collections of documents stay. */
+  async drop(opts: { check?: boolean } = {}): Promise<void> {
+    const prefix = stagingCollection(this.#stream.id, '');
+    let names: string[];
+    let client: Connected['client'];
+    try {
+      ({ client } = await this.#connect());
+      const all = await client.db(this.#database).listCollections({}, { nameOnly: true }).toArray();
+      names = all.map((c) => c.name).filter((n) => n.startsWith(prefix));
+    } catch (err) {
+      throw this.#dropFailed(err, 'list the staging collections of');
+    }
+    if (opts.check) return;
+    for (const name of names) {
+      try {
+        await client.db(this.#database).collection(name).drop();
+      } catch (err) {
+        // A collection that is not there is what we wanted (26 NamespaceNotFound).
+        if ((err as { code?: unknown }).code === 26 || /ns not found|not found/i.test(String((err as Error).message))) continue;
+        throw this.#dropFailed(err, `drop staging collection ${name} of`);
+      }
+      this.#logger.info({ collection: name }, 'dropped embedding staging collection (stream deleted)');
+    }
+  }
+
+  #dropFailed(err: unknown, what: string): SluiceError {
+    if (err instanceof SluiceError) return err;
+    const c = classify(err);
+    const code = c.kind === 'transient' ? 'SINK_UNREACHABLE' : 'SINK_WRITE_FAILED';
+    return new SluiceError(code, `Could not ${what} stream ${this.#stream.id} in ${this.#database}: ${c.message}`, { stream: this.#stream.id, database: this.#database, cause: c.message }, { cause: err });
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     const pending = this.#connected;

@@ -54,6 +54,15 @@ export function errorResponses(...codes: ErrorCode[]): Record<string, object> {
   return out;
 }
 
+/** `passwords` of a request body: for connections saved with savePassword:false, by connection id. */
+export const PASSWORDS_PROPERTY = {
+  type: 'object',
+  description: 'Passwords of connections saved with savePassword:false, by connection id. Never stored, never returned.',
+  propertyNames: { pattern: ID_PATTERN },
+  additionalProperties: { type: 'string', maxLength: 4096, writeOnly: true },
+  maxProperties: 16,
+} as const;
+
 /** Destructive bulk operations run only with `X-Confirm-Delete: true`; anything else is a 428. */
 export function confirmDelete(header: string | string[] | undefined, what: string): void {
   const value = Array.isArray(header) ? header[0] : header;

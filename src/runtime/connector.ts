@@ -152,6 +152,15 @@ export interface Sink {
   /** Resolves only once the batch is durably written (MongoDB acknowledged). A batch may be empty. */
   write(batch: EventBatch, ctx: ConnectorContext): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Removes what the sink keeps for the stream beside the documents it wrote (MongoDB:
+   * the embedding staging collections `_sluice_embed.<streamId>.…`); the documents stay.
+   * Called when the stream is deleted (Supervisor.release): first with `check: true`,
+   * before the source's drop, which only makes sure the sink can be reached and drops
+   * nothing, then without, after the source's drop. Idempotent. Throws SINK_UNREACHABLE
+   * when the sink cannot be reached. Sinks that keep nothing of their own omit it.
+   */
+  drop?(opts?: { check?: boolean }): Promise<void>;
 }
 
 /** One check of `POST /connections/{id}/test` or of `/validate`. */

@@ -86,16 +86,33 @@ export function planRun(
   if (!sourceConnection) throw new ConnectionNotFoundError(stream.source.connectionId, streamId);
   const sinkConnection = store.getConnection(stream.sink.connectionId, passwords[stream.sink.connectionId]);
   if (!sinkConnection) throw new ConnectionNotFoundError(stream.sink.connectionId, streamId);
-  const module = (kind: string, role: 'source' | 'sink'): ConnectorModule => {
-    const { module: mod, deprecatedAlias } = registry.resolve(kind);
-    if (deprecatedAlias) logger.warn({ streamId, alias: deprecatedAlias, kind: mod.kind }, 'connection kind is a deprecated alias');
-    if (!mod.roles.includes(role) || !(role === 'source' ? mod.createSource : mod.createSink)) {
-      const supported = registry.list().filter((m) => m.roles.includes(role)).map((m) => m.kind);
-      throw new ConnectorRoleError(kind, role, supported);
-    }
-    return mod;
-  };
+  const module = (kind: string, role: 'source' | 'sink') => roleModule(registry, logger, streamId, kind, role);
   return { stream, sourceConnection, sinkConnection, sourceModule: module(sourceConnection.kind, 'source'), sinkModule: module(sinkConnection.kind, 'sink') };
+}
+
+function roleModule(registry: ConnectorRegistry, logger: ConnectorContext['logger'], streamId: string, kind: string, role: 'source' | 'sink'): ConnectorModule {
+  const { module: mod, deprecatedAlias } = registry.resolve(kind);
+  if (deprecatedAlias) logger.warn({ streamId, alias: deprecatedAlias, kind: mod.kind }, 'connection kind is a deprecated alias');
+  if (!mod.roles.includes(role) || !(role === 'source' ? mod.createSource : mod.createSink)) {
+    const supported = registry.list().filter((m) => m.roles.includes(role)).map((m) => m.kind);
+    throw new ConnectorRoleError(kind, role, supported);
+  }
+  return mod;
+}
+
+/** planRun's sink side alone (the stream's own spec, no mapping resolved): the source connection's password is not needed. */
+export function planSink(
+  streamId: string,
+  store: StreamPersistence,
+  registry: ConnectorRegistry,
+  logger: ConnectorContext['logger'],
+  passwords: Readonly<Record<string, string>> = {},
+): Pick<RunPlan, 'stream' | 'sinkConnection' | 'sinkModule'> {
+  const stream = store.getStream(streamId);
+  if (!stream) throw new StreamNotFoundError(streamId);
+  const sinkConnection = store.getConnection(stream.sink.connectionId, passwords[stream.sink.connectionId]);
+  if (!sinkConnection) throw new ConnectionNotFoundError(stream.sink.connectionId, streamId);
+  return { stream, sinkConnection, sinkModule: roleModule(registry, logger, streamId, sinkConnection.kind, 'sink') };
 }
 
 export interface RunDeps extends RunPlan {

@@ -20,7 +20,7 @@ import {
 } from './lifecycle';
 import type { ErrorInfo, RunCounters, RunStatus, SnapshotPhase, StreamPersistence } from './persistence';
 import type { ConnectorRegistry } from './registry';
-import { newCounters, planRun, runStream, type RunOutcome, type RunPlan, type Stage } from './stream-runner';
+import { newCounters, planRun, planSink, runStream, type RunOutcome, type RunPlan, type Stage } from './stream-runner';
 import { createTransport } from '../transport/index';
 import { isScheduled, Scheduler } from './schedule';
 import type { TransportFactory } from '../transport/types';
@@ -273,19 +273,41 @@ export class Supervisor extends EventEmitter {
 
   /**
    * Before a stream is deleted: removes what its source created in the database
-   * (PostgreSQL's slot and publication) and forgets the stream. Refused while the
-   * stream runs. A source that cannot be reached makes this throw, so the caller
-   * does not delete a stream whose slot would then retain WAL forever.
+   * (PostgreSQL's slot and publication) and what its sink keeps beside the documents
+   * (MongoDB's embedding staging collections), and forgets the stream. Refused while the
+   * stream runs. `source: false` / `sink: false` leave that side's resources alone
+   * (DELETE ?keepSourceResources=true / ?keepSinkResources=true). The sink is reached
+   * first and the source dropped before the sink, so that a server that cannot be
+   * reached makes this throw (SOURCE_UNREACHABLE / SINK_UNREACHABLE) with, as far as
+   * possible, nothing dropped: the caller then keeps the stream, whose slot would
+   * otherwise retain WAL forever.
    */
-  release(streamId: string): Promise<void> {
+  release(streamId: string, opts: { source?: boolean; sink?: boolean } = {}): Promise<void> {
+    const dropSource = opts.source !== false;
+    const dropSink = opts.sink !== false;
     return this.#serialize(streamId, async (entry) => {
       if (ACTIVE_STATES.has(entry.state)) transition(entry.state, 'start'); // throws STREAM_ALREADY_RUNNING
-      const plan = planRun(streamId, this.#store, this.#registry, this.#logger, { resolveMappings: false, passwords: entry.passwords });
-      const source = plan.sourceModule.createSource!({ connection: plan.sourceConnection, stream: plan.stream, logger: entry.logger });
-      try {
-        await source.drop?.();
-      } finally {
-        await source.close().catch((err: unknown) => entry.logger.warn({ err }, 'closing the source after drop failed'));
+      if (dropSource || dropSink) {
+        // Only the sink: its connection alone is resolved (a source password is not needed).
+        const plan = dropSource
+          ? planRun(streamId, this.#store, this.#registry, this.#logger, { resolveMappings: false, passwords: entry.passwords })
+          : { ...planSink(streamId, this.#store, this.#registry, this.#logger, entry.passwords), sourceModule: null, sourceConnection: null };
+        const args = { stream: plan.stream, logger: entry.logger };
+        const sink = dropSink ? plan.sinkModule.createSink!({ ...args, connection: plan.sinkConnection }) : null;
+        try {
+          await sink?.drop?.({ check: true });
+          if (plan.sourceModule) {
+            const source = plan.sourceModule.createSource!({ ...args, connection: plan.sourceConnection });
+            try {
+              await source.drop?.();
+            } finally {
+              await source.close().catch((err: unknown) => entry.logger.warn({ err }, 'closing the source after drop failed'));
+            }
+          }
+          await sink?.drop?.();
+        } finally {
+          await sink?.close().catch((err: unknown) => entry.logger.warn({ err }, 'closing the sink after drop failed'));
+        }
       }
       this.#entries.delete(streamId);
       this.#scheduler.disarm(streamId);
@@ -295,6 +317,15 @@ export class Supervisor extends EventEmitter {
         this.#logger.error({ err, streamId }, 'could not drop the metrics of a released stream');
       }
     });
+  }
+
+  /**
+   * The passwords supplied at the stream's last start or resume (connections saved with
+   * savePassword:false), held in memory while the daemon runs; empty when none. For
+   * routes that read through the stream's connections (verify, mapping preview).
+   */
+  heldPasswords(streamId: string): Readonly<Record<string, string>> {
+    return { ...this.#entries.get(streamId)?.passwords };
   }
 
   status(streamId: string): StreamStatusView {

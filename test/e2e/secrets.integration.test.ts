@@ -60,7 +60,7 @@ test('no password appears in the logs, the API answers or the store files; saveP
   const dataDir = tmpDataDir();
   const env = { SLUICE_LOG_LEVEL: 'debug', SLUICE_KAFKA_BROKERS: stackUrls().kafka };
   let d: RunningDaemon = await startDaemon(dataDir, env, { adminKey: E2E_ADMIN_KEY });
-  const call = async (p: string, init?: { method?: string; body?: unknown }): Promise<ApiAnswer> => {
+  const call = async (p: string, init?: { method?: string; body?: unknown; headers?: Record<string, string> }): Promise<ApiAnswer> => {
     const r = await d.api(p, init);
     answers.push(`${init?.method ?? 'GET'} ${p} ${r.status} ${JSON.stringify(r.body)}`);
     return r;
@@ -105,6 +105,22 @@ test('no password appears in the logs, the API answers or the store files; saveP
     assert.equal(needs.body.error.code, 'CONNECTION_PASSWORD_REQUIRED');
     assert.equal(needs.body.error.detail.connectionId, pgNoSave);
     assert.equal((await call(`/api/v1/connections/${pgNoSave}/test`, { method: 'POST', body: { password: pgNoSavePw } })).body.ok, true);
+    // Browsing a savePassword:false connection: 400 naming it without the header, the catalogue with it.
+    const pw = { 'X-Connection-Password': pgNoSavePw };
+    const [tSchema, tName] = table.split('.');
+    for (const p of [`/api/v1/connections/${pgNoSave}/tables?table=${tName}`, `/api/v1/connections/${pgNoSave}/tables/${table}/columns`, `/api/v1/connections/${pgNoSave}/tables/${table}/rows?limit=3`]) {
+      const without = await call(p);
+      assert.equal(without.status, 400, `${p}: ${JSON.stringify(without.body)}`);
+      assert.equal(without.body.error.code, 'CONNECTION_PASSWORD_REQUIRED');
+      assert.equal(without.body.error.detail.connectionId, pgNoSave);
+      assert.match(without.body.error.suggestion, /X-Connection-Password/);
+      assert.equal((await call(p, { headers: pw })).status, 200, p);
+    }
+    const listed = await call(`/api/v1/connections/${pgNoSave}/tables?table=${tName}`, { headers: pw });
+    assert.deepEqual(listed.body.items, [{ schema: tSchema, table: tName, name: table }]);
+    assert.equal((await call(`/api/v1/connections/${pgNoSave}/tables/${table}/rows?limit=3`, { headers: pw })).body.rows.length, 3);
+    const badHeader = await call(`/api/v1/connections/${pgNoSave}/tables`, { headers: { 'X-Connection-Password': `${pgPw}-wrong` } });
+    assert.equal(badHeader.status, 502, 'a wrong password: the source refuses, the answer names no password');
     const wrong = await call(`/api/v1/connections/${pgNoSave}/test`, { method: 'POST', body: { password: `${pgPw}-wrong` } });
     assert.equal(wrong.body.ok, false, 'a wrong password fails the test');
     assert.equal(wrong.body.reachable, false);
@@ -148,6 +164,19 @@ test('no password appears in the logs, the API answers or the store files; saveP
     const failed = (await call(`/api/v1/streams/${s2}`)).body;
     assert.equal(failed.failureError.code, 'CONNECTION_PASSWORD_REQUIRED');
     assert.match(failed.failureError.message, new RegExp(pgNoSave));
+    // Verify and preview read through the connections: the restarted daemon holds no password, so the body brings it.
+    for (const [route, body] of [['verify', {}], ['mapping/preview', { limit: 2 }]] as const) {
+      const without = await call(`/api/v1/streams/${s2}/${route}`, { method: 'POST', body });
+      assert.equal(without.status, 400, `${route}: ${JSON.stringify(without.body)}`);
+      assert.equal(without.body.error.code, 'CONNECTION_PASSWORD_REQUIRED');
+      assert.equal(without.body.error.detail.connectionId, pgNoSave);
+      const withPw = await call(`/api/v1/streams/${s2}/${route}`, { method: 'POST', body: { ...body, passwords: { [pgNoSave]: pgNoSavePw } } });
+      assert.equal(withPw.status, 200, `${route}: ${JSON.stringify(withPw.body)}`);
+    }
+    const verified = await call(`/api/v1/streams/${s2}/verify`, { method: 'POST', body: { passwords: { [pgNoSave]: pgNoSavePw } } });
+    assert.equal(verified.body.tables[0].sourceCount, 21);
+    const previewed = await call(`/api/v1/streams/${s2}/mapping/preview`, { method: 'POST', body: { limit: 2, passwords: { [pgNoSave]: pgNoSavePw } } });
+    assert.equal(previewed.body.collections[0].documents.length, 2);
     // A wrong password supplied at start: the run fails, its error says so without the password.
     assert.equal((await call(`/api/v1/streams/${s2}/start`, { method: 'POST', body: { passwords: { [pgNoSave]: `${pgPw}-wrong` } } })).status, 202);
     await waitFor(async () => (await call(`/api/v1/streams/${s2}`)).body.state === 'FAILED', { timeoutMs: 60000, intervalMs: 200, message: 's2 FAILED on a wrong password' });
@@ -157,6 +186,10 @@ test('no password appears in the logs, the API answers or the store files; saveP
     assert.equal((await call(`/api/v1/streams/${s2}/start`, { method: 'POST', body: { passwords: { [pgNoSave]: pgNoSavePw } } })).status, 202);
     await waitFor(async () => (await call(`/api/v1/streams/${s2}`)).body.cdcStatus === 'RUNNING', { timeoutMs: 60000, intervalMs: 200, message: 's2 running with the password again' });
     await call(`/api/v1/streams/${s2}/stop`, { method: 'POST' });
+    // Stopped: verify and preview fall back to the passwords of its last start.
+    await waitFor(async () => (await call(`/api/v1/streams/${s2}`)).body.state === 'STOPPED', { timeoutMs: 30000, intervalMs: 200, message: 's2 stopped' });
+    assert.equal((await call(`/api/v1/streams/${s2}/verify`, { method: 'POST', body: {} })).status, 200, 'verify on the held password');
+    assert.equal((await call(`/api/v1/streams/${s2}/mapping/preview`, { method: 'POST' })).status, 200, 'preview on the held password');
     await call('/api/v1/connections/nope');
     await call(`/api/v1/connections/${pgConn}`, { method: 'DELETE' }); // 409: in use
     await call('/openapi.json');

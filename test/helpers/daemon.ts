@@ -23,7 +23,7 @@ export interface RunningDaemon {
   output: () => string;
   exited: Promise<number | null>;
   /** A call to the API with the daemon's admin key (or `key`). */
-  api: (pathname: string, init?: { method?: string; body?: unknown; key?: string }) => Promise<ApiAnswer>;
+  api: (pathname: string, init?: { method?: string; body?: unknown; key?: string; headers?: Record<string, string> }) => Promise<ApiAnswer>;
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
@@ -75,7 +75,7 @@ export async function startDaemon(
     }, 20);
   });
   const api: RunningDaemon['api'] = async (pathname, init = {}) => {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...init.headers };
     const key = init.key ?? opts.adminKey;
     if (key) headers['x-api-key'] = key;
     if (init.body !== undefined) headers['content-type'] = 'application/json';

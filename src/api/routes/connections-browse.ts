@@ -63,13 +63,33 @@ const tableInfo = {
 } as const;
 
 /** What every browse route can answer besides its own result. */
-const BROWSE_ERRORS = ['CONNECTION_NOT_FOUND', 'CONNECTOR_ROLE_UNSUPPORTED', 'SOURCE_UNREACHABLE', 'SOURCE_READ_FAILED', 'SOURCE_CONFIG_INVALID', 'SOURCE_PRIVILEGES_MISSING'] as const;
+const BROWSE_ERRORS = ['CONNECTION_NOT_FOUND', 'CONNECTION_PASSWORD_REQUIRED', 'CONNECTOR_ROLE_UNSUPPORTED', 'SOURCE_UNREACHABLE', 'SOURCE_READ_FAILED', 'SOURCE_CONFIG_INVALID', 'SOURCE_PRIVILEGES_MISSING'] as const;
+
+/** The password of a connection saved with savePassword:false, for one request (never logged: src/logger.ts redacts it). */
+export const PASSWORD_HEADER = 'x-connection-password';
+const passwordHeaders = {
+  type: 'object',
+  properties: {
+    [PASSWORD_HEADER]: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 4096,
+      description: 'For a connection saved with savePassword:false: its password, for this request only (never stored, never logged). Without it such a connection answers 400 CONNECTION_PASSWORD_REQUIRED.',
+    },
+  },
+} as const;
+
+const passwordOf = (headers: Record<string, string | string[] | undefined>): string | undefined => {
+  const v = headers[PASSWORD_HEADER];
+  return Array.isArray(v) ? v[0] : v;
+};
 
 export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const repo = deps.store.connections;
 
-  const source = (id: string, need: 'listTables' | 'describeTable' | 'readRows'): { conn: ConnectionSpec; mod: ConnectorModule } => {
-    const conn = repo.resolve(id);
+  const source = (id: string, need: 'listTables' | 'describeTable' | 'readRows', password: string | undefined): { conn: ConnectionSpec; mod: ConnectorModule } => {
+    // Throws CONNECTION_PASSWORD_REQUIRED for a savePassword:false connection without the header.
+    const conn = repo.resolve(id, password);
     if (!conn) throw new SluiceError('CONNECTION_NOT_FOUND', `No connection ${id}.`, { id });
     const mod = deps.connectors.list().find((m) => m.kind === conn.kind);
     if (!mod?.[need]) {
@@ -88,12 +108,13 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         tags: ['connections'],
         summary: 'List the base tables of a source connection',
         params: idParams,
+        headers: passwordHeaders,
         querystring: listQuery(['schema', 'table', 'name'], { schema: { type: 'string', maxLength: 300 }, table: { type: 'string', maxLength: 300 } }),
         response: { 200: { ...pageOf(tableItem), properties: { ...pageOf(tableItem).properties, defaultSchema: { type: 'string' } } }, ...errorResponses(...BROWSE_ERRORS) },
       },
     },
     async (req) => {
-      const { conn, mod } = source(req.params.id, 'listTables');
+      const { conn, mod } = source(req.params.id, 'listTables', passwordOf(req.headers));
       const { tables, defaultSchema } = await mod.listTables!(conn, req.log as unknown as Logger);
       const { limit = 100, offset = 0, sort = 'name', schema, table } = req.query;
       const items = tables
@@ -113,11 +134,12 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         tags: ['connections'],
         summary: 'A table\'s columns (type, nullable, primary key) and foreign keys',
         params: tableParams,
+        headers: passwordHeaders,
         response: { 200: tableInfo, ...errorResponses('SOURCE_TABLE_NOT_FOUND', ...BROWSE_ERRORS) },
       },
     },
     async (req) => {
-      const { conn, mod } = source(req.params.id, 'describeTable');
+      const { conn, mod } = source(req.params.id, 'describeTable', passwordOf(req.headers));
       const ref = parseTableParam(req.params.table);
       const info = await mod.describeTable!(conn, ref, req.log as unknown as Logger);
       if (!info) throw notFound(ref, req.params.table);
@@ -135,6 +157,7 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
           'Rows in key order unless `sort` says otherwise. `where` is a whereClause as in relationalTableFilters (same syntax, checked the same way, sent as bind parameters). ' +
           'Values as JSON: 64-bit integers and decimals as exact strings, bytes as base64, dates as ISO 8601.',
         params: tableParams,
+        headers: passwordHeaders,
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -167,7 +190,7 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       },
     },
     async (req) => {
-      const { conn, mod } = source(req.params.id, 'readRows');
+      const { conn, mod } = source(req.params.id, 'readRows', passwordOf(req.headers));
       const ref = parseTableParam(req.params.table);
       const { limit, offset, where, sort, columns } = req.query;
       const list = columns?.split(',').map((c) => c.trim()).filter(Boolean);

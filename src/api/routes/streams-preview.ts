@@ -11,7 +11,7 @@ import { SluiceError, isSluiceError, toSluiceError } from '../../errors';
 import { previewMapping, PREVIEW_DEFAULT_LIMIT, PREVIEW_MAX_LIMIT, type PreviewRequest } from '../../runtime/mapping-preview';
 import { resolveMapping } from '../../runtime/stream-runner';
 import { storePersistence } from '../../store/persistence';
-import { errorResponses, idParams } from '../schemas';
+import { errorResponses, idParams, PASSWORDS_PROPERTY } from '../schemas';
 
 const previewError = {
   type: 'object',
@@ -29,7 +29,7 @@ export async function previewRoutes(app: FastifyInstance, deps: ApiDeps): Promis
   const { store } = deps;
   const persistence = storePersistence(store);
 
-  app.post<{ Params: { id: string }; Body: PreviewRequest | undefined }>(
+  app.post<{ Params: { id: string }; Body: (PreviewRequest & { passwords?: Record<string, string> }) | undefined }>(
     '/streams/:id/mapping/preview',
     {
       schema: {
@@ -47,6 +47,7 @@ export async function previewRoutes(app: FastifyInstance, deps: ApiDeps): Promis
           type: 'object',
           additionalProperties: false,
           properties: {
+            passwords: PASSWORDS_PROPERTY,
             limit: { type: 'integer', minimum: 1, maximum: PREVIEW_MAX_LIMIT, default: PREVIEW_DEFAULT_LIMIT, description: 'Rows per table' },
             tables: {
               type: 'array',
@@ -79,6 +80,7 @@ export async function previewRoutes(app: FastifyInstance, deps: ApiDeps): Promis
           },
           ...errorResponses(
             'STREAM_NOT_FOUND',
+            'CONNECTION_PASSWORD_REQUIRED',
             'CONNECTION_NOT_FOUND',
             'MAPPING_NOT_FOUND',
             'MAPPING_INVALID',
@@ -104,13 +106,16 @@ export async function previewRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       const rec = store.streams.get(id);
       if (!rec) throw new SluiceError('STREAM_NOT_FOUND', `No stream ${id}.`, { id });
       const stream = resolveMapping(rec.spec, persistence);
-      const source = store.connections.resolve(stream.source.connectionId);
-      const sink = store.connections.resolve(stream.sink.connectionId);
+      const { passwords: supplied, ...request } = req.body ?? {};
+      // Supplied in the body, else those held for the stream's current or last run.
+      const passwords = { ...deps.supervisor.heldPasswords(id), ...supplied };
+      const source = store.connections.resolve(stream.source.connectionId, passwords[stream.source.connectionId]);
+      const sink = store.connections.resolve(stream.sink.connectionId, passwords[stream.sink.connectionId]);
       if (!source || !sink) {
         throw new SluiceError('CONNECTION_NOT_FOUND', `A connection of stream ${id} no longer exists.`, { id: !source ? stream.source.connectionId : stream.sink.connectionId });
       }
       try {
-        return await previewMapping({ registry: deps.connectors, stream, source, sink, request: req.body ?? {}, logger: req.log as unknown as Logger });
+        return await previewMapping({ registry: deps.connectors, stream, source, sink, request, logger: req.log as unknown as Logger });
       } catch (err) {
         throw isSluiceError(err) ? err : toSluiceError(err);
       }

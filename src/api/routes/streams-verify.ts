@@ -11,7 +11,7 @@ import type { ApiDeps } from '../server';
 import { SluiceError, isSluiceError, toSluiceError } from '../../errors';
 import { verifyStream, type VerifyRequest } from '../../runtime/verify';
 import { resolveMapping } from '../../runtime/stream-runner';
-import { errorResponses, idParams } from '../schemas';
+import { errorResponses, idParams, PASSWORDS_PROPERTY } from '../schemas';
 
 const difference = {
   type: 'object',
@@ -52,7 +52,7 @@ export async function verifyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   const { store } = deps;
   const running = new Set<string>();
 
-  app.post<{ Params: { id: string }; Body: VerifyRequest | undefined }>(
+  app.post<{ Params: { id: string }; Body: (VerifyRequest & { passwords?: Record<string, string> }) | undefined }>(
     '/streams/:id/verify',
     {
       schema: {
@@ -69,6 +69,7 @@ export async function verifyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
           type: 'object',
           additionalProperties: false,
           properties: {
+            passwords: PASSWORDS_PROPERTY,
             tables: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 300 }, description: 'Only these of the stream\'s tables' },
             maxDifferences: { type: 'integer', minimum: 0, maximum: 1000, default: 10 },
             chunkSize: { type: 'integer', minimum: 1, maximum: 1000, default: 1000 },
@@ -88,6 +89,7 @@ export async function verifyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
           },
           ...errorResponses(
             'STREAM_NOT_FOUND',
+            'CONNECTION_PASSWORD_REQUIRED',
             'STREAM_INVALID_TRANSITION',
             'CONNECTION_NOT_FOUND',
             'MAPPING_NOT_FOUND',
@@ -116,8 +118,11 @@ export async function verifyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       if (running.has(id)) {
         throw new SluiceError('STREAM_INVALID_TRANSITION', `A verification of stream ${id} is already running; wait for its answer.`, { id, verificationStatus: 'VERIFYING' });
       }
-      const source = store.connections.resolve(rec.spec.source.connectionId);
-      const sink = store.connections.resolve(rec.spec.sink.connectionId);
+      const { passwords: supplied, ...request } = req.body ?? {};
+      // Supplied in the body, else those held for the stream's current or last run.
+      const passwords = { ...deps.supervisor.heldPasswords(id), ...supplied };
+      const source = store.connections.resolve(rec.spec.source.connectionId, passwords[rec.spec.source.connectionId]);
+      const sink = store.connections.resolve(rec.spec.sink.connectionId, passwords[rec.spec.sink.connectionId]);
       if (!source || !sink) {
         throw new SluiceError('CONNECTION_NOT_FOUND', `A connection of stream ${id} no longer exists.`, { id: !source ? rec.spec.source.connectionId : rec.spec.sink.connectionId });
       }
@@ -127,7 +132,7 @@ export async function verifyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       try {
         // A mapping resource is resolved as a run resolves it (its rules as they are now).
         const stream = resolveMapping(rec.spec, { getMapping: (mid) => { const m = store.mappings.get(mid); return m ? { tables: m.tables } : undefined; } });
-        const report = await verifyStream({ registry: deps.connectors, stream, source, sink, request: req.body ?? {}, logger: req.log as unknown as Logger });
+        const report = await verifyStream({ registry: deps.connectors, stream, source, sink, request, logger: req.log as unknown as Logger });
         const verificationStatus = report.status === 'PASSED' ? 'VERIFIED' : 'FAILED';
         const finishedAt = new Date().toISOString();
         if (store.streams.get(id)) store.streams.setMetadata(id, { verificationRequested: true, verificationStatus, verifiedAt: finishedAt });

@@ -10,7 +10,7 @@ import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
 import { validateFilters } from '../../transform/filters';
 import { validateSchedule } from '../../runtime/schedule';
 import { mappingIdOf } from '../../runtime/stream-runner';
-import { confirmDelete, errorResponses, idParams, listQuery, pageOf, ID_PATTERN } from '../schemas';
+import { confirmDelete, errorResponses, idParams, listQuery, pageOf, ID_PATTERN, PASSWORDS_PROPERTY } from '../schemas';
 import { verifyRoutes } from './streams-verify';
 import { previewRoutes } from './streams-preview';
 import { validateStreamMapping } from '../../transform/mapping';
@@ -93,15 +93,7 @@ export const streamBodySchema = {
 export const passwordsBody = {
   type: 'object',
   additionalProperties: false,
-  properties: {
-    passwords: {
-      type: 'object',
-      description: 'Passwords of connections saved with savePassword:false, by connection id. Never stored, never returned.',
-      propertyNames: { pattern: ID_PATTERN },
-      additionalProperties: { type: 'string', maxLength: 4096, writeOnly: true },
-      maxProperties: 16,
-    },
-  },
+  properties: { passwords: PASSWORDS_PROPERTY },
 } as const;
 
 const counters = { type: 'object', additionalProperties: { type: 'number' } } as const;
@@ -310,31 +302,37 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     },
   );
 
-  app.delete<{ Params: { id: string }; Querystring: { keepSourceResources?: boolean } }>(
+  app.delete<{ Params: { id: string }; Querystring: { keepSourceResources?: boolean; keepSinkResources?: boolean } }>(
     '/streams/:id',
     {
       schema: {
         tags: ['streams'],
-        summary: 'Delete a stopped stream with its history and positions; its replication slot and publication are dropped',
+        summary: 'Delete a stopped stream with its history and positions; its replication slot and publication, and its embedding staging collections in the sink, are dropped',
+        description:
+          'The sink is reached first, then the source\'s slot and publication are dropped, then the sink\'s staging collections (`_sluice_embed.<streamId>.…`; the collections of documents stay). A server that cannot be reached answers 502 (SOURCE_UNREACHABLE / SINK_UNREACHABLE) and the stream is kept; retry once it is back, or skip that side with keepSourceResources / keepSinkResources.',
         params: idParams,
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { keepSourceResources: { type: 'boolean', description: 'Leave the slot and publication in the source database (e.g. when it is unreachable).' } },
+          properties: {
+            keepSourceResources: { type: 'boolean', description: 'Leave the slot and publication in the source database (e.g. when it is unreachable).' },
+            keepSinkResources: { type: 'boolean', description: 'Leave the embedding staging collections in the sink database (e.g. when it is unreachable).' },
+          },
         },
-        response: { 204: { type: 'null', description: 'Deleted' }, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_RUNNING_CANNOT_CHANGE') },
+        response: {
+          204: { type: 'null', description: 'Deleted' },
+          ...errorResponses('STREAM_NOT_FOUND', 'STREAM_RUNNING_CANNOT_CHANGE', 'SOURCE_UNREACHABLE', 'SINK_UNREACHABLE', 'SINK_WRITE_FAILED', 'CONNECTION_PASSWORD_REQUIRED'),
+        },
       },
     },
     async (req, reply) => {
       load(req.params.id);
       idle(req.params.id);
-      // The replication slot goes with the stream, not before: a failure here keeps both.
-      if (req.query.keepSourceResources !== true) {
-        try {
-          await supervisor.release(req.params.id);
-        } catch (err) {
-          throw toSluiceError(err);
-        }
+      // The slot and staging go with the stream, not before: a failure here keeps the stream.
+      try {
+        await supervisor.release(req.params.id, { source: req.query.keepSourceResources !== true, sink: req.query.keepSinkResources !== true });
+      } catch (err) {
+        throw toSluiceError(err);
       }
       supervisor.unschedule(req.params.id);
       store.streams.delete(req.params.id);

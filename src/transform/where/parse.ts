@@ -45,13 +45,16 @@ export function parseWhere(clause: string, opts: ParseOptions): Expr {
   const lexical = scanOutsideQuotes(clause, opts.dialect);
   if (lexical) fail(lexical.reason, lexical.offset, lexical.offset + 2);
 
+  // node-sql-parser's PostgreSQL grammar reads a bare `at` as the start of AT TIME ZONE;
+  // PostgreSQL itself takes it for a column. Quote it (same name: unquoted names fold to lower case).
+  const { text, shift } = opts.dialect === 'postgresql' ? quoteBareAt(clause) : { text: clause, shift: (o: number) => o };
   let ast: unknown;
   try {
     // MySQL's grammar for MariaDB too: node-sql-parser's MariaDB grammar takes `status` for a keyword.
-    ast = parser.astify(`${PREFIX}${clause}\n)`, { database: opts.dialect === 'mysql' ? 'mysql' : 'postgresql', parseOptions: { includeLocations: true } });
+    ast = parser.astify(`${PREFIX}${text}\n)`, { database: opts.dialect === 'mysql' ? 'mysql' : 'postgresql', parseOptions: { includeLocations: true } });
   } catch (err) {
     const loc = (err as { location?: { start?: { offset?: number } } }).location?.start?.offset;
-    const offset = loc === undefined ? undefined : Math.max(0, Math.min(clause.length, loc - PREFIX.length));
+    const offset = loc === undefined ? undefined : Math.max(0, Math.min(clause.length, shift(loc - PREFIX.length)));
     return fail(`not a valid ${opts.dialect === 'mysql' ? 'MySQL/MariaDB' : 'PostgreSQL'} expression`, offset, offset === undefined ? undefined : offset + 12);
   }
   const stmt = ast as Node & { from?: Array<Node>; where?: Node };
@@ -65,8 +68,62 @@ export function parseWhere(clause: string, opts: ParseOptions): Expr {
   } catch (err) {
     if (!(err instanceof Refusal)) throw err;
     const loc = err.node?.loc;
-    return loc ? fail(err.reason, loc.start.offset - PREFIX.length, loc.end.offset - PREFIX.length) : fail(err.reason);
+    return loc ? fail(err.reason, shift(loc.start.offset - PREFIX.length), shift(loc.end.offset - PREFIX.length)) : fail(err.reason);
   }
+}
+
+/**
+ * PostgreSQL only: a bare word `at` outside quotes that does not start `AT TIME ZONE`
+ * (and is not part of a qualified name or a function call) is a column reference;
+ * it becomes `"at"` so that node-sql-parser reads it as one. `shift` maps an offset in
+ * the rewritten text back to the clause's own.
+ */
+export function quoteBareAt(clause: string): { text: string; shift: (offset: number) => number } {
+  const inserted: number[] = []; // offsets in the rewritten text where a quote pair added 2 characters
+  let out = '';
+  for (let i = 0; i < clause.length; i++) {
+    const c = clause[i]!;
+    if (c === "'" || c === '"') {
+      let j = i + 1;
+      for (; j < clause.length; j++) {
+        if (clause[j] === c) {
+          if (clause[j + 1] === c) j++;
+          else break;
+        }
+      }
+      out += clause.slice(i, j + 1);
+      i = j;
+      continue;
+    }
+    if (/[A-Za-z_]/.test(c)) {
+      let j = i;
+      while (j < clause.length && /[A-Za-z0-9_$]/.test(clause[j]!)) j++;
+      const word = clause.slice(i, j);
+      const before = clause.slice(0, i).trimEnd();
+      const after = clause.slice(j);
+      const bare =
+        word.toLowerCase() === 'at' &&
+        !before.endsWith('.') &&
+        !/^\s*[.(]/.test(after) &&
+        !/^\s+time\s+zone\b/i.test(after);
+      if (bare) {
+        inserted.push(out.length);
+        out += `"${word.toLowerCase()}"`;
+      } else out += word;
+      i = j - 1;
+      continue;
+    }
+    out += c;
+  }
+  const shift = (offset: number): number => {
+    let o = offset;
+    for (const at of inserted) {
+      if (offset > at + 3) o -= 2;
+      else if (offset > at) o -= 1;
+    }
+    return o;
+  };
+  return { text: out, shift };
 }
 
 /**
@@ -157,6 +214,8 @@ class Translator {
   }
 
   column(n: Node): Expr {
+    // node-sql-parser hangs `x AT TIME ZONE 'z'` on the column as options; dropping them would change the filter.
+    if (n.options) throw new Refusal('AT TIME ZONE is not supported in a filter', n);
     const table = n.table as string | null;
     if (table && table !== this.opts.table) throw new Refusal(`column ${table}.… belongs to another table; a filter reads only its own table`, n);
     const c = n.column as string | { expr: { type: string; value: unknown } };

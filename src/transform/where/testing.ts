@@ -19,6 +19,8 @@ export const COLUMNS: ColumnSpec[] = [
   { name: 'flag', type: 'boolean', sourceType: 'boolean', optional: true },
   { name: 'd', type: 'date', sourceType: 'date', optional: true },
   { name: 'ts', type: 'timestamp', sourceType: 'timestamp', optional: true },
+  // named like PostgreSQL's AT TIME ZONE keyword, which node-sql-parser takes it for; same values as ts
+  { name: 'at', type: 'timestamp', sourceType: 'timestamp', optional: true },
 ];
 
 /** DDL of the same table per dialect. */
@@ -26,7 +28,7 @@ export function createTableSql(dialect: Dialect, qualifiedName: string): string 
   const ts = dialect === 'mysql' ? 'DATETIME(3)' : 'timestamp(3)';
   const dbl = dialect === 'mysql' ? 'DOUBLE' : 'double precision';
   const text = dialect === 'mysql' ? 'VARCHAR(40) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci' : 'varchar(40)';
-  return `CREATE TABLE ${qualifiedName} (id integer PRIMARY KEY, n integer, amt numeric(10,2), f ${dbl}, name ${text}, flag boolean, d date, ts ${ts})`;
+  return `CREATE TABLE ${qualifiedName} (id integer PRIMARY KEY, n integer, amt numeric(10,2), f ${dbl}, name ${text}, flag boolean, d date, ts ${ts}, at ${ts})`;
 }
 
 const midnight = (ms: number): number => Math.floor(ms / DAY) * DAY;
@@ -47,6 +49,7 @@ export function sampleRows(now: number): Row[] {
     flag,
     d: d === null ? null : new Date(d),
     ts: ts === null ? null : new Date(ts),
+    at: ts === null ? null : new Date(ts),
   });
   return [
     row(1, 1, '10.50', 1.5, 'Alice', true, Date.UTC(2024, 0, 15), Date.UTC(2024, 0, 15, 10)),
@@ -146,6 +149,9 @@ export function clauseCases(dialect: Dialect): ClauseCase[] {
     ['CASE WHEN flag THEN n ELSE -n END > 0', [1]],
     ['n / 2.0 > 1', [5, 7]],
     ['n - 1 IS NULL', [3]],
+    ['at > NOW()', [5]],
+    ['AT IS NULL OR at < ts', [3]],
+    [`(at) >= NOW() - ${iv(1, 'day')} AND n > 1`, [2, 5, 7]],
   ];
   if (my) {
     cases.push(
@@ -155,7 +161,7 @@ export function clauseCases(dialect: Dialect): ClauseCase[] {
       ["name LIKE 'ü%'", [5]],
     );
   } else {
-    cases.push(['CURRENT_DATE - d <= 1', [5, 6]], ["name ILIKE 'a%'", [1, 4]], ['"n" > 1', [2, 5, 7]], ["d > '2024-01-01'::date", [1, 2, 5, 6, 7]]);
+    cases.push(['CURRENT_DATE - d <= 1', [5, 6]], ["name ILIKE 'a%'", [1, 4]], ['"n" > 1', [2, 5, 7]], ['"at" > NOW()', [5]], ["d > '2024-01-01'::date", [1, 2, 5, 6, 7]]);
   }
   return cases.map(([clause, pg, mysql]) => ({ clause, ids: [...(my && mysql ? mysql : pg)].sort((a, b) => a - b) }));
 }

@@ -74,6 +74,20 @@ test('statements, subqueries and comment tricks are refused with FILTER_CLAUSE_I
   assert.ok(typeof e.detail.offset === 'number' && e.detail.offset > 20);
 });
 
+test('PostgreSQL: a bare column named at is a column (node-sql-parser alone reads AT TIME ZONE), offsets still point into the clause', () => {
+  for (const clause of ['at > NOW()', 'AT IS NULL', 't.at > ts', '(at) = ts', 'NOT at IS NULL']) {
+    assert.deepEqual([...compileWhere(clause, { dialect: 'postgresql', table: 't', columns: COLUMNS }).columns].sort(), clause.includes('ts') ? ['at', 'ts'] : ['at'], clause);
+  }
+  assert.equal(compileWhere('at > NOW() AND "at" < ts', { dialect: 'postgresql', table: 't', columns: COLUMNS }).sql((i) => `$${i}`).text, '(("at" > CURRENT_TIMESTAMP) AND ("at" < "ts"))');
+  // Inside a string literal it stays text; the part named by an error is the clause's own text.
+  assert.equal(compileWhere("name = 'at'", { dialect: 'postgresql', table: 't', columns: COLUMNS }).test({ name: 'at' }), true);
+  const e = refusal("at > NOW() AND md5(name) = 'x'");
+  assert.equal(e.detail.part, 'md5(name)');
+  assert.equal(e.detail.offset, "at > NOW() AND ".length);
+  // AT TIME ZONE itself is refused, never silently dropped.
+  assert.match(refusal("ts AT TIME ZONE 'UTC' > NOW()").message, /AT TIME ZONE is not supported/);
+});
+
 test('a column the table does not have is FILTER_COLUMN_UNKNOWN; MySQL resolves names in any case, PostgreSQL folds unquoted names', () => {
   const e = refusal('nope = 1');
   assert.equal(e.code, 'FILTER_COLUMN_UNKNOWN');
