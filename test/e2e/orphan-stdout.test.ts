@@ -40,7 +40,6 @@ test('SIGTERM stops a daemon whose stdout pipe is full and never read, within th
   const d = await startDaemon(dataDir, { SLUICE_LOG_LEVEL: 'trace', SLUICE_SHUTDOWN_DEADLINE_MS: String(DEADLINE_MS) });
   try {
     // A reader that holds the pipe open but reads nothing more: the pipe fills up.
-    d.proc.stdout!.pause();
     d.proc.stdout!.removeAllListeners('data');
     d.proc.stdout!.pause();
     // Well past a pipe's buffer (64 KiB) of log lines.
