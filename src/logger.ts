@@ -28,6 +28,63 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream;
 }
 
+/** How long the last log lines may take to reach a stdout that does not drain, at exit. */
+export const EXIT_FLUSH_MS = 1000;
+/** Log bytes held for a stdout that does not take them; lines past this are dropped. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+type Destination = ReturnType<typeof pino.destination>;
+
+/**
+ * stdout, asynchronously, such that a pipe nobody reads never holds the process: pino
+ * flushes synchronously at exit, and sonic-boom retries that write for ever while the
+ * pipe is full (EAGAIN), so a daemon whose parent died or stopped reading could not
+ * exit (seen on SIGTERM). Here the exit flush gets EXIT_FLUSH_MS, and the buffer for a
+ * stuck stdout is bounded: what cannot be written is dropped, never waited for.
+ */
+function stdoutDestination(): Destination {
+  let budgetUntil = 0;
+  const dest = pino.destination({
+    sync: false,
+    maxLength: MAX_BUFFERED_BYTES,
+    // Asynchronous writes keep retrying (budgetUntil 0); the synchronous one gives up in time.
+    retryEAGAIN: () => budgetUntil === 0 || Date.now() < budgetUntil,
+  });
+  const flushSync = dest.flushSync.bind(dest);
+  dest.flushSync = () => {
+    budgetUntil = Date.now() + EXIT_FLUSH_MS;
+    try {
+      flushSync();
+    } catch {
+      // stdout is stuck or gone: the lines still held are dropped
+    } finally {
+      budgetUntil = 0;
+    }
+  };
+  return dest;
+}
+
+/**
+ * Writes out what the logger holds, waiting at most EXIT_FLUSH_MS, then exits with
+ * `code`. The only way the daemon exits, so that logging can never delay an exit.
+ */
+export function flushAndExit(logger: Logger, code: number): void {
+  let done = false;
+  const exit = (): void => {
+    if (done) return;
+    done = true;
+    // pino's synchronous flush at exit writes what is left, within EXIT_FLUSH_MS (see above).
+    process.exit(code);
+  };
+  process.exitCode = code;
+  setTimeout(exit, EXIT_FLUSH_MS);
+  try {
+    logger.flush(() => exit());
+  } catch {
+    exit();
+  }
+}
+
 export function createLogger(opts: LoggerOptions): Logger {
   const usePretty = opts.pretty === 'true' || (opts.pretty === 'auto' && process.stdout.isTTY === true && !opts.destination);
   const options: pino.LoggerOptions = {
@@ -37,7 +94,8 @@ export function createLogger(opts: LoggerOptions): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (usePretty) return pino(options, pretty({ colorize: true, sync: true }));
-  return pino(options, (opts.destination as pino.DestinationStream | undefined) ?? pino.destination({ sync: false }));
+  if (opts.destination) return pino(options, opts.destination as pino.DestinationStream);
+  return pino(options, stdoutDestination());
 }
 
 /** A URL with its password replaced, fit for logs and API answers. */

@@ -14,6 +14,12 @@ export interface MongoSinkOptions {
   decimals: 'auto' | DecimalMode;
   /** How long one attempt waits for a server; short, so retries see the stream's abort signal. */
   serverSelectionTimeoutMS: number;
+  /**
+   * How long one write (or read, or index build) attempt may wait for the server's
+   * answer before it counts as a transient failure and is retried: a server that
+   * accepts connections but never answers must not stall the stream silently.
+   */
+  writeTimeoutMs: number;
   retry: { initialDelayMs: number; maxDelayMs: number };
 }
 
@@ -39,6 +45,13 @@ export const configSchema = {
       description: 'How exact decimals are stored: Decimal128, or their exact text. auto = Decimal128 unless the server is FerretDB v1, which has no Decimal128.',
     },
     serverSelectionTimeoutMS: { type: 'integer', minimum: 100, default: 5000, description: 'Per attempt; failed attempts are retried with backoff.' },
+    writeTimeoutMs: {
+      type: 'integer',
+      minimum: 100,
+      default: 60000,
+      description:
+        'Longest wait for the answer to one write attempt (one bulkWrite command of a batch). A server that does not answer in time is treated as away: the attempt is abandoned, counted in sluice_mongodb_errors_total and retried with backoff (writes are idempotent). Keep it well above the slowest legitimate command.',
+    },
     retry: {
       type: 'object',
       additionalProperties: false,
@@ -67,6 +80,7 @@ export function parseOptions(raw: Record<string, unknown> | undefined): MongoSin
     ...(o.writeConcern && typeof o.writeConcern === 'object' ? { writeConcern: o.writeConcern as WriteConcernSettings } : {}),
     decimals,
     serverSelectionTimeoutMS: num(o.serverSelectionTimeoutMS, 5000),
+    writeTimeoutMs: num(o.writeTimeoutMs, 60000),
     retry: { initialDelayMs, maxDelayMs: Math.max(initialDelayMs, num(retry.maxDelayMs, 5000)) },
   };
 }
@@ -106,11 +120,18 @@ export function describeUrl(url: string): string {
   return m ? `${m[1]}${redactHosts(m[2] ?? '')}` : '(unparseable MongoDB URL)';
 }
 
-export function createClient(url: string, opts: { serverSelectionTimeoutMS: number }): MongoClient {
+/** Margin of the driver's socket timeout over the sink's own per-attempt timer. */
+const SOCKET_TIMEOUT_MARGIN_MS = 1000;
+
+export function createClient(url: string, opts: { serverSelectionTimeoutMS: number; writeTimeoutMs?: number }): MongoClient {
   const options: MongoClientOptions = {
     appName: 'sluice',
     serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS,
     connectTimeoutMS: Math.max(1000, opts.serverSelectionTimeoutMS),
+    // Driver 6.x has no working operation timeout (timeoutMS "has no effect"), so the
+    // sink times each attempt itself; socketTimeoutMS, a little longer, then closes the
+    // connection the abandoned attempt still holds, so hung sockets do not pile up.
+    ...(opts.writeTimeoutMs ? { socketTimeoutMS: opts.writeTimeoutMs + SOCKET_TIMEOUT_MARGIN_MS } : {}),
   };
   return new MongoClient(url, options);
 }

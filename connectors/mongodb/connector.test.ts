@@ -6,7 +6,7 @@ import { MongoBulkWriteError, MongoNetworkError, MongoServerError, MongoServerSe
 import { SluiceError } from '../../src/errors';
 import type { StreamSpec } from '../../src/runtime/connector';
 import { databaseFromUrl, describeUrl, effectiveDecimalMode, effectiveWriteConcern, parseOptions, type ServerInfo } from './client';
-import { classify } from './failures';
+import { AttemptTimeoutError, classify } from './failures';
 import { backoffDelay, collectionFor, MongoSink } from './sink';
 import { mongodbConnector } from './index';
 
@@ -29,8 +29,9 @@ test('no database in the URL is SINK_DATABASE_MISSING with the fix in the messag
 
 test('options: defaults and explicit values', () => {
   const d = parseOptions({});
-  assert.deepEqual(d, { decimals: 'auto', serverSelectionTimeoutMS: 5000, retry: { initialDelayMs: 100, maxDelayMs: 5000 } });
-  const o = parseOptions({ writeConcern: { w: 2, j: true }, decimals: 'string', retry: { initialDelayMs: 10, maxDelayMs: 50 } });
+  assert.deepEqual(d, { decimals: 'auto', serverSelectionTimeoutMS: 5000, writeTimeoutMs: 60000, retry: { initialDelayMs: 100, maxDelayMs: 5000 } });
+  const o = parseOptions({ writeConcern: { w: 2, j: true }, decimals: 'string', writeTimeoutMs: 1500, retry: { initialDelayMs: 10, maxDelayMs: 50 } });
+  assert.equal(o.writeTimeoutMs, 1500);
   assert.deepEqual(o.writeConcern, { w: 2, j: true });
   assert.equal(o.decimals, 'string');
   assert.throws(() => parseOptions({ writeConcern: { w: 0 } }), (e: unknown) => e instanceof SluiceError && e.code === 'CONFIG_INVALID');
@@ -57,6 +58,7 @@ test('write concern: majority on a replica set, 1 elsewhere, the configured one 
 });
 
 test('transient errors are told apart from permanent ones', () => {
+  assert.equal(classify(new AttemptTimeoutError('write to orders', 1500)).kind, 'transient', 'a write the server never answered is retried');
   assert.equal(classify(new MongoNetworkError('connection reset')).kind, 'transient');
   assert.equal(classify(new MongoServerSelectionError('connect ECONNREFUSED', { type: 'Unknown', servers: new Map() } as never)).kind, 'transient');
   assert.equal(classify(new MongoServerError({ code: 10107, errmsg: 'not primary' })).kind, 'transient');

@@ -16,6 +16,17 @@ import {
   MongoWriteConcernError,
 } from 'mongodb';
 
+/** An attempt the server did not answer within the connection's writeTimeoutMs. */
+export class AttemptTimeoutError extends Error {
+  override readonly name = 'AttemptTimeoutError';
+  constructor(
+    readonly what: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`MongoDB did not answer the ${what} within ${timeoutMs} ms (writeTimeoutMs)`);
+  }
+}
+
 export type FailureKind = 'transient' | 'rejected' | 'failed';
 
 // Server codes the retryable-writes specification calls retryable, plus the ones
@@ -80,6 +91,7 @@ export function classify(err: unknown): Classified {
   const message = err instanceof Error ? err.message : String(err);
   // The pool-cleared error is a MongoNetworkError subclass, covered here.
   if (
+    err instanceof AttemptTimeoutError ||
     err instanceof MongoNetworkError ||
     err instanceof MongoServerSelectionError ||
     err instanceof MongoServerClosedError ||

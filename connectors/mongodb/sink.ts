@@ -41,7 +41,7 @@ import {
   type MongoSinkOptions,
   type ServerInfo,
 } from './client';
-import { classify, type Classified } from './failures';
+import { AttemptTimeoutError, classify, type Classified } from './failures';
 import { bulkOperations, planBatch, PlanError, splitInserts, type CollectionPlan, type PlannedWrite, type RowMapper } from './plan';
 
 /**
@@ -143,19 +143,35 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Runs `op`, but settles as soon as `signal` aborts: the write may still land, and being idempotent, that is harmless. */
-function raceAbort<T>(op: Promise<T>, signal: AbortSignal): Promise<T> {
+/**
+ * Runs `op`, but settles as soon as `signal` aborts (rejecting with its reason) or
+ * `timeoutMs` passes without an answer (rejecting with an AttemptTimeoutError, which
+ * is transient): the abandoned write may still land, and being idempotent, that is
+ * harmless.
+ */
+function raceAttempt<T>(op: Promise<T>, signal: AbortSignal, timeoutMs: number, what: string): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
+    const settle = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onAbort = (): void => {
+      settle();
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      settle();
+      reject(new AttemptTimeoutError(what, timeoutMs));
+    }, timeoutMs);
     signal.addEventListener('abort', onAbort, { once: true });
     op.then(
       (v) => {
-        signal.removeEventListener('abort', onAbort);
+        settle();
         resolve(v);
       },
       (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        settle();
         reject(e);
       },
     );
@@ -233,15 +249,18 @@ export class MongoSink implements Sink {
     ctx: Pick<ConnectorContext, 'signal' | 'logger' | 'count'>,
     attempt: (c: Connected) => Promise<T>,
     permanent: (err: unknown, c: Classified) => Error,
+    collection?: string,
   ): Promise<T> {
     const { signal, logger } = ctx;
     let last: unknown;
     for (let n = 1; ; n++) {
       if (signal.aborted) throw last ?? signal.reason;
       try {
-        const result = await raceAbort(
+        const result = await raceAttempt(
           this.#connect().then((c) => attempt(c)),
           signal,
+          this.#options.writeTimeoutMs,
+          what,
         );
         if (n > 1) logger.info({ attempts: n }, `mongodb ${what} succeeded after ${n} attempts`);
         return result;
@@ -254,7 +273,10 @@ export class MongoSink implements Sink {
         last = err;
         const delay = backoffDelay(n, this.#options.retry);
         if (worthLogging(n)) {
-          logger.warn({ attempt: n, retryInMs: delay, err: c.message, code: c.code }, `mongodb ${what} failed (attempt ${n}), retrying`);
+          logger.warn(
+            { attempt: n, retryInMs: delay, err: c.message, code: c.code, ...(collection === undefined ? {} : { collection: `${this.#database}.${collection}` }) },
+            `mongodb ${what} failed (attempt ${n}), retrying`,
+          );
         }
         await abortableSleep(delay, signal);
       }
@@ -285,6 +307,7 @@ export class MongoSink implements Sink {
         },
         (err, c) =>
           new SluiceError('SINK_WRITE_FAILED', `Could not drop collection ${this.#database}.${name}: ${c.message}`, { stream: this.#stream.id, collection: name, cause: c.message }, { cause: err }),
+        name,
       );
       ctx.logger.info({ collection: name }, 'dropped collection (dropCollections)');
     }
@@ -344,10 +367,15 @@ export class MongoSink implements Sink {
     const insert = async (part: PlannedWrite[]): Promise<PlannedWrite[]> => {
       const docs: Document[] = part.map((w) => ({ _id: w.id, ...w.fields }));
       try {
-        await raceAbort(coll.insertMany(docs, { ordered: false, writeConcern }), ctx.signal);
+        await raceAttempt(coll.insertMany(docs, { ordered: false, writeConcern }), ctx.signal, this.#options.writeTimeoutMs, `insert into ${collection}`);
         return [];
       } catch (err) {
         if (ctx.signal.aborted) throw err;
+        if (err instanceof AttemptTimeoutError) {
+          // Counted and logged here; the upsert path then retries these writes.
+          ctx.count?.(RUN_EVENTS.MONGODB_ERROR);
+          ctx.logger.warn({ collection: `${this.#database}.${collection}`, err: err.message, documents: part.length }, `mongodb insert into ${collection} timed out; retrying as upserts`);
+        }
         if (!(err instanceof MongoBulkWriteError)) return part;
         const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
         // Any duplicate key (FerretDB's message does not name the index): the upsert path
@@ -405,6 +433,7 @@ export class MongoSink implements Sink {
             ? new SluiceError('SINK_RECORD_REJECTED', `MongoDB rejected the record for ${where}: ${c.message}`, detail, { cause: err })
             : new SluiceError('SINK_WRITE_FAILED', `MongoDB refused the write to ${where}: ${c.message}`, detail, { cause: err });
         },
+        collection,
       );
     }
   }
@@ -456,6 +485,7 @@ export class MongoSink implements Sink {
         ctx,
         ({ client }) => client.db(this.#database).collection(collection).createIndex({ [field]: 1 }, { unique }),
         (err, c) => new SluiceError('SINK_WRITE_FAILED', `Could not create the index on ${this.#database}.${collection}.${field}: ${c.message}`, { stream: this.#stream.id, collection, cause: c.message }, { cause: err }),
+        collection,
       );
     } catch (err) {
       // Writes stay correct without it (they match on the field either way), only slower.
@@ -475,6 +505,7 @@ export class MongoSink implements Sink {
         ctx,
         ({ client }) => client.db(this.#database).collection(collection).find({ [field]: { $in: part } }, EXACT).toArray(),
         (err, c) => new SluiceError('SINK_WRITE_FAILED', `Could not read ${this.#database}.${collection}: ${c.message}`, { stream: this.#stream.id, collection, cause: c.message }, { cause: err }),
+        collection,
       );
       out.push(...(docs as unknown as StagingDoc[]));
     }

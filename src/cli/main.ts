@@ -9,7 +9,7 @@
  * Exit codes: 0 success, 1 the daemon failed, 2 bad usage or configuration.
  */
 import { loadConfig, type LoadedConfig } from '../config';
-import { createLogger } from '../logger';
+import { createLogger, flushAndExit } from '../logger';
 import { isSluiceError } from '../errors';
 import { VERSION } from '../version';
 import { startDaemon } from '../runtime/daemon';
@@ -39,6 +39,12 @@ SLUICE_LOG_LEVEL, SLUICE_KAFKA_BROKERS and more: see config/sluice.example.yaml.
 `;
 
 class UsageError extends Error {}
+
+/**
+ * Past `shutdown.deadlineMs`, how long the rest of the shutdown (API connections,
+ * the store, the last log lines) may take before the daemon exits regardless.
+ */
+export const SHUTDOWN_MARGIN_MS = 5000;
 
 interface Parsed {
   command: 'start' | 'config-validate' | 'config-print' | 'version' | 'help';
@@ -78,37 +84,39 @@ async function runDaemon(file: string | undefined): Promise<void> {
   const { config } = load(file);
   const logger = createLogger({ level: config.log.level, pretty: config.log.pretty });
   let signals = 0;
-  let daemon: Awaited<ReturnType<typeof startDaemon>>;
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;
     if (signals > 1) {
       logger.warn({ signal: sig }, 'second signal: exiting now; streams resume from their last durable position');
-      logger.flush();
-      process.exit(130);
+      flushAndExit(logger, 130);
+      return;
     }
     logger.info({ signal: sig }, 'signal received: graceful shutdown (send it again to force)');
-    void daemon
-      ?.close()
-      .then(() => {
-        logger.flush();
-        process.exit(0);
-      })
+    // Whatever hangs (an API connection, the store, a stuck stdout), the daemon is gone
+    // shortly after the deadline; streams resume from their last durable position.
+    const hardExitMs = config.shutdown.deadlineMs + SHUTDOWN_MARGIN_MS;
+    setTimeout(() => {
+      logger.error({ afterMs: hardExitMs }, 'shutdown did not finish in time: exiting; streams resume from their last durable position');
+      flushAndExit(logger, 1);
+    }, hardExitMs).unref();
+    // A signal during start-up stops the daemon once it has started (a failed start exits on its own).
+    void starting
+      .then((daemon) => daemon.close())
+      .then(() => flushAndExit(logger, 0))
       .catch((err: unknown) => {
         logger.error({ err }, 'shutdown failed');
-        logger.flush();
-        process.exit(1);
+        flushAndExit(logger, 1);
       });
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection (a bug; the daemon keeps running)'));
+  const starting = startDaemon(config, logger);
   try {
-    daemon = await startDaemon(config, logger);
+    await starting;
   } catch (err) {
     logger.fatal({ err }, isSluiceError(err) ? err.message : 'sluice failed to start');
-    logger.flush();
-    process.exitCode = 1;
-    setTimeout(() => process.exit(1), 100).unref();
+    flushAndExit(logger, 1);
   }
 }
 

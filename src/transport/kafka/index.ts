@@ -131,6 +131,39 @@ function abortError(signal: AbortSignal): Error {
   return err;
 }
 
+/**
+ * `op`, or an AbortError as soon as `signal` aborts: a stop must not wait for a
+ * connect, a topic creation or a group join. The abandoned step is cleaned up by close().
+ */
+function untilAborted<T>(op: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    op.catch(() => undefined);
+    return Promise.reject(abortError(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    op.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * How long close() waits for each client to disconnect. A consumer in the middle of a
+ * group join or rebalance only disconnects once that round ends (up to the session
+ * timeout and more); it is stopped already (it fetches and writes nothing more) and
+ * leaves the group in the background.
+ */
+export const CLOSE_WAIT_MS = 2000;
+
 /** Resolves after `ms`, or early when `signal` aborts or `wake` fires. */
 function sleep(ms: number, signal: AbortSignal, wake?: Promise<unknown>): Promise<void> {
   return new Promise((resolve) => {
@@ -164,6 +197,7 @@ export class KafkaTransport implements Transport {
   readonly #committed = new Map<string, bigint>();
   #tail: Promise<void> = Promise.resolve();
   #closed = false;
+  #log: ConnectorContext['logger'] | undefined;
   #closing: Promise<void> | undefined;
   #fatal: { error: unknown } | undefined;
   #fatalWake!: () => void;
@@ -204,6 +238,7 @@ export class KafkaTransport implements Transport {
     const k = this.#args.kafka;
     const brokers = (Array.isArray(k.brokers) ? k.brokers : k.brokers.split(',')).map((b) => b.trim()).filter(Boolean);
     const log = ctx.logger.child({ component: 'kafka' });
+    this.#log = log;
     this.#kafka = new Kafka({
       clientId: `${k.clientId ?? 'sluice'}-${this.#args.stream.id}`,
       brokers,
@@ -215,13 +250,16 @@ export class KafkaTransport implements Transport {
       },
       retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 },
     });
+    const { signal } = ctx;
+    const step = <T>(op: Promise<T>): Promise<T> => untilAborted(op, signal);
     try {
+      if (signal.aborted) throw abortError(signal);
       this.#admin = this.#kafka.admin();
-      await this.#admin.connect();
+      await step(this.#admin.connect());
       const topics = this.#args.stream.tables.map((t) => topicFor(this.#prefix, parseTableRef(t)));
-      await this.#addTopics(topics);
+      await step(this.#addTopics(topics));
       this.#producer = this.#newProducer();
-      await this.#producer.connect();
+      await step(this.#producer.connect());
       this.#producerReady = true;
       const origins: Origins = new WeakMap();
       const k2 = this.#args.kafka;
@@ -245,9 +283,11 @@ export class KafkaTransport implements Transport {
         committed: this.#committed,
         onFatal: (err) => this.#setFatal(err, ctx),
       });
-      await this.#consumer.start(topics);
+      await step(this.#consumer.start(topics));
     } catch (err) {
       await this.close().catch(() => undefined);
+      // A stop during the start is a stop (the run ends aborted), not Kafka being away.
+      if (signal.aborted) throw abortError(signal);
       throw new SluiceError('KAFKA_UNREACHABLE', `cannot set up the Kafka transport on ${brokers.join(',')}: ${(err as Error).message}`, { brokers }, { cause: err });
     }
   }
@@ -442,17 +482,37 @@ export class KafkaTransport implements Transport {
     return Number(lag);
   }
 
-  /** Disconnects consumer, producer and admin. Idempotent. */
+  /**
+   * Disconnects consumer, producer and admin, waiting at most CLOSE_WAIT_MS for each;
+   * one still busy (a consumer mid-rebalance, a producer mid-connect) finishes
+   * disconnecting in the background. Idempotent.
+   */
   close(): Promise<void> {
     this.#closed = true;
     this.#closing ??= (async () => {
       const errors: unknown[] = [];
-      const parts: Array<() => Promise<void> | undefined> = [() => this.#consumer?.close(), () => this.#producer?.disconnect(), () => this.#admin?.disconnect()];
-      for (const stop of parts) {
+      const parts: Array<[string, () => Promise<void> | undefined]> = [
+        ['consumer', () => this.#consumer?.close()],
+        ['producer', () => this.#producer?.disconnect()],
+        ['admin', () => this.#admin?.disconnect()],
+      ];
+      for (const [name, stop] of parts) {
+        let timer: NodeJS.Timeout | undefined;
         try {
-          await stop();
+          const done = stop();
+          if (!done) continue;
+          const late = await Promise.race([
+            done.then(() => false),
+            new Promise<boolean>((r) => (timer = setTimeout(() => r(true), CLOSE_WAIT_MS))),
+          ]);
+          if (late) {
+            done.catch(() => undefined);
+            this.#log?.info({ client: name, waitedMs: CLOSE_WAIT_MS }, 'kafka client still disconnecting; it finishes in the background');
+          }
         } catch (err) {
           errors.push(err);
+        } finally {
+          clearTimeout(timer);
         }
       }
       if (errors.length) throw errors[0];

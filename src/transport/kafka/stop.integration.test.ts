@@ -1,0 +1,66 @@
+/**
+ * A Kafka transport stopped right after its start stops promptly: the start gives
+ * way to the abort signal, and close() no longer waits out the consumer's fetch
+ * long-poll (kafkajs's 5 s; measured 5.07 s before the fix) nor, past 2 s per
+ * client, a group round still in progress.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { stackUrls } from '../../../test/helpers/stack';
+import type { ConnectorContext, Sink, StreamSpec } from '../../runtime/connector';
+import { createTransport } from '../index';
+import type { KafkaTransport } from './index';
+
+const brokers = stackUrls().kafka;
+const run = randomUUID().slice(0, 8);
+const logger = pino({ level: process.env.SLUICE_TEST_LOG ?? 'silent' });
+const opened: KafkaTransport[] = [];
+/** The operator's expectation for a stop (~3 s), not a benchmark. */
+const STOP_BOUND_MS = 3000;
+
+after(async () => {
+  await Promise.all(opened.map((t) => t.close().catch(() => undefined)));
+});
+
+const spec: StreamSpec = {
+  id: `stop-${run}`,
+  name: 'stop',
+  source: { connectionId: 'src' },
+  sink: { connectionId: 'snk' },
+  transport: { kind: 'kafka' },
+  mode: 'CDC',
+  tables: ['public.items'],
+  options: { topicPrefix: `stop.${run}` },
+};
+const sink: Sink = { write: async () => undefined, close: async () => undefined };
+
+function transport(): { t: KafkaTransport; ctx: ConnectorContext; abort: () => void } {
+  const t = createTransport('kafka', { sink, stream: spec, kafka: { brokers, topicPartitions: 3, replicationFactor: 1 } }) as KafkaTransport;
+  opened.push(t);
+  const ac = new AbortController();
+  return { t, ctx: { streamId: spec.id, runId: randomUUID(), logger, signal: ac.signal }, abort: () => ac.abort() };
+}
+
+async function timed(p: Promise<unknown>): Promise<number> {
+  const t0 = Date.now();
+  await p.catch(() => undefined);
+  return Date.now() - t0;
+}
+
+test('an abort during start rejects the start as aborted, not as Kafka being unreachable, and close is prompt', async () => {
+  for (const afterMs of [0, 5, 50]) {
+    const a = transport();
+    const starting = a.t.start(a.ctx);
+    setTimeout(a.abort, afterMs);
+    const outcome = await starting.then(
+      () => 'started',
+      (e: unknown) => (e as Error).name,
+    );
+    // A start quicker than the abort is fine; one that was interrupted says so.
+    assert.ok(outcome === 'started' || outcome === 'AbortError', `start ended with ${outcome}`);
+    const ms = await timed(a.t.close());
+    assert.ok(ms < STOP_BOUND_MS, `close after an abort ${afterMs} ms into start took ${ms} ms`);
+  }
+});
