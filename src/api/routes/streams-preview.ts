@@ -12,6 +12,7 @@ import { previewMapping, PREVIEW_DEFAULT_LIMIT, PREVIEW_MAX_LIMIT, type PreviewR
 import { resolveMapping } from '../../runtime/stream-runner';
 import { storePersistence } from '../../store/persistence';
 import { errorResponses, idParams, PASSWORDS_PROPERTY } from '../schemas';
+import { STREAM_READ_ERRORS, streamConnections } from './stream-reads';
 
 const previewError = {
   type: 'object',
@@ -78,26 +79,7 @@ export async function previewRoutes(app: FastifyInstance, deps: ApiDeps): Promis
               errors: { type: 'array', items: previewError },
             },
           },
-          ...errorResponses(
-            'STREAM_NOT_FOUND',
-            'CONNECTION_PASSWORD_REQUIRED',
-            'CONNECTION_NOT_FOUND',
-            'MAPPING_NOT_FOUND',
-            'MAPPING_INVALID',
-            'CONNECTOR_ROLE_UNSUPPORTED',
-            'SOURCE_TABLE_NOT_FOUND',
-            'FILTER_CLAUSE_INVALID',
-            'FILTER_COLUMN_UNKNOWN',
-            'FILTER_COLUMNS_INVALID',
-            'SOURCE_TYPE_UNSUPPORTED',
-            'SOURCE_PRIVILEGES_MISSING',
-            'SOURCE_CONFIG_INVALID',
-            'SINK_DATABASE_MISSING',
-            'CONFIG_INVALID',
-            'SOURCE_UNREACHABLE',
-            'SOURCE_READ_FAILED',
-            'SINK_UNREACHABLE',
-          ),
+          ...errorResponses('STREAM_NOT_FOUND', ...STREAM_READ_ERRORS),
         },
       },
     },
@@ -107,13 +89,7 @@ export async function previewRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       if (!rec) throw new SluiceError('STREAM_NOT_FOUND', `No stream ${id}.`, { id });
       const stream = resolveMapping(rec.spec, persistence);
       const { passwords: supplied, ...request } = req.body ?? {};
-      // Supplied in the body, else those held for the stream's current or last run.
-      const passwords = { ...deps.supervisor.heldPasswords(id), ...supplied };
-      const source = store.connections.resolve(stream.source.connectionId, passwords[stream.source.connectionId]);
-      const sink = store.connections.resolve(stream.sink.connectionId, passwords[stream.sink.connectionId]);
-      if (!source || !sink) {
-        throw new SluiceError('CONNECTION_NOT_FOUND', `A connection of stream ${id} no longer exists.`, { id: !source ? stream.source.connectionId : stream.sink.connectionId });
-      }
+      const { source, sink } = streamConnections(deps, id, stream, supplied);
       try {
         return await previewMapping({ registry: deps.connectors, stream, source, sink, request, logger: req.log as unknown as Logger });
       } catch (err) {

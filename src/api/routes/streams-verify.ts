@@ -12,6 +12,7 @@ import { SluiceError, isSluiceError, toSluiceError } from '../../errors';
 import { verifyStream, type VerifyRequest } from '../../runtime/verify';
 import { resolveMapping } from '../../runtime/stream-runner';
 import { errorResponses, idParams, PASSWORDS_PROPERTY } from '../schemas';
+import { STREAM_READ_ERRORS, streamConnections } from './stream-reads';
 
 const difference = {
   type: 'object',
@@ -87,27 +88,7 @@ export async function verifyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
               tables: { type: 'array', items: tableResult },
             },
           },
-          ...errorResponses(
-            'STREAM_NOT_FOUND',
-            'CONNECTION_PASSWORD_REQUIRED',
-            'STREAM_INVALID_TRANSITION',
-            'CONNECTION_NOT_FOUND',
-            'MAPPING_NOT_FOUND',
-            'MAPPING_INVALID',
-            'CONNECTOR_ROLE_UNSUPPORTED',
-            'SOURCE_TABLE_NOT_FOUND',
-            'FILTER_CLAUSE_INVALID',
-            'FILTER_COLUMN_UNKNOWN',
-            'FILTER_COLUMNS_INVALID',
-            'SOURCE_TYPE_UNSUPPORTED',
-            'SOURCE_PRIVILEGES_MISSING',
-            'SOURCE_CONFIG_INVALID',
-            'SINK_DATABASE_MISSING',
-            'CONFIG_INVALID',
-            'SOURCE_UNREACHABLE',
-            'SOURCE_READ_FAILED',
-            'SINK_UNREACHABLE',
-          ),
+          ...errorResponses('STREAM_NOT_FOUND', 'STREAM_INVALID_TRANSITION', ...STREAM_READ_ERRORS),
         },
       },
     },
@@ -119,13 +100,7 @@ export async function verifyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         throw new SluiceError('STREAM_INVALID_TRANSITION', `A verification of stream ${id} is already running; wait for its answer.`, { id, verificationStatus: 'VERIFYING' });
       }
       const { passwords: supplied, ...request } = req.body ?? {};
-      // Supplied in the body, else those held for the stream's current or last run.
-      const passwords = { ...deps.supervisor.heldPasswords(id), ...supplied };
-      const source = store.connections.resolve(rec.spec.source.connectionId, passwords[rec.spec.source.connectionId]);
-      const sink = store.connections.resolve(rec.spec.sink.connectionId, passwords[rec.spec.sink.connectionId]);
-      if (!source || !sink) {
-        throw new SluiceError('CONNECTION_NOT_FOUND', `A connection of stream ${id} no longer exists.`, { id: !source ? rec.spec.source.connectionId : rec.spec.sink.connectionId });
-      }
+      const { source, sink } = streamConnections(deps, id, rec.spec, supplied);
       const startedAt = new Date().toISOString();
       running.add(id);
       store.streams.setMetadata(id, { ...store.streams.metadata(id), verificationRequested: true, verificationStatus: 'VERIFYING' });
