@@ -54,6 +54,10 @@ test('browse a PostgreSQL and a MariaDB source over the API: tables, columns, ro
     assert.deepEqual(tables.body.items.map((t: any) => t.name), [`${s}.parent`, `${s}.child`]);
     assert.equal(tables.body.total, 2);
     assert.equal(tables.body.defaultSchema, 'public');
+    // X-Connection-Password only supplies what the store lacks: it never overrides a saved
+    // password, so a viewer cannot try passwords against the database through the daemon.
+    const overridden = await d.api(`/api/v1/connections/${pgId}/tables?schema=${s}`, { key: viewer, headers: { 'x-connection-password': 'not-the-password' } });
+    assert.equal(overridden.status, 200, JSON.stringify(overridden.body));
     const paged = await d.api(`/api/v1/connections/${pgId}/tables?schema=${s}&limit=1&offset=1&sort=table`);
     assert.deepEqual(paged.body.items.map((t: any) => t.table), ['parent']);
     assert.equal(paged.body.total, 2);

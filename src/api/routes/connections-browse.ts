@@ -74,7 +74,7 @@ const passwordHeaders = {
       type: 'string',
       minLength: 1,
       maxLength: 4096,
-      description: 'For a connection saved with savePassword:false: its password, for this request only (never stored, never logged). Without it such a connection answers 400 CONNECTION_PASSWORD_REQUIRED.',
+      description: 'For a connection saved with savePassword:false: its password, for this request only (never stored, never logged). Without it such a connection answers 400 CONNECTION_PASSWORD_REQUIRED. Ignored for a connection whose password is saved.',
     },
   },
 } as const;
@@ -89,7 +89,10 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
 
   const source = (id: string, need: 'listTables' | 'describeTable' | 'readRows', password: string | undefined): { conn: ConnectionSpec; mod: ConnectorModule } => {
     // Throws CONNECTION_PASSWORD_REQUIRED for a savePassword:false connection without the header.
-    const conn = repo.resolve(id, password);
+    // The header only supplies a password the store lacks: a saved one is never overridden, so
+    // a viewer cannot try passwords against the database through the daemon.
+    const saved = repo.get(id)?.savePassword === true;
+    const conn = repo.resolve(id, saved ? undefined : password);
     if (!conn) throw new SluiceError('CONNECTION_NOT_FOUND', `No connection ${id}.`, { id });
     const mod = deps.connectors.list().find((m) => m.kind === conn.kind);
     if (!mod?.[need]) {
