@@ -234,7 +234,7 @@ function summarize(results, { out = (s) => process.stdout.write(s), startedAt, n
     }
   }
   const slow = [...results].sort((a, b) => b.durationMs - a.durationMs).slice(0, 5).filter((r) => r.durationMs > 0);
-  if (slow.length) lines.push(`slowest: ${slow.map((r) => `${path.basename(r.file)} ${seconds(r.durationMs)}`).join(', ')}`);
+  if (slow.length) lines.push(`slowest: ${slow.map((r) => `${r.label ? `${r.label} ` : ''}${path.basename(r.file)} ${seconds(r.durationMs)}`).join(', ')}`);
   if (startedAt !== undefined) lines.push(`duration: ${seconds(Date.now() - startedAt)}`);
   lines.push(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
   out(`${lines.join('\n')}\n`);

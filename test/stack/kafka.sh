@@ -75,22 +75,13 @@ kafka_install() {
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return 0
   fi
-  command -v mvn >/dev/null 2>&1 || apt_install maven
   log "kafka: fetching Kafka $KAFKA_V jars from Maven Central into $KAFKA_LIBS"
-  local build="$CACHE_DIR/kafka-build-$KAFKA_V" buildlog="$CACHE_DIR/kafka-build-$KAFKA_V.log"
-  rm -rf "$build" "$KAFKA_LIBS" "$KAFKA_LIBS.tmp"
-  mkdir -p "$build"
-  cp "$KAFKA_POM" "$build/pom.xml"
-  if ! mvn -q -B -f "$build/pom.xml" -Dmaven.repo.local="$CACHE_DIR/m2" -Dkafka.version="$KAFKA_V" \
-      -Dkafka.libs="$KAFKA_LIBS.tmp" dependency:copy-dependencies >"$buildlog" 2>&1; then
-    tail -n 30 "$buildlog" >&2
-    die "kafka: mvn dependency:copy-dependencies failed; see $buildlog"
-  fi
+  rm -rf "$KAFKA_LIBS" "$KAFKA_LIBS.tmp"
+  mvn_run "kafka-$KAFKA_V" "$KAFKA_POM" dependency:copy-dependencies -Dkafka.version="$KAFKA_V" -Dkafka.libs="$KAFKA_LIBS.tmp"
   ls "$KAFKA_LIBS.tmp"/kafka_2.13-"$KAFKA_V".jar >/dev/null \
-    || die "kafka: kafka_2.13-$KAFKA_V.jar missing after mvn; see $buildlog"
+    || die "kafka: kafka_2.13-$KAFKA_V.jar missing after mvn; see $CACHE_DIR/kafka-$KAFKA_V-build.log"
   rm -rf "$KAFKA_LIBS"
   mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
-  rm -rf "$build"
   echo "$want" >"$stamp"
 }
 

@@ -171,6 +171,24 @@ require_free_port() {
 
 # ---- Debian packages -------------------------------------------------------------
 
+# mvn_run WHAT POM GOAL ARGS...: maven on a copy of POM (plugins write under the pom's
+# target/, which must not land in the repository), with the cache's local repository;
+# on failure, the log's tail and a stop naming WHAT.
+mvn_run() {
+  local what="$1" pom="$2" goal="$3"; shift 3
+  command -v mvn >/dev/null 2>&1 || apt_install maven
+  local build="$CACHE_DIR/mvn-build-$what" buildlog="$CACHE_DIR/$what-build.log"
+  rm -rf "$build"
+  mkdir -p "$build"
+  cp "$pom" "$build/pom.xml"
+  if ! mvn -q -B -f "$build/pom.xml" -Dmaven.repo.local="$CACHE_DIR/m2" "$@" "$goal" >"$buildlog" 2>&1; then
+    tail -n 30 "$buildlog" >&2
+    rm -rf "$build"
+    die "$what: mvn $goal failed; see $buildlog"
+  fi
+  rm -rf "$build"
+}
+
 APT_UPDATED=0
 # apt_install PKG...: install Debian packages, keeping the downloaded .debs in the cache,
 # running `apt-get update` once, and preventing services from being started.

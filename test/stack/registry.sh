@@ -22,21 +22,11 @@ REGISTRY_BASE="http://127.0.0.1:$REGISTRY_PORT"
 registry_install() {
   kafka_java >/dev/null || apt_install default-jre-headless
   [ -f "$REGISTRY_HOME/.complete" ] && [ -f "$REGISTRY_JAR" ] && return 0
-  command -v mvn >/dev/null 2>&1 || apt_install maven
   log "registry: fetching Apicurio Registry $APICURIO_VERSION from Maven Central into $REGISTRY_HOME"
-  # From a copy of the pom: the plugin writes its markers under the pom's target/.
-  local buildlog="$CACHE_DIR/registry-build.log" build="$CACHE_DIR/registry-build"
-  rm -rf "$REGISTRY_HOME" "$REGISTRY_HOME.tmp" "$build"
-  mkdir -p "$build"
-  cp "$REGISTRY_POM" "$build/pom.xml"
-  if ! mvn -q -B -f "$build/pom.xml" -Dmaven.repo.local="$CACHE_DIR/m2" -Dapicurio.version="$APICURIO_VERSION" \
-      -Dregistry.dir="$REGISTRY_HOME.tmp" dependency:unpack >"$buildlog" 2>&1; then
-    tail -n 30 "$buildlog" >&2
-    die "registry: mvn dependency:unpack failed; see $buildlog"
-  fi
-  rm -rf "$build"
+  rm -rf "$REGISTRY_HOME" "$REGISTRY_HOME.tmp"
+  mvn_run registry "$REGISTRY_POM" dependency:unpack -Dapicurio.version="$APICURIO_VERSION" -Dregistry.dir="$REGISTRY_HOME.tmp"
   [ -f "$REGISTRY_HOME.tmp/apicurio-registry-app-$APICURIO_VERSION-runner.jar" ] \
-    || die "registry: the runner jar is missing after mvn; see $buildlog"
+    || die "registry: the runner jar is missing after mvn; see $CACHE_DIR/registry-build.log"
   mv "$REGISTRY_HOME.tmp" "$REGISTRY_HOME"
   touch "$REGISTRY_HOME/.complete"
 }
