@@ -8,7 +8,7 @@
  * a ConversionError naming the field, which the sink reports as a rejected record.
  */
 import { BSON, Binary, Decimal128, Long, type Document } from 'mongodb';
-import { Decimal, InvalidJson } from '../../src/runtime/values';
+import { Decimal, InvalidJson } from '../../src/core';
 
 /**
  * How decimals are stored. FerretDB v1 has no Decimal128 (see index.ts); there the

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChangeEvent, Op, Row } from '../../src/runtime/connector';
+import type { ChangeEvent, Op, Row } from '../../src/core';
 import type { EmbedRule, MapOptions } from '../../src/transform/mapping';
 import { planChildChanges, planStaging, stagingCollection, withStreamLock, type StagingDoc } from './embedding';
 import { PlanError } from './plan';

@@ -24,7 +24,7 @@
  * find with $in.
  */
 import type { Document } from 'mongodb';
-import type { ChangeEvent, Row, TableRef } from '../../src/runtime/connector';
+import type { ChangeEvent, Row, TableRef } from '../../src/core';
 import {
   documentKey,
   keyString,

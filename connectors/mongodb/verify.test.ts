@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Binary, Long, ObjectId } from 'mongodb';
 import { canonical, childParentKey, differingFields, embeddedFieldsOf, expectedChild, expectedDocument, heldCount, verifyMapping } from './verify';
-import { Decimal, type TableSchema } from '../../src/runtime/values';
+import { Decimal, type TableSchema } from '../../src/core';
 import { childReader, matchClause, skipReason, type PreparedTable } from '../../src/runtime/verify';
 import { FieldConversionError } from '../../src/transform/mapping';
 import { compileWhere } from '../../src/transform/where';

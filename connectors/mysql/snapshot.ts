@@ -27,11 +27,10 @@
  * binlog_expire_logs_seconds longer than the snapshot).
  */
 import type { Logger } from 'pino';
-import type { ChangeEvent, EventBatch, Position, SnapshotPlan, TableRef } from '../../src/runtime/connector';
+import { keyOf, type ChangeEvent, type EventBatch, type Position, type SnapshotPlan, type TableRef } from '../../src/core';
 import type { TableMeta } from './catalog';
 import { connect, ident, qualified, toSourceError, type Conn, type MysqlConfig } from './naming';
 import { decodeRow, sourceInfo } from './rows';
-import { keyOf } from '../../src/runtime/values';
 import type { CompiledWhere } from '../../src/transform/where';
 
 export interface SnapshotOptions {

@@ -6,11 +6,10 @@
  * hands the last snapshot position to stream() when no CDC position was saved
  * yet, and CDC then starts at the snapshot's consistent point.
  */
-import type { ConnectorContext, CreateArgs, EventBatch, Position, SnapshotPlan, Source, StreamSpec, TableRef } from '../../src/runtime/connector';
+import { parseTableName, type ConnectorContext, type CreateArgs, type EventBatch, type Position, type SnapshotPlan, type StreamSpec, type TableRef, type SnapshotSource, type BeginningSource, type CutoverSource } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import { rowLimitOf, tableWhere } from '../../src/transform/filters';
 import type { CompiledWhere } from '../../src/transform/where';
-import { parseTableName } from '../../src/runtime/stream-runner';
 import { describeTables, missingPrivileges, serverInfo, type ServerInfo, type TableMeta } from './catalog';
 import { clientConfig, connect, toSourceError, type Conn, type MysqlConfig } from './naming';
 import { readSnapshot, SNAPSHOT_POSITION_KIND, type BinlogPosition } from './snapshot';
@@ -40,7 +39,7 @@ export function sourceOptions(stream: StreamSpec): MysqlSourceOptions {
   };
 }
 
-export class MysqlSource implements Source {
+export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSource {
   readonly #config: MysqlConfig;
   readonly #stream: StreamSpec;
   readonly #opts: MysqlSourceOptions;

@@ -23,7 +23,7 @@
  * - BIT(1) is a boolean, BIT(n>1) its bytes (big-endian, as MySQL stores them).
  * - FLOAT is rounded to float32 on both paths (Math.fround), DOUBLE kept as is.
  */
-import { Decimal, parseJsonColumn, type ColumnSpec, type LogicalType } from '../../src/runtime/values';
+import { Decimal, parseJsonColumn, type ColumnSpec, type LogicalType } from '../../src/core';
 
 /** What the converter needs to know about a column (from information_schema.COLUMNS). */
 export interface ColumnMeta {

@@ -29,13 +29,12 @@
  */
 import type { Client, ClientConfig } from 'pg';
 import type { Logger } from 'pino';
-import type { ChangeEvent, EventBatch, Position, SnapshotPlan, TableRef } from '../../src/runtime/connector';
+import { keyOf, type ChangeEvent, type EventBatch, type Position, type SnapshotPlan, type TableRef } from '../../src/core';
 import type { TableMeta, TypeCatalog } from './catalog';
 import { slotInfo } from './catalog';
 import { connect, toSourceError } from './pg-errors';
 import { ident, qualified } from './naming';
 import { decodeRow, sourceInfo } from './rows';
-import { keyOf } from '../../src/runtime/values';
 import type { CompiledWhere } from '../../src/transform/where';
 
 export interface SnapshotOptions {

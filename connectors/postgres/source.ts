@@ -7,11 +7,10 @@
  * heartbeat batch. Snapshot position: see snapshot.ts (`kind: 'pg-snapshot'`).
  */
 import type { Client, ClientConfig } from 'pg';
-import type { ConnectorContext, CreateArgs, EventBatch, Position, SnapshotPlan, Source, SourceLag, StreamSpec, TableRef } from '../../src/runtime/connector';
+import { parseTableName, type ConnectorContext, type CreateArgs, type EventBatch, type Position, type SnapshotPlan, type SourceLag, type StreamSpec, type TableRef, type SnapshotSource, type BeginningSource, type CutoverSource, type LagReportingSource, type DroppableSource } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import { rowLimitOf, tableWhere } from '../../src/transform/filters';
 import type { CompiledWhere } from '../../src/transform/where';
-import { parseTableName } from '../../src/runtime/stream-runner';
 import { describeTables, ensurePublication, missingPrivileges, slotInfo, TypeCatalog, type TableMeta } from './catalog';
 import { clientConfig, ident, publicationName, slotName } from './naming';
 import { connect, toSourceError } from './pg-errors';
@@ -39,7 +38,7 @@ export function sourceOptions(stream: StreamSpec): PostgresSourceOptions {
   };
 }
 
-export class PostgresSource implements Source {
+export class PostgresSource implements SnapshotSource, BeginningSource, CutoverSource, LagReportingSource, DroppableSource {
   readonly #config: ClientConfig;
   readonly #stream: StreamSpec;
   readonly #opts: PostgresSourceOptions;

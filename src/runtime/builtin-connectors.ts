@@ -3,7 +3,7 @@
  * kinds up in the registry and never imports a connector itself.
  */
 import { createRegistry, type ConnectorRegistry } from './registry';
-import type { ConnectorModule } from './connector';
+import type { ConnectorModule } from '../core';
 import { postgresConnector } from '../../connectors/postgres';
 import { mongodbConnector } from '../../connectors/mongodb';
 import { mysqlConnector } from '../../connectors/mysql';

@@ -4,7 +4,7 @@
  * connector (yet) answers with one failed check rather than an error.
  */
 import type { Logger } from 'pino';
-import type { ConnectionSpec, TestReport } from './connector';
+import type { ConnectionSpec, TestReport } from '../core';
 import type { ConnectorRegistry } from './registry';
 
 export async function testConnection(registry: ConnectorRegistry, connection: ConnectionSpec, logger: Logger): Promise<TestReport> {

@@ -19,7 +19,7 @@ import { STREAM_STATES } from './lifecycle';
 import { VERSION } from '../version';
 import { createTransport } from '../transport';
 import type { KafkaSettings } from '../transport/kafka';
-import type { StreamSpec } from './connector';
+import type { StreamSpec } from '../core';
 
 export interface Daemon {
   /** host:port the API listens on. */

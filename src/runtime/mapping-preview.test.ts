@@ -8,8 +8,7 @@ import { createRegistry } from './registry';
 import { mapOptionsFor, rejectionMessage } from '../../connectors/mongodb/sink';
 import { keyForDetail } from '../../connectors/mongodb/bson';
 import { FieldConversionError } from '../transform/mapping';
-import type { ColumnSpec, ConnectionSpec, ConnectorModule, Row, RowQuery, StreamSpec, TableRef } from './connector';
-import { Decimal } from './values';
+import { Decimal, type ColumnSpec, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef } from '../core';
 
 const NASTY = {
   // in the clause, then not

@@ -29,7 +29,7 @@
 import type { Logger } from 'pino';
 import { BSON } from 'mongodb';
 import { SluiceError } from '../errors';
-import type { ConnectionSpec, ConnectorModule, Row, RowQuery, StreamSpec, TableRef, TableSchema } from './connector';
+import { Decimal, jsonRow, MAX_READ_ROWS, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef, type TableSchema } from '../core';
 import type { ConnectorRegistry } from './registry';
 import { filterOf, rowLimitOf, dialectOf, type Dialect } from '../transform/filters';
 import { keptColumns } from '../transform/columns';
@@ -48,8 +48,6 @@ import {
   type EmbedRule,
   type MappingSpec,
 } from '../transform/mapping';
-import { jsonRow, MAX_READ_ROWS } from './browse';
-import { Decimal } from './values';
 
 export const PREVIEW_DEFAULT_LIMIT = 10;
 export const PREVIEW_MAX_LIMIT = 100;

@@ -16,10 +16,9 @@
  * Dead letters go to the stream's dead-letter topic (Kafka transport) or to the
  * store's dead_letters table (direct transport), together with the error.
  */
-import { RUN_EVENTS, type ChangeEvent, type ConnectorContext, type EventBatch, type Op, type Sink, type StreamSpec } from './connector';
+import { RUN_EVENTS, Decimal, canPrepare, type ChangeEvent, type ConnectorContext, type EventBatch, type Op, type Sink, type StreamSpec, type PreparingSink } from '../core';
 import type { RunCounters } from './persistence';
 import { ERRORS, SluiceError, isSluiceError } from '../errors';
-import { Decimal } from './values';
 
 export const MAX_WARNINGS = 100;
 
@@ -196,8 +195,7 @@ const isRejection = (err: unknown, events: number): err is SluiceError =>
  * converges to the same documents.
  */
 export function withRecordErrors(sink: Sink, policy: RecordErrorHandler): Sink {
-  return {
-    ...(sink.prepare ? { prepare: (tables, ctx) => sink.prepare!(tables, ctx) } : {}),
+  const handled: Sink = {
     async write(batch: EventBatch, ctx: ConnectorContext): Promise<void> {
       let events = batch.events;
       for (;;) {
@@ -214,6 +212,9 @@ export function withRecordErrors(sink: Sink, policy: RecordErrorHandler): Sink {
     },
     close: () => sink.close(),
   };
+  if (!canPrepare(sink)) return handled;
+  const preparing: PreparingSink = { ...handled, prepare: (tables, ctx) => sink.prepare(tables, ctx) };
+  return preparing;
 }
 
 /** Dead letters into the state store's table (the direct transport's queue). */

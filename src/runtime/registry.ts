@@ -3,7 +3,7 @@
  * supervisor and the API look connectors up here and never import one directly,
  * so adding a connector is one `registerConnector` call.
  */
-import type { ConnectorModule } from './connector';
+import type { ConnectorModule } from '../core';
 import { SluiceError } from '../errors';
 
 export class UnknownConnectorError extends SluiceError {

@@ -3,7 +3,7 @@
  * and the status view the API serves. Kept apart so the API and metrics can import
  * them without the supervisor's machinery.
  */
-import type { Position, StreamSpec } from './connector';
+import type { Position, StreamSpec } from '../core';
 import type { CdcStatus, PublicStatus, StreamEvent, StreamState } from './lifecycle';
 import type { ErrorInfo, RunCounters, RunStatus, SnapshotPhase } from './persistence';
 import type { Stage } from './stream-runner';

@@ -20,15 +20,13 @@
  */
 import type { Logger } from 'pino';
 import { SluiceError } from '../errors';
-import type { ConnectionSpec, ConnectorModule, Row, RowQuery, StreamSpec, TableRef, TableSchema, TableVerification, VerifyChildTable, VerifySourceTable } from './connector';
+import { Decimal, MAX_READ_ROWS, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef, type TableSchema, type TableVerification, type VerifyChildTable, type VerifySourceTable } from '../core';
 import type { ConnectorRegistry } from './registry';
 import { filterOf, rowLimitOf } from '../transform/filters';
 import { keptColumns } from '../transform/columns';
 import { resolveTables } from '../transform/tables';
 import { childrenOf, keyString, type MappingSpec } from '../transform/mapping';
 import type { Dialect } from '../transform/where';
-import { Decimal } from './values';
-import { MAX_READ_ROWS } from './browse';
 
 /** Relational Migrator's metadata.verificationStatus values. */
 export const VERIFICATION_STATUSES = ['VERIFYING', 'FAILED', 'CANCELLING', 'CANCELLED', 'VERIFIED', 'ABORTED'] as const;

@@ -5,8 +5,7 @@
  * run first: a whereClause may read a column that is not sent on.
  */
 import { SluiceError } from '../errors';
-import type { ChangeEvent, Row, StreamSpec, TableRef } from '../runtime/connector';
-import type { TableSchema } from '../runtime/values';
+import type { ChangeEvent, Row, StreamSpec, TableRef, TableSchema } from '../core';
 import { filterOf } from './filters';
 
 export interface ColumnFilterSpec {

@@ -1,4 +1,4 @@
-import type { ConnectorContext, EventBatch, Sink, StreamSpec } from '../runtime/connector';
+import type { ConnectorContext, EventBatch, Sink, StreamSpec } from '../core';
 
 /**
  * The transport carries batches from a stream's source to its sink. `publish`

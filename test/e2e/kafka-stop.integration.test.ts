@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 import { cdcRunning, start, streamStatus, waitConverged, withStream } from '../helpers/pipeline';
 
 /** The brief: a stop during STARTING within ~3 s (measured before the fix: 3.6-5.3 s here, ~27 s reported). */

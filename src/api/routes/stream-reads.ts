@@ -6,7 +6,7 @@
 import type { ApiDeps } from '../server';
 import type { ErrorCode } from '../../errors';
 import { SluiceError } from '../../errors';
-import type { ConnectionSpec, StreamSpec } from '../../runtime/connector';
+import type { ConnectionSpec, StreamSpec } from '../../core';
 
 /** Every error a read of the stream's source and sink can end in, for the OpenAPI responses. */
 export const STREAM_READ_ERRORS: readonly ErrorCode[] = [

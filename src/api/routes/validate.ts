@@ -9,10 +9,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ApiDeps } from '../server';
-import type { CheckResult, ConnectionSpec, ConnectorModule, StreamSpec } from '../../runtime/connector';
+import { parseTableName, type CheckResult, type ConnectionSpec, type ConnectorModule, type StreamSpec } from '../../core';
 import { isSluiceError } from '../../errors';
 import { testConnection } from '../../runtime/connection-test';
-import { parseTableName } from '../../runtime/stream-runner';
 import { validateFilters } from '../../transform/filters';
 import { needsTableList, resolveTables } from '../../transform/tables';
 import { kafkaBrokers } from '../../config';

@@ -4,7 +4,7 @@
  * the sink and the mapping preview both build embedded values with these functions.
  */
 import { BSON } from 'mongodb';
-import type { Row } from '../../runtime/connector';
+import type { Row } from '../../core';
 import type { EmbedRule, MappingSpec, TableMapping } from './spec';
 import { mapValue, type MapOptions } from './rows';
 

@@ -3,7 +3,7 @@
  * like. Pure functions; the MongoDB sink applies them to change events, the mapping
  * preview to rows read from the source, with the same code.
  */
-import type { Row, TableRef, TableSchema } from '../../runtime/connector';
+import type { Row, TableRef, TableSchema } from '../../core';
 import type { MappingSpec, TableMapping } from './spec';
 import { buildEmbedded, childrenOf, keyString, parentKeyOf, type ChildDoc } from './embed';
 import { documentFor, documentKey, fieldName, included, mapRow, type MapOptions } from './rows';

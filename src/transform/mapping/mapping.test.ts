@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Binary, Decimal128, Double, Int32, Long, ObjectId, UUID } from 'mongodb';
-import { Decimal, InvalidJson } from '../../runtime/values';
+import { Decimal, InvalidJson, type TableSchema } from '../../core';
 import { SluiceError } from '../../errors';
-import type { TableSchema } from '../../runtime/connector';
 import {
   buildEmbedded,
   compareValues,

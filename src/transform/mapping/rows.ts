@@ -4,7 +4,7 @@
  * Pure. `convert` is the sink's own canonical-value conversion (connectors/mongodb/bson.ts)
  * for the columns that have no type override.
  */
-import type { Row } from '../../runtime/connector';
+import type { Row } from '../../core';
 import type { TableMapping } from './spec';
 import { convertType, FieldConversionError, type TypeOptions } from './types';
 

@@ -4,7 +4,7 @@
  * throws FieldConversionError naming the field; the sink reports it as a rejected record.
  */
 import { Binary, Decimal128, Double, Int32, Long, ObjectId, UUID } from 'mongodb';
-import { Decimal, InvalidJson } from '../../runtime/values';
+import { Decimal, InvalidJson } from '../../core';
 import type { FieldType } from './spec';
 
 export const FIELD_TYPES: readonly FieldType[] = ['objectId', 'date', 'decimal128', 'uuid', 'string', 'int', 'long', 'double', 'boolean'];

@@ -4,8 +4,7 @@
  * parsed tree.
  */
 import { SluiceError } from '../../errors';
-import type { Row } from '../../runtime/connector';
-import type { ColumnSpec, LogicalType } from '../../runtime/values';
+import type { Row, ColumnSpec, LogicalType } from '../../core';
 import { toPredicate } from './evaluate';
 import { columnsOf, mapColumns, type Dialect, type Expr } from './ir';
 import { parseWhere } from './parse';

@@ -3,8 +3,7 @@
  * predicate against expected ids, the integration test checks the same clauses
  * against what PostgreSQL and MariaDB select from the same rows.
  */
-import { Decimal, type ColumnSpec } from '../../runtime/values';
-import type { Row } from '../../runtime/connector';
+import { Decimal, type ColumnSpec, type Row } from '../../core';
 import type { Dialect } from './ir';
 
 const DAY = 86_400_000;

@@ -4,7 +4,7 @@
  * floats stay doubles; dates and timestamps are instants in UTC (sluice's sessions
  * run in UTC, see src/runtime/values.ts), with a flag for a date without a time.
  */
-import { Decimal, type LogicalType } from '../../runtime/values';
+import { Decimal, type LogicalType } from '../../core';
 import type { Dialect, Interval } from './ir';
 
 export class Exact {

@@ -7,7 +7,7 @@
  * (code, table, key, field, run id).
  */
 import type { IHeaders, Message } from 'kafkajs';
-import type { ChangeEvent, ConnectorContext } from '../../runtime/connector';
+import type { ChangeEvent, ConnectorContext } from '../../core';
 import { eventJson, type DeadLetter, type DeadLetterQueue } from '../../runtime/record-errors';
 import type { DebeziumSerde } from './serde';
 

@@ -5,7 +5,7 @@
  * The sink side is a consumer group (see consumer.ts) that commits after the sink.
  */
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
-import { RUN_EVENTS, type ConnectorContext, type EventBatch, type Sink, type StreamSpec, type TableRef } from '../../runtime/connector';
+import { RUN_EVENTS, type ConnectorContext, type EventBatch, type Sink, type StreamSpec, type TableRef } from '../../core';
 import type { Transport } from '../types';
 import { SluiceError } from '../../errors';
 import { TransportClosedError } from '../direct';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { stackUrls } from '../../../test/helpers/stack';
-import type { ConnectorContext, Sink, StreamSpec } from '../../runtime/connector';
+import type { ConnectorContext, Sink, StreamSpec } from '../../core';
 import { createTransport } from '../index';
 import type { KafkaTransport } from './index';
 

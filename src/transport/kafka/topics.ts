@@ -3,7 +3,7 @@
  * as Debezium names them, so a Debezium consumer finds our topics where it expects.
  */
 import type { Admin } from 'kafkajs';
-import type { StreamSpec, TableRef } from '../../runtime/connector';
+import type { StreamSpec, TableRef } from '../../core';
 
 /** Kafka accepts [a-zA-Z0-9._-] and at most 249 characters. */
 export function sanitizeTopicPart(s: string): string {
