@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Document, type MongoClient, type WriteConcernSettings } from 'mongodb';
-import { RUN_EVENTS, type ConnectionSpec, type ConnectorContext, type CreateArgs, type EventBatch, type PreviewConversion, type Sink, type StreamSpec, type TableRef, type PreparingSink, type DroppableSink } from '../../src/core';
+import { RUN_EVENTS, type ConnectionSpec, type ConnectorContext, type CreateArgs, type EventBatch, type PreviewConversion, type Sink, type StreamSpec, type TableRef, type PreparingSink, type DroppableSink, type MapOptions } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import { ConversionError, keyForDetail, toBson, type DecimalMode } from './bson';
 import {
@@ -24,7 +24,6 @@ import {
   validateMapping,
   validateTableColumns,
   type ChildDoc,
-  type MapOptions,
   type MappingSpec,
 } from '../../src/transform/mapping';
 import { planChildChanges, planStaging, stagingCollection, withStreamLock, type StagingDoc, type TouchedParent } from './embedding';

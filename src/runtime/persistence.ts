@@ -4,7 +4,7 @@
  * `savePosition` returns, with no await in which a crash could lose it.
  */
 import type { ConnectionSpec, Position, StreamSpec } from '../core';
-import type { DeadLetter } from './record-errors';
+import type { DeadLetter } from './dead-letter';
 import type { MappingSpec } from '../transform/mapping/spec';
 import { RESUMABLE_STATES, type StreamState } from './lifecycle';
 

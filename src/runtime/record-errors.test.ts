@@ -7,7 +7,8 @@ import { createMemoryPersistence } from './persistence';
 import { Decimal, type ConnectionSpec, type Row, type StreamSpec } from '../core';
 import { createMemoryConnectors } from './testing/memory-connectors';
 import { waitFor } from '../../test/helpers/wait-for';
-import { MAX_WARNINGS, eventJson } from './record-errors';
+import { MAX_WARNINGS } from './record-errors';
+import { eventJson } from './dead-letter';
 
 const conn = (id: string, kind: string): ConnectionSpec => ({ id, name: id, kind, url: `memory://${id}`, options: {} });
 

@@ -13,13 +13,12 @@ import type { Transport, TransportFactory } from '../transport/types';
 import { NOOP_METER, type Meter } from '../metrics/stream-meter';
 import type { ConnectorRegistry } from './registry';
 import { SluiceError } from '../errors';
-import { ConnectionNotFoundError, ConnectorRoleError, MappingNotFoundError, StreamNotFoundError } from './supervisor-types';
+import { ConnectionNotFoundError, ConnectorRoleError, MappingNotFoundError, StreamNotFoundError, type Stage } from './supervisor-types';
 import { dialectOf, streamTransform, validateFilters } from '../transform';
 import { validateStreamMapping } from '../transform/mapping';
 import { needsTableList, resolveTables } from '../transform/tables';
-import { RecordErrorPolicy, storeDeadLetters, withRecordErrors } from './record-errors';
-
-export type Stage = 'INITIALIZATION' | 'SNAPSHOT' | 'CDC';
+import { RecordErrorPolicy, withRecordErrors } from './record-errors';
+import { storeDeadLetters } from './dead-letter';
 
 /** Everything a run needs, resolved and validated by the supervisor beforehand. */
 export interface RunPlan {

@@ -6,9 +6,11 @@
 import type { Position, StreamSpec } from '../core';
 import type { CdcStatus, PublicStatus, StreamEvent, StreamState } from './lifecycle';
 import type { ErrorInfo, RunCounters, RunStatus, SnapshotPhase } from './persistence';
-import type { Stage } from './stream-runner';
 import { SluiceError } from '../errors';
 import type { EventActivity } from './event-rate';
+
+/** Where a run is: what a failure and a job update name as its stage. */
+export type Stage = 'INITIALIZATION' | 'SNAPSHOT' | 'CDC';
 
 export class StreamNotFoundError extends SluiceError {
   constructor(streamId: string) {

@@ -20,7 +20,7 @@ import {
 } from './lifecycle';
 import type { ErrorInfo, RunCounters, RunStatus, SnapshotPhase, StreamPersistence } from './persistence';
 import type { ConnectorRegistry } from './registry';
-import { newCounters, planRun, planSink, runStream, type RunOutcome, type RunPlan, type Stage } from './stream-runner';
+import { newCounters, planRun, planSink, runStream, type RunOutcome, type RunPlan } from './stream-runner';
 import { createTransport } from '../transport/index';
 import { isScheduled, Scheduler } from './schedule';
 import type { TransportFactory } from '../transport/types';
@@ -38,6 +38,7 @@ import {
   type StreamFailed,
   type ScheduleTick,
   type StreamStatusView,
+  type Stage,
 } from './supervisor-types';
 
 export * from './supervisor-types';

@@ -1,4 +1,6 @@
 import type { ConnectorContext, EventBatch, Sink, StreamSpec } from '../core';
+import type { RecordErrorHandler } from '../runtime/dead-letter';
+import type { KafkaSettings } from './kafka/settings';
 
 /**
  * The transport carries batches from a stream's source to its sink. `publish`
@@ -33,12 +35,12 @@ export interface TransportFactoryArgs {
   /** The stream being carried; a Kafka transport names its topics after it. */
   stream?: StreamSpec;
   /** Brokers and producer/topic settings (config kafka.*); required for kind 'kafka'. */
-  kafka?: import('./kafka').KafkaSettings;
+  kafka?: KafkaSettings;
   /**
    * The run's record-error policy: a transport hands it the records it cannot decode, and
    * may route dead letters to its own queue (Kafka: the stream's dead-letter topic).
    */
-  records?: import('../runtime/record-errors').RecordErrorHandler;
+  records?: RecordErrorHandler;
 }
 
 /** `kind` is the stream's `transport.kind` ('direct', 'kafka'). */

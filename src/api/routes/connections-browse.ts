@@ -10,7 +10,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { SluiceError } from '../../errors';
 import { jsonRow, MAX_READ_ROWS, parseSort, parseTableName, type ConnectionSpec, type ConnectorModule, type TableRef } from '../../core';
 import { errorResponses, ID_PATTERN, idParams, listQuery, pageOf } from '../schemas';

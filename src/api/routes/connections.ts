@@ -4,7 +4,7 @@
  * savePassword:false), never returned.
  */
 import type { FastifyInstance } from 'fastify';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import type { Logger } from 'pino';
 import { SluiceError } from '../../errors';
 import { testConnection } from '../../runtime/connection-test';

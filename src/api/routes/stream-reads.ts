@@ -3,7 +3,7 @@
  * (POST /streams/{id}/verify, POST /streams/{id}/mapping/preview): the errors they can
  * answer with, and the stream's two connections with their passwords put back.
  */
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import type { ErrorCode } from '../../errors';
 import { SluiceError } from '../../errors';
 import type { ConnectionSpec, StreamSpec } from '../../core';

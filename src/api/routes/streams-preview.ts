@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { SluiceError, isSluiceError, toSluiceError } from '../../errors';
 import { previewMapping, PREVIEW_DEFAULT_LIMIT, PREVIEW_MAX_LIMIT, type PreviewRequest } from '../../runtime/mapping-preview';
 import { resolveMapping } from '../../runtime/stream-runner';

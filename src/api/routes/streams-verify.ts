@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { SluiceError, isSluiceError, toSluiceError } from '../../errors';
 import { verifyStream, type VerifyRequest } from '../../runtime/verify';
 import { resolveMapping } from '../../runtime/stream-runner';

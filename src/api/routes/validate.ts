@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { parseTableName, type CheckResult, type ConnectionSpec, type ConnectorModule, type StreamSpec } from '../../core';
 import { isSluiceError } from '../../errors';
 import { testConnection } from '../../runtime/connection-test';

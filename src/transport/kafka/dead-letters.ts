@@ -8,7 +8,7 @@
  */
 import type { IHeaders, Message } from 'kafkajs';
 import type { ChangeEvent, ConnectorContext } from '../../core';
-import { eventJson, type DeadLetter, type DeadLetterQueue } from '../../runtime/record-errors';
+import { eventJson, type DeadLetter, type DeadLetterQueue } from '../../runtime/dead-letter';
 import type { DebeziumSerde } from './serde';
 
 export const DLQ_SUFFIX = '__dlq';

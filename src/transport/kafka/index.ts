@@ -13,18 +13,9 @@ import { DebeziumSerde } from './serde';
 import { ensureTopics, parseTableRef, topicFor, topicPrefixOf } from './topics';
 import { SinkConsumer } from './consumer';
 import { partitionOf } from './partition';
-import type { RecordErrorHandler } from '../../runtime/record-errors';
+import type { RecordErrorHandler } from '../../runtime/dead-letter';
 import { KafkaDeadLetters, deadLetterTopic, type Origins } from './dead-letters';
-
-export interface KafkaSettings {
-  /** "host:port,host:port" or a list. */
-  brokers: string | string[];
-  clientId?: string;
-  topicPartitions?: number;
-  replicationFactor?: number;
-  compression?: 'none' | 'gzip';
-  tombstones?: boolean;
-}
+import type { KafkaSettings } from './settings';
 
 export interface KafkaTransportArgs {
   sink: Sink;
