@@ -10,6 +10,12 @@ import { mysqlConnector } from '../../connectors/mysql';
 
 export const BUILTIN_CONNECTORS: ConnectorModule[] = [postgresConnector, mysqlConnector, mongodbConnector];
 
+/**
+ * Every kind a connection may have, the one list the API's schemas use: the shipped
+ * connectors' kinds, and `kafka` (a broker list a stream's Kafka transport can name).
+ */
+export const CONNECTION_KINDS: readonly string[] = [...BUILTIN_CONNECTORS.map((c) => c.kind), 'kafka'];
+
 export function builtinRegistry(): ConnectorRegistry {
   const registry = createRegistry();
   for (const c of BUILTIN_CONNECTORS) registry.register(c);

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileWhere } from '../transform/where';
-import { keysWhere, previewMapping, whereIdent, whereLiteral } from './mapping-preview';
+import { previewMapping } from './mapping-preview';
+import { keysWhere, whereIdent, whereLiteral } from '../transform/where';
 import pino from 'pino';
 import { SluiceError } from '../errors';
 import { createRegistry } from './registry';

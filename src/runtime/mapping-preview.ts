@@ -29,7 +29,7 @@
 import type { Logger } from 'pino';
 import { BSON } from 'mongodb';
 import { SluiceError } from '../errors';
-import { Decimal, jsonRow, MAX_READ_ROWS, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef, type TableSchema } from '../core';
+import { jsonRow, MAX_READ_ROWS, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef, type TableSchema } from '../core';
 import type { ConnectorRegistry } from './registry';
 import { filterOf, rowLimitOf, dialectOf, type Dialect } from '../transform/filters';
 import { keptColumns } from '../transform/columns';
@@ -48,6 +48,7 @@ import {
   type EmbedRule,
   type MappingSpec,
 } from '../transform/mapping';
+import { keysWhere } from '../transform/where';
 
 export const PREVIEW_DEFAULT_LIMIT = 10;
 export const PREVIEW_MAX_LIMIT = 100;
@@ -79,48 +80,10 @@ const refOf = (name: string): TableRef => {
   return { schema: name.slice(0, dot), table: name.slice(dot + 1) };
 };
 
-/** A column name as the where compiler reads it: quoted, so any name (and a reserved word) is that column. */
-export function whereIdent(name: string, dialect: Dialect): string {
-  return dialect === 'mysql' ? `\`${name.replace(/`/g, '``')}\`` : `"${name.replace(/"/g, '""')}"`;
-}
-
-/** A value as a literal of the where language, or undefined when the language has none for it. */
-export function whereLiteral(v: unknown, dialect: Dialect): string | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : undefined;
-  if (typeof v === 'bigint') return v.toString();
-  if (v instanceof Decimal) return /^-?\d/.test(v.text) ? v.text : undefined;
-  if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
-  if (typeof v === 'string') {
-    if (v.includes('\0')) return undefined;
-    // The PostgreSQL parser reads a backslash before a quote as an escape, which the
-    // database does not: such a string is left to the in-memory match.
-    if (dialect === 'postgresql' && v.includes('\\')) return undefined;
-    const body = dialect === 'mysql' ? v.replace(/\\/g, '\\\\').replace(/'/g, "''") : v.replace(/'/g, "''");
-    return `'${body}'`;
-  }
-  return undefined;
-}
-
-/**
- * The where clause that selects the rows whose `columns` hold one of `keys` (tuples in
- * column order), or undefined when a value cannot be written in the where language.
- */
-export function keysWhere(columns: readonly string[], keys: readonly unknown[][], dialect: Dialect): string | undefined {
-  const lits: string[][] = [];
-  for (const k of keys) {
-    const l = k.map((v) => whereLiteral(v, dialect));
-    if (l.some((x) => x === undefined)) return undefined;
-    lits.push(l as string[]);
-  }
-  if (lits.length === 0) return undefined;
-  if (columns.length === 1) return `${whereIdent(columns[0]!, dialect)} IN (${lits.map((l) => l[0]).join(', ')})`;
-  return lits.map((l) => `(${l.map((x, i) => `${whereIdent(columns[i]!, dialect)} = ${x}`).join(' AND ')})`).join(' OR ');
-}
-
 function sourceModule(registry: ConnectorRegistry, kind: string): ConnectorModule {
-  const mod = registry.list().find((m) => m.kind === kind);
+  const mod = registry.find(kind);
   if (!mod?.readRows) {
-    const supported = registry.list().filter((m) => m.readRows).map((m) => m.kind);
+    const supported = registry.kinds((m) => m.readRows !== undefined);
     throw new SluiceError('CONNECTOR_ROLE_UNSUPPORTED', `A ${kind} connection cannot be the source of a mapping preview.`, { kind, supported });
   }
   return mod;
@@ -158,9 +121,9 @@ export async function previewMapping(opts: {
   logger: Logger;
 }): Promise<PreviewResult> {
   const { stream, source, sink, logger } = opts;
-  const dst = opts.registry.list().find((m) => m.kind === sink.kind);
+  const dst = opts.registry.find(sink.kind);
   if (!dst?.previewConversion) {
-    const supported = opts.registry.list().filter((m) => m.previewConversion).map((m) => m.kind);
+    const supported = opts.registry.kinds((m) => m.previewConversion !== undefined);
     throw new SluiceError('CONNECTOR_ROLE_UNSUPPORTED', `A ${sink.kind} connection cannot be the target of a mapping preview.`, { kind: sink.kind, supported });
   }
   const spec: MappingSpec = stream.mapping ? validateStreamMapping(stream) : {};

@@ -82,7 +82,7 @@ function roleModule(registry: ConnectorRegistry, logger: ConnectorContext['logge
   const { module: mod, deprecatedAlias } = registry.resolve(kind);
   if (deprecatedAlias) logger.warn({ streamId, alias: deprecatedAlias, kind: mod.kind }, 'connection kind is a deprecated alias');
   if (!mod.roles.includes(role) || !(role === 'source' ? mod.createSource : mod.createSink)) {
-    const supported = registry.list().filter((m) => m.roles.includes(role)).map((m) => m.kind);
+    const supported = registry.kinds((m) => m.roles.includes(role));
     throw new ConnectorRoleError(kind, role, supported);
   }
   return mod;

@@ -20,13 +20,13 @@
  */
 import type { Logger } from 'pino';
 import { SluiceError } from '../errors';
-import { Decimal, MAX_READ_ROWS, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef, type TableSchema, type TableVerification, type VerifyChildTable, type VerifySourceTable } from '../core';
+import { MAX_READ_ROWS, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef, type TableSchema, type TableVerification, type VerifyChildTable, type VerifySourceTable } from '../core';
 import type { ConnectorRegistry } from './registry';
-import { filterOf, rowLimitOf } from '../transform/filters';
+import { dialectOf, filterOf, rowLimitOf } from '../transform/filters';
 import { keptColumns } from '../transform/columns';
 import { resolveTables } from '../transform/tables';
 import { childrenOf, keyString, type MappingSpec } from '../transform/mapping';
-import type { Dialect } from '../transform/where';
+import { keysWhere, type Dialect } from '../transform/where';
 
 /** Relational Migrator's metadata.verificationStatus values. */
 export const VERIFICATION_STATUSES = ['VERIFYING', 'FAILED', 'CANCELLING', 'CANCELLED', 'VERIFIED', 'ABORTED'] as const;
@@ -45,9 +45,9 @@ export interface VerifyReport {
 }
 
 function moduleFor(registry: ConnectorRegistry, kind: string, need: 'readRows' | 'verify'): ConnectorModule {
-  const mod = registry.list().find((m) => m.kind === kind);
+  const mod = registry.find(kind);
   if (!mod?.[need]) {
-    const supported = registry.list().filter((m) => m[need]).map((m) => m.kind);
+    const supported = registry.kinds((m) => m[need] !== undefined);
     throw new SluiceError('CONNECTOR_ROLE_UNSUPPORTED', `A ${kind} connection cannot be ${need === 'verify' ? 'the target' : 'the source'} of a verification.`, { kind, supported });
   }
   return mod;
@@ -66,31 +66,13 @@ export function skipReason(stream: Pick<StreamSpec, 'mapping'>, _name: string): 
   return null;
 }
 
-/** A value as a literal of the whereClause language, or undefined when it has none that is exact. */
-export function whereLiteral(v: unknown, dialect: Dialect): string | undefined {
-  if (typeof v === 'bigint') return v.toString();
-  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : undefined;
-  if (v instanceof Decimal) return v.text;
-  if (typeof v === 'string') {
-    const body = dialect === 'mysql' ? v.replace(/\\/g, '\\\\').replace(/'/g, "''") : v.replace(/'/g, "''");
-    return `'${body}'`;
-  }
-  return undefined;
-}
-
-const quoteIdent = (name: string, dialect: Dialect): string => (dialect === 'mysql' ? `\`${name.replace(/`/g, '``')}\`` : `"${name.replace(/"/g, '""')}"`);
-
 /**
  * A whereClause matching the child rows whose `columns` hold one of these value tuples
- * (compiled like every filter: strings become parameters, never SQL text), or
- * undefined when a value has no exact literal.
+ * (keysWhere: strings become parameters, never SQL text), or undefined when a value has
+ * no exact literal. No tuples match no row.
  */
 export function matchClause(columns: readonly string[], tuples: readonly unknown[][], dialect: Dialect): string | undefined {
-  const lit = tuples.map((t) => t.map((v) => whereLiteral(v, dialect)));
-  if (lit.some((t) => t.some((v) => v === undefined))) return undefined;
-  if (tuples.length === 0) return '1 = 0';
-  if (columns.length === 1) return `${quoteIdent(columns[0]!, dialect)} IN (${lit.map((t) => t[0]).join(', ')})`;
-  return lit.map((t) => `(${columns.map((c, i) => `${quoteIdent(c, dialect)} = ${t[i]}`).join(' AND ')})`).join(' OR ');
+  return tuples.length === 0 ? '1 = 0' : keysWhere(columns, tuples, dialect);
 }
 
 /** Parents per child query, so that a clause stays small (an IN list takes more than ORed conjunctions). */
@@ -122,7 +104,7 @@ export async function verifyStream(opts: {
   const maxDifferences = opts.request.maxDifferences ?? 10;
   const chunkSize = opts.request.chunkSize ?? 1000;
   const spec = rulesOf(stream);
-  const dialect: Dialect = source.kind === 'mysql' ? 'mysql' : 'postgresql';
+  const dialect = dialectOf(source.kind);
   const ruleOf = (n: string) => spec?.tables?.[n];
   // A child asked for alone is compared inside its parent, so the parent is read too.
   const wanted = new Set(names);

@@ -93,9 +93,9 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     const saved = repo.get(id)?.savePassword === true;
     const conn = repo.resolve(id, saved ? undefined : password);
     if (!conn) throw new SluiceError('CONNECTION_NOT_FOUND', `No connection ${id}.`, { id });
-    const mod = deps.connectors.list().find((m) => m.kind === conn.kind);
+    const mod = deps.connectors.find(conn.kind);
     if (!mod?.[need]) {
-      const supported = deps.connectors.list().filter((m) => m[need]).map((m) => m.kind);
+      const supported = deps.connectors.kinds((m) => m[need] !== undefined);
       throw new SluiceError('CONNECTOR_ROLE_UNSUPPORTED', `A ${conn.kind} connection has no tables to browse.`, { id, kind: conn.kind, supported });
     }
     return { conn, mod };

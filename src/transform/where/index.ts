@@ -12,6 +12,7 @@ import { toSql, type SqlFragment } from './sql';
 
 export type { Dialect } from './ir';
 export type { SqlFragment } from './sql';
+export { keysWhere, whereIdent, whereLiteral } from './keys';
 
 export interface CompiledWhere {
   clause: string;
