@@ -30,10 +30,9 @@ import type { Logger } from 'pino';
 import { BSON } from 'mongodb';
 import { SluiceError } from '../errors';
 import { jsonRow, MAX_READ_ROWS, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef, type TableSchema } from '../core';
-import type { ConnectorRegistry } from './registry';
-import { filterOf, rowLimitOf, dialectOf, type Dialect } from '../transform/filters';
-import { keptColumns } from '../transform/columns';
-import { resolveTables } from '../transform/tables';
+import { moduleWith, requestedTable, streamTableNames, type StreamReadArgs } from './stream-reads';
+import { rowLimitOf, dialectOf, type Dialect } from '../transform/filters';
+import { streamTableRead, type StreamTableRead } from '../transform/columns';
 import {
   childrenOf,
   collectionOf,
@@ -80,30 +79,14 @@ const refOf = (name: string): TableRef => {
   return { schema: name.slice(0, dot), table: name.slice(dot + 1) };
 };
 
-function sourceModule(registry: ConnectorRegistry, kind: string): ConnectorModule {
-  const mod = registry.find(kind);
-  if (!mod?.readRows) {
-    const supported = registry.kinds((m) => m.readRows !== undefined);
-    throw new SluiceError('CONNECTOR_ROLE_UNSUPPORTED', `A ${kind} connection cannot be the source of a mapping preview.`, { kind, supported });
-  }
-  return mod;
-}
-
-interface ReadTable {
+interface ReadTable extends StreamTableRead {
   ref: TableRef;
-  schema: TableSchema;
-  columns?: string[];
-  where?: string;
 }
 
 /** The table's schema as the stream reads it (column filter applied) and its filter. */
 async function tableRead(src: ConnectorModule, source: ConnectionSpec, stream: StreamSpec, ref: TableRef, logger: Logger): Promise<ReadTable> {
   const probe = await src.readRows!(source, ref, { limit: 0, offset: 0 }, logger);
-  const kept = keptColumns(stream, ref, probe.schema);
-  const columns = kept ? probe.schema.columns.filter((c) => kept.has(c.name)).map((c) => c.name) : undefined;
-  const schema = { ...probe.schema, columns: probe.schema.columns.filter((c) => !columns || columns.includes(c.name)) };
-  const where = filterOf(stream, ref)?.whereClause;
-  return { ref, schema, ...(columns ? { columns } : {}), ...(where !== undefined ? { where } : {}) };
+  return { ref, ...streamTableRead(stream, ref, probe.schema) };
 }
 
 const query = (t: ReadTable, q: { limit: number; offset: number; where?: string }): RowQuery => {
@@ -111,34 +94,18 @@ const query = (t: ReadTable, q: { limit: number; offset: number; where?: string 
   return { limit: q.limit, offset: q.offset, ...(where !== undefined ? { where } : {}), ...(t.columns ? { columns: t.columns } : {}) };
 };
 
-export async function previewMapping(opts: {
-  registry: ConnectorRegistry;
-  /** The stream with its mapping resolved (a `{mappingId}` replaced by the resource's rules). */
-  stream: StreamSpec;
-  source: ConnectionSpec;
-  sink: ConnectionSpec;
-  request: PreviewRequest;
-  logger: Logger;
-}): Promise<PreviewResult> {
+export async function previewMapping(opts: StreamReadArgs<PreviewRequest>): Promise<PreviewResult> {
   const { stream, source, sink, logger } = opts;
-  const dst = opts.registry.find(sink.kind);
-  if (!dst?.previewConversion) {
-    const supported = opts.registry.kinds((m) => m.previewConversion !== undefined);
-    throw new SluiceError('CONNECTOR_ROLE_UNSUPPORTED', `A ${sink.kind} connection cannot be the target of a mapping preview.`, { kind: sink.kind, supported });
-  }
+  const dst = moduleWith(opts.registry, sink.kind, 'previewConversion', 'the target of a mapping preview');
   const spec: MappingSpec = stream.mapping ? validateStreamMapping(stream) : {};
-  const src = sourceModule(opts.registry, source.kind);
+  const src = moduleWith(opts.registry, source.kind, 'readRows', 'the source of a mapping preview');
   const dialect = dialectOf(source.kind);
-  const listed = src.listTables ? await src.listTables(source, logger) : { tables: [], defaultSchema: '' };
-  const all = resolveTables(stream.tables, stream.excludeTables, listed.tables, listed.defaultSchema);
+  const { all, defaultSchema } = await streamTableNames(src, source, stream, logger);
   const own = all.filter((n) => tableMapping(spec, n)?.newDocuments !== false);
   let names = own;
   if (opts.request.tables?.length) {
     names = opts.request.tables.map((t, i) => {
-      const full = t.includes('.') ? t : `${listed.defaultSchema}.${t}`;
-      if (!all.includes(full)) {
-        throw new SluiceError('VALIDATION_FAILED', `body field "tables.${i}": ${t} is not one of the stream's tables (${all.join(', ')})`, { field: `tables.${i}`, table: t, tables: all });
-      }
+      const full = requestedTable(t, i, all, defaultSchema);
       if (!own.includes(full)) {
         const into = tableMapping(spec, full)?.embed?.into;
         throw new SluiceError('VALIDATION_FAILED', `body field "tables.${i}": ${full} has no documents of its own (it is embedded into ${into}); preview ${into} instead`, { field: `tables.${i}`, table: full, into });

@@ -19,12 +19,10 @@
  * resolved (resolveMapping) before this is called.
  */
 import type { Logger } from 'pino';
-import { SluiceError } from '../errors';
 import { MAX_READ_ROWS, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef, type TableSchema, type TableVerification, type VerifyChildTable, type VerifySourceTable } from '../core';
-import type { ConnectorRegistry } from './registry';
-import { dialectOf, filterOf, rowLimitOf } from '../transform/filters';
-import { keptColumns } from '../transform/columns';
-import { resolveTables } from '../transform/tables';
+import { moduleWith, requestedTable, streamTableNames, type StreamReadArgs } from './stream-reads';
+import { dialectOf, rowLimitOf } from '../transform/filters';
+import { streamTableRead } from '../transform/columns';
 import { childrenOf, keyString, type MappingSpec } from '../transform/mapping';
 import { keysWhere, type Dialect } from '../transform/where';
 
@@ -42,15 +40,6 @@ export interface VerifyRequest {
 export interface VerifyReport {
   status: 'PASSED' | 'FAILED';
   tables: TableVerification[];
-}
-
-function moduleFor(registry: ConnectorRegistry, kind: string, need: 'readRows' | 'verify'): ConnectorModule {
-  const mod = registry.find(kind);
-  if (!mod?.[need]) {
-    const supported = registry.kinds((m) => m[need] !== undefined);
-    throw new SluiceError('CONNECTOR_ROLE_UNSUPPORTED', `A ${kind} connection cannot be ${need === 'verify' ? 'the target' : 'the source'} of a verification.`, { kind, supported });
-  }
-  return mod;
 }
 
 /** The stream's mapping rules ({mappingId} must have been resolved), or undefined. */
@@ -78,29 +67,12 @@ export function matchClause(columns: readonly string[], tuples: readonly unknown
 /** Parents per child query, so that a clause stays small (an IN list takes more than ORed conjunctions). */
 const matchBatch = (columns: number): number => (columns === 1 ? 1000 : 200);
 
-export async function verifyStream(opts: {
-  registry: ConnectorRegistry;
-  stream: StreamSpec;
-  source: ConnectionSpec;
-  sink: ConnectionSpec;
-  request: VerifyRequest;
-  logger: Logger;
-}): Promise<VerifyReport> {
+export async function verifyStream(opts: StreamReadArgs<VerifyRequest>): Promise<VerifyReport> {
   const { stream, source, sink, logger } = opts;
-  const src = moduleFor(opts.registry, source.kind, 'readRows');
-  const dst = moduleFor(opts.registry, sink.kind, 'verify');
-  const listed = src.listTables ? await src.listTables(source, logger) : { tables: [], defaultSchema: '' };
-  const all = resolveTables(stream.tables, stream.excludeTables, listed.tables, listed.defaultSchema);
-  let names = all;
-  if (opts.request.tables?.length) {
-    names = opts.request.tables.map((t, i) => {
-      const full = t.includes('.') ? t : `${listed.defaultSchema}.${t}`;
-      if (!all.includes(full)) {
-        throw new SluiceError('VALIDATION_FAILED', `body field "tables.${i}": ${t} is not one of the stream's tables (${all.join(', ')})`, { field: `tables.${i}`, table: t, tables: all });
-      }
-      return full;
-    });
-  }
+  const src = moduleWith(opts.registry, source.kind, 'readRows', 'the source of a verification');
+  const dst = moduleWith(opts.registry, sink.kind, 'verify', 'the target of a verification');
+  const { all, defaultSchema } = await streamTableNames(src, source, stream, logger);
+  const names = opts.request.tables?.length ? opts.request.tables.map((t, i) => requestedTable(t, i, all, defaultSchema)) : all;
   const maxDifferences = opts.request.maxDifferences ?? 10;
   const chunkSize = opts.request.chunkSize ?? 1000;
   const spec = rulesOf(stream);
@@ -171,10 +143,7 @@ async function prepare(src: ConnectorModule, source: ConnectionSpec, stream: Str
   const ref: TableRef = { schema: name.slice(0, dot), table: name.slice(dot + 1) };
   const probe = await src.readRows!(source, ref, { limit: 0, offset: 0 }, logger);
   if (probe.schema.key.length === 0) return 'the table has no primary key, so its documents cannot be matched to rows';
-  const kept = keptColumns(stream, ref, probe.schema);
-  const columns = kept ? probe.schema.columns.filter((c) => kept.has(c.name)).map((c) => c.name) : undefined;
-  const schema = { columns: probe.schema.columns.filter((c) => !columns || columns.includes(c.name)), key: probe.schema.key };
-  const where = filterOf(stream, ref)?.whereClause;
+  const { schema, columns, where } = streamTableRead(stream, ref, probe.schema);
   const rowCount = rowLimitOf(stream, ref);
   const query = (w: string | undefined, offset: number, limit: number): Promise<Row[]> => {
     const q: RowQuery = { offset, limit, ...(w !== undefined ? { where: w } : {}), ...(columns ? { columns } : {}) };
