@@ -8,8 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import type { SluiceConfig } from './config';
-import { kafkaBrokers } from './config';
+import { kafkaBrokers, type SluiceConfig } from './config';
 import { openStore, type Store } from './store';
 import { bootstrapAdminKey } from './store/bootstrap';
 import { storePersistence } from './store/persistence';

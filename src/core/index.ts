@@ -13,3 +13,4 @@ export * from './spec';
 export * from './source';
 export * from './sink';
 export * from './connector';
+export * from './dead-letter';

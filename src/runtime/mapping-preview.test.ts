@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileWhere } from '../transform/where';
+import { compileWhere, keysWhere, whereIdent, whereLiteral } from '../transform/where';
 import { previewMapping } from './mapping-preview';
-import { keysWhere, whereIdent, whereLiteral } from '../transform/where';
 import pino from 'pino';
 import { SluiceError } from '../errors';
 import { createRegistry } from './registry';

@@ -16,9 +16,9 @@
  * Dead letters go to the stream's dead-letter topic (Kafka transport) or to the
  * store's dead_letters table (direct transport), together with the error.
  */
-import { RUN_EVENTS, canPrepare, type ChangeEvent, type ConnectorContext, type EventBatch, type Sink, type StreamSpec, type PreparingSink } from '../core';
+import { RUN_EVENTS, canPrepare, eventJson, type ChangeEvent, type ConnectorContext, type EventBatch, type Sink, type StreamSpec, type PreparingSink, type DeadLetter, type DeadLetterQueue } from '../core';
 import type { RunCounters } from './persistence';
-import { eventJson, type DeadLetter, type DeadLetterQueue, type RecordErrorHandler } from './dead-letter';
+import type { RecordErrorHandler } from '../transport/types';
 import { ERRORS, SluiceError, isSluiceError } from '../errors';
 
 export const MAX_WARNINGS = 100;
@@ -172,4 +172,15 @@ export function withRecordErrors(sink: Sink, policy: RecordErrorHandler): Sink {
   if (!canPrepare(sink)) return handled;
   const preparing: PreparingSink = { ...handled, prepare: (tables, ctx) => sink.prepare(tables, ctx) };
   return preparing;
+}
+
+/** Dead letters into the state store's table (the direct transport's queue). */
+export function storeDeadLetters(put: ((letter: DeadLetter) => void) | undefined): DeadLetterQueue {
+  return {
+    kind: 'store',
+    async put(letter) {
+      if (!put) throw new SluiceError('STREAM_RUN_FAILED', 'this daemon has no dead-letter table', { ...(letter.table ? { table: letter.table } : {}) });
+      put(letter);
+    },
+  };
 }

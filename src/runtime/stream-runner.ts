@@ -17,8 +17,7 @@ import { ConnectionNotFoundError, ConnectorRoleError, MappingNotFoundError, Stre
 import { dialectOf, streamTransform, validateFilters } from '../transform';
 import { validateStreamMapping } from '../transform/mapping';
 import { needsTableList, resolveTables } from '../transform/tables';
-import { RecordErrorPolicy, withRecordErrors } from './record-errors';
-import { storeDeadLetters } from './dead-letter';
+import { RecordErrorPolicy, storeDeadLetters, withRecordErrors } from './record-errors';
 
 /** Everything a run needs, resolved and validated by the supervisor beforehand. */
 export interface RunPlan {

@@ -1,5 +1,5 @@
-import type { ConnectorContext, EventBatch, Sink, StreamSpec } from '../core';
-import type { RecordErrorHandler } from '../runtime/dead-letter';
+import type { ChangeEvent, ConnectorContext, DeadLetter, DeadLetterQueue, EventBatch, Sink, StreamSpec } from '../core';
+import type { SluiceError } from '../errors';
 import type { KafkaSettings } from './kafka/settings';
 
 /**
@@ -45,3 +45,11 @@ export interface TransportFactoryArgs {
 
 /** `kind` is the stream's `transport.kind` ('direct', 'kafka'). */
 export type TransportFactory = (kind: string, args: TransportFactoryArgs) => Transport;
+
+/** What a transport calls with a record it cannot hand on (a Kafka record that does not decode). */
+export interface RecordErrorHandler {
+  /** Resolves once the record is dead-lettered; throws the error that fails the run. */
+  reject(error: SluiceError, record: { event?: ChangeEvent; raw?: DeadLetter['raw']; table?: string | null }, ctx: ConnectorContext): Promise<void>;
+  /** Lets the transport route dead letters elsewhere (the Kafka dead-letter topic). */
+  useQueue(queue: DeadLetterQueue): void;
+}

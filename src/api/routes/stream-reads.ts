@@ -4,8 +4,7 @@
  * answer with, and the stream's two connections with their passwords put back.
  */
 import type { ApiDeps } from '../deps';
-import type { ErrorCode } from '../../errors';
-import { SluiceError } from '../../errors';
+import { SluiceError, type ErrorCode } from '../../errors';
 import type { ConnectionSpec, StreamSpec } from '../../core';
 import { PASSWORDS_PROPERTY } from '../schemas';
 

@@ -8,7 +8,7 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { RUN_EVENTS, type ChangeEvent, type ConnectorContext, type Sink } from '../../core';
 import type { DebeziumSerde } from './serde';
 import { isSluiceError } from '../../errors';
-import type { RecordErrorHandler } from '../../runtime/dead-letter';
+import type { RecordErrorHandler } from '../types';
 import type { Origins } from './dead-letters';
 
 export interface SinkConsumerArgs {

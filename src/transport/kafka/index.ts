@@ -6,14 +6,13 @@
  */
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
 import { RUN_EVENTS, type ConnectorContext, type EventBatch, type Sink, type StreamSpec, type TableRef } from '../../core';
-import type { Transport } from '../types';
+import type { Transport, RecordErrorHandler } from '../types';
 import { SluiceError } from '../../errors';
 import { TransportClosedError } from '../direct';
 import { DebeziumSerde } from './serde';
 import { ensureTopics, parseTableRef, topicFor, topicPrefixOf } from './topics';
 import { SinkConsumer } from './consumer';
 import { partitionOf } from './partition';
-import type { RecordErrorHandler } from '../../runtime/dead-letter';
 import { KafkaDeadLetters, deadLetterTopic, type Origins } from './dead-letters';
 import type { KafkaSettings } from './settings';
 

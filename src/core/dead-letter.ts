@@ -1,11 +1,12 @@
 /**
- * What a dead letter is, where dead letters go, and what a transport calls with a
- * record it cannot hand on. The vocabulary shared by the run's record-error policy
- * (record-errors.ts), the state store's table (the direct transport's queue) and the
- * Kafka transport's dead-letter topic, kept apart from the policy itself.
+ * A dead letter: what is known of one record that could not be converted or written,
+ * with the error, and where such letters go (the state store's table on the direct
+ * transport, the stream's dead-letter topic on Kafka). The run's record-error policy
+ * (src/runtime/record-errors.ts) decides which records become one.
  */
-import { Decimal, type ChangeEvent, type ConnectorContext, type Op } from '../core';
-import { SluiceError } from '../errors';
+import type { ConnectorContext } from './context';
+import type { ChangeEvent, Op } from './event';
+import { Decimal } from './values';
 
 /** What is known of one bad record. */
 export interface DeadLetter {
@@ -30,14 +31,6 @@ export interface DeadLetterQueue {
   put(letter: DeadLetter, ctx: ConnectorContext): Promise<void>;
 }
 
-/** What a transport calls with a record it cannot hand on (a Kafka record that does not decode). */
-export interface RecordErrorHandler {
-  /** Resolves once the record is dead-lettered; throws the error that fails the run. */
-  reject(error: SluiceError, record: { event?: ChangeEvent; raw?: DeadLetter['raw']; table?: string | null }, ctx: ConnectorContext): Promise<void>;
-  /** Lets the transport route dead letters elsewhere (the Kafka dead-letter topic). */
-  useQueue(queue: DeadLetterQueue): void;
-}
-
 /** Events as JSON for a dead letter: bigint and Decimal as text, bytes as base64. */
 export function eventJson(value: unknown): string {
   return JSON.stringify(value, function (this: Record<string, unknown>, k: string, v: unknown) {
@@ -49,15 +42,4 @@ export function eventJson(value: unknown): string {
     if (orig === undefined && k !== '') return null;
     return v;
   });
-}
-
-/** Dead letters into the state store's table (the direct transport's queue). */
-export function storeDeadLetters(put: ((letter: DeadLetter) => void) | undefined): DeadLetterQueue {
-  return {
-    kind: 'store',
-    async put(letter) {
-      if (!put) throw new SluiceError('STREAM_RUN_FAILED', 'this daemon has no dead-letter table', { ...(letter.table ? { table: letter.table } : {}) });
-      put(letter);
-    },
-  };
 }
