@@ -1,5 +1,5 @@
 /**
- * Canonical values (src/runtime/values.ts) → BSON values for the MongoDB driver.
+ * Canonical values (src/core/values.ts) → BSON values for the MongoDB driver.
  * Pure: no I/O, so every conversion is unit-tested without a server.
  *
  * Exactness is the contract: a Decimal becomes a Decimal128 with the same text (or,

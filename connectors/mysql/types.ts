@@ -1,5 +1,5 @@
 /**
- * MySQL/MariaDB values → the canonical values of src/runtime/values.ts.
+ * MySQL/MariaDB values → the canonical values of src/core/values.ts.
  *
  * Two paths feed this file: the snapshot reads every column as text (or bytes for
  * binary columns, see naming.ts driverConfig), and the binlog reader hands over

@@ -1,5 +1,5 @@
 /**
- * PostgreSQL text representation → the canonical values of src/runtime/values.ts.
+ * PostgreSQL text representation → the canonical values of src/core/values.ts.
  *
  * Both paths read text: pgoutput sends every column in its text form, and the
  * snapshot client is configured (RAW_TEXT_TYPES) to hand back the server's text

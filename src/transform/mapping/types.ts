@@ -1,5 +1,5 @@
 /**
- * Type overrides (FieldRule.type): a canonical source value (src/runtime/values.ts)
+ * Type overrides (FieldRule.type): a canonical source value (src/core/values.ts)
  * → the BSON value the rule asks for. Pure. A value that cannot be converted exactly
  * throws FieldConversionError naming the field; the sink reports it as a rejected record.
  */
