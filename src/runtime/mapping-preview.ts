@@ -29,7 +29,7 @@
 import type { Logger } from 'pino';
 import { BSON } from 'mongodb';
 import { SluiceError } from '../errors';
-import { jsonRow, MAX_READ_ROWS, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef, type TableSchema } from '../core';
+import { jsonRow, MAX_READ_ROWS, parseTableName, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef, type TableSchema } from '../core';
 import { moduleWith, requestedTable, streamTableNames, type StreamReadArgs } from './stream-reads';
 import { rowLimitOf, dialectOf, type Dialect } from '../transform/filters';
 import { streamTableRead, type StreamTableRead } from '../transform/columns';
@@ -74,11 +74,6 @@ export interface PreviewResult {
   errors?: PreviewError[];
 }
 
-const refOf = (name: string): TableRef => {
-  const dot = name.indexOf('.');
-  return { schema: name.slice(0, dot), table: name.slice(dot + 1) };
-};
-
 interface ReadTable extends StreamTableRead {
   ref: TableRef;
 }
@@ -121,14 +116,14 @@ export async function previewMapping(opts: StreamReadArgs<PreviewRequest>): Prom
   const collections: PreviewResult['collections'] = [];
   const errors: PreviewError[] = [];
   const fail = (table: string, collection: string, key: Row, err: unknown): void => {
-    const r = conversion.rejection(err, { table: refOf(table), collection, key });
+    const r = conversion.rejection(err, { table: parseTableName(table), collection, key });
     if (!r) throw err;
     errors.push({ table, collection, key: jsonRow(key), field: r.field, message: r.message });
   };
   const keyRow = (row: Row, key: readonly string[]): Row => Object.fromEntries(key.map((c) => [c, row[c]]));
 
   for (const name of names) {
-    const ref = refOf(name);
+    const ref = parseTableName(name);
     const tm = tableMapping(spec, name);
     const collection = collectionOf(spec, ref);
     const parent = await tableRead(src, source, stream, ref, logger);
@@ -151,14 +146,14 @@ export async function previewMapping(opts: StreamReadArgs<PreviewRequest>): Prom
     const children: { child: string; schema: TableSchema; groups: Map<string, Row[]> }[] = [];
     for (const [child, rule] of childrenOf(spec, name)) {
       if (!all.includes(child)) continue;
-      const c = await tableRead(src, source, stream, refOf(child), logger);
+      const c = await tableRead(src, source, stream, parseTableName(child), logger);
       validateTableColumns(spec, child, c.schema);
       const groups = new Map<string, Row[]>();
       children.push({ child, schema: c.schema, groups });
       if (parents.length === 0) continue;
       const wanted = new Set(parents.map((p) => p.key));
       const ctm = tableMapping(spec, child);
-      for (const row of await childRows(src, source, c, rule, parent.schema, parents.map((p) => p.row), dialect, rowLimitOf(stream, refOf(child)), logger)) {
+      for (const row of await childRows(src, source, c, rule, parent.schema, parents.map((p) => p.row), dialect, rowLimitOf(stream, parseTableName(child)), logger)) {
         let pk: string;
         try {
           const k = parentKeyOf(row, rule, tm, mapOpts);
@@ -169,7 +164,7 @@ export async function previewMapping(opts: StreamReadArgs<PreviewRequest>): Prom
           documentKey(row, c.schema.key, ctm, mapOpts);
           mapRow(row, ctm, mapOpts);
         } catch (err) {
-          fail(child, collectionOf(spec, refOf(child)), keyRow(row, c.schema.key), err);
+          fail(child, collectionOf(spec, parseTableName(child)), keyRow(row, c.schema.key), err);
           continue;
         }
         const list = groups.get(pk) ?? [];
@@ -181,7 +176,7 @@ export async function previewMapping(opts: StreamReadArgs<PreviewRequest>): Prom
     const documents: Record<string, unknown>[] = [];
     for (const p of parents) {
       try {
-        const out = previewDocuments(spec, [{ table: ref, schema: parent.schema, rows: [p.row] }, ...children.map((c) => ({ table: refOf(c.child), schema: c.schema, rows: c.groups.get(p.key) ?? [] }))], mapOpts);
+        const out = previewDocuments(spec, [{ table: ref, schema: parent.schema, rows: [p.row] }, ...children.map((c) => ({ table: parseTableName(c.child), schema: c.schema, rows: c.groups.get(p.key) ?? [] }))], mapOpts);
         const doc = out[0]?.documents[0];
         if (doc) documents.push(BSON.EJSON.serialize(doc, { relaxed: false }) as Record<string, unknown>);
       } catch (err) {

@@ -19,7 +19,7 @@
  * resolved (resolveMapping) before this is called.
  */
 import type { Logger } from 'pino';
-import { MAX_READ_ROWS, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef, type TableSchema, type TableVerification, type VerifyChildTable, type VerifySourceTable } from '../core';
+import { MAX_READ_ROWS, parseTableName, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef, type TableSchema, type TableVerification, type VerifyChildTable, type VerifySourceTable } from '../core';
 import { moduleWith, requestedTable, streamTableNames, type StreamReadArgs } from './stream-reads';
 import { dialectOf, rowLimitOf } from '../transform/filters';
 import { streamTableRead } from '../transform/columns';
@@ -139,8 +139,7 @@ export interface PreparedTable {
 
 /** A table's filters, as the snapshot applies them; a string when it cannot be compared. */
 async function prepare(src: ConnectorModule, source: ConnectionSpec, stream: StreamSpec, name: string, logger: Logger): Promise<PreparedTable | string> {
-  const dot = name.indexOf('.');
-  const ref: TableRef = { schema: name.slice(0, dot), table: name.slice(dot + 1) };
+  const ref = parseTableName(name);
   const probe = await src.readRows!(source, ref, { limit: 0, offset: 0 }, logger);
   if (probe.schema.key.length === 0) return 'the table has no primary key, so its documents cannot be matched to rows';
   const { schema, columns, where } = streamTableRead(stream, ref, probe.schema);

@@ -21,12 +21,6 @@ export function topicFor(prefix: string, table: TableRef): string {
   return parts.map(sanitizeTopicPart).join('.').slice(0, 249);
 }
 
-/** "schema.table" or "table", as stream specs list them. */
-export function parseTableRef(name: string): TableRef {
-  const dot = name.indexOf('.');
-  return dot < 0 ? { schema: '', table: name } : { schema: name.slice(0, dot), table: name.slice(dot + 1) };
-}
-
 /** Creates the topics that do not exist yet; an existing topic is left as it is. */
 export async function ensureTopics(admin: Admin, topics: string[], partitions: number, replicationFactor: number): Promise<void> {
   if (topics.length === 0) return;
