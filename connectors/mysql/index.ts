@@ -12,18 +12,9 @@ import { tableChecks } from '../../src/source-kit/table-checks';
 import { clientConfig, connect } from './naming';
 import { MysqlSource } from './source';
 import { describeTable, readRows } from './browse';
+import { mysqlOptions } from './options';
 
 export { MysqlSource } from './source';
-
-export const configSchema = {
-  type: 'object',
-  additionalProperties: true,
-  properties: {
-    connectTimeoutMs: { type: 'integer', minimum: 1, description: 'Connection timeout in milliseconds', default: 10000 },
-    serverId: { type: 'integer', minimum: 1, description: 'Replica server_id the binlog reader announces (unique among the server\'s replicas); default derived from the stream id' },
-    tinyInt1AsBoolean: { type: 'boolean', description: 'Read TINYINT(1) (BOOL) columns as booleans', default: true },
-  },
-} as const;
 
 async function test(connection: ConnectionSpec, logger: Logger): Promise<TestReport> {
   const checks: CheckResult[] = [];
@@ -125,7 +116,8 @@ async function checkTables(connection: ConnectionSpec, stream: StreamSpec, table
 
 export const mysqlConnector: ConnectorModule = {
   kind: 'mysql',
-  configSchema,
+  options: mysqlOptions,
+  dialect: 'mysql',
   roles: ['source'],
   createSource: (args: CreateArgs): Source => new MysqlSource(args),
   listTables,

@@ -8,6 +8,7 @@
  */
 import mysql from 'mysql';
 import { SluiceError, isSluiceError, type ErrorContext } from '../../src/errors';
+import { mysqlConnectionOptions } from './options';
 
 export interface MysqlConfig {
   host: string;
@@ -48,7 +49,7 @@ export function clientConfig(url: string, options: Record<string, unknown> = {})
     database,
     ...(user ? { user } : {}),
     ...(password ? { password } : {}),
-    connectTimeout: typeof options.connectTimeoutMs === 'number' ? options.connectTimeoutMs : 10_000,
+    connectTimeout: mysqlConnectionOptions({ options }).connectTimeoutMs,
     ...(ssl ? { ssl: { rejectUnauthorized: false } } : {}),
   };
 }

@@ -12,18 +12,10 @@ import { PostgresSource } from './source';
 import { describeTables, missingPrivileges, TypeCatalog } from './catalog';
 import { tableChecks } from '../../src/source-kit/table-checks';
 import { describeTable, readRows } from './browse';
+import { postgresOptions } from './options';
 
 export { slotName, publicationName } from './naming';
 export { PostgresSource } from './source';
-
-export const configSchema = {
-  type: 'object',
-  additionalProperties: true,
-  properties: {
-    applicationName: { type: 'string', description: 'application_name the connector reports to PostgreSQL', default: 'sluice' },
-    connectTimeoutMs: { type: 'integer', minimum: 1, description: 'Connection timeout in milliseconds', default: 10000 },
-  },
-} as const;
 
 async function test(connection: ConnectionSpec, logger: Logger): Promise<TestReport> {
   const checks: CheckResult[] = [];
@@ -126,7 +118,8 @@ async function checkTables(connection: ConnectionSpec, stream: StreamSpec, table
 
 export const postgresConnector: ConnectorModule = {
   kind: 'postgresql',
-  configSchema,
+  options: postgresOptions,
+  dialect: 'postgresql',
   roles: ['source'],
   createSource: (args: CreateArgs): Source => new PostgresSource(args),
   listTables,

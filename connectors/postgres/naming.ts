@@ -12,6 +12,7 @@
 import type { ClientConfig } from 'pg';
 import { SluiceError } from '../../src/errors';
 import { RAW_TEXT_TYPES, SESSION_OPTIONS } from './types';
+import { postgresConnectionOptions } from './options';
 
 const MAX_IDENTIFIER = 63;
 
@@ -43,11 +44,12 @@ export function literal(value: string): string {
  * output settings the type converter relies on, and raw text values.
  */
 export function clientConfig(url: string, options: Record<string, unknown> = {}): ClientConfig {
+  const o = postgresConnectionOptions({ options });
   const base: ClientConfig = {
     options: SESSION_OPTIONS,
     types: RAW_TEXT_TYPES,
-    application_name: typeof options.applicationName === 'string' ? options.applicationName : 'sluice',
-    connectionTimeoutMillis: typeof options.connectTimeoutMs === 'number' ? options.connectTimeoutMs : 10_000,
+    application_name: o.applicationName,
+    connectionTimeoutMillis: o.connectTimeoutMs,
   };
   let parsed: URL;
   try {

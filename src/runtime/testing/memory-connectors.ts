@@ -5,7 +5,7 @@
  * Everything they do is recorded, and one shared journal orders sink writes and
  * source acks across both, so a test can prove no ack came before its write.
  */
-import type { ChangeEvent, ConnectorContext, ConnectorModule, CreateArgs, EventBatch, Op, Position, Row, SnapshotPlan, Sink, StreamSpec, TableRef, SnapshotSource, BeginningSource, CutoverSource } from '../../core';
+import { NO_OPTIONS, type ChangeEvent, type ConnectorContext, type ConnectorModule, type CreateArgs, type EventBatch, type Op, type Position, type Row, type SnapshotPlan, type Sink, type StreamSpec, type TableRef, type SnapshotSource, type BeginningSource, type CutoverSource } from '../../core';
 import { SluiceError } from '../../errors';
 
 export type JournalEntry =
@@ -299,7 +299,8 @@ export function createMemoryConnectors(): MemoryConnectors {
 
   const sourceModule: ConnectorModule = {
     kind: MEMORY_SOURCE_KIND,
-    configSchema: { type: 'object' },
+    options: { connection: NO_OPTIONS, stream: NO_OPTIONS },
+    dialect: 'postgresql',
     roles: ['source'],
     createSource({ connection, stream }: CreateArgs): SnapshotSource & Partial<BeginningSource & CutoverSource> {
       const db = source(connection.id);
@@ -329,7 +330,7 @@ export function createMemoryConnectors(): MemoryConnectors {
 
   const sinkModule: ConnectorModule = {
     kind: MEMORY_SINK_KIND,
-    configSchema: { type: 'object' },
+    options: { connection: NO_OPTIONS, stream: NO_OPTIONS },
     roles: ['sink'],
     createSink({ connection, stream }: CreateArgs): Sink {
       const db = sink(connection.id);
