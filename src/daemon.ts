@@ -20,6 +20,7 @@ import { STREAM_STATES } from './runtime/lifecycle';
 import { VERSION } from './version';
 import { createTransport } from './transport';
 import type { KafkaSettings } from './transport/kafka/settings';
+import { kafkaConnectionSettings } from './transport/kafka/options';
 import type { StreamSpec } from './core';
 
 export interface Daemon {
@@ -33,13 +34,15 @@ export interface Daemon {
 
 /**
  * Brokers for a stream: its own kafka connection when the spec names one, else the
- * daemon's default (SLUICE_KAFKA_BROKERS); topic settings from config either way.
+ * daemon's default (SLUICE_KAFKA_BROKERS); producer and topic settings from config,
+ * overridden by what the kafka connection's options set.
  */
 function kafkaSettings(config: SluiceConfig, store: Store, stream: StreamSpec | undefined): KafkaSettings {
   const connectionId = stream?.transport && 'connectionId' in stream.transport ? stream.transport.connectionId : undefined;
   const conn = connectionId ? store.connections.resolve(connectionId) : undefined;
   const { brokers: _default, ...rest } = config.kafka;
-  return { ...rest, brokers: conn ? conn.url.replace(/^kafka:\/\//, '') : kafkaBrokers(config) };
+  if (!conn) return { ...rest, brokers: kafkaBrokers(config) };
+  return kafkaConnectionSettings({ ...rest, brokers: conn.url.replace(/^kafka:\/\//, '') }, conn.options);
 }
 
 export async function startDaemon(config: SluiceConfig, logger: Logger): Promise<Daemon> {

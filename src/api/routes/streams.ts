@@ -8,6 +8,7 @@ import { SluiceError, toSluiceError } from '../../errors';
 import type { StreamInput, StreamRecord } from '../../store/streams';
 import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
 import { validateFilters } from '../../transform/filters';
+import { sourceDialect } from '../../runtime/registry';
 import { validateSchedule } from '../../runtime/schedule';
 import { mappingIdOf } from '../../runtime/stream-runner';
 import { confirmDelete, errorResponses, idParams, listQuery, pageOf, ID_PATTERN, PASSWORDS_PROPERTY } from '../schemas';
@@ -201,7 +202,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       }
     }
     // A whereClause that cannot be compiled is refused now, not when the stream runs.
-    validateFilters(body, store.connections.get(body.source.connectionId)!.kind);
+    validateFilters(body, sourceDialect(deps.connectors, store.connections.get(body.source.connectionId)!.kind));
     validateSchedule(body);
     checkMappingRef(body);
     // Mapping rules are checked for shape now; their column names when the sink first sees each table.

@@ -13,6 +13,7 @@ import { parseTableName, type CheckResult, type ConnectionSpec, type ConnectorMo
 import { isSluiceError } from '../../errors';
 import { testConnection } from '../../runtime/connection-test';
 import { validateFilters } from '../../transform/filters';
+import { moduleDialect } from '../../runtime/registry';
 import { needsTableList, resolveTables } from '../../transform/tables';
 import { kafkaBrokers } from '../../config';
 import { probeKafka } from '../../transport/kafka/probe';
@@ -97,7 +98,7 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
         reachable = report.reachable;
         checks.push(...prefixed('source', report.checks));
         try {
-          validateFilters(spec, src.conn.kind);
+          validateFilters(spec, moduleDialect(src.mod));
           checks.push({ name: 'filters', ok: true, message: spec.relationalTableFilters ? 'every whereClause compiles' : 'no filters' });
         } catch (err) {
           checks.push(failed('filters', err));
