@@ -83,6 +83,21 @@ export function transportFieldsSchema(registry: ConnectorRegistry, kind: string)
   return transportModules(registry, kind)[0]?.options.transport ?? optionsObject({});
 }
 
+/**
+ * A stream spec's options and `transport` fields against the kinds it uses, strictly
+ * (create, replace, /validate): a 400 VALIDATION_FAILED naming the field.
+ */
+export function validateStreamOptions(registry: ConnectorRegistry, spec: Pick<StreamSpec, 'options' | 'transport'>, kinds: StreamKinds): void {
+  parseStreamOptions(registry, spec.options ?? {}, kinds);
+  if (spec.transport) {
+    const { kind, connectionId: _id, ...fields } = spec.transport as { kind: string; connectionId?: string };
+    parseOptions(transportFieldsSchema(registry, kind), fields, {
+      field: 'transport',
+      explain: () => `the ${kind} transport takes ${Object.keys(transportFieldsSchema(registry, kind).properties).join(', ') || 'no fields'} besides kind and connectionId`,
+    });
+  }
+}
+
 /** A connection's options against its kind's declaration; an unknown kind has no options to check. */
 export function parseConnectionOptions(registry: ConnectorRegistry, kind: string, options: unknown, lenient = false, field = 'options'): ParsedOptions<Record<string, unknown>> {
   const mod = registry.find(kind);

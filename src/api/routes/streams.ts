@@ -8,7 +8,9 @@ import { SluiceError, toSluiceError } from '../../errors';
 import type { StreamInput, StreamRecord } from '../../store/streams';
 import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
 import { validateFilters } from '../../transform/filters';
-import { sourceDialect } from '../../runtime/registry';
+import { sourceDialect, type ConnectorRegistry } from '../../runtime/registry';
+import { validateStreamOptions } from '../../runtime/run-options';
+import { optionSchemas } from '../option-schemas';
 import { validateSchedule } from '../../runtime/schedule';
 import { mappingIdOf } from '../../runtime/stream-runner';
 import { confirmDelete, errorResponses, idParams, listQuery, pageOf, ID_PATTERN, PASSWORDS_PROPERTY } from '../schemas';
@@ -23,72 +25,62 @@ const connectionRef = {
   properties: { connectionId: { type: 'string', pattern: ID_PATTERN } },
 } as const;
 
-export const streamBodySchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['name', 'source', 'sink'],
-  properties: {
-    name: { type: 'string', minLength: 1, maxLength: 200 },
-    source: connectionRef,
-    sink: connectionRef,
-    transport: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['kind'],
-      properties: { kind: { type: 'string', enum: ['direct', 'kafka'] }, connectionId: { type: 'string', pattern: ID_PATTERN } },
-    },
-    mode: { type: 'string', enum: ['SNAPSHOT', 'CDC', 'CDC_ONLY'], default: 'CDC' },
-    tables: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: '"schema.table" names or glob patterns (* and ?), resolved at each start.' },
-    excludeTables: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Names or glob patterns of tables to leave out.' },
-    relationalTableFilters: {
-      type: 'object',
-      additionalProperties: {
+/** The body of POST/PUT /streams and POST /validate; `options` and `transport` as the registry's connectors declare them. */
+export function streamBodySchema(registry: ConnectorRegistry) {
+  const { streamOptions, transportBody } = optionSchemas(registry);
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'source', 'sink'],
+    properties: {
+      name: { type: 'string', minLength: 1, maxLength: 200 },
+      source: connectionRef,
+      sink: connectionRef,
+      transport: transportBody,
+      mode: { type: 'string', enum: ['SNAPSHOT', 'CDC', 'CDC_ONLY'], default: 'CDC' },
+      tables: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: '"schema.table" names or glob patterns (* and ?), resolved at each start.' },
+      excludeTables: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Names or glob patterns of tables to leave out.' },
+      relationalTableFilters: {
         type: 'object',
         additionalProperties: {
           type: 'object',
-          additionalProperties: false,
-          properties: {
-            whereClause: { type: 'string', maxLength: 10000, description: "A row filter in the source's SQL dialect: one expression over the table's columns, pushed into the snapshot and applied to every change." },
-            rowCount: { type: 'integer', minimum: 0 },
-            includeColumns: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Only these columns (and the key) leave the source.' },
-            excludeColumns: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'These columns never leave the source (key columns cannot be excluded).' },
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              whereClause: { type: 'string', maxLength: 10000, description: "A row filter in the source's SQL dialect: one expression over the table's columns, pushed into the snapshot and applied to every change." },
+              rowCount: { type: 'integer', minimum: 0 },
+              includeColumns: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Only these columns (and the key) leave the source.' },
+              excludeColumns: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'These columns never leave the source (key columns cannot be excluded).' },
+            },
           },
         },
       },
-    },
-    mapping: {
-      type: 'object',
-      additionalProperties: true,
-      description: 'The mapping rules ({"tables": {…}}), or {"mappingId": "…"} naming a mapping resource (GET /api/v1/mappings), whose rules each run reads when it starts.',
-    },
-    schedule: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['cron'],
-      description:
-        'SNAPSHOT mode only. Each tick starts a run (a fresh snapshot, filters evaluated then), as POST /start would; a tick while a run is active is skipped and logged. ' +
-        'POST /stop ends the current run only: remove the schedule with PUT.',
-      properties: {
-        cron: { type: 'string', minLength: 1, maxLength: 200, description: 'Cron expression: 5 fields, or 6 with seconds first (croner syntax), e.g. "0 2 * * *".' },
-        timezone: { type: 'string', minLength: 1, maxLength: 100, description: 'IANA timezone the expression is read in. Default UTC.' },
+      mapping: {
+        type: 'object',
+        additionalProperties: true,
+        description: 'The mapping rules ({"tables": {…}}), or {"mappingId": "…"} naming a mapping resource (GET /api/v1/mappings), whose rules each run reads when it starts.',
+      },
+      schedule: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['cron'],
+        description:
+          'SNAPSHOT mode only. Each tick starts a run (a fresh snapshot, filters evaluated then), as POST /start would; a tick while a run is active is skipped and logged. ' +
+          'POST /stop ends the current run only: remove the schedule with PUT.',
+        properties: {
+          cron: { type: 'string', minLength: 1, maxLength: 200, description: 'Cron expression: 5 fields, or 6 with seconds first (croner syntax), e.g. "0 2 * * *".' },
+          timezone: { type: 'string', minLength: 1, maxLength: 100, description: 'IANA timezone the expression is read in. Default UTC.' },
+        },
+      },
+      options: {
+        ...streamOptions,
+        description:
+          "A flat object: run options (errorHandling, errorTolerance) and the options of the stream's source, sink and transport (StreamOptions lists every one, saying who reads it; README \"Options\"). An option of another kind is refused naming it. Defaults apply when the stream starts and are not stored.",
       },
     },
-    options: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        dropCollections: { type: 'boolean', default: false },
-        errorHandling: { type: 'string', enum: ['FAIL', 'WARN', 'SKIP'], default: 'FAIL' },
-        errorTolerance: { type: 'integer', minimum: 0, default: 0 },
-        snapshotChunkSize: { type: 'integer', minimum: 1, maximum: 1000000, description: 'Rows per snapshot chunk (keyset page); progress is saved after each. Default 5000.' },
-        snapshotParallelism: { type: 'integer', minimum: 1, maximum: 64, description: 'Tables snapshotted at once. Default 2.' },
-        heartbeatIntervalMs: { type: 'integer', minimum: 50, description: 'How often an idle stream confirms the source position, so the slot advances. Default 10000.' },
-        topicPrefix: { type: 'string', pattern: '^[A-Za-z0-9._-]+$', maxLength: 200, description: 'Kafka topic prefix: topics are <prefix>.<schema>.<table>. Default: the stream name.' },
-      },
-    },
-  },
-} as const;
+  } as const;
+}
 
 /** Passwords for connections saved with savePassword:false, by connection id (write-only). */
 export const passwordsBody = {
@@ -164,6 +156,7 @@ type ListQs = { limit?: number; offset?: number; sort?: string };
 
 export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const { store, supervisor } = deps;
+  const bodySchema = streamBodySchema(deps.connectors);
   const notFound = (id: string) => new SluiceError('STREAM_NOT_FOUND', `No stream ${id}.`, { id });
   const load = (id: string): StreamRecord => store.streams.get(id) ?? (() => { throw notFound(id); })();
 
@@ -201,8 +194,11 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         throw new SluiceError('VALIDATION_FAILED', `body field "${field}" names connection ${id}, which does not exist`, { field, id });
       }
     }
+    const sourceKind = store.connections.get(body.source.connectionId)!.kind;
+    // Options of the kinds this stream uses, and nothing else: a 400 naming the option.
+    validateStreamOptions(deps.connectors, body, { source: sourceKind, sink: store.connections.get(body.sink.connectionId)!.kind, ...(body.transport ? { transport: body.transport.kind } : {}) });
     // A whereClause that cannot be compiled is refused now, not when the stream runs.
-    validateFilters(body, sourceDialect(deps.connectors, store.connections.get(body.source.connectionId)!.kind));
+    validateFilters(body, sourceDialect(deps.connectors, sourceKind));
     validateSchedule(body);
     checkMappingRef(body);
     // Mapping rules are checked for shape now; their column names when the sink first sees each table.
@@ -255,7 +251,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       schema: {
         tags: ['streams'],
         summary: 'Create a stream (it does not start until POST /streams/{id}/start)',
-        body: streamBodySchema,
+        body: bodySchema,
         response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID') },
       },
     },
@@ -288,7 +284,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         tags: ['streams'],
         summary: 'Replace a stopped stream\'s spec',
         params: idParams,
-        body: streamBodySchema,
+        body: bodySchema,
         response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID') },
       },
     },

@@ -17,6 +17,7 @@ import { Supervisor } from '../../runtime/supervisor';
 import { createRegistry, type ConnectorRegistry } from '../../runtime/registry';
 import { ERRORS } from '../../errors';
 import { createMemoryConnectors, type MemoryConnectors } from '../../runtime/testing/memory-connectors';
+import { BUILTIN_MODULES } from '../../runtime/builtin-connectors';
 
 export interface TestApi {
   app: FastifyInstance;
@@ -36,9 +37,7 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
   const store = openStore({ dataDir, secretKey: '' });
   const admin = store.apiKeys.create('admin', 'admin').key;
   const mem = createMemoryConnectors();
-  const registry = createRegistry();
-  registry.register({ ...mem.sourceModule, kind: 'postgresql' });
-  registry.register({ ...mem.sinkModule, kind: 'mongodb' });
+  const registry = memoryRegistry(mem);
   const logger = pino({ level: 'silent' });
   const supervisor = new Supervisor({ registry, logger, persistence: storePersistence(store) });
   const app = await buildApi({ config, logger, store, supervisor, connectors: registry, metrics: createMetrics().registry, isShuttingDown: () => false });
@@ -57,6 +56,22 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Every built-in kind with its real declarations (options, dialect), so the API's
+ * schemas are the daemon's; the kinds in `run` (and mongodb) behave as the memory
+ * connectors, the others can be declared in connections but not run.
+ */
+export function memoryRegistry(mem: MemoryConnectors, run: readonly string[] = ['postgresql']): ConnectorRegistry {
+  const registry = createRegistry();
+  for (const real of BUILTIN_MODULES) {
+    const declared = { kind: real.kind, roles: real.roles, options: real.options, ...(real.dialect ? { dialect: real.dialect } : {}) };
+    if (real.kind === 'mongodb') registry.register({ ...mem.sinkModule, ...declared });
+    else if (run.includes(real.kind)) registry.register({ ...mem.sourceModule, ...declared });
+    else registry.register(declared);
+  }
+  return registry;
 }
 
 /** Asserts `body` is the error envelope with `code`; returns its `error`. */
