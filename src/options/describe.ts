@@ -25,7 +25,7 @@ export function withoutSecrets(schema: OptionSchema, value: Record<string, unkno
 }
 
 function typeText(s: OptionSchema): string {
-  if (s.enum) return s.enum.map((v) => JSON.stringify(v)).join(' \\| ');
+  if (s.enum) return s.enum.map((v) => JSON.stringify(v)).join(' | ');
   if (s.anyOf) return s.anyOf.map(typeText).join(' or ');
   let t = s.type ?? 'any';
   if (t === 'array' && s.items) t = `array of ${typeText(s.items)}` as typeof t;
