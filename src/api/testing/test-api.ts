@@ -31,13 +31,14 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(env: Record<string, string> = {}): Promise<TestApi> {
+/** `run`: the source kinds that behave as memory sources (others are declared only). */
+export async function startTestApi(env: Record<string, string> = {}, run: readonly string[] = ['postgresql']): Promise<TestApi> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-api-'));
   const { config } = loadConfig({ env: { SLUICE_DATA_DIR: dataDir, ...env } });
   const store = openStore({ dataDir, secretKey: '' });
   const admin = store.apiKeys.create('admin', 'admin').key;
   const mem = createMemoryConnectors();
-  const registry = memoryRegistry(mem);
+  const registry = memoryRegistry(mem, run);
   const logger = pino({ level: 'silent' });
   const supervisor = new Supervisor({ registry, logger, persistence: storePersistence(store) });
   const app = await buildApi({ config, logger, store, supervisor, connectors: registry, metrics: createMetrics().registry, isShuttingDown: () => false });

@@ -31,6 +31,8 @@ export class MemorySourceDb {
   /** The source tells its current position (cutover); off: a source that cannot. */
   cutover = true;
   sourcesOpened = 0;
+  /** What each source was created with (the run hands options over parsed). */
+  readonly createdWith: CreateArgs[] = [];
   sourcesClosed = 0;
   readonly #failures: Array<{ phase: Phase; after: number; error: Error }> = [];
   readonly #counts: Record<Phase, number> = { snapshot: 0, stream: 0, ack: 0 };
@@ -305,6 +307,7 @@ export function createMemoryConnectors(): MemoryConnectors {
     createSource({ connection, stream }: CreateArgs): SnapshotSource & Partial<BeginningSource & CutoverSource> {
       const db = source(connection.id);
       db.sourcesOpened++;
+      db.createdWith.push({ connection, stream } as CreateArgs);
       let closed = false;
       const isClosed = (): boolean => closed;
       return {
