@@ -33,7 +33,7 @@ function typeText(s: OptionSchema): string {
   return range ? `${t} (${range})` : t;
 }
 
-const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ').replace(/</g, '&lt;');
 
 function rows(schema: OptionSchema, prefix: string): string[] {
   const out: string[] = [];
