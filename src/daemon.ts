@@ -16,6 +16,7 @@ import { createMetrics } from './metrics';
 import { buildApi } from './api/server';
 import { Supervisor, SUPERVISOR_EVENTS } from './runtime/supervisor';
 import { builtinRegistry } from './runtime/builtin-connectors';
+import { secretOptionsOf } from './runtime/run-options';
 import { STREAM_STATES } from './runtime/lifecycle';
 import { VERSION } from './version';
 import { createTransport } from './transport';
@@ -46,13 +47,14 @@ function kafkaSettings(config: SluiceConfig, store: Store, stream: StreamSpec | 
 }
 
 export async function startDaemon(config: SluiceConfig, logger: Logger): Promise<Daemon> {
-  const store = openStore({ dataDir: config.dataDir, secretKey: config.store.secretKey });
+  const connectors = builtinRegistry();
+  // Secret options (declared x-secret by a connector) are stored encrypted, like passwords.
+  const store = openStore({ dataDir: config.dataDir, secretKey: config.store.secretKey, secretOptions: (kind) => secretOptionsOf(connectors, kind) });
   const abandoned = store.runs.closeAbandoned();
   if (abandoned) logger.warn({ runs: abandoned }, 'closed runs left open by an unclean stop; their streams resume from the last durable position');
   bootstrapAdminKey(store.apiKeys, config.dataDir, config.auth.adminKey, logger);
 
   const metrics = createMetrics();
-  const connectors = builtinRegistry();
   const supervisor = new Supervisor({
     registry: connectors,
     logger,

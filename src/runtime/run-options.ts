@@ -9,7 +9,7 @@
  * OpenAPI, the README table and the run's parse all have it.
  */
 import { optionsObject, type ConnectionSpec, type OptionsObjectSchema, type StreamSpec } from '../core';
-import { composeOptions, documentedUnion, ownerLabel, parseOptions, type OptionIssue, type OptionOwner, type ParsedOptions } from '../options';
+import { composeOptions, documentedUnion, ownerLabel, parseOptions, secretPaths, type OptionIssue, type OptionOwner, type ParsedOptions } from '../options';
 import type { ConnectorRegistry } from './registry';
 
 export const RUN_OPTIONS: OptionsObjectSchema = optionsObject({
@@ -107,6 +107,12 @@ export function parseConnectionOptions(registry: ConnectorRegistry, kind: string
     lenient,
     explain: (issue) => (issue.kind === 'unknown' ? `${kind} connections take ${Object.keys(mod.options.connection.properties).join(', ') || 'no options'}` : undefined),
   });
+}
+
+/** The dotted paths of a connection kind's secret options (x-secret), for the store to encrypt. */
+export function secretOptionsOf(registry: ConnectorRegistry, kind: string): string[] {
+  const mod = registry.find(kind);
+  return mod ? secretPaths(mod.options.connection) : [];
 }
 
 /** Something a run's start dropped from a stored spec: told as a WARNING job update and logged. */

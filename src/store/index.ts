@@ -21,6 +21,11 @@ export interface StoreOptions {
   dataDir: string;
   /** base64 32 bytes; empty: <dataDir>/secret.key. */
   secretKey: string;
+  /**
+   * The dotted paths of a connection kind's secret options (declared `x-secret`), which
+   * are stored encrypted like passwords and never shown; none when left out.
+   */
+  secretOptions?: (kind: string) => readonly string[];
 }
 
 export function openStore(opts: StoreOptions) {
@@ -30,7 +35,7 @@ export function openStore(opts: StoreOptions) {
   let closed = false;
   return {
     db,
-    connections: createConnectionRepo(db, box),
+    connections: createConnectionRepo(db, box, opts.secretOptions),
     streams: createStreamRepo(db),
     runs: createRunRepo(db),
     apiKeys: createApiKeyRepo(db),

@@ -18,6 +18,7 @@ import { createRegistry, type ConnectorRegistry } from '../../runtime/registry';
 import { ERRORS } from '../../errors';
 import { createMemoryConnectors, type MemoryConnectors } from '../../runtime/testing/memory-connectors';
 import { BUILTIN_MODULES } from '../../runtime/builtin-connectors';
+import { secretOptionsOf } from '../../runtime/run-options';
 
 export interface TestApi {
   app: FastifyInstance;
@@ -35,10 +36,10 @@ export interface TestApi {
 export async function startTestApi(env: Record<string, string> = {}, run: readonly string[] = ['postgresql']): Promise<TestApi> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-api-'));
   const { config } = loadConfig({ env: { SLUICE_DATA_DIR: dataDir, ...env } });
-  const store = openStore({ dataDir, secretKey: '' });
-  const admin = store.apiKeys.create('admin', 'admin').key;
   const mem = createMemoryConnectors();
   const registry = memoryRegistry(mem, run);
+  const store = openStore({ dataDir, secretKey: '', secretOptions: (kind) => secretOptionsOf(registry, kind) });
+  const admin = store.apiKeys.create('admin', 'admin').key;
   const logger = pino({ level: 'silent' });
   const supervisor = new Supervisor({ registry, logger, persistence: storePersistence(store) });
   const app = await buildApi({ config, logger, store, supervisor, connectors: registry, metrics: createMetrics().registry, isShuttingDown: () => false });
