@@ -13,6 +13,8 @@
 #   SLUICE_TEST_MONGODB_URL: use that server instead (not installed, not started);
 #   a value equal to the stack's own address still means the stack's server.
 #   SLUICE_STACK_ONLY    e.g. "postgres kafka": act on these servers only (up/down)
+#   Kafka Connect (connect.sh) is not in the default set: SLUICE_STACK_ONLY=connect starts it;
+#   any down that stops Kafka stops it first.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,6 +30,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/ferretdb.sh"
 # shellcheck source=prometheus.sh
 . "$HERE/prometheus.sh"
+# shellcheck source=connect.sh
+. "$HERE/connect.sh"
 
 SERVERS=(postgres mariadb kafka ferretdb prometheus)
 if [ -n "${SLUICE_STACK_ONLY:-}" ]; then
@@ -41,7 +45,8 @@ server_fn() {
     kafka) echo kafka ;;
     ferretdb|mongodb) echo ferretdb ;;
     prometheus) echo prometheus ;;
-    *) die "unknown server '$1' (postgres, mariadb, kafka, ferretdb, prometheus)" ;;
+    connect) echo connect ;;
+    *) die "unknown server '$1' (postgres, mariadb, kafka, ferretdb, prometheus, connect)" ;;
   esac
 }
 
@@ -63,6 +68,8 @@ cmd_up() {
 cmd_down() {
   take_lock
   local s i
+  # Connect is started on demand only, and is useless without its Kafka.
+  if [ -z "${SLUICE_STACK_ONLY:-}" ] || [[ " ${SERVERS[*]} " == *" kafka "* ]]; then connect_down; fi
   for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do
     s="${SERVERS[$i]}"
     "$(server_fn "$s")_down"
@@ -94,7 +101,8 @@ cmd_status() {
     if [ "$up_pg$up_my$up_ka$up_fe$up_pr" = truetruetruetruetrue ]; then all=true; fi
     printf '{"postgres":%s,"mysql":%s,"kafka":%s,"mongodb":%s,"prometheus":%s,"up":%s,"servers":{"postgres":%s,"mysql":%s,"kafka":%s,"mongodb":%s,"prometheus":%s},"stateDir":%s,"prometheusTargets":%s,"promtool":%s}\n' \
       "$(json_str "$(pg_url)")" "$(json_str "$(mariadb_url)")" "$(json_str "$(kafka_url)")" "$(json_str "$(ferretdb_url)")" "$(json_str "$(prometheus_url)")" \
-      "$all" "$up_pg" "$up_my" "$up_ka" "$up_fe" "$up_pr" "$(json_str "$STATE_DIR")" "$(json_str "$PROM_TARGETS")" "$(json_str "$(prometheus_promtool)")"
+      "$all" "$up_pg" "$up_my" "$up_ka" "$up_fe" "$up_pr" "$(json_str "$STATE_DIR")" "$(json_str "$PROM_TARGETS")" "$(json_str "$(prometheus_promtool)")" \
+      | if connect_is_up; then sed "s|}\$|,\"connect\":$(json_str "$(connect_url)")}|"; else cat; fi
     return 0
   fi
   local word
@@ -104,6 +112,7 @@ cmd_status() {
   printf '%-9s %-5s %s\n' kafka "$(word $up_ka)" "$(kafka_url)"
   printf '%-9s %-5s %s\n' mongodb "$(word $up_fe)" "$(ferretdb_url)"
   printf '%-10s %-5s %s\n' prometheus "$(word $up_pr)" "$(prometheus_url)"
+  if connect_is_up; then printf '%-9s %-5s %s\n' connect up "$(connect_url)"; fi
   printf 'state dir %s\ncache dir %s\n' "$STATE_DIR" "$CACHE_DIR"
 }
 
