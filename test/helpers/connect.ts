@@ -102,6 +102,24 @@ export async function deleteConnector(url: string, name: string): Promise<void> 
   if (r.status !== 204 && r.status !== 404) throw new Error(`DELETE connector ${name}: ${r.status} ${JSON.stringify(r.body)}`);
 }
 
+export async function listConnectors(url: string): Promise<string[]> {
+  const r = await rest(url, '/connectors');
+  if (r.status !== 200) throw new Error(`GET /connectors: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body as string[];
+}
+
+/**
+ * Asks the plugin to validate a config against the live servers (Connect's
+ * /connector-plugins/{class}/config/validate); returns each error as "key: message".
+ */
+export async function validateConnector(url: string, config: Record<string, string>): Promise<string[]> {
+  const cls = config['connector.class'] ?? '';
+  const r = await rest(url, `/connector-plugins/${encodeURIComponent(cls)}/config/validate`, { method: 'PUT', body: { name: 'validate', ...config } });
+  if (r.status !== 200) throw new Error(`validate ${cls}: ${r.status} ${JSON.stringify(r.body)}`);
+  const configs = (r.body as { configs: Array<{ value?: { name: string; errors: string[] } }> }).configs;
+  return configs.flatMap((c) => (c.value?.errors ?? []).map((e) => `${c.value!.name}: ${e}`));
+}
+
 export async function pauseConnector(url: string, name: string, pause: boolean): Promise<void> {
   const r = await rest(url, `/connectors/${encodeURIComponent(name)}/${pause ? 'pause' : 'resume'}`, { method: 'PUT' });
   if (r.status !== 202) throw new Error(`${pause ? 'pause' : 'resume'} connector ${name}: ${r.status} ${JSON.stringify(r.body)}`);
@@ -235,6 +253,10 @@ export function debeziumMysql(opts: {
  * Debezium's MongoDB sink (io.debezium.connector.mongodb.MongoDbSinkConnector): one collection
  * per topic, named by `collectionFormat` (`${source.table}` takes the table name from the
  * envelope's source block; the default `${topic}` is the topic with dots as underscores).
+ * Tombstones are filtered out before the sink (Kafka's Filter transform with the
+ * RecordIsTombstone predicate): Debezium 3.6.1's sink throws on a tombstone outside its
+ * per-record error handling, and its put() swallows the exception, so every record of that
+ * poll (the delete before the tombstone included) is lost while the offsets are committed.
  */
 export function debeziumMongoSink(opts: {
   mongoUrl: string;
@@ -243,8 +265,21 @@ export function debeziumMongoSink(opts: {
   collectionFormat?: string;
   batchSize?: number;
   converter?: ConverterKind;
+  /** Keep the RecordIsTombstone filter (default true); false shows the bug. */
+  dropTombstones?: boolean;
 }): Record<string, string> {
+  const filter: Record<string, string> =
+    opts.dropTombstones === false
+      ? {}
+      : {
+          transforms: 'dropTombstones',
+          'transforms.dropTombstones.type': 'org.apache.kafka.connect.transforms.Filter',
+          'transforms.dropTombstones.predicate': 'isTombstone',
+          predicates: 'isTombstone',
+          'predicates.isTombstone.type': 'org.apache.kafka.connect.transforms.predicates.RecordIsTombstone',
+        };
   return {
+    ...filter,
     'connector.class': 'io.debezium.connector.mongodb.MongoDbSinkConnector',
     'tasks.max': '1',
     'mongodb.connection.string': opts.mongoUrl,
