@@ -10,7 +10,7 @@ import type { Db } from 'mongodb';
 import { startDaemon, tmpDataDir, type RunningDaemon } from '../test/helpers/daemon';
 import { createStream, knob, mongoDb, rssBytes, streamStatus, uid, type SourceKind } from '../test/helpers/pipeline';
 import { stackUrls } from '../test/helpers/stack';
-import { waitFor } from '../src/runtime/testing/wait-for';
+import { waitFor } from '../test/helpers/wait-for';
 import { percentile, writeReport, type Row } from './report';
 
 export const SNAPSHOT_ROWS = knob('BENCH_SNAPSHOT_ROWS', 200000);

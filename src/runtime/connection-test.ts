@@ -4,11 +4,11 @@
  * connector (yet) answers with one failed check rather than an error.
  */
 import type { Logger } from 'pino';
-import type { ConnectionSpec, TestReport } from './connector';
+import type { ConnectionSpec, TestReport } from '../core';
 import type { ConnectorRegistry } from './registry';
 
 export async function testConnection(registry: ConnectorRegistry, connection: ConnectionSpec, logger: Logger): Promise<TestReport> {
-  const mod = registry.list().find((m) => m.kind === connection.kind);
+  const mod = registry.find(connection.kind);
   if (!mod?.test) {
     return {
       reachable: false,
@@ -17,7 +17,7 @@ export async function testConnection(registry: ConnectorRegistry, connection: Co
           name: 'connector',
           ok: false,
           message: `no connector of kind "${connection.kind}" can test connections in this build`,
-          suggestion: `supported kinds: ${registry.list().filter((m) => m.test).map((m) => m.kind).join(', ') || '(none)'}`,
+          suggestion: `supported kinds: ${registry.kinds((m) => m.test !== undefined).join(', ') || '(none)'}`,
         },
       ],
     };

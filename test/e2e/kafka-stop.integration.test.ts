@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 import { cdcRunning, start, streamStatus, waitConverged, withStream } from '../helpers/pipeline';
 import { brokerPort, tcpConnectionsTo } from '../helpers/sockets';
 import { stackUrls } from '../helpers/stack';

@@ -12,7 +12,7 @@ import mysql from 'mysql';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { kafkaBrokers, prometheusStack, schemaRegistryUrl, stackUrls } from '../helpers/stack';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 
 const run = `${Date.now().toString(36)}_${crypto.randomBytes(3).toString('hex')}`;
 

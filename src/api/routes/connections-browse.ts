@@ -10,10 +10,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { SluiceError } from '../../errors';
-import type { ConnectionSpec, ConnectorModule, TableRef } from '../../runtime/connector';
-import { jsonRow, MAX_READ_ROWS, parseSort, parseTableParam } from '../../runtime/browse';
+import { jsonRow, MAX_READ_ROWS, parseSort, parseTableName, type ConnectionSpec, type ConnectorModule, type TableRef } from '../../core';
 import { errorResponses, ID_PATTERN, idParams, listQuery, pageOf } from '../schemas';
 
 const tableParams = {
@@ -94,9 +93,9 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     const saved = repo.get(id)?.savePassword === true;
     const conn = repo.resolve(id, saved ? undefined : password);
     if (!conn) throw new SluiceError('CONNECTION_NOT_FOUND', `No connection ${id}.`, { id });
-    const mod = deps.connectors.list().find((m) => m.kind === conn.kind);
+    const mod = deps.connectors.find(conn.kind);
     if (!mod?.[need]) {
-      const supported = deps.connectors.list().filter((m) => m[need]).map((m) => m.kind);
+      const supported = deps.connectors.kinds((m) => m[need] !== undefined);
       throw new SluiceError('CONNECTOR_ROLE_UNSUPPORTED', `A ${conn.kind} connection has no tables to browse.`, { id, kind: conn.kind, supported });
     }
     return { conn, mod };
@@ -143,7 +142,7 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     },
     async (req) => {
       const { conn, mod } = source(req.params.id, 'describeTable', passwordOf(req.headers));
-      const ref = parseTableParam(req.params.table);
+      const ref = parseTableName(req.params.table);
       const info = await mod.describeTable!(conn, ref, req.log as unknown as Logger);
       if (!info) throw notFound(ref, req.params.table);
       return info;
@@ -194,7 +193,7 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     },
     async (req) => {
       const { conn, mod } = source(req.params.id, 'readRows', passwordOf(req.headers));
-      const ref = parseTableParam(req.params.table);
+      const ref = parseTableName(req.params.table);
       const { limit, offset, where, sort, columns } = req.query;
       const list = columns?.split(',').map((c) => c.trim()).filter(Boolean);
       const { rows, schema } = await mod.readRows!(conn, ref, { limit, offset, where, sort: parseSort(sort), columns: list }, req.log as unknown as Logger).catch((err: unknown) => {

@@ -3,7 +3,7 @@
  * lifecycle (start, pause, resume, stop) and what it has done (stats, runs, logs).
  */
 import type { FastifyInstance } from 'fastify';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { SluiceError, toSluiceError } from '../../errors';
 import type { StreamInput, StreamRecord } from '../../store/streams';
 import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';

@@ -5,27 +5,17 @@
  * The sink side is a consumer group (see consumer.ts) that commits after the sink.
  */
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
-import { RUN_EVENTS, type ConnectorContext, type EventBatch, type Sink, type StreamSpec, type TableRef } from '../../runtime/connector';
-import type { Transport } from '../types';
+import { RUN_EVENTS, parseTableName, type ConnectorContext, type EventBatch, type Sink, type StreamSpec, type TableRef } from '../../core';
+import type { Transport, RecordErrorHandler } from '../types';
 import { SluiceError } from '../../errors';
 import { TransportClosedError } from '../direct';
 import { DebeziumSerde } from './serde';
-import { ensureTopics, parseTableRef, topicFor, topicPrefixOf } from './topics';
+import { ensureTopics, topicFor, topicPrefixOf } from './topics';
 import { SinkConsumer } from './consumer';
 import { partitionOf } from './partition';
-import type { RecordErrorHandler } from '../../runtime/record-errors';
 import { KafkaDeadLetters, deadLetterTopic, type Origins } from './dead-letters';
 import { KafkaSockets } from './sockets';
-
-export interface KafkaSettings {
-  /** "host:port,host:port" or a list. */
-  brokers: string | string[];
-  clientId?: string;
-  topicPartitions?: number;
-  replicationFactor?: number;
-  compression?: 'none' | 'gzip';
-  tombstones?: boolean;
-}
+import type { KafkaSettings } from './settings';
 
 export interface KafkaTransportArgs {
   sink: Sink;
@@ -269,7 +259,7 @@ export class KafkaTransport implements Transport {
       if (signal.aborted) throw abortError(signal);
       this.#admin = this.#kafka.admin();
       await step(this.#admin.connect());
-      const topics = this.#args.stream.tables.map((t) => topicFor(this.#prefix, parseTableRef(t)));
+      const topics = this.#args.stream.tables.map((t) => topicFor(this.#prefix, parseTableName(t)));
       await step(this.#addTopics(topics));
       this.#producer = this.#newProducer();
       await step(this.#producer.connect());

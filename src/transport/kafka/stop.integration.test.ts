@@ -13,8 +13,8 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { stackUrls } from '../../../test/helpers/stack';
 import { brokerPort, tcpConnectionsTo } from '../../../test/helpers/sockets';
-import { waitFor } from '../../runtime/testing/wait-for';
-import type { ConnectorContext, Sink, StreamSpec } from '../../runtime/connector';
+import { waitFor } from '../../../test/helpers/wait-for';
+import type { ConnectorContext, Sink, StreamSpec } from '../../core';
 import { createTransport } from '../index';
 import { ABANDON_AFTER_MS, type KafkaTransport } from './index';
 
