@@ -193,7 +193,9 @@ main(async () => {
     await d.stop('SIGTERM');
     if (before.started && process.env.SLUICE_TEST_KEEP_STACK !== '1') stopConnect();
   }
-  const params = { ROWS, RATE, SECONDS, PARTITIONS, CONVERTER, DECIMAL: decimal, sink: ferret ? 'FerretDB v1.24' : 'MongoDB', debeziumSink: endToEnd };
+  const status = spawnSync('bash', [path.resolve(__dirname, '../../test/stack/stack.sh'), 'status', '--json'], { encoding: 'utf8' });
+  const kafkaVersion = (JSON.parse(status.stdout || '{}') as { kafkaVersion?: string }).kafkaVersion ?? 'unknown';
+  const params = { ROWS, RATE, SECONDS, PARTITIONS, CONVERTER, DECIMAL: decimal, kafka: kafkaVersion, sink: ferret ? 'FerretDB v1.24' : 'MongoDB', debeziumSink: endToEnd };
   const out = writeReport('debezium', params, rows, {
     baseline: 'Debezium',
     ratio: 'sluice beside Debezium on Kafka Connect, measured in the same run on the same servers; bare numbers on this shared machine are noisy.',

@@ -13,7 +13,7 @@ import type { RunningDaemon } from '../../test/helpers/daemon';
 import { createStream, knob, mongoDb, streamStatus, uid } from '../../test/helpers/pipeline';
 import { stackUrls } from '../../test/helpers/stack';
 import { debeziumMongoSink, debeziumPostgres, deleteConnector, pauseConnector, putConnector, waitConnector, type ConverterKind, type DecimalMode } from '../../test/helpers/connect';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../../test/helpers/wait-for';
 import { sampleLatency } from '../common';
 
 export const ROWS = knob('BENCH_DEBEZIUM_ROWS', 100000);

@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import { Client } from 'pg';
 import { Kafka, logLevel } from 'kafkajs';
 import { kafkaBrokers, stackUrls } from '../helpers/stack';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 import { connectorStatus, debeziumPostgres, deleteConnector, ensureConnect, putConnector, readTopic, stopConnect, waitConnector, type TopicRecord } from '../helpers/connect';
 
 const run = `${Date.now().toString(36)}_${crypto.randomBytes(3).toString('hex')}`;
