@@ -4,6 +4,7 @@
  */
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { maskConnectionUrl } from './connection-url';
 
 export type { Logger } from 'pino';
 
@@ -98,14 +99,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   return pino(options, stdoutDestination());
 }
 
-/** A URL with its password replaced, fit for logs and API answers. */
+/** A URL with its password replaced, fit for logs and API answers (the one parser: src/connection-url.ts). */
 export function maskUrl(url: string): string {
-  try {
-    const u = new URL(url.replace(/^jdbc:/, ''));
-    if (u.password) u.password = '****';
-    const prefix = url.startsWith('jdbc:') ? 'jdbc:' : '';
-    return prefix + u.toString();
-  } catch {
-    return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1****@');
-  }
+  return maskConnectionUrl(url);
 }

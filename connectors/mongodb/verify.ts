@@ -21,7 +21,7 @@ import { SluiceError, isSluiceError } from '../../src/errors';
 import { keyOf } from '../../src/runtime/values';
 import { jsonRow, jsonValue } from '../../src/runtime/browse';
 import { ConversionError, convertRow, documentId, type ConvertOptions } from './bson';
-import { createClient, databaseFromUrl, detectServer, effectiveDecimalMode, parseOptions } from './client';
+import { guardedClient, databaseFromUrl, detectServer, effectiveDecimalMode, parseOptions } from './client';
 import { collectionFor, mapOptionsFor, sinkMapping } from './sink';
 import {
   buildEmbedded,
@@ -171,7 +171,7 @@ interface ChildResult {
 
 export async function verify(args: VerifyArgs): Promise<TableVerification[]> {
   const options = parseOptions(args.connection.options);
-  const client = createClient(args.connection.url, options);
+  const client = await guardedClient(args.connection.url, options);
   try {
     try {
       await client.connect();

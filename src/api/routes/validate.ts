@@ -16,6 +16,7 @@ import { parseTableName } from '../../runtime/stream-runner';
 import { validateFilters } from '../../transform/filters';
 import { needsTableList, resolveTables } from '../../transform/tables';
 import { kafkaBrokers } from '../../config';
+import { brokerList } from '../../connection-url';
 import { probeKafka } from '../../transport/kafka/probe';
 import { errorResponses } from '../schemas';
 import { passwordsBody, streamBodySchema } from './streams';
@@ -147,7 +148,7 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
             usable = false;
             checks.push({ name: 'transport.connection', ok: false, message: k ? `connection ${connectionId} is a ${k.kind} connection, not kafka` : `no connection ${connectionId}`, suggestion: 'Name a connection of kind kafka in transport.connectionId.', detail: { id: connectionId } });
           } else {
-            brokers = k.url.replace(/^kafka:\/\//, '').split(',').map((b) => b.trim()).filter(Boolean);
+            brokers = brokerList(k.url);
             checks.push({ name: 'transport.connection', ok: true, message: `${k.name} (kafka)` });
           }
         }
