@@ -34,6 +34,7 @@ import type { ConnectorRegistry } from './registry';
 import { filterOf, rowLimitOf, dialectOf, type Dialect } from '../transform/filters';
 import { keptColumns } from '../transform/columns';
 import { resolveTables } from '../transform/tables';
+import { assertTablesAllowed } from './system-schemas';
 import {
   childrenOf,
   collectionOf,
@@ -170,6 +171,7 @@ export async function previewMapping(opts: {
   const dialect = dialectOf(source.kind);
   const listed = src.listTables ? await src.listTables(source, logger) : { tables: [], defaultSchema: '' };
   const all = resolveTables(stream.tables, stream.excludeTables, listed.tables, listed.defaultSchema);
+  assertTablesAllowed(source, all); // system-schemas.ts
   const own = all.filter((n) => tableMapping(spec, n)?.newDocuments !== false);
   let names = own;
   if (opts.request.tables?.length) {

@@ -25,6 +25,7 @@ import type { ConnectorRegistry } from './registry';
 import { filterOf, rowLimitOf } from '../transform/filters';
 import { keptColumns } from '../transform/columns';
 import { resolveTables } from '../transform/tables';
+import { assertTablesAllowed } from './system-schemas';
 import { childrenOf, keyString, type MappingSpec } from '../transform/mapping';
 import type { Dialect } from '../transform/where';
 import { Decimal } from './values';
@@ -111,6 +112,7 @@ export async function verifyStream(opts: {
   const dst = moduleFor(opts.registry, sink.kind, 'verify');
   const listed = src.listTables ? await src.listTables(source, logger) : { tables: [], defaultSchema: '' };
   const all = resolveTables(stream.tables, stream.excludeTables, listed.tables, listed.defaultSchema);
+  assertTablesAllowed(source, all); // system-schemas.ts
   let names = all;
   if (opts.request.tables?.length) {
     names = opts.request.tables.map((t, i) => {

@@ -70,7 +70,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
         tags: ['connections'],
         summary: 'Create a connection',
         body: { type: 'object', additionalProperties: false, required: ['name', 'kind', 'url'], properties: bodyProperties },
-        response: { 201: connectionSchema, ...errorResponses('CONNECTION_NAME_TAKEN') },
+        response: { 201: connectionSchema, ...errorResponses('CONNECTION_NAME_TAKEN', 'CONNECTION_URL_INVALID') },
       },
     },
     async (req, reply) => {
@@ -95,7 +95,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
         summary: 'Change a connection (fields not sent stay as they are)',
         params: idParams,
         body: { type: 'object', additionalProperties: false, minProperties: 1, properties: bodyProperties },
-        response: { 200: connectionSchema, ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_NAME_TAKEN') },
+        response: { 200: connectionSchema, ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_NAME_TAKEN', 'CONNECTION_URL_INVALID') },
       },
     },
     async (req) => {
@@ -134,6 +134,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
                     ok: { type: 'boolean' },
                     message: { type: 'string' },
                     suggestion: { type: 'string' },
+                    code: { type: 'string', description: 'The catalogue code of a failed check, when one fits (CONNECTION_PROTOCOL_MISMATCH: another kind of server answers at that port)' },
                     detail: { type: 'object', additionalProperties: true },
                   },
                 },

@@ -14,6 +14,7 @@ import { validateFilters } from '../../transform/filters';
 import type { RmJobRecord } from '../../store/rm-jobs';
 import type { ConnectionRecord } from '../../store/connections';
 import { errorResponses, idParams } from '../schemas';
+import { assertTableNamesAllowed } from '../../runtime/system-schemas';
 import {
   jobBodySchema,
   jobNames,
@@ -91,7 +92,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
           200: jobViewSchema,
           440: rmError440,
           470: rmError470,
-          ...errorResponses('CONNECTOR_UNKNOWN', 'STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID', 'FILTER_COLUMN_UNKNOWN', 'TRANSPORT_UNAVAILABLE'),
+          ...errorResponses('CONNECTOR_UNKNOWN', 'STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID', 'FILTER_COLUMN_UNKNOWN', 'TRANSPORT_UNAVAILABLE', 'CONNECTION_URL_INVALID', 'SOURCE_SCHEMA_FORBIDDEN'),
         },
       },
     },
@@ -133,6 +134,9 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
       const sourceKind = 'existing' in source ? source.existing.kind : source.kind;
       // The filters compile for the source's dialect, or the job is refused now rather than failing at run time.
       validateFilters(toStreamInput(body, { sourceId: 'x', sinkId: 'x' }), sourceKind);
+      // So are tables in a system schema (src/runtime/system-schemas.ts).
+      const sourceUrl = 'existing' in source ? source.existing : { kind: source.kind, url: source.url, options: {} };
+      assertTableNamesAllowed(sourceUrl, toStreamInput(body, { sourceId: 'x', sinkId: 'x' }).tables, 'relationalTableFilters');
 
       const sourceId = 'existing' in source ? source.existing.id : upsert(names.source, source, jdbc.savePassword ?? false);
       const sinkId = 'existing' in sink ? sink.existing.id : upsert(names.sink, sink, mongo.savePassword ?? false);

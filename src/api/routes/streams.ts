@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../server';
+import { assertTableNamesAllowed } from '../../runtime/system-schemas';
 import { SluiceError, toSluiceError } from '../../errors';
 import type { StreamInput, StreamRecord } from '../../store/streams';
 import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
@@ -201,7 +202,10 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       }
     }
     // A whereClause that cannot be compiled is refused now, not when the stream runs.
-    validateFilters(body, store.connections.get(body.source.connectionId)!.kind);
+    const source = store.connections.get(body.source.connectionId)!;
+    validateFilters(body, source.kind);
+    // A table in a system schema (pg_catalog, mysql, …) is refused now too (system-schemas.ts).
+    assertTableNamesAllowed(source, body.tables, 'tables');
     validateSchedule(body);
     checkMappingRef(body);
     // Mapping rules are checked for shape now; their column names when the sink first sees each table.
@@ -255,7 +259,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         tags: ['streams'],
         summary: 'Create a stream (it does not start until POST /streams/{id}/start)',
         body: streamBodySchema,
-        response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID') },
+        response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID', 'SOURCE_SCHEMA_FORBIDDEN') },
       },
     },
     async (req, reply) => {
@@ -288,7 +292,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         summary: 'Replace a stopped stream\'s spec',
         params: idParams,
         body: streamBodySchema,
-        response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID') },
+        response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID', 'SOURCE_SCHEMA_FORBIDDEN') },
       },
     },
     async (req) => {
@@ -321,7 +325,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         },
         response: {
           204: { type: 'null', description: 'Deleted' },
-          ...errorResponses('STREAM_NOT_FOUND', 'STREAM_RUNNING_CANNOT_CHANGE', 'SOURCE_UNREACHABLE', 'SINK_UNREACHABLE', 'SINK_WRITE_FAILED', 'CONNECTION_PASSWORD_REQUIRED'),
+          ...errorResponses('STREAM_NOT_FOUND', 'STREAM_RUNNING_CANNOT_CHANGE', 'SOURCE_UNREACHABLE', 'SINK_UNREACHABLE', 'SINK_WRITE_FAILED', 'CONNECTION_PASSWORD_REQUIRED', 'CONNECTION_PROTOCOL_MISMATCH'),
         },
       },
     },

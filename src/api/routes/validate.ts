@@ -12,6 +12,7 @@ import type { ApiDeps } from '../server';
 import type { CheckResult, ConnectionSpec, ConnectorModule, StreamSpec } from '../../runtime/connector';
 import { isSluiceError } from '../../errors';
 import { testConnection } from '../../runtime/connection-test';
+import { assertTablesAllowed } from '../../runtime/system-schemas';
 import { parseTableName } from '../../runtime/stream-runner';
 import { validateFilters } from '../../transform/filters';
 import { needsTableList, resolveTables } from '../../transform/tables';
@@ -33,6 +34,7 @@ const checkSchema = {
     skipped: { type: 'boolean' },
     message: { type: 'string' },
     suggestion: { type: 'string' },
+    code: { type: 'string', description: 'The catalogue code of a failed check, when one fits' },
     detail: { type: 'object', additionalProperties: true },
   },
 } as const;
@@ -44,7 +46,7 @@ const failed = (name: string, err: unknown): CheckResult => ({
   name,
   ok: false,
   message: messageOf(err),
-  ...(isSluiceError(err) ? { suggestion: err.suggestion, detail: { code: err.code, ...err.detail } } : {}),
+  ...(isSluiceError(err) ? { code: err.code, suggestion: err.suggestion, detail: { code: err.code, ...err.detail } } : {}),
 });
 
 export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
@@ -117,6 +119,7 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
             const listed = await src.mod.listTables(src.conn, log);
             tables = resolveTables(spec.tables, spec.excludeTables, listed.tables, listed.defaultSchema);
           }
+          assertTablesAllowed(src.conn, tables);
           checks.push(
             tables.length > 0
               ? { name: 'source.tables', ok: true, message: `${tables.length} table(s): ${tables.join(', ')}`, detail: { tables } }
