@@ -15,6 +15,8 @@ import type { RmJobRecord } from '../../store/rm-jobs';
 import type { ConnectionRecord } from '../../store/connections';
 import { errorResponses, idParams } from '../schemas';
 import { assertTableNamesAllowed } from '../../runtime/system-schemas';
+import { errorFor, updateFor } from '../redact';
+import type { Role } from '../../store/api-keys';
 import {
   jobBodySchema,
   jobNames,
@@ -39,15 +41,17 @@ const withoutQueryPassword = (url: string): string => url.replace(/([?&;])passwo
 export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const { store, supervisor } = deps;
 
-  const viewOf = (job: RmJobRecord) => {
+  const viewOf = (job: RmJobRecord, role: Role | undefined) => {
     const stream = store.streams.get(job.id)!;
+    const live = supervisor.status(job.id);
+    // Row data follows the browse rule: a viewer gets redacted forms (redact.ts).
     return toJobView({
       job,
       stream,
-      live: supervisor.status(job.id),
+      live: { ...live, ...(live.error ? { error: errorFor(live.error, role) } : {}) },
       lastRun: store.runs.list(job.id, { sort: '-startedAt', limit: 1 }).items[0],
       snapshotDone: store.positions.isSnapshotDone(job.id),
-      updates: store.runs.listUpdates(job.id, { sort: '-id', limit: 20 }).items,
+      updates: store.runs.listUpdates(job.id, { sort: '-id', limit: 20 }).items.map((u) => updateFor(u, role)),
     });
   };
 
@@ -151,7 +155,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
         throw e;
       }
       req.log.info({ jobId: streamId, projectId: body.projectId }, 'migration job started');
-      return reply.status(200).send(viewOf(job));
+      return reply.status(200).send(viewOf(job, req.apiKey?.role));
     },
   );
 
@@ -168,7 +172,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     async (req) => {
       const job = store.rmJobs.get(req.params.id);
       if (!job) throw new SluiceError('JOB_NOT_FOUND', `No migration job ${req.params.id}.`, { id: req.params.id });
-      return viewOf(job);
+      return viewOf(job, req.apiKey?.role);
     },
   );
 }

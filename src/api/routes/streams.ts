@@ -5,6 +5,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../server';
 import { assertTableNamesAllowed } from '../../runtime/system-schemas';
+import { deadLetterFor, errorFor, updateFor } from '../redact';
+import type { Role } from '../../store/api-keys';
 import { SluiceError, toSluiceError } from '../../errors';
 import type { StreamInput, StreamRecord } from '../../store/streams';
 import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
@@ -157,6 +159,7 @@ const jobUpdateView = {
     errorCode: { type: 'string' },
     suggestion: { type: 'string' },
     detail: { type: 'object', additionalProperties: true },
+    redacted: { type: 'boolean', description: 'True when a viewer gets this update without the row values its message quoted' },
   },
 } as const;
 
@@ -167,7 +170,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   const notFound = (id: string) => new SluiceError('STREAM_NOT_FOUND', `No stream ${id}.`, { id });
   const load = (id: string): StreamRecord => store.streams.get(id) ?? (() => { throw notFound(id); })();
 
-  const view = (rec: StreamRecord, withUpdates = false) => {
+  const view = (rec: StreamRecord, withUpdates = false, role?: Role) => {
     const live = supervisor.status(rec.spec.id);
     return {
       id: rec.spec.id,
@@ -181,8 +184,9 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       startedAt: live.startedAt,
       schedule: rec.spec.schedule ?? null,
       nextRunAt: live.nextRunAt,
-      failureError: live.error ?? null,
-      ...(withUpdates ? { jobUpdates: store.runs.listUpdates(rec.spec.id, { sort: '-id', limit: 20 }).items } : {}),
+      // Row data follows the browse rule: a viewer gets redacted forms (redact.ts).
+      failureError: errorFor(live.error ?? null, role),
+      ...(withUpdates ? { jobUpdates: store.runs.listUpdates(rec.spec.id, { sort: '-id', limit: 20 }).items.map((u) => updateFor(u, role)) } : {}),
       metadata: store.streams.metadata(rec.spec.id),
       createdAt: rec.createdAt,
       updatedAt: rec.updatedAt,
@@ -248,7 +252,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     async (req) => {
       const { limit, offset, sort, name, state } = req.query;
       const page = store.streams.list({ limit, offset, sort, filters: { name, state } });
-      return { ...page, items: page.items.map((r) => view(r)) };
+      return { ...page, items: page.items.map((r) => view(r, false, req.apiKey?.role)) };
     },
   );
 
@@ -267,7 +271,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       checkRefs(req.body);
       const rec = store.streams.create(req.body);
       supervisor.schedule(rec.spec.id);
-      return reply.status(201).send(view(rec));
+      return reply.status(201).send(view(rec, false, req.apiKey?.role));
     },
   );
 
@@ -281,7 +285,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND') },
       },
     },
-    async (req) => view(load(req.params.id), true),
+    async (req) => view(load(req.params.id), true, req.apiKey?.role),
   );
 
   app.put<{ Params: { id: string }; Body: StreamInput }>(
@@ -302,7 +306,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       checkRefs(req.body);
       const rec = store.streams.update(req.params.id, req.body) as StreamRecord;
       supervisor.schedule(req.params.id); // re-armed, or disarmed when the schedule was removed
-      return view(rec);
+      return view(rec, false, req.apiKey?.role);
     },
   );
 
@@ -377,7 +381,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         } catch (err) {
           throw toSluiceError(err);
         }
-        return reply.status(202).send(view(rec));
+        return reply.status(202).send(view(rec, false, req.apiKey?.role));
       },
     );
   }
@@ -401,7 +405,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       } catch (err) {
         throw toSluiceError(err);
       }
-      return reply.status(202).send(view(rec));
+      return reply.status(202).send(view(rec, false, req.apiKey?.role));
     },
   );
 
@@ -442,7 +446,11 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       const page = store.runs.list(req.params.id, { limit, offset, sort, filters: { status } });
       // The store has a run's counters once it ends; the open run's are live in the supervisor.
       const live = supervisor.status(req.params.id);
-      return { ...page, items: page.items.map((r) => (r.endedAt === null && r.id === live.runId ? { ...r, counters: { ...live.statistics } } : r)) };
+      const role = req.apiKey?.role;
+      return {
+        ...page,
+        items: page.items.map((r) => ({ ...(r.endedAt === null && r.id === live.runId ? { ...r, counters: { ...live.statistics } } : r), failureError: errorFor(r.failureError, role) })),
+      };
     },
   );
 
@@ -464,7 +472,8 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     async (req) => {
       load(req.params.id);
       const { limit, offset, sort, level, stage, runId } = req.query;
-      return store.runs.listUpdates(req.params.id, { limit, offset, sort, filters: { level, stage, runId } });
+      const page = store.runs.listUpdates(req.params.id, { limit, offset, sort, filters: { level, stage, runId } });
+      return { ...page, items: page.items.map((u) => updateFor(u, req.apiKey?.role)) };
     },
   );
 
@@ -489,7 +498,8 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     async (req) => {
       load(req.params.id);
       const { limit, offset, sort, runId, table, op, field, errorCode, stage } = req.query;
-      return store.deadLetters.list(req.params.id, { limit, offset, sort, filters: { runId, table, op, field, errorCode, stage } });
+      const page = store.deadLetters.list(req.params.id, { limit, offset, sort, filters: { runId, table, op, field, errorCode, stage } });
+      return { ...page, items: page.items.map((d) => deadLetterFor(d, req.apiKey?.role)) };
     },
   );
 
@@ -534,10 +544,11 @@ const deadLetterView = {
     key: { type: ['object', 'null'], additionalProperties: true },
     op: nullableString,
     field: nullableString,
-    event: { type: ['object', 'null'], additionalProperties: true, description: 'The change event as JSON (bigint and decimals as text)' },
+    event: { type: ['object', 'null'], additionalProperties: true, description: 'The change event as JSON (bigint and decimals as text); null for a viewer' },
     errorCode: { type: 'string' },
     errorMessage: { type: 'string' },
     suggestion: nullableString,
     detail: { type: 'object', additionalProperties: true },
+    redacted: { type: 'boolean', description: 'True for a viewer: row values are "[redacted]" and the event left out (rows need the operator role)' },
   },
 } as const;
