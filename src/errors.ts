@@ -37,6 +37,7 @@ export const ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: entry(415, 'validation', 'Send the body as application/json.'),
   PAYLOAD_TOO_LARGE: entry(413, 'validation', 'Send a smaller body.'),
   HTTP_REQUEST_MALFORMED: entry(400, 'validation', 'Send a well-formed HTTP/1.1 request: header values of visible ASCII, a valid request line, headers within the size limit.'),
+  URI_TOO_LONG: entry(414, 'validation', 'Send a shorter URL: a path parameter (id, schema.table) is at most 512 characters.'),
   CONFIRMATION_REQUIRED: entry(428, 'validation', 'Repeat the request with the header X-Confirm-Delete: true.'),
   // auth
   AUTH_REQUIRED: entry(401, 'authentication', 'Send an API key in the X-API-Key header (or Authorization: Bearer <key>).'),

@@ -42,6 +42,17 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
     bodyLimit: deps.config.api.bodyLimitBytes,
+    // `schema.table` of PostgreSQL can be 127 characters; longer path parameters get 414 (below).
+    routerOptions: { maxParamLength: 512 },
+    // Fastify's own refusals of a URL (a malformed %-escape, a path parameter past
+    // maxParamLength) leave in the one envelope too.
+    frameworkErrors: (err, _req, reply) => {
+      const e =
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new SluiceError('URI_TOO_LONG', 'A path parameter is longer than 512 characters.')
+          : new SluiceError('HTTP_REQUEST_MALFORMED', `The request URL cannot be read (${err.code}): check its %-escapes.`, { fastifyCode: err.code });
+      void (reply as unknown as { code(n: number): { send(b: unknown): unknown } }).code(e.status).send(e.toEnvelope());
+    },
     // A request Node's HTTP parser refuses (a control character in a header, say) never
     // reaches a route: answer it in the same envelope as every other error.
     clientErrorHandler: (err, socket) => {

@@ -8,6 +8,7 @@ import type { SecretBox } from './secrets';
 import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
 import type { ConnectionSpec } from '../runtime/connector';
 import { SluiceError } from '../errors';
+import { nameTakenIn } from './names';
 import { formatConnectionUrl, parseConnectionUrl, splitConnectionUrl, type ConnectionUrl, type UrlKind } from '../connection-url';
 
 export interface ConnectionInput {
@@ -99,7 +100,6 @@ function toRecord(r: Raw): ConnectionRecord {
 
 export function createConnectionRepo(db: Db, box: SecretBox) {
   const byId = db.prepare('SELECT * FROM connections WHERE id = ?');
-  const byName = db.prepare('SELECT id FROM connections WHERE name = ?');
   // savePassword:false keeps a password out of the store; a job submitted with one
   // (Relational Migrator's default) still needs it to run, in this process only.
   const held = new Map<string, string>();
@@ -126,9 +126,9 @@ export function createConnectionRepo(db: Db, box: SecretBox) {
       const r = byId.get(id) as Raw | undefined;
       return r && toRecord(r);
     },
+    /** Case-insensitively (names.ts). */
     nameTaken(name: string, exceptId?: string): boolean {
-      const r = byName.get(name) as { id: string } | undefined;
-      return r !== undefined && r.id !== exceptId;
+      return nameTakenIn(db, 'connections', name, exceptId);
     },
     list(q: ListQuery): Page<ConnectionRecord> {
       const page = listRows<Raw>(db, LIST, q);

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { SluiceError } from '../../errors';
 import { testConnection } from '../../runtime/connection-test';
 import type { ConnectionInput } from '../../store/connections';
-import { errorResponses, idParams, listQuery, pageOf } from '../schemas';
+import { errorResponses, idParams, listQuery, nameSchema, pageOf } from '../schemas';
 import { browseRoutes } from './connections-browse';
 
 export const CONNECTION_KINDS = ['postgresql', 'mysql', 'mongodb', 'kafka'] as const;
@@ -30,7 +30,7 @@ const connectionSchema = {
 } as const;
 
 const bodyProperties = {
-  name: { type: 'string', minLength: 1, maxLength: 200 },
+  name: nameSchema,
   kind: { type: 'string', enum: [...CONNECTION_KINDS] },
   url: {
     type: 'string',

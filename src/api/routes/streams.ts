@@ -13,7 +13,7 @@ import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
 import { validateFilters } from '../../transform/filters';
 import { validateSchedule } from '../../runtime/schedule';
 import { mappingIdOf } from '../../runtime/stream-runner';
-import { confirmDelete, errorResponses, idParams, listQuery, pageOf, ID_PATTERN, PASSWORDS_PROPERTY } from '../schemas';
+import { confirmDelete, errorResponses, idParams, listQuery, nameSchema, pageOf, ID_PATTERN, PASSWORDS_PROPERTY } from '../schemas';
 import { verifyRoutes } from './streams-verify';
 import { previewRoutes } from './streams-preview';
 import { validateStreamMapping } from '../../transform/mapping';
@@ -30,7 +30,7 @@ export const streamBodySchema = {
   additionalProperties: false,
   required: ['name', 'source', 'sink'],
   properties: {
-    name: { type: 'string', minLength: 1, maxLength: 200 },
+    name: nameSchema,
     source: connectionRef,
     sink: connectionRef,
     transport: {

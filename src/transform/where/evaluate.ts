@@ -7,7 +7,7 @@
  */
 import type { Row } from '../../runtime/connector';
 import type { LogicalType } from '../../runtime/values';
-import type { CmpOp, Dialect, Expr } from './ir';
+import { columnsOf, type CmpOp, type Dialect, type Expr } from './ir';
 import { compileLike, type LikeMatcher, type WorkMeter } from './like';
 import { SluiceError, isSluiceError } from '../../errors';
 import {
@@ -44,6 +44,32 @@ type Fn = (row: Row, env: EvalEnv) => Value;
 export function toPredicate(e: Expr, dialect: Dialect, types: ReadonlyMap<string, LogicalType> = new Map()): (row: Row, now?: number) => boolean {
   const f = compile(e, dialect, types);
   return (row, now = Date.now()) => truth(f(row, { now, work: { steps: 0 } }), dialect) === true;
+}
+
+/** The earliest instant PostgreSQL's timestamp holds (4713 BC); JavaScript's Date ends before its latest. */
+const EARLIEST_MS = Date.UTC(-4712, 0, 1);
+
+/**
+ * A part of the clause without columns whose value the databases refuse (a date out of
+ * their range, a double past its range): such a clause passed the create check and then
+ * failed every start (issue 22). Evaluated once, now, at compile time; null when fine.
+ */
+export function constantProblem(e: Expr, d: Dialect): string | null {
+  const stack: Expr[] = [e];
+  while (stack.length) {
+    const x = stack.pop()!;
+    if ((x.k === 'arith' || x.k === 'neg') && columnsOf(x).size === 0) {
+      const v = compile(x, d, new Map())({}, { now: Date.now() });
+      if (v instanceof Time && !(Number.isFinite(v.ms) && v.ms >= EARLIEST_MS)) return 'a date computed from constants lies outside the range of dates the databases hold';
+      if (v instanceof Float && !Number.isFinite(v.v)) return 'a number computed from constants lies outside the range of a double';
+      continue;
+    }
+    for (const child of Object.values(x)) {
+      if (Array.isArray(child)) for (const c of child.flat()) if (c && typeof c === 'object' && 'k' in c) stack.push(c as Expr);
+      if (child && typeof child === 'object' && 'k' in child) stack.push(child as Expr);
+    }
+  }
+  return null;
 }
 
 /** SQL's truth value of a value: true, false or null (unknown). */
