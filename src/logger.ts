@@ -46,10 +46,10 @@ export function redactQuery(url: string): string {
 }
 
 /**
- * How Fastify's request logs show a request (it takes this logger's `req` serializer over
- * its own): as Fastify does, with the query's secrets redacted.
+ * How the API's request logs show a request (Fastify takes its logger's `req` serializer
+ * over its own): as Fastify does, with the query's secrets redacted.
  */
-function requestSerializer(req: { method?: string; url?: string; host?: string; ip?: string; socket?: { remotePort?: number } }) {
+export function requestSerializer(req: { method?: string; url?: string; host?: string; ip?: string; socket?: { remotePort?: number } }) {
   return { method: req.method, url: typeof req.url === 'string' ? redactQuery(req.url) : req.url, host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
 }
 
@@ -123,7 +123,6 @@ export function createLogger(opts: LoggerOptions): Logger {
     level: opts.level,
     base: { service: 'sluice', pid: process.pid },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    serializers: { req: requestSerializer },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (usePretty) return pino(options, pretty({ colorize: true, sync: true }));

@@ -25,6 +25,7 @@ import { mappingRoutes } from './routes/mappings';
 import { validateRoutes } from './routes/validate';
 import { jobRoutes } from './routes/jobs';
 import { VERSION } from '../version';
+import { requestSerializer } from '../logger';
 
 export interface ApiDeps {
   config: SluiceConfig;
@@ -40,7 +41,8 @@ export interface ApiDeps {
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    // Request logs show the URL with secret-looking query parameters redacted (a key sent as ?apiKey= was logged).
+    loggerInstance: deps.logger.child({ component: 'api' }, { serializers: { req: requestSerializer } }) as FastifyBaseLogger,
     bodyLimit: deps.config.api.bodyLimitBytes,
     // `schema.table` of PostgreSQL can be 127 characters; longer path parameters get 414 (below).
     routerOptions: { maxParamLength: 512 },
