@@ -3,11 +3,14 @@
  * source's dialect. Only one expression over the table's own columns gets through:
  * statements, subqueries, comments, casts and functions sluice cannot evaluate the
  * same way the database does are refused with FILTER_CLAUSE_INVALID, naming the
- * offending part.
+ * offending part. (Past 450 lines on purpose: the Translator is one walk over
+ * node-sql-parser's node types; split by node kind, its refusals would scatter.
+ * Its bounds live in limits.ts.)
  */
 import { Parser } from 'node-sql-parser';
 import { SluiceError } from '../../errors';
 import type { ArithOp, CmpOp, Dialect, Expr, FnName, Interval } from './ir';
+import { intervalTooLong, MAX_DEPTH, MAX_INTERVAL_YEARS, treeDepth } from './limits';
 
 /** The parser's AST is loosely typed; we read it defensively. */
 type Node = Record<string, unknown> & { type?: string; loc?: { start: { offset: number }; end: { offset: number } } };
@@ -76,27 +79,6 @@ export function parseWhere(clause: string, opts: ParseOptions): Expr {
     const loc = err.node?.loc;
     return loc ? fail(err.reason, shift(loc.start.offset - PREFIX.length), shift(loc.end.offset - PREFIX.length)) : fail(err.reason);
   }
-}
-
-/** PostgreSQL's dates span 4713 BC to 294276 AD: a longer interval fails every query that adds it. */
-const MAX_INTERVAL_YEARS = 300_000;
-
-/** The deepest a clause's parse tree may be (objects nested in the parser's AST). */
-export const MAX_DEPTH = 400;
-
-/** The nesting depth of the parser's tree, found without recursion. */
-function treeDepth(root: unknown): number {
-  let max = 0;
-  const stack: Array<[unknown, number]> = [[root, 1]];
-  while (stack.length) {
-    const [node, d] = stack.pop()!;
-    if (d > max) max = d;
-    if (d > MAX_DEPTH) return d;
-    for (const [k, v] of Object.entries(node as object)) {
-      if (k !== 'loc' && v !== null && typeof v === 'object') stack.push([v, d + 1]);
-    }
-  }
-  return max;
 }
 
 /**
@@ -314,7 +296,7 @@ class Translator {
     else if (inner.type === 'single_quote_string') text = this.unquote(String(inner.value), "'");
     else throw new Refusal('an INTERVAL must be a literal (INTERVAL 1 DAY, INTERVAL \'1 day\')', n);
     const v = parseInterval(unit ? `${text} ${unit}` : text);
-    if (v && (Math.abs(v.months) > MAX_INTERVAL_YEARS * 12 || Math.abs(v.days) > MAX_INTERVAL_YEARS * 366 || Math.abs(v.ms) > MAX_INTERVAL_YEARS * 366 * 86_400_000)) {
+    if (v && intervalTooLong(v)) {
       throw new Refusal(`INTERVAL ${JSON.stringify(unit ? `${text} ${unit}` : text)} is longer than ${MAX_INTERVAL_YEARS} years, more than any date the databases hold spans`, n);
     }
     if (!v) throw new Refusal(`INTERVAL ${JSON.stringify(unit ? `${text} ${unit}` : text)} is not an interval sluice can read (e.g. '2 days', '1 month 3 hours')`, n);
