@@ -101,12 +101,19 @@ test('adversarial rows under a LIKE filter never freeze the daemon, live or repl
     const s = await streamStatus(d, streamId);
     assert.equal(s.cdcStatus, 'RUNNING', JSON.stringify(s.failureError));
   } finally {
-    if (streamId) {
-      await d.api(`/api/v1/streams/${streamId}/stop`, { method: 'POST' }).catch(() => undefined);
-      await waitFor(async () => ['STOPPED', 'FAILED', 'CREATED'].includes((await streamStatus(d, streamId!)).state), { timeoutMs: 30000, intervalMs: 200, message: 'stopped' }).catch(() => undefined);
-      await d.api(`/api/v1/streams/${streamId}`, { method: 'DELETE' }).catch(() => undefined);
+    // Bounded: a daemon frozen by a filter must not hang the clean-up (it is killed, and restarted to drop the slot).
+    const within = <T>(p: Promise<T>, ms: number): Promise<T | undefined> =>
+      Promise.race([p.catch(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
+    if ((await within(fetch(`${d.base}/healthz`), 3000)) === undefined) {
+      await d.stop('SIGKILL');
+      d = await startDaemon(dataDir, { SLUICE_LOG_LEVEL: 'warn' }, { adminKey: E2E_ADMIN_KEY }).catch(() => d);
     }
-    await d.stop('SIGTERM');
+    if (streamId) {
+      await within(d.api(`/api/v1/streams/${streamId}/stop`, { method: 'POST' }), 10000);
+      await within(waitFor(async () => ['STOPPED', 'FAILED', 'CREATED'].includes((await streamStatus(d, streamId!)).state), { timeoutMs: 30000, intervalMs: 200, message: 'stopped' }), 31000);
+      await within(d.api(`/api/v1/streams/${streamId}`, { method: 'DELETE' }), 30000);
+    }
+    if ((await within(d.stop('SIGTERM'), 10000)) === undefined) await d.stop('SIGKILL');
     await pg.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
     await mongo.db.dropDatabase().catch(() => undefined);
     await mongo.client.close();

@@ -39,6 +39,12 @@ after(async () => {
   await d?.stop('SIGTERM');
 });
 
+/** `p`, or a rejection once `ms` have passed: a call the daemon never answers fails the test instead of hanging it. */
+function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}
+
 const hostPort = (url: string): { host: string; port: number } => {
   const m = /^(?:[a-z]+:\/\/)?(?:[^@/]*@)?([^:/,]+):(\d+)/.exec(url)!;
   return { host: m[1]!, port: Number(m[2]) };
@@ -87,7 +93,7 @@ test('a connection test against every stack port of another kind answers in boun
     await Promise.all(
       combos.map(async ({ kind, server, conn }) => {
         const t0 = Date.now();
-        const r = await d.api(`/api/v1/connections/${conn}/test`, { method: 'POST', body: {}, key: operator });
+        const r = await bounded(d.api(`/api/v1/connections/${conn}/test`, { method: 'POST', body: {}, key: operator }), TEST_MS, `test of ${kind} on ${server}`);
         const ms = Date.now() - t0;
         assert.equal(r.status, 200, `${kind} on ${server}: ${JSON.stringify(r.body)}`);
         assert.ok(ms < TEST_MS, `${kind} on ${server}: the test took ${ms} ms`);
@@ -102,9 +108,9 @@ test('a connection test against every stack port of another kind answers in boun
     const sourcesOnWrongPorts = combos.filter((c) => c.kind === 'postgresql' || c.kind === 'mysql');
     await Promise.all([
       ...sourcesOnWrongPorts.map(async ({ kind, server, conn }) => {
-        const asOperator = await d.api(`/api/v1/connections/${conn}/tables`, { key: operator });
+        const asOperator = await bounded(d.api(`/api/v1/connections/${conn}/tables`, { key: operator }), TEST_MS, `browse ${kind} on ${server}`);
         assert.equal(asOperator.status, 502, `${kind} on ${server}: ${JSON.stringify(asOperator.body)}`);
-        const asViewer = await d.api(`/api/v1/connections/${conn}/tables`, { key: viewer });
+        const asViewer = await bounded(d.api(`/api/v1/connections/${conn}/tables`, { key: viewer }), TEST_MS, `browse ${kind} on ${server}`);
         assert.equal(asViewer.status, 502);
         assert.equal(asViewer.body.error.code, 'SOURCE_UNREACHABLE', 'a viewer learns the source is unreachable');
         assert.doesNotMatch(JSON.stringify(asViewer.body), /ECONN|invalid response|greeting|timeout|terminated|closed/i, 'and not why');
@@ -112,7 +118,7 @@ test('a connection test against every stack port of another kind answers in boun
       ...combos
         .filter((c) => c.kind === 'mongodb')
         .map(async ({ server, conn }) => {
-          const v = await d.api('/api/v1/validate', { method: 'POST', key: operator, body: { name: `v-${server}`, source: { connectionId: pgSource }, sink: { connectionId: conn }, transport: { kind: 'direct' }, tables: ['public.nope'] } });
+          const v = await bounded(d.api('/api/v1/validate', { method: 'POST', key: operator, body: { name: `v-${server}`, source: { connectionId: pgSource }, sink: { connectionId: conn }, transport: { kind: 'direct' }, tables: ['public.nope'] } }), TEST_MS * 2, `validate, mongodb on ${server}`);
           assert.equal(v.status, 200, JSON.stringify(v.body));
           const sink = (v.body.checks as Array<{ name: string; ok: boolean; code?: string }>).find((c) => c.name === 'sink.connect');
           assert.equal(sink?.ok, false, `validate, mongodb on ${server}: ${JSON.stringify(v.body.checks)}`);
@@ -121,7 +127,7 @@ test('a connection test against every stack port of another kind answers in boun
   } finally {
     clearInterval(sampler);
   }
-  const heap1 = await heapMb();
+  const heap1 = await bounded(heapMb(), 5000, 'metrics');
   peak = Math.max(peak, heap1);
   assert.equal((await fetch(`${d.base}/healthz`)).status, 200, 'the daemon is alive');
   assert.ok(peak < HEAP_MB, `heap peaked at ${Math.round(peak)} MB (from ${Math.round(heap0)} MB), bound ${HEAP_MB} MB`);
