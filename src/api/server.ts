@@ -14,7 +14,7 @@ import type { Store } from '../store';
 import type { Supervisor } from '../runtime/supervisor';
 import type { ConnectorRegistry } from '../runtime/registry';
 import { SluiceError } from '../errors';
-import { errorEnvelopeSchema, errorResponses } from './schemas';
+import { errorEnvelopeSchema, errorResponses, loneSurrogateAt } from './schemas';
 import { installErrorHandling } from './errors';
 import { installAuth } from './auth';
 import { healthRoutes } from './routes/health';
@@ -116,6 +116,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (deps.isShuttingDown() && req.url.startsWith('/api/')) {
       throw new SluiceError('SHUTTING_DOWN', 'The daemon is shutting down.');
     }
+  });
+  // Text that no UTF-8 can carry (a lone surrogate sent as "\ud800") is refused in every body, naming the field.
+  app.addHook('preValidation', async (req) => {
+    const at = req.body === undefined ? null : loneSurrogateAt(req.body);
+    if (at) throw new SluiceError('VALIDATION_FAILED', `body field "${at}" is not valid Unicode (a lone surrogate: was the text UTF-8?)`, { location: 'body', field: at, rule: 'unicode' });
   });
   installAuth(app, {
     keys: deps.store.apiKeys,

@@ -36,7 +36,8 @@ const bodyProperties = {
     type: 'string',
     minLength: 1,
     maxLength: 4096,
-    description: 'postgresql://…, mysql://…, jdbc:…, mongodb://…/db, or host:port,… for kafka',
+    description:
+      'postgresql://…, mysql://…, jdbc:…, mongodb://host[,host…]/db, mongodb+srv://…/db, or host:port,… for kafka (no credentials). Percent-encode reserved characters in the user and password; the password is split off and stored apart, or the URL refused with CONNECTION_URL_INVALID (README, "Security").',
   },
   password: { type: 'string', maxLength: 4096, writeOnly: true },
   savePassword: { type: 'boolean', default: true },
