@@ -16,6 +16,7 @@ import assert from 'node:assert/strict';
 import { createStream, E2E_ADMIN_KEY, knob, mongoDb, pgClient, streamStatus, uid } from '../helpers/pipeline';
 import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
 import { waitFor } from '../../src/runtime/testing/wait-for';
+import { slotName } from '../../connectors/postgres/naming';
 
 const ROW = knob('SLUICE_E2E_REDOS_ROW', 50000);
 const HEALTH_MS = knob('SLUICE_E2E_REDOS_HEALTH_MS', 2000);
@@ -104,16 +105,18 @@ test('adversarial rows under a LIKE filter never freeze the daemon, live or repl
     // Bounded: a daemon frozen by a filter must not hang the clean-up (it is killed, and restarted to drop the slot).
     const within = <T>(p: Promise<T>, ms: number): Promise<T | undefined> =>
       Promise.race([p.catch(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
-    if ((await within(fetch(`${d.base}/healthz`), 3000)) === undefined) {
-      await d.stop('SIGKILL');
-      d = await startDaemon(dataDir, { SLUICE_LOG_LEVEL: 'warn' }, { adminKey: E2E_ADMIN_KEY }).catch(() => d);
-    }
-    if (streamId) {
+    if ((await within(fetch(`${d.base}/healthz`), 3000)) === undefined) await d.stop('SIGKILL');
+    if (streamId && d.proc.exitCode === null) {
       await within(d.api(`/api/v1/streams/${streamId}/stop`, { method: 'POST' }), 10000);
       await within(waitFor(async () => ['STOPPED', 'FAILED', 'CREATED'].includes((await streamStatus(d, streamId!)).state), { timeoutMs: 30000, intervalMs: 200, message: 'stopped' }), 31000);
       await within(d.api(`/api/v1/streams/${streamId}`, { method: 'DELETE' }), 30000);
     }
     if ((await within(d.stop('SIGTERM'), 10000)) === undefined) await d.stop('SIGKILL');
+    // Whatever the daemon managed: the stream's slot and publication go (a frozen daemon could not drop them).
+    if (streamId) {
+      await pg.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [slotName(streamId)]).catch(() => undefined);
+      await pg.query(`DROP PUBLICATION IF EXISTS ${slotName(streamId)}`).catch(() => undefined);
+    }
     await pg.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
     await mongo.db.dropDatabase().catch(() => undefined);
     await mongo.client.close();
