@@ -11,7 +11,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { createMetrics } from '../src/metrics';
-import { RUN_EVENTS, type ChangeEvent } from '../src/runtime/connector';
+import { RUN_EVENTS, type ChangeEvent } from '../src/core';
 import { percentile, writeReport, type Row } from './report';
 
 const STREAMS = Number(process.argv[2] ?? 50);

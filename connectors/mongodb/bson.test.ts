@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BSON, Binary, Decimal128, Long } from 'mongodb';
-import { Decimal, InvalidJson } from '../../src/runtime/values';
+import { Decimal, InvalidJson } from '../../src/core';
 import { ConversionError, convertRow, documentId, idString, keyForDetail, toBson } from './bson';
 
 const D128 = { decimals: 'decimal128' as const };

@@ -1,5 +1,5 @@
 /**
- * Canonical values (src/runtime/values.ts) → BSON values for the MongoDB driver.
+ * Canonical values (src/core/values.ts) → BSON values for the MongoDB driver.
  * Pure: no I/O, so every conversion is unit-tested without a server.
  *
  * Exactness is the contract: a Decimal becomes a Decimal128 with the same text (or,
@@ -8,7 +8,7 @@
  * a ConversionError naming the field, which the sink reports as a rejected record.
  */
 import { BSON, Binary, Decimal128, Long, type Document } from 'mongodb';
-import { Decimal, InvalidJson } from '../../src/runtime/values';
+import { Decimal, InvalidJson } from '../../src/core';
 
 /**
  * How decimals are stored. FerretDB v1 has no Decimal128 (see index.ts); there the

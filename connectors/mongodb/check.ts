@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { MongoClient } from 'mongodb';
-import type { CheckResult, ConnectionSpec, TestReport } from '../../src/runtime/connector';
+import type { CheckResult, ConnectionSpec, TestReport } from '../../src/core';
 import { isSluiceError } from '../../src/errors';
 import { createClient, databaseFromUrl, describeUrl, detectServer, effectiveDecimalMode, effectiveWriteConcern, parseOptions, probeMongoUrl, serverLabel } from './client';
 import type { ProbeResult } from './wire-probe';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { MongoBulkWriteError, MongoNetworkError, MongoServerError, MongoServerSelectionError } from 'mongodb';
 import { SluiceError } from '../../src/errors';
-import type { StreamSpec } from '../../src/runtime/connector';
+import type { StreamSpec } from '../../src/core';
 import { databaseFromUrl, describeUrl, effectiveDecimalMode, effectiveWriteConcern, parseOptions, type ServerInfo } from './client';
 import { AttemptTimeoutError, classify } from './failures';
 import { backoffDelay, collectionFor, MongoSink } from './sink';

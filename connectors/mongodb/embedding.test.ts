@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChangeEvent, Op, Row } from '../../src/runtime/connector';
-import type { EmbedRule, MapOptions } from '../../src/transform/mapping';
+import type { ChangeEvent, Op, Row, MapOptions } from '../../src/core';
+import type { EmbedRule } from '../../src/transform/mapping';
 import { planChildChanges, planStaging, stagingCollection, withStreamLock, type StagingDoc } from './embedding';
 import { PlanError } from './plan';
 

@@ -24,7 +24,7 @@
  * find with $in.
  */
 import type { Document } from 'mongodb';
-import type { ChangeEvent, Row, TableRef } from '../../src/runtime/connector';
+import type { ChangeEvent, Row, TableRef, MapOptions } from '../../src/core';
 import {
   documentKey,
   keyString,
@@ -32,7 +32,6 @@ import {
   parentKeyOf,
   tableName,
   type EmbedRule,
-  type MapOptions,
   type TableMapping,
 } from '../../src/transform/mapping';
 import { FieldConversionError } from '../../src/transform/mapping';

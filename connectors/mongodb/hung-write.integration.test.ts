@@ -13,8 +13,8 @@ import pino from 'pino';
 import { MongoClient, type Document } from 'mongodb';
 import { stackUrls } from '../../test/helpers/stack';
 import { TcpProxy } from '../../test/helpers/tcp-proxy';
-import { waitFor } from '../../src/runtime/testing/wait-for';
-import { RUN_EVENTS, type ChangeEvent, type ConnectorContext, type Op, type Row, type StreamSpec } from '../../src/runtime/connector';
+import { waitFor } from '../../test/helpers/wait-for';
+import { RUN_EVENTS, type ChangeEvent, type ConnectorContext, type Op, type Row, type StreamSpec } from '../../src/core';
 import { MongoSink } from './sink';
 
 const base = stackUrls().mongodb.replace(/\/+$/, '');

@@ -18,7 +18,7 @@
  *    {w:1}; it accepts and ignores w:'majority', w:2 and j;
  *  - a duplicate key on a unique index says "E11000 …" without the index name.
  */
-import type { ConnectorModule } from '../../src/runtime/connector';
+import type { ConnectorModule } from '../../src/core';
 import { testConnection } from './check';
 import { configSchema } from './client';
 import { createMongoSink, previewConversion } from './sink';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChangeEvent, Op, Row } from '../../src/runtime/connector';
+import type { ChangeEvent, Op, Row } from '../../src/core';
 import { bulkOperations, planBatch, PlanError, splitInserts } from './plan';
 
 const OPTS = { decimals: 'decimal128' as const };

@@ -9,7 +9,7 @@
  * that were sent) merges onto what came before it.
  */
 import { BSON, type AnyBulkWriteOperation, type Document, type Filter } from 'mongodb';
-import type { ChangeEvent, Row, TableRef } from '../../src/runtime/connector';
+import type { ChangeEvent, Row, TableRef } from '../../src/core';
 import { FieldConversionError } from '../../src/transform/mapping';
 import { ConversionError, convertRow, documentId, idString, type ConvertOptions } from './bson';
 

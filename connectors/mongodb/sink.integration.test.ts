@@ -10,10 +10,9 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Binary, Decimal128, MongoClient, type Document } from 'mongodb';
 import { stackUrls } from '../../test/helpers/stack';
-import { waitFor } from '../../src/runtime/testing/wait-for';
-import { Decimal } from '../../src/runtime/values';
+import { waitFor } from '../../test/helpers/wait-for';
+import { Decimal, type ChangeEvent, type ConnectorContext, type Op, type Row, type StreamSpec } from '../../src/core';
 import { isSluiceError } from '../../src/errors';
-import type { ChangeEvent, ConnectorContext, Op, Row, StreamSpec } from '../../src/runtime/connector';
 import { MongoSink } from './sink';
 import { mongodbConnector } from './index';
 

@@ -7,9 +7,8 @@
  */
 import type { Logger } from 'pino';
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Document, type MongoClient, type WriteConcernSettings } from 'mongodb';
-import type { ConnectionSpec, ConnectorContext, CreateArgs, EventBatch, PreviewConversion, Sink, StreamSpec, TableRef } from '../../src/runtime/connector';
+import { RUN_EVENTS, type ConnectionSpec, type ConnectorContext, type CreateArgs, type EventBatch, type PreviewConversion, type Sink, type StreamSpec, type TableRef, type PreparingSink, type DroppableSink, type MapOptions } from '../../src/core';
 import { SluiceError } from '../../src/errors';
-import { RUN_EVENTS } from '../../src/runtime/connector';
 import { ConversionError, keyForDetail, toBson, type DecimalMode } from './bson';
 import {
   buildEmbedded,
@@ -25,7 +24,6 @@ import {
   validateMapping,
   validateTableColumns,
   type ChildDoc,
-  type MapOptions,
   type MappingSpec,
 } from '../../src/transform/mapping';
 import { planChildChanges, planStaging, stagingCollection, withStreamLock, type StagingDoc, type TouchedParent } from './embedding';
@@ -192,7 +190,7 @@ const IN_CHUNK = 500;
 /** A batch of inserts is split in two concurrent commands from twice this many documents. */
 const INSERT_PART_MIN = 500;
 
-export class MongoSink implements Sink {
+export class MongoSink implements PreparingSink, DroppableSink {
   readonly #url: string;
   readonly #database: string;
   readonly #stream: StreamSpec;

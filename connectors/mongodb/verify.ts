@@ -16,10 +16,8 @@
  * documents, fine for tables of hundreds of thousands of rows.
  */
 import { BSON, Binary, Decimal128, Long, type Document } from 'mongodb';
-import type { Row, StreamSpec, TableRef, TableSchema, TableVerification, VerifyArgs, VerifyChildTable, VerifySourceTable } from '../../src/runtime/connector';
+import { keyOf, jsonRow, jsonValue, type Row, type StreamSpec, type TableRef, type TableSchema, type TableVerification, type VerifyArgs, type VerifyChildTable, type VerifySourceTable } from '../../src/core';
 import { SluiceError, isSluiceError } from '../../src/errors';
-import { keyOf } from '../../src/runtime/values';
-import { jsonRow, jsonValue } from '../../src/runtime/browse';
 import { ConversionError, convertRow, documentId, type ConvertOptions } from './bson';
 import { guardedClient, databaseFromUrl, detectServer, effectiveDecimalMode, parseOptions } from './client';
 import { collectionFor, mapOptionsFor, sinkMapping } from './sink';

@@ -31,15 +31,13 @@
 import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ChangeEvent, ConnectorContext, EventBatch, Row } from '../../src/runtime/connector';
+import { keyOf, sameKey, type ChangeEvent, type ConnectorContext, type EventBatch, type Row, type BinlogPosition } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import { buildSchema, readColumns, type TableMeta } from './catalog';
 import { connect, isUnreachable, toSourceError, type Conn, type MysqlConfig } from './naming';
 import { decodeRow, sourceInfo } from './rows';
-import { keyOf, sameKey } from '../../src/runtime/values';
 import { patchZongji } from './binlog-values';
 import { changesShape, isBefore, lastShapeChanges, type BinlogPoint } from './ddl-history';
-import type { BinlogPosition } from './snapshot';
 import type { TypeOptions } from './types';
 
 export interface BinlogOptions {

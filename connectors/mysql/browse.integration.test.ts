@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Decimal } from '../../src/runtime/values';
+import { Decimal, type ConnectionSpec, type RowQuery } from '../../src/core';
 import { isSluiceError } from '../../src/errors';
-import type { ConnectionSpec, RowQuery } from '../../src/runtime/connector';
 import { mysqlConnector } from '.';
 import { admin, database, logger, mysqlUrl, skipReason, tableName } from './test-support';
 

@@ -6,10 +6,10 @@
  * A table without a key is described (primaryKey: []), not refused.
  */
 import type { Logger } from 'pino';
-import type { ConnectionSpec, Row, RowQuery, TableInfo, TableRef, TableSchema } from '../../src/runtime/connector';
+import type { ConnectionSpec, Row, RowQuery, TableInfo, TableRef, TableSchema } from '../../src/core';
 import { SluiceError, isSluiceError } from '../../src/errors';
 import { compileWhere } from '../../src/transform/where';
-import { checkRowQuery } from '../../src/runtime/browse';
+import { checkRowQuery } from '../../src/source-kit/read-rows';
 import { buildSchema, readColumns, type TableMeta } from './catalog';
 import { clientConfig, connect, ident, qualified, toSourceError, type Conn } from './naming';
 import { decodeRow } from './rows';

@@ -2,8 +2,7 @@
  * What the connector reads from information_schema: tables' columns and keys,
  * the user's privileges, and the server's binlog settings.
  */
-import type { TableRef } from '../../src/runtime/connector';
-import type { TableSchema } from '../../src/runtime/values';
+import type { TableRef, TableSchema } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import type { Conn } from './naming';
 import { columnSpec, type ColumnMeta, type TypeOptions } from './types';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChangeEvent, EventBatch, Position } from '../../src/runtime/connector';
+import type { ChangeEvent, EventBatch, Position } from '../../src/core';
 import { isSluiceError } from '../../src/errors';
 import { admin, context, database, makeSource, Puller, skipReason, streamSpec, tableName, uniqueId } from './test-support';
 

@@ -11,7 +11,7 @@
  * table written before the last DDL naming that table is refused
  * (SOURCE_SCHEMA_CHANGED) instead of being labelled with today's names.
  */
-import type { TableRef } from '../../src/runtime/connector';
+import type { TableRef } from '../../src/core';
 import type { Conn } from './naming';
 
 export interface BinlogPoint {

@@ -6,10 +6,10 @@
  */
 import type { Logger } from 'pino';
 import { isSluiceError } from '../../src/errors';
-import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, StreamSpec, TableRef, TestReport } from '../../src/runtime/connector';
+import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, StreamSpec, TableRef, TestReport } from '../../src/core';
 import { describeTables, missingPrivileges, serverInfo } from './catalog';
 import { DEFAULT_TYPE_OPTIONS } from './types';
-import { tableChecks } from '../../src/runtime/table-checks';
+import { tableChecks } from '../../src/source-kit/table-checks';
 import { clientConfig, connect } from './naming';
 import { MysqlSource } from './source';
 import { describeTable, readRows } from './browse';

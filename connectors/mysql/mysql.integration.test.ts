@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChangeEvent } from '../../src/runtime/connector';
-import { Decimal } from '../../src/runtime/values';
+import { Decimal, type ChangeEvent } from '../../src/core';
 import { mysqlConnector } from '.';
 import { admin, context, database, logger, makeSource, mysqlUrl, Puller, skipReason, streamSpec, tableName, uniqueId } from './test-support';
 

@@ -1,5 +1,5 @@
 /** Row and key decoding shared by the snapshot and the binlog stream. */
-import type { Row, SourceInfo } from '../../src/runtime/connector';
+import type { Row, SourceInfo } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import type { TableMeta } from './catalog';
 import { toValue } from './types';

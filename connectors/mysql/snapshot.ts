@@ -27,11 +27,10 @@
  * binlog_expire_logs_seconds longer than the snapshot).
  */
 import type { Logger } from 'pino';
-import type { ChangeEvent, EventBatch, Position, SnapshotPlan, TableRef } from '../../src/runtime/connector';
+import { chunkProgressOf, keyOf, snapshotChunkOf, snapshotChunkPosition, type BinlogPosition, type ChangeEvent, type ChunkProgress, type EventBatch, type Position, type SnapshotPlan, type TableRef } from '../../src/core';
 import type { TableMeta } from './catalog';
 import { connect, ident, qualified, toSourceError, type Conn, type MysqlConfig } from './naming';
 import { decodeRow, sourceInfo } from './rows';
-import { keyOf } from '../../src/runtime/values';
 import type { CompiledWhere } from '../../src/transform/where';
 
 export interface SnapshotOptions {
@@ -52,23 +51,13 @@ export interface SnapshotOptions {
 /** A key value as stored in the position: text, or bytes as hex. */
 type KeyValue = ['s', string] | ['b', string];
 
-interface TableProgress {
-  k: KeyValue[] | null;
-  n: number;
-  done: boolean;
-}
-
-export interface BinlogPosition {
-  file: string;
-  pos: number;
-  gtid: string | null;
-}
+type TableProgress = ChunkProgress<KeyValue>;
 
 export const SNAPSHOT_POSITION_KIND = 'mysql-snapshot';
 
 /** `{kind:'mysql-snapshot', file, pos, gtid, tables}`; tables is JSON `{"db.table": {k, n, done}}`. */
 export function snapshotPosition(at: BinlogPosition, progress: Map<string, TableProgress>): Position {
-  return { kind: SNAPSHOT_POSITION_KIND, file: at.file, pos: at.pos, gtid: at.gtid, tables: JSON.stringify(Object.fromEntries(progress)) };
+  return snapshotChunkPosition(SNAPSHOT_POSITION_KIND, { file: at.file, pos: at.pos, gtid: at.gtid }, progress);
 }
 
 const tname = (r: TableRef): string => `${r.schema}.${r.table}`;
@@ -102,11 +91,11 @@ export async function consistentPoint(conn: Conn, mariadb: boolean): Promise<Bin
 
 export async function* readSnapshot(opts: SnapshotOptions, plan: SnapshotPlan): AsyncGenerator<EventBatch> {
   const progress = new Map<string, TableProgress>();
-  const resume = plan.resumeFrom && plan.resumeFrom.kind === SNAPSHOT_POSITION_KIND ? plan.resumeFrom : null;
+  const resume = snapshotChunkOf(plan.resumeFrom, SNAPSHOT_POSITION_KIND);
   let at: BinlogPosition;
   if (resume) {
     at = { file: String(resume.file), pos: Number(resume.pos), gtid: resume.gtid === null ? null : String(resume.gtid) };
-    for (const [t, p] of Object.entries(JSON.parse(String(resume.tables)) as Record<string, TableProgress>)) progress.set(t, p);
+    for (const [t, p] of chunkProgressOf<KeyValue>(resume)) progress.set(t, p);
     opts.logger.info({ ...at }, 'resuming the snapshot from its last chunk; CDC from the recorded position reconciles');
   } else {
     const anchor = await connect(opts.config);

@@ -6,14 +6,13 @@
  * hands the last snapshot position to stream() when no CDC position was saved
  * yet, and CDC then starts at the snapshot's consistent point.
  */
-import type { ConnectorContext, CreateArgs, EventBatch, Position, SnapshotPlan, Source, StreamSpec, TableRef } from '../../src/runtime/connector';
+import { parseTableName, binlogPositionOf, type ConnectorContext, type CreateArgs, type EventBatch, type Position, type SnapshotPlan, type StreamSpec, type TableRef, type SnapshotSource, type BeginningSource, type CutoverSource, type BinlogPosition } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import { rowLimitOf, tableWhere } from '../../src/transform/filters';
 import type { CompiledWhere } from '../../src/transform/where';
-import { parseTableName } from '../../src/runtime/stream-runner';
 import { describeTables, missingPrivileges, serverInfo, type ServerInfo, type TableMeta } from './catalog';
 import { clientConfig, connect, toSourceError, type Conn, type MysqlConfig } from './naming';
-import { readSnapshot, SNAPSHOT_POSITION_KIND, type BinlogPosition } from './snapshot';
+import { readSnapshot, SNAPSHOT_POSITION_KIND } from './snapshot';
 import { BinlogStream, serverIdFor } from './binlog';
 import { DEFAULT_TYPE_OPTIONS, type TypeOptions } from './types';
 
@@ -40,7 +39,7 @@ export function sourceOptions(stream: StreamSpec): MysqlSourceOptions {
   };
 }
 
-export class MysqlSource implements Source {
+export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSource {
   readonly #config: MysqlConfig;
   readonly #stream: StreamSpec;
   readonly #opts: MysqlSourceOptions;
@@ -157,25 +156,24 @@ export class MysqlSource implements Source {
 
   /** Binlog files are numbered (name.000042): the later file, or the same file at or past the offset. */
   covers(position: Position, target: Position): boolean {
-    if (typeof position.file !== 'string' || typeof position.pos !== 'number' || typeof target.file !== 'string' || typeof target.pos !== 'number') return false;
+    const [at, to] = [binlogPositionOf(position), binlogPositionOf(target)];
+    if (!at || !to) return false;
     const seq = (file: string): number => Number(/\.(\d+)$/.exec(file)?.[1] ?? NaN);
-    const [a, b] = [seq(position.file), seq(target.file)];
-    if (Number.isNaN(a) || Number.isNaN(b)) return position.file === target.file && position.pos >= target.pos;
-    return a > b || (a === b && position.pos >= target.pos);
+    const [a, b] = [seq(at.file), seq(to.file)];
+    if (Number.isNaN(a) || Number.isNaN(b)) return at.file === to.file && at.pos >= to.pos;
+    return a > b || (a === b && at.pos >= to.pos);
   }
 
   async *stream(from: Position | null, ctx: ConnectorContext): AsyncGenerator<EventBatch> {
     const { tables } = await this.#preflight(this.#refs(this.#stream.tables));
-    let start: BinlogPosition;
-    if (from && typeof from.file === 'string' && typeof from.pos === 'number') {
-      start = { file: from.file, pos: from.pos, gtid: typeof from.gtid === 'string' ? from.gtid : null };
-      if (from.kind === SNAPSHOT_POSITION_KIND) ctx.logger.info({ ...start }, 'CDC starts at the snapshot\'s consistent point');
-    } else {
-      // CDC_ONLY without a recorded "now" (begin() not called): from now.
-      start = await this.#currentEnd().catch((err: unknown) => {
+    const saved = binlogPositionOf(from);
+    if (saved && from?.kind === SNAPSHOT_POSITION_KIND) ctx.logger.info({ ...saved }, 'CDC starts at the snapshot\'s consistent point');
+    // CDC_ONLY without a recorded "now" (begin() not called): from now.
+    const start =
+      saved ??
+      (await this.#currentEnd().catch((err: unknown) => {
         throw toSourceError(err, 'reading the binlog position', { stream: this.#stream.id });
-      });
-    }
+      }));
     const binlog = new BinlogStream({
       config: this.#config,
       tables,

@@ -1,6 +1,6 @@
 /** Helpers for the MySQL integration tests: drive a Source directly against the stack's MariaDB. */
 import pino from 'pino';
-import type { ChangeEvent, ConnectorContext, EventBatch, Position, StreamSpec } from '../../src/runtime/connector';
+import type { ChangeEvent, ConnectorContext, EventBatch, Position, StreamSpec } from '../../src/core';
 import { stackUrls } from '../../test/helpers/stack';
 import { clientConfig, connect, type Conn } from './naming';
 import { MysqlSource } from './source';

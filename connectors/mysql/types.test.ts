@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Decimal, InvalidJson } from '../../src/runtime/values';
+import { Decimal, InvalidJson } from '../../src/core';
 import { decodeDecimal } from './binlog-values';
 import { isDdl, tableMapMismatch } from './binlog';
 import { canonicalDecimal, enumLabels, logicalType, toValue, type ColumnMeta } from './types';

@@ -1,5 +1,5 @@
 /**
- * MySQL/MariaDB values → the canonical values of src/runtime/values.ts.
+ * MySQL/MariaDB values → the canonical values of src/core/values.ts.
  *
  * Two paths feed this file: the snapshot reads every column as text (or bytes for
  * binary columns, see naming.ts driverConfig), and the binlog reader hands over
@@ -23,7 +23,7 @@
  * - BIT(1) is a boolean, BIT(n>1) its bytes (big-endian, as MySQL stores them).
  * - FLOAT is rounded to float32 on both paths (Math.fround), DOUBLE kept as is.
  */
-import { Decimal, parseJsonColumn, type ColumnSpec, type LogicalType } from '../../src/runtime/values';
+import { Decimal, parseJsonColumn, type ColumnSpec, type LogicalType } from '../../src/core';
 
 /** What the converter needs to know about a column (from information_schema.COLUMNS). */
 export interface ColumnMeta {

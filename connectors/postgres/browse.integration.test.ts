@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Decimal } from '../../src/runtime/values';
+import { Decimal, type ConnectionSpec } from '../../src/core';
 import { isSluiceError } from '../../src/errors';
-import type { ConnectionSpec } from '../../src/runtime/connector';
 import postgresConnector from './index';
 import { admin, logger, postgresUrl, skipReason } from './test-support';
 

@@ -9,10 +9,10 @@
  */
 import type { Client } from 'pg';
 import type { Logger } from 'pino';
-import type { ConnectionSpec, Row, RowQuery, TableInfo, TableRef, TableSchema } from '../../src/runtime/connector';
+import type { ConnectionSpec, Row, RowQuery, TableInfo, TableRef, TableSchema } from '../../src/core';
 import { SluiceError, isSluiceError } from '../../src/errors';
 import { compileWhere } from '../../src/transform/where';
-import { checkRowQuery } from '../../src/runtime/browse';
+import { checkRowQuery } from '../../src/source-kit/read-rows';
 import { buildSchema, TypeCatalog, type ColumnMeta } from './catalog';
 import { clientConfig, ident, qualified } from './naming';
 import { connect, toSourceError } from './pg-errors';

@@ -17,8 +17,7 @@
  */
 import type { Client } from 'pg';
 import { SluiceError } from '../../src/errors';
-import type { TableRef } from '../../src/runtime/connector';
-import type { ColumnSpec, TableSchema } from '../../src/runtime/values';
+import type { TableRef, ColumnSpec, TableSchema } from '../../src/core';
 import { BUILTIN_TYPES, numericPrecision, textType, type PgType, type TypeLookup } from './types';
 import { qualified } from './naming';
 

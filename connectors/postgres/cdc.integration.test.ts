@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChangeEvent, EventBatch, Position } from '../../src/runtime/connector';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import type { ChangeEvent, EventBatch, Position } from '../../src/core';
+import { waitFor } from '../../test/helpers/wait-for';
 import { slotName } from './naming';
 import { lsnToBig } from './replication';
 import { ReplicationStream } from './replication';

@@ -6,12 +6,12 @@
  */
 import type { Logger } from 'pino';
 import { isSluiceError } from '../../src/errors';
-import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, StreamSpec, TableRef, TestReport } from '../../src/runtime/connector';
+import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, StreamSpec, TableRef, TestReport } from '../../src/core';
 import { clientConfig } from './naming';
 import { connect } from './pg-errors';
 import { PostgresSource } from './source';
 import { describeTables, missingPrivileges, TypeCatalog } from './catalog';
-import { tableChecks } from '../../src/runtime/table-checks';
+import { tableChecks } from '../../src/source-kit/table-checks';
 import { describeTable, readRows } from './browse';
 
 export { slotName, publicationName } from './naming';

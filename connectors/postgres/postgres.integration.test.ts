@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Decimal } from '../../src/runtime/values';
-import type { ChangeEvent, EventBatch } from '../../src/runtime/connector';
+import { Decimal, type ChangeEvent, type EventBatch } from '../../src/core';
 import { isSluiceError } from '../../src/errors';
 import postgresConnector from './index';
 import { publicationName, slotName } from './naming';

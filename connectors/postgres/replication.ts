@@ -22,11 +22,10 @@
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
 import type { Client, ClientConfig } from 'pg';
 import type { Logger } from 'pino';
-import type { ChangeEvent, ConnectorContext, EventBatch, Row, TableRef } from '../../src/runtime/connector';
+import { keyOf, sameKey, type ChangeEvent, type ConnectorContext, type EventBatch, type Row, type TableRef, type TableSchema } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import { buildSchema, type ColumnMeta, type TableMeta, type TypeCatalog } from './catalog';
 import { decodeRow, sourceInfo } from './rows';
-import { keyOf, sameKey, type TableSchema } from '../../src/runtime/values';
 import { toSourceError } from './pg-errors';
 
 export interface ReplicationOptions {

@@ -1,5 +1,5 @@
 /** Row and key decoding shared by the snapshot and the change stream. */
-import type { Row, SourceInfo } from '../../src/runtime/connector';
+import type { Row, SourceInfo } from '../../src/core';
 import type { TypeLookup } from './types';
 import { decodeText } from './types';
 import type { ColumnMeta } from './catalog';

@@ -29,13 +29,12 @@
  */
 import type { Client, ClientConfig } from 'pg';
 import type { Logger } from 'pino';
-import type { ChangeEvent, EventBatch, Position, SnapshotPlan, TableRef } from '../../src/runtime/connector';
+import { chunkProgressOf, keyOf, snapshotChunkOf, snapshotChunkPosition, type ChangeEvent, type ChunkProgress, type EventBatch, type Position, type SnapshotPlan, type TableRef } from '../../src/core';
 import type { TableMeta, TypeCatalog } from './catalog';
 import { slotInfo } from './catalog';
 import { connect, toSourceError } from './pg-errors';
 import { ident, qualified } from './naming';
 import { decodeRow, sourceInfo } from './rows';
-import { keyOf } from '../../src/runtime/values';
 import type { CompiledWhere } from '../../src/transform/where';
 
 export interface SnapshotOptions {
@@ -58,11 +57,7 @@ export interface SnapshotOptions {
 }
 
 /** Per table: last key (raw text per key column, or a ctid), rows done, finished. */
-interface TableProgress {
-  k: string[] | null;
-  n: number;
-  done: boolean;
-}
+type TableProgress = ChunkProgress<string>;
 
 export const SNAPSHOT_POSITION_KIND = 'pg-snapshot';
 
@@ -71,7 +66,7 @@ export const SNAPSHOT_POSITION_KIND = 'pg-snapshot';
  * `tables` is JSON `{"schema.table": {k, n, done}}` (Position values are scalars).
  */
 export function snapshotPosition(slot: string, consistentLsn: string, progress: Map<string, TableProgress>): Position {
-  return { kind: SNAPSHOT_POSITION_KIND, slot, consistentLsn, tables: JSON.stringify(Object.fromEntries(progress)) };
+  return snapshotChunkPosition(SNAPSHOT_POSITION_KIND, { slot, consistentLsn }, progress);
 }
 
 const tname = (r: TableRef): string => `${r.schema}.${r.table}`;
@@ -93,7 +88,7 @@ export async function* readSnapshot(opts: SnapshotOptions, plan: SnapshotPlan): 
     let consistentLsn: string;
     let snapshotName: string | null = null;
     const progress = new Map<string, TableProgress>();
-    const resume = plan.resumeFrom && plan.resumeFrom.kind === SNAPSHOT_POSITION_KIND ? plan.resumeFrom : null;
+    const resume = snapshotChunkOf(plan.resumeFrom, SNAPSHOT_POSITION_KIND);
     if (!slot.exists) {
       if (resume) opts.logger.warn({ slot: opts.slot }, 'replication slot is gone; the snapshot starts over from a new consistent point');
       exporter = await connect({ ...opts.config, replication: 'database' } as ClientConfig, 'opening the replication connection');
@@ -105,8 +100,7 @@ export async function* readSnapshot(opts: SnapshotOptions, plan: SnapshotPlan): 
       opts.logger.info({ slot: opts.slot, consistentLsn, snapshotName }, 'replication slot created with an exported snapshot');
     } else if (resume) {
       consistentLsn = String(resume.consistentLsn);
-      const saved = JSON.parse(String(resume.tables)) as Record<string, TableProgress>;
-      for (const [t, p] of Object.entries(saved)) progress.set(t, p);
+      for (const [t, p] of chunkProgressOf<string>(resume)) progress.set(t, p);
       opts.logger.info({ slot: opts.slot, consistentLsn }, 'resuming the snapshot with plain reads; CDC from the slot reconciles');
     } else {
       // A slot without a recorded snapshot (crash before the first chunk was durable):

@@ -7,11 +7,10 @@
  * heartbeat batch. Snapshot position: see snapshot.ts (`kind: 'pg-snapshot'`).
  */
 import type { Client, ClientConfig } from 'pg';
-import type { ConnectorContext, CreateArgs, EventBatch, Position, SnapshotPlan, Source, SourceLag, StreamSpec, TableRef } from '../../src/runtime/connector';
+import { parseTableName, isLsnPosition, type ConnectorContext, type CreateArgs, type EventBatch, type Position, type SnapshotPlan, type SourceLag, type StreamSpec, type TableRef, type SnapshotSource, type BeginningSource, type CutoverSource, type LagReportingSource, type DroppableSource } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import { rowLimitOf, tableWhere } from '../../src/transform/filters';
 import type { CompiledWhere } from '../../src/transform/where';
-import { parseTableName } from '../../src/runtime/stream-runner';
 import { describeTables, ensurePublication, missingPrivileges, slotInfo, TypeCatalog, type TableMeta } from './catalog';
 import { clientConfig, ident, publicationName, slotName } from './naming';
 import { connect, toSourceError } from './pg-errors';
@@ -39,7 +38,7 @@ export function sourceOptions(stream: StreamSpec): PostgresSourceOptions {
   };
 }
 
-export class PostgresSource implements Source {
+export class PostgresSource implements SnapshotSource, BeginningSource, CutoverSource, LagReportingSource, DroppableSource {
   readonly #config: ClientConfig;
   readonly #stream: StreamSpec;
   readonly #opts: PostgresSourceOptions;
@@ -182,7 +181,7 @@ export class PostgresSource implements Source {
           });
         }
         // The slot never goes backwards: a saved position behind it is where the slot is.
-        start = typeof from?.lsn === 'string' ? from.lsn : slot.confirmedFlushLsn!;
+        start = isLsnPosition(from) ? from.lsn : slot.confirmedFlushLsn!;
       }
     } catch (err) {
       await meta.end().catch(() => undefined);
@@ -259,11 +258,11 @@ export class PostgresSource implements Source {
   }
 
   covers(position: Position, target: Position): boolean {
-    return typeof position.lsn === 'string' && typeof target.lsn === 'string' && lsnToBig(position.lsn) >= lsnToBig(target.lsn);
+    return isLsnPosition(position) && isLsnPosition(target) && lsnToBig(position.lsn) >= lsnToBig(target.lsn);
   }
 
   async ack(position: Position): Promise<void> {
-    if (typeof position.lsn !== 'string') return; // snapshot positions are never sent to the database
+    if (!isLsnPosition(position)) return; // snapshot positions are never sent to the database
     if (!this.#replication) {
       throw new SluiceError('SOURCE_READ_FAILED', 'ack without a running change stream', { stream: this.#stream.id, position });
     }

@@ -1,11 +1,11 @@
 /** Helpers for the PostgreSQL integration tests: drive a Source directly against the stack's server. */
 import { Client } from 'pg';
 import pino from 'pino';
-import type { ChangeEvent, ConnectorContext, EventBatch, Position, StreamSpec } from '../../src/runtime/connector';
+import type { ChangeEvent, ConnectorContext, EventBatch, Position, StreamSpec } from '../../src/core';
 import { PostgresSource } from './source';
 import { slotName } from './naming';
 import { stackUrls } from '../../test/helpers/stack';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../../test/helpers/wait-for';
 
 /** The stack's PostgreSQL; only SLUICE_TEST_POSTGRES_URL is needed to run these tests alone. */
 export function postgresUrl(): string | undefined {

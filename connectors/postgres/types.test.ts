@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Decimal } from '../../src/runtime/values';
+import { Decimal } from '../../src/core';
 import { BUILTIN_TYPES, decodeInterval, decodeText, parseArray, textType, numericPrecision, type TypeLookup } from './types';
 
 const lookup: TypeLookup = (oid) => BUILTIN_TYPES.get(oid) ?? textType(oid);

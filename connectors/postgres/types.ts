@@ -1,5 +1,5 @@
 /**
- * PostgreSQL text representation → the canonical values of src/runtime/values.ts.
+ * PostgreSQL text representation → the canonical values of src/core/values.ts.
  *
  * Both paths read text: pgoutput sends every column in its text form, and the
  * snapshot client is configured (RAW_TEXT_TYPES) to hand back the server's text
@@ -19,7 +19,7 @@
  * - anything without a better model (inet, cidr, macaddr, money, bit, xml, ranges,
  *   geometric types, composites) is its PostgreSQL text, unchanged.
  */
-import { Decimal, type LogicalType } from '../../src/runtime/values';
+import { Decimal, type LogicalType } from '../../src/core';
 
 /** What the converter needs to know about a type; builtins are below, others come from pg_type. */
 export interface PgType {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../store';
 import type { MemoryConnectors } from '../runtime/testing/memory-connectors';
-import { waitFor } from '../runtime/testing/wait-for';
+import { waitFor } from '../../test/helpers/wait-for';
 import { assertEnvelope, startTestApi, type TestApi } from './testing/test-api';
 
 let api: TestApi;

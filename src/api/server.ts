@@ -7,12 +7,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import Ajv from 'ajv';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
-import type { SluiceConfig } from '../config';
-import type { Store } from '../store';
-import type { Supervisor } from '../runtime/supervisor';
-import type { ConnectorRegistry } from '../runtime/registry';
+import type { ApiDeps } from './deps';
 import { SluiceError } from '../errors';
 import { errorEnvelopeSchema, errorResponses, loneSurrogateAt } from './schemas';
 import { installErrorHandling } from './errors';
@@ -26,18 +21,6 @@ import { validateRoutes } from './routes/validate';
 import { jobRoutes } from './routes/jobs';
 import { VERSION } from '../version';
 import { requestSerializer } from '../logger';
-
-export interface ApiDeps {
-  config: SluiceConfig;
-  logger: Logger;
-  store: Store;
-  supervisor: Supervisor;
-  /** Connector lookups (connection tests) go through the runtime's registry. */
-  connectors: ConnectorRegistry;
-  metrics: Registry;
-  /** True once the daemon is draining: new API calls get 503. */
-  isShuttingDown: () => boolean;
-}
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({

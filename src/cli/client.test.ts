@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { commandFor, formatTable, runClient, splitArgs, ClientUsageError } from './client';
 import { startTestApi, type TestApi } from '../api/testing/test-api';
-import { waitFor } from '../runtime/testing/wait-for';
+import { waitFor } from '../../test/helpers/wait-for';
 
 const cmd = (...argv: string[]) => {
   const { words, flags } = splitArgs(argv);

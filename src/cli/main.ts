@@ -12,7 +12,7 @@ import { loadConfig, type LoadedConfig } from '../config';
 import { createLogger, flushAndExit } from '../logger';
 import { isSluiceError } from '../errors';
 import { VERSION } from '../version';
-import { startDaemon } from '../runtime/daemon';
+import { startDaemon } from '../daemon';
 import { isClientResource, runClient } from './client';
 
 const USAGE = `sluice ${VERSION}: change-data-capture from PostgreSQL and MySQL/MariaDB to MongoDB

@@ -7,7 +7,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { VERSION } from '../version';
 import { createCatalogue } from './catalogue';
 import { StreamMeter } from './stream-meter';
-import type { StreamSpec } from '../runtime/connector';
+import type { StreamSpec } from '../core';
 import { isPattern } from '../transform/tables';
 
 export { StreamMeter, NOOP_METER, type Meter } from './stream-meter';

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { createMetrics } from './index';
 import { MAX_TABLES_PER_STREAM, OTHER_TABLE } from './stream-meter';
-import { RUN_EVENTS, type ChangeEvent, type ConnectionSpec, type EventBatch, type Sink, type StreamSpec } from '../runtime/connector';
+import { RUN_EVENTS, type ChangeEvent, type ConnectionSpec, type EventBatch, type Sink, type StreamSpec } from '../core';
 import { Supervisor } from '../runtime/supervisor';
 import { createRegistry } from '../runtime/registry';
 import { createMemoryPersistence } from '../runtime/persistence';
 import { createMemoryConnectors } from '../runtime/testing/memory-connectors';
-import { waitFor } from '../runtime/testing/wait-for';
+import { waitFor } from '../../test/helpers/wait-for';
 
 async function value(m: ReturnType<typeof createMetrics>, name: string, labels: Record<string, string>): Promise<number | undefined> {
   const metric = (await m.registry.getMetricsAsJSON()).find((x) => x.name === name);

@@ -3,8 +3,7 @@
  * boundaries (a batch read, a batch durable in the transport, a batch written by the
  * sink, a lag poll), and connectors reach it only through `ConnectorContext.count`.
  */
-import type { ChangeEvent, EventBatch, RunEvent, Sink, SourceLag, TableRef } from '../runtime/connector';
-import { RUN_EVENTS } from '../runtime/connector';
+import { RUN_EVENTS, canPrepare, type ChangeEvent, type EventBatch, type RunEvent, type Sink, type SourceLag, type TableRef, type PreparingSink } from '../core';
 import type { Catalogue } from './catalogue';
 
 /** Past this many distinct tables in one stream, further ones share the label "_other". */
@@ -137,13 +136,15 @@ export class StreamMeter implements Meter {
         if (e.op !== 'r') this.#m.latency.observe({ stream }, Math.max(0, (now - e.source.ts_ms) / 1000));
       }
     };
-    return {
-      ...(sink.prepare ? { prepare: (tables, ctx) => sink.prepare!(tables, ctx) } : {}),
+    const counted: Sink = {
       write: async (batch, ctx) => {
         await sink.write(batch, ctx);
         written(batch.events);
       },
       close: () => sink.close(),
     };
+    if (!canPrepare(sink)) return counted;
+    const preparing: PreparingSink = { ...counted, prepare: (tables, ctx) => sink.prepare(tables, ctx) };
+    return preparing;
   }
 }

@@ -4,7 +4,7 @@
  * connector (yet) answers with one failed check rather than an error.
  */
 import type { Logger } from 'pino';
-import type { ConnectionSpec, TestReport } from './connector';
+import type { ConnectionSpec, TestReport } from '../core';
 import type { ConnectorRegistry } from './registry';
 import { brokerList } from '../connection-url';
 import { probeKafka } from '../transport/kafka/probe';
@@ -15,7 +15,7 @@ export async function testConnection(registry: ConnectorRegistry, connection: Co
     const checks = await probeKafka(brokerList(connection.url));
     return { reachable: checks[0]?.ok === true, checks };
   }
-  const mod = registry.list().find((m) => m.kind === connection.kind);
+  const mod = registry.find(connection.kind);
   if (!mod?.test) {
     return {
       reachable: false,
@@ -24,7 +24,7 @@ export async function testConnection(registry: ConnectorRegistry, connection: Co
           name: 'connector',
           ok: false,
           message: `no connector of kind "${connection.kind}" can test connections in this build`,
-          suggestion: `supported kinds: ${registry.list().filter((m) => m.test).map((m) => m.kind).join(', ') || '(none)'}`,
+          suggestion: `supported kinds: ${registry.kinds((m) => m.test !== undefined).join(', ') || '(none)'}`,
         },
       ],
     };

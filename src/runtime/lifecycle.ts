@@ -3,7 +3,7 @@
  * this module before every state change, so an illegal request (pausing a stopped
  * stream, starting a running one) is refused in one place with one error shape.
  */
-import type { StreamSpec } from './connector';
+import type { StreamSpec } from '../core';
 
 export const STREAM_STATES = [
   'CREATED',

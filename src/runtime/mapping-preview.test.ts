@@ -1,15 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileWhere } from '../transform/where';
-import { keysWhere, previewMapping, whereIdent, whereLiteral } from './mapping-preview';
+import { compileWhere, keysWhere, whereIdent, whereLiteral } from '../transform/where';
+import { previewMapping } from './mapping-preview';
 import pino from 'pino';
 import { SluiceError } from '../errors';
 import { createRegistry } from './registry';
 import { mapOptionsFor, rejectionMessage } from '../../connectors/mongodb/sink';
 import { keyForDetail } from '../../connectors/mongodb/bson';
 import { FieldConversionError } from '../transform/mapping';
-import type { ColumnSpec, ConnectionSpec, ConnectorModule, Row, RowQuery, StreamSpec, TableRef } from './connector';
-import { Decimal } from './values';
+import { Decimal, type ColumnSpec, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef } from '../core';
 
 const NASTY = {
   // in the clause, then not

@@ -29,12 +29,10 @@
 import type { Logger } from 'pino';
 import { BSON } from 'mongodb';
 import { SluiceError } from '../errors';
-import type { ConnectionSpec, ConnectorModule, Row, RowQuery, StreamSpec, TableRef, TableSchema } from './connector';
-import type { ConnectorRegistry } from './registry';
-import { filterOf, rowLimitOf, dialectOf, type Dialect } from '../transform/filters';
-import { keptColumns } from '../transform/columns';
-import { resolveTables } from '../transform/tables';
-import { assertTablesAllowed } from './system-schemas';
+import { jsonRow, MAX_READ_ROWS, parseTableName, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef, type TableSchema } from '../core';
+import { moduleWith, requestedTable, streamTableNames, type StreamReadArgs } from './stream-reads';
+import { rowLimitOf, dialectOf, type Dialect } from '../transform/filters';
+import { streamTableRead, type StreamTableRead } from '../transform/columns';
 import {
   childrenOf,
   collectionOf,
@@ -49,8 +47,7 @@ import {
   type EmbedRule,
   type MappingSpec,
 } from '../transform/mapping';
-import { jsonRow, MAX_READ_ROWS } from './browse';
-import { Decimal } from './values';
+import { keysWhere } from '../transform/where';
 
 export const PREVIEW_DEFAULT_LIMIT = 10;
 export const PREVIEW_MAX_LIMIT = 100;
@@ -77,73 +74,14 @@ export interface PreviewResult {
   errors?: PreviewError[];
 }
 
-const refOf = (name: string): TableRef => {
-  const dot = name.indexOf('.');
-  return { schema: name.slice(0, dot), table: name.slice(dot + 1) };
-};
-
-/** A column name as the where compiler reads it: quoted, so any name (and a reserved word) is that column. */
-export function whereIdent(name: string, dialect: Dialect): string {
-  return dialect === 'mysql' ? `\`${name.replace(/`/g, '``')}\`` : `"${name.replace(/"/g, '""')}"`;
-}
-
-/** A value as a literal of the where language, or undefined when the language has none for it. */
-export function whereLiteral(v: unknown, dialect: Dialect): string | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : undefined;
-  if (typeof v === 'bigint') return v.toString();
-  if (v instanceof Decimal) return /^-?\d/.test(v.text) ? v.text : undefined;
-  if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
-  if (typeof v === 'string') {
-    if (v.includes('\0')) return undefined;
-    // The PostgreSQL parser reads a backslash before a quote as an escape, which the
-    // database does not: such a string is left to the in-memory match.
-    if (dialect === 'postgresql' && v.includes('\\')) return undefined;
-    const body = dialect === 'mysql' ? v.replace(/\\/g, '\\\\').replace(/'/g, "''") : v.replace(/'/g, "''");
-    return `'${body}'`;
-  }
-  return undefined;
-}
-
-/**
- * The where clause that selects the rows whose `columns` hold one of `keys` (tuples in
- * column order), or undefined when a value cannot be written in the where language.
- */
-export function keysWhere(columns: readonly string[], keys: readonly unknown[][], dialect: Dialect): string | undefined {
-  const lits: string[][] = [];
-  for (const k of keys) {
-    const l = k.map((v) => whereLiteral(v, dialect));
-    if (l.some((x) => x === undefined)) return undefined;
-    lits.push(l as string[]);
-  }
-  if (lits.length === 0) return undefined;
-  if (columns.length === 1) return `${whereIdent(columns[0]!, dialect)} IN (${lits.map((l) => l[0]).join(', ')})`;
-  return lits.map((l) => `(${l.map((x, i) => `${whereIdent(columns[i]!, dialect)} = ${x}`).join(' AND ')})`).join(' OR ');
-}
-
-function sourceModule(registry: ConnectorRegistry, kind: string): ConnectorModule {
-  const mod = registry.list().find((m) => m.kind === kind);
-  if (!mod?.readRows) {
-    const supported = registry.list().filter((m) => m.readRows).map((m) => m.kind);
-    throw new SluiceError('CONNECTOR_ROLE_UNSUPPORTED', `A ${kind} connection cannot be the source of a mapping preview.`, { kind, supported });
-  }
-  return mod;
-}
-
-interface ReadTable {
+interface ReadTable extends StreamTableRead {
   ref: TableRef;
-  schema: TableSchema;
-  columns?: string[];
-  where?: string;
 }
 
 /** The table's schema as the stream reads it (column filter applied) and its filter. */
 async function tableRead(src: ConnectorModule, source: ConnectionSpec, stream: StreamSpec, ref: TableRef, logger: Logger): Promise<ReadTable> {
   const probe = await src.readRows!(source, ref, { limit: 0, offset: 0 }, logger);
-  const kept = keptColumns(stream, ref, probe.schema);
-  const columns = kept ? probe.schema.columns.filter((c) => kept.has(c.name)).map((c) => c.name) : undefined;
-  const schema = { ...probe.schema, columns: probe.schema.columns.filter((c) => !columns || columns.includes(c.name)) };
-  const where = filterOf(stream, ref)?.whereClause;
-  return { ref, schema, ...(columns ? { columns } : {}), ...(where !== undefined ? { where } : {}) };
+  return { ref, ...streamTableRead(stream, ref, probe.schema) };
 }
 
 const query = (t: ReadTable, q: { limit: number; offset: number; where?: string }): RowQuery => {
@@ -151,35 +89,18 @@ const query = (t: ReadTable, q: { limit: number; offset: number; where?: string 
   return { limit: q.limit, offset: q.offset, ...(where !== undefined ? { where } : {}), ...(t.columns ? { columns: t.columns } : {}) };
 };
 
-export async function previewMapping(opts: {
-  registry: ConnectorRegistry;
-  /** The stream with its mapping resolved (a `{mappingId}` replaced by the resource's rules). */
-  stream: StreamSpec;
-  source: ConnectionSpec;
-  sink: ConnectionSpec;
-  request: PreviewRequest;
-  logger: Logger;
-}): Promise<PreviewResult> {
+export async function previewMapping(opts: StreamReadArgs<PreviewRequest>): Promise<PreviewResult> {
   const { stream, source, sink, logger } = opts;
-  const dst = opts.registry.list().find((m) => m.kind === sink.kind);
-  if (!dst?.previewConversion) {
-    const supported = opts.registry.list().filter((m) => m.previewConversion).map((m) => m.kind);
-    throw new SluiceError('CONNECTOR_ROLE_UNSUPPORTED', `A ${sink.kind} connection cannot be the target of a mapping preview.`, { kind: sink.kind, supported });
-  }
+  const dst = moduleWith(opts.registry, sink.kind, 'previewConversion', 'the target of a mapping preview');
   const spec: MappingSpec = stream.mapping ? validateStreamMapping(stream) : {};
-  const src = sourceModule(opts.registry, source.kind);
+  const src = moduleWith(opts.registry, source.kind, 'readRows', 'the source of a mapping preview');
   const dialect = dialectOf(source.kind);
-  const listed = src.listTables ? await src.listTables(source, logger) : { tables: [], defaultSchema: '' };
-  const all = resolveTables(stream.tables, stream.excludeTables, listed.tables, listed.defaultSchema);
-  assertTablesAllowed(source, all); // system-schemas.ts
+  const { all, defaultSchema } = await streamTableNames(src, source, stream, logger);
   const own = all.filter((n) => tableMapping(spec, n)?.newDocuments !== false);
   let names = own;
   if (opts.request.tables?.length) {
     names = opts.request.tables.map((t, i) => {
-      const full = t.includes('.') ? t : `${listed.defaultSchema}.${t}`;
-      if (!all.includes(full)) {
-        throw new SluiceError('VALIDATION_FAILED', `body field "tables.${i}": ${t} is not one of the stream's tables (${all.join(', ')})`, { field: `tables.${i}`, table: t, tables: all });
-      }
+      const full = requestedTable(t, i, all, defaultSchema);
       if (!own.includes(full)) {
         const into = tableMapping(spec, full)?.embed?.into;
         throw new SluiceError('VALIDATION_FAILED', `body field "tables.${i}": ${full} has no documents of its own (it is embedded into ${into}); preview ${into} instead`, { field: `tables.${i}`, table: full, into });
@@ -195,14 +116,14 @@ export async function previewMapping(opts: {
   const collections: PreviewResult['collections'] = [];
   const errors: PreviewError[] = [];
   const fail = (table: string, collection: string, key: Row, err: unknown): void => {
-    const r = conversion.rejection(err, { table: refOf(table), collection, key });
+    const r = conversion.rejection(err, { table: parseTableName(table), collection, key });
     if (!r) throw err;
     errors.push({ table, collection, key: jsonRow(key), field: r.field, message: r.message });
   };
   const keyRow = (row: Row, key: readonly string[]): Row => Object.fromEntries(key.map((c) => [c, row[c]]));
 
   for (const name of names) {
-    const ref = refOf(name);
+    const ref = parseTableName(name);
     const tm = tableMapping(spec, name);
     const collection = collectionOf(spec, ref);
     const parent = await tableRead(src, source, stream, ref, logger);
@@ -225,14 +146,14 @@ export async function previewMapping(opts: {
     const children: { child: string; schema: TableSchema; groups: Map<string, Row[]> }[] = [];
     for (const [child, rule] of childrenOf(spec, name)) {
       if (!all.includes(child)) continue;
-      const c = await tableRead(src, source, stream, refOf(child), logger);
+      const c = await tableRead(src, source, stream, parseTableName(child), logger);
       validateTableColumns(spec, child, c.schema);
       const groups = new Map<string, Row[]>();
       children.push({ child, schema: c.schema, groups });
       if (parents.length === 0) continue;
       const wanted = new Set(parents.map((p) => p.key));
       const ctm = tableMapping(spec, child);
-      for (const row of await childRows(src, source, c, rule, parent.schema, parents.map((p) => p.row), dialect, rowLimitOf(stream, refOf(child)), logger)) {
+      for (const row of await childRows(src, source, c, rule, parent.schema, parents.map((p) => p.row), dialect, rowLimitOf(stream, parseTableName(child)), logger)) {
         let pk: string;
         try {
           const k = parentKeyOf(row, rule, tm, mapOpts);
@@ -243,7 +164,7 @@ export async function previewMapping(opts: {
           documentKey(row, c.schema.key, ctm, mapOpts);
           mapRow(row, ctm, mapOpts);
         } catch (err) {
-          fail(child, collectionOf(spec, refOf(child)), keyRow(row, c.schema.key), err);
+          fail(child, collectionOf(spec, parseTableName(child)), keyRow(row, c.schema.key), err);
           continue;
         }
         const list = groups.get(pk) ?? [];
@@ -255,7 +176,7 @@ export async function previewMapping(opts: {
     const documents: Record<string, unknown>[] = [];
     for (const p of parents) {
       try {
-        const out = previewDocuments(spec, [{ table: ref, schema: parent.schema, rows: [p.row] }, ...children.map((c) => ({ table: refOf(c.child), schema: c.schema, rows: c.groups.get(p.key) ?? [] }))], mapOpts);
+        const out = previewDocuments(spec, [{ table: ref, schema: parent.schema, rows: [p.row] }, ...children.map((c) => ({ table: parseTableName(c.child), schema: c.schema, rows: c.groups.get(p.key) ?? [] }))], mapOpts);
         const doc = out[0]?.documents[0];
         if (doc) documents.push(BSON.EJSON.serialize(doc, { relaxed: false }) as Record<string, unknown>);
       } catch (err) {

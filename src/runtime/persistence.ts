@@ -3,8 +3,7 @@
  * because the real implementation is better-sqlite3: a position is on disk when
  * `savePosition` returns, with no await in which a crash could lose it.
  */
-import type { ConnectionSpec, Position, StreamSpec } from './connector';
-import type { DeadLetter } from './record-errors';
+import type { ConnectionSpec, Position, StreamSpec, DeadLetter } from '../core';
 import type { MappingSpec } from '../transform/mapping/spec';
 import { RESUMABLE_STATES, type StreamState } from './lifecycle';
 

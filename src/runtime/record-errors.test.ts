@@ -4,10 +4,10 @@ import pino from 'pino';
 import { Supervisor } from './supervisor';
 import { createRegistry } from './registry';
 import { createMemoryPersistence } from './persistence';
-import { Decimal, type ConnectionSpec, type Row, type StreamSpec } from './connector';
+import { Decimal, eventJson, type ConnectionSpec, type Row, type StreamSpec } from '../core';
 import { createMemoryConnectors } from './testing/memory-connectors';
-import { waitFor } from './testing/wait-for';
-import { MAX_WARNINGS, eventJson } from './record-errors';
+import { waitFor } from '../../test/helpers/wait-for';
+import { MAX_WARNINGS } from './record-errors';
 
 const conn = (id: string, kind: string): ConnectionSpec => ({ id, name: id, kind, url: `memory://${id}`, options: {} });
 

@@ -16,58 +16,14 @@
  * Dead letters go to the stream's dead-letter topic (Kafka transport) or to the
  * store's dead_letters table (direct transport), together with the error.
  */
-import { RUN_EVENTS, type ChangeEvent, type ConnectorContext, type EventBatch, type Op, type Sink, type StreamSpec } from './connector';
+import { RUN_EVENTS, canPrepare, eventJson, type ChangeEvent, type ConnectorContext, type EventBatch, type Sink, type StreamSpec, type PreparingSink, type DeadLetter, type DeadLetterQueue } from '../core';
 import type { RunCounters } from './persistence';
+import type { RecordErrorHandler } from '../transport/types';
 import { ERRORS, SluiceError, isSluiceError } from '../errors';
-import { Decimal } from './values';
 
 export const MAX_WARNINGS = 100;
 
-/** What is known of one bad record. */
-export interface DeadLetter {
-  streamId: string;
-  runId: string;
-  /** "schema.table"; null when the record did not decode far enough to tell. */
-  table: string | null;
-  key: Record<string, unknown> | null;
-  op: Op | null;
-  field: string | null;
-  /** The decoded event, when there is one. */
-  event: ChangeEvent | null;
-  /** The record as it was on Kafka, when it came from there. */
-  raw?: { topic: string; partition: number; offset: string; key: Buffer | null; value: Buffer | null };
-  error: { code: string; message: string; suggestion: string; detail: Record<string, unknown> };
-  stage: 'SNAPSHOT' | 'CDC';
-}
-
-/** Where dead letters go. `put` resolves once the letter is durable. */
-export interface DeadLetterQueue {
-  readonly kind: string;
-  put(letter: DeadLetter, ctx: ConnectorContext): Promise<void>;
-}
-
-/** What a transport calls with a record it cannot hand on (a Kafka record that does not decode). */
-export interface RecordErrorHandler {
-  /** Resolves once the record is dead-lettered; throws the error that fails the run. */
-  reject(error: SluiceError, record: { event?: ChangeEvent; raw?: DeadLetter['raw']; table?: string | null }, ctx: ConnectorContext): Promise<void>;
-  /** Lets the transport route dead letters elsewhere (the Kafka dead-letter topic). */
-  useQueue(queue: DeadLetterQueue): void;
-}
-
 export type ErrorHandling = 'FAIL' | 'WARN' | 'SKIP';
-
-/** Events as JSON for a dead letter: bigint and Decimal as text, bytes as base64. */
-export function eventJson(value: unknown): string {
-  return JSON.stringify(value, function (this: Record<string, unknown>, k: string, v: unknown) {
-    const orig = this[k];
-    if (typeof orig === 'bigint') return orig.toString();
-    if (orig instanceof Decimal) return orig.text;
-    if (orig instanceof Uint8Array) return Buffer.from(orig).toString('base64');
-    if (typeof orig === 'number' && !Number.isFinite(orig)) return String(orig);
-    if (orig === undefined && k !== '') return null;
-    return v;
-  });
-}
 
 const tableOf = (e: ChangeEvent): string => (e.table.schema ? `${e.table.schema}.${e.table.table}` : e.table.table);
 
@@ -196,8 +152,7 @@ const isRejection = (err: unknown, events: number): err is SluiceError =>
  * converges to the same documents.
  */
 export function withRecordErrors(sink: Sink, policy: RecordErrorHandler): Sink {
-  return {
-    ...(sink.prepare ? { prepare: (tables, ctx) => sink.prepare!(tables, ctx) } : {}),
+  const handled: Sink = {
     async write(batch: EventBatch, ctx: ConnectorContext): Promise<void> {
       let events = batch.events;
       for (;;) {
@@ -214,6 +169,9 @@ export function withRecordErrors(sink: Sink, policy: RecordErrorHandler): Sink {
     },
     close: () => sink.close(),
   };
+  if (!canPrepare(sink)) return handled;
+  const preparing: PreparingSink = { ...handled, prepare: (tables, ctx) => sink.prepare(tables, ctx) };
+  return preparing;
 }
 
 /** Dead letters into the state store's table (the direct transport's queue). */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRegistry, DuplicateConnectorError, UnknownConnectorError } from './registry';
-import type { ConnectorModule } from './connector';
+import type { ConnectorModule } from '../core';
 
 const mod = (kind: string): ConnectorModule => ({ kind, configSchema: {}, roles: ['source'] });
 

@@ -3,7 +3,7 @@
  * supervisor and the API look connectors up here and never import one directly,
  * so adding a connector is one `registerConnector` call.
  */
-import type { ConnectorModule } from './connector';
+import type { ConnectorModule } from '../core';
 import { SluiceError } from '../errors';
 
 export class UnknownConnectorError extends SluiceError {
@@ -38,8 +38,12 @@ export interface ConnectorRegistry {
   registerAlias(alias: string, kind: string): void;
   get(kind: string): ConnectorModule;
   resolve(kind: string): ResolvedConnector;
+  /** The module for `kind` or one of its aliases, or undefined: for callers that answer an unknown kind themselves. */
+  find(kind: string): ConnectorModule | undefined;
   has(kind: string): boolean;
   list(): ConnectorModule[];
+  /** The kinds (sorted) whose module passes `filter` (all without one): the "supported kinds" of an error. */
+  kinds(filter?: (mod: ConnectorModule) => boolean): string[];
   listAliases(): ConnectorAlias[];
 }
 
@@ -48,14 +52,19 @@ export function createRegistry(): ConnectorRegistry {
   const aliases = new Map<string, string>();
   const taken = (name: string): boolean => modules.has(name) || aliases.has(name);
 
-  const resolve = (kind: string): ResolvedConnector => {
+  const lookup = (kind: string): ResolvedConnector | undefined => {
     const direct = modules.get(kind);
     if (direct) return { module: direct };
     const target = aliases.get(kind);
     const viaAlias = target === undefined ? undefined : modules.get(target);
-    if (viaAlias) return { module: viaAlias, deprecatedAlias: kind };
+    return viaAlias ? { module: viaAlias, deprecatedAlias: kind } : undefined;
+  };
+  const resolve = (kind: string): ResolvedConnector => {
+    const found = lookup(kind);
+    if (found) return found;
     throw new UnknownConnectorError(kind, [...modules.keys()].sort());
   };
+  const list = (): ConnectorModule[] => [...modules.values()].sort((a, b) => a.kind.localeCompare(b.kind));
 
   return {
     register(mod) {
@@ -71,8 +80,10 @@ export function createRegistry(): ConnectorRegistry {
     },
     get: (kind) => resolve(kind).module,
     resolve,
+    find: (kind) => lookup(kind)?.module,
     has: (kind) => modules.has(kind) || aliases.has(kind),
-    list: () => [...modules.values()].sort((a, b) => a.kind.localeCompare(b.kind)),
+    list,
+    kinds: (filter = () => true) => list().filter(filter).map((m) => m.kind),
     listAliases: () =>
       [...aliases.entries()]
         .map(([alias, kind]) => ({ alias, kind, deprecated: true as const }))

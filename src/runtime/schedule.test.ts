@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isScheduled, nextRunAfter, Scheduler, validateSchedule } from './schedule';
 import { SluiceError } from '../errors';
-import { waitFor } from './testing/wait-for';
+import { waitFor } from '../../test/helpers/wait-for';
 
 const refused = (fn: () => void, field: string, reason?: RegExp): SluiceError => {
   let caught: unknown;

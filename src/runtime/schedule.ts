@@ -4,7 +4,7 @@
  * does is the supervisor's business; this module only calls it back.
  */
 import { Cron } from 'croner';
-import type { StreamSpec, StreamSchedule } from './connector';
+import type { StreamSpec, StreamSchedule } from '../core';
 import { SluiceError } from '../errors';
 
 export const DEFAULT_TIMEZONE = 'UTC';

@@ -4,9 +4,9 @@ import pino from 'pino';
 import { Supervisor } from './supervisor';
 import { createRegistry } from './registry';
 import { createMemoryPersistence } from './persistence';
-import type { ConnectionSpec, StreamSpec } from './connector';
+import type { ConnectionSpec, StreamSpec } from '../core';
 import { createMemoryConnectors } from './testing/memory-connectors';
-import { waitFor } from './testing/wait-for';
+import { waitFor } from '../../test/helpers/wait-for';
 
 // The run loop applies a stream's row filters to change events before they are published.
 const conn = (id: string, kind: string): ConnectionSpec => ({ id, name: id, kind, url: `memory://${id}`, options: {} });

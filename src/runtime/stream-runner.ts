@@ -7,31 +7,18 @@
  * `runStream` never throws: every outcome, failures included, comes back as a
  * value, so a broken connector can never become an unhandled rejection.
  */
-import {
-  RUN_EVENTS,
-  type ConnectionSpec,
-  type ConnectorContext,
-  type ConnectorModule,
-  type EventBatch,
-  type Position,
-  type Sink,
-  type Source,
-  type StreamSpec,
-  type TableRef,
-} from './connector';
+import { RUN_EVENTS, canSnapshot, canBegin, canCutOver, reportsLag, canPrepare, parseTableName, type ConnectionSpec, type ConnectorContext, type ConnectorModule, type EventBatch, type Position, type Sink, type Source, type StreamSpec } from '../core';
 import type { RunCounters, SnapshotPhase, StreamPersistence } from './persistence';
 import type { Transport, TransportFactory } from '../transport/types';
 import { NOOP_METER, type Meter } from '../metrics/stream-meter';
 import type { ConnectorRegistry } from './registry';
 import { SluiceError } from '../errors';
-import { ConnectionNotFoundError, ConnectorRoleError, MappingNotFoundError, StreamNotFoundError } from './supervisor-types';
+import { ConnectionNotFoundError, ConnectorRoleError, MappingNotFoundError, StreamNotFoundError, type Stage } from './supervisor-types';
 import { dialectOf, streamTransform, validateFilters } from '../transform';
 import { validateStreamMapping } from '../transform/mapping';
 import { needsTableList, resolveTables } from '../transform/tables';
 import { assertTablesAllowed } from './system-schemas';
 import { RecordErrorPolicy, storeDeadLetters, withRecordErrors } from './record-errors';
-
-export type Stage = 'INITIALIZATION' | 'SNAPSHOT' | 'CDC';
 
 /** Everything a run needs, resolved and validated by the supervisor beforehand. */
 export interface RunPlan {
@@ -95,7 +82,7 @@ function roleModule(registry: ConnectorRegistry, logger: ConnectorContext['logge
   const { module: mod, deprecatedAlias } = registry.resolve(kind);
   if (deprecatedAlias) logger.warn({ streamId, alias: deprecatedAlias, kind: mod.kind }, 'connection kind is a deprecated alias');
   if (!mod.roles.includes(role) || !(role === 'source' ? mod.createSource : mod.createSink)) {
-    const supported = registry.list().filter((m) => m.roles.includes(role)).map((m) => m.kind);
+    const supported = registry.kinds((m) => m.roles.includes(role));
     throw new ConnectorRoleError(kind, role, supported);
   }
   return mod;
@@ -149,12 +136,6 @@ export function newCounters(): RunCounters {
   return { eventsRead: 0, eventsWritten: 0, snapshotRows: 0, cdcEvents: 0, batches: 0, eventsFailed: 0, deadLettered: 0 };
 }
 
-/** "schema.table" → TableRef; a bare name leaves the schema to the source's default. */
-export function parseTableName(name: string): TableRef {
-  const dot = name.indexOf('.');
-  return dot < 0 ? { schema: '', table: name } : { schema: name.slice(0, dot), table: name.slice(dot + 1) };
-}
-
 const ABORTED = Symbol('aborted');
 
 export const LAG_POLL_MS = 5000;
@@ -165,14 +146,15 @@ export const LAG_POLL_MS = 5000;
  * gauges keep their last values. Returns the stop function.
  */
 function pollLag(source: Source, transport: Transport, meter: Meter, everyMs: number, logger: ConnectorContext['logger']): () => void {
-  if (!source.lag && !transport.lag) return () => undefined;
+  const lagging = reportsLag(source) ? source : null;
+  if (!lagging && !transport.lag) return () => undefined;
   let busy = false;
   let failing = false;
   const probe = async (): Promise<void> => {
     if (busy) return;
     busy = true;
     try {
-      const [sourceLag, consumer] = await Promise.all([source.lag?.() ?? null, transport.lag?.() ?? null]);
+      const [sourceLag, consumer] = await Promise.all([lagging?.lag() ?? null, transport.lag?.() ?? null]);
       meter.lag(sourceLag, consumer);
       failing = false;
     } catch (err) {
@@ -316,7 +298,7 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     const wantsSnapshot = stream.mode !== 'CDC_ONLY' && !persistence.isSnapshotDone(streamId);
     let finished = true;
     if (wantsSnapshot) {
-      if (!src.snapshot) {
+      if (!canSnapshot(src)) {
         throw new SluiceError('CONNECTOR_SNAPSHOT_UNSUPPORTED', `the ${deps.sourceConnection.kind} source cannot take a snapshot`, { stream: streamId });
       }
       if (signal.aborted) return (outcome = { kind: 'aborted' });
@@ -326,7 +308,7 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       logger.info({ resumeFrom: plan.resumeFrom }, 'snapshot starting');
       // Only a fresh snapshot may clear the target (dropCollections): a resumed one
       // would lose the chunks it already wrote.
-      if (plan.resumeFrom === null) await sink.prepare?.(plan.tables, ctx);
+      if (plan.resumeFrom === null && canPrepare(sink)) await sink.prepare(plan.tables, ctx);
       finished = await pump(src.snapshot(plan, ctx), pumping.signal, async (batch) => {
         await deliver(batch, 'snapshotRows');
         // Snapshot positions are ours alone; the database is only acked for CDC.
@@ -353,14 +335,14 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       // A source without server-side replica state (MySQL) returns where "now" is: it is
       // recorded at once, so a pause or a crash before the first batch resumes there and
       // not at a later "now" (nothing precedes it, so nothing is left unacknowledged).
-      const at = await src.begin?.(ctx);
+      const at = canBegin(src) ? await src.begin(ctx) : undefined;
       if (at) {
         persistence.savePosition(streamId, 'cdc', at);
         saved = at;
       }
     }
     if (signal.aborted) return (outcome = { kind: 'aborted' });
-    deps.onPhase('snapshotDone', { cutover: src.currentPosition !== undefined && src.covers !== undefined });
+    deps.onPhase('snapshotDone', { cutover: canCutOver(src) });
     stage = 'CDC';
     // No CDC position yet: the snapshot's last position tells a source without
     // server-side replica state (MySQL) where its consistent point was.
@@ -374,7 +356,7 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     let cutoverError: { error: unknown } | undefined;
     let live = true;
     const reach = (position: Position | null): void => {
-      if (target && position && src.covers!(position, target) && !drained) {
+      if (target && position && canCutOver(src) && src.covers(position, target) && !drained) {
         drained = true;
         pumping.abort();
       }
@@ -382,7 +364,7 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     deps.cutover?.then(async () => {
       if (!live) return;
       try {
-        if (!src.currentPosition || !src.covers) {
+        if (!canCutOver(src)) {
           throw new SluiceError('CONNECTOR_CUTOVER_UNSUPPORTED', `the ${deps.sourceConnection.kind} source cannot tell its current position`, { stream: streamId });
         }
         const at = await src.currentPosition();

@@ -3,12 +3,14 @@
  * and the status view the API serves. Kept apart so the API and metrics can import
  * them without the supervisor's machinery.
  */
-import type { Position, StreamSpec } from './connector';
+import type { Position, StreamSpec } from '../core';
 import type { CdcStatus, PublicStatus, StreamEvent, StreamState } from './lifecycle';
 import type { ErrorInfo, RunCounters, RunStatus, SnapshotPhase } from './persistence';
-import type { Stage } from './stream-runner';
 import { SluiceError } from '../errors';
 import type { EventActivity } from './event-rate';
+
+/** Where a run is: what a failure and a job update name as its stage. */
+export type Stage = 'INITIALIZATION' | 'SNAPSHOT' | 'CDC';
 
 export class StreamNotFoundError extends SluiceError {
   constructor(streamId: string) {

@@ -4,9 +4,9 @@ import pino from 'pino';
 import { Supervisor, SUPERVISOR_EVENTS, type StateChange } from './supervisor';
 import { createRegistry } from './registry';
 import { createMemoryPersistence, type MemoryPersistence } from './persistence';
-import type { ConnectionSpec, Row, StreamSpec } from './connector';
+import type { ConnectionSpec, Row, StreamSpec } from '../core';
 import { createMemoryConnectors, type MemoryConnectors } from './testing/memory-connectors';
-import { waitFor } from './testing/wait-for';
+import { waitFor } from '../../test/helpers/wait-for';
 
 // A connector error must never escape as an unhandled rejection.
 const unhandled: unknown[] = [];

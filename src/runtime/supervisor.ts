@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { EventBatch, StreamSpec } from './connector';
+import { canDropSink, canDropSource, type EventBatch, type StreamSpec } from '../core';
 import {
   ACTIVE_STATES,
   InvalidTransitionError,
@@ -20,7 +20,7 @@ import {
 } from './lifecycle';
 import type { ErrorInfo, RunCounters, RunStatus, SnapshotPhase, StreamPersistence } from './persistence';
 import type { ConnectorRegistry } from './registry';
-import { newCounters, planRun, planSink, runStream, type RunOutcome, type RunPlan, type Stage } from './stream-runner';
+import { newCounters, planRun, planSink, runStream, type RunOutcome, type RunPlan } from './stream-runner';
 import { createTransport } from '../transport/index';
 import { isScheduled, Scheduler } from './schedule';
 import type { TransportFactory } from '../transport/types';
@@ -38,6 +38,7 @@ import {
   type StreamFailed,
   type ScheduleTick,
   type StreamStatusView,
+  type Stage,
 } from './supervisor-types';
 
 export * from './supervisor-types';
@@ -295,16 +296,17 @@ export class Supervisor extends EventEmitter {
         const args = { stream: plan.stream, logger: entry.logger };
         const sink = dropSink ? plan.sinkModule.createSink!({ ...args, connection: plan.sinkConnection }) : null;
         try {
-          await sink?.drop?.({ check: true });
+          const droppable = sink && canDropSink(sink) ? sink : null;
+          await droppable?.drop({ check: true });
           if (plan.sourceModule) {
             const source = plan.sourceModule.createSource!({ ...args, connection: plan.sourceConnection });
             try {
-              await source.drop?.();
+              if (canDropSource(source)) await source.drop();
             } finally {
               await source.close().catch((err: unknown) => entry.logger.warn({ err }, 'closing the source after drop failed'));
             }
           }
-          await sink?.drop?.();
+          await droppable?.drop();
         } finally {
           await sink?.close().catch((err: unknown) => entry.logger.warn({ err }, 'closing the sink after drop failed'));
         }

@@ -18,7 +18,7 @@
  */
 import { SluiceError } from '../errors';
 import { parseConnectionUrl } from '../connection-url';
-import type { TableRef } from './connector';
+import type { TableRef } from '../core';
 
 type Conn = { kind: string; url: string; options?: Record<string, unknown>; id?: string; name?: string };
 

@@ -19,17 +19,12 @@
  * resolved (resolveMapping) before this is called.
  */
 import type { Logger } from 'pino';
-import { SluiceError } from '../errors';
-import type { ConnectionSpec, ConnectorModule, Row, RowQuery, StreamSpec, TableRef, TableSchema, TableVerification, VerifyChildTable, VerifySourceTable } from './connector';
-import type { ConnectorRegistry } from './registry';
-import { filterOf, rowLimitOf } from '../transform/filters';
-import { keptColumns } from '../transform/columns';
-import { resolveTables } from '../transform/tables';
-import { assertTablesAllowed } from './system-schemas';
+import { MAX_READ_ROWS, parseTableName, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef, type TableSchema, type TableVerification, type VerifyChildTable, type VerifySourceTable } from '../core';
+import { moduleWith, requestedTable, streamTableNames, type StreamReadArgs } from './stream-reads';
+import { dialectOf, rowLimitOf } from '../transform/filters';
+import { streamTableRead } from '../transform/columns';
 import { childrenOf, keyString, type MappingSpec } from '../transform/mapping';
-import type { Dialect } from '../transform/where';
-import { Decimal } from './values';
-import { MAX_READ_ROWS } from './browse';
+import { keysWhere, type Dialect } from '../transform/where';
 
 /** Relational Migrator's metadata.verificationStatus values. */
 export const VERIFICATION_STATUSES = ['VERIFYING', 'FAILED', 'CANCELLING', 'CANCELLED', 'VERIFIED', 'ABORTED'] as const;
@@ -47,15 +42,6 @@ export interface VerifyReport {
   tables: TableVerification[];
 }
 
-function moduleFor(registry: ConnectorRegistry, kind: string, need: 'readRows' | 'verify'): ConnectorModule {
-  const mod = registry.list().find((m) => m.kind === kind);
-  if (!mod?.[need]) {
-    const supported = registry.list().filter((m) => m[need]).map((m) => m.kind);
-    throw new SluiceError('CONNECTOR_ROLE_UNSUPPORTED', `A ${kind} connection cannot be ${need === 'verify' ? 'the target' : 'the source'} of a verification.`, { kind, supported });
-  }
-  return mod;
-}
-
 /** The stream's mapping rules ({mappingId} must have been resolved), or undefined. */
 function rulesOf(stream: Pick<StreamSpec, 'mapping'>): MappingSpec | undefined {
   const m = stream.mapping as MappingSpec | undefined;
@@ -69,64 +55,28 @@ export function skipReason(stream: Pick<StreamSpec, 'mapping'>, _name: string): 
   return null;
 }
 
-/** A value as a literal of the whereClause language, or undefined when it has none that is exact. */
-export function whereLiteral(v: unknown, dialect: Dialect): string | undefined {
-  if (typeof v === 'bigint') return v.toString();
-  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : undefined;
-  if (v instanceof Decimal) return v.text;
-  if (typeof v === 'string') {
-    const body = dialect === 'mysql' ? v.replace(/\\/g, '\\\\').replace(/'/g, "''") : v.replace(/'/g, "''");
-    return `'${body}'`;
-  }
-  return undefined;
-}
-
-const quoteIdent = (name: string, dialect: Dialect): string => (dialect === 'mysql' ? `\`${name.replace(/`/g, '``')}\`` : `"${name.replace(/"/g, '""')}"`);
-
 /**
  * A whereClause matching the child rows whose `columns` hold one of these value tuples
- * (compiled like every filter: strings become parameters, never SQL text), or
- * undefined when a value has no exact literal.
+ * (keysWhere: strings become parameters, never SQL text), or undefined when a value has
+ * no exact literal. No tuples match no row.
  */
 export function matchClause(columns: readonly string[], tuples: readonly unknown[][], dialect: Dialect): string | undefined {
-  const lit = tuples.map((t) => t.map((v) => whereLiteral(v, dialect)));
-  if (lit.some((t) => t.some((v) => v === undefined))) return undefined;
-  if (tuples.length === 0) return '1 = 0';
-  if (columns.length === 1) return `${quoteIdent(columns[0]!, dialect)} IN (${lit.map((t) => t[0]).join(', ')})`;
-  return lit.map((t) => `(${columns.map((c, i) => `${quoteIdent(c, dialect)} = ${t[i]}`).join(' AND ')})`).join(' OR ');
+  return tuples.length === 0 ? '1 = 0' : keysWhere(columns, tuples, dialect);
 }
 
 /** Parents per child query, so that a clause stays small (an IN list takes more than ORed conjunctions). */
 const matchBatch = (columns: number): number => (columns === 1 ? 1000 : 200);
 
-export async function verifyStream(opts: {
-  registry: ConnectorRegistry;
-  stream: StreamSpec;
-  source: ConnectionSpec;
-  sink: ConnectionSpec;
-  request: VerifyRequest;
-  logger: Logger;
-}): Promise<VerifyReport> {
+export async function verifyStream(opts: StreamReadArgs<VerifyRequest>): Promise<VerifyReport> {
   const { stream, source, sink, logger } = opts;
-  const src = moduleFor(opts.registry, source.kind, 'readRows');
-  const dst = moduleFor(opts.registry, sink.kind, 'verify');
-  const listed = src.listTables ? await src.listTables(source, logger) : { tables: [], defaultSchema: '' };
-  const all = resolveTables(stream.tables, stream.excludeTables, listed.tables, listed.defaultSchema);
-  assertTablesAllowed(source, all); // system-schemas.ts
-  let names = all;
-  if (opts.request.tables?.length) {
-    names = opts.request.tables.map((t, i) => {
-      const full = t.includes('.') ? t : `${listed.defaultSchema}.${t}`;
-      if (!all.includes(full)) {
-        throw new SluiceError('VALIDATION_FAILED', `body field "tables.${i}": ${t} is not one of the stream's tables (${all.join(', ')})`, { field: `tables.${i}`, table: t, tables: all });
-      }
-      return full;
-    });
-  }
+  const src = moduleWith(opts.registry, source.kind, 'readRows', 'the source of a verification');
+  const dst = moduleWith(opts.registry, sink.kind, 'verify', 'the target of a verification');
+  const { all, defaultSchema } = await streamTableNames(src, source, stream, logger);
+  const names = opts.request.tables?.length ? opts.request.tables.map((t, i) => requestedTable(t, i, all, defaultSchema)) : all;
   const maxDifferences = opts.request.maxDifferences ?? 10;
   const chunkSize = opts.request.chunkSize ?? 1000;
   const spec = rulesOf(stream);
-  const dialect: Dialect = source.kind === 'mysql' ? 'mysql' : 'postgresql';
+  const dialect = dialectOf(source.kind);
   const ruleOf = (n: string) => spec?.tables?.[n];
   // A child asked for alone is compared inside its parent, so the parent is read too.
   const wanted = new Set(names);
@@ -189,14 +139,10 @@ export interface PreparedTable {
 
 /** A table's filters, as the snapshot applies them; a string when it cannot be compared. */
 async function prepare(src: ConnectorModule, source: ConnectionSpec, stream: StreamSpec, name: string, logger: Logger): Promise<PreparedTable | string> {
-  const dot = name.indexOf('.');
-  const ref: TableRef = { schema: name.slice(0, dot), table: name.slice(dot + 1) };
+  const ref = parseTableName(name);
   const probe = await src.readRows!(source, ref, { limit: 0, offset: 0 }, logger);
   if (probe.schema.key.length === 0) return 'the table has no primary key, so its documents cannot be matched to rows';
-  const kept = keptColumns(stream, ref, probe.schema);
-  const columns = kept ? probe.schema.columns.filter((c) => kept.has(c.name)).map((c) => c.name) : undefined;
-  const schema = { columns: probe.schema.columns.filter((c) => !columns || columns.includes(c.name)), key: probe.schema.key };
-  const where = filterOf(stream, ref)?.whereClause;
+  const { schema, columns, where } = streamTableRead(stream, ref, probe.schema);
   const rowCount = rowLimitOf(stream, ref);
   const query = (w: string | undefined, offset: number, limit: number): Promise<Row[]> => {
     const q: RowQuery = { offset, limit, ...(w !== undefined ? { where: w } : {}), ...(columns ? { columns } : {}) };

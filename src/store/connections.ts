@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import type { Db } from './db';
 import type { SecretBox } from './secrets';
 import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
-import type { ConnectionSpec } from '../runtime/connector';
+import type { ConnectionSpec } from '../core';
 import { SluiceError } from '../errors';
 import { nameTakenIn } from './names';
 import { formatConnectionUrl, parseConnectionUrl, splitConnectionUrl, type ConnectionUrl, type UrlKind } from '../connection-url';

@@ -1,7 +1,7 @@
 /** Dead letters of the direct transport: records rejected under errorHandling WARN / SKIP, with their error. */
 import type { Db } from './db';
 import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
-import { eventJson, type DeadLetter } from '../runtime/record-errors';
+import { eventJson, type DeadLetter } from '../core';
 
 export interface DeadLetterRecord {
   id: number;

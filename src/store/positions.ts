@@ -6,7 +6,7 @@
  */
 import type { Db } from './db';
 import { nowIso } from './list';
-import type { Position } from '../runtime/connector';
+import type { Position } from '../core';
 
 export type Phase = 'snapshot' | 'cdc';
 

@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import type { Db } from './db';
 import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
-import type { StreamSpec } from '../runtime/connector';
+import type { StreamSpec } from '../core';
 import { nameTakenIn } from './names';
 
 export type StreamInput = Omit<StreamSpec, 'id'>;

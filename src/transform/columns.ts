@@ -5,8 +5,7 @@
  * run first: a whereClause may read a column that is not sent on.
  */
 import { SluiceError } from '../errors';
-import type { ChangeEvent, Row, StreamSpec, TableRef } from '../runtime/connector';
-import type { TableSchema } from '../runtime/values';
+import type { ChangeEvent, Row, StreamSpec, TableRef, TableSchema } from '../core';
 import { filterOf } from './filters';
 
 export interface ColumnFilterSpec {
@@ -88,4 +87,30 @@ export class ColumnFilter {
     const project = (row: Row | null): Row | null => (row ? Object.fromEntries(Object.entries(row).filter(([k]) => p.kept.has(k))) : row);
     return { ...e, before: project(e.before), after: project(e.after), ...(p.schema ? { schema: p.schema } : {}) };
   }
+}
+
+/** A table as a stream reads it: the schema of its kept columns, and what readRows is asked for. */
+export interface StreamTableRead {
+  /** The table's schema with only the kept columns (the key stays). */
+  schema: TableSchema;
+  /** The columns to read; left out when every column is kept. */
+  columns?: string[];
+  /** The table's whereClause, when it has one. */
+  where?: string;
+}
+
+/**
+ * How `stream` reads a table of this schema (as the snapshot does): column include/exclude
+ * applied to the schema, and its whereClause. Verification and the mapping preview read
+ * source rows through readRows with it.
+ */
+export function streamTableRead(stream: Spec, ref: TableRef, schema: TableSchema): StreamTableRead {
+  const kept = keptColumns(stream, ref, schema);
+  const columns = kept ? schema.columns.filter((c) => kept.has(c.name)).map((c) => c.name) : undefined;
+  const where = filterOf(stream, ref)?.whereClause;
+  return {
+    schema: { ...schema, columns: schema.columns.filter((c) => !columns || columns.includes(c.name)) },
+    ...(columns ? { columns } : {}),
+    ...(where !== undefined ? { where } : {}),
+  };
 }

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChangeEvent, Op, Row } from '../runtime/connector';
-import type { TableSchema } from '../runtime/values';
+import type { ChangeEvent, Op, Row, TableSchema } from '../core';
 import { SluiceError } from '../errors';
 import { dialectOf, RowFilter, rowLimitOf, validateFilters } from './filters';
 

@@ -21,8 +21,7 @@
  * snapshot's database reads them when the SELECT runs).
  */
 import { SluiceError, isSluiceError } from '../errors';
-import type { ChangeEvent, EventBatch, Row, StreamSpec, TableRef } from '../runtime/connector';
-import { keyOf, type ColumnSpec, type TableSchema } from '../runtime/values';
+import { keyOf, type ChangeEvent, type EventBatch, type Row, type StreamSpec, type TableRef, type ColumnSpec, type TableSchema } from '../core';
 import { compileWhere, type CompiledWhere, type Dialect } from './where';
 
 export type { Dialect } from './where';

@@ -3,7 +3,7 @@
  * source read to the batch that is published, plus what was dropped. Pure; the
  * runner calls it in the source's process, so what it removes never leaves it.
  */
-import type { EventBatch, StreamSpec } from '../runtime/connector';
+import type { EventBatch, StreamSpec } from '../core';
 import { ColumnFilter } from './columns';
 import { RowFilter, type Dialect, type FilterResult } from './filters';
 

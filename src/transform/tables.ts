@@ -5,7 +5,7 @@
  * resolves the patterns against the list of tables the source connector reports.
  */
 import { SluiceError } from '../errors';
-import type { TableRef } from '../runtime/connector';
+import type { TableRef } from '../core';
 
 export const isPattern = (name: string): boolean => /[*?]/.test(name);
 

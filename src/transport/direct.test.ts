@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { DirectTransport, TransportClosedError } from './direct';
 import { createTransport, TransportUnavailableError } from './index';
-import type { ConnectorContext, EventBatch, Sink } from '../runtime/connector';
+import type { ConnectorContext, EventBatch, Sink } from '../core';
 
 const ctx: ConnectorContext = { streamId: 's', runId: 'r', logger: pino({ level: 'silent' }), signal: new AbortController().signal };
 const batch = (n: number): EventBatch => ({ events: [], position: { n } });

@@ -3,7 +3,7 @@
  * sink acknowledged it, so `publish` simply awaits `sink.write`. That makes the
  * source's ack wait for MongoDB, which is the delivery contract in direct mode.
  */
-import type { ConnectorContext, EventBatch, Sink } from '../runtime/connector';
+import type { ConnectorContext, EventBatch, Sink } from '../core';
 import type { Transport } from './types';
 import { SluiceError } from '../errors';
 

@@ -1,4 +1,6 @@
-import type { ConnectorContext, EventBatch, Sink, StreamSpec } from '../runtime/connector';
+import type { ChangeEvent, ConnectorContext, DeadLetter, DeadLetterQueue, EventBatch, Sink, StreamSpec } from '../core';
+import type { SluiceError } from '../errors';
+import type { KafkaSettings } from './kafka/settings';
 
 /**
  * The transport carries batches from a stream's source to its sink. `publish`
@@ -33,13 +35,21 @@ export interface TransportFactoryArgs {
   /** The stream being carried; a Kafka transport names its topics after it. */
   stream?: StreamSpec;
   /** Brokers and producer/topic settings (config kafka.*); required for kind 'kafka'. */
-  kafka?: import('./kafka').KafkaSettings;
+  kafka?: KafkaSettings;
   /**
    * The run's record-error policy: a transport hands it the records it cannot decode, and
    * may route dead letters to its own queue (Kafka: the stream's dead-letter topic).
    */
-  records?: import('../runtime/record-errors').RecordErrorHandler;
+  records?: RecordErrorHandler;
 }
 
 /** `kind` is the stream's `transport.kind` ('direct', 'kafka'). */
 export type TransportFactory = (kind: string, args: TransportFactoryArgs) => Transport;
+
+/** What a transport calls with a record it cannot hand on (a Kafka record that does not decode). */
+export interface RecordErrorHandler {
+  /** Resolves once the record is dead-lettered; throws the error that fails the run. */
+  reject(error: SluiceError, record: { event?: ChangeEvent; raw?: DeadLetter['raw']; table?: string | null }, ctx: ConnectorContext): Promise<void>;
+  /** Lets the transport route dead letters elsewhere (the Kafka dead-letter topic). */
+  useQueue(queue: DeadLetterQueue): void;
+}

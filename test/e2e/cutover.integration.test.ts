@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cdcRunning, compareOrders, start, streamStatus, withStream } from '../helpers/pipeline';
 import { describe as describeDiff, isEqual } from '../helpers/compare';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createStream, E2E_ADMIN_KEY, knob, mongoDb, pgClient, streamStatus, uid } from '../helpers/pipeline';
 import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 import { slotName } from '../../connectors/postgres/naming';
 
 const ROW = knob('SLUICE_E2E_REDOS_ROW', 50000);

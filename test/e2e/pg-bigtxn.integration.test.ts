@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cdcRunning, compareOrdersSample, knob, rssBytes, start, withStream } from '../helpers/pipeline';
 import { describe, isEqual } from '../helpers/compare';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 
 const BIG_TXN_ROWS = knob('SLUICE_E2E_BIG_TXN_ROWS', 1000000);
 const BIG_TXN_RSS = knob('SLUICE_E2E_BIG_TXN_RSS_MB', 500) * 1024 * 1024;

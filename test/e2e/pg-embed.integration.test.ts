@@ -17,7 +17,7 @@ import type { Client } from 'pg';
 import type { Db } from 'mongodb';
 import { createStream, knob, mongoDb, pgClient, streamStatus, transportEnv, uid } from '../helpers/pipeline';
 import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 
 const ORDERS = knob('SLUICE_E2E_EMBED_ORDERS', 300);
 const KILLS = knob('SLUICE_E2E_EMBED_KILLS', 3);

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cdcRunning, compareOrders, createOrders, createStream, E2E_ADMIN_KEY, mongoDb, ORDER_COLUMNS, pgClient, uid, sourceOrders, start, streamStatus, waitConverged, withStream, writeContinuously } from '../helpers/pipeline';
 import { describe as describeDiff, diffRows, isEqual, sinkRows, type Normalised } from '../helpers/compare';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 import { startDaemon, tmpDataDir } from '../helpers/daemon';
 
 // `n % 3 = 0 AND amount < 200 OR note LIKE '%7'`: AND binds tighter than OR (the parser does not do that by itself).

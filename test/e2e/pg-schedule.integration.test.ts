@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createOrders, createStream, E2E_ADMIN_KEY, mongoDb, pgClient, uid } from '../helpers/pipeline';
 import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 
 test('each scheduled run picks the rows its NOW()-relative whereClause selects at that moment; a restarted daemon re-arms the schedule', async () => {
   const name = `sched_${uid()}`;

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cdcRunning, start, waitConverged, withStream } from '../helpers/pipeline';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

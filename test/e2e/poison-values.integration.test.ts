@@ -20,7 +20,7 @@ import { cdcRunning, createStream, E2E_ADMIN_KEY, mongoDb, pgClient, start, stre
 import { myClient, myDatabase } from '../helpers/mysql-pipeline';
 import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
 import { kafkaBrokers, stackUrls } from '../helpers/stack';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 
 const ROWS = 12;
 const CHUNK = 3; // snapshot chunks [1-3] [4-6] [7-9] [10-12]

@@ -16,7 +16,7 @@ import { Kafka, logLevel, type IHeaders } from 'kafkajs';
 import { cdcRunning, createStream, E2E_ADMIN_KEY, mongoDb, pgClient, start, streamStatus, uid } from '../helpers/pipeline';
 import { startDaemon, tmpDataDir } from '../helpers/daemon';
 import { kafkaBrokers, stackUrls } from '../helpers/stack';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 
 const ROWS = 12;
 const CHUNK = 3; // snapshot chunks [1-3] [4-6] [7-9] [10-12]

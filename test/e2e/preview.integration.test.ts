@@ -13,7 +13,7 @@ import { BSON } from 'mongodb';
 import { createStream, mongoDb, pgClient, streamStatus, transportEnv, uid } from '../helpers/pipeline';
 import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
 import { myClient, myDatabase } from '../helpers/mysql-pipeline';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 
 const ADMIN = 'e2e-preview-admin-key-0123456789';
 const ORDERS = 40;

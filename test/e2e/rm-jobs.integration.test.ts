@@ -11,7 +11,7 @@ import { createOrders, E2E_ADMIN_KEY, mongoDb, pgClient, uid, waitConverged } fr
 import { createMyOrders, myClient, myOrders } from '../helpers/mysql-pipeline';
 import { stackUrls } from '../helpers/stack';
 import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 
 /** postgresql://u:p@h:port/db → jdbc:<sub>://h:port/db, with the credentials apart (RM's form). */
 function toJdbc(url: string, sub: string): { url: string; user: string; password: string } {

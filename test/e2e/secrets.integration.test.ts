@@ -24,7 +24,7 @@ import { createOrders, E2E_ADMIN_KEY, mongoDb, pgClient, uid, waitConverged } fr
 import { myClient, myDatabase } from '../helpers/mysql-pipeline';
 import { stackUrls } from '../helpers/stack';
 import { startDaemon, tmpDataDir, type ApiAnswer, type RunningDaemon } from '../helpers/daemon';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 
 /** Every form a password could leak in. */
 function forms(pw: string): string[] {

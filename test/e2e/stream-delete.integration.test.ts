@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { createStream, E2E_ADMIN_KEY, mongoDb, pgClient, streamStatus, uid } from '../helpers/pipeline';
 import { stackUrls } from '../helpers/stack';
 import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 
 test('DELETE /streams/{id} drops the stream\'s embedding staging collections and nothing else; an unreachable sink keeps the stream and its slot', { timeout: 300_000 }, async () => {
   const id = uid();

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createStream, mongoDb, pgClient, streamStatus, uid } from '../helpers/pipeline';
 import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 
 const ADMIN = 'e2e-verify-mapping-admin-key-0123';
 const ORDERS = 40;
@@ -186,6 +186,65 @@ test('verify applies mapping rules and embedding: passes after snapshot and CDC,
     }
     await d?.stop('SIGTERM');
     for (const t of [items, ship, orders, customers]) await pg.query(`DROP TABLE IF EXISTS ${t}`).catch(() => undefined);
+    await db.dropDatabase().catch(() => undefined);
+    await client.close();
+    await pg.end();
+  }
+});
+
+test('verify reads the children of text keys holding backslashes (one at the end included) and passes', { timeout: 180_000 }, async () => {
+  // The children of each chunk of parents are read with a whereClause on the foreign key.
+  // The where parser reads a backslash before a quote as an escape (PostgreSQL does not), so a
+  // key like `ends\` must never be spelled in a clause: those children are read whole and matched.
+  const id = uid();
+  const name = `vbs_${id}`;
+  const parents = `public.${name}_p`;
+  const children = `public.${name}_c`;
+  const codes = ['plain', 'ends\\', 'mid\\dle', "quote'\\", '\\', 'two\\\\'];
+  const pg = await pgClient();
+  const { client, db } = await mongoDb(name);
+  let d: RunningDaemon | undefined;
+  let streamId: string | undefined;
+  try {
+    await pg.query(`CREATE TABLE ${parents} (code text PRIMARY KEY, note text)`);
+    await pg.query(`CREATE TABLE ${children} (id bigint PRIMARY KEY, parent text NOT NULL REFERENCES ${parents}(code), qty int NOT NULL)`);
+    for (const [i, code] of codes.entries()) {
+      await pg.query(`INSERT INTO ${parents} VALUES ($1, $2)`, [code, `parent ${i}`]);
+      for (let k = 0; k <= i % 3; k++) await pg.query(`INSERT INTO ${children} VALUES ($1, $2, $3)`, [i * 10 + k, code, k + 1]);
+    }
+    const childRows = Number((await pg.query(`SELECT count(*) AS n FROM ${children}`)).rows[0].n);
+
+    d = await startDaemon(tmpDataDir(), {}, { adminKey: ADMIN });
+    const daemon = d;
+    ({ streamId } = await createStream(d, {
+      name,
+      mongoDb: name,
+      mode: 'SNAPSHOT',
+      tables: [parents, children],
+      extra: {
+        mapping: {
+          tables: {
+            [parents]: { collection: 'parents' },
+            [children]: { newDocuments: false, embed: { into: parents, kind: 'array', field: 'children', foreignKey: ['parent'], sort: [{ field: 'id' }] } },
+          },
+        },
+      },
+    }));
+    const sid = streamId;
+    assert.equal((await d.api(`/api/v1/streams/${sid}/start`, { method: 'POST' })).status, 202);
+    await waitFor(async () => (await streamStatus(daemon, sid)).status === 'COMPLETED', { timeoutMs: 120_000, intervalMs: 200, message: 'snapshot COMPLETED' });
+    const ends = await db.collection('parents').findOne({ _id: 'ends\\' as never });
+    assert.equal((ends?.children as unknown[] | undefined)?.length, 2, 'the snapshot embedded the children of `ends\\`');
+
+    const r = await d.api(`/api/v1/streams/${sid}/verify`, { method: 'POST', body: { chunkSize: 4 } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.status, 'PASSED', JSON.stringify(r.body));
+    const embedded = (r.body.tables as Table[]).find((t) => t.table === children && t.mode === 'embedded');
+    assert.deepEqual([embedded?.sourceCount, embedded?.sinkCount], [childRows, childRows]);
+  } finally {
+    if (d && streamId) await d.api(`/api/v1/streams/${streamId}`, { method: 'DELETE' }).catch(() => undefined);
+    await d?.stop('SIGTERM');
+    for (const t of [children, parents]) await pg.query(`DROP TABLE IF EXISTS ${t}`).catch(() => undefined);
     await db.dropDatabase().catch(() => undefined);
     await client.close();
     await pg.end();

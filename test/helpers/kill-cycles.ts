@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { startDaemon, tmpDataDir, type RunningDaemon } from './daemon';
 import { createStream, mongoDb, openOrders, streamStatus, transportEnv, uid, waitConverged, type SourceKind } from './pipeline';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from './wait-for';
 
 const ADMIN = 'e2e-kill-admin-key-0123456789';
 

@@ -13,7 +13,7 @@ import { stackUrls } from './stack';
 import assert from 'node:assert/strict';
 import { startDaemon, tmpDataDir, type RunningDaemon } from './daemon';
 import { describe, diffRows, isEqual, norm, normaliseRow, sinkRows, type Difference, type Normalised } from './compare';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from './wait-for';
 import { knob, ORDER_COLUMNS, type OrdersDb, type SourceKind } from './orders';
 import { myOrders } from './mysql-pipeline';
 

@@ -50,10 +50,68 @@ export function kafkaBrokers(): string[] {
 
 /** The stack's Prometheus: its HTTP API, the file_sd directory it watches, and promtool. */
 export function prometheusStack(): { url: string; targetsDir: string; promtool: string } {
-  const get = (name: string): string => {
-    const v = process.env[name]?.trim();
-    if (!v) throw new Error(`${name} is not set: run the tests through \`npm test\` (test/run.js sets it from \`npm run stack:status -- --json\`)`);
-    return v;
+  return { url: required('SLUICE_TEST_PROMETHEUS_URL'), targetsDir: required('SLUICE_TEST_PROMETHEUS_TARGETS'), promtool: required('SLUICE_TEST_PROMTOOL') };
+}
+
+function required(name: string): string {
+  const v = process.env[name]?.trim();
+  if (!v) throw new Error(`${name} is not set: run the tests through \`npm test\` (test/run.js sets it from \`npm run stack:status -- --json\`)`);
+  return v;
+}
+
+/**
+ * The stack's schema registry (Apicurio Registry, Confluent API): the base URL, e.g.
+ * http://127.0.0.1:58081/apis/ccompat/v7. Its default compatibility is NONE: a test that
+ * relies on BACKWARD sets it (PUT <url>/config/<subject> {"compatibility":"BACKWARD"}).
+ * Storage is in memory and shared by every test: use subjects of your own (a unique topic).
+ */
+export function schemaRegistryUrl(): string {
+  return required('SLUICE_TEST_SCHEMA_REGISTRY_URL');
+}
+
+export interface KafkaSaslUser {
+  mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  username: string;
+  password: string;
+}
+
+/**
+ * The stack's TLS material and endpoints (test material only). Every TLS endpoint serves
+ * one server certificate for 127.0.0.1 and localhost, signed by `ca`:
+ * - PostgreSQL and MariaDB take TLS on their usual port (optional for clients);
+ * - FerretDB: `mongodbTls` (mongodb://127.0.0.1:57019/?tls=true);
+ * - Kafka: a SASL_SSL listener, `kafkaSaslSsl.brokers`, with the users in `kafkaSaslSsl.users`.
+ * The wrong-host case: `wrongHost` (127.0.0.2) is not in the certificate. PostgreSQL and
+ * MariaDB also listen there on the same port, Kafka's SASL_SSL at `kafkaSaslSsl.wrongHostBrokers`;
+ * for FerretDB put a `TcpProxy` listening on 127.0.0.2 in front of it. `untrustedCa` signed
+ * nothing the stack serves (the "unknown CA" case); `otherHostCert`/`Key` is a certificate
+ * signed by `ca` for another host name, for a TLS server a test runs itself; `clientCert`/`Key`
+ * is a client certificate signed by `ca` (Kafka verifies one when sent).
+ */
+export function tlsStack(): {
+  ca: string;
+  untrustedCa: string;
+  clientCert: string;
+  clientKey: string;
+  otherHostCert: string;
+  otherHostKey: string;
+  wrongHost: string;
+  mongodbTls: string;
+  kafkaSaslSsl: { brokers: string; wrongHostBrokers: string; users: KafkaSaslUser[] };
+} {
+  return {
+    ca: required('SLUICE_TEST_TLS_CA'),
+    untrustedCa: required('SLUICE_TEST_TLS_UNTRUSTED_CA'),
+    clientCert: required('SLUICE_TEST_TLS_CLIENT_CERT'),
+    clientKey: required('SLUICE_TEST_TLS_CLIENT_KEY'),
+    otherHostCert: required('SLUICE_TEST_TLS_OTHER_HOST_CERT'),
+    otherHostKey: required('SLUICE_TEST_TLS_OTHER_HOST_KEY'),
+    wrongHost: required('SLUICE_TEST_TLS_WRONG_HOST'),
+    mongodbTls: required('SLUICE_TEST_MONGODB_TLS_URL'),
+    kafkaSaslSsl: {
+      brokers: required('SLUICE_TEST_KAFKA_SASL_SSL_BROKERS'),
+      wrongHostBrokers: required('SLUICE_TEST_KAFKA_SASL_SSL_WRONG_HOST_BROKERS'),
+      users: JSON.parse(required('SLUICE_TEST_KAFKA_SASL_USERS')) as KafkaSaslUser[],
+    },
   };
-  return { url: get('SLUICE_TEST_PROMETHEUS_URL'), targetsDir: get('SLUICE_TEST_PROMETHEUS_TARGETS'), promtool: get('SLUICE_TEST_PROMTOOL') };
 }

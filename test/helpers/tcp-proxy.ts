@@ -8,11 +8,11 @@
  */
 import net from 'node:net';
 
-export function freePort(): Promise<number> {
+export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
+    s.listen(0, host, () => {
       const { port } = s.address() as net.AddressInfo;
       s.close(() => resolve(port));
     });
@@ -26,10 +26,11 @@ export class TcpProxy {
   constructor(
     readonly port: number,
     private readonly target: { host: string; port: number },
+    readonly listenHost = '127.0.0.1',
   ) {}
 
-  static async start(target: { host: string; port: number }): Promise<TcpProxy> {
-    const p = new TcpProxy(await freePort(), target);
+  static async start(target: { host: string; port: number }, listenHost = '127.0.0.1'): Promise<TcpProxy> {
+    const p = new TcpProxy(await freePort(listenHost), target, listenHost);
     await p.start();
     return p;
   }
@@ -51,7 +52,7 @@ export class TcpProxy {
     this.#server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
+      server.listen(this.port, this.listenHost, () => resolve());
     });
   }
 

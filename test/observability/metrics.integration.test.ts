@@ -13,7 +13,7 @@ import { cdcRunning, start, uid, waitConverged, withStream } from '../helpers/pi
 import type { Client } from 'pg';
 import { prometheusStack } from '../helpers/stack';
 import { expand, metricsOf, panelQueries, sampledMetrics } from '../helpers/promql';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { waitFor } from '../helpers/wait-for';
 
 const RULES_DIR = path.resolve(__dirname, '../../../prometheus');
 

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# FerretDB (MongoDB wire protocol, PostgreSQL backend) for the test stack, port 57017.
+# FerretDB (MongoDB wire protocol, PostgreSQL backend) for the test stack, port 57017,
+# and TLS (the stack's server certificate) on 57019.
 # Sourced by stack.sh after lib.sh.
 #
 # Built from the module source with the machine's Go. Not `go install …@v1.24.2`: that
@@ -97,11 +98,18 @@ ferretdb_up() {
   # 16 ms and ~1 ms on PostgreSQL), which made any realistic sink test crawl.
   local backend
   backend="$(ferretdb_backend_url)" || die "ferretdb: needs the stack's PostgreSQL (start it first: stack.sh up)"
-  log "ferretdb: starting $FERRETDB_VERSION on 127.0.0.1:$FERRETDB_PORT (PostgreSQL backend), log $FERRETDB_LOG"
+  require_free_port "FerretDB (TLS)" "$FERRETDB_TLS_PORT"
+  # TLS on a second listener, with the stack's server certificate. No --listen-tls-ca-file:
+  # with it FerretDB requires a client certificate from every TLS client (mTLS only).
+  tls_ensure
+  log "ferretdb: starting $FERRETDB_VERSION on 127.0.0.1:$FERRETDB_PORT, TLS on 127.0.0.1:$FERRETDB_TLS_PORT (PostgreSQL backend), log $FERRETDB_LOG"
   setsid "$FERRETDB_BIN" \
     --handler=postgresql \
     --postgresql-url="$backend" \
     --listen-addr="127.0.0.1:$FERRETDB_PORT" \
+    --listen-tls="127.0.0.1:$FERRETDB_TLS_PORT" \
+    --listen-tls-cert-file="$TLS_CERT" \
+    --listen-tls-key-file="$TLS_KEY" \
     --state-dir="$FERRETDB_DIR/state" \
     --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
     --telemetry=disable \
@@ -118,6 +126,8 @@ ferretdb_down() {
 }
 
 ferretdb_url() { echo "${SLUICE_TEST_MONGODB_URL:-$FERRETDB_URL}"; }
+# The TLS listener (the stack's own FerretDB only).
+ferretdb_tls_url() { echo "mongodb://127.0.0.1:$FERRETDB_TLS_PORT/?tls=true"; }
 
 ferretdb_is_up() {
   if ferretdb_external; then return 0; fi

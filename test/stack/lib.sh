@@ -27,9 +27,20 @@ KAFKA_CONTROLLER_PORT=$((59093 + PORT_OFFSET))
 FERRETDB_PORT=$((57017 + PORT_OFFSET))
 FERRETDB_DEBUG_PORT=$((57018 + PORT_OFFSET))
 PROMETHEUS_PORT=$((59090 + PORT_OFFSET))
+KAFKA_COMPAT_PORT=$((59094 + PORT_OFFSET))            # the 3.9 compatibility Kafka
+KAFKA_COMPAT_CONTROLLER_PORT=$((59095 + PORT_OFFSET))
+KAFKA_SASL_PORT=$((59096 + PORT_OFFSET))              # SASL_SSL on 127.0.0.1
+KAFKA_SASL_ALT_PORT=$((59097 + PORT_OFFSET))          # SASL_SSL on 127.0.0.2 (wrong host)
+FERRETDB_TLS_PORT=$((57019 + PORT_OFFSET))
+REGISTRY_PORT=$((58081 + PORT_OFFSET))                # Apicurio Registry
 
 # Pinned versions.
-KAFKA_VERSION=3.9.2
+# Kafka: 4.1.x by default; SLUICE_STACK_KAFKA_VERSION=3.9.2 brings up 3.9 instead. The
+# compatibility instance (kafka-compat) runs KAFKA_COMPAT_VERSION.
+KAFKA_VERSION="${SLUICE_STACK_KAFKA_VERSION:-4.1.1}"
+KAFKA_COMPAT_VERSION="${SLUICE_STACK_KAFKA_COMPAT_VERSION:-3.9.2}"
+case "$KAFKA_VERSION$KAFKA_COMPAT_VERSION" in *[!0-9.]*) printf '[stack] ERROR: Kafka versions must look like 4.1.1, got %s and %s\n' "$KAFKA_VERSION" "$KAFKA_COMPAT_VERSION" >&2; exit 1;; esac
+APICURIO_VERSION=2.6.13.Final
 FERRETDB_VERSION=v1.24.2
 PROMETHEUS_DEB_VERSION=2.42.0+ds-5+deb12u1
 DOCKER_COMPOSE_DEB_VERSION=1.29.2-3
@@ -159,6 +170,24 @@ require_free_port() {
 }
 
 # ---- Debian packages -------------------------------------------------------------
+
+# mvn_run WHAT POM GOAL ARGS...: maven on a copy of POM (plugins write under the pom's
+# target/, which must not land in the repository), with the cache's local repository;
+# on failure, the log's tail and a stop naming WHAT.
+mvn_run() {
+  local what="$1" pom="$2" goal="$3"; shift 3
+  command -v mvn >/dev/null 2>&1 || apt_install maven
+  local build="$CACHE_DIR/mvn-build-$what" buildlog="$CACHE_DIR/$what-build.log"
+  rm -rf "$build"
+  mkdir -p "$build"
+  cp "$pom" "$build/pom.xml"
+  if ! mvn -q -B -f "$build/pom.xml" -Dmaven.repo.local="$CACHE_DIR/m2" "$@" "$goal" >"$buildlog" 2>&1; then
+    tail -n 30 "$buildlog" >&2
+    rm -rf "$build"
+    die "$what: mvn $goal failed; see $buildlog"
+  fi
+  rm -rf "$build"
+}
 
 APT_UPDATED=0
 # apt_install PKG...: install Debian packages, keeping the downloaded .debs in the cache,

@@ -60,6 +60,8 @@ mariadb_ready() {
 
 mariadb_configure() {
   user_dir "$MARIADB_DIR" "$MARIADB_RUN" "$MARIADB_DIR/tmp"
+  tls_ensure
+  tls_copy_for "$MARIADB_DIR/tls"
   as_user tee "$MARIADB_CNF" >/dev/null <<EOF
 # sluice test stack
 [client]
@@ -72,11 +74,16 @@ socket = $MARIADB_SOCK
 pid-file = $MARIADB_PID
 tmpdir = $MARIADB_DIR/tmp
 port = $MARIADB_PORT
-bind-address = 127.0.0.1
+# 127.0.0.2 too: the address the server certificate does not carry (the wrong-host case)
+bind-address = 127.0.0.1,$TLS_WRONG_HOST
 skip-name-resolve
 log-error = $MARIADB_LOG
 character-set-server = utf8mb4
 collation-server = utf8mb4_general_ci
+# TLS with the stack CA, optional for clients (a user may still REQUIRE SSL)
+ssl-ca = $MARIADB_DIR/tls/ca.pem
+ssl-cert = $MARIADB_DIR/tls/server.pem
+ssl-key = $MARIADB_DIR/tls/server-key.pem
 max_connections = 300
 # binlog for CDC
 server_id = 1

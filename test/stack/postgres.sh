@@ -37,6 +37,41 @@ pg_ready() {
     -c 'select 1' >/dev/null 2>&1
 }
 
+# pg_hba.conf (rewritten on every start): password logins over TCP, with or without TLS,
+# from 127.0.0.1 and from 127.0.0.2 (the address the server certificate does not carry).
+# The bootstrap superuser "sluice" has every attribute, REPLICATION included.
+pg_write_hba() {
+  as_user tee "$PG_DATA/pg_hba.conf" >/dev/null <<EOF
+# sluice test stack
+# TYPE  DATABASE     USER  ADDRESS        METHOD
+local   all          all                  trust
+local   replication  all                  trust
+host    all          all   127.0.0.1/32   scram-sha-256
+host    replication  all   127.0.0.1/32   scram-sha-256
+host    all          all   $TLS_WRONG_HOST/32   scram-sha-256
+host    replication  all   $TLS_WRONG_HOST/32   scram-sha-256
+EOF
+}
+
+# TLS (optional for clients: the same port takes plain and TLS connections) with the
+# stack CA, and the second listen address. In a file of its own, included last by
+# postgresql.conf, so that a data dir made by an older stack.sh gets it too.
+pg_write_tls_conf() {
+  tls_ensure
+  tls_copy_for "$PG_DIR/tls"
+  as_user tee "$PG_DATA/sluice-stack.conf" >/dev/null <<EOF
+# sluice test stack (rewritten by test/stack/postgres.sh on every start)
+listen_addresses = '127.0.0.1,$TLS_WRONG_HOST'
+ssl = on
+ssl_cert_file = '$PG_DIR/tls/server.pem'
+ssl_key_file = '$PG_DIR/tls/server-key.pem'
+ssl_ca_file = '$PG_DIR/tls/ca.pem'
+EOF
+  if ! grep -q "^include_if_exists = 'sluice-stack.conf'" "$PG_DATA/postgresql.conf"; then
+    printf "\ninclude_if_exists = 'sluice-stack.conf'\n" | as_user tee -a "$PG_DATA/postgresql.conf" >/dev/null
+  fi
+}
+
 pg_init() {
   [ -f "$PG_DATA/PG_VERSION" ] && return 0
   log "postgres: initdb in $PG_DATA"
@@ -53,15 +88,6 @@ pg_init() {
     || { rm -f "$pwfile"; tail -n 20 "$PG_DIR/initdb.log" >&2; die "postgres: initdb failed; see $PG_DIR/initdb.log"; }
   rm -f "$pwfile"
 
-  # The bootstrap superuser "sluice" has every attribute, REPLICATION included.
-  as_user tee "$PG_DATA/pg_hba.conf" >/dev/null <<EOF
-# sluice test stack
-# TYPE  DATABASE     USER  ADDRESS        METHOD
-local   all          all                  trust
-local   replication  all                  trust
-host    all          all   127.0.0.1/32   scram-sha-256
-host    replication  all   127.0.0.1/32   scram-sha-256
-EOF
   as_user tee -a "$PG_DATA/postgresql.conf" >/dev/null <<EOF
 
 # ---- sluice test stack ----
@@ -103,6 +129,8 @@ pg_up() {
     return 0
   fi
   pg_init
+  pg_write_hba
+  pg_write_tls_conf
   require_free_port PostgreSQL "$PG_PORT"
   user_dir "$PG_RUN"
   log "postgres: starting ($("$PG_BIN/postgres" --version)) on 127.0.0.1:$PG_PORT, log $PG_LOG"

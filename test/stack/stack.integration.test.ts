@@ -1,7 +1,8 @@
 /**
  * Smoke test of the test stack: each server answers the project's own client and is
  * configured the way the connectors need (logical WAL, ROW/FULL binlog, acks=all with the
- * idempotent producer and consumer groups, MongoDB CRUD and bulkWrite).
+ * idempotent producer and consumer groups, MongoDB CRUD and bulkWrite), and the schema
+ * registry answers the Confluent API. TLS and SASL: tls.integration.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,8 +11,8 @@ import { Client } from 'pg';
 import mysql from 'mysql';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
-import { kafkaBrokers, prometheusStack, stackUrls } from '../helpers/stack';
-import { waitFor } from '../../src/runtime/testing/wait-for';
+import { kafkaBrokers, prometheusStack, schemaRegistryUrl, stackUrls } from '../helpers/stack';
+import { waitFor } from '../helpers/wait-for';
 
 const run = `${Date.now().toString(36)}_${crypto.randomBytes(3).toString('hex')}`;
 
@@ -172,4 +173,35 @@ test('prometheus: ready, watching the file_sd target directory, and evaluating t
     },
     { timeoutMs: 20000, message: 'the sluice alert group loaded and evaluated without errors' },
   );
+});
+
+test('schema registry: the Confluent API registers a schema, returns it by id, and enforces BACKWARD once set', async () => {
+  const url = schemaRegistryUrl();
+  const subject = `stack-smoke-${run}-value`;
+  const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => {
+    const r = await fetch(`${url}${path}`, {
+      method,
+      headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    return { status: r.status, json: await r.json().catch(() => null) };
+  };
+  const v1 = { type: 'record', name: 'Smoke', fields: [{ name: 'id', type: 'int' }] };
+  try {
+    // Apicurio's default is NONE, not Confluent's BACKWARD: tests that rely on it set it.
+    assert.equal((await call('PUT', `/config/${subject}`, { compatibility: 'BACKWARD' })).status, 200);
+    const reg = await call('POST', `/subjects/${subject}/versions`, { schema: JSON.stringify(v1) });
+    assert.equal(reg.status, 200, JSON.stringify(reg.json));
+    assert.ok(Number.isInteger(reg.json.id), JSON.stringify(reg.json));
+    const byId = await call('GET', `/schemas/ids/${reg.json.id}`);
+    assert.equal(byId.status, 200);
+    assert.deepEqual(JSON.parse(byId.json.schema), v1);
+    assert.deepEqual((await call('GET', `/subjects/${subject}/versions`)).json, [1]);
+    // A new required field breaks BACKWARD: refused.
+    const v2 = { ...v1, fields: [...v1.fields, { name: 'v', type: 'string' }] };
+    assert.equal((await call('POST', `/subjects/${subject}/versions`, { schema: JSON.stringify(v2) })).status, 409);
+  } finally {
+    await call('DELETE', `/subjects/${subject}`).catch(() => undefined);
+  }
 });

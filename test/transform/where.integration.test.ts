@@ -7,8 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChangeEvent, Row } from '../../src/runtime/connector';
-import type { ColumnSpec } from '../../src/runtime/values';
+import type { ChangeEvent, Row, ColumnSpec } from '../../src/core';
 import { compileWhere, type Dialect } from '../../src/transform/where';
 import { clauseCases, createTableSql, literal, randomClauses, sampleRows } from '../../src/transform/where/testing';
 import * as pg from '../../connectors/postgres/test-support';

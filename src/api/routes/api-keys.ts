@@ -1,6 +1,6 @@
 /** API keys, admin only (see roles.ts). A key is returned once, by the POST that creates it. */
 import type { FastifyInstance } from 'fastify';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { SluiceError } from '../../errors';
 import { ROLES, type Role } from '../../store/api-keys';
 import { errorResponses, idParams, listQuery, nameSchema, pageOf } from '../schemas';

@@ -12,12 +12,11 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { SluiceError, isSluiceError } from '../../errors';
 import { roleAllows } from '../../store/api-keys';
 import { assertSchemaAllowed, schemaAllowed } from '../../runtime/system-schemas';
-import type { ConnectionSpec, ConnectorModule, TableRef } from '../../runtime/connector';
-import { jsonRow, MAX_READ_ROWS, parseSort, parseTableParam } from '../../runtime/browse';
+import { jsonRow, MAX_READ_ROWS, parseSort, parseTableName, type ConnectionSpec, type ConnectorModule, type TableRef } from '../../core';
 import { errorResponses, ID_PATTERN, idParams, listQuery, pageOf } from '../schemas';
 
 const tableParams = {
@@ -126,9 +125,9 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     const saved = repo.get(id)?.savePassword === true;
     const conn = repo.resolve(id, saved ? undefined : password);
     if (!conn) throw new SluiceError('CONNECTION_NOT_FOUND', `No connection ${id}.`, { id });
-    const mod = deps.connectors.list().find((m) => m.kind === conn.kind);
+    const mod = deps.connectors.find(conn.kind);
     if (!mod?.[need]) {
-      const supported = deps.connectors.list().filter((m) => m[need]).map((m) => m.kind);
+      const supported = deps.connectors.kinds((m) => m[need] !== undefined);
       throw new SluiceError('CONNECTOR_ROLE_UNSUPPORTED', `A ${conn.kind} connection has no tables to browse.`, { id, kind: conn.kind, supported });
     }
     return { conn, mod };
@@ -177,7 +176,7 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     },
     async (req) => {
       const { conn, mod } = source(req.params.id, 'describeTable', passwordOf(req.headers));
-      const ref = parseTableParam(req.params.table);
+      const ref = parseTableName(req.params.table);
       assertSchemaAllowed(conn, ref);
       const info = await viewerSafe(req, req.params.id, () => mod.describeTable!(conn, ref, req.log as unknown as Logger));
       if (!info) throw notFound(ref, req.params.table);
@@ -229,7 +228,7 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     },
     async (req) => {
       const { conn, mod } = source(req.params.id, 'readRows', passwordOf(req.headers));
-      const ref = parseTableParam(req.params.table);
+      const ref = parseTableName(req.params.table);
       assertSchemaAllowed(conn, ref);
       const { limit, offset, where, sort, columns } = req.query;
       const list = columns?.split(',').map((c) => c.trim()).filter(Boolean);

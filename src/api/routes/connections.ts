@@ -4,15 +4,14 @@
  * savePassword:false), never returned.
  */
 import type { FastifyInstance } from 'fastify';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import type { Logger } from 'pino';
 import { SluiceError } from '../../errors';
 import { testConnection } from '../../runtime/connection-test';
+import { CONNECTION_KINDS } from '../../runtime/builtin-connectors';
 import type { ConnectionInput } from '../../store/connections';
 import { errorResponses, idParams, listQuery, nameSchema, pageOf } from '../schemas';
 import { browseRoutes } from './connections-browse';
-
-export const CONNECTION_KINDS = ['postgresql', 'mysql', 'mongodb', 'kafka'] as const;
 
 const connectionSchema = {
   type: 'object',

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '../../runtime/testing/wait-for';
+import { waitFor } from '../../../test/helpers/wait-for';
 import { assertEnvelope, startTestApi, type TestApi } from '../testing/test-api';
 
 let api: TestApi;

@@ -1,6 +1,6 @@
 /** Liveness, readiness and Prometheus metrics: the endpoints that need no key (metrics by default). */
 import type { FastifyInstance } from 'fastify';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { SluiceError } from '../../errors';
 
 const statusBody = {

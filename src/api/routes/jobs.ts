@@ -7,7 +7,7 @@
  * answer in RM's error shape; every other error in sluice's envelope.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { SluiceError, toSluiceError } from '../../errors';
 import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
 import { validateFilters } from '../../transform/filters';

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { assertEnvelope, startTestApi, type TestApi } from '../testing/test-api';
 import { planRun } from '../../runtime/stream-runner';
 import { storePersistence } from '../../store/persistence';
-import { waitFor } from '../../runtime/testing/wait-for';
+import { waitFor } from '../../../test/helpers/wait-for';
 
 let api: TestApi;
 let viewer: string;

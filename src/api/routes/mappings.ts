@@ -5,7 +5,7 @@
  * reads the rules when it starts, so a PUT here takes effect at each stream's next start.
  */
 import type { FastifyInstance } from 'fastify';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { SluiceError } from '../../errors';
 import type { MappingInput, MappingRecord } from '../../store/mappings';
 import { errorResponses, idParams, listQuery, nameSchema, pageOf } from '../schemas';

@@ -3,10 +3,10 @@
  * (POST /streams/{id}/verify, POST /streams/{id}/mapping/preview): the errors they can
  * answer with, and the stream's two connections with their passwords put back.
  */
-import type { ApiDeps } from '../server';
-import type { ErrorCode } from '../../errors';
-import { SluiceError } from '../../errors';
-import type { ConnectionSpec, StreamSpec } from '../../runtime/connector';
+import type { ApiDeps } from '../deps';
+import { SluiceError, type ErrorCode } from '../../errors';
+import type { ConnectionSpec, StreamSpec } from '../../core';
+import { PASSWORDS_PROPERTY } from '../schemas';
 
 /** Every error a read of the stream's source and sink can end in, for the OpenAPI responses. */
 export const STREAM_READ_ERRORS: readonly ErrorCode[] = [
@@ -31,6 +31,11 @@ export const STREAM_READ_ERRORS: readonly ErrorCode[] = [
   'CONNECTION_PROTOCOL_MISMATCH',
   'CONNECTION_URL_INVALID',
 ];
+
+/** The request body: `passwords` (for connections saved with savePassword:false) and the route's own fields, nothing else. */
+export function streamReadBody<P extends Record<string, object>>(properties: P) {
+  return { type: 'object', additionalProperties: false, properties: { passwords: PASSWORDS_PROPERTY, ...properties } } as const;
+}
 
 /**
  * The stream's source and sink connections, with the passwords supplied in the body, else

@@ -6,13 +6,13 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { SluiceError, isSluiceError, toSluiceError } from '../../errors';
 import { previewMapping, PREVIEW_DEFAULT_LIMIT, PREVIEW_MAX_LIMIT, type PreviewRequest } from '../../runtime/mapping-preview';
 import { resolveMapping } from '../../runtime/stream-runner';
 import { storePersistence } from '../../store/persistence';
-import { errorResponses, idParams, PASSWORDS_PROPERTY } from '../schemas';
-import { STREAM_READ_ERRORS, streamConnections } from './stream-reads';
+import { errorResponses, idParams } from '../schemas';
+import { STREAM_READ_ERRORS, streamConnections, streamReadBody } from './stream-reads';
 
 const previewError = {
   type: 'object',
@@ -44,21 +44,16 @@ export async function previewRoutes(app: FastifyInstance, deps: ApiDeps): Promis
           'under the objectId _id strategy the server generates _id, so a document has the key field only. ' +
           'A row that cannot be converted is an entry of `errors` (table, key, field, the sink\'s message); the other documents still come back.',
         params: idParams,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            passwords: PASSWORDS_PROPERTY,
-            limit: { type: 'integer', minimum: 1, maximum: PREVIEW_MAX_LIMIT, default: PREVIEW_DEFAULT_LIMIT, description: 'Rows per table' },
-            tables: {
-              type: 'array',
-              minItems: 1,
-              maxItems: 1000,
-              items: { type: 'string', minLength: 1, maxLength: 300 },
-              description: 'Only these of the stream\'s tables (schema.table); tables that are only embedded appear inside their parents',
-            },
+        body: streamReadBody({
+          limit: { type: 'integer', minimum: 1, maximum: PREVIEW_MAX_LIMIT, default: PREVIEW_DEFAULT_LIMIT, description: 'Rows per table' },
+          tables: {
+            type: 'array',
+            minItems: 1,
+            maxItems: 1000,
+            items: { type: 'string', minLength: 1, maxLength: 300 },
+            description: 'Only these of the stream\'s tables (schema.table); tables that are only embedded appear inside their parents',
           },
-        },
+        }),
         response: {
           200: {
             type: 'object',

@@ -7,12 +7,12 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { SluiceError, isSluiceError, toSluiceError } from '../../errors';
 import { verifyStream, type VerifyRequest } from '../../runtime/verify';
 import { resolveMapping } from '../../runtime/stream-runner';
-import { errorResponses, idParams, PASSWORDS_PROPERTY } from '../schemas';
-import { STREAM_READ_ERRORS, streamConnections } from './stream-reads';
+import { errorResponses, idParams } from '../schemas';
+import { STREAM_READ_ERRORS, streamConnections, streamReadBody } from './stream-reads';
 
 const difference = {
   type: 'object',
@@ -66,16 +66,11 @@ export async function verifyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
           'Synchronous, meant for tables up to about 100k rows; a stream under live CDC can show changes still in flight. ' +
           'Sets metadata.verificationStatus: VERIFYING, then VERIFIED, FAILED (differences) or ABORTED (could not finish).',
         params: idParams,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            passwords: PASSWORDS_PROPERTY,
-            tables: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 300 }, description: 'Only these of the stream\'s tables' },
-            maxDifferences: { type: 'integer', minimum: 0, maximum: 1000, default: 10 },
-            chunkSize: { type: 'integer', minimum: 1, maximum: 1000, default: 1000 },
-          },
-        },
+        body: streamReadBody({
+          tables: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 300 }, description: 'Only these of the stream\'s tables' },
+          maxDifferences: { type: 'integer', minimum: 0, maximum: 1000, default: 10 },
+          chunkSize: { type: 'integer', minimum: 1, maximum: 1000, default: 1000 },
+        }),
         response: {
           200: {
             type: 'object',

@@ -3,7 +3,7 @@
  * lifecycle (start, pause, resume, stop) and what it has done (stats, runs, logs).
  */
 import type { FastifyInstance } from 'fastify';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { assertTableNamesAllowed } from '../../runtime/system-schemas';
 import { deadLetterFor, errorFor, updateFor } from '../redact';
 import type { Role } from '../../store/api-keys';

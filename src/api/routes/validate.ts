@@ -8,12 +8,11 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { ApiDeps } from '../server';
-import type { CheckResult, ConnectionSpec, ConnectorModule, StreamSpec } from '../../runtime/connector';
+import type { ApiDeps } from '../deps';
+import { parseTableName, type CheckResult, type ConnectionSpec, type ConnectorModule, type StreamSpec } from '../../core';
 import { isSluiceError } from '../../errors';
 import { testConnection } from '../../runtime/connection-test';
 import { assertTablesAllowed } from '../../runtime/system-schemas';
-import { parseTableName } from '../../runtime/stream-runner';
 import { validateFilters } from '../../transform/filters';
 import { needsTableList, resolveTables } from '../../transform/tables';
 import { kafkaBrokers } from '../../config';
@@ -62,9 +61,9 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
       return { check: failed(name, err) };
     }
     if (!conn) return { check: { name, ok: false, message: `no connection ${id}`, suggestion: 'List connections with GET /api/v1/connections to find the right id.', detail: { id } } };
-    const mod = connectors.list().find((m) => m.kind === conn!.kind);
+    const mod = connectors.find(conn.kind);
     if (!mod || !mod.roles.includes(role)) {
-      const supported = connectors.list().filter((m) => m.roles.includes(role)).map((m) => m.kind);
+      const supported = connectors.kinds((m) => m.roles.includes(role));
       return { check: { name, ok: false, message: `a ${conn.kind} connection cannot be a ${role}`, suggestion: `Use a connection of kind ${supported.join(', ')}.`, detail: { kind: conn.kind, supported } } };
     }
     return { conn, mod, check: { name, ok: true, message: `${conn.name} (${conn.kind})`, detail: { id, kind: conn.kind } } };

@@ -5,21 +5,7 @@
  * Everything they do is recorded, and one shared journal orders sink writes and
  * source acks across both, so a test can prove no ack came before its write.
  */
-import type {
-  ChangeEvent,
-  ConnectorContext,
-  ConnectorModule,
-  CreateArgs,
-  EventBatch,
-  Op,
-  Position,
-  Row,
-  SnapshotPlan,
-  Source,
-  Sink,
-  StreamSpec,
-  TableRef,
-} from '../connector';
+import type { ChangeEvent, ConnectorContext, ConnectorModule, CreateArgs, EventBatch, Op, Position, Row, SnapshotPlan, Sink, StreamSpec, TableRef, SnapshotSource, BeginningSource, CutoverSource } from '../../core';
 import { SluiceError } from '../../errors';
 
 export type JournalEntry =
@@ -315,7 +301,7 @@ export function createMemoryConnectors(): MemoryConnectors {
     kind: MEMORY_SOURCE_KIND,
     configSchema: { type: 'object' },
     roles: ['source'],
-    createSource({ connection, stream }: CreateArgs): Source {
+    createSource({ connection, stream }: CreateArgs): SnapshotSource & Partial<BeginningSource & CutoverSource> {
       const db = source(connection.id);
       db.sourcesOpened++;
       let closed = false;

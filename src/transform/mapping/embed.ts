@@ -4,9 +4,9 @@
  * the sink and the mapping preview both build embedded values with these functions.
  */
 import { BSON } from 'mongodb';
-import type { Row } from '../../runtime/connector';
+import type { Row, MapOptions } from '../../core';
 import type { EmbedRule, MappingSpec, TableMapping } from './spec';
-import { mapValue, type MapOptions } from './rows';
+import { mapValue } from './rows';
 
 /** A child's mapped document with its own key, as staging holds it. */
 export interface ChildDoc {

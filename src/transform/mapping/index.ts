@@ -3,14 +3,14 @@
  * like. Pure functions; the MongoDB sink applies them to change events, the mapping
  * preview to rows read from the source, with the same code.
  */
-import type { Row, TableRef, TableSchema } from '../../runtime/connector';
+import type { Row, TableRef, TableSchema, MapOptions } from '../../core';
 import type { MappingSpec, TableMapping } from './spec';
 import { buildEmbedded, childrenOf, keyString, parentKeyOf, type ChildDoc } from './embed';
-import { documentFor, documentKey, fieldName, included, mapRow, type MapOptions } from './rows';
+import { documentFor, documentKey, fieldName, included, mapRow } from './rows';
 
 export * from './spec';
 export { FieldConversionError, convertType, FIELD_TYPES, type TypeOptions } from './types';
-export { mapRow, mapValue, documentKey, documentFor, keyFieldOf, keyFilter, fieldName, included, DEFAULT_KEY_FIELD, type Convert, type MapOptions, type MappedRow } from './rows';
+export { mapRow, mapValue, documentKey, documentFor, keyFieldOf, keyFilter, fieldName, included, DEFAULT_KEY_FIELD, type MappedRow } from './rows';
 export { buildEmbedded, childrenOf, compareValues, embedField, keyString, parentKeyOf, sortChildren, type ChildDoc, type Embedded } from './embed';
 export { validateMapping, validateStreamMapping, validateTableColumns } from './validate';
 

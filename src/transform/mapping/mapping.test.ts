@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Binary, Decimal128, Double, Int32, Long, ObjectId, UUID } from 'mongodb';
-import { Decimal, InvalidJson } from '../../runtime/values';
+import { Decimal, InvalidJson, type TableSchema, type MapOptions } from '../../core';
 import { SluiceError } from '../../errors';
-import type { TableSchema } from '../../runtime/connector';
 import {
   buildEmbedded,
   compareValues,
@@ -19,7 +18,6 @@ import {
   validateStreamMapping,
   validateTableColumns,
   type EmbedRule,
-  type MapOptions,
   type MappingSpec,
   type TableMapping,
 } from './index';

@@ -4,16 +4,9 @@
  * Pure. `convert` is the sink's own canonical-value conversion (connectors/mongodb/bson.ts)
  * for the columns that have no type override.
  */
-import type { Row } from '../../runtime/connector';
+import type { MapOptions, Row } from '../../core';
 import type { TableMapping } from './spec';
-import { convertType, FieldConversionError, type TypeOptions } from './types';
-
-/** The sink's conversion of one canonical value; `field` names it in errors. */
-export type Convert = (value: unknown, field: string) => unknown;
-
-export interface MapOptions extends TypeOptions {
-  convert: Convert;
-}
+import { convertType, FieldConversionError } from './types';
 
 export interface MappedRow {
   /** The document's fields (no `_id`). */

@@ -1,10 +1,10 @@
 /**
- * Type overrides (FieldRule.type): a canonical source value (src/runtime/values.ts)
+ * Type overrides (FieldRule.type): a canonical source value (src/core/values.ts)
  * → the BSON value the rule asks for. Pure. A value that cannot be converted exactly
  * throws FieldConversionError naming the field; the sink reports it as a rejected record.
  */
 import { Binary, Decimal128, Double, Int32, Long, ObjectId, UUID } from 'mongodb';
-import { Decimal, InvalidJson } from '../../runtime/values';
+import { Decimal, InvalidJson, type MapOptions } from '../../core';
 import type { FieldType } from './spec';
 
 export const FIELD_TYPES: readonly FieldType[] = ['objectId', 'date', 'decimal128', 'uuid', 'string', 'int', 'long', 'double', 'boolean'];
@@ -20,13 +20,8 @@ export class FieldConversionError extends Error {
   }
 }
 
-export interface TypeOptions {
-  /**
-   * 'string' on servers without Decimal128 (FerretDB v1): a decimal128 override then
-   * stores the exact decimal text, as the sink does for every decimal there.
-   */
-  decimals: 'decimal128' | 'string';
-}
+/** What a type override needs of the sink's conversion: how it stores decimals. */
+export type TypeOptions = Pick<MapOptions, 'decimals'>;
 
 const HEX24 = /^[0-9a-fA-F]{24}$/;
 const UUID_RE = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;

@@ -5,7 +5,7 @@
  * detail naming the table and the field of the spec.
  */
 import { SluiceError } from '../../errors';
-import type { StreamSpec, TableSchema } from '../../runtime/connector';
+import type { StreamSpec, TableSchema } from '../../core';
 import type { MappingSpec, TableMapping } from './spec';
 import { FIELD_TYPES } from './types';
 import { embedField, childrenOf } from './embed';

@@ -5,8 +5,7 @@
  * The integration test (where.integration.test.ts) holds it to what PostgreSQL and
  * MariaDB themselves pick.
  */
-import type { Row } from '../../runtime/connector';
-import type { LogicalType } from '../../runtime/values';
+import type { Row, LogicalType } from '../../core';
 import { columnsOf, type CmpOp, type Dialect, type Expr } from './ir';
 import { compileLike, type LikeMatcher, type WorkMeter } from './like';
 import { SluiceError, isSluiceError } from '../../errors';

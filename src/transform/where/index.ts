@@ -4,8 +4,7 @@
  * parsed tree.
  */
 import { SluiceError } from '../../errors';
-import type { Row } from '../../runtime/connector';
-import type { ColumnSpec, LogicalType } from '../../runtime/values';
+import type { Row, ColumnSpec, LogicalType } from '../../core';
 import { constantProblem, toPredicate } from './evaluate';
 import { columnsOf, mapColumns, type Dialect, type Expr } from './ir';
 import { parseWhere } from './parse';
@@ -13,6 +12,7 @@ import { toSql, type SqlFragment } from './sql';
 
 export type { Dialect } from './ir';
 export type { SqlFragment } from './sql';
+export { keysWhere, whereIdent, whereLiteral } from './keys';
 
 export interface CompiledWhere {
   clause: string;

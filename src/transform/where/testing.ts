@@ -3,8 +3,7 @@
  * predicate against expected ids, the integration test checks the same clauses
  * against what PostgreSQL and MariaDB select from the same rows.
  */
-import { Decimal, type ColumnSpec } from '../../runtime/values';
-import type { Row } from '../../runtime/connector';
+import { Decimal, type ColumnSpec, type Row } from '../../core';
 import type { Dialect } from './ir';
 
 const DAY = 86_400_000;
@@ -34,7 +33,7 @@ export function createTableSql(dialect: Dialect, qualifiedName: string): string 
 const midnight = (ms: number): number => Math.floor(ms / DAY) * DAY;
 
 /**
- * The rows, as the sources produce them (src/runtime/values.ts). Dates that matter
+ * The rows, as the sources produce them (src/core/values.ts). Dates that matter
  * to NOW()/CURRENT_DATE sit relative to today's midnight (UTC), far enough from every
  * boundary that the clauses pick the same rows at any time of day.
  */

@@ -2,9 +2,9 @@
  * The values a filter computes with, and SQL's rules for them. Numbers stay exact
  * where the database keeps them exact (integers and decimals as scaled bigints),
  * floats stay doubles; dates and timestamps are instants in UTC (sluice's sessions
- * run in UTC, see src/runtime/values.ts), with a flag for a date without a time.
+ * run in UTC, see src/core/values.ts), with a flag for a date without a time.
  */
-import { Decimal, type LogicalType } from '../../runtime/values';
+import { Decimal, type LogicalType } from '../../core';
 import type { Dialect, Interval } from './ir';
 
 export class Exact {
@@ -60,7 +60,7 @@ export type Value = null | boolean | string | Exact | Float | Time | Ivl | { opa
 
 const DAY = 86_400_000;
 
-/** A row's JS value (src/runtime/values.ts) as a filter value; the logical type decides when known. */
+/** A row's JS value (src/core/values.ts) as a filter value; the logical type decides when known. */
 export function fromRow(v: unknown, type?: LogicalType): Value {
   if (v === null || v === undefined) return null;
   switch (type) {

@@ -4,7 +4,7 @@
  * interval.handling.mode=string). Codecs are built once per column (see serde.ts's
  * caches), so the per-event work is one closure call per value.
  */
-import { Decimal, InvalidJson, parseJsonColumn, type ColumnSpec, type LogicalType } from '../../runtime/values';
+import { Decimal, InvalidJson, parseJsonColumn, type ColumnSpec, type LogicalType } from '../../core';
 import { SluiceError } from '../../errors';
 
 /** Debezium's `unavailable.value.placeholder` default, written for unchanged TOASTed values. */

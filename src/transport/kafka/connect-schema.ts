@@ -2,7 +2,7 @@
  * Reading Connect schemas back: a field schema (ours, or one Debezium wrote) to a
  * ColumnSpec, and decoders for the Debezium encodings sluice itself never writes.
  */
-import type { ColumnSpec, LogicalType } from '../../runtime/values';
+import type { ColumnSpec, LogicalType } from '../../core';
 import { asString, floorDiv, MS_PER_DAY, SOURCE_LENGTH, SOURCE_SCALE, SOURCE_TYPE, toBigInt, type ConnectSchema } from './columns';
 
 /** Rebuilds a ColumnSpec from a Connect field schema (ours or Debezium's). */

@@ -5,10 +5,10 @@
  * keeps per-key order; different partitions are written concurrently.
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import { RUN_EVENTS, type ChangeEvent, type ConnectorContext, type Sink } from '../../runtime/connector';
+import { RUN_EVENTS, type ChangeEvent, type ConnectorContext, type Sink } from '../../core';
 import type { DebeziumSerde } from './serde';
 import { isSluiceError } from '../../errors';
-import type { RecordErrorHandler } from '../../runtime/record-errors';
+import type { RecordErrorHandler } from '../types';
 import type { Origins } from './dead-letters';
 
 export interface SinkConsumerArgs {

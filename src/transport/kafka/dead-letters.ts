@@ -7,8 +7,7 @@
  * (code, table, key, field, run id).
  */
 import type { IHeaders, Message } from 'kafkajs';
-import type { ChangeEvent, ConnectorContext } from '../../runtime/connector';
-import { eventJson, type DeadLetter, type DeadLetterQueue } from '../../runtime/record-errors';
+import { eventJson, type ChangeEvent, type ConnectorContext, type DeadLetter, type DeadLetterQueue } from '../../core';
 import type { DebeziumSerde } from './serde';
 
 export const DLQ_SUFFIX = '__dlq';

@@ -5,26 +5,17 @@
  * The sink side is a consumer group (see consumer.ts) that commits after the sink.
  */
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
-import { RUN_EVENTS, type ConnectorContext, type EventBatch, type Sink, type StreamSpec, type TableRef } from '../../runtime/connector';
-import type { Transport } from '../types';
+import { RUN_EVENTS, parseTableName, type ConnectorContext, type EventBatch, type Sink, type StreamSpec, type TableRef } from '../../core';
+import type { Transport, RecordErrorHandler } from '../types';
 import { SluiceError } from '../../errors';
 import { TransportClosedError } from '../direct';
 import { DebeziumSerde } from './serde';
-import { ensureTopics, parseTableRef, topicFor, topicPrefixOf } from './topics';
+import { ensureTopics, topicFor, topicPrefixOf } from './topics';
 import { SinkConsumer } from './consumer';
 import { partitionOf } from './partition';
-import type { RecordErrorHandler } from '../../runtime/record-errors';
 import { KafkaDeadLetters, deadLetterTopic, type Origins } from './dead-letters';
-
-export interface KafkaSettings {
-  /** "host:port,host:port" or a list. */
-  brokers: string | string[];
-  clientId?: string;
-  topicPartitions?: number;
-  replicationFactor?: number;
-  compression?: 'none' | 'gzip';
-  tombstones?: boolean;
-}
+import { KafkaSockets } from './sockets';
+import type { KafkaSettings } from './settings';
 
 export interface KafkaTransportArgs {
   sink: Sink;
@@ -163,6 +154,14 @@ function untilAborted<T>(op: Promise<T>, signal: AbortSignal): Promise<T> {
  * leaves the group in the background.
  */
 export const CLOSE_WAIT_MS = 2000;
+/**
+ * How long after close() returned a client it gave up on may go on disconnecting in the
+ * background (a consumer that leaves its group cleanly lets the next run join at once).
+ * Then every socket the transport still holds is destroyed and it opens no new one: no
+ * connection of a closed transport outlives its close() by more than this, and close()
+ * itself returns within 3 x CLOSE_WAIT_MS.
+ */
+export const ABANDON_AFTER_MS = 5000;
 
 /** Resolves after `ms`, or early when `signal` aborts or `wake` fires. */
 function sleep(ms: number, signal: AbortSignal, wake?: Promise<unknown>): Promise<void> {
@@ -190,6 +189,7 @@ export class KafkaTransport implements Transport {
   /** False until the current producer's connect() resolved (it holds a producer id). */
   #producerReady = false;
   #consumer: SinkConsumer | undefined;
+  readonly #sockets = new KafkaSockets();
   #partitions = new Map<string, PartitionMetadata[]>();
   /** Highest offset produced, per "topic:partition". */
   readonly #produced = new Map<string, bigint>();
@@ -242,8 +242,11 @@ export class KafkaTransport implements Transport {
     this.#kafka = new Kafka({
       clientId: `${k.clientId ?? 'sluice'}-${this.#args.stream.id}`,
       brokers,
+      socketFactory: this.#sockets.factory,
       logLevel: logLevel.WARN,
       logCreator: () => ({ level, log: entry }) => {
+        // Clients cut off after close() complain about their destroyed sockets: expected.
+        if (this.#sockets.cut) return;
         const { message, ...rest } = entry;
         if (level <= logLevel.ERROR) log.error(rest, message);
         else log.warn(rest, message);
@@ -256,7 +259,7 @@ export class KafkaTransport implements Transport {
       if (signal.aborted) throw abortError(signal);
       this.#admin = this.#kafka.admin();
       await step(this.#admin.connect());
-      const topics = this.#args.stream.tables.map((t) => topicFor(this.#prefix, parseTableRef(t)));
+      const topics = this.#args.stream.tables.map((t) => topicFor(this.#prefix, parseTableName(t)));
       await step(this.#addTopics(topics));
       this.#producer = this.#newProducer();
       await step(this.#producer.connect());
@@ -515,9 +518,23 @@ export class KafkaTransport implements Transport {
           clearTimeout(timer);
         }
       }
+      this.#abandon();
       if (errors.length) throw errors[0];
     })();
     return this.#closing;
+  }
+
+  /** Cuts off what close() left disconnecting in the background, after ABANDON_AFTER_MS. */
+  #abandon(): void {
+    if (this.#sockets.open === 0) {
+      this.#sockets.destroyAll();
+      return;
+    }
+    // Unref'd: sockets that kafkajs closed do not hold the process; ones still in use do, until this fires.
+    setTimeout(() => {
+      const n = this.#sockets.destroyAll();
+      if (n) this.#log?.info({ sockets: n, afterMs: ABANDON_AFTER_MS }, 'kafka clients were still disconnecting; destroyed their connections');
+    }, ABANDON_AFTER_MS).unref();
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import type { CheckResult } from '../../runtime/connector';
+import type { CheckResult } from '../../core';
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 

@@ -2,8 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DebeziumSerde, UNAVAILABLE } from './serde';
 import { bigIntToBytes, bytesToBigInt } from './columns';
-import { Decimal, type ChangeEvent, type TableSchema } from '../../runtime/connector';
-import { InvalidJson } from '../../runtime/values';
+import { Decimal, InvalidJson, type ChangeEvent, type TableSchema } from '../../core';
 import { SluiceError } from '../../errors';
 
 const schema: TableSchema = {

@@ -15,8 +15,7 @@
  * - text, bytes and text/bytes/int arrays carry Debezium's in-band placeholders.
  */
 import { parse as losslessParse, isInteger, isSafeNumber } from 'lossless-json';
-import type { ChangeEvent, Op, Row } from '../../runtime/connector';
-import { Decimal, type ColumnSpec, type TableSchema } from '../../runtime/values';
+import { Decimal, type ChangeEvent, type Op, type Row, type ColumnSpec, type TableSchema } from '../../core';
 import { SluiceError } from '../../errors';
 import { columnCodec, isDecimalSpecial, UNAVAILABLE, type ColumnCodec, type ConnectSchema } from './columns';
 import { columnFromSchema, foreignDecoder } from './connect-schema';

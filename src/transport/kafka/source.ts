@@ -4,7 +4,7 @@
  * few fields sluice needs to rebuild its SourceInfo. Other connectors get a generic
  * struct with the same names.
  */
-import type { SourceInfo } from '../../runtime/connector';
+import type { SourceInfo } from '../../core';
 import { VERSION } from '../../version';
 import { rejected, toBigInt, type ConnectSchema } from './columns';
 

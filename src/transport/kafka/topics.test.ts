@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTableRef, topicFor, topicPrefixOf } from './topics';
+import { topicFor, topicPrefixOf } from './topics';
+import { parseTableName as parseTableRef } from '../../core';
 
 test('topics are <prefix>.<schema>.<table>, schema omitted when empty, in Kafka-legal characters', () => {
   assert.equal(topicFor('shop', { schema: 'public', table: 'orders' }), 'shop.public.orders');

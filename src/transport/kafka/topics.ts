@@ -3,7 +3,7 @@
  * as Debezium names them, so a Debezium consumer finds our topics where it expects.
  */
 import type { Admin } from 'kafkajs';
-import type { StreamSpec, TableRef } from '../../runtime/connector';
+import type { StreamSpec, TableRef } from '../../core';
 
 /** Kafka accepts [a-zA-Z0-9._-] and at most 249 characters. */
 export function sanitizeTopicPart(s: string): string {
@@ -19,12 +19,6 @@ export function topicPrefixOf(stream: Pick<StreamSpec, 'name' | 'id' | 'options'
 export function topicFor(prefix: string, table: TableRef): string {
   const parts = table.schema ? [prefix, table.schema, table.table] : [prefix, table.table];
   return parts.map(sanitizeTopicPart).join('.').slice(0, 249);
-}
-
-/** "schema.table" or "table", as stream specs list them. */
-export function parseTableRef(name: string): TableRef {
-  const dot = name.indexOf('.');
-  return dot < 0 ? { schema: '', table: name } : { schema: name.slice(0, dot), table: name.slice(dot + 1) };
 }
 
 /** Creates the topics that do not exist yet; an existing topic is left as it is. */

@@ -4,7 +4,7 @@
  * check, and its whereClause is compiled against the real columns. A failure is a
  * failed check with the error's code and suggestion, never an exception.
  */
-import type { CheckResult, ColumnSpec, StreamSpec, TableRef } from './connector';
+import type { CheckResult, ColumnSpec, StreamSpec, TableRef } from '../core';
 import { isSluiceError } from '../errors';
 import { tableWhere } from '../transform/filters';
 import { dialectOf } from '../transform';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkRowQuery, jsonRow, MAX_READ_ROWS, parseSort, parseTableParam } from './browse';
-import { Decimal, type TableSchema } from './values';
+import { checkRowQuery } from './read-rows';
+import { Decimal, jsonRow, MAX_READ_ROWS, parseSort, parseTableName as parseTableParam, type TableSchema } from '../core';
 import { isSluiceError } from '../errors';
 
 const schema: TableSchema = {

@@ -1,26 +1,27 @@
 /**
- * The daemon: opens the store, bootstraps the admin key, starts the supervisor and
- * the API, resumes the streams that were running. `close()` is the graceful path
+ * The daemon, sluice's composition root: the one module that knows every part and
+ * wires them (store, metrics, connectors, transports, supervisor, API). It opens the
+ * store, bootstraps the admin key, starts the supervisor and the API, and resumes the
+ * streams that were running. `close()` is the graceful path
  * SIGTERM takes: stop taking API calls, bring every stream to a clean point
  * (only what is durable is acknowledged), close the store.
  */
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import type { SluiceConfig } from '../config';
-import { kafkaBrokers } from '../config';
-import { openStore, type Store } from '../store';
-import { bootstrapAdminKey } from '../store/bootstrap';
-import { storePersistence } from '../store/persistence';
-import { createMetrics } from '../metrics';
-import { buildApi } from '../api/server';
-import { Supervisor, SUPERVISOR_EVENTS } from './supervisor';
-import { builtinRegistry } from './builtin-connectors';
-import { STREAM_STATES } from './lifecycle';
-import { VERSION } from '../version';
-import { createTransport } from '../transport';
-import type { KafkaSettings } from '../transport/kafka';
-import type { StreamSpec } from './connector';
-import { brokerList } from '../connection-url';
+import { kafkaBrokers, type SluiceConfig } from './config';
+import { openStore, type Store } from './store';
+import { bootstrapAdminKey } from './store/bootstrap';
+import { storePersistence } from './store/persistence';
+import { createMetrics } from './metrics';
+import { buildApi } from './api/server';
+import { Supervisor, SUPERVISOR_EVENTS } from './runtime/supervisor';
+import { builtinRegistry } from './runtime/builtin-connectors';
+import { STREAM_STATES } from './runtime/lifecycle';
+import { VERSION } from './version';
+import { createTransport } from './transport';
+import type { KafkaSettings } from './transport/kafka/settings';
+import type { StreamSpec } from './core';
+import { brokerList } from './connection-url';
 
 export interface Daemon {
   /** host:port the API listens on. */

@@ -28,7 +28,9 @@
  * `undefined` in an `after` image means "unchanged and not sent" (PostgreSQL's
  * unchanged TOASTed columns): the sink must leave that field as it is.
  */
-import type { Row } from './connector';
+
+/** A row: column name → value (of the model above). */
+export type Row = Record<string, unknown>;
 
 export class Decimal {
   /** Canonical decimal text: optional '-', digits, optional '.' digits; or NaN / Infinity / -Infinity. */
@@ -136,4 +138,23 @@ function stable(v: unknown): string {
   if (Buffer.isBuffer(v)) return `b:${v.toString('hex')}`;
   if (v instanceof Date) return `d:${v.getTime()}`;
   return `j:${JSON.stringify(v)}`;
+}
+
+/**
+ * A value as JSON for previews and reports: bigint and Decimal as their exact text,
+ * bytes as base64, dates as ISO 8601, arrays and JSON as they are.
+ */
+export function jsonValue(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Decimal) return v.text;
+  if (Buffer.isBuffer(v)) return v.toString('base64');
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  if (Array.isArray(v)) return v.map(jsonValue);
+  return v;
+}
+
+export function jsonRow(row: Row): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, jsonValue(v)]));
 }

@@ -1,0 +1,143 @@
+/**
+ * Smoke test of test/stack/mysql8auth.sh: a MySQL-protocol server whose accounts use
+ * caching_sha2_password, the default of MySQL 8.0+ (and what a default MySQL 8.4 requires).
+ * It proves which clients can log in to such a server:
+ * - mysql2, through the fast path and both full authentications (TLS, and plain TCP with the
+ *   server's RSA public key), verifying the server certificate against the stack's CA;
+ * - @vlasky/zongji 0.9 (on mysql2): both of its connections log in and run their start-up
+ *   queries (the server serves no binlog, so the dump that follows is refused);
+ * - the `mysql` driver that zongji 0.5.1 runs on cannot (UNSUPPORTED_AUTH_METHOD).
+ * The server is started here when it is not running, and stopped again afterwards.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import mysql from 'mysql';
+import mysql2 from 'mysql2/promise';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const SCRIPT = path.join(ROOT, 'test/stack/mysql8auth.sh');
+
+interface Status {
+  url: string;
+  ca: string;
+  up: boolean;
+}
+
+function script(...args: string[]): string {
+  // Cold: the Go build takes about a minute (module downloads included); warm: milliseconds.
+  const r = spawnSync('bash', [SCRIPT, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
+  if (r.status !== 0) throw new Error(`mysql8auth.sh ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return r.stdout;
+}
+const status = (): Status => JSON.parse(script('status', '--json')) as Status;
+
+let startedHere = false;
+let server: { host: string; port: number; user: string; password: string; database: string; ca: Buffer };
+
+before(() => {
+  if (!status().up) {
+    script('up');
+    startedHere = true;
+  }
+  const s = status();
+  assert.ok(s.up, 'mysql8auth did not come up');
+  const u = new URL(s.url);
+  server = { host: u.hostname, port: Number(u.port), user: u.username, password: u.password, database: u.pathname.slice(1), ca: fs.readFileSync(s.ca) };
+});
+
+after(() => {
+  if (startedHere && process.env.SLUICE_TEST_KEEP_STACK !== '1') script('down');
+});
+
+const base = (): mysql2.ConnectionOptions => ({ host: server.host, port: server.port, user: server.user, password: server.password, database: server.database, connectTimeout: 10_000 });
+const tls = (): mysql2.ConnectionOptions => ({ ...base(), ssl: { ca: server.ca } });
+
+/** How the connection authenticated, as the server saw it ("caching_sha2_password fast", …). */
+async function authPath(options: mysql2.ConnectionOptions): Promise<string> {
+  const c = await mysql2.createConnection(options);
+  try {
+    const [rows] = await c.query<mysql2.RowDataPacket[]>('SELECT @@sluice_auth AS auth');
+    return String(rows[0]!['auth']);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Empties the server's cache of verified accounts (as FLUSH PRIVILEGES does on MySQL): the next login is a full one. */
+async function flushCache(): Promise<void> {
+  const c = await mysql2.createConnection(tls());
+  try {
+    await c.query('FLUSH PRIVILEGES');
+  } finally {
+    await c.end();
+  }
+}
+
+test('mysql2: full authentication over plain TCP with the RSA public key, then the fast path', async () => {
+  await flushCache();
+  assert.equal(await authPath(base()), 'caching_sha2_password full-rsa');
+  assert.equal(await authPath(base()), 'caching_sha2_password fast');
+});
+
+test('mysql2: full authentication over TLS (server certificate verified against the CA), then the fast path', async () => {
+  await flushCache();
+  assert.equal(await authPath(tls()), 'caching_sha2_password full-tls');
+  assert.equal(await authPath(tls()), 'caching_sha2_password fast');
+  const c = await mysql2.createConnection(tls());
+  try {
+    const [rows] = await c.query<mysql2.RowDataPacket[]>('SELECT VERSION() AS version');
+    assert.match(String(rows[0]!['version']), /^8\.4\./);
+  } finally {
+    await c.end();
+  }
+});
+
+test('mysql2: a wrong password is refused, on the full and on the fast path', async () => {
+  await flushCache();
+  await assert.rejects(mysql2.createConnection({ ...base(), password: 'wrong' }), (err: { errno?: number }) => err.errno === 1045);
+  assert.equal(await authPath(base()), 'caching_sha2_password full-rsa');
+  await assert.rejects(mysql2.createConnection({ ...base(), password: 'wrong' }), (err: { errno?: number }) => err.errno === 1045);
+});
+
+test('the mysql driver (under zongji 0.5.1) cannot authenticate with caching_sha2_password', async () => {
+  for (const ssl of [undefined, { ca: server.ca }]) {
+    const c = mysql.createConnection({ ...base(), ...(ssl ? { ssl } : {}) } as mysql.ConnectionConfig);
+    c.on('error', () => undefined);
+    const err = await new Promise<mysql.MysqlError | null>((resolve) => c.connect((e) => resolve(e)));
+    c.destroy();
+    assert.ok(err, `the mysql driver logged in${ssl ? ' over TLS' : ''}`);
+    assert.equal(err.code, 'UNSUPPORTED_AUTH_METHOD');
+    assert.match(err.message, /caching_sha2_password/);
+  }
+});
+
+test('@vlasky/zongji: both connections authenticate and run their start-up queries', async () => {
+  const { default: ZongJi } = await import('@vlasky/zongji');
+  await flushCache();
+  const zj = new ZongJi({ host: server.host, port: server.port, user: server.user, password: server.password, connectTimeout: 10_000 });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const outcome = await new Promise<{ ready: boolean; error: Error | null }>((resolve) => {
+      let ready = false;
+      timer = setTimeout(() => resolve({ ready, error: new Error('no error from the binlog dump within 20 s') }), 20_000);
+      zj.on('ready', () => (ready = true));
+      zj.on('error', (error) => resolve({ ready, error }));
+      zj.start({ serverId: 4711, filename: 'mysql-bin.000001', position: 4 });
+    });
+    // 'ready' comes after SELECT VERSION() and the checksum query on the control connection
+    // and a query on the binlog connection; the binlog dump itself is refused by this server.
+    assert.ok(outcome.ready, `zongji never got ready: ${outcome.error?.message}`);
+    assert.equal(zj.serverVersion, '8.4.0-mysql8auth');
+    assert.match(String(outcome.error?.message), /serves no binlog/);
+    // Its control connection (a mysql2 Connection) logged in with the full authentication.
+    const ctrl = zj.ctrlConnection as unknown as { query(sql: string, cb: (err: Error | null, rows: Array<Record<string, unknown>>) => void): void };
+    const auth = await new Promise<string>((resolve, reject) => ctrl.query('SELECT @@sluice_auth AS auth', (err, rows) => (err ? reject(err) : resolve(String(rows[0]!['auth'])))));
+    assert.equal(auth, 'caching_sha2_password full-rsa');
+  } finally {
+    clearTimeout(timer);
+    zj.stop();
+  }
+});
