@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { ConnectionString } from 'mongodb-connection-string-url';
 import { parse as parsePg } from 'pg-connection-string';
 import { brokerList, formatConnectionUrl, lenientDecode, maskConnectionUrl, parseConnectionUrl, splitConnectionUrl, type UrlKind } from './connection-url';
+import { fuzzSeed, seededRandom } from '../test/helpers/random';
 import { SluiceError } from './errors';
 
 const refusedWith = (fn: () => unknown, secret?: string): SluiceError => {
@@ -145,22 +146,11 @@ const safeEncode = (s: string): string => {
   }
 };
 
-/** A small seeded PRNG (mulberry32), so a failing case can be replayed with its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('fuzz: random passwords written raw or encoded into every form are extracted exactly or refused, never kept in the URL', () => {
   const n = Number(process.env.SLUICE_TEST_URL_FUZZ ?? 3000);
-  const seed = Number(process.env.SLUICE_TEST_URL_FUZZ_SEED ?? Date.now() % 100000);
-  const rand = rng(seed);
+  const seed = fuzzSeed('SLUICE_TEST_URL_FUZZ_SEED');
+  const rand = seededRandom(seed);
   const alphabet = [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789', ...'@:/?#&=%+,;[]!$\'()*~.-_ ', 'ü', '€', '😀'];
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const forms: Array<[UrlKind, (pw: string) => string, 'userinfo' | 'param']> = [
