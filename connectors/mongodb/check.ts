@@ -63,7 +63,7 @@ export async function testConnection(connection: ConnectionSpec, logger: Logger)
       code: closed ? 'CONNECTION_PROTOCOL_MISMATCH' : 'SINK_UNREACHABLE',
       message: `No MongoDB server answers at ${where}: ${probed.map((r) => `${r.host}: ${'reason' in r ? r.reason : r.outcome}`).join('; ')}`,
       suggestion: closed
-        ? 'The server accepted the connection and closed it on a MongoDB hello: check the port (is it a MongoDB server?) and tls=true if it only speaks TLS.'
+        ? 'The server accepted the connection and closed it on a MongoDB hello: check the port (is it a MongoDB server?) and the URL\'s tls option (tls=true for a server that only speaks TLS, none for one that does not).'
         : 'Check that the server is running, that host and port are right and reachable from sluice.',
       detail: { hosts: probed.map((r) => ({ host: r.host, outcome: r.outcome })) },
     });

@@ -80,6 +80,7 @@ export function probeHost(host: string, port: number, opts: { tls: boolean; time
     let received: Buffer[] = [];
     let size = 0;
     let connected = false;
+    let secure = false;
     const socket = opts.tls
       ? tls.connect({ host: bare, port, servername: net.isIP(bare) ? undefined : bare, rejectUnauthorized: false }) // only the protocol is probed; the driver verifies TLS
       : net.connect({ host: bare, port });
@@ -91,11 +92,21 @@ export function probeHost(host: string, port: number, opts: { tls: boolean; time
       resolve(r);
     };
     const timer = setTimeout(
-      () => done({ host: name, outcome: connected ? 'silent' : 'unreachable', reason: connected ? `no answer to a MongoDB hello within ${timeoutMs} ms` : `no connection within ${timeoutMs} ms` }),
+      () =>
+        done({
+          host: name,
+          outcome: connected ? 'silent' : 'unreachable',
+          reason: !connected ? `no connection within ${timeoutMs} ms` : opts.tls && !secure ? `no TLS handshake within ${timeoutMs} ms (is the server without TLS?)` : `no answer to a MongoDB hello within ${timeoutMs} ms`,
+        }),
       timeoutMs,
     );
+    // Connected means TCP: a TLS handshake that fails after it is a server of another kind (or without TLS), not an unreachable one.
+    socket.once('connect', () => {
+      connected = true;
+    });
     socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
       connected = true;
+      secure = true;
       socket.write(helloMessage(requestId));
     });
     socket.on('data', (chunk: Buffer) => {
