@@ -23,6 +23,7 @@ import { createTransport } from './transport';
 import type { KafkaSettings } from './transport/kafka/settings';
 import { kafkaConnectionSettings } from './transport/kafka/options';
 import type { StreamSpec } from './core';
+import { brokerList } from './connection-url';
 
 export interface Daemon {
   /** host:port the API listens on. */
@@ -43,13 +44,19 @@ function kafkaSettings(config: SluiceConfig, store: Store, stream: StreamSpec | 
   const conn = connectionId ? store.connections.resolve(connectionId) : undefined;
   const { brokers: _default, ...rest } = config.kafka;
   if (!conn) return { ...rest, brokers: kafkaBrokers(config) };
-  return kafkaConnectionSettings({ ...rest, brokers: conn.url.replace(/^kafka:\/\//, '') }, conn.options);
+  return kafkaConnectionSettings({ ...rest, brokers: brokerList(conn.url) }, conn.options);
 }
 
 export async function startDaemon(config: SluiceConfig, logger: Logger): Promise<Daemon> {
   const connectors = builtinRegistry();
   // Secret options (declared x-secret by a connector) are stored encrypted, like passwords.
   const store = openStore({ dataDir: config.dataDir, secretKey: config.store.secretKey, secretOptions: (kind) => secretOptionsOf(connectors, kind) });
+  if (store.urlScrub.scrubbed.length) {
+    logger.warn({ connections: store.urlScrub.scrubbed }, 'connection URLs stored with a password in them (by an older version) were rewritten: the password is now kept encrypted apart from the URL');
+  }
+  if (store.urlScrub.unreadable.length) {
+    logger.warn({ connections: store.urlScrub.unreadable }, 'connection URLs that cannot be parsed safely (they may hold a password): PATCH each with a valid URL (README, "Security")');
+  }
   const abandoned = store.runs.closeAbandoned();
   if (abandoned) logger.warn({ runs: abandoned }, 'closed runs left open by an unclean stop; their streams resume from the last durable position');
   bootstrapAdminKey(store.apiKeys, config.dataDir, config.auth.adminKey, logger);

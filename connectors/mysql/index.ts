@@ -5,6 +5,7 @@
  * types.ts / binlog-values.ts for the value mapping.
  */
 import type { Logger } from 'pino';
+import { isSluiceError } from '../../src/errors';
 import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, StreamSpec, TableRef, TestReport } from '../../src/core';
 import { describeTables, missingPrivileges, serverInfo } from './catalog';
 import { DEFAULT_TYPE_OPTIONS } from './types';
@@ -31,6 +32,7 @@ async function test(connection: ConnectionSpec, logger: Logger): Promise<TestRep
       checks: [{
         name: 'reachable',
         ok: false,
+        ...(isSluiceError(err) ? { code: err.code } : {}),
         message: (err as Error).message,
         suggestion: 'Check that MySQL/MariaDB is up and that host, port, database, user and password in the url are right.',
       }],

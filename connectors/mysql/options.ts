@@ -6,13 +6,14 @@
  */
 import { advancedOption, optionsObject, type ConnectionSpec, type PluginOptions, type StreamSpec } from '../../src/core';
 import { readOptions } from '../../src/options';
-import { SQL_SOURCE_STREAM_OPTIONS, type SqlSourceStreamOptions } from '../../src/source-kit/stream-options';
+import { SQL_SOURCE_CONNECTION_OPTIONS, SQL_SOURCE_STREAM_OPTIONS, type SqlSourceStreamOptions } from '../../src/source-kit/stream-options';
 
 export interface MysqlConnectionOptions {
   connectTimeoutMs: number;
   /** Unset: derived from the stream id (binlog.ts serverIdFor). */
   serverId?: number;
   tinyInt1AsBoolean: boolean;
+  allowSystemSchemas?: string[];
 }
 
 export interface MysqlStreamOptions extends SqlSourceStreamOptions {
@@ -21,7 +22,8 @@ export interface MysqlStreamOptions extends SqlSourceStreamOptions {
 
 export const mysqlOptions: PluginOptions = {
   connection: optionsObject({
-    connectTimeoutMs: { type: 'integer', minimum: 1, maximum: 600000, default: 10000, description: 'How long opening a connection may take, in milliseconds.' },
+    connectTimeoutMs: { type: 'integer', minimum: 1, maximum: 600000, default: 10000, description: 'How long opening a connection may take, up to the end of the handshake, in milliseconds.' },
+    ...SQL_SOURCE_CONNECTION_OPTIONS,
     serverId: advancedOption({
       type: 'integer',
       minimum: 1,

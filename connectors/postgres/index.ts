@@ -5,6 +5,7 @@
  * types.ts for the value mapping.
  */
 import type { Logger } from 'pino';
+import { isSluiceError } from '../../src/errors';
 import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, StreamSpec, TableRef, TestReport } from '../../src/core';
 import { clientConfig } from './naming';
 import { connect } from './pg-errors';
@@ -29,6 +30,7 @@ async function test(connection: ConnectionSpec, logger: Logger): Promise<TestRep
       checks: [{
         name: 'reachable',
         ok: false,
+        ...(isSluiceError(err) ? { code: err.code } : {}),
         message: (err as Error).message,
         suggestion: 'Check that PostgreSQL is up and that host, port, database, user and password in the url are right.',
       }],

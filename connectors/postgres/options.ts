@@ -6,11 +6,12 @@
  */
 import { advancedOption, optionsObject, type ConnectionSpec, type PluginOptions, type StreamSpec } from '../../src/core';
 import { readOptions } from '../../src/options';
-import { SQL_SOURCE_STREAM_OPTIONS, type SqlSourceStreamOptions } from '../../src/source-kit/stream-options';
+import { SQL_SOURCE_CONNECTION_OPTIONS, SQL_SOURCE_STREAM_OPTIONS, type SqlSourceStreamOptions } from '../../src/source-kit/stream-options';
 
 export interface PostgresConnectionOptions {
   applicationName: string;
   connectTimeoutMs: number;
+  allowSystemSchemas?: string[];
 }
 
 export interface PostgresStreamOptions extends SqlSourceStreamOptions {
@@ -25,7 +26,8 @@ const IDENTIFIER = { type: 'string', pattern: '^[a-z_][a-z0-9_]{0,62}$', maxLeng
 export const postgresOptions: PluginOptions = {
   connection: optionsObject({
     applicationName: { type: 'string', minLength: 1, maxLength: 63, default: 'sluice', description: 'application_name the connector reports to PostgreSQL (pg_stat_activity).', example: 'sluice-orders' },
-    connectTimeoutMs: { type: 'integer', minimum: 1, maximum: 600000, default: 10000, description: 'How long opening a connection may take, in milliseconds.' },
+    connectTimeoutMs: { type: 'integer', minimum: 1, maximum: 600000, default: 10000, description: 'How long opening a connection may take, up to the end of the handshake, in milliseconds.' },
+    ...SQL_SOURCE_CONNECTION_OPTIONS,
   }),
   stream: optionsObject({
     ...SQL_SOURCE_STREAM_OPTIONS,

@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SluiceError, isSluiceError, type ErrorCode } from '../errors';
+import { NAME_PATTERN, NAME_RULE } from './schemas';
 
 interface AjvError {
   instancePath?: string;
@@ -30,6 +31,7 @@ export function fromValidation(err: FastifyError & { validation?: AjvError[]; va
   if (first.keyword === 'additionalProperties') reason = 'is not a known field';
   if (first.keyword === 'required') reason = 'is required';
   if (first.keyword === 'discriminator') reason = `must be one of the kinds listed in the schema (not ${JSON.stringify(first.params?.tagValue)})`;
+  if (first.keyword === 'pattern' && first.params?.pattern === NAME_PATTERN) reason = `must be ${NAME_RULE}`;
   if (first.keyword === 'enum') reason = `must be one of ${(first.params?.allowedValues as unknown[] | undefined)?.join(', ')}`;
   return new SluiceError('VALIDATION_FAILED', `${where} field "${field}" ${reason}`, {
     location: where,

@@ -21,6 +21,7 @@ import type { OptionsObjectSchema } from '../core';
 import { withoutDefaults } from '../options';
 import type { ConnectorRegistry } from '../runtime/registry';
 import { documentedStreamOptions, RUN_OPTIONS } from '../runtime/run-options';
+import { nameSchema } from './schemas';
 
 /** `postgresql` → `Postgresql`, `my-kind` → `MyKind`: a component name part. */
 export function pascal(kind: string): string {
@@ -50,12 +51,13 @@ export interface OptionSchemas {
 
 /** Fields of a connection body, the same for every kind. */
 export const CONNECTION_FIELDS = {
-  name: { type: 'string', minLength: 1, maxLength: 200 },
+  name: nameSchema,
   url: {
     type: 'string',
     minLength: 1,
     maxLength: 4096,
-    description: 'postgresql://…, mysql://…, jdbc:…, mongodb://…/db, or host:port,… for kafka',
+    description:
+      'postgresql://…, mysql://…, jdbc:…, mongodb://host[,host…]/db, mongodb+srv://…/db, or host:port,… for kafka (no credentials). Percent-encode reserved characters in the user and password; the password is split off and stored apart, or the URL refused with CONNECTION_URL_INVALID (README, "Security").',
   },
   password: { type: 'string', maxLength: 4096, writeOnly: true },
   savePassword: { type: 'boolean', default: true },

@@ -1,7 +1,7 @@
 /**
- * The stream options both SQL sources read, declared once so that their names,
- * bounds and defaults cannot drift apart; each connector spreads them into its own
- * declaration (connectors/<kind>/options.ts).
+ * The options both SQL sources take, declared once so that their names, bounds and
+ * defaults cannot drift apart; each connector spreads them into its own declaration
+ * (connectors/<kind>/options.ts).
  */
 import { advancedOption, type OptionSchema } from '../core';
 
@@ -11,6 +11,17 @@ export interface SqlSourceStreamOptions {
   heartbeatIntervalMs: number;
   maxBatchSize: number;
 }
+
+/** Connection options of both SQL sources (read by src/runtime/system-schemas.ts). */
+export const SQL_SOURCE_CONNECTION_OPTIONS: Record<'allowSystemSchemas', OptionSchema> = {
+  allowSystemSchemas: advancedOption({
+    type: 'array',
+    items: { type: 'string', minLength: 1, maxLength: 64 },
+    description:
+      'System schemas this connection may browse and stream all the same; they are refused otherwise (PostgreSQL pg_catalog, information_schema, pg_*; MySQL/MariaDB mysql, information_schema, performance_schema, sys; README "Security"). Names compare case-insensitively.',
+    example: ['performance_schema'],
+  }),
+};
 
 export const SQL_SOURCE_STREAM_OPTIONS: Record<keyof SqlSourceStreamOptions, OptionSchema> = {
   snapshotChunkSize: {

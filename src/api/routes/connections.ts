@@ -68,7 +68,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
         summary: 'Create a connection',
         description: 'The body is the kind\'s schema (PostgresqlConnection, MongodbConnection, …), chosen by `kind`; its `options` are that kind\'s.',
         body: connectionBody,
-        response: { 201: connectionSchema, ...errorResponses('CONNECTION_NAME_TAKEN') },
+        response: { 201: connectionSchema, ...errorResponses('CONNECTION_NAME_TAKEN', 'CONNECTION_URL_INVALID') },
       },
       // An unknown kind is named with the kinds there are (the schema's own error cannot list them).
       preValidation: async (req) => {
@@ -106,7 +106,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
         summary: 'Change a connection (fields not sent stay as they are)',
         params: idParams,
         body: { type: 'object', additionalProperties: false, minProperties: 1, properties: patchProperties },
-        response: { 200: connectionSchema, ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_NAME_TAKEN') },
+        response: { 200: connectionSchema, ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_NAME_TAKEN', 'CONNECTION_URL_INVALID') },
       },
     },
     async (req) => {
@@ -151,6 +151,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
                     ok: { type: 'boolean' },
                     message: { type: 'string' },
                     suggestion: { type: 'string' },
+                    code: { type: 'string', description: 'The catalogue code of a failed check, when one fits (CONNECTION_PROTOCOL_MISMATCH: another kind of server answers at that port)' },
                     detail: { type: 'object', additionalProperties: true },
                   },
                 },

@@ -10,7 +10,7 @@ let api: TestApi;
 const H = (key: string) => ({ 'x-api-key': key });
 
 before(async () => {
-  api = await startTestApi({}, ['postgresql', 'mysql']);
+  api = await startTestApi({}, { run: ['postgresql', 'mysql'] });
 });
 after(async () => {
   await api.close();

@@ -4,6 +4,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps';
+import { assertTableNamesAllowed } from '../../runtime/system-schemas';
+import { deadLetterFor, errorFor, updateFor } from '../redact';
+import type { Role } from '../../store/api-keys';
 import { SluiceError, toSluiceError } from '../../errors';
 import type { StreamInput, StreamRecord } from '../../store/streams';
 import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
@@ -13,7 +16,7 @@ import { validateStreamOptions } from '../../runtime/run-options';
 import { optionSchemas } from '../option-schemas';
 import { validateSchedule } from '../../runtime/schedule';
 import { mappingIdOf } from '../../runtime/stream-runner';
-import { confirmDelete, errorResponses, idParams, listQuery, pageOf, ID_PATTERN, PASSWORDS_PROPERTY } from '../schemas';
+import { confirmDelete, errorResponses, idParams, listQuery, nameSchema, pageOf, ID_PATTERN, PASSWORDS_PROPERTY } from '../schemas';
 import { verifyRoutes } from './streams-verify';
 import { previewRoutes } from './streams-preview';
 import { validateStreamMapping } from '../../transform/mapping';
@@ -33,7 +36,7 @@ export function streamBodySchema(registry: ConnectorRegistry) {
     additionalProperties: false,
     required: ['name', 'source', 'sink'],
     properties: {
-      name: { type: 'string', minLength: 1, maxLength: 200 },
+      name: nameSchema,
       source: connectionRef,
       sink: connectionRef,
       transport: transportBody,
@@ -149,6 +152,7 @@ const jobUpdateView = {
     errorCode: { type: 'string' },
     suggestion: { type: 'string' },
     detail: { type: 'object', additionalProperties: true },
+    redacted: { type: 'boolean', description: 'True when a viewer gets this update without the row values its message quoted' },
   },
 } as const;
 
@@ -160,7 +164,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   const notFound = (id: string) => new SluiceError('STREAM_NOT_FOUND', `No stream ${id}.`, { id });
   const load = (id: string): StreamRecord => store.streams.get(id) ?? (() => { throw notFound(id); })();
 
-  const view = (rec: StreamRecord, withUpdates = false) => {
+  const view = (rec: StreamRecord, withUpdates = false, role?: Role) => {
     const live = supervisor.status(rec.spec.id);
     return {
       id: rec.spec.id,
@@ -174,8 +178,9 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       startedAt: live.startedAt,
       schedule: rec.spec.schedule ?? null,
       nextRunAt: live.nextRunAt,
-      failureError: live.error ?? null,
-      ...(withUpdates ? { jobUpdates: store.runs.listUpdates(rec.spec.id, { sort: '-id', limit: 20 }).items } : {}),
+      // Row data follows the browse rule: a viewer gets redacted forms (redact.ts).
+      failureError: errorFor(live.error ?? null, role),
+      ...(withUpdates ? { jobUpdates: store.runs.listUpdates(rec.spec.id, { sort: '-id', limit: 20 }).items.map((u) => updateFor(u, role)) } : {}),
       metadata: store.streams.metadata(rec.spec.id),
       createdAt: rec.createdAt,
       updatedAt: rec.updatedAt,
@@ -198,7 +203,10 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     // Options of the kinds this stream uses, and nothing else: a 400 naming the option.
     validateStreamOptions(deps.connectors, body, { source: sourceKind, sink: store.connections.get(body.sink.connectionId)!.kind, ...(body.transport ? { transport: body.transport.kind } : {}) });
     // A whereClause that cannot be compiled is refused now, not when the stream runs.
+    const source = store.connections.get(body.source.connectionId)!;
     validateFilters(body, sourceDialect(deps.connectors, sourceKind));
+    // A table in a system schema (pg_catalog, mysql, …) is refused now too (system-schemas.ts).
+    assertTableNamesAllowed(source, body.tables, 'tables');
     validateSchedule(body);
     checkMappingRef(body);
     // Mapping rules are checked for shape now; their column names when the sink first sees each table.
@@ -241,7 +249,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     async (req) => {
       const { limit, offset, sort, name, state } = req.query;
       const page = store.streams.list({ limit, offset, sort, filters: { name, state } });
-      return { ...page, items: page.items.map((r) => view(r)) };
+      return { ...page, items: page.items.map((r) => view(r, false, req.apiKey?.role)) };
     },
   );
 
@@ -252,7 +260,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         tags: ['streams'],
         summary: 'Create a stream (it does not start until POST /streams/{id}/start)',
         body: bodySchema,
-        response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID') },
+        response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID', 'SOURCE_SCHEMA_FORBIDDEN') },
       },
     },
     async (req, reply) => {
@@ -260,7 +268,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       checkRefs(req.body);
       const rec = store.streams.create(req.body);
       supervisor.schedule(rec.spec.id);
-      return reply.status(201).send(view(rec));
+      return reply.status(201).send(view(rec, false, req.apiKey?.role));
     },
   );
 
@@ -274,7 +282,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND') },
       },
     },
-    async (req) => view(load(req.params.id), true),
+    async (req) => view(load(req.params.id), true, req.apiKey?.role),
   );
 
   app.put<{ Params: { id: string }; Body: StreamInput }>(
@@ -285,7 +293,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         summary: 'Replace a stopped stream\'s spec',
         params: idParams,
         body: bodySchema,
-        response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID') },
+        response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID', 'SOURCE_SCHEMA_FORBIDDEN') },
       },
     },
     async (req) => {
@@ -295,7 +303,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       checkRefs(req.body);
       const rec = store.streams.update(req.params.id, req.body) as StreamRecord;
       supervisor.schedule(req.params.id); // re-armed, or disarmed when the schedule was removed
-      return view(rec);
+      return view(rec, false, req.apiKey?.role);
     },
   );
 
@@ -318,7 +326,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         },
         response: {
           204: { type: 'null', description: 'Deleted' },
-          ...errorResponses('STREAM_NOT_FOUND', 'STREAM_RUNNING_CANNOT_CHANGE', 'SOURCE_UNREACHABLE', 'SINK_UNREACHABLE', 'SINK_WRITE_FAILED', 'CONNECTION_PASSWORD_REQUIRED'),
+          ...errorResponses('STREAM_NOT_FOUND', 'STREAM_RUNNING_CANNOT_CHANGE', 'SOURCE_UNREACHABLE', 'SINK_UNREACHABLE', 'SINK_WRITE_FAILED', 'CONNECTION_PASSWORD_REQUIRED', 'CONNECTION_PROTOCOL_MISMATCH'),
         },
       },
     },
@@ -370,7 +378,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         } catch (err) {
           throw toSluiceError(err);
         }
-        return reply.status(202).send(view(rec));
+        return reply.status(202).send(view(rec, false, req.apiKey?.role));
       },
     );
   }
@@ -394,7 +402,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       } catch (err) {
         throw toSluiceError(err);
       }
-      return reply.status(202).send(view(rec));
+      return reply.status(202).send(view(rec, false, req.apiKey?.role));
     },
   );
 
@@ -435,7 +443,11 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       const page = store.runs.list(req.params.id, { limit, offset, sort, filters: { status } });
       // The store has a run's counters once it ends; the open run's are live in the supervisor.
       const live = supervisor.status(req.params.id);
-      return { ...page, items: page.items.map((r) => (r.endedAt === null && r.id === live.runId ? { ...r, counters: { ...live.statistics } } : r)) };
+      const role = req.apiKey?.role;
+      return {
+        ...page,
+        items: page.items.map((r) => ({ ...(r.endedAt === null && r.id === live.runId ? { ...r, counters: { ...live.statistics } } : r), failureError: errorFor(r.failureError, role) })),
+      };
     },
   );
 
@@ -457,7 +469,8 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     async (req) => {
       load(req.params.id);
       const { limit, offset, sort, level, stage, runId } = req.query;
-      return store.runs.listUpdates(req.params.id, { limit, offset, sort, filters: { level, stage, runId } });
+      const page = store.runs.listUpdates(req.params.id, { limit, offset, sort, filters: { level, stage, runId } });
+      return { ...page, items: page.items.map((u) => updateFor(u, req.apiKey?.role)) };
     },
   );
 
@@ -482,7 +495,8 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     async (req) => {
       load(req.params.id);
       const { limit, offset, sort, runId, table, op, field, errorCode, stage } = req.query;
-      return store.deadLetters.list(req.params.id, { limit, offset, sort, filters: { runId, table, op, field, errorCode, stage } });
+      const page = store.deadLetters.list(req.params.id, { limit, offset, sort, filters: { runId, table, op, field, errorCode, stage } });
+      return { ...page, items: page.items.map((d) => deadLetterFor(d, req.apiKey?.role)) };
     },
   );
 
@@ -527,10 +541,11 @@ const deadLetterView = {
     key: { type: ['object', 'null'], additionalProperties: true },
     op: nullableString,
     field: nullableString,
-    event: { type: ['object', 'null'], additionalProperties: true, description: 'The change event as JSON (bigint and decimals as text)' },
+    event: { type: ['object', 'null'], additionalProperties: true, description: 'The change event as JSON (bigint and decimals as text); null for a viewer' },
     errorCode: { type: 'string' },
     errorMessage: { type: 'string' },
     suggestion: nullableString,
     detail: { type: 'object', additionalProperties: true },
+    redacted: { type: 'boolean', description: 'True for a viewer: row values are "[redacted]" and the event left out (rows need the operator role)' },
   },
 } as const;

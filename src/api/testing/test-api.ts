@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../server';
 import { loadConfig } from '../../config';
@@ -33,14 +33,14 @@ export interface TestApi {
 }
 
 /** `run`: the source kinds that behave as memory sources (others are declared only). */
-export async function startTestApi(env: Record<string, string> = {}, run: readonly string[] = ['postgresql']): Promise<TestApi> {
+export async function startTestApi(env: Record<string, string> = {}, opts: { logger?: Logger; run?: readonly string[] } = {}): Promise<TestApi> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-api-'));
   const { config } = loadConfig({ env: { SLUICE_DATA_DIR: dataDir, ...env } });
   const mem = createMemoryConnectors();
-  const registry = memoryRegistry(mem, run);
+  const registry = memoryRegistry(mem, opts.run);
   const store = openStore({ dataDir, secretKey: '', secretOptions: (kind) => secretOptionsOf(registry, kind) });
   const admin = store.apiKeys.create('admin', 'admin').key;
-  const logger = pino({ level: 'silent' });
+  const logger = opts.logger ?? pino({ level: 'silent' });
   const supervisor = new Supervisor({ registry, logger, persistence: storePersistence(store) });
   const app = await buildApi({ config, logger, store, supervisor, connectors: registry, metrics: createMetrics().registry, isShuttingDown: () => false });
   await app.ready();
