@@ -21,7 +21,8 @@ import { kafkaBrokers } from '../../config';
 import { brokerList } from '../../connection-url';
 import { probeKafka } from '../../transport/kafka/probe';
 import { errorResponses } from '../schemas';
-import { passwordsBody, streamBodySchema } from './streams';
+import { passwordsBody } from './streams';
+import { streamBodySchema } from './stream-body';
 import type { StreamInput } from '../../store/streams';
 
 type Body = StreamInput & { passwords?: Record<string, string> };
