@@ -1,7 +1,7 @@
 /**
  * API-key authentication and role checks for everything under /api/v1. The role a
  * route needs comes from the one table in roles.ts. Failed attempts (no key, a
- * wrong or revoked key) are counted per client address and answered with 429 and
+ * wrong, revoked or expired key) are counted per client address and answered with 429 and
  * Retry-After past the limit, so keys cannot be guessed at speed; successes do not
  * count.
  */
@@ -82,11 +82,16 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
       failures.fail(req.ip);
       throw new SluiceError('AUTH_REQUIRED', 'This endpoint needs an API key.');
     }
-    const record = opts.keys.verify(key);
-    if (!record) {
+    const checked = opts.keys.check(key);
+    if (!checked.ok) {
       failures.fail(req.ip);
+      if (checked.reason === 'expired' && checked.record) {
+        const { id, expiresAt } = checked.record;
+        throw new SluiceError('AUTH_KEY_EXPIRED', `The API key ${id} expired at ${expiresAt}.`, { keyId: id, expiresAt });
+      }
       throw new SluiceError('AUTH_INVALID_KEY', 'The API key is not valid.');
     }
+    const record = checked.record;
     req.apiKey = record;
     const need = req.url.startsWith('/api/') ? requiredRole(req.method, req.routeOptions.url) : 'viewer';
     if (!roleAllows(record.role, need)) {

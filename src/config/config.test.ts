@@ -40,6 +40,7 @@ test('the environment variables of DESIGN.md set their keys', () => {
     env: {
       SLUICE_DATA_DIR: '/var/lib/sluice',
       SLUICE_API_HOST: '0.0.0.0',
+      SLUICE_API_INSECURE: 'true',
       SLUICE_API_PORT: '9000',
       SLUICE_ADMIN_KEY: 'k',
       SLUICE_LOG_LEVEL: 'debug',
