@@ -16,7 +16,8 @@ export const MAX_SECRET_FILE_BYTES = 64 * 1024;
 
 const inside = (dir: string, p: string): boolean => {
   const rel = path.relative(dir, p);
-  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+  // "..data/x" (Kubernetes' own names) is inside; only ".." itself as a segment leaves.
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
 };
 
 function notAllowed(file: string, allowedDir: string): SluiceError {
