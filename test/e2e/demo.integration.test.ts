@@ -23,7 +23,8 @@ import { slotName } from '../../connectors/postgres/naming';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const SECONDS = knob('SLUICE_E2E_DEMO_SECONDS', 5);
-const OWN_STACK = knob('SLUICE_E2E_DEMO_OWN_STACK', 1);
+// Not a size knob (knob() reads 0 as unset): 0 skips the run on a stack of its own.
+const OWN_STACK = process.env.SLUICE_E2E_DEMO_OWN_STACK === '0' ? 0 : 1;
 
 interface Demo {
   proc: ChildProcess;
