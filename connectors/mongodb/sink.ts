@@ -28,7 +28,7 @@ import {
 } from '../../src/transform/mapping';
 import { planChildChanges, planStaging, stagingCollection, withStreamLock, type StagingDoc, type TouchedParent } from './embedding';
 import {
-  createClient,
+  guardedClient,
   databaseFromUrl,
   describeUrl,
   detectServer,
@@ -82,7 +82,7 @@ export async function previewConversion(connection: ConnectionSpec): Promise<Pre
   const { url } = connection;
   const database = databaseFromUrl(url);
   const options = parseOptions(connection.options);
-  const client = createClient(url, options);
+  const client = await guardedClient(url, options);
   try {
     let info: ServerInfo;
     try {
@@ -218,8 +218,9 @@ export class MongoSink implements PreparingSink, DroppableSink {
   #connect(): Promise<Connected> {
     if (this.#closed) return Promise.reject(new SluiceError('SINK_UNREACHABLE', 'The MongoDB sink is closed.', { stream: this.#stream.id }));
     if (!this.#connected) {
-      const client = createClient(this.#url, this.#options);
+      let client: MongoClient | undefined;
       this.#connected = (async () => {
+        client = await guardedClient(this.#url, this.#options);
         await client.connect();
         const info = await detectServer(client);
         const decimals = effectiveDecimalMode(this.#options, info);
@@ -231,7 +232,7 @@ export class MongoSink implements PreparingSink, DroppableSink {
       })();
       this.#connected.catch(() => {
         this.#connected = null;
-        void client.close().catch(() => undefined);
+        void client?.close().catch(() => undefined);
       });
     }
     return this.#connected;

@@ -5,6 +5,7 @@
  * types.ts / binlog-values.ts for the value mapping.
  */
 import type { Logger } from 'pino';
+import { isSluiceError } from '../../src/errors';
 import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, StreamSpec, TableRef, TestReport } from '../../src/core';
 import { describeTables, missingPrivileges, serverInfo } from './catalog';
 import { DEFAULT_TYPE_OPTIONS } from './types';
@@ -19,7 +20,12 @@ export const configSchema = {
   type: 'object',
   additionalProperties: true,
   properties: {
-    connectTimeoutMs: { type: 'integer', minimum: 1, description: 'Connection timeout in milliseconds', default: 10000 },
+    connectTimeoutMs: { type: 'integer', minimum: 1, description: 'Connection timeout in milliseconds (to the end of the handshake)', default: 10000 },
+    allowSystemSchemas: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'System schemas this connection may browse and stream all the same (they are refused otherwise: README, "Security"); set by an admin, e.g. ["performance_schema"]',
+    },
     serverId: { type: 'integer', minimum: 1, description: 'Replica server_id the binlog reader announces (unique among the server\'s replicas); default derived from the stream id' },
     tinyInt1AsBoolean: { type: 'boolean', description: 'Read TINYINT(1) (BOOL) columns as booleans', default: true },
   },
@@ -40,6 +46,7 @@ async function test(connection: ConnectionSpec, logger: Logger): Promise<TestRep
       checks: [{
         name: 'reachable',
         ok: false,
+        ...(isSluiceError(err) ? { code: err.code } : {}),
         message: (err as Error).message,
         suggestion: 'Check that MySQL/MariaDB is up and that host, port, database, user and password in the url are right.',
       }],

@@ -8,6 +8,7 @@
  */
 import mysql from 'mysql';
 import { SluiceError, isSluiceError, type ErrorContext } from '../../src/errors';
+import { parseConnectionUrl } from '../../src/connection-url';
 
 export interface MysqlConfig {
   host: string;
@@ -21,31 +22,22 @@ export interface MysqlConfig {
 
 /** `mysql://user:pass@host:port/db`, `mariadb://…` or `jdbc:mysql://host:port/db?user=…&password=…`. */
 export function clientConfig(url: string, options: Record<string, unknown> = {}): MysqlConfig {
-  let parsed: URL;
-  try {
-    parsed = new URL(url.startsWith('jdbc:') ? url.slice(5) : url);
-  } catch {
-    throw new SluiceError('SOURCE_CONFIG_INVALID', 'the connection url is not a MySQL URL', {}, {
-      suggestion: 'Use mysql://user:password@host:port/database or jdbc:mysql://host:port/database?user=…&password=…',
-    });
-  }
-  if (!['mysql:', 'mariadb:'].includes(parsed.protocol)) {
-    throw new SluiceError('SOURCE_CONFIG_INVALID', `the connection url scheme ${parsed.protocol} is not mysql:`, {});
-  }
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-  if (!database) {
+  // The one URL parser (src/connection-url.ts): the same reading of every form as the store's.
+  const u = parseConnectionUrl(url, 'mysql');
+  if (!u.database) {
     throw new SluiceError('SOURCE_CONFIG_INVALID', 'the connection url names no database', {}, {
       suggestion: 'Add the database to the url path: mysql://host:port/<database>',
     });
   }
-  const q = parsed.searchParams;
-  const user = decodeURIComponent(parsed.username) || q.get('user') || undefined;
-  const password = decodeURIComponent(parsed.password) || q.get('password') || undefined;
+  const q = new Map(u.params.map((p) => [p.name, p.value]));
+  const user = u.user || undefined;
+  const password = u.password || undefined;
   const ssl = q.get('ssl') === 'true' || q.get('useSSL') === 'true';
+  const host = u.hosts[0];
   return {
-    host: parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
-    port: parsed.port ? Number(parsed.port) : 3306,
-    database,
+    host: host ? host.host.replace(/^\[|\]$/g, '') : '127.0.0.1',
+    port: host?.port ?? 3306,
+    database: u.database,
     ...(user ? { user } : {}),
     ...(password ? { password } : {}),
     connectTimeout: typeof options.connectTimeoutMs === 'number' ? options.connectTimeoutMs : 10_000,
@@ -120,6 +112,36 @@ export interface Conn {
   end(): Promise<void>;
 }
 
+/**
+ * Connects within `timeoutMs` from start to the end of the handshake. The driver's
+ * connectTimeout stops at the TCP connect: a server that waits for the client to speak
+ * first (PostgreSQL, Kafka, MongoDB, HTTP) left a connection test without an answer for
+ * minutes. A MySQL server greets at once, so silence after the TCP connect is
+ * CONNECTION_PROTOCOL_MISMATCH; no TCP connect in time is ETIMEDOUT (SOURCE_UNREACHABLE).
+ */
+function handshake(raw: mysql.Connection, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let tcp = false;
+    const timer = setTimeout(() => {
+      raw.destroy();
+      if (tcp) {
+        reject(new SluiceError('CONNECTION_PROTOCOL_MISMATCH', `connecting to MySQL: the server accepted the connection but sent no MySQL greeting within ${timeoutMs} ms (another kind of server listens on this port?)`, { kind: 'mysql' }));
+      } else {
+        reject(Object.assign(new Error(`no connection within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      }
+    }, timeoutMs);
+    raw.connect((err) => {
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve();
+    });
+    // The driver's socket exists once connect() is called (mysql 2.18, the final release).
+    (raw as unknown as { _socket?: NodeJS.EventEmitter })._socket?.once('connect', () => {
+      tcp = true;
+    });
+  });
+}
+
 export async function connect(config: MysqlConfig, what = 'connecting to MySQL'): Promise<Conn> {
   const raw = mysql.createConnection(driverConfig(config));
   // A connection whose server goes away emits 'error'; without a listener that
@@ -147,7 +169,7 @@ export async function connect(config: MysqlConfig, what = 'connecting to MySQL')
       }),
   };
   try {
-    await new Promise<void>((resolve, reject) => raw.connect((err) => (err ? reject(err) : resolve())));
+    await handshake(raw, config.connectTimeout);
     await conn.query(`SET SESSION time_zone = '+00:00'`);
     return conn;
   } catch (err) {

@@ -5,6 +5,7 @@
  * types.ts for the value mapping.
  */
 import type { Logger } from 'pino';
+import { isSluiceError } from '../../src/errors';
 import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, StreamSpec, TableRef, TestReport } from '../../src/core';
 import { clientConfig } from './naming';
 import { connect } from './pg-errors';
@@ -21,7 +22,12 @@ export const configSchema = {
   additionalProperties: true,
   properties: {
     applicationName: { type: 'string', description: 'application_name the connector reports to PostgreSQL', default: 'sluice' },
-    connectTimeoutMs: { type: 'integer', minimum: 1, description: 'Connection timeout in milliseconds', default: 10000 },
+    connectTimeoutMs: { type: 'integer', minimum: 1, description: 'Connection timeout in milliseconds (to the end of the handshake)', default: 10000 },
+    allowSystemSchemas: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'System schemas this connection may browse and stream all the same (they are refused otherwise: README, "Security"); set by an admin, e.g. ["performance_schema"]',
+    },
   },
 } as const;
 
@@ -37,6 +43,7 @@ async function test(connection: ConnectionSpec, logger: Logger): Promise<TestRep
       checks: [{
         name: 'reachable',
         ok: false,
+        ...(isSluiceError(err) ? { code: err.code } : {}),
         message: (err as Error).message,
         suggestion: 'Check that PostgreSQL is up and that host, port, database, user and password in the url are right.',
       }],

@@ -11,6 +11,7 @@
  */
 import type { ClientConfig } from 'pg';
 import { SluiceError } from '../../src/errors';
+import { parseConnectionUrl } from '../../src/connection-url';
 import { RAW_TEXT_TYPES, SESSION_OPTIONS } from './types';
 
 const MAX_IDENTIFIER = 63;
@@ -49,32 +50,23 @@ export function clientConfig(url: string, options: Record<string, unknown> = {})
     application_name: typeof options.applicationName === 'string' ? options.applicationName : 'sluice',
     connectionTimeoutMillis: typeof options.connectTimeoutMs === 'number' ? options.connectTimeoutMs : 10_000,
   };
-  let parsed: URL;
-  try {
-    parsed = new URL(url.startsWith('jdbc:') ? url.slice(5) : url);
-  } catch {
-    throw new SluiceError('SOURCE_CONFIG_INVALID', 'the connection url is not a PostgreSQL URL', {}, {
-      suggestion: 'Use postgresql://user:password@host:port/database or jdbc:postgresql://host:port/database?user=…&password=…',
-    });
-  }
-  if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
-    throw new SluiceError('SOURCE_CONFIG_INVALID', `the connection url scheme ${parsed.protocol} is not postgresql:`, {});
-  }
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-  if (!database) {
+  // The one URL parser (src/connection-url.ts): the same reading of every form as the store's.
+  const u = parseConnectionUrl(url, 'postgresql');
+  if (!u.database) {
     throw new SluiceError('SOURCE_CONFIG_INVALID', 'the connection url names no database', {}, {
       suggestion: 'Add the database to the url path: postgresql://host:port/<database>',
     });
   }
-  const q = parsed.searchParams;
+  const q = new Map(u.params.map((p) => [p.name, p.value]));
   const sslmode = q.get('sslmode') ?? (q.get('ssl') === 'true' ? 'require' : null);
+  const host = u.hosts[0];
   return {
     ...base,
-    host: parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
-    port: parsed.port ? Number(parsed.port) : 5432,
-    database,
-    user: decodeURIComponent(parsed.username) || q.get('user') || undefined,
-    password: decodeURIComponent(parsed.password) || q.get('password') || undefined,
+    host: host ? host.host.replace(/^\[|\]$/g, '') : '127.0.0.1',
+    port: host?.port ?? 5432,
+    database: u.database,
+    user: u.user || undefined,
+    password: u.password || undefined,
     ...(sslmode && sslmode !== 'disable' ? { ssl: { rejectUnauthorized: sslmode === 'verify-full' || sslmode === 'verify-ca' } } : {}),
   };
 }

@@ -17,6 +17,7 @@ import { ConnectionNotFoundError, ConnectorRoleError, MappingNotFoundError, Stre
 import { dialectOf, streamTransform, validateFilters } from '../transform';
 import { validateStreamMapping } from '../transform/mapping';
 import { needsTableList, resolveTables } from '../transform/tables';
+import { assertTablesAllowed } from './system-schemas';
 import { RecordErrorPolicy, storeDeadLetters, withRecordErrors } from './record-errors';
 
 /** Everything a run needs, resolved and validated by the supervisor beforehand. */
@@ -245,6 +246,8 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       stream = { ...stream, tables: resolveTables(stream.tables, stream.excludeTables, tables, defaultSchema) };
       logger.info({ tables: stream.tables }, 'table patterns resolved');
     }
+    // Never a system schema (pg_catalog, mysql, …) unless the connection allows it: system-schemas.ts.
+    assertTablesAllowed(deps.sourceConnection, stream.tables);
     // Record errors (errorHandling/errorTolerance): dead letters go to the store's table
     // unless the transport brings its own queue (Kafka: the dead-letter topic).
     const records = new RecordErrorPolicy(stream, storeDeadLetters(persistence.addDeadLetter?.bind(persistence)), counters, (n) => meter.failed(n));

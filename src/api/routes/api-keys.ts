@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps';
 import { SluiceError } from '../../errors';
 import { ROLES, type ApiKeyRecord, type Role } from '../../store/api-keys';
-import { dateTimeField, errorResponses, idParams, listQuery, pageOf } from '../schemas';
+import { dateTimeField, errorResponses, idParams, listQuery, nameSchema, pageOf } from '../schemas';
 
 const keySchema = {
   type: 'object',
@@ -64,7 +64,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
           additionalProperties: false,
           required: ['name', 'role'],
           properties: {
-            name: { type: 'string', minLength: 1, maxLength: 200 },
+            name: nameSchema,
             role: { type: 'string', enum: [...ROLES] },
             expiresAt: { type: 'string', format: 'date-time', maxLength: 64, description: 'Optional: when the key stops working (RFC 3339, in the future). Left out: it never expires.' },
           },

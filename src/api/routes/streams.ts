@@ -4,13 +4,16 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps';
+import { assertTableNamesAllowed } from '../../runtime/system-schemas';
+import { deadLetterFor, errorFor, updateFor } from '../redact';
+import type { Role } from '../../store/api-keys';
 import { SluiceError, toSluiceError } from '../../errors';
 import type { StreamInput, StreamRecord } from '../../store/streams';
 import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
 import { validateFilters } from '../../transform/filters';
 import { validateSchedule } from '../../runtime/schedule';
 import { mappingIdOf } from '../../runtime/stream-runner';
-import { confirmDelete, errorResponses, idParams, listQuery, pageOf, ID_PATTERN, PASSWORDS_PROPERTY } from '../schemas';
+import { confirmDelete, errorResponses, idParams, listQuery, nameSchema, pageOf, ID_PATTERN, PASSWORDS_PROPERTY } from '../schemas';
 import { verifyRoutes } from './streams-verify';
 import { previewRoutes } from './streams-preview';
 import { validateStreamMapping } from '../../transform/mapping';
@@ -27,7 +30,7 @@ export const streamBodySchema = {
   additionalProperties: false,
   required: ['name', 'source', 'sink'],
   properties: {
-    name: { type: 'string', minLength: 1, maxLength: 200 },
+    name: nameSchema,
     source: connectionRef,
     sink: connectionRef,
     transport: {
@@ -156,6 +159,7 @@ const jobUpdateView = {
     errorCode: { type: 'string' },
     suggestion: { type: 'string' },
     detail: { type: 'object', additionalProperties: true },
+    redacted: { type: 'boolean', description: 'True when a viewer gets this update without the row values its message quoted' },
   },
 } as const;
 
@@ -166,7 +170,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   const notFound = (id: string) => new SluiceError('STREAM_NOT_FOUND', `No stream ${id}.`, { id });
   const load = (id: string): StreamRecord => store.streams.get(id) ?? (() => { throw notFound(id); })();
 
-  const view = (rec: StreamRecord, withUpdates = false) => {
+  const view = (rec: StreamRecord, withUpdates = false, role?: Role) => {
     const live = supervisor.status(rec.spec.id);
     return {
       id: rec.spec.id,
@@ -180,8 +184,9 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       startedAt: live.startedAt,
       schedule: rec.spec.schedule ?? null,
       nextRunAt: live.nextRunAt,
-      failureError: live.error ?? null,
-      ...(withUpdates ? { jobUpdates: store.runs.listUpdates(rec.spec.id, { sort: '-id', limit: 20 }).items } : {}),
+      // Row data follows the browse rule: a viewer gets redacted forms (redact.ts).
+      failureError: errorFor(live.error ?? null, role),
+      ...(withUpdates ? { jobUpdates: store.runs.listUpdates(rec.spec.id, { sort: '-id', limit: 20 }).items.map((u) => updateFor(u, role)) } : {}),
       metadata: store.streams.metadata(rec.spec.id),
       createdAt: rec.createdAt,
       updatedAt: rec.updatedAt,
@@ -201,7 +206,10 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       }
     }
     // A whereClause that cannot be compiled is refused now, not when the stream runs.
-    validateFilters(body, store.connections.get(body.source.connectionId)!.kind);
+    const source = store.connections.get(body.source.connectionId)!;
+    validateFilters(body, source.kind);
+    // A table in a system schema (pg_catalog, mysql, …) is refused now too (system-schemas.ts).
+    assertTableNamesAllowed(source, body.tables, 'tables');
     validateSchedule(body);
     checkMappingRef(body);
     // Mapping rules are checked for shape now; their column names when the sink first sees each table.
@@ -244,7 +252,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     async (req) => {
       const { limit, offset, sort, name, state } = req.query;
       const page = store.streams.list({ limit, offset, sort, filters: { name, state } });
-      return { ...page, items: page.items.map((r) => view(r)) };
+      return { ...page, items: page.items.map((r) => view(r, false, req.apiKey?.role)) };
     },
   );
 
@@ -255,7 +263,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         tags: ['streams'],
         summary: 'Create a stream (it does not start until POST /streams/{id}/start)',
         body: streamBodySchema,
-        response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID') },
+        response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID', 'SOURCE_SCHEMA_FORBIDDEN') },
       },
     },
     async (req, reply) => {
@@ -263,7 +271,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       checkRefs(req.body);
       const rec = store.streams.create(req.body);
       supervisor.schedule(rec.spec.id);
-      return reply.status(201).send(view(rec));
+      return reply.status(201).send(view(rec, false, req.apiKey?.role));
     },
   );
 
@@ -277,7 +285,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND') },
       },
     },
-    async (req) => view(load(req.params.id), true),
+    async (req) => view(load(req.params.id), true, req.apiKey?.role),
   );
 
   app.put<{ Params: { id: string }; Body: StreamInput }>(
@@ -288,7 +296,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         summary: 'Replace a stopped stream\'s spec',
         params: idParams,
         body: streamBodySchema,
-        response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID') },
+        response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID', 'SOURCE_SCHEMA_FORBIDDEN') },
       },
     },
     async (req) => {
@@ -298,7 +306,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       checkRefs(req.body);
       const rec = store.streams.update(req.params.id, req.body) as StreamRecord;
       supervisor.schedule(req.params.id); // re-armed, or disarmed when the schedule was removed
-      return view(rec);
+      return view(rec, false, req.apiKey?.role);
     },
   );
 
@@ -321,7 +329,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         },
         response: {
           204: { type: 'null', description: 'Deleted' },
-          ...errorResponses('STREAM_NOT_FOUND', 'STREAM_RUNNING_CANNOT_CHANGE', 'SOURCE_UNREACHABLE', 'SINK_UNREACHABLE', 'SINK_WRITE_FAILED', 'CONNECTION_PASSWORD_REQUIRED'),
+          ...errorResponses('STREAM_NOT_FOUND', 'STREAM_RUNNING_CANNOT_CHANGE', 'SOURCE_UNREACHABLE', 'SINK_UNREACHABLE', 'SINK_WRITE_FAILED', 'CONNECTION_PASSWORD_REQUIRED', 'CONNECTION_PROTOCOL_MISMATCH'),
         },
       },
     },
@@ -373,7 +381,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         } catch (err) {
           throw toSluiceError(err);
         }
-        return reply.status(202).send(view(rec));
+        return reply.status(202).send(view(rec, false, req.apiKey?.role));
       },
     );
   }
@@ -397,7 +405,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       } catch (err) {
         throw toSluiceError(err);
       }
-      return reply.status(202).send(view(rec));
+      return reply.status(202).send(view(rec, false, req.apiKey?.role));
     },
   );
 
@@ -438,7 +446,11 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       const page = store.runs.list(req.params.id, { limit, offset, sort, filters: { status } });
       // The store has a run's counters once it ends; the open run's are live in the supervisor.
       const live = supervisor.status(req.params.id);
-      return { ...page, items: page.items.map((r) => (r.endedAt === null && r.id === live.runId ? { ...r, counters: { ...live.statistics } } : r)) };
+      const role = req.apiKey?.role;
+      return {
+        ...page,
+        items: page.items.map((r) => ({ ...(r.endedAt === null && r.id === live.runId ? { ...r, counters: { ...live.statistics } } : r), failureError: errorFor(r.failureError, role) })),
+      };
     },
   );
 
@@ -460,7 +472,8 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     async (req) => {
       load(req.params.id);
       const { limit, offset, sort, level, stage, runId } = req.query;
-      return store.runs.listUpdates(req.params.id, { limit, offset, sort, filters: { level, stage, runId } });
+      const page = store.runs.listUpdates(req.params.id, { limit, offset, sort, filters: { level, stage, runId } });
+      return { ...page, items: page.items.map((u) => updateFor(u, req.apiKey?.role)) };
     },
   );
 
@@ -485,7 +498,8 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     async (req) => {
       load(req.params.id);
       const { limit, offset, sort, runId, table, op, field, errorCode, stage } = req.query;
-      return store.deadLetters.list(req.params.id, { limit, offset, sort, filters: { runId, table, op, field, errorCode, stage } });
+      const page = store.deadLetters.list(req.params.id, { limit, offset, sort, filters: { runId, table, op, field, errorCode, stage } });
+      return { ...page, items: page.items.map((d) => deadLetterFor(d, req.apiKey?.role)) };
     },
   );
 
@@ -530,10 +544,11 @@ const deadLetterView = {
     key: { type: ['object', 'null'], additionalProperties: true },
     op: nullableString,
     field: nullableString,
-    event: { type: ['object', 'null'], additionalProperties: true, description: 'The change event as JSON (bigint and decimals as text)' },
+    event: { type: ['object', 'null'], additionalProperties: true, description: 'The change event as JSON (bigint and decimals as text); null for a viewer' },
     errorCode: { type: 'string' },
     errorMessage: { type: 'string' },
     suggestion: nullableString,
     detail: { type: 'object', additionalProperties: true },
+    redacted: { type: 'boolean', description: 'True for a viewer: row values are "[redacted]" and the event left out (rows need the operator role)' },
   },
 } as const;
