@@ -60,6 +60,14 @@ export const CONNECTION_FIELDS = {
       'postgresql://…, mysql://…, jdbc:…, mongodb://host[,host…]/db, mongodb+srv://…/db, or host:port,… for kafka (no credentials). Percent-encode reserved characters in the user and password; the password is split off and stored apart, or the URL refused with CONNECTION_URL_INVALID (README, "Security").',
   },
   password: { type: 'string', maxLength: 4096, writeOnly: true },
+  passwordFile: {
+    type: ['string', 'null'],
+    minLength: 1,
+    maxLength: 4096,
+    description:
+      'Instead of a password: a file holding it (e.g. /run/secrets/pg, a mounted Docker or Kubernetes secret), read each time the connection is used, so a rotated secret needs no API call. ' +
+      'It must lie inside the directory the daemon allows (secrets.fileDir, SLUICE_SECRETS_FILE_DIR), after symbolic links; a relative path is taken from there. null (PATCH) drops it.',
+  },
   savePassword: { type: 'boolean', default: true },
 } as const;
 

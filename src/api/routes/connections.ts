@@ -30,6 +30,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
       kind,
       url: { type: 'string', description: 'Without its password' },
       hasPassword: { type: 'boolean' },
+      passwordFile: { type: ['string', 'null'], description: 'The file the password is read from at each use (its content is never shown)' },
       savePassword: { type: 'boolean' },
       options: { type: 'object', additionalProperties: true, description: `${OPTIONS_TEXT} Secret options are never returned.` },
       createdAt: { type: 'string' },
@@ -68,7 +69,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
         summary: 'Create a connection',
         description: 'The body is the kind\'s schema (PostgresqlConnection, MongodbConnection, …), chosen by `kind`; its `options` are that kind\'s.',
         body: connectionBody,
-        response: { 201: connectionSchema, ...errorResponses('CONNECTION_NAME_TAKEN', 'CONNECTION_URL_INVALID') },
+        response: { 201: connectionSchema, ...errorResponses('CONNECTION_NAME_TAKEN', 'CONNECTION_URL_INVALID', 'SECRET_FILE_NOT_ALLOWED', 'SECRET_FILE_UNREADABLE') },
       },
       // An unknown kind is named with the kinds there are (the schema's own error cannot list them).
       preValidation: async (req) => {
@@ -106,7 +107,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
         summary: 'Change a connection (fields not sent stay as they are)',
         params: idParams,
         body: { type: 'object', additionalProperties: false, minProperties: 1, properties: patchProperties },
-        response: { 200: connectionSchema, ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_NAME_TAKEN', 'CONNECTION_URL_INVALID') },
+        response: { 200: connectionSchema, ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_NAME_TAKEN', 'CONNECTION_URL_INVALID', 'SECRET_FILE_NOT_ALLOWED', 'SECRET_FILE_UNREADABLE') },
       },
     },
     async (req) => {
@@ -158,7 +159,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
               },
             },
           },
-          ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_PASSWORD_REQUIRED'),
+          ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_PASSWORD_REQUIRED', 'SECRET_FILE_UNREADABLE'),
         },
       },
     },

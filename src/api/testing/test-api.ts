@@ -38,7 +38,7 @@ export async function startTestApi(env: Record<string, string> = {}, opts: { log
   const { config } = loadConfig({ env: { SLUICE_DATA_DIR: dataDir, ...env } });
   const mem = createMemoryConnectors();
   const registry = memoryRegistry(mem, opts.run);
-  const store = openStore({ dataDir, secretKey: '', secretOptions: (kind) => secretOptionsOf(registry, kind) });
+  const store = openStore({ dataDir, secretKey: '', secretFileDir: config.secrets.fileDir, secretOptions: (kind) => secretOptionsOf(registry, kind) });
   const admin = store.apiKeys.create('admin', 'admin').key;
   const logger = opts.logger ?? pino({ level: 'silent' });
   const supervisor = new Supervisor({ registry, logger, persistence: storePersistence(store) });
