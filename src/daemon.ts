@@ -17,10 +17,12 @@ import { buildApi } from './api/server';
 import { reloadTlsOnChange } from './api/tls';
 import { Supervisor, SUPERVISOR_EVENTS } from './runtime/supervisor';
 import { builtinRegistry } from './runtime/builtin-connectors';
+import { secretOptionsOf } from './runtime/run-options';
 import { STREAM_STATES } from './runtime/lifecycle';
 import { VERSION } from './version';
 import { createTransport } from './transport';
 import type { KafkaSettings } from './transport/kafka/settings';
+import { kafkaConnectionSettings } from './transport/kafka/options';
 import type { StreamSpec } from './core';
 import { brokerList } from './connection-url';
 
@@ -35,17 +37,21 @@ export interface Daemon {
 
 /**
  * Brokers for a stream: its own kafka connection when the spec names one, else the
- * daemon's default (SLUICE_KAFKA_BROKERS); topic settings from config either way.
+ * daemon's default (SLUICE_KAFKA_BROKERS); producer and topic settings from config,
+ * overridden by what the kafka connection's options set.
  */
 function kafkaSettings(config: SluiceConfig, store: Store, stream: StreamSpec | undefined): KafkaSettings {
   const connectionId = stream?.transport && 'connectionId' in stream.transport ? stream.transport.connectionId : undefined;
   const conn = connectionId ? store.connections.resolve(connectionId) : undefined;
   const { brokers: _default, ...rest } = config.kafka;
-  return { ...rest, brokers: conn ? brokerList(conn.url) : kafkaBrokers(config) };
+  if (!conn) return { ...rest, brokers: kafkaBrokers(config) };
+  return kafkaConnectionSettings({ ...rest, brokers: brokerList(conn.url) }, conn.options);
 }
 
 export async function startDaemon(config: SluiceConfig, logger: Logger): Promise<Daemon> {
-  const store = openStore({ dataDir: config.dataDir, secretKey: config.store.secretKey, secretFileDir: config.secrets.fileDir });
+  const connectors = builtinRegistry();
+  // Secret options (declared x-secret by a connector) are stored encrypted, like passwords.
+  const store = openStore({ dataDir: config.dataDir, secretKey: config.store.secretKey, secretFileDir: config.secrets.fileDir, secretOptions: (kind) => secretOptionsOf(connectors, kind) });
   if (store.urlScrub.scrubbed.length) {
     logger.warn({ connections: store.urlScrub.scrubbed }, 'connection URLs stored with a password in them (by an older version) were rewritten: the password is now kept encrypted apart from the URL');
   }
@@ -57,7 +63,6 @@ export async function startDaemon(config: SluiceConfig, logger: Logger): Promise
   bootstrapAdminKey(store.apiKeys, config.dataDir, config.auth.adminKey, logger);
 
   const metrics = createMetrics();
-  const connectors = builtinRegistry();
   const supervisor = new Supervisor({
     registry: connectors,
     logger,

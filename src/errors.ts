@@ -37,6 +37,8 @@ export const ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: entry(415, 'validation', 'Send the body as application/json.'),
   PAYLOAD_TOO_LARGE: entry(413, 'validation', 'Send a smaller body.'),
   HTTP_REQUEST_MALFORMED: entry(400, 'validation', 'Send a well-formed HTTP/1.1 request: header values of visible ASCII, a valid request line, headers within the size limit.'),
+  // A job update's code (WARNING), never an API answer: a stored option a run's start dropped.
+  OPTION_IGNORED: entry(400, 'validation', 'Remove or correct the option named in detail.field (PATCH the connection, or PUT the stopped stream): it has no effect as stored.'),
   URI_TOO_LONG: entry(414, 'validation', 'Send a shorter URL: a path parameter (id, schema.table) is at most 512 characters.'),
   CONFIRMATION_REQUIRED: entry(428, 'validation', 'Repeat the request with the header X-Confirm-Delete: true.'),
   // auth

@@ -6,6 +6,8 @@
 import { MongoClient, type MongoClientOptions, type WriteConcernSettings } from 'mongodb';
 import { SluiceError } from '../../src/errors';
 import type { DecimalMode } from './bson';
+import { readOptions } from '../../src/options';
+import { mongodbOptions, type MongoConnectionOptions } from './options';
 import { parseConnectionUrl } from '../../src/connection-url';
 import { probeSeeds, type ProbeResult } from './wire-probe';
 
@@ -25,65 +27,25 @@ export interface MongoSinkOptions {
   retry: { initialDelayMs: number; maxDelayMs: number };
 }
 
-/** JSON schema of `connection.options`. */
-export const configSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    writeConcern: {
-      type: 'object',
-      additionalProperties: false,
-      description: "Write concern of every write. Default {w:'majority'} on a replica set, {w:1} on a standalone server or FerretDB.",
-      properties: {
-        w: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string' }], description: 'w:0 is refused: an unacknowledged write would break the delivery contract.' },
-        j: { type: 'boolean' },
-        wtimeoutMS: { type: 'integer', minimum: 0 },
-      },
-    },
-    decimals: {
-      type: 'string',
-      enum: ['auto', 'decimal128', 'string'],
-      default: 'auto',
-      description: 'How exact decimals are stored: Decimal128, or their exact text. auto = Decimal128 unless the server is FerretDB v1, which has no Decimal128.',
-    },
-    serverSelectionTimeoutMS: { type: 'integer', minimum: 100, default: 5000, description: 'Per attempt; failed attempts are retried with backoff.' },
-    writeTimeoutMs: {
-      type: 'integer',
-      minimum: 100,
-      default: 60000,
-      description:
-        'Longest wait for the answer to one write attempt (one bulkWrite command of a batch). A server that does not answer in time is treated as away: the attempt is abandoned, counted in sluice_mongodb_errors_total and retried with backoff (writes are idempotent). Keep it well above the slowest legitimate command.',
-    },
-    retry: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        initialDelayMs: { type: 'integer', minimum: 1, default: 100 },
-        maxDelayMs: { type: 'integer', minimum: 1, default: 5000 },
-      },
-    },
-  },
-} as const;
-
-const num = (v: unknown, dflt: number): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : dflt);
-
+/**
+ * The sink's settings from a connection's `options` (declared in options.ts): defaults
+ * applied by the one parser; w:"0" (a tag the schema cannot tell from "majority") is
+ * refused here, as w:0 is there.
+ */
 export function parseOptions(raw: Record<string, unknown> | undefined): MongoSinkOptions {
-  const o = raw ?? {};
-  const retry = (o.retry ?? {}) as Record<string, unknown>;
-  const decimals = o.decimals === 'decimal128' || o.decimals === 'string' ? o.decimals : 'auto';
-  const initialDelayMs = num(retry.initialDelayMs, 100);
-  const w = (o.writeConcern as { w?: unknown } | undefined)?.w;
+  const o = readOptions<MongoConnectionOptions>(mongodbOptions.connection, raw ?? {});
+  const w = (raw?.writeConcern as { w?: unknown } | undefined)?.w;
   if (w === 0 || w === '0') {
     // Offsets are committed and source positions acknowledged on the strength of the
     // server's acknowledgement; w:0 would make that a guess.
     throw new SluiceError('CONFIG_INVALID', 'writeConcern.w must be at least 1 (or "majority"): sluice only acknowledges what MongoDB acknowledged.', { key: 'options.writeConcern.w' });
   }
   return {
-    ...(o.writeConcern && typeof o.writeConcern === 'object' ? { writeConcern: o.writeConcern as WriteConcernSettings } : {}),
-    decimals,
-    serverSelectionTimeoutMS: num(o.serverSelectionTimeoutMS, 5000),
-    writeTimeoutMs: num(o.writeTimeoutMs, 60000),
-    retry: { initialDelayMs, maxDelayMs: Math.max(initialDelayMs, num(retry.maxDelayMs, 5000)) },
+    ...(o.writeConcern ? { writeConcern: o.writeConcern as WriteConcernSettings } : {}),
+    decimals: o.decimals,
+    serverSelectionTimeoutMS: o.serverSelectionTimeoutMS,
+    writeTimeoutMs: o.writeTimeoutMs,
+    retry: { initialDelayMs: o.retry.initialDelayMs, maxDelayMs: Math.max(o.retry.initialDelayMs, o.retry.maxDelayMs) },
   };
 }
 

@@ -120,5 +120,7 @@ test('creating a sink without a database fails with SINK_DATABASE_MISSING', () =
 test('the module declares a sink of kind mongodb with an options schema', () => {
   assert.equal(mongodbConnector.kind, 'mongodb');
   assert.deepEqual(mongodbConnector.roles, ['sink']);
-  assert.equal((mongodbConnector.configSchema as { type: string }).type, 'object');
+  assert.equal(mongodbConnector.options.connection.type, 'object');
+  assert.ok('writeTimeoutMs' in mongodbConnector.options.connection.properties);
+  assert.ok('dropCollections' in mongodbConnector.options.stream.properties);
 });

@@ -20,13 +20,13 @@
  */
 import type { ConnectorModule } from '../../src/core';
 import { testConnection } from './check';
-import { configSchema } from './client';
+import { mongodbOptions } from './options';
 import { createMongoSink, previewConversion } from './sink';
 import { verify } from './verify';
 
 export const mongodbConnector: ConnectorModule = {
   kind: 'mongodb',
-  configSchema,
+  options: mongodbOptions,
   roles: ['sink'],
   createSink: createMongoSink,
   verify,

@@ -40,6 +40,7 @@ import {
   type ServerInfo,
 } from './client';
 import { AttemptTimeoutError, classify, type Classified } from './failures';
+import { mongoStreamOptions } from './options';
 import { bulkOperations, planBatch, PlanError, splitInserts, type CollectionPlan, type PlannedWrite, type RowMapper } from './plan';
 
 /**
@@ -284,7 +285,7 @@ export class MongoSink implements PreparingSink, DroppableSink {
 
   async prepare(tables: TableRef[], ctx: ConnectorContext): Promise<void> {
     const spec = this.#spec();
-    if (this.#stream.options.dropCollections !== true) return;
+    if (!mongoStreamOptions(this.#stream).dropCollections) return;
     const names = [
       ...new Set([
         ...tables.flatMap((t) => ownCollection(this.#stream, spec, t) ?? []),

@@ -14,10 +14,10 @@ import { buildSchema, readColumns, type TableMeta } from './catalog';
 import { clientConfig, connect, ident, qualified, toSourceError, type Conn } from './naming';
 import { decodeRow } from './rows';
 import { DEFAULT_TYPE_OPTIONS, type ColumnMeta, type TypeOptions } from './types';
+import { mysqlConnectionOptions } from './options';
 
 function typeOptions(connection: ConnectionSpec): TypeOptions {
-  const o = connection.options ?? {};
-  return { ...DEFAULT_TYPE_OPTIONS, ...(typeof o.tinyInt1AsBoolean === 'boolean' ? { tinyInt1AsBoolean: o.tinyInt1AsBoolean } : {}) };
+  return { ...DEFAULT_TYPE_OPTIONS, tinyInt1AsBoolean: mysqlConnectionOptions(connection).tinyInt1AsBoolean };
 }
 
 async function describe(conn: Conn, ref: TableRef): Promise<{ info: TableInfo; columns: ColumnMeta[] } | null> {

@@ -13,23 +13,9 @@ import { tableChecks } from '../../src/source-kit/table-checks';
 import { clientConfig, connect } from './naming';
 import { MysqlSource } from './source';
 import { describeTable, readRows } from './browse';
+import { mysqlOptions } from './options';
 
 export { MysqlSource } from './source';
-
-export const configSchema = {
-  type: 'object',
-  additionalProperties: true,
-  properties: {
-    connectTimeoutMs: { type: 'integer', minimum: 1, description: 'Connection timeout in milliseconds (to the end of the handshake)', default: 10000 },
-    allowSystemSchemas: {
-      type: 'array',
-      items: { type: 'string' },
-      description: 'System schemas this connection may browse and stream all the same (they are refused otherwise: README, "Security"); set by an admin, e.g. ["performance_schema"]',
-    },
-    serverId: { type: 'integer', minimum: 1, description: 'Replica server_id the binlog reader announces (unique among the server\'s replicas); default derived from the stream id' },
-    tinyInt1AsBoolean: { type: 'boolean', description: 'Read TINYINT(1) (BOOL) columns as booleans', default: true },
-  },
-} as const;
 
 async function test(connection: ConnectionSpec, logger: Logger): Promise<TestReport> {
   const checks: CheckResult[] = [];
@@ -132,7 +118,8 @@ async function checkTables(connection: ConnectionSpec, stream: StreamSpec, table
 
 export const mysqlConnector: ConnectorModule = {
   kind: 'mysql',
-  configSchema,
+  options: mysqlOptions,
+  dialect: 'mysql',
   roles: ['source'],
   createSource: (args: CreateArgs): Source => new MysqlSource(args),
   listTables,

@@ -8,6 +8,7 @@
  */
 import mysql from 'mysql';
 import { SluiceError, isSluiceError, type ErrorContext } from '../../src/errors';
+import { mysqlConnectionOptions } from './options';
 import { parseConnectionUrl } from '../../src/connection-url';
 
 export interface MysqlConfig {
@@ -40,7 +41,7 @@ export function clientConfig(url: string, options: Record<string, unknown> = {})
     database: u.database,
     ...(user ? { user } : {}),
     ...(password ? { password } : {}),
-    connectTimeout: typeof options.connectTimeoutMs === 'number' ? options.connectTimeoutMs : 10_000,
+    connectTimeout: mysqlConnectionOptions({ options }).connectTimeoutMs,
     ...(ssl ? { ssl: { rejectUnauthorized: false } } : {}),
   };
 }

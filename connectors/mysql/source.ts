@@ -15,34 +15,13 @@ import { clientConfig, connect, toSourceError, type Conn, type MysqlConfig } fro
 import { readSnapshot, SNAPSHOT_POSITION_KIND } from './snapshot';
 import { BinlogStream, serverIdFor } from './binlog';
 import { DEFAULT_TYPE_OPTIONS, type TypeOptions } from './types';
-
-export interface MysqlSourceOptions {
-  snapshotChunkSize: number;
-  snapshotParallelism: number;
-  heartbeatIntervalMs: number;
-  maxBatchSize: number;
-  reconnectTimeoutMs: number;
-}
-
-function numberOption(stream: StreamSpec, name: string, dflt: number): number {
-  const v = stream.options[name];
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : dflt;
-}
-
-export function sourceOptions(stream: StreamSpec): MysqlSourceOptions {
-  return {
-    snapshotChunkSize: numberOption(stream, 'snapshotChunkSize', 5000),
-    snapshotParallelism: numberOption(stream, 'snapshotParallelism', 2),
-    heartbeatIntervalMs: numberOption(stream, 'heartbeatIntervalMs', 10_000),
-    maxBatchSize: numberOption(stream, 'maxBatchSize', 1000),
-    reconnectTimeoutMs: numberOption(stream, 'reconnectTimeoutMs', 300_000),
-  };
-}
+import { mysqlConnectionOptions, mysqlStreamOptions, type MysqlStreamOptions } from './options';
 
 export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSource {
   readonly #config: MysqlConfig;
   readonly #stream: StreamSpec;
-  readonly #opts: MysqlSourceOptions;
+  /** The stream's options it reads (options.ts), parsed with their defaults. */
+  readonly #opts: MysqlStreamOptions;
   readonly #typeOptions: TypeOptions;
   readonly #serverId: number;
   readonly #conns = new Set<Conn>();
@@ -52,10 +31,10 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
   constructor(args: CreateArgs) {
     this.#config = clientConfig(args.connection.url, args.connection.options);
     this.#stream = args.stream;
-    this.#opts = sourceOptions(args.stream);
-    const o = args.connection.options;
-    this.#typeOptions = { ...DEFAULT_TYPE_OPTIONS, ...(typeof o.tinyInt1AsBoolean === 'boolean' ? { tinyInt1AsBoolean: o.tinyInt1AsBoolean } : {}) };
-    this.#serverId = typeof o.serverId === 'number' && o.serverId > 0 ? o.serverId : serverIdFor(args.stream.id);
+    this.#opts = mysqlStreamOptions(args.stream);
+    const o = mysqlConnectionOptions(args.connection);
+    this.#typeOptions = { ...DEFAULT_TYPE_OPTIONS, tinyInt1AsBoolean: o.tinyInt1AsBoolean };
+    this.#serverId = o.serverId ?? serverIdFor(args.stream.id);
   }
 
   #track = (c: Conn): void => {

@@ -13,23 +13,10 @@ import { PostgresSource } from './source';
 import { describeTables, missingPrivileges, TypeCatalog } from './catalog';
 import { tableChecks } from '../../src/source-kit/table-checks';
 import { describeTable, readRows } from './browse';
+import { postgresOptions } from './options';
 
 export { slotName, publicationName } from './naming';
 export { PostgresSource } from './source';
-
-export const configSchema = {
-  type: 'object',
-  additionalProperties: true,
-  properties: {
-    applicationName: { type: 'string', description: 'application_name the connector reports to PostgreSQL', default: 'sluice' },
-    connectTimeoutMs: { type: 'integer', minimum: 1, description: 'Connection timeout in milliseconds (to the end of the handshake)', default: 10000 },
-    allowSystemSchemas: {
-      type: 'array',
-      items: { type: 'string' },
-      description: 'System schemas this connection may browse and stream all the same (they are refused otherwise: README, "Security"); set by an admin, e.g. ["performance_schema"]',
-    },
-  },
-} as const;
 
 async function test(connection: ConnectionSpec, logger: Logger): Promise<TestReport> {
   const checks: CheckResult[] = [];
@@ -133,7 +120,8 @@ async function checkTables(connection: ConnectionSpec, stream: StreamSpec, table
 
 export const postgresConnector: ConnectorModule = {
   kind: 'postgresql',
-  configSchema,
+  options: postgresOptions,
+  dialect: 'postgresql',
   roles: ['source'],
   createSource: (args: CreateArgs): Source => new PostgresSource(args),
   listTables,

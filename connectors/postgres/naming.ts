@@ -13,6 +13,7 @@ import type { ClientConfig } from 'pg';
 import { SluiceError } from '../../src/errors';
 import { parseConnectionUrl } from '../../src/connection-url';
 import { RAW_TEXT_TYPES, SESSION_OPTIONS } from './types';
+import { postgresConnectionOptions } from './options';
 
 const MAX_IDENTIFIER = 63;
 
@@ -44,11 +45,12 @@ export function literal(value: string): string {
  * output settings the type converter relies on, and raw text values.
  */
 export function clientConfig(url: string, options: Record<string, unknown> = {}): ClientConfig {
+  const o = postgresConnectionOptions({ options });
   const base: ClientConfig = {
     options: SESSION_OPTIONS,
     types: RAW_TEXT_TYPES,
-    application_name: typeof options.applicationName === 'string' ? options.applicationName : 'sluice',
-    connectionTimeoutMillis: typeof options.connectTimeoutMs === 'number' ? options.connectTimeoutMs : 10_000,
+    application_name: o.applicationName,
+    connectionTimeoutMillis: o.connectTimeoutMs,
   };
   // The one URL parser (src/connection-url.ts): the same reading of every form as the store's.
   const u = parseConnectionUrl(url, 'postgresql');

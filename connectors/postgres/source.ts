@@ -16,32 +16,13 @@ import { clientConfig, ident, publicationName, slotName } from './naming';
 import { connect, toSourceError } from './pg-errors';
 import { readSnapshot } from './snapshot';
 import { lsnToBig, ReplicationStream } from './replication';
-
-export interface PostgresSourceOptions {
-  snapshotChunkSize: number;
-  snapshotParallelism: number;
-  heartbeatIntervalMs: number;
-  maxBatchSize: number;
-}
-
-function numberOption(stream: StreamSpec, name: string, dflt: number): number {
-  const v = stream.options[name];
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : dflt;
-}
-
-export function sourceOptions(stream: StreamSpec): PostgresSourceOptions {
-  return {
-    snapshotChunkSize: numberOption(stream, 'snapshotChunkSize', 5000),
-    snapshotParallelism: numberOption(stream, 'snapshotParallelism', 2),
-    heartbeatIntervalMs: numberOption(stream, 'heartbeatIntervalMs', 10_000),
-    maxBatchSize: numberOption(stream, 'maxBatchSize', 1000),
-  };
-}
+import { postgresStreamOptions, type PostgresStreamOptions } from './options';
 
 export class PostgresSource implements SnapshotSource, BeginningSource, CutoverSource, LagReportingSource, DroppableSource {
   readonly #config: ClientConfig;
   readonly #stream: StreamSpec;
-  readonly #opts: PostgresSourceOptions;
+  /** The stream's options it reads (options.ts), parsed with their defaults. */
+  readonly #opts: PostgresStreamOptions;
   readonly #slot: string;
   readonly #publication: string;
   readonly #types = new TypeCatalog();
@@ -53,9 +34,9 @@ export class PostgresSource implements SnapshotSource, BeginningSource, CutoverS
   constructor(args: CreateArgs) {
     this.#config = clientConfig(args.connection.url, args.connection.options);
     this.#stream = args.stream;
-    this.#opts = sourceOptions(args.stream);
-    this.#slot = slotName(args.stream.id);
-    this.#publication = publicationName(args.stream.id);
+    this.#opts = postgresStreamOptions(args.stream);
+    this.#slot = this.#opts.slotName ?? slotName(args.stream.id);
+    this.#publication = this.#opts.publicationName ?? this.#opts.slotName ?? publicationName(args.stream.id);
   }
 
   get slot(): string {

@@ -17,7 +17,8 @@ interface AjvError {
 /** The field an ajv error is about, as a dotted path ("options.mode"). */
 function fieldOf(e: AjvError, context: string | undefined): string {
   const path = (e.instancePath ?? '').split('/').filter(Boolean);
-  const extra = (e.params?.missingProperty ?? e.params?.additionalProperty) as string | undefined;
+  // A body chosen by a property (a connection's kind): the error is about that property.
+  const extra = (e.params?.missingProperty ?? e.params?.additionalProperty ?? (e.keyword === 'discriminator' ? e.params?.tag : undefined)) as string | undefined;
   if (extra) path.push(extra);
   return path.length ? path.join('.') : (context ?? 'body');
 }
@@ -29,6 +30,7 @@ export function fromValidation(err: FastifyError & { validation?: AjvError[]; va
   let reason = first.message ?? 'is invalid';
   if (first.keyword === 'additionalProperties') reason = 'is not a known field';
   if (first.keyword === 'required') reason = 'is required';
+  if (first.keyword === 'discriminator') reason = `must be one of the kinds listed in the schema (not ${JSON.stringify(first.params?.tagValue)})`;
   if (first.keyword === 'pattern' && first.params?.pattern === NAME_PATTERN) reason = `must be ${NAME_RULE}`;
   if (first.keyword === 'enum') reason = `must be one of ${(first.params?.allowedValues as unknown[] | undefined)?.join(', ')}`;
   return new SluiceError('VALIDATION_FAILED', `${where} field "${field}" ${reason}`, {

@@ -13,6 +13,7 @@ import type { ApiDeps } from './deps';
 import { SluiceError } from '../errors';
 import { errorEnvelopeSchema, errorResponses, loneSurrogateAt } from './schemas';
 import { installErrorHandling } from './errors';
+import { addDiscriminatorMappings, optionSchemas } from './option-schemas';
 import { installAuth } from './auth';
 import { installAudit } from './audit';
 import { healthRoutes } from './routes/health';
@@ -60,7 +61,11 @@ export async function buildApi(deps: ApiDeps, server: ApiServerOptions = {}): Pr
   const app = (server.https ? Fastify({ ...options, https: server.https }) : Fastify(options)) as unknown as FastifyInstance;
   // Bodies are JSON and must be typed right ("7" is not 7); query strings and path
   // parameters are text, so they are coerced. Unknown fields are errors, not dropped.
-  const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false });
+  // discriminator: a connection body is chosen by its kind, so a bad option is reported for that kind alone.
+  const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false, discriminator: true });
+  // The options every connector declares: documented with defaults, validated without (option-schemas.ts).
+  const optionDocs = optionSchemas(deps.connectors);
+  for (const s of optionDocs.validation) strict.addSchema(s);
   const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, strict: false });
   app.setValidatorCompiler(({ schema, httpPart }) => {
     if (httpPart !== 'body') return coercing.compile(schema);
@@ -82,6 +87,7 @@ export async function buildApi(deps: ApiDeps, server: ApiServerOptions = {}): Pr
     return maybeAbsent;
   });
   app.addSchema(errorEnvelopeSchema);
+  for (const s of optionDocs.docs) app.addSchema(s);
   installErrorHandling(app);
 
   await app.register(swagger, {
@@ -103,6 +109,7 @@ export async function buildApi(deps: ApiDeps, server: ApiServerOptions = {}): Pr
       security: [{ apiKey: [] }, { bearer: [] }],
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    transformObject: (doc) => addDiscriminatorMappings((doc as { openapiObject: Record<string, unknown> }).openapiObject) as never,
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
 

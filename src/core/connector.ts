@@ -10,6 +10,7 @@ import type { Sink } from './sink';
 import type { Source } from './source';
 import type { ConnectionSpec, StreamSpec } from './spec';
 import type { Row, TableSchema } from './values';
+import type { PluginOptions, SqlDialect } from './options';
 
 /** One check of `POST /connections/{id}/test` or of `/validate`. */
 export interface CheckResult {
@@ -162,9 +163,19 @@ export interface PreviewConversion {
 /** What each connector module exports, and what the registry maps a kind to. */
 export interface ConnectorModule {
   kind: string;
-  /** JSON schema of the connection's `options`. */
-  configSchema: Record<string, unknown>;
-  roles: ReadonlyArray<'source' | 'sink'>;
+  /**
+   * The options it reads, declared where it registers: a connection's `options`, and
+   * its keys of a stream's `options` (src/core/options.ts). The API validates and
+   * documents them from here, and a run hands them over parsed (defaults applied).
+   */
+  options: PluginOptions;
+  /** The SQL dialect of its whereClauses; sources that take filters declare it. */
+  dialect?: SqlDialect;
+  /**
+   * `transport`: a connection kind a stream's transport names (`kafka`); such a module
+   * declares options and may test connections, and has no source or sink.
+   */
+  roles: ReadonlyArray<'source' | 'sink' | 'transport'>;
   createSource?(args: CreateArgs): Source;
   createSink?(args: CreateArgs): Sink;
   /** The source's tables (for table patterns), and the schema a bare table name means. */

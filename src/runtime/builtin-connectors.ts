@@ -7,17 +7,22 @@ import type { ConnectorModule } from '../core';
 import { postgresConnector } from '../../connectors/postgres';
 import { mongodbConnector } from '../../connectors/mongodb';
 import { mysqlConnector } from '../../connectors/mysql';
+import { kafkaConnectionModule } from '../transport/kafka/options';
 
 export const BUILTIN_CONNECTORS: ConnectorModule[] = [postgresConnector, mysqlConnector, mongodbConnector];
 
 /**
- * Every kind a connection may have, the one list the API's schemas use: the shipped
- * connectors' kinds, and `kafka` (a broker list a stream's Kafka transport can name).
+ * Every module the daemon registers: the shipped connectors, and `kafka` (a connection
+ * kind a stream's Kafka transport names: options, no source or sink). Their kinds are
+ * the connection kinds; the API's schemas are built from the registry holding them.
  */
-export const CONNECTION_KINDS: readonly string[] = [...BUILTIN_CONNECTORS.map((c) => c.kind), 'kafka'];
+export const BUILTIN_MODULES: ConnectorModule[] = [...BUILTIN_CONNECTORS, kafkaConnectionModule];
+
+/** Every kind a connection may have. */
+export const CONNECTION_KINDS: readonly string[] = BUILTIN_MODULES.map((c) => c.kind);
 
 export function builtinRegistry(): ConnectorRegistry {
   const registry = createRegistry();
-  for (const c of BUILTIN_CONNECTORS) registry.register(c);
+  for (const c of BUILTIN_MODULES) registry.register(c);
   return registry;
 }

@@ -8,7 +8,7 @@ import { createRegistry } from './registry';
 import { mapOptionsFor, rejectionMessage } from '../../connectors/mongodb/sink';
 import { keyForDetail } from '../../connectors/mongodb/bson';
 import { FieldConversionError } from '../transform/mapping';
-import { Decimal, type ColumnSpec, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef } from '../core';
+import { Decimal, NO_OPTIONS, type ColumnSpec, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef } from '../core';
 
 const NASTY = {
   // in the clause, then not
@@ -60,7 +60,8 @@ function fixture(tables: Record<string, { columns: ColumnSpec[]; key: string[]; 
   const queries: { table: string; q: RowQuery }[] = [];
   const source: ConnectorModule = {
     kind: 'mem-src',
-    configSchema: {},
+    options: { connection: NO_OPTIONS, stream: NO_OPTIONS },
+    dialect: 'postgresql',
     roles: ['source'],
     listTables: async () => ({ tables: Object.keys(tables).map((n) => ({ schema: n.split('.')[0]!, table: n.split('.')[1]! })), defaultSchema: 'public' }),
     readRows: async (_c, ref: TableRef, q: RowQuery) => {
@@ -80,7 +81,7 @@ function fixture(tables: Record<string, { columns: ColumnSpec[]; key: string[]; 
   };
   const sink: ConnectorModule = {
     kind: 'mem-sink',
-    configSchema: {},
+    options: { connection: NO_OPTIONS, stream: NO_OPTIONS },
     roles: ['sink'],
     previewConversion: async () => ({
       options: mapOptionsFor('decimal128'),

@@ -31,7 +31,8 @@ import { BSON } from 'mongodb';
 import { SluiceError } from '../errors';
 import { jsonRow, MAX_READ_ROWS, parseTableName, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef, type TableSchema } from '../core';
 import { moduleWith, requestedTable, streamTableNames, type StreamReadArgs } from './stream-reads';
-import { rowLimitOf, dialectOf, type Dialect } from '../transform/filters';
+import { rowLimitOf, type Dialect } from '../transform/filters';
+import { moduleDialect } from './registry';
 import { streamTableRead, type StreamTableRead } from '../transform/columns';
 import {
   childrenOf,
@@ -94,7 +95,7 @@ export async function previewMapping(opts: StreamReadArgs<PreviewRequest>): Prom
   const dst = moduleWith(opts.registry, sink.kind, 'previewConversion', 'the target of a mapping preview');
   const spec: MappingSpec = stream.mapping ? validateStreamMapping(stream) : {};
   const src = moduleWith(opts.registry, source.kind, 'readRows', 'the source of a mapping preview');
-  const dialect = dialectOf(source.kind);
+  const dialect = moduleDialect(src);
   const { all, defaultSchema } = await streamTableNames(src, source, stream, logger);
   const own = all.filter((n) => tableMapping(spec, n)?.newDocuments !== false);
   let names = own;

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRegistry, DuplicateConnectorError, UnknownConnectorError } from './registry';
-import type { ConnectorModule } from '../core';
+import { NO_OPTIONS, type ConnectorModule } from '../core';
 
-const mod = (kind: string): ConnectorModule => ({ kind, configSchema: {}, roles: ['source'] });
+const mod = (kind: string): ConnectorModule => ({ kind, options: { connection: NO_OPTIONS, stream: NO_OPTIONS }, roles: ['source'] });
 
 test('a registered connector is found by its kind, and listed', () => {
   const r = createRegistry();

@@ -3,7 +3,7 @@
  * supervisor and the API look connectors up here and never import one directly,
  * so adding a connector is one `registerConnector` call.
  */
-import type { ConnectorModule } from '../core';
+import type { ConnectorModule, SqlDialect } from '../core';
 import { SluiceError } from '../errors';
 
 export class UnknownConnectorError extends SluiceError {
@@ -89,6 +89,22 @@ export function createRegistry(): ConnectorRegistry {
         .map(([alias, kind]) => ({ alias, kind, deprecated: true as const }))
         .sort((a, b) => a.alias.localeCompare(b.alias)),
   };
+}
+
+/**
+ * The SQL dialect of a source kind's whereClauses, as its connector declares it (no
+ * guessing from the kind's name): VALIDATION_FAILED for a kind that takes no SQL filters.
+ */
+export function sourceDialect(registry: ConnectorRegistry, kind: string): SqlDialect {
+  return moduleDialect(registry.find(kind) ?? { kind }, registry.kinds((m) => m.dialect !== undefined));
+}
+
+/** sourceDialect for a module already looked up. */
+export function moduleDialect(mod: Pick<ConnectorModule, 'kind' | 'dialect'>, supported?: string[]): SqlDialect {
+  if (!mod.dialect) {
+    throw new SluiceError('VALIDATION_FAILED', `the ${mod.kind} connector takes no SQL whereClause${supported ? ` (kinds that do: ${supported.join(', ') || 'none'})` : ''}`, { kind: mod.kind, field: 'source.connectionId' });
+  }
+  return mod.dialect;
 }
 
 /** The daemon's registry; tests build their own with createRegistry(). */

@@ -11,14 +11,15 @@ import { RUN_EVENTS, canSnapshot, canBegin, canCutOver, reportsLag, canPrepare, 
 import type { RunCounters, SnapshotPhase, StreamPersistence } from './persistence';
 import type { Transport, TransportFactory } from '../transport/types';
 import { NOOP_METER, type Meter } from '../metrics/stream-meter';
-import type { ConnectorRegistry } from './registry';
+import { moduleDialect, type ConnectorRegistry } from './registry';
 import { SluiceError } from '../errors';
 import { ConnectionNotFoundError, ConnectorRoleError, MappingNotFoundError, StreamNotFoundError, type Stage } from './supervisor-types';
-import { dialectOf, streamTransform, validateFilters } from '../transform';
+import { streamTransform, validateFilters } from '../transform';
 import { validateStreamMapping } from '../transform/mapping';
 import { needsTableList, resolveTables } from '../transform/tables';
 import { assertTablesAllowed } from './system-schemas';
 import { RecordErrorPolicy, storeDeadLetters, withRecordErrors } from './record-errors';
+import { checkStoredOptions, type OptionWarning } from './run-options';
 
 /** Everything a run needs, resolved and validated by the supervisor beforehand. */
 export interface RunPlan {
@@ -27,6 +28,8 @@ export interface RunPlan {
   sinkConnection: ConnectionSpec;
   sourceModule: ConnectorModule;
   sinkModule: ConnectorModule;
+  /** Stored options the start dropped (unknown, or a value that does not fit), for the operator. */
+  warnings?: OptionWarning[];
 }
 
 /** The id of the mapping resource a stream names (`"mapping": {"mappingId": "…"}`), if it names one. */
@@ -75,7 +78,22 @@ export function planRun(
   const sinkConnection = store.getConnection(stream.sink.connectionId, passwords[stream.sink.connectionId]);
   if (!sinkConnection) throw new ConnectionNotFoundError(stream.sink.connectionId, streamId);
   const module = (kind: string, role: 'source' | 'sink') => roleModule(registry, logger, streamId, kind, role);
-  return { stream, sourceConnection, sinkConnection, sourceModule: module(sourceConnection.kind, 'source'), sinkModule: module(sinkConnection.kind, 'sink') };
+  const sourceModule = module(sourceConnection.kind, 'source');
+  const sinkModule = module(sinkConnection.kind, 'sink');
+  // Options as the connectors get them: parsed, defaults applied; what a stored spec holds that does not fit is dropped and told.
+  const checked = checkStoredOptions(registry, { stream, source: sourceConnection, sink: sinkConnection, ...transportConnection(stream, store) });
+  return { stream: checked.stream, sourceConnection: checked.source, sinkConnection: checked.sink, sourceModule, sinkModule, warnings: checked.warnings };
+}
+
+/** The stream's kafka connection, for checking its options; none when it names none (or it needs a password not given). */
+function transportConnection(stream: StreamSpec, store: StreamPersistence): { transport?: ConnectionSpec } {
+  const id = stream.transport && 'connectionId' in stream.transport ? stream.transport.connectionId : undefined;
+  try {
+    const conn = id === undefined ? undefined : store.getConnection(id);
+    return conn ? { transport: conn } : {};
+  } catch {
+    return {};
+  }
 }
 
 function roleModule(registry: ConnectorRegistry, logger: ConnectorContext['logger'], streamId: string, kind: string, role: 'source' | 'sink'): ConnectorModule {
@@ -235,7 +253,8 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
 
   try {
     // A spec stored before its clause was checked fails here, at the start, not at the first change.
-    validateFilters(stream, deps.sourceConnection.kind);
+    const dialect = moduleDialect(deps.sourceModule);
+    validateFilters(stream, dialect);
     validateStreamMapping(stream);
     if (needsTableList(stream.tables, stream.excludeTables)) {
       // Table patterns and excludes are resolved now, against the tables the source has at this start.
@@ -271,7 +290,7 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     };
     const carrier = transport;
     // Row and column filters, applied here in the source's process: what they drop never reaches the transport.
-    const transform = streamTransform(stream, dialectOf(deps.sourceConnection.kind));
+    const transform = streamTransform(stream, dialect);
     /** Publishes a batch (resolving once it is durable in the transport) and counts it. */
     const deliver = async (read: EventBatch, phase: 'snapshotRows' | 'cdcEvents'): Promise<void> => {
       counters.eventsRead += read.events.length;

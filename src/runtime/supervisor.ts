@@ -381,6 +381,7 @@ export class Supervisor extends EventEmitter {
           this.#setState(entry, 'start');
           entry.cutoverOnStream = persisted === 'COMPLETING';
           this.#jobUpdate(entry, 'INFO', 'INITIALIZATION', 'stream resumed after a daemon restart');
+          this.#warnOptions(entry, plan);
           this.#launch(entry, plan);
           result.started.push(streamId);
         } catch (err) {
@@ -507,6 +508,7 @@ export class Supervisor extends EventEmitter {
     this.#setState(entry, 'start');
     if (why) this.#jobUpdate(entry, 'INFO', 'SCHEDULE', `${why} started (cron "${plan.stream.schedule?.cron ?? ''}"); next at ${this.nextRunAt(entry.streamId) ?? 'never'}`);
     this.#jobUpdate(entry, 'INFO', 'INITIALIZATION', `stream started in ${plan.stream.mode} mode`);
+    this.#warnOptions(entry, plan);
     this.#launch(entry, plan);
   }
 
@@ -642,6 +644,14 @@ export class Supervisor extends EventEmitter {
     const counters = { ...entry.counters };
     this.#store.finishRun(entry.runId, { status, counters, ...(failureError ? { failureError } : {}) });
     this.#emit(SUPERVISOR_EVENTS.RUN_FINISHED, { streamId: entry.streamId, runId: entry.runId, status, counters } satisfies RunFinished);
+  }
+
+  /** Stored options a run's start dropped: once per run, a WARNING job update each, saying how to fix the spec. */
+  #warnOptions(entry: Entry, plan: RunPlan): void {
+    for (const w of plan.warnings ?? []) {
+      entry.logger.warn({ field: w.field }, w.message);
+      this.#jobUpdate(entry, 'WARNING', 'INITIALIZATION', w.message, { code: 'OPTION_IGNORED', message: w.message, suggestion: w.suggestion }, { field: w.field });
+    }
   }
 
   #jobUpdate(entry: Entry, level: 'ERROR' | 'WARNING' | 'INFO', stage: string, message: string, err?: ErrorInfo, detail?: Record<string, unknown>): void {

@@ -21,7 +21,8 @@
 import type { Logger } from 'pino';
 import { MAX_READ_ROWS, parseTableName, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef, type TableSchema, type TableVerification, type VerifyChildTable, type VerifySourceTable } from '../core';
 import { moduleWith, requestedTable, streamTableNames, type StreamReadArgs } from './stream-reads';
-import { dialectOf, rowLimitOf } from '../transform/filters';
+import { rowLimitOf } from '../transform/filters';
+import { moduleDialect } from './registry';
 import { streamTableRead } from '../transform/columns';
 import { childrenOf, keyString, type MappingSpec } from '../transform/mapping';
 import { keysWhere, type Dialect } from '../transform/where';
@@ -76,7 +77,7 @@ export async function verifyStream(opts: StreamReadArgs<VerifyRequest>): Promise
   const maxDifferences = opts.request.maxDifferences ?? 10;
   const chunkSize = opts.request.chunkSize ?? 1000;
   const spec = rulesOf(stream);
-  const dialect = dialectOf(source.kind);
+  const dialect = moduleDialect(src);
   const ruleOf = (n: string) => spec?.tables?.[n];
   // A child asked for alone is compared inside its parent, so the parent is read too.
   const wanted = new Set(names);

@@ -4,10 +4,9 @@
  * check, and its whereClause is compiled against the real columns. A failure is a
  * failed check with the error's code and suggestion, never an exception.
  */
-import type { CheckResult, ColumnSpec, StreamSpec, TableRef } from '../core';
+import type { CheckResult, ColumnSpec, SqlDialect, StreamSpec, TableRef } from '../core';
 import { isSluiceError } from '../errors';
 import { tableWhere } from '../transform/filters';
-import { dialectOf } from '../transform';
 
 export interface TableLookup {
   meta: { columns: readonly ColumnSpec[]; message: string };
@@ -24,7 +23,7 @@ const failure = (name: string, err: unknown, detail: Record<string, unknown>): C
 
 export async function tableChecks(
   stream: Pick<StreamSpec, 'relationalTableFilters'>,
-  sourceKind: string,
+  dialect: SqlDialect,
   tables: TableRef[],
   lookup: (ref: TableRef) => Promise<TableLookup>,
 ): Promise<CheckResult[]> {
@@ -53,7 +52,7 @@ export async function tableChecks(
     );
     if (hasFilter) {
       try {
-        tableWhere(stream, ref, dialectOf(sourceKind), found.meta.columns);
+        tableWhere(stream, ref, dialect, found.meta.columns);
         checks.push({ name: `filter ${name}`, ok: true, message: `the whereClause of ${name} compiles against its columns` });
       } catch (err) {
         checks.push(failure(`filter ${name}`, err, { table: name }));

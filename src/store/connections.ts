@@ -101,19 +101,78 @@ function toRecord(r: Raw): ConnectionRecord {
     hasPassword: r.secret !== null || r.password_file !== null,
     passwordFile: r.password_file,
     savePassword: r.save_password === 1,
-    options: parseJson(r.options, {}),
+    // Secret options are never shown, not even encrypted.
+    options: mapSealed(parseJson(r.options, {}), () => undefined) as Record<string, unknown>,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
 }
 
+/** A secret option's value as stored: encrypted JSON. */
+interface Sealed {
+  $sealed: string;
+}
+const isSealed = (v: unknown): v is Sealed => v !== null && typeof v === 'object' && typeof (v as Sealed).$sealed === 'string' && Object.keys(v).length === 1;
+
+function getPath(o: Record<string, unknown>, path: string[]): unknown {
+  let node: unknown = o;
+  for (const p of path) node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[p] : undefined;
+  return node;
+}
+
+function setPath(o: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = o;
+  for (const p of path.slice(0, -1)) {
+    if (node[p] === null || typeof node[p] !== 'object') node[p] = {};
+    node = node[p] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+/** A copy of stored options with every sealed value replaced by `f(sealed)`, or left out when f gives undefined. */
+function mapSealed(v: unknown, f: (s: Sealed) => unknown): unknown {
+  if (isSealed(v)) return f(v);
+  if (Array.isArray(v)) return v.map((x) => mapSealed(x, f));
+  if (v === null || typeof v !== 'object') return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    const m = mapSealed(x, f);
+    if (m !== undefined) out[k] = m;
+  }
+  return out;
+}
+
 export interface ConnectionRepoOptions {
   /** secrets.fileDir: where password files may be; empty: none may be named. */
   secretFileDir?: string;
+  /**
+   * The dotted paths of a connection kind's secret options (declared `x-secret`), which
+   * are stored encrypted like passwords and never shown; none when left out.
+   */
+  secretOptions?: (kind: string) => readonly string[];
 }
 
 export function createConnectionRepo(db: Db, box: SecretBox, opts: ConnectionRepoOptions = {}) {
   const fileDir = opts.secretFileDir ?? '';
+  const secretOptions = opts.secretOptions ?? (() => []);
+  /**
+   * Options as stored: the kind's secret options encrypted. A secret left out of new
+   * options keeps its stored value (as a new URL without a password keeps the password).
+   */
+  const sealOptions = (kind: string, options: Record<string, unknown>, stored: Record<string, unknown> = {}): string => {
+    const out = structuredClone(options);
+    for (const dotted of secretOptions(kind)) {
+      const path = dotted.split('.');
+      const value = getPath(out, path);
+      if (value === undefined) {
+        const kept = getPath(stored, path);
+        if (isSealed(kept)) setPath(out, path, kept);
+      } else if (!isSealed(value)) {
+        setPath(out, path, { $sealed: box.encrypt(JSON.stringify(value)) });
+      }
+    }
+    return JSON.stringify(out);
+  };
   const byId = db.prepare('SELECT * FROM connections WHERE id = ?');
   // savePassword:false keeps a password out of the store; a job submitted with one
   // (Relational Migrator's default) still needs it to run, in this process only.
@@ -151,7 +210,7 @@ export function createConnectionRepo(db: Db, box: SecretBox, opts: ConnectionRep
       db.prepare(
         `INSERT INTO connections (id, name, kind, url, secret, save_password, password_file, options, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(id, input.name, input.kind, s.url, file ? null : s.secret, s.save ? 1 : 0, file, JSON.stringify(input.options ?? {}), at, at);
+      ).run(id, input.name, input.kind, s.url, file ? null : s.secret, s.save ? 1 : 0, file, sealOptions(input.kind, input.options ?? {}), at, at);
       return toRecord(byId.get(id) as Raw);
     },
     get(id: string): ConnectionRecord | undefined {
@@ -201,7 +260,9 @@ export function createConnectionRepo(db: Db, box: SecretBox, opts: ConnectionRep
         secret,
         save ? 1 : 0,
         file,
-        patch.options !== undefined ? JSON.stringify(patch.options) : cur.options,
+        patch.options !== undefined || (patch.kind !== undefined && patch.kind !== cur.kind)
+          ? sealOptions(patch.kind ?? cur.kind, patch.options ?? parseJson(cur.options, {}), parseJson(cur.options, {}))
+          : cur.options,
         nowIso(),
         id,
       );
@@ -259,7 +320,8 @@ export function createConnectionRepo(db: Db, box: SecretBox, opts: ConnectionRep
           connection: r.name,
         });
       }
-      return { id: r.id, name: r.name, kind: r.kind, url: joinPassword(r.url, password), options: parseJson(r.options, {}) };
+      const options = mapSealed(parseJson(r.options, {}), (s) => JSON.parse(box.decrypt(s.$sealed)) as unknown) as Record<string, unknown>;
+      return { id: r.id, name: r.name, kind: r.kind, url: joinPassword(r.url, password), options };
     },
   };
 }

@@ -25,13 +25,18 @@ export interface StoreOptions {
   secretKey: string;
   /** secrets.fileDir: the directory connection password files may be in; empty: none. */
   secretFileDir?: string;
+  /**
+   * The dotted paths of a connection kind's secret options (declared `x-secret`), which
+   * are stored encrypted like passwords and never shown; none when left out.
+   */
+  secretOptions?: (kind: string) => readonly string[];
 }
 
 export function openStore(opts: StoreOptions) {
   const db: Db = openDatabase(opts.dataDir);
   const box = createSecretBox(loadSecretKey(opts.dataDir, opts.secretKey));
   verifySecretKey(db, box);
-  const connections = createConnectionRepo(db, box, { secretFileDir: opts.secretFileDir });
+  const connections = createConnectionRepo(db, box, { secretFileDir: opts.secretFileDir, secretOptions: opts.secretOptions });
   const urlScrub = scrubConnectionUrls(db, connections);
   let closed = false;
   return {

@@ -63,6 +63,23 @@ test('connection passwords are stored encrypted, never returned, and put back on
   store.close();
 });
 
+test('secret connection options (declared x-secret) are stored encrypted, never returned, kept when left out of a change, and put back for the runtime', () => {
+  const dir = tmpDir();
+  const store = openStore({ dataDir: dir, secretKey: '', secretOptions: (kind) => (kind === 'kafka' ? ['sasl.password', 'token'] : []) });
+  const c = store.connections.create({ name: 'k', kind: 'kafka', url: 'h:9092', options: { sasl: { username: 'u', password: 'Pa55-opt' }, token: 'T0ken-opt', topicPartitions: 3 } });
+  assert.deepEqual(c.options, { sasl: { username: 'u' }, topicPartitions: 3 }, 'not returned');
+  const raw = (store.db.prepare('SELECT options FROM connections WHERE id = ?').get(c.id) as { options: string }).options;
+  assert.ok(!raw.includes('Pa55-opt') && !raw.includes('T0ken-opt'), raw);
+  assert.deepEqual(store.connections.resolve(c.id)?.options, { sasl: { username: 'u', password: 'Pa55-opt' }, token: 'T0ken-opt', topicPartitions: 3 });
+  // New options without the secrets keep them; a new value replaces one.
+  store.connections.update(c.id, { options: { sasl: { username: 'v' }, topicPartitions: 6, token: 'n3w' } });
+  assert.deepEqual(store.connections.resolve(c.id)?.options, { sasl: { username: 'v', password: 'Pa55-opt' }, token: 'n3w', topicPartitions: 6 });
+  // A kind without secrets stores options as they are.
+  const pg = store.connections.create({ name: 'p', kind: 'postgresql', url: 'postgresql://h/db', options: { token: 'plain' } });
+  assert.deepEqual(store.connections.resolve(pg.id)?.options, { token: 'plain' });
+  store.close();
+});
+
 test('fs permissions: the generated secret key file is private', () => {
   const dir = tmpDir();
   openStore({ dataDir: dir, secretKey: '' }).close();

@@ -33,11 +33,6 @@ export interface TableFilterSpec {
   excludeColumns?: string[];
 }
 
-/** The SQL dialect a source connection kind writes its clauses in. */
-export function dialectOf(kind: string): Dialect {
-  return /mysql|maria/i.test(kind) ? 'mysql' : 'postgresql';
-}
-
 export function filterOf(stream: Pick<StreamSpec, 'relationalTableFilters'>, ref: TableRef): TableFilterSpec | undefined {
   return stream.relationalTableFilters?.[ref.schema]?.[ref.table];
 }
@@ -59,8 +54,7 @@ function located(err: unknown, ref: TableRef): never {
  * update and /validate): syntax, refusals and supported operations. Column names are
  * checked when the stream starts, against the table itself.
  */
-export function validateFilters(stream: Pick<StreamSpec, 'relationalTableFilters'>, sourceKind: string): void {
-  const dialect = dialectOf(sourceKind);
+export function validateFilters(stream: Pick<StreamSpec, 'relationalTableFilters'>, dialect: Dialect): void {
   for (const [schema, tables] of Object.entries(stream.relationalTableFilters ?? {})) {
     for (const [table, spec] of Object.entries(tables ?? {})) {
       if (spec?.whereClause === undefined) continue;

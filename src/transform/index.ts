@@ -7,7 +7,7 @@ import type { EventBatch, StreamSpec } from '../core';
 import { ColumnFilter } from './columns';
 import { RowFilter, type Dialect, type FilterResult } from './filters';
 
-export { dialectOf, validateFilters } from './filters';
+export { validateFilters } from './filters';
 
 export type StreamTransform = (batch: EventBatch) => FilterResult;
 

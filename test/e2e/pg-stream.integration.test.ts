@@ -46,3 +46,30 @@ for (const [transport, mode] of [['direct', 'CDC'], ['kafka', 'CDC_ONLY']] as co
     });
   });
 }
+
+/** Samples of a metric for one stream and phase, from the daemon's /metrics: `le` → value (and `count`). */
+async function batchSizes(base: string, streamId: string, phase: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^sluice_batch_size_events_(bucket|count)\{([^}]*)\} (\S+)$/.exec(line);
+    if (!m || !m[2]!.includes(`stream="${streamId}"`) || !m[2]!.includes(`phase="${phase}"`)) continue;
+    out.set(m[1] === 'count' ? 'count' : /le="([^"]+)"/.exec(m[2]!)![1]!, Number(m[3]));
+  }
+  return out;
+}
+
+test('a stream option reaches the source: maxBatchSize 7 cuts a 100-row transaction into batches of at most 7 (sluice_batch_size_events)', async () => {
+  await withStream({ rows: 0, options: { maxBatchSize: 7 } }, async ({ d, streamId, table, collection, pg, db }) => {
+    await start(d, streamId);
+    await cdcRunning(d, streamId);
+    // One statement, one transaction: with the default (1000) it is one batch of 100.
+    await pg.query(`INSERT INTO ${table} SELECT g, 0, 'batch', 0, date_trunc('milliseconds', now()) FROM generate_series(1, 100) g`);
+    await waitConverged(pg, table, db, collection);
+    const sizes = await batchSizes(d.base, streamId, 'cdc');
+    const count = sizes.get('count') ?? 0;
+    assert.ok(count >= Math.ceil(100 / 7), `at least 15 CDC batches for 100 rows: ${JSON.stringify([...sizes])}`);
+    // Buckets are 1, 10, 50, …: every batch fell in le="10" (none of 11 or more).
+    assert.equal(sizes.get('10'), count, `every CDC batch holds at most 10 events: ${JSON.stringify([...sizes])}`);
+  });
+});

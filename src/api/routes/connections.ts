@@ -8,53 +8,41 @@ import type { ApiDeps } from '../deps';
 import type { Logger } from 'pino';
 import { SluiceError } from '../../errors';
 import { testConnection } from '../../runtime/connection-test';
-import { CONNECTION_KINDS } from '../../runtime/builtin-connectors';
-import type { ConnectionInput } from '../../store/connections';
-import { errorResponses, idParams, listQuery, nameSchema, pageOf } from '../schemas';
+import { parseConnectionOptions } from '../../runtime/run-options';
+import { withoutSecrets } from '../../options';
+import type { ConnectionInput, ConnectionRecord } from '../../store/connections';
+import { errorResponses, idParams, listQuery, pageOf } from '../schemas';
+import { CONNECTION_FIELDS, optionSchemas } from '../option-schemas';
 import { browseRoutes } from './connections-browse';
 
-const connectionSchema = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    name: { type: 'string' },
-    kind: { type: 'string', enum: [...CONNECTION_KINDS] },
-    url: { type: 'string', description: 'Without its password' },
-    hasPassword: { type: 'boolean' },
-    passwordFile: { type: ['string', 'null'], description: 'The file the password is read from at each use (its content is never shown)' },
-    savePassword: { type: 'boolean' },
-    options: { type: 'object', additionalProperties: true },
-    createdAt: { type: 'string' },
-    updatedAt: { type: 'string' },
-  },
-} as const;
-
-const bodyProperties = {
-  name: nameSchema,
-  kind: { type: 'string', enum: [...CONNECTION_KINDS] },
-  url: {
-    type: 'string',
-    minLength: 1,
-    maxLength: 4096,
-    description:
-      'postgresql://…, mysql://…, jdbc:…, mongodb://host[,host…]/db, mongodb+srv://…/db, or host:port,… for kafka (no credentials). Percent-encode reserved characters in the user and password; the password is split off and stored apart, or the URL refused with CONNECTION_URL_INVALID (README, "Security").',
-  },
-  password: { type: 'string', maxLength: 4096, writeOnly: true },
-  passwordFile: {
-    type: ['string', 'null'],
-    minLength: 1,
-    maxLength: 4096,
-    description:
-      'Instead of a password: a file holding it (e.g. /run/secrets/pg, a mounted Docker or Kubernetes secret), read each time the connection is used, so a rotated secret needs no API call. ' +
-      'It must lie inside the directory the daemon allows (secrets.fileDir, SLUICE_SECRETS_FILE_DIR), after symbolic links; a relative path is taken from there. null (PATCH) drops it.',
-  },
-  savePassword: { type: 'boolean', default: true },
-  options: { type: 'object', additionalProperties: true },
-} as const;
+const OPTIONS_TEXT = "The kind's options (the <Kind>ConnectionOptions schemas; README \"Options\"): unknown ones are refused, defaults apply when used and are not stored.";
 
 export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const repo = deps.store.connections;
   const notFound = (id: string) => new SluiceError('CONNECTION_NOT_FOUND', `No connection ${id}.`, { id });
+  const { kinds, connectionBody } = optionSchemas(deps.connectors);
+  const kind = { type: 'string', enum: kinds } as const;
+  const connectionSchema = {
+    type: 'object',
+    properties: {
+      id: { type: 'string' },
+      name: { type: 'string' },
+      kind,
+      url: { type: 'string', description: 'Without its password' },
+      hasPassword: { type: 'boolean' },
+      passwordFile: { type: ['string', 'null'], description: 'The file the password is read from at each use (its content is never shown)' },
+      savePassword: { type: 'boolean' },
+      options: { type: 'object', additionalProperties: true, description: `${OPTIONS_TEXT} Secret options are never returned.` },
+      createdAt: { type: 'string' },
+      updatedAt: { type: 'string' },
+    },
+  } as const;
+  const patchProperties = { ...CONNECTION_FIELDS, kind, options: { type: 'object', additionalProperties: true, description: `${OPTIONS_TEXT} Replaces the stored options whole.` } } as const;
+  /** What the API shows: secret options left out. */
+  const shown = (rec: ConnectionRecord): ConnectionRecord => {
+    const mod = deps.connectors.find(rec.kind);
+    return mod ? { ...rec, options: withoutSecrets(mod.options.connection, rec.options) } : rec;
+  };
 
   app.get<{ Querystring: { limit?: number; offset?: number; sort?: string; kind?: string; name?: string } }>(
     '/connections',
@@ -62,13 +50,14 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
       schema: {
         tags: ['connections'],
         summary: 'List connections',
-        querystring: listQuery(['name', 'kind', 'createdAt', 'updatedAt'], { kind: { type: 'string', enum: [...CONNECTION_KINDS] }, name: { type: 'string' } }),
+        querystring: listQuery(['name', 'kind', 'createdAt', 'updatedAt'], { kind, name: { type: 'string' } }),
         response: { 200: pageOf(connectionSchema), ...errorResponses() },
       },
     },
     async (req) => {
-      const { limit, offset, sort, kind, name } = req.query;
-      return repo.list({ limit, offset, sort, filters: { kind, name } });
+      const { limit, offset, sort, kind: k, name } = req.query;
+      const page = repo.list({ limit, offset, sort, filters: { kind: k, name } });
+      return { ...page, items: page.items.map(shown) };
     },
   );
 
@@ -78,22 +67,36 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
       schema: {
         tags: ['connections'],
         summary: 'Create a connection',
-        body: { type: 'object', additionalProperties: false, required: ['name', 'kind', 'url'], properties: bodyProperties },
+        description: 'The body is the kind\'s schema (PostgresqlConnection, MongodbConnection, …), chosen by `kind`; its `options` are that kind\'s.',
+        body: connectionBody,
         response: { 201: connectionSchema, ...errorResponses('CONNECTION_NAME_TAKEN', 'CONNECTION_URL_INVALID', 'SECRET_FILE_NOT_ALLOWED', 'SECRET_FILE_UNREADABLE') },
+      },
+      // An unknown kind is named with the kinds there are (the schema's own error cannot list them).
+      preValidation: async (req) => {
+        const k = (req.body as { kind?: unknown } | null)?.kind;
+        if (typeof k === 'string' && !kinds.includes(k)) {
+          throw new SluiceError('VALIDATION_FAILED', `body field "kind" must be one of ${kinds.join(', ')}`, { location: 'body', field: 'kind', rule: 'enum' });
+        }
       },
     },
     async (req, reply) => {
       if (repo.nameTaken(req.body.name)) {
         throw new SluiceError('CONNECTION_NAME_TAKEN', `A connection named "${req.body.name}" exists.`, { field: 'name' });
       }
-      return reply.status(201).send(repo.create(req.body));
+      // The body schema checked the options against the kind already; this is the same parse the run does.
+      parseConnectionOptions(deps.connectors, req.body.kind, req.body.options);
+      return reply.status(201).send(shown(repo.create(req.body)));
     },
   );
 
   app.get<{ Params: { id: string } }>(
     '/connections/:id',
     { schema: { tags: ['connections'], summary: 'One connection', params: idParams, response: { 200: connectionSchema, ...errorResponses('CONNECTION_NOT_FOUND') } } },
-    async (req) => repo.get(req.params.id) ?? Promise.reject(notFound(req.params.id)),
+    async (req) => {
+      const rec = repo.get(req.params.id);
+      if (!rec) throw notFound(req.params.id);
+      return shown(rec);
+    },
   );
 
   app.patch<{ Params: { id: string }; Body: Partial<ConnectionInput> }>(
@@ -103,7 +106,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
         tags: ['connections'],
         summary: 'Change a connection (fields not sent stay as they are)',
         params: idParams,
-        body: { type: 'object', additionalProperties: false, minProperties: 1, properties: bodyProperties },
+        body: { type: 'object', additionalProperties: false, minProperties: 1, properties: patchProperties },
         response: { 200: connectionSchema, ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_NAME_TAKEN', 'CONNECTION_URL_INVALID', 'SECRET_FILE_NOT_ALLOWED', 'SECRET_FILE_UNREADABLE') },
       },
     },
@@ -111,7 +114,13 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
       if (req.body.name !== undefined && repo.nameTaken(req.body.name, req.params.id)) {
         throw new SluiceError('CONNECTION_NAME_TAKEN', `A connection named "${req.body.name}" exists.`, { field: 'name' });
       }
-      return repo.update(req.params.id, req.body) ?? Promise.reject(notFound(req.params.id));
+      const cur = repo.get(req.params.id);
+      if (!cur) throw notFound(req.params.id);
+      // New options, or a new kind, must fit the kind the connection will have: a 400 naming the option.
+      if (req.body.options !== undefined || (req.body.kind !== undefined && req.body.kind !== cur.kind)) {
+        parseConnectionOptions(deps.connectors, req.body.kind ?? cur.kind, req.body.options ?? cur.options);
+      }
+      return shown(repo.update(req.params.id, req.body) ?? (await Promise.reject(notFound(req.params.id))));
     },
   );
 

@@ -11,6 +11,7 @@ import type { ApiDeps } from '../deps';
 import { SluiceError, toSluiceError } from '../../errors';
 import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
 import { validateFilters } from '../../transform/filters';
+import { sourceDialect } from '../../runtime/registry';
 import type { RmJobRecord } from '../../store/rm-jobs';
 import type { ConnectionRecord } from '../../store/connections';
 import { errorResponses, idParams } from '../schemas';
@@ -137,7 +138,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
       }
       const sourceKind = 'existing' in source ? source.existing.kind : source.kind;
       // The filters compile for the source's dialect, or the job is refused now rather than failing at run time.
-      validateFilters(toStreamInput(body, { sourceId: 'x', sinkId: 'x' }), sourceKind);
+      validateFilters(toStreamInput(body, { sourceId: 'x', sinkId: 'x' }), sourceDialect(deps.connectors, sourceKind));
       // So are tables in a system schema (src/runtime/system-schemas.ts).
       const sourceUrl = 'existing' in source ? source.existing : { kind: source.kind, url: source.url, options: {} };
       assertTableNamesAllowed(sourceUrl, toStreamInput(body, { sourceId: 'x', sinkId: 'x' }).tables, 'relationalTableFilters');

@@ -11,7 +11,7 @@ import { openStore, type Store } from '../../store';
 import { storePersistence } from '../../store/persistence';
 import { createMetrics } from '../../metrics';
 import { Supervisor } from '../../runtime/supervisor';
-import { createRegistry } from '../../runtime/registry';
+import { memoryRegistry } from '../testing/test-api';
 import { createMemoryConnectors } from '../../runtime/testing/memory-connectors';
 
 // A whereClause is checked when the stream is created or replaced: a clause that
@@ -27,10 +27,7 @@ before(async () => {
   store = openStore({ dataDir, secretKey: '' });
   key = store.apiKeys.create('admin', 'admin').key;
   const mem = createMemoryConnectors();
-  const registry = createRegistry();
-  registry.register({ ...mem.sourceModule, kind: 'postgresql' });
-  registry.register({ ...mem.sourceModule, kind: 'mysql' });
-  registry.register({ ...mem.sinkModule, kind: 'mongodb' });
+  const registry = memoryRegistry(mem, ['postgresql', 'mysql']);
   const logger = pino({ level: 'silent' });
   supervisor = new Supervisor({ registry, logger, persistence: storePersistence(store) });
   app = await buildApi({ config, logger, store, supervisor, connectors: registry, metrics: createMetrics().registry, isShuttingDown: () => false });

@@ -11,86 +11,16 @@ import { SluiceError, toSluiceError } from '../../errors';
 import type { StreamInput, StreamRecord } from '../../store/streams';
 import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
 import { validateFilters } from '../../transform/filters';
+import { sourceDialect } from '../../runtime/registry';
+import { validateStreamOptions } from '../../runtime/run-options';
+import { streamBodySchema } from './stream-body';
 import { validateSchedule } from '../../runtime/schedule';
 import { mappingIdOf } from '../../runtime/stream-runner';
-import { confirmDelete, errorResponses, idParams, listQuery, nameSchema, pageOf, ID_PATTERN, PASSWORDS_PROPERTY } from '../schemas';
+import { confirmDelete, errorResponses, idParams, listQuery, pageOf, ID_PATTERN, PASSWORDS_PROPERTY } from '../schemas';
 import { verifyRoutes } from './streams-verify';
 import { previewRoutes } from './streams-preview';
 import { validateStreamMapping } from '../../transform/mapping';
 
-const connectionRef = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['connectionId'],
-  properties: { connectionId: { type: 'string', pattern: ID_PATTERN } },
-} as const;
-
-export const streamBodySchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['name', 'source', 'sink'],
-  properties: {
-    name: nameSchema,
-    source: connectionRef,
-    sink: connectionRef,
-    transport: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['kind'],
-      properties: { kind: { type: 'string', enum: ['direct', 'kafka'] }, connectionId: { type: 'string', pattern: ID_PATTERN } },
-    },
-    mode: { type: 'string', enum: ['SNAPSHOT', 'CDC', 'CDC_ONLY'], default: 'CDC' },
-    tables: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: '"schema.table" names or glob patterns (* and ?), resolved at each start.' },
-    excludeTables: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Names or glob patterns of tables to leave out.' },
-    relationalTableFilters: {
-      type: 'object',
-      additionalProperties: {
-        type: 'object',
-        additionalProperties: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            whereClause: { type: 'string', maxLength: 10000, description: "A row filter in the source's SQL dialect: one expression over the table's columns, pushed into the snapshot and applied to every change." },
-            rowCount: { type: 'integer', minimum: 0 },
-            includeColumns: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Only these columns (and the key) leave the source.' },
-            excludeColumns: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'These columns never leave the source (key columns cannot be excluded).' },
-          },
-        },
-      },
-    },
-    mapping: {
-      type: 'object',
-      additionalProperties: true,
-      description: 'The mapping rules ({"tables": {…}}), or {"mappingId": "…"} naming a mapping resource (GET /api/v1/mappings), whose rules each run reads when it starts.',
-    },
-    schedule: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['cron'],
-      description:
-        'SNAPSHOT mode only. Each tick starts a run (a fresh snapshot, filters evaluated then), as POST /start would; a tick while a run is active is skipped and logged. ' +
-        'POST /stop ends the current run only: remove the schedule with PUT.',
-      properties: {
-        cron: { type: 'string', minLength: 1, maxLength: 200, description: 'Cron expression: 5 fields, or 6 with seconds first (croner syntax), e.g. "0 2 * * *".' },
-        timezone: { type: 'string', minLength: 1, maxLength: 100, description: 'IANA timezone the expression is read in. Default UTC.' },
-      },
-    },
-    options: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        dropCollections: { type: 'boolean', default: false },
-        errorHandling: { type: 'string', enum: ['FAIL', 'WARN', 'SKIP'], default: 'FAIL' },
-        errorTolerance: { type: 'integer', minimum: 0, default: 0 },
-        snapshotChunkSize: { type: 'integer', minimum: 1, maximum: 1000000, description: 'Rows per snapshot chunk (keyset page); progress is saved after each. Default 5000.' },
-        snapshotParallelism: { type: 'integer', minimum: 1, maximum: 64, description: 'Tables snapshotted at once. Default 2.' },
-        heartbeatIntervalMs: { type: 'integer', minimum: 50, description: 'How often an idle stream confirms the source position, so the slot advances. Default 10000.' },
-        topicPrefix: { type: 'string', pattern: '^[A-Za-z0-9._-]+$', maxLength: 200, description: 'Kafka topic prefix: topics are <prefix>.<schema>.<table>. Default: the stream name.' },
-      },
-    },
-  },
-} as const;
 
 /** Passwords for connections saved with savePassword:false, by connection id (write-only). */
 export const passwordsBody = {
@@ -167,6 +97,7 @@ type ListQs = { limit?: number; offset?: number; sort?: string };
 
 export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const { store, supervisor } = deps;
+  const bodySchema = streamBodySchema(deps.connectors);
   const notFound = (id: string) => new SluiceError('STREAM_NOT_FOUND', `No stream ${id}.`, { id });
   const load = (id: string): StreamRecord => store.streams.get(id) ?? (() => { throw notFound(id); })();
 
@@ -205,9 +136,12 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         throw new SluiceError('VALIDATION_FAILED', `body field "${field}" names connection ${id}, which does not exist`, { field, id });
       }
     }
+    const sourceKind = store.connections.get(body.source.connectionId)!.kind;
+    // Options of the kinds this stream uses, and nothing else: a 400 naming the option.
+    validateStreamOptions(deps.connectors, body, { source: sourceKind, sink: store.connections.get(body.sink.connectionId)!.kind, ...(body.transport ? { transport: body.transport.kind } : {}) });
     // A whereClause that cannot be compiled is refused now, not when the stream runs.
     const source = store.connections.get(body.source.connectionId)!;
-    validateFilters(body, source.kind);
+    validateFilters(body, sourceDialect(deps.connectors, sourceKind));
     // A table in a system schema (pg_catalog, mysql, …) is refused now too (system-schemas.ts).
     assertTableNamesAllowed(source, body.tables, 'tables');
     validateSchedule(body);
@@ -262,7 +196,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       schema: {
         tags: ['streams'],
         summary: 'Create a stream (it does not start until POST /streams/{id}/start)',
-        body: streamBodySchema,
+        body: bodySchema,
         response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID', 'SOURCE_SCHEMA_FORBIDDEN') },
       },
     },
@@ -295,7 +229,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         tags: ['streams'],
         summary: 'Replace a stopped stream\'s spec',
         params: idParams,
-        body: streamBodySchema,
+        body: bodySchema,
         response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID', 'SOURCE_SCHEMA_FORBIDDEN') },
       },
     },

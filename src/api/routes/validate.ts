@@ -14,12 +14,15 @@ import { isSluiceError } from '../../errors';
 import { testConnection } from '../../runtime/connection-test';
 import { assertTablesAllowed } from '../../runtime/system-schemas';
 import { validateFilters } from '../../transform/filters';
+import { moduleDialect } from '../../runtime/registry';
+import { parseConnectionOptions, validateStreamOptions } from '../../runtime/run-options';
 import { needsTableList, resolveTables } from '../../transform/tables';
 import { kafkaBrokers } from '../../config';
 import { brokerList } from '../../connection-url';
 import { probeKafka } from '../../transport/kafka/probe';
 import { errorResponses } from '../schemas';
-import { passwordsBody, streamBodySchema } from './streams';
+import { passwordsBody } from './streams';
+import { streamBodySchema } from './stream-body';
 import type { StreamInput } from '../../store/streams';
 
 type Body = StreamInput & { passwords?: Record<string, string> };
@@ -50,6 +53,7 @@ const failed = (name: string, err: unknown): CheckResult => ({
 
 export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const { store, connectors, config } = deps;
+  const bodySchema = streamBodySchema(connectors);
 
   /** The connection for `role`, with its password, or a failed check saying why not. */
   const connection = (role: 'source' | 'sink', id: string, passwords: Record<string, string>): { conn?: ConnectionSpec; mod?: ConnectorModule; check: CheckResult } => {
@@ -77,7 +81,7 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
         summary: 'Pre-flight checks of a stream spec: connectivity, privileges, wal_level / binlog settings, keys, filters, sink writable, Kafka topics',
         description:
           'The body is a stream spec as for POST /streams, plus `passwords` for connections saved with savePassword:false. Nothing is created or started (the sink probe writes and deletes one document in _sluice_probe; the Kafka probe creates and deletes one topic). Answers 200 with ok:false when a check fails; a check that depends on a failed one is reported with skipped:true.',
-        body: { ...streamBodySchema, properties: { ...streamBodySchema.properties, ...passwordsBody.properties } },
+        body: { ...bodySchema, properties: { ...bodySchema.properties, ...passwordsBody.properties } },
         response: {
           200: { type: 'object', required: ['ok', 'checks'], properties: { ok: { type: 'boolean' }, checks: { type: 'array', items: checkSchema } } },
           ...errorResponses(),
@@ -100,7 +104,7 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
         reachable = report.reachable;
         checks.push(...prefixed('source', report.checks));
         try {
-          validateFilters(spec, src.conn.kind);
+          validateFilters(spec, moduleDialect(src.mod));
           checks.push({ name: 'filters', ok: true, message: spec.relationalTableFilters ? 'every whereClause compiles' : 'no filters' });
         } catch (err) {
           checks.push(failed('filters', err));
@@ -135,6 +139,19 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
       checks.push(sink.check);
       if (sink.conn) checks.push(...prefixed('sink', (await testConnection(connectors, sink.conn, log)).checks));
       else checks.push(skip('sink.connect', 'the sink connection is not usable'));
+
+      // Options: the stream's against the kinds it uses, and what the two connections hold.
+      if (src.conn && sink.conn) {
+        try {
+          validateStreamOptions(connectors, spec, { source: src.conn.kind, sink: sink.conn.kind, ...(body.transport ? { transport: body.transport.kind } : {}) });
+          for (const [role, c] of [['source', src.conn], ['sink', sink.conn]] as const) parseConnectionOptions(connectors, c.kind, c.options, false, `${role} connection options`);
+          checks.push({ name: 'options', ok: true, message: 'the stream\'s and its connections\' options are all known and valid' });
+        } catch (err) {
+          checks.push(failed('options', err));
+        }
+      } else {
+        checks.push(skip('options', 'a connection is not usable'));
+      }
 
       // Transport: the spec's, else the daemon's default (Kafka when it has brokers).
       const kind = body.transport?.kind ?? (kafkaBrokers(config).length ? 'kafka' : 'direct');

@@ -17,6 +17,8 @@ import { Supervisor } from '../../runtime/supervisor';
 import { createRegistry, type ConnectorRegistry } from '../../runtime/registry';
 import { ERRORS } from '../../errors';
 import { createMemoryConnectors, type MemoryConnectors } from '../../runtime/testing/memory-connectors';
+import { BUILTIN_MODULES } from '../../runtime/builtin-connectors';
+import { secretOptionsOf } from '../../runtime/run-options';
 
 export interface TestApi {
   app: FastifyInstance;
@@ -30,15 +32,14 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(env: Record<string, string> = {}, opts: { logger?: Logger } = {}): Promise<TestApi> {
+/** `run`: the source kinds that behave as memory sources (others are declared only). */
+export async function startTestApi(env: Record<string, string> = {}, opts: { logger?: Logger; run?: readonly string[] } = {}): Promise<TestApi> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-api-'));
   const { config } = loadConfig({ env: { SLUICE_DATA_DIR: dataDir, ...env } });
-  const store = openStore({ dataDir, secretKey: '', secretFileDir: config.secrets.fileDir });
-  const admin = store.apiKeys.create('admin', 'admin').key;
   const mem = createMemoryConnectors();
-  const registry = createRegistry();
-  registry.register({ ...mem.sourceModule, kind: 'postgresql' });
-  registry.register({ ...mem.sinkModule, kind: 'mongodb' });
+  const registry = memoryRegistry(mem, opts.run);
+  const store = openStore({ dataDir, secretKey: '', secretFileDir: config.secrets.fileDir, secretOptions: (kind) => secretOptionsOf(registry, kind) });
+  const admin = store.apiKeys.create('admin', 'admin').key;
   const logger = opts.logger ?? pino({ level: 'silent' });
   const supervisor = new Supervisor({ registry, logger, persistence: storePersistence(store) });
   const app = await buildApi({ config, logger, store, supervisor, connectors: registry, metrics: createMetrics().registry, isShuttingDown: () => false });
@@ -57,6 +58,22 @@ export async function startTestApi(env: Record<string, string> = {}, opts: { log
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Every built-in kind with its real declarations (options, dialect), so the API's
+ * schemas are the daemon's; the kinds in `run` (and mongodb) behave as the memory
+ * connectors, the others can be declared in connections but not run.
+ */
+export function memoryRegistry(mem: MemoryConnectors, run: readonly string[] = ['postgresql']): ConnectorRegistry {
+  const registry = createRegistry();
+  for (const real of BUILTIN_MODULES) {
+    const declared = { kind: real.kind, roles: real.roles, options: real.options, ...(real.dialect ? { dialect: real.dialect } : {}) };
+    if (real.kind === 'mongodb') registry.register({ ...mem.sinkModule, ...declared });
+    else if (run.includes(real.kind)) registry.register({ ...mem.sourceModule, ...declared });
+    else registry.register(declared);
+  }
+  return registry;
 }
 
 /** Asserts `body` is the error envelope with `code`; returns its `error`. */

@@ -5,7 +5,7 @@
  * Everything they do is recorded, and one shared journal orders sink writes and
  * source acks across both, so a test can prove no ack came before its write.
  */
-import type { ChangeEvent, ConnectorContext, ConnectorModule, CreateArgs, EventBatch, Op, Position, Row, SnapshotPlan, Sink, StreamSpec, TableRef, SnapshotSource, BeginningSource, CutoverSource } from '../../core';
+import { NO_OPTIONS, type ChangeEvent, type ConnectorContext, type ConnectorModule, type CreateArgs, type EventBatch, type Op, type Position, type Row, type SnapshotPlan, type Sink, type StreamSpec, type TableRef, type SnapshotSource, type BeginningSource, type CutoverSource } from '../../core';
 import { SluiceError } from '../../errors';
 
 export type JournalEntry =
@@ -31,6 +31,8 @@ export class MemorySourceDb {
   /** The source tells its current position (cutover); off: a source that cannot. */
   cutover = true;
   sourcesOpened = 0;
+  /** What each source was created with (the run hands options over parsed). */
+  readonly createdWith: CreateArgs[] = [];
   sourcesClosed = 0;
   readonly #failures: Array<{ phase: Phase; after: number; error: Error }> = [];
   readonly #counts: Record<Phase, number> = { snapshot: 0, stream: 0, ack: 0 };
@@ -299,11 +301,13 @@ export function createMemoryConnectors(): MemoryConnectors {
 
   const sourceModule: ConnectorModule = {
     kind: MEMORY_SOURCE_KIND,
-    configSchema: { type: 'object' },
+    options: { connection: NO_OPTIONS, stream: NO_OPTIONS },
+    dialect: 'postgresql',
     roles: ['source'],
     createSource({ connection, stream }: CreateArgs): SnapshotSource & Partial<BeginningSource & CutoverSource> {
       const db = source(connection.id);
       db.sourcesOpened++;
+      db.createdWith.push({ connection, stream } as CreateArgs);
       let closed = false;
       const isClosed = (): boolean => closed;
       return {
@@ -329,7 +333,7 @@ export function createMemoryConnectors(): MemoryConnectors {
 
   const sinkModule: ConnectorModule = {
     kind: MEMORY_SINK_KIND,
-    configSchema: { type: 'object' },
+    options: { connection: NO_OPTIONS, stream: NO_OPTIONS },
     roles: ['sink'],
     createSink({ connection, stream }: CreateArgs): Sink {
       const db = sink(connection.id);

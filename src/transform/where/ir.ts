@@ -4,8 +4,10 @@
  * SQL (sql.ts) are generated from this tree, never from the operator's text, so the
  * two cannot drift apart and no unparsed text reaches the database.
  */
+import type { SqlDialect } from '../../core';
 
-export type Dialect = 'postgresql' | 'mysql';
+/** The SQL dialect a clause is written in: the source connector declares it (ConnectorModule.dialect). */
+export type Dialect = SqlDialect;
 
 export type CmpOp = '=' | '<>' | '<' | '<=' | '>' | '>=';
 export type ArithOp = '+' | '-' | '*' | '/' | '%';

@@ -4,6 +4,7 @@
  */
 import type { Admin } from 'kafkajs';
 import type { StreamSpec, TableRef } from '../../core';
+import { kafkaStreamOptions } from './options';
 
 /** Kafka accepts [a-zA-Z0-9._-] and at most 249 characters. */
 export function sanitizeTopicPart(s: string): string {
@@ -11,8 +12,7 @@ export function sanitizeTopicPart(s: string): string {
 }
 
 export function topicPrefixOf(stream: Pick<StreamSpec, 'name' | 'id' | 'options'>): string {
-  const explicit = stream.options?.topicPrefix;
-  const prefix = typeof explicit === 'string' && explicit !== '' ? explicit : stream.name || stream.id;
+  const prefix = kafkaStreamOptions(stream).topicPrefix ?? (stream.name || stream.id);
   return sanitizeTopicPart(prefix);
 }
 
