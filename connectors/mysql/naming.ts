@@ -8,6 +8,7 @@
  */
 import mysql from 'mysql';
 import { SluiceError, isSluiceError, type ErrorContext } from '../../src/errors';
+import { parseSourceUrl } from '../../src/source-kit/source-url';
 
 export interface MysqlConfig {
   host: string;
@@ -21,31 +22,13 @@ export interface MysqlConfig {
 
 /** `mysql://user:pass@host:port/db`, `mariadb://…` or `jdbc:mysql://host:port/db?user=…&password=…`. */
 export function clientConfig(url: string, options: Record<string, unknown> = {}): MysqlConfig {
-  let parsed: URL;
-  try {
-    parsed = new URL(url.startsWith('jdbc:') ? url.slice(5) : url);
-  } catch {
-    throw new SluiceError('SOURCE_CONFIG_INVALID', 'the connection url is not a MySQL URL', {}, {
-      suggestion: 'Use mysql://user:password@host:port/database or jdbc:mysql://host:port/database?user=…&password=…',
-    });
-  }
-  if (!['mysql:', 'mariadb:'].includes(parsed.protocol)) {
-    throw new SluiceError('SOURCE_CONFIG_INVALID', `the connection url scheme ${parsed.protocol} is not mysql:`, {});
-  }
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-  if (!database) {
-    throw new SluiceError('SOURCE_CONFIG_INVALID', 'the connection url names no database', {}, {
-      suggestion: 'Add the database to the url path: mysql://host:port/<database>',
-    });
-  }
-  const q = parsed.searchParams;
-  const user = decodeURIComponent(parsed.username) || q.get('user') || undefined;
-  const password = decodeURIComponent(parsed.password) || q.get('password') || undefined;
-  const ssl = q.get('ssl') === 'true' || q.get('useSSL') === 'true';
+  const u = parseSourceUrl(url, { product: 'MySQL', scheme: 'mysql', schemes: ['mysql', 'mariadb'], defaultPort: 3306 });
+  const { user, password } = u;
+  const ssl = u.params.get('ssl') === 'true' || u.params.get('useSSL') === 'true';
   return {
-    host: parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
-    port: parsed.port ? Number(parsed.port) : 3306,
-    database,
+    host: u.host,
+    port: u.port,
+    database: u.database,
     ...(user ? { user } : {}),
     ...(password ? { password } : {}),
     connectTimeout: typeof options.connectTimeoutMs === 'number' ? options.connectTimeoutMs : 10_000,

@@ -26,27 +26,17 @@
  * recorded position must still exist when CDC starts (expire_logs_days /
  * binlog_expire_logs_seconds longer than the snapshot).
  */
-import type { Logger } from 'pino';
-import { chunkProgressOf, snapshotChunkOf, snapshotChunkPosition, type BinlogPosition, type ChunkProgress, type EventBatch, type Position, type SnapshotPlan, type TableRef } from '../../src/core';
+import { chunkProgressOf, snapshotChunkOf, snapshotChunkPosition, type BinlogPosition, type ChunkProgress, type EventBatch, type Position, type SnapshotPlan } from '../../src/core';
 import { readChunks, snapshotEvent, tableKey, type ChunkReader } from '../../src/source-kit/chunked-snapshot';
+import type { SnapshotReadOptions } from '../../src/source-kit/stream-tables';
 import type { TableMeta } from './catalog';
 import { connect, ident, qualified, toSourceError, type Conn, type MysqlConfig } from './naming';
 import { decodeRow, sourceInfo } from './rows';
 import type { CompiledWhere } from '../../src/transform/where';
 
-export interface SnapshotOptions {
+export interface SnapshotOptions extends SnapshotReadOptions<TableMeta, Conn> {
   config: MysqlConfig;
   mariadb: boolean;
-  tables: TableMeta[];
-  chunkSize: number;
-  parallelism: number;
-  rowLimit(ref: TableRef): number | undefined;
-  /** Per-table row filter (relationalTableFilters whereClause), pushed into the SELECT. */
-  where(ref: TableRef): CompiledWhere | undefined;
-  name: string;
-  logger: Logger;
-  signal: AbortSignal;
-  track(conn: Conn): void;
 }
 
 /** A key value as stored in the position: text, or bytes as hex. */
@@ -113,12 +103,8 @@ export async function* readSnapshot(opts: SnapshotOptions, plan: SnapshotPlan): 
   yield { events: [], position: snapshotPosition(at, progress) };
   try {
     yield* readChunks<TableMeta, KeyValue, Record<string, unknown>>({
-      tables: opts.tables,
+      ...opts,
       progress,
-      chunkSize: opts.chunkSize,
-      parallelism: opts.parallelism,
-      rowLimit: opts.rowLimit,
-      signal: opts.signal,
       open: (t) => tableReader(opts, t),
       toEvent: (t, raw) =>
         snapshotEvent(t, decodeRow(t, (name) => raw[name]), (now) =>

@@ -10,7 +10,7 @@
  * removes exactly these two objects.
  */
 import type { ClientConfig } from 'pg';
-import { SluiceError } from '../../src/errors';
+import { parseSourceUrl } from '../../src/source-kit/source-url';
 import { RAW_TEXT_TYPES, SESSION_OPTIONS } from './types';
 
 const MAX_IDENTIFIER = 63;
@@ -49,32 +49,15 @@ export function clientConfig(url: string, options: Record<string, unknown> = {})
     application_name: typeof options.applicationName === 'string' ? options.applicationName : 'sluice',
     connectionTimeoutMillis: typeof options.connectTimeoutMs === 'number' ? options.connectTimeoutMs : 10_000,
   };
-  let parsed: URL;
-  try {
-    parsed = new URL(url.startsWith('jdbc:') ? url.slice(5) : url);
-  } catch {
-    throw new SluiceError('SOURCE_CONFIG_INVALID', 'the connection url is not a PostgreSQL URL', {}, {
-      suggestion: 'Use postgresql://user:password@host:port/database or jdbc:postgresql://host:port/database?user=…&password=…',
-    });
-  }
-  if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
-    throw new SluiceError('SOURCE_CONFIG_INVALID', `the connection url scheme ${parsed.protocol} is not postgresql:`, {});
-  }
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-  if (!database) {
-    throw new SluiceError('SOURCE_CONFIG_INVALID', 'the connection url names no database', {}, {
-      suggestion: 'Add the database to the url path: postgresql://host:port/<database>',
-    });
-  }
-  const q = parsed.searchParams;
-  const sslmode = q.get('sslmode') ?? (q.get('ssl') === 'true' ? 'require' : null);
+  const u = parseSourceUrl(url, { product: 'PostgreSQL', scheme: 'postgresql', schemes: ['postgresql', 'postgres'], defaultPort: 5432 });
+  const sslmode = u.params.get('sslmode') ?? (u.params.get('ssl') === 'true' ? 'require' : null);
   return {
     ...base,
-    host: parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
-    port: parsed.port ? Number(parsed.port) : 5432,
-    database,
-    user: decodeURIComponent(parsed.username) || q.get('user') || undefined,
-    password: decodeURIComponent(parsed.password) || q.get('password') || undefined,
+    host: u.host,
+    port: u.port,
+    database: u.database,
+    user: u.user,
+    password: u.password,
     ...(sslmode && sslmode !== 'disable' ? { ssl: { rejectUnauthorized: sslmode === 'verify-full' || sslmode === 'verify-ca' } } : {}),
   };
 }

@@ -28,9 +28,9 @@
  * are read again: at-least-once, converging by (2).
  */
 import type { Client, ClientConfig } from 'pg';
-import type { Logger } from 'pino';
-import { chunkProgressOf, snapshotChunkOf, snapshotChunkPosition, type ChunkProgress, type EventBatch, type Position, type SnapshotPlan, type TableRef } from '../../src/core';
+import { chunkProgressOf, snapshotChunkOf, snapshotChunkPosition, type ChunkProgress, type EventBatch, type Position, type SnapshotPlan } from '../../src/core';
 import { readChunks, snapshotEvent, tableKey, type ChunkReader } from '../../src/source-kit/chunked-snapshot';
+import type { SnapshotReadOptions } from '../../src/source-kit/stream-tables';
 import type { TableMeta, TypeCatalog } from './catalog';
 import { slotInfo } from './catalog';
 import { connect, toSourceError } from './pg-errors';
@@ -38,23 +38,11 @@ import { ident, qualified } from './naming';
 import { decodeRow, sourceInfo } from './rows';
 import type { CompiledWhere } from '../../src/transform/where';
 
-export interface SnapshotOptions {
+export interface SnapshotOptions extends SnapshotReadOptions<TableMeta, Client> {
   config: ClientConfig;
   slot: string;
-  tables: TableMeta[];
   types: TypeCatalog;
-  chunkSize: number;
-  parallelism: number;
-  /** Per-table row limit (relationalTableFilters rowCount). */
-  rowLimit(ref: TableRef): number | undefined;
-  /** Per-table row filter (relationalTableFilters whereClause), pushed into the SELECT. */
-  where(ref: TableRef): CompiledWhere | undefined;
-  name: string;
   db: string;
-  logger: Logger;
-  signal: AbortSignal;
-  /** Connections the source must end on close(). */
-  track(client: Client): void;
 }
 
 /** Per table: last key (raw text per key column, or a ctid), rows done, finished. */
@@ -106,12 +94,8 @@ export async function* readSnapshot(opts: SnapshotOptions, plan: SnapshotPlan): 
       if (!p || (snapshotName === null && t.keyIsWholeRow && !p.done)) progress.set(key, { k: null, n: 0, done: false });
     }
     yield* readChunks<TableMeta, string, unknown[]>({
-      tables: opts.tables,
+      ...opts,
       progress,
-      chunkSize: opts.chunkSize,
-      parallelism: opts.parallelism,
-      rowLimit: opts.rowLimit,
-      signal: opts.signal,
       open: (t) => tableReader(opts, t, snapshotName),
       toEvent: (t, raw) =>
         snapshotEvent(t, decodeRow(t.columns, (_n, i) => raw[i + 1] as string | null, opts.types.lookup, tableKey(t.ref)), (now) =>
