@@ -14,3 +14,4 @@ export * from './source';
 export * from './sink';
 export * from './connector';
 export * from './dead-letter';
+export * from './abort';

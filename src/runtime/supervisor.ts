@@ -20,10 +20,11 @@ import {
 } from './lifecycle';
 import type { ErrorInfo, RunCounters, RunStatus, SnapshotPhase, StreamPersistence } from './persistence';
 import type { ConnectorRegistry } from './registry';
-import { newCounters, planRun, planSink, runStream, type RunOutcome, type RunPlan } from './stream-runner';
-import { createTransport } from '../transport/index';
+import { newCounters, runStream, type RunOutcome } from './run';
+import { planRun, planSink, type RunPlan } from './run-plan';
+import { transportEnds } from '../transport/index';
 import { isScheduled, Scheduler } from './schedule';
-import type { TransportFactory } from '../transport/types';
+import type { Transports } from '../transport/types';
 import { NOOP_METER, type Meter } from '../metrics/stream-meter';
 import { SluiceError } from '../errors';
 import { EventRate } from './event-rate';
@@ -47,7 +48,8 @@ export interface SupervisorOptions {
   registry: ConnectorRegistry;
   logger: Logger;
   persistence: StreamPersistence;
-  transportFactory?: TransportFactory;
+  /** A stream's transport by kind (default: direct only; the daemon adds Kafka with its settings). */
+  transports?: Transports;
   /** Transport for a stream whose spec names none (Kafka when brokers are configured). */
   defaultTransport?: string;
   /** The metrics of one run of a stream (src/metrics); none when left out. */
@@ -98,7 +100,7 @@ export class Supervisor extends EventEmitter {
   readonly #registry: ConnectorRegistry;
   readonly #logger: Logger;
   readonly #store: StreamPersistence;
-  readonly #transportFactory: TransportFactory;
+  readonly #transports: Transports;
   readonly #entries = new Map<string, Entry>();
   readonly #meter: (stream: StreamSpec) => Meter;
   readonly #forget: (streamId: string) => void;
@@ -112,10 +114,10 @@ export class Supervisor extends EventEmitter {
     this.#store = opts.persistence;
     this.#meter = opts.meter ?? (() => NOOP_METER);
     this.#forget = opts.forget ?? (() => undefined);
-    const factory = opts.transportFactory ?? createTransport;
+    const transports: Transports = opts.transports ?? ((kind, stream) => transportEnds(kind, stream, {}));
     const fallback = opts.defaultTransport ?? 'direct';
     // The spec's kind wins; the daemon default only fills a missing one.
-    this.#transportFactory = (kind, args) => factory(kind || fallback, args);
+    this.#transports = (kind, stream) => transports(kind || fallback, stream);
     this.#scheduler = new Scheduler((streamId, err) => this.#logger.error({ err, streamId }, 'a scheduled tick failed'));
   }
 
@@ -534,7 +536,7 @@ export class Supervisor extends EventEmitter {
       },
       meter,
       persistence: this.#store,
-      transportFactory: this.#transportFactory,
+      transports: this.#transports,
       counters: entry.counters,
       onPhase: (event, info) => {
         this.#setState(entry, event);
