@@ -13,7 +13,8 @@ import { snapshotReadOptions, tableRefs } from '../../src/source-kit/stream-tabl
 import { describeTables, missingPrivileges, serverInfo, type ServerInfo, type TableMeta } from './catalog';
 import { clientConfig, connect, toSourceError, type Conn, type MysqlConfig } from './naming';
 import { readSnapshot, SNAPSHOT_POSITION_KIND } from './snapshot';
-import { BinlogStream, serverIdFor } from './binlog';
+import { BinlogStream } from './binlog';
+import { serverIdFor } from './zongji';
 import { DEFAULT_TYPE_OPTIONS, type TypeOptions } from './types';
 
 export interface MysqlSourceOptions {
