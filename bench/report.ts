@@ -15,24 +15,31 @@ export interface Row {
   note?: string;
 }
 
-export function writeReport(scenario: string, params: Record<string, unknown>, rows: Row[]): { json: string; md: string } {
+/** `baseline` names the baseline column (default "baseline"); `notes` are paragraphs after the table. */
+export function writeReport(
+  scenario: string,
+  params: Record<string, unknown>,
+  rows: Row[],
+  opts: { baseline?: string; ratio?: string; notes?: string[]; extra?: Record<string, unknown> } = {},
+): { json: string; md: string } {
   const dir = path.resolve(__dirname, '../../bench/results');
   fs.mkdirSync(dir, { recursive: true });
   const date = new Date().toISOString().slice(0, 10);
   const base = path.join(dir, `${date}-${scenario}`);
   const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
-  fs.writeFileSync(`${base}.json`, JSON.stringify({ scenario, date: new Date().toISOString(), machine, params, rows }, null, 2) + '\n');
+  fs.writeFileSync(`${base}.json`, JSON.stringify({ scenario, date: new Date().toISOString(), machine, params, rows, ...opts.extra }, null, 2) + '\n');
   const fmt = (v: number | null | undefined, digits = 0) => (v === null || v === undefined ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: digits }));
   const lines = [
     `# ${scenario} benchmark, ${date}`,
     '',
     `Machine: ${machine.cpus} cores (${machine.model}), ${machine.memGiB} GiB, Node ${machine.node}. Parameters: ${JSON.stringify(params)}.`,
-    'Ratios compare sluice with the baseline measured in the same run; bare numbers on this shared machine are noisy.',
+    opts.ratio ?? 'Ratios compare sluice with the baseline measured in the same run; bare numbers on this shared machine are noisy.',
     '',
-    '| measure | sluice | baseline | unit | ratio | target | met | note |',
+    `| measure | sluice | ${opts.baseline ?? 'baseline'} | unit | ratio | target | met | note |`,
     '| --- | ---: | ---: | --- | ---: | --- | --- | --- |',
     ...rows.map((r) => `| ${r.measure} | ${fmt(r.sluice, 1)} | ${fmt(r.baseline, 1)} | ${r.unit} | ${r.ratio === undefined || r.ratio === null ? '–' : `${(r.ratio * 100).toFixed(0)}%`} | ${r.target ?? ''} | ${r.met === undefined || r.met === null ? '' : r.met ? 'yes' : '**no**'} | ${r.note ?? ''} |`),
     '',
+    ...(opts.notes ?? []).flatMap((n) => [n, '']),
   ];
   fs.writeFileSync(`${base}.md`, lines.join('\n'));
   return { json: `${base}.json`, md: `${base}.md` };

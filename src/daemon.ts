@@ -21,6 +21,7 @@ import { VERSION } from './version';
 import { transportEnds } from './transport';
 import type { KafkaSettings } from './transport/kafka/settings';
 import type { StreamSpec } from './core';
+import { brokerList } from './connection-url';
 
 export interface Daemon {
   /** host:port the API listens on. */
@@ -39,11 +40,17 @@ function kafkaSettings(config: SluiceConfig, store: Store, stream: StreamSpec | 
   const connectionId = stream?.transport && 'connectionId' in stream.transport ? stream.transport.connectionId : undefined;
   const conn = connectionId ? store.connections.resolve(connectionId) : undefined;
   const { brokers: _default, ...rest } = config.kafka;
-  return { ...rest, brokers: conn ? conn.url.replace(/^kafka:\/\//, '') : kafkaBrokers(config) };
+  return { ...rest, brokers: conn ? brokerList(conn.url) : kafkaBrokers(config) };
 }
 
 export async function startDaemon(config: SluiceConfig, logger: Logger): Promise<Daemon> {
   const store = openStore({ dataDir: config.dataDir, secretKey: config.store.secretKey });
+  if (store.urlScrub.scrubbed.length) {
+    logger.warn({ connections: store.urlScrub.scrubbed }, 'connection URLs stored with a password in them (by an older version) were rewritten: the password is now kept encrypted apart from the URL');
+  }
+  if (store.urlScrub.unreadable.length) {
+    logger.warn({ connections: store.urlScrub.unreadable }, 'connection URLs that cannot be parsed safely (they may hold a password): PATCH each with a valid URL (README, "Security")');
+  }
   const abandoned = store.runs.closeAbandoned();
   if (abandoned) logger.warn({ runs: abandoned }, 'closed runs left open by an unclean stop; their streams resume from the last durable position');
   bootstrapAdminKey(store.apiKeys, config.dataDir, config.auth.adminKey, logger);

@@ -37,6 +37,7 @@ export const ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: entry(415, 'validation', 'Send the body as application/json.'),
   PAYLOAD_TOO_LARGE: entry(413, 'validation', 'Send a smaller body.'),
   HTTP_REQUEST_MALFORMED: entry(400, 'validation', 'Send a well-formed HTTP/1.1 request: header values of visible ASCII, a valid request line, headers within the size limit.'),
+  URI_TOO_LONG: entry(414, 'validation', 'Send a shorter URL: a path parameter (id, schema.table) is at most 512 characters.'),
   CONFIRMATION_REQUIRED: entry(428, 'validation', 'Repeat the request with the header X-Confirm-Delete: true.'),
   // auth
   AUTH_REQUIRED: entry(401, 'authentication', 'Send an API key in the X-API-Key header (or Authorization: Bearer <key>).'),
@@ -88,6 +89,10 @@ export const ERRORS = {
   FILTER_COLUMN_UNKNOWN: entry(400, 'validation', 'The whereClause or column filter names a column the table does not have; check detail.column against GET /connections/{id}/tables/{table}/columns.'),
   FILTER_COLUMNS_INVALID: entry(400, 'validation', 'Key columns cannot be excluded (documents are keyed by them); remove the column named in detail.column from excludeColumns.'),
   CONNECTION_PASSWORD_REQUIRED: entry(400, 'validation', 'The connection was saved with savePassword:false: send its password with the request (POST /streams/{id}/start, /resume, /verify, /mapping/preview and POST /validate: {"passwords": {"<connectionId>": "…"}}; POST /connections/{id}/test: {"password": "…"}; GET /connections/{id}/tables…: the header X-Connection-Password), or store it with PATCH /connections/{id} {"password": "…", "savePassword": true}.'),
+  CONNECTION_URL_INVALID: entry(400, 'validation', 'Write the URL in one of the forms of the README ("Security"): percent-encode "@", ":", "/", "?", "#" and "%" in the user and password (encodeURIComponent), or leave the password out of the URL and send it in the "password" field. Nothing was stored.'),
+  CONNECTION_PROTOCOL_MISMATCH: entry(502, 'connectivity', 'Something answers at this address, but not the server the connection kind needs (a MariaDB port in a mongodb URL, say): check the host and port of the connection URL.'),
+  SOURCE_SCHEMA_FORBIDDEN: entry(403, 'authorization', 'System schemas (PostgreSQL pg_catalog, information_schema, pg_*; MySQL/MariaDB mysql, information_schema, performance_schema, sys) hold the database\'s own users and secrets and are never browsed or streamed. An admin may allow one explicitly with the connection option allowSystemSchemas.'),
+  FILTER_EVALUATION_LIMIT: entry(422, 'validation', 'A LIKE of the whereClause needed more work on one row than the per-row limit allows (long literal runs between % against a long value): shorten the pattern or filter on a shorter column, then start the stream again. The message names the table, key and column.'),
   CONNECTOR_CUTOVER_UNSUPPORTED: entry(400, 'validation', 'This source cannot tell its current position, so it cannot cut over; stop the stream once its lag is zero instead.'),
   MAPPING_INVALID: entry(400, 'validation', 'Fix the mapping rule named in detail (table, field): see the README, "Mapping rules", for the shape; column names must be the table\'s own (GET /connections/{id}/tables/{table}/columns).'),
   SECRET_KEY_INVALID: entry(500, 'configuration', 'The store secret key does not decrypt stored secrets; restore the original key file or SLUICE_SECRET_KEY.'),

@@ -4,6 +4,7 @@
  */
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { maskConnectionUrl } from './connection-url';
 
 export type { Logger } from 'pino';
 
@@ -20,6 +21,37 @@ export const REDACT_PATHS = [
   'req.headers["x-connection-password"]',
   'headers["x-connection-password"]',
 ];
+
+/** Query parameters whose values are never logged: a key sent as `?apiKey=` was logged in clear (issue 22). */
+const SECRET_QUERY = /key|token|secret|pass|pwd|auth|credential|sig/i;
+
+/** A request URL fit for a log line: the values of secret-looking query parameters replaced. */
+export function redactQuery(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = url
+    .slice(q + 1)
+    .split('&')
+    .map((p) => {
+      const eq = p.indexOf('=');
+      let name = eq < 0 ? p : p.slice(0, eq);
+      try {
+        name = decodeURIComponent(name);
+      } catch {
+        // a malformed escape: judged as written
+      }
+      return SECRET_QUERY.test(name) ? `${eq < 0 ? p : p.slice(0, eq)}=[redacted]` : p;
+    });
+  return `${url.slice(0, q)}?${params.join('&')}`;
+}
+
+/**
+ * How the API's request logs show a request (Fastify takes its logger's `req` serializer
+ * over its own): as Fastify does, with the query's secrets redacted.
+ */
+export function requestSerializer(req: { method?: string; url?: string; host?: string; ip?: string; socket?: { remotePort?: number } }) {
+  return { method: req.method, url: typeof req.url === 'string' ? redactQuery(req.url) : req.url, host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+}
 
 export interface LoggerOptions {
   level: string;
@@ -98,14 +130,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   return pino(options, stdoutDestination());
 }
 
-/** A URL with its password replaced, fit for logs and API answers. */
+/** A URL with its password replaced, fit for logs and API answers (the one parser: src/connection-url.ts). */
 export function maskUrl(url: string): string {
-  try {
-    const u = new URL(url.replace(/^jdbc:/, ''));
-    if (u.password) u.password = '****';
-    const prefix = url.startsWith('jdbc:') ? 'jdbc:' : '';
-    return prefix + u.toString();
-  } catch {
-    return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1****@');
-  }
+  return maskConnectionUrl(url);
 }

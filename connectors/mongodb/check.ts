@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import type { MongoClient } from 'mongodb';
 import type { CheckResult, ConnectionSpec, TestReport } from '../../src/core';
 import { isSluiceError } from '../../src/errors';
-import { createClient, databaseFromUrl, describeUrl, detectServer, effectiveDecimalMode, effectiveWriteConcern, parseOptions, serverLabel } from './client';
+import { createClient, databaseFromUrl, describeUrl, detectServer, effectiveDecimalMode, effectiveWriteConcern, parseOptions, probeMongoUrl, serverLabel } from './client';
+import type { ProbeResult } from './wire-probe';
 
 const PROBE_COLLECTION = '_sluice_probe';
 
@@ -37,6 +38,37 @@ export async function testConnection(connection: ConnectionSpec, logger: Logger)
     checks.push({ name: 'options', ok: false, message: messageOf(err), ...(isSluiceError(err) ? { suggestion: err.suggestion } : {}) });
     options = parseOptions({});
   }
+  // The wire probe first (wire-probe.ts): a port where something else answers never reaches the driver.
+  let probed: ProbeResult[];
+  try {
+    probed = await probeMongoUrl(connection.url, 3000);
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    checks.push({
+      name: 'connect',
+      ok: false,
+      code: isSluiceError(err) ? err.code : 'SINK_UNREACHABLE',
+      message: `${where}: ${messageOf(err)}`,
+      suggestion: isSluiceError(err) ? err.suggestion : 'Use mongodb://[user:password@]host:port/<database>[?options].',
+    });
+    logger.debug({ code: e.code, server: where }, 'mongodb test: refused by the wire probe');
+    return { reachable: false, checks };
+  }
+  if (!probed.some((r) => r.outcome === 'mongodb')) {
+    // No seed answered a hello: the driver could do no better, so the test ends here, in bounded time.
+    const closed = probed.every((r) => r.outcome === 'closed');
+    checks.push({
+      name: 'connect',
+      ok: false,
+      code: closed ? 'CONNECTION_PROTOCOL_MISMATCH' : 'SINK_UNREACHABLE',
+      message: `No MongoDB server answers at ${where}: ${probed.map((r) => `${r.host}: ${'reason' in r ? r.reason : r.outcome}`).join('; ')}`,
+      suggestion: closed
+        ? 'The server accepted the connection and closed it on a MongoDB hello: check the port (is it a MongoDB server?) and the URL\'s tls option (tls=true for a server that only speaks TLS, none for one that does not).'
+        : 'Check that the server is running, that host and port are right and reachable from sluice.',
+      detail: { hosts: probed.map((r) => ({ host: r.host, outcome: r.outcome })) },
+    });
+    return { reachable: false, checks };
+  }
   let client: MongoClient;
   try {
     // Short: a test answers in seconds, whatever the sink's own retry settings.
@@ -55,6 +87,7 @@ export async function testConnection(connection: ConnectionSpec, logger: Logger)
       checks.push({
         name: 'connect',
         ok: false,
+        code: 'SINK_UNREACHABLE',
         message: `Cannot reach MongoDB at ${where}: ${messageOf(err)}`,
         suggestion: 'Check that the server is running, that host and port are right and reachable from sluice, and the credentials.',
       });

@@ -6,6 +6,8 @@
 import { MongoClient, type MongoClientOptions, type WriteConcernSettings } from 'mongodb';
 import { SluiceError } from '../../src/errors';
 import type { DecimalMode } from './bson';
+import { parseConnectionUrl } from '../../src/connection-url';
+import { probeSeeds, type ProbeResult } from './wire-probe';
 
 export interface MongoSinkOptions {
   /** Explicit write concern; default `{w:'majority'}` on a replica set, `{w:1}` otherwise. */
@@ -118,6 +120,26 @@ export function redactHosts(authority: string): string {
 export function describeUrl(url: string): string {
   const m = /^(mongodb(?:\+srv)?:\/\/)([^/?#]*)/.exec(url);
   return m ? `${m[1]}${redactHosts(m[2] ?? '')}` : '(unparseable MongoDB URL)';
+}
+
+/**
+ * The seeds' wire probe (wire-probe.ts): CONNECTION_PROTOCOL_MISMATCH when a seed answers
+ * with bytes that are not MongoDB's, so the driver never reads them; the per-host
+ * results otherwise.
+ */
+export async function probeMongoUrl(url: string, timeoutMs?: number): Promise<ProbeResult[]> {
+  const results = await probeSeeds(parseConnectionUrl(url, 'mongodb'), timeoutMs);
+  const wrong = results.find((r) => r.outcome === 'wrong');
+  if (wrong && wrong.outcome === 'wrong') {
+    throw new SluiceError('CONNECTION_PROTOCOL_MISMATCH', `${wrong.host} is not a MongoDB server: ${wrong.reason}.`, { host: wrong.host, kind: 'mongodb' });
+  }
+  return results;
+}
+
+/** createClient behind the wire probe: what every path that talks to a user's MongoDB uses. */
+export async function guardedClient(url: string, opts: { serverSelectionTimeoutMS: number; writeTimeoutMs?: number }): Promise<MongoClient> {
+  await probeMongoUrl(url);
+  return createClient(url, opts);
 }
 
 /** Margin of the driver's socket timeout over the sink's own per-attempt timer. */

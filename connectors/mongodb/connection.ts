@@ -11,7 +11,7 @@ import type { MongoClient } from 'mongodb';
 import { RUN_EVENTS, sleep, untilAborted, type ConnectorContext, type StreamSpec } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import type { DecimalMode } from './bson';
-import { createClient, detectServer, effectiveDecimalMode, serverLabel, type MongoSinkOptions, type ServerInfo } from './client';
+import { guardedClient, detectServer, effectiveDecimalMode, serverLabel, type MongoSinkOptions, type ServerInfo } from './client';
 import { AttemptTimeoutError, classify, type Classified } from './failures';
 
 export interface Connected {
@@ -49,8 +49,9 @@ export class SinkConnection {
   connect(): Promise<Connected> {
     if (this.#closed) return Promise.reject(new SluiceError('SINK_UNREACHABLE', 'The MongoDB sink is closed.', { stream: this.#stream.id }));
     if (!this.#connected) {
-      const client = createClient(this.#url, this.options);
+      let client: MongoClient | undefined;
       this.#connected = (async () => {
+        client = await guardedClient(this.#url, this.options);
         await client.connect();
         const info = await detectServer(client);
         const decimals = effectiveDecimalMode(this.options, info);
@@ -62,7 +63,7 @@ export class SinkConnection {
       })();
       this.#connected.catch(() => {
         this.#connected = null;
-        void client.close().catch(() => undefined);
+        void client?.close().catch(() => undefined);
       });
     }
     return this.#connected;

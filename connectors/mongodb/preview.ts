@@ -8,7 +8,7 @@ import type { ConnectionSpec, PreviewConversion } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import { FieldConversionError, tableName } from '../../src/transform/mapping';
 import { ConversionError, keyForDetail } from './bson';
-import { createClient, databaseFromUrl, describeUrl, detectServer, effectiveDecimalMode, parseOptions, type ServerInfo } from './client';
+import { guardedClient, databaseFromUrl, describeUrl, detectServer, effectiveDecimalMode, parseOptions, type ServerInfo } from './client';
 import { mapOptionsFor, rejectionMessage } from './targets';
 
 /** SINK_UNREACHABLE when the server does not answer; CONFIG_INVALID when the connection's options do not suit it. */
@@ -16,7 +16,7 @@ export async function previewConversion(connection: ConnectionSpec): Promise<Pre
   const { url } = connection;
   const database = databaseFromUrl(url);
   const options = parseOptions(connection.options);
-  const client = createClient(url, options);
+  const client = await guardedClient(url, options);
   try {
     let info: ServerInfo;
     try {

@@ -19,7 +19,7 @@ import { BSON, Binary, Decimal128, Long, type Document } from 'mongodb';
 import { keyOf, jsonRow, jsonValue, type Row, type StreamSpec, type TableRef, type TableSchema, type TableVerification, type VerifyArgs, type VerifyChildTable, type VerifySourceTable } from '../../src/core';
 import { SluiceError, isSluiceError } from '../../src/errors';
 import { ConversionError, convertRow, documentId, type ConvertOptions } from './bson';
-import { createClient, databaseFromUrl, detectServer, effectiveDecimalMode, parseOptions } from './client';
+import { guardedClient, databaseFromUrl, detectServer, effectiveDecimalMode, parseOptions } from './client';
 import { collectionFor, mapOptionsFor, sinkMapping } from './targets';
 import {
   buildEmbedded,
@@ -169,7 +169,7 @@ interface ChildResult {
 
 export async function verify(args: VerifyArgs): Promise<TableVerification[]> {
   const options = parseOptions(args.connection.options);
-  const client = createClient(args.connection.url, options);
+  const client = await guardedClient(args.connection.url, options);
   try {
     try {
       await client.connect();

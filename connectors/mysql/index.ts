@@ -20,7 +20,12 @@ export const configSchema = {
   type: 'object',
   additionalProperties: true,
   properties: {
-    connectTimeoutMs: { type: 'integer', minimum: 1, description: 'Connection timeout in milliseconds', default: 10000 },
+    connectTimeoutMs: { type: 'integer', minimum: 1, description: 'Connection timeout in milliseconds (to the end of the handshake)', default: 10000 },
+    allowSystemSchemas: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'System schemas this connection may browse and stream all the same (they are refused otherwise: README, "Security"); set by an admin, e.g. ["performance_schema"]',
+    },
     serverId: { type: 'integer', minimum: 1, description: 'Replica server_id the binlog reader announces (unique among the server\'s replicas); default derived from the stream id' },
     tinyInt1AsBoolean: { type: 'boolean', description: 'Read TINYINT(1) (BOOL) columns as booleans', default: true },
   },

@@ -8,7 +8,7 @@
  */
 import mysql from 'mysql';
 import { SluiceError, isSluiceError, type ErrorContext } from '../../src/errors';
-import { parseSourceUrl } from '../../src/source-kit/source-url';
+import { sourceAddress } from '../../src/source-kit/source-url';
 
 export interface MysqlConfig {
   host: string;
@@ -22,7 +22,8 @@ export interface MysqlConfig {
 
 /** `mysql://user:pass@host:port/db`, `mariadb://…` or `jdbc:mysql://host:port/db?user=…&password=…`. */
 export function clientConfig(url: string, options: Record<string, unknown> = {}): MysqlConfig {
-  const u = parseSourceUrl(url, { product: 'MySQL', scheme: 'mysql', schemes: ['mysql', 'mariadb'], defaultPort: 3306 });
+  // The one URL parser (src/connection-url.ts), through what both sources read of it.
+  const u = sourceAddress(url, 'mysql', 3306);
   const { user, password } = u;
   const ssl = u.params.get('ssl') === 'true' || u.params.get('useSSL') === 'true';
   return {
@@ -103,6 +104,36 @@ export interface Conn {
   end(): Promise<void>;
 }
 
+/**
+ * Connects within `timeoutMs` from start to the end of the handshake. The driver's
+ * connectTimeout stops at the TCP connect: a server that waits for the client to speak
+ * first (PostgreSQL, Kafka, MongoDB, HTTP) left a connection test without an answer for
+ * minutes. A MySQL server greets at once, so silence after the TCP connect is
+ * CONNECTION_PROTOCOL_MISMATCH; no TCP connect in time is ETIMEDOUT (SOURCE_UNREACHABLE).
+ */
+function handshake(raw: mysql.Connection, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let tcp = false;
+    const timer = setTimeout(() => {
+      raw.destroy();
+      if (tcp) {
+        reject(new SluiceError('CONNECTION_PROTOCOL_MISMATCH', `connecting to MySQL: the server accepted the connection but sent no MySQL greeting within ${timeoutMs} ms (another kind of server listens on this port?)`, { kind: 'mysql' }));
+      } else {
+        reject(Object.assign(new Error(`no connection within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      }
+    }, timeoutMs);
+    raw.connect((err) => {
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve();
+    });
+    // The driver's socket exists once connect() is called (mysql 2.18, the final release).
+    (raw as unknown as { _socket?: NodeJS.EventEmitter })._socket?.once('connect', () => {
+      tcp = true;
+    });
+  });
+}
+
 export async function connect(config: MysqlConfig, what = 'connecting to MySQL'): Promise<Conn> {
   const raw = mysql.createConnection(driverConfig(config));
   // A connection whose server goes away emits 'error'; without a listener that
@@ -130,7 +161,7 @@ export async function connect(config: MysqlConfig, what = 'connecting to MySQL')
       }),
   };
   try {
-    await new Promise<void>((resolve, reject) => raw.connect((err) => (err ? reject(err) : resolve())));
+    await handshake(raw, config.connectTimeout);
     await conn.query(`SET SESSION time_zone = '+00:00'`);
     return conn;
   } catch (err) {

@@ -23,7 +23,12 @@ export const configSchema = {
   additionalProperties: true,
   properties: {
     applicationName: { type: 'string', description: 'application_name the connector reports to PostgreSQL', default: 'sluice' },
-    connectTimeoutMs: { type: 'integer', minimum: 1, description: 'Connection timeout in milliseconds', default: 10000 },
+    connectTimeoutMs: { type: 'integer', minimum: 1, description: 'Connection timeout in milliseconds (to the end of the handshake)', default: 10000 },
+    allowSystemSchemas: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'System schemas this connection may browse and stream all the same (they are refused otherwise: README, "Security"); set by an admin, e.g. ["performance_schema"]',
+    },
   },
 } as const;
 

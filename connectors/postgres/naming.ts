@@ -10,7 +10,7 @@
  * removes exactly these two objects.
  */
 import type { ClientConfig } from 'pg';
-import { parseSourceUrl } from '../../src/source-kit/source-url';
+import { sourceAddress } from '../../src/source-kit/source-url';
 import { RAW_TEXT_TYPES, SESSION_OPTIONS } from './types';
 
 const MAX_IDENTIFIER = 63;
@@ -49,7 +49,8 @@ export function clientConfig(url: string, options: Record<string, unknown> = {})
     application_name: typeof options.applicationName === 'string' ? options.applicationName : 'sluice',
     connectionTimeoutMillis: typeof options.connectTimeoutMs === 'number' ? options.connectTimeoutMs : 10_000,
   };
-  const u = parseSourceUrl(url, { product: 'PostgreSQL', scheme: 'postgresql', schemes: ['postgresql', 'postgres'], defaultPort: 5432 });
+  // The one URL parser (src/connection-url.ts), through what both sources read of it.
+  const u = sourceAddress(url, 'postgresql', 5432);
   const sslmode = u.params.get('sslmode') ?? (u.params.get('ssl') === 'true' ? 'require' : null);
   return {
     ...base,

@@ -21,6 +21,10 @@ export function toSourceError(err: unknown, what: string, detail: ErrorContext =
   const message = err instanceof Error ? err.message : String(err);
   const sqlstate = (err as { code?: unknown } | null)?.code;
   const d = { ...detail, ...(typeof sqlstate === 'string' ? { sqlstate } : {}) };
+  // pg's words for bytes that are no PostgreSQL message: another kind of server on that port.
+  if (/received invalid response/i.test(message)) {
+    return new SluiceError('CONNECTION_PROTOCOL_MISMATCH', `${what}: the server answered with bytes that are not PostgreSQL's (another kind of server listens on this port?)`, { ...d, kind: 'postgresql' }, { cause: err });
+  }
   if (isUnreachable(err)) return new SluiceError('SOURCE_UNREACHABLE', `${what}: ${message}`, d, { cause: err });
   if (sqlstate === '42501') return new SluiceError('SOURCE_PRIVILEGES_MISSING', `${what}: ${message}`, { ...d, missing: [message] }, { cause: err });
   return new SluiceError('SOURCE_READ_FAILED', `${what}: ${message}`, d, { cause: err });
@@ -37,6 +41,12 @@ export async function connect(config: ClientConfig, what = 'connecting to Postgr
     return client;
   } catch (err) {
     await client.end().catch(() => undefined);
-    throw toSourceError(err, what, { host: config.host, port: config.port, database: config.database });
+    const detail = { host: config.host, port: config.port, database: config.database };
+    if (err instanceof Error && err.message === 'timeout expired') {
+      // pg's own words say nothing of what timed out.
+      const e = new Error(`no PostgreSQL answer within ${config.connectionTimeoutMillis} ms (the server is down or filtered, or another kind of server that waits for its client listens on this port)`);
+      throw new SluiceError('SOURCE_UNREACHABLE', `${what}: ${e.message}`, detail, { cause: err });
+    }
+    throw toSourceError(err, what, detail);
   }
 }

@@ -2,8 +2,11 @@
  * API-key authentication and role checks for everything under /api/v1. The role a
  * route needs comes from the one table in roles.ts. Failed attempts (no key, a
  * wrong or revoked key) are counted per client address and answered with 429 and
- * Retry-After past the limit, so keys cannot be guessed at speed; successes do not
- * count.
+ * Retry-After past the limit; successes do not count, and a valid key is never
+ * refused by the limit (issue 22: 20 bad keys from 127.0.0.1 locked every local
+ * operator out). Generated keys are 256 random bits, so the limit is there against
+ * noise and weak bootstrap keys, not as the only wall against guessing; a short
+ * SLUICE_ADMIN_KEY is warned about at bootstrap.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SluiceError } from '../errors';
@@ -73,19 +76,18 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     const cfg = req.routeOptions.config as { public?: boolean; auth?: boolean } | undefined;
     const needsKey = req.url.startsWith('/api/') ? !cfg?.public : cfg?.auth === true;
     if (!needsKey) return;
-    const retryAfterSeconds = failures.blocked(req.ip);
-    if (retryAfterSeconds) {
-      throw new SluiceError('AUTH_RATE_LIMITED', `Too many failed authentications from this address; retry in ${retryAfterSeconds} s.`, { retryAfterSeconds });
-    }
+    // The key is checked before the block: a valid key always gets in, so an address
+    // over its failure limit (every local client is 127.0.0.1) cannot lock out the
+    // holders of valid keys. Only failed attempts are limited.
     const key = presentedKey(req);
-    if (!key) {
-      failures.fail(req.ip);
-      throw new SluiceError('AUTH_REQUIRED', 'This endpoint needs an API key.');
-    }
-    const record = opts.keys.verify(key);
+    const record = key ? opts.keys.verify(key) : undefined;
     if (!record) {
+      const retryAfterSeconds = failures.blocked(req.ip);
+      if (retryAfterSeconds) {
+        throw new SluiceError('AUTH_RATE_LIMITED', `Too many failed authentications from this address; retry in ${retryAfterSeconds} s.`, { retryAfterSeconds });
+      }
       failures.fail(req.ip);
-      throw new SluiceError('AUTH_INVALID_KEY', 'The API key is not valid.');
+      throw key ? new SluiceError('AUTH_INVALID_KEY', 'The API key is not valid.') : new SluiceError('AUTH_REQUIRED', 'This endpoint needs an API key.');
     }
     req.apiKey = record;
     const need = req.url.startsWith('/api/') ? requiredRole(req.method, req.routeOptions.url) : 'viewer';

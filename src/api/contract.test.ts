@@ -149,7 +149,7 @@ test('/openapi.json documents every route with its error responses in the envelo
   }
 });
 
-test('failed authentication: 429 with Retry-After past the limit, successes do not count, per address', async () => {
+test('failed authentication: 429 with Retry-After past the limit, successes do not count and are never blocked, per address', async () => {
   const limited = await startTestApi({ SLUICE_API_AUTH_FAILURES_MAX: '3', SLUICE_API_AUTH_FAILURES_WINDOW_SECONDS: '60' });
   try {
     const key = limited.admin;
@@ -159,9 +159,10 @@ test('failed authentication: 429 with Retry-After past the limit, successes do n
     assert.equal((await call('sk_bad', '10.5.0.1')).statusCode, 401);
     assert.equal((await call(undefined, '10.5.0.1')).statusCode, 401);
     for (let i = 0; i < 10; i++) assert.equal((await call(key, '10.5.0.1')).statusCode, 200);
-    // The third failure reaches the limit; from then on even a good key is refused.
+    // The third failure reaches the limit; from then on failures get 429, and a good key still gets in (issue 22).
     assert.equal((await call('sk_bad', '10.5.0.1')).statusCode, 401);
-    const blocked = await call(key, '10.5.0.1');
+    assert.equal((await call(key, '10.5.0.1')).statusCode, 200, 'a valid key is never locked out');
+    const blocked = await call('sk_bad', '10.5.0.1');
     assert.equal(blocked.statusCode, 429);
     assertEnvelope(blocked.body, 'AUTH_RATE_LIMITED');
     const retryAfter = Number(blocked.headers['retry-after']);

@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SluiceError, isSluiceError, type ErrorCode } from '../errors';
+import { NAME_PATTERN, NAME_RULE } from './schemas';
 
 interface AjvError {
   instancePath?: string;
@@ -28,6 +29,7 @@ export function fromValidation(err: FastifyError & { validation?: AjvError[]; va
   let reason = first.message ?? 'is invalid';
   if (first.keyword === 'additionalProperties') reason = 'is not a known field';
   if (first.keyword === 'required') reason = 'is required';
+  if (first.keyword === 'pattern' && first.params?.pattern === NAME_PATTERN) reason = `must be ${NAME_RULE}`;
   if (first.keyword === 'enum') reason = `must be one of ${(first.params?.allowedValues as unknown[] | undefined)?.join(', ')}`;
   return new SluiceError('VALIDATION_FAILED', `${where} field "${field}" ${reason}`, {
     location: where,

@@ -121,7 +121,7 @@ test('unsupported source types get a 400 naming the supported ones; a bad JDBC U
     assert.equal((e.detail as { field: string }).field, 'jdbcConnectionDetails.type');
   }
   const bad = await post(job('proj-bad', { jdbcConnectionDetails: { type: 'MYSQL', url: 'jdbc:mysql:no-host' } }));
-  assert.equal((assertEnvelope(bad.body, 'VALIDATION_FAILED').detail as { field: string }).field, 'jdbcConnectionDetails.url');
+  assert.equal((assertEnvelope(bad.body, 'CONNECTION_URL_INVALID').detail as { field: string }).field, 'jdbcConnectionDetails.url');
   const unknown = await post({ ...job('proj-x'), options: { mode: 'CDC', parallel: 2 } });
   assert.equal((assertEnvelope(unknown.body, 'VALIDATION_FAILED').detail as { field: string }).field, 'options.parallel');
   const mode = await post({ ...job('proj-x'), options: { mode: 'FULL' } });

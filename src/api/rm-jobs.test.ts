@@ -59,11 +59,11 @@ test('unsupported source types and subprotocols are refused naming what is suppo
 
 test('a bad JDBC URL is a 400 naming jdbcConnectionDetails.url', () => {
   for (const url of ['not a url', 'jdbc:postgresql:app', 'jdbc:postgresql://', 'jdbc:postgresql://h1:5432,h2:5432/app', 'jdbc:postgresql://h:99999/app']) {
-    const e = refused(() => jdbc(url), 'VALIDATION_FAILED', 'jdbcConnectionDetails.url');
+    const e = refused(() => jdbc(url), 'CONNECTION_URL_INVALID', 'jdbcConnectionDetails.url');
     assert.equal(e.status, 400);
   }
   // The type and the URL must name the same database family.
-  refused(() => jdbc('jdbc:mysql://h:3306/d', 'POSTGRESQL'), 'VALIDATION_FAILED', 'jdbcConnectionDetails.url');
+  refused(() => jdbc('jdbc:mysql://h:3306/d', 'POSTGRESQL'), 'CONNECTION_URL_INVALID', 'jdbcConnectionDetails.url');
 });
 
 test('MongoDB connection strings: the database is read, the password split off; none named gives null', () => {
@@ -74,7 +74,7 @@ test('MongoDB connection strings: the database is read, the password split off; 
   assert.equal(parseMongoUri('mongodb+srv://c.example.net/app').database, 'app');
   assert.equal(parseMongoUri('mongodb://h1:1,h2:2/multi?replicaSet=rs').database, 'multi');
   for (const none of ['mongodb://127.0.0.1:57017', 'mongodb://127.0.0.1:57017/', 'mongodb://u:p@h/?ssl=true']) assert.equal(parseMongoUri(none).database, null, none);
-  refused(() => parseMongoUri('postgresql://h/db'), 'VALIDATION_FAILED', 'mongodbConnectionDetails.connectionString');
+  refused(() => parseMongoUri('postgresql://h/db'), 'CONNECTION_URL_INVALID', 'mongodbConnectionDetails.connectionString');
 });
 
 const request = (over: Partial<RmJobRequest> = {}): RmJobRequest => ({

@@ -5,6 +5,7 @@
  * no store, no HTTP, so every rule here has a unit test (rm-jobs.test.ts).
  */
 import { SluiceError } from '../errors';
+import { formatConnectionUrl, parseConnectionUrl } from '../connection-url';
 import type { StreamInput } from '../store/streams';
 import type { RmJobEcho } from '../store/rm-jobs';
 
@@ -129,7 +130,7 @@ const unsupported = (field: string, what: string): SluiceError =>
   );
 
 const badUrl = (field: string, why: string): SluiceError =>
-  new SluiceError('VALIDATION_FAILED', `body field "${field}" ${why}`, { field }, {
+  new SluiceError('CONNECTION_URL_INVALID', `body field "${field}" ${why}`, { field }, {
     suggestion: 'Send a JDBC URL such as jdbc:postgresql://host:5432/db?user=u, jdbc:mysql://host:3306/db or jdbc:mariadb://host:3306/db.',
   });
 
@@ -155,65 +156,28 @@ export function parseJdbc(details: RmJobRequest['jdbcConnectionDetails']): Parse
   const kind = SUBPROTOCOLS[sub];
   if (!kind) throw unsupported(field, `JDBC subprotocol "${sub}"`);
   if (kind !== typeKind) throw badUrl(field, `is a ${sub} URL, but jdbcConnectionDetails.type is ${details.type}`);
-  const rest = m[2]!;
-  if (!rest.startsWith('//')) throw badUrl(field, 'has no //host part (jdbc:<subprotocol>://host:port/database)');
-  let u: URL;
-  try {
-    u = new URL(`sluice:${rest}`);
-  } catch {
-    throw badUrl(field, 'cannot be parsed as a URL');
-  }
-  if (!u.hostname) throw badUrl(field, 'names no host');
-  if (/[,;]/.test(u.host)) throw badUrl(field, 'names several hosts; sluice reads one');
-  const dec = (s: string) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      throw badUrl(field, 'has a malformed %-escape');
-    }
-  };
-  const user = details.user ?? u.searchParams.get('user') ?? (u.username ? dec(u.username) : undefined);
-  const password = details.password ?? u.searchParams.get('password') ?? (u.password ? dec(u.password) : undefined);
-  u.searchParams.delete('password');
-  const displayQuery = u.searchParams.toString();
-  u.searchParams.delete('user');
-  const query = u.searchParams.toString();
-  const path = u.pathname === '/' ? '' : u.pathname;
-  const hostPort = u.host;
+  if (!m[2]!.startsWith('//')) throw badUrl(field, 'has no //host part (jdbc:<subprotocol>://host:port/database)');
+  // The one URL parser (src/connection-url.ts): it refuses what it cannot read safely, naming the field.
+  const u = parseConnectionUrl(details.url, kind, field);
+  if (u.hosts.length === 0) throw badUrl(field, 'names no host');
+  const user = details.user ?? u.user;
+  const password = details.password ?? u.password;
+  const hosts = u.raw.hosts;
+  const path = u.raw.path === '/' ? '' : u.raw.path;
+  // The user moves into the userinfo of the stored URL; the display keeps the URL's own shape.
+  const others = u.raw.params.filter((_, i) => u.params[i]!.name.toLowerCase() !== 'user');
   const userinfo = user ? `${encodeURIComponent(user)}@` : '';
-  const url = `${kind}://${userinfo}${hostPort}${path}${query ? `?${query}` : ''}`;
-  const display = `jdbc:${sub}://${u.username && !details.user && !u.searchParams.has('user') ? `${u.username}@` : ''}${hostPort}${path}${displayQuery ? `?${displayQuery}` : ''}`;
+  const url = `${kind}://${userinfo}${hosts}${path}${others.length ? `?${others.join('&')}` : ''}`;
+  const shownUser = u.raw.userinfo && details.user === undefined && u.user ? `${encodeURIComponent(u.user)}@` : '';
+  const display = `jdbc:${sub}://${shownUser}${hosts}${path}${u.raw.params.length ? `?${u.raw.params.join('&')}` : ''}`;
   return { kind, url, display, ...(password !== undefined && password !== '' ? { password } : {}) };
 }
 
-const MONGO_URI = /^(mongodb(?:\+srv)?):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?@]+)(?:\/([^?]*))?(\?.*)?$/;
-
 /** The MongoDB connection string → a mongodb connection and the database it names (null: none). */
 export function parseMongoUri(connectionString: string): ParsedConnection & { database: string | null } {
-  const m = MONGO_URI.exec(connectionString.trim());
-  if (!m) {
-    throw new SluiceError('VALIDATION_FAILED', 'body field "mongodbConnectionDetails.connectionString" is not a MongoDB connection string (mongodb://host:port/database)', {
-      field: 'mongodbConnectionDetails.connectionString',
-    });
-  }
-  const [, scheme, user, pass, hosts, db, query] = m;
-  let database: string | null = null;
-  try {
-    database = db ? decodeURIComponent(db) : null;
-  } catch {
-    database = null;
-  }
-  const password = pass ? safeDecode(pass) : undefined;
-  const url = `${scheme}://${user ? `${user}@` : ''}${hosts}/${db ?? ''}${query ?? ''}`;
-  return { kind: 'mongodb', url, display: url, database: database || null, ...(password ? { password } : {}) };
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
+  const u = parseConnectionUrl(connectionString, 'mongodb', 'mongodbConnectionDetails.connectionString');
+  const url = formatConnectionUrl(u);
+  return { kind: 'mongodb', url, display: url, database: u.database || null, ...(u.password ? { password: u.password } : {}) };
 }
 
 /** Deterministic names: a second POST for the same project reuses its connections and stream. */

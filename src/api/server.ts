@@ -9,7 +9,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { ApiDeps } from './deps';
 import { SluiceError } from '../errors';
-import { errorEnvelopeSchema, errorResponses } from './schemas';
+import { errorEnvelopeSchema, errorResponses, loneSurrogateAt } from './schemas';
 import { installErrorHandling } from './errors';
 import { installAuth } from './auth';
 import { healthRoutes } from './routes/health';
@@ -20,11 +20,24 @@ import { mappingRoutes } from './routes/mappings';
 import { validateRoutes } from './routes/validate';
 import { jobRoutes } from './routes/jobs';
 import { VERSION } from '../version';
+import { requestSerializer } from '../logger';
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    // Request logs show the URL with secret-looking query parameters redacted (a key sent as ?apiKey= was logged).
+    loggerInstance: deps.logger.child({ component: 'api' }, { serializers: { req: requestSerializer } }) as FastifyBaseLogger,
     bodyLimit: deps.config.api.bodyLimitBytes,
+    // `schema.table` of PostgreSQL can be 127 characters; longer path parameters get 414 (below).
+    routerOptions: { maxParamLength: 512 },
+    // Fastify's own refusals of a URL (a malformed %-escape, a path parameter past
+    // maxParamLength) leave in the one envelope too.
+    frameworkErrors: (err, _req, reply) => {
+      const e =
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new SluiceError('URI_TOO_LONG', 'A path parameter is longer than 512 characters.')
+          : new SluiceError('HTTP_REQUEST_MALFORMED', `The request URL cannot be read (${err.code}): check its %-escapes.`, { fastifyCode: err.code });
+      void (reply as unknown as { code(n: number): { send(b: unknown): unknown } }).code(e.status).send(e.toEnvelope());
+    },
     // A request Node's HTTP parser refuses (a control character in a header, say) never
     // reaches a route: answer it in the same envelope as every other error.
     clientErrorHandler: (err, socket) => {
@@ -86,6 +99,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (deps.isShuttingDown() && req.url.startsWith('/api/')) {
       throw new SluiceError('SHUTTING_DOWN', 'The daemon is shutting down.');
     }
+  });
+  // Text that no UTF-8 can carry (a lone surrogate sent as "\ud800") is refused in every body, naming the field.
+  app.addHook('preValidation', async (req) => {
+    const at = req.body === undefined ? null : loneSurrogateAt(req.body);
+    if (at) throw new SluiceError('VALIDATION_FAILED', `body field "${at}" is not valid Unicode (a lone surrogate: was the text UTF-8?)`, { location: 'body', field: at, rule: 'unicode' });
   });
   installAuth(app, {
     keys: deps.store.apiKeys,

@@ -18,6 +18,8 @@ export interface CheckResult {
   message: string;
   /** What to do when it failed. */
   suggestion?: string;
+  /** The catalogue code of a failure, when one fits (e.g. CONNECTION_PROTOCOL_MISMATCH). */
+  code?: string;
   detail?: Record<string, unknown>;
   /** Not run because a check it depends on failed (`ok` is then false). */
   skipped?: boolean;

@@ -6,8 +6,15 @@
 import type { Logger } from 'pino';
 import type { ConnectionSpec, TestReport } from '../core';
 import type { ConnectorRegistry } from './registry';
+import { brokerList } from '../connection-url';
+import { probeKafka } from '../transport/kafka/probe';
 
 export async function testConnection(registry: ConnectorRegistry, connection: ConnectionSpec, logger: Logger): Promise<TestReport> {
+  // A kafka connection is a transport's broker list: the transport's probe tests it (brokers answer, a topic can be made).
+  if (connection.kind === 'kafka') {
+    const checks = await probeKafka(brokerList(connection.url));
+    return { reachable: checks[0]?.ok === true, checks };
+  }
   const mod = registry.find(connection.kind);
   if (!mod?.test) {
     return {

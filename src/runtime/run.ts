@@ -16,6 +16,7 @@ import type { Stage } from './supervisor-types';
 import { validateFilters } from '../transform';
 import { validateStreamMapping } from '../transform/mapping';
 import { needsTableList, resolveTables } from '../transform/tables';
+import { assertTablesAllowed } from './system-schemas';
 import type { RunPlan } from './run-plan';
 import { openStages, Pipeline } from './pipeline';
 
@@ -121,6 +122,8 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       stream = { ...stream, tables: resolveTables(stream.tables, stream.excludeTables, tables, defaultSchema) };
       logger.info({ tables: stream.tables }, 'table patterns resolved');
     }
+    // Never a system schema (pg_catalog, mysql, …) unless the connection allows it: system-schemas.ts.
+    assertTablesAllowed(deps.sourceConnection, stream.tables);
     const pipe = new Pipeline(await openStages(deps, stream, { ctx, persistence, transports: deps.transports, counters, meter }), { ctx, counters, meter });
     pipeline = pipe;
     const { transport } = pipe;

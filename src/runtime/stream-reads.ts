@@ -8,6 +8,7 @@ import type { ConnectionSpec, ConnectorModule, StreamSpec } from '../core';
 import { SluiceError } from '../errors';
 import type { ConnectorRegistry } from './registry';
 import { resolveTables } from '../transform/tables';
+import { assertTablesAllowed } from './system-schemas';
 
 export interface StreamReadArgs<Request> {
   registry: ConnectorRegistry;
@@ -32,10 +33,16 @@ export function moduleWith<K extends keyof ConnectorModule>(registry: ConnectorR
   return mod as ConnectorModule & Required<Pick<ConnectorModule, K>>;
 }
 
-/** The stream's tables as "schema.table" (its patterns resolved against the source's tables), and the schema a bare name means. */
+/**
+ * The stream's tables as "schema.table" (its patterns resolved against the source's
+ * tables), and the schema a bare name means. A table in a system schema the connection
+ * does not allow is SOURCE_SCHEMA_FORBIDDEN (system-schemas.ts).
+ */
 export async function streamTableNames(src: ConnectorModule, source: ConnectionSpec, stream: StreamSpec, logger: Logger): Promise<{ all: string[]; defaultSchema: string }> {
   const listed = src.listTables ? await src.listTables(source, logger) : { tables: [], defaultSchema: '' };
-  return { all: resolveTables(stream.tables, stream.excludeTables, listed.tables, listed.defaultSchema), defaultSchema: listed.defaultSchema };
+  const all = resolveTables(stream.tables, stream.excludeTables, listed.tables, listed.defaultSchema);
+  assertTablesAllowed(source, all);
+  return { all, defaultSchema: listed.defaultSchema };
 }
 
 /** The request's `tables[i]` as "schema.table"; VALIDATION_FAILED naming the field when it is not one of the stream's tables. */

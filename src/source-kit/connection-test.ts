@@ -4,6 +4,7 @@
  * own checks run and a catalog query that fails is one more failed check.
  */
 import type { CheckResult, TestReport } from '../core';
+import { isSluiceError } from '../errors';
 
 export interface ConnectionTest<C> {
   /** "PostgreSQL", "MySQL/MariaDB": named in the suggestion for an unreachable server. */
@@ -26,6 +27,7 @@ export async function testConnection<C>(t: ConnectionTest<C>): Promise<TestRepor
       checks: [{
         name: 'reachable',
         ok: false,
+        ...(isSluiceError(err) ? { code: err.code } : {}),
         message: (err as Error).message,
         suggestion: `Check that ${t.product} is up and that host, port, database, user and password in the url are right.`,
       }],

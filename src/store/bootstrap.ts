@@ -10,6 +10,9 @@ import { writePrivateFile } from './secrets';
 
 export const BOOTSTRAP_KEY_ID = 'bootstrap-admin';
 
+/** Below this, a configured admin key is warned about (failed attempts are limited, but a valid key is never locked out). */
+const MIN_STRONG_KEY = 24;
+
 export function bootstrapAdminKey(keys: ApiKeyRepo, dataDir: string, configuredKey: string, logger: Logger): void {
   if (keys.count() > 0) {
     if (configuredKey && !keys.get(BOOTSTRAP_KEY_ID)) {
@@ -18,6 +21,9 @@ export function bootstrapAdminKey(keys: ApiKeyRepo, dataDir: string, configuredK
     return;
   }
   if (configuredKey) {
+    if (configuredKey.length < MIN_STRONG_KEY) {
+      logger.warn({ length: configuredKey.length }, `SLUICE_ADMIN_KEY is shorter than ${MIN_STRONG_KEY} characters: a short key can be guessed; use a long random one (generated keys have 256 random bits)`);
+    }
     keys.adopt(BOOTSTRAP_KEY_ID, 'bootstrap admin (SLUICE_ADMIN_KEY)', 'admin', configuredKey);
     logger.info('created the bootstrap admin key from SLUICE_ADMIN_KEY');
     return;

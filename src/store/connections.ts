@@ -8,6 +8,8 @@ import type { SecretBox } from './secrets';
 import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
 import type { ConnectionSpec } from '../core';
 import { SluiceError } from '../errors';
+import { nameTakenIn } from './names';
+import { formatConnectionUrl, parseConnectionUrl, splitConnectionUrl, type ConnectionUrl, type UrlKind } from '../connection-url';
 
 export interface ConnectionInput {
   name: string;
@@ -49,55 +51,38 @@ const LIST = {
   defaultSort: 'createdAt',
 };
 
-/** Splits the password out of a URL (jdbc: prefix kept); non-URL strings (Kafka broker lists) pass through. */
-export function splitPassword(url: string): { url: string; password?: string } {
-  const jdbc = url.startsWith('jdbc:');
-  let parsed: URL;
-  try {
-    parsed = new URL(jdbc ? url.slice(5) : url);
-  } catch {
-    return { url };
-  }
-  if (!parsed.host) return { url };
-  // JDBC style (jdbc:postgresql://h/db?user=u&password=p): the password is a parameter.
-  const param = parsed.searchParams.get('password');
-  if (param !== null) {
-    parsed.searchParams.delete('password');
-    return { url: (jdbc ? 'jdbc:' : '') + parsed.toString(), password: param };
-  }
-  if (!parsed.password) return { url };
-  const password = decodeURIComponent(parsed.password);
-  parsed.password = '';
-  return { url: (jdbc ? 'jdbc:' : '') + parsed.toString(), password };
+/**
+ * Splits the password out of a URL (src/connection-url.ts has the rules of every form);
+ * CONNECTION_URL_INVALID naming `field` when the URL cannot be read safely: such a URL
+ * is refused, never stored with its password.
+ */
+export function splitPassword(url: string, kind?: string, field = 'url'): { url: string; password?: string } {
+  return splitConnectionUrl(url, urlKind(kind), field);
 }
 
+/** The URL with its password put back (encoded), for the runtime only. */
 export function joinPassword(url: string, password: string | undefined): string {
   if (password === undefined) return url;
-  const jdbc = url.startsWith('jdbc:');
-  let parsed: URL;
+  let parsed: ConnectionUrl;
   try {
-    parsed = new URL(jdbc ? url.slice(5) : url);
+    parsed = parseConnectionUrl(url);
   } catch {
-    return url;
+    return url; // never stored by this version: left as the connector will read it
   }
-  if (!parsed.username) {
-    // The user given as a parameter takes its password the same way.
-    if (!parsed.searchParams.has('user')) return url;
-    parsed.searchParams.set('password', password);
-    return (jdbc ? 'jdbc:' : '') + parsed.toString();
-  }
-  parsed.password = password;
-  return (jdbc ? 'jdbc:' : '') + parsed.toString();
+  return formatConnectionUrl(parsed, password);
 }
 
 /** Whether a URL names a user (and so would carry a password). */
 function hasUser(url: string): boolean {
   try {
-    return new URL(url.startsWith('jdbc:') ? url.slice(5) : url).username !== '';
+    return parseConnectionUrl(url).user !== undefined;
   } catch {
     return false;
   }
 }
+
+const urlKind = (kind: string | undefined): UrlKind | undefined =>
+  kind === 'postgresql' || kind === 'mysql' || kind === 'mongodb' || kind === 'kafka' ? kind : undefined;
 
 function toRecord(r: Raw): ConnectionRecord {
   return {
@@ -115,13 +100,12 @@ function toRecord(r: Raw): ConnectionRecord {
 
 export function createConnectionRepo(db: Db, box: SecretBox) {
   const byId = db.prepare('SELECT * FROM connections WHERE id = ?');
-  const byName = db.prepare('SELECT id FROM connections WHERE name = ?');
   // savePassword:false keeps a password out of the store; a job submitted with one
   // (Relational Migrator's default) still needs it to run, in this process only.
   const held = new Map<string, string>();
 
-  const sealed = (input: Pick<ConnectionInput, 'url' | 'password' | 'savePassword'>) => {
-    const split = splitPassword(input.url);
+  const sealed = (input: Pick<ConnectionInput, 'kind' | 'url' | 'password' | 'savePassword'>) => {
+    const split = splitPassword(input.url, input.kind);
     const password = input.password ?? split.password;
     const save = input.savePassword !== false;
     return { url: split.url, secret: save && password !== undefined ? box.encrypt(password) : null, save };
@@ -142,9 +126,9 @@ export function createConnectionRepo(db: Db, box: SecretBox) {
       const r = byId.get(id) as Raw | undefined;
       return r && toRecord(r);
     },
+    /** Case-insensitively (names.ts). */
     nameTaken(name: string, exceptId?: string): boolean {
-      const r = byName.get(name) as { id: string } | undefined;
-      return r !== undefined && r.id !== exceptId;
+      return nameTakenIn(db, 'connections', name, exceptId);
     },
     list(q: ListQuery): Page<ConnectionRecord> {
       const page = listRows<Raw>(db, LIST, q);
@@ -156,8 +140,8 @@ export function createConnectionRepo(db: Db, box: SecretBox) {
       let url = cur.url;
       let secret = cur.secret;
       let save = cur.save_password === 1;
-      if (patch.url !== undefined || patch.password !== undefined || patch.savePassword !== undefined) {
-        const s = sealed({ url: patch.url ?? cur.url, password: patch.password, savePassword: patch.savePassword ?? save });
+      if (patch.url !== undefined || patch.kind !== undefined || patch.password !== undefined || patch.savePassword !== undefined) {
+        const s = sealed({ kind: patch.kind ?? cur.kind, url: patch.url ?? cur.url, password: patch.password, savePassword: patch.savePassword ?? save });
         url = s.url;
         save = s.save;
         // A new URL without a password keeps the stored one, unless saving was turned off.
@@ -176,6 +160,30 @@ export function createConnectionRepo(db: Db, box: SecretBox) {
         id,
       );
       return toRecord(byId.get(id) as Raw);
+    },
+    /**
+     * Versions before the one URL parser could store a password in clear inside a URL the
+     * standard parser refused (a multi-host URL, a port out of range). On open, such a
+     * password moves into the encrypted secret (dropped under savePassword:false) and the
+     * URL is rewritten without it. Returns the ids rewritten, and those whose URL cannot
+     * be read at all (the daemon warns: PATCH them with a valid URL).
+     */
+    scrubStoredUrls(): { scrubbed: string[]; unreadable: string[] } {
+      const out = { scrubbed: [] as string[], unreadable: [] as string[] };
+      for (const r of db.prepare('SELECT * FROM connections').all() as Raw[]) {
+        let split: { url: string; password?: string };
+        try {
+          split = splitPassword(r.url, r.kind);
+        } catch {
+          out.unreadable.push(r.id);
+          continue;
+        }
+        if (split.password === undefined) continue;
+        const secret = r.secret ?? (r.save_password === 1 ? box.encrypt(split.password) : null);
+        db.prepare('UPDATE connections SET url = ?, secret = ? WHERE id = ?').run(split.url, secret, r.id);
+        out.scrubbed.push(r.id);
+      }
+      return out;
     },
     /** Keeps a password in memory only, for a connection saved without it. */
     holdPassword(id: string, password: string | undefined): void {

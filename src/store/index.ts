@@ -27,10 +27,14 @@ export function openStore(opts: StoreOptions) {
   const db: Db = openDatabase(opts.dataDir);
   const box = createSecretBox(loadSecretKey(opts.dataDir, opts.secretKey));
   verifySecretKey(db, box);
+  const connections = createConnectionRepo(db, box);
+  const urlScrub = scrubConnectionUrls(db, connections);
   let closed = false;
   return {
     db,
-    connections: createConnectionRepo(db, box),
+    connections,
+    /** What opening the store did to URLs an older version stored with a password in them. */
+    urlScrub,
     streams: createStreamRepo(db),
     runs: createRunRepo(db),
     apiKeys: createApiKeyRepo(db),
@@ -57,6 +61,26 @@ export function openStore(opts: StoreOptions) {
 }
 
 export type Store = ReturnType<typeof openStore>;
+
+/**
+ * Runs the connections' URL scrub with SQLite's secure_delete on (the old row text is
+ * zeroed in its page) and truncates the WAL afterwards, so the clear password is gone
+ * from the files, not only from the table.
+ */
+function scrubConnectionUrls(db: Db, connections: ReturnType<typeof createConnectionRepo>) {
+  const before = db.pragma('secure_delete', { simple: true });
+  db.pragma('secure_delete = ON');
+  try {
+    const result = db.transaction(() => connections.scrubStoredUrls())();
+    if (result.scrubbed.length) {
+      db.exec('VACUUM');
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    }
+    return result;
+  } finally {
+    db.pragma(`secure_delete = ${before ? 'ON' : 'OFF'}`);
+  }
+}
 
 /** A wrong key must stop the start, not surface later as undecryptable passwords. */
 function verifySecretKey(db: Db, box: ReturnType<typeof createSecretBox>): void {

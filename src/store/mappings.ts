@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import type { Db } from './db';
 import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
 import type { TableMapping } from '../transform/mapping/spec';
+import { nameTakenIn } from './names';
 
 export interface MappingInput {
   name: string;
@@ -66,9 +67,9 @@ export function createMappingRepo(db: Db) {
       const r = byId.get(id) as Raw | undefined;
       return r && toRecord(r);
     },
+    /** Case-insensitively (names.ts). */
     nameTaken(name: string, exceptId?: string): boolean {
-      const r = db.prepare('SELECT id FROM mappings WHERE name = ?').get(name) as { id: string } | undefined;
-      return r !== undefined && r.id !== exceptId;
+      return nameTakenIn(db, 'mappings', name, exceptId);
     },
     list(q: ListQuery): Page<MappingRecord> {
       const page = listRows<Raw>(db, LIST, q);

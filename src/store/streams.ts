@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import type { Db } from './db';
 import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
 import type { StreamSpec } from '../core';
+import { nameTakenIn } from './names';
 
 export type StreamInput = Omit<StreamSpec, 'id'>;
 
@@ -72,9 +73,9 @@ export function createStreamRepo(db: Db) {
       const r = byId.get(id) as Raw | undefined;
       return r && toRecord(r);
     },
+    /** Case-insensitively (names.ts). */
     nameTaken(name: string, exceptId?: string): boolean {
-      const r = db.prepare('SELECT id FROM streams WHERE name = ?').get(name) as { id: string } | undefined;
-      return r !== undefined && r.id !== exceptId;
+      return nameTakenIn(db, 'streams', name, exceptId);
     },
     list(q: ListQuery): Page<StreamRecord> {
       const page = listRows<Raw>(db, LIST, q);

@@ -149,6 +149,17 @@ export class RowFilter {
     if (e.op === 'r') return e;
     const where = this.#where(e);
     if (!where) return e;
+    try {
+      return this.#decide(e, where, now);
+    } catch (err) {
+      // A row whose LIKE would cost more than the per-row cap (like.ts): the run stops, naming the table and key.
+      if (!isSluiceError(err) || err.code !== 'FILTER_EVALUATION_LIMIT') throw err;
+      const table = `${e.table.schema}.${e.table.table}`;
+      throw new SluiceError(err.code, `relationalTableFilters.${table}.whereClause: ${err.message}`, { ...err.detail, table, key: e.key, op: e.op }, { cause: err });
+    }
+  }
+
+  #decide(e: ChangeEvent, where: CompiledWhere, now: number): ChangeEvent | null {
     const was = decidable(where, e.before) ? where.test(e.before, now) : null;
     if (e.op === 'd') return was === false ? null : e;
     // An image with an unsent (unchanged TOASTed) column used by the clause takes that value from the old image when there is one.

@@ -1,5 +1,5 @@
 /**
- * Passwords are write-only (issue 7): a real daemon at debug level, connections made
+ * Passwords are write-only (issues 7 and 22): a real daemon at debug level, connections made
  * with known unique passwords (PostgreSQL and MariaDB users created for the test, a
  * MongoDB URL with a password), every route that returns connections, streams, tests,
  * validation and errors exercised — a failing test with a wrong password, stream runs
@@ -9,6 +9,11 @@
  * with savePassword:false leaves not even its encrypted password in the store: it is
  * supplied at start, kept in memory, and a restarted daemon fails the stream with
  * CONNECTION_PASSWORD_REQUIRED naming the connection until it is started with it again.
+ * Issue 22: every URL form (multi-host MongoDB, mongodb+srv, JDBC parameters, an
+ * unencoded "@", several hosts, a bad port, an unencoded "/", "#" or "&", a Kafka broker
+ * list with credentials, a second secret parameter; POST and PATCH) goes in with a
+ * password of its own, which is then searched for like the others; a password with
+ * "%", "@", ":" and "/" works for the test, browsing and a Relational Migrator job.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,7 +43,12 @@ test('no password appears in the logs, the API answers or the store files; saveP
   const pgNoSavePw = `pgNs-${id}#?y`;
   const myPw = `myPw-${id}@z`;
   const mongoPw = `moPw-${id}@w`;
-  const secrets = [pgPw, pgNoSavePw, myPw, mongoPw];
+  // Issue 22: a password with "%", "@", ":" and "/" (URI malformed, a 500 and a FAILED job before).
+  const pctPw = `p@ss:w/rd%Zq7-${id}`;
+  const pctUser = `pct_${id}`;
+  // Issue 22: one password per URL form sluice must split off or refuse (test/e2e is where they are searched for).
+  const formPw = (n: number) => `Form${n}${{ 3: 'P@w', 7: 'P/w', 8: 'P#w', 10: 'P&w' }[n] ?? 'Pw'}${id}x`;
+  const secrets = [pgPw, pgNoSavePw, myPw, mongoPw, pctPw, ...Array.from({ length: 14 }, (_, i) => formPw(i))];
   const pgUser = `sec_${id}`;
   const pgUser2 = `secns_${id}`;
   const myUser = `sec_${id}`;
@@ -54,6 +64,7 @@ test('no password appears in the logs, the API answers or the store files; saveP
   await pg.query(`CREATE ROLE ${pgUser2} LOGIN SUPERUSER PASSWORD '${pgNoSavePw}'`);
   await my.query(`CREATE USER '${myUser}'@'%' IDENTIFIED BY '${myPw}'`);
   await my.query(`GRANT ALL PRIVILEGES ON *.* TO '${myUser}'@'%'`);
+  await pg.query(`CREATE ROLE ${pctUser} LOGIN SUPERUSER PASSWORD '${pctPw}'`);
   await createOrders(pg, table, 20);
 
   const answers: string[] = [];
@@ -92,6 +103,76 @@ test('no password appears in the logs, the API answers or the store files; saveP
     const sink = await made({ name: `mo-${id}`, kind: 'mongodb', url: sinkUrl.toString() });
     assert.equal((await call(`/api/v1/connections/${pgNoSave}`)).body.hasPassword, false);
     assert.equal((await call(`/api/v1/connections/${pgConn}`)).body.hasPassword, true);
+
+    // Issue 22: every URL form with a password goes in; each is split off (201) or refused (400, nothing stored).
+    const host = `${pgUrl.hostname}:${pgUrl.port}`;
+    const mongoHost = `${mongoUrl.hostname}:${mongoUrl.port}`;
+    const urlForms: Array<[string, string, number]> = [
+      ['mongodb', `mongodb://someone:${formPw(0)}@${mongoHost},${mongoHost}/sec_${id}?connectTimeoutMS=2000`, 201], // multi-host
+      ['mongodb', `mongodb+srv://someone:${formPw(1)}@cluster.invalid/sec_${id}`, 201],
+      ['postgresql', `jdbc:postgresql://${host}/sluice?user=sluice&password=${formPw(2)}`, 201],
+      ['postgresql', `postgresql://sluice:${formPw(3)}@${host}/sluice`, 201], // an unencoded "@"
+      ['mysql', `jdbc:mariadb://${myUrl.host}/sluice?password=${formPw(4)}&user=sluice&useSSL=false`, 201],
+      ['postgresql', `postgresql://sluice:${formPw(5)}@${host},${host}/sluice`, 400], // several hosts for a source
+      ['postgresql', `postgresql://sluice:${formPw(6)}@${pgUrl.hostname}:999999/sluice`, 400],
+      ['postgresql', `postgresql://sluice:${formPw(7)}@${host}/sluice`, 400], // an unencoded "/"
+      ['mysql', `mysql://sluice:${formPw(8)}@${myUrl.host}/sluice`, 400],
+      ['kafka', `kafka://user:${formPw(9)}@${stackUrls().kafka},${stackUrls().kafka}`, 400],
+      ['mysql', `jdbc:mysql://${myUrl.host}/sluice?user=sluice&password=${formPw(10)}`, 400], // an unencoded "&"
+      ['mongodb', `mongodb://u:pw@${mongoHost}/db?tlsCertificateKeyFilePassword=${formPw(11)}`, 400],
+    ];
+    const formIds: string[] = [];
+    for (const [n, [kind, url, status]] of urlForms.entries()) {
+      const r = await call('/api/v1/connections', { method: 'POST', body: { name: `form${n}-${id}`, kind, url } });
+      assert.equal(r.status, status, `${url}: ${JSON.stringify(r.body)}`);
+      if (status === 201) {
+        assert.equal(r.body.hasPassword, true, url);
+        formIds.push(r.body.id);
+      } else assert.equal(r.body.error.code, 'CONNECTION_URL_INVALID', url);
+    }
+    // PATCH the same way: a multi-host PostgreSQL URL is refused, a multi-host MongoDB URL is split.
+    const patchedBad = await call(`/api/v1/connections/${formIds[2]}`, { method: 'PATCH', body: { url: `postgresql://sluice:${formPw(12)}@${host},${host}/sluice` } });
+    assert.equal(patchedBad.status, 400);
+    const patchedOk = await call(`/api/v1/connections/${formIds[0]}`, { method: 'PATCH', body: { url: `mongodb://someone:${formPw(13)}@${mongoHost},${mongoHost}/sec_${id}` } });
+    assert.equal(patchedOk.status, 200, JSON.stringify(patchedOk.body));
+    const viewerKey = (await call('/api/v1/api-keys', { method: 'POST', body: { name: `sec-viewer-${id}`, role: 'viewer' } })).body.key as string;
+    answers.push(JSON.stringify((await d.api('/api/v1/connections?limit=1000', { key: viewerKey })).body));
+    for (const c of formIds) await call(`/api/v1/connections/${c}/test`, { method: 'POST', body: {} }); // bounded whatever answers; only leaks matter
+    // The runtime gets the JDBC and the "@" passwords back: those connections work.
+    assert.equal((await call(`/api/v1/connections/${formIds[2]}/test`, { method: 'POST', body: {} })).body.ok, false, 'a made-up password fails, as it should');
+
+    // A password with "%", "@", ":" and "/": from the field, URL-encoded, and as a JDBC parameter,
+    // the test, browsing and a Relational Migrator job work with it.
+    const pctTable = `public.pct_${id}`;
+    await createOrders(pg, pctTable, 5);
+    const pctConns = [
+      await made({ name: `pct-field-${id}`, kind: 'postgresql', url: withUser(pgUrl, pctUser, null), password: pctPw }),
+      await made({ name: `pct-url-${id}`, kind: 'postgresql', url: withUser(pgUrl, pctUser, pctPw) }),
+      await made({ name: `pct-jdbc-${id}`, kind: 'postgresql', url: `jdbc:postgresql://${host}/sluice?user=${pctUser}&password=${encodeURIComponent(pctPw)}` }),
+    ];
+    for (const c of pctConns) {
+      const t = await call(`/api/v1/connections/${c}/test`, { method: 'POST', body: {} });
+      assert.equal(t.body.ok, true, JSON.stringify(t.body));
+      const rows = await call(`/api/v1/connections/${c}/tables/${pctTable}/rows?limit=2`);
+      assert.equal(rows.status, 200, JSON.stringify(rows.body));
+    }
+    const rmSink = new URL(stackUrls().mongodb);
+    rmSink.pathname = `/sec_${id}`;
+    const job = await call('/api/v1/jobs', {
+      method: 'POST',
+      body: {
+        projectId: `pct-${id}`,
+        jdbcConnectionDetails: { type: 'POSTGRESQL', url: `jdbc:postgresql://${host}/sluice?user=${pctUser}&password=${encodeURIComponent(pctPw)}`, savePassword: true },
+        mongodbConnectionDetails: { connectionString: rmSink.toString() },
+        options: { mode: 'SNAPSHOT', dropCollections: true, errorHandling: 'FAIL', errorTolerance: 0 },
+        verification: { enabled: false },
+        relationalTableFilters: { public: { [`pct_${id}`]: {} } },
+      },
+    });
+    assert.equal(job.status, 200, JSON.stringify(job.body));
+    streams.push(job.body.id);
+    await waitFor(async () => (await call(`/api/v1/jobs/${job.body.id}`)).body.status === 'COMPLETED', { timeoutMs: 60000, intervalMs: 300, message: 'the RM job with a "%" password completes' });
+    assert.equal(await mongo.db.collection(`pct_${id}`).countDocuments(), 5);
 
     // Reads, a patch that sets a password through the field, tests good and bad.
     await call('/api/v1/connections');
@@ -241,7 +322,8 @@ test('no password appears in the logs, the API answers or the store files; saveP
     if (previousLogDir === undefined) delete process.env.SLUICE_E2E_DAEMON_LOG;
     else process.env.SLUICE_E2E_DAEMON_LOG = previousLogDir;
     await pg.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
-    for (const u of [pgUser, pgUser2]) {
+    await pg.query(`DROP TABLE IF EXISTS public.pct_${id}`).catch(() => undefined);
+    for (const u of [pgUser, pgUser2, pctUser]) {
       await pg.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [u]).catch(() => undefined);
       await pg.query(`DROP ROLE IF EXISTS ${u}`).catch(() => undefined);
     }

@@ -17,6 +17,8 @@
 #                        "kafka-compat" is the second, 3.9 Kafka (never started by a plain up)
 #   SLUICE_STACK_KAFKA_VERSION   the main Kafka's version (default 4.1.1; 3.9.2 works)
 #   SLUICE_TEST_SCHEMA_REGISTRY_URL: a registry of your own instead of the stack's
+#   Kafka Connect (connect.sh) is not in the default set: SLUICE_STACK_ONLY=connect starts it;
+#   any down that stops Kafka stops it first.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,6 +38,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/prometheus.sh"
 # shellcheck source=registry.sh
 . "$HERE/registry.sh"
+# shellcheck source=connect.sh
+. "$HERE/connect.sh"
 
 SERVERS=(postgres mariadb kafka ferretdb prometheus registry)
 # down also stops the compatibility Kafka, which test/run.js may have left up.
@@ -54,7 +58,8 @@ server_fn() {
     prometheus) echo prometheus ;;
     registry|schemaRegistry) echo registry ;;
     kafka-compat) echo kafka_compat ;;
-    *) die "unknown server '$1' (postgres, mariadb, kafka, ferretdb, prometheus, registry, kafka-compat)" ;;
+    connect) echo connect ;;
+    *) die "unknown server '$1' (postgres, mariadb, kafka, ferretdb, prometheus, registry, kafka-compat, connect)" ;;
   esac
 }
 
@@ -80,6 +85,8 @@ cmd_up() {
 cmd_down() {
   take_lock
   local s i
+  # Connect is started on demand only, and is useless without its Kafka.
+  if [ -z "${SLUICE_STACK_ONLY:-}" ] || [[ " ${DOWN_SERVERS[*]} " == *" kafka "* ]]; then connect_down; fi
   for ((i = ${#DOWN_SERVERS[@]} - 1; i >= 0; i--)); do
     s="${DOWN_SERVERS[$i]}"
     "$(server_fn "$s")_down"
@@ -115,6 +122,7 @@ cmd_status() {
     local j=json_str
     printf '{"postgres":%s,"mysql":%s,"kafka":%s,"mongodb":%s,"prometheus":%s,"schemaRegistry":%s,' \
       "$($j "$(pg_url)")" "$($j "$(mariadb_url)")" "$($j "$(kafka_url)")" "$($j "$(ferretdb_url)")" "$($j "$(prometheus_url)")" "$($j "$(registry_url)")"
+    if connect_is_up; then printf '"connect":%s,' "$($j "$(connect_url)")"; fi
     printf '"kafkaVersion":%s,"kafkaCompat":%s,"kafkaCompatVersion":%s,' \
       "$($j "$KAFKA_VERSION")" "$($j "$(kafka_compat_url)")" "$($j "$KAFKA_COMPAT_VERSION")"
     printf '"up":%s,"servers":{"postgres":%s,"mysql":%s,"kafka":%s,"mongodb":%s,"prometheus":%s,"schemaRegistry":%s,"kafkaCompat":%s},' \
@@ -142,6 +150,7 @@ cmd_status() {
   printf '%-14s %-5s %s\n' prometheus "$(word $up_pr)" "$(prometheus_url)"
   printf '%-14s %-5s %s\n' schemaRegistry "$(word $up_re)" "$(registry_url)"
   printf '%-14s %-5s %s\n' kafka-compat "$(word $up_kc)" "$(kafka_compat_url) (Kafka $KAFKA_COMPAT_VERSION, for test/run.js's compatibility phase)"
+  if connect_is_up; then printf '%-14s %-5s %s\n' connect up "$(connect_url)"; fi
   printf 'state dir %s\ncache dir %s\n' "$STATE_DIR" "$CACHE_DIR"
 }
 

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps';
 import { SluiceError } from '../../errors';
 import { ROLES, type Role } from '../../store/api-keys';
-import { errorResponses, idParams, listQuery, pageOf } from '../schemas';
+import { errorResponses, idParams, listQuery, nameSchema, pageOf } from '../schemas';
 
 const keySchema = {
   type: 'object',
@@ -46,7 +46,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
           type: 'object',
           additionalProperties: false,
           required: ['name', 'role'],
-          properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, role: { type: 'string', enum: [...ROLES] } },
+          properties: { name: nameSchema, role: { type: 'string', enum: [...ROLES] } },
         },
         response: { 201: { ...keySchema, properties: { ...keySchema.properties, key: { type: 'string' } } }, ...errorResponses() },
       },

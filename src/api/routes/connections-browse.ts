@@ -4,14 +4,18 @@
  * these routes only shape requests and answers.
  *
  * Roles: listing tables and describing columns show the schema only (viewer);
- * previewing rows shows customer data (operator).
+ * previewing rows shows customer data (operator). A viewer's failure to reach the
+ * source says only that (viewerSafe). No route reaches a system schema (pg_catalog,
+ * mysql, …) unless the connection allows it (src/runtime/system-schemas.ts).
  * The `{table}` parameter is `schema.table`, or a bare table in the connection's
  * default schema (PostgreSQL: public; MySQL: the database of the url).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ApiDeps } from '../deps';
-import { SluiceError } from '../../errors';
+import { SluiceError, isSluiceError } from '../../errors';
+import { roleAllows } from '../../store/api-keys';
+import { assertSchemaAllowed, schemaAllowed } from '../../runtime/system-schemas';
 import { jsonRow, MAX_READ_ROWS, parseSort, parseTableName, type ConnectionSpec, type ConnectorModule, type TableRef } from '../../core';
 import { errorResponses, ID_PATTERN, idParams, listQuery, pageOf } from '../schemas';
 
@@ -62,7 +66,35 @@ const tableInfo = {
 } as const;
 
 /** What every browse route can answer besides its own result. */
-const BROWSE_ERRORS = ['CONNECTION_NOT_FOUND', 'CONNECTION_PASSWORD_REQUIRED', 'CONNECTOR_ROLE_UNSUPPORTED', 'SOURCE_UNREACHABLE', 'SOURCE_READ_FAILED', 'SOURCE_CONFIG_INVALID', 'SOURCE_PRIVILEGES_MISSING'] as const;
+const BROWSE_ERRORS = [
+  'CONNECTION_NOT_FOUND',
+  'CONNECTION_PASSWORD_REQUIRED',
+  'CONNECTOR_ROLE_UNSUPPORTED',
+  'SOURCE_UNREACHABLE',
+  'SOURCE_READ_FAILED',
+  'SOURCE_CONFIG_INVALID',
+  'SOURCE_PRIVILEGES_MISSING',
+  'SOURCE_SCHEMA_FORBIDDEN',
+  'CONNECTION_PROTOCOL_MISMATCH',
+  'CONNECTION_URL_INVALID',
+] as const;
+
+/**
+ * A viewer learns that a source could not be reached, not why: the driver's reason
+ * (ECONNREFUSED, "received invalid response", a timeout) tells an open port from a
+ * closed one, which made browsing a port scanner (issue 22). Operators and admins,
+ * who test connections, get the reason.
+ */
+async function viewerSafe<T>(req: FastifyRequest, connectionId: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if (isSluiceError(err) && err.category === 'connectivity' && !roleAllows(req.apiKey?.role ?? 'viewer', 'operator')) {
+      throw new SluiceError('SOURCE_UNREACHABLE', `The source of connection ${connectionId} could not be read; an operator sees why with POST /api/v1/connections/${connectionId}/test.`, { connectionId });
+    }
+    throw err;
+  }
+}
 
 /** The password of a connection saved with savePassword:false, for one request (never logged: src/logger.ts redacts it). */
 export const PASSWORD_HEADER = 'x-connection-password';
@@ -117,9 +149,11 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     },
     async (req) => {
       const { conn, mod } = source(req.params.id, 'listTables', passwordOf(req.headers));
-      const { tables, defaultSchema } = await mod.listTables!(conn, req.log as unknown as Logger);
+      const { tables, defaultSchema } = await viewerSafe(req, req.params.id, () => mod.listTables!(conn, req.log as unknown as Logger));
       const { limit = 100, offset = 0, sort = 'name', schema, table } = req.query;
       const items = tables
+        // System schemas (pg_catalog, mysql, …) are not listed unless the connection allows them: system-schemas.ts.
+        .filter((t) => schemaAllowed(conn, t.schema))
         .filter((t) => (schema === undefined || t.schema === schema) && (table === undefined || t.table === table))
         .map((t) => ({ schema: t.schema, table: t.table, name: `${t.schema}.${t.table}` }));
       const desc = sort.startsWith('-');
@@ -143,7 +177,8 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     async (req) => {
       const { conn, mod } = source(req.params.id, 'describeTable', passwordOf(req.headers));
       const ref = parseTableName(req.params.table);
-      const info = await mod.describeTable!(conn, ref, req.log as unknown as Logger);
+      assertSchemaAllowed(conn, ref);
+      const info = await viewerSafe(req, req.params.id, () => mod.describeTable!(conn, ref, req.log as unknown as Logger));
       if (!info) throw notFound(ref, req.params.table);
       return info;
     },
@@ -194,6 +229,7 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     async (req) => {
       const { conn, mod } = source(req.params.id, 'readRows', passwordOf(req.headers));
       const ref = parseTableName(req.params.table);
+      assertSchemaAllowed(conn, ref);
       const { limit, offset, where, sort, columns } = req.query;
       const list = columns?.split(',').map((c) => c.trim()).filter(Boolean);
       const { rows, schema } = await mod.readRows!(conn, ref, { limit, offset, where, sort: parseSort(sort), columns: list }, req.log as unknown as Logger).catch((err: unknown) => {

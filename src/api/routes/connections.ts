@@ -10,7 +10,7 @@ import { SluiceError } from '../../errors';
 import { testConnection } from '../../runtime/connection-test';
 import { CONNECTION_KINDS } from '../../runtime/builtin-connectors';
 import type { ConnectionInput } from '../../store/connections';
-import { errorResponses, idParams, listQuery, pageOf } from '../schemas';
+import { errorResponses, idParams, listQuery, nameSchema, pageOf } from '../schemas';
 import { browseRoutes } from './connections-browse';
 
 const connectionSchema = {
@@ -29,13 +29,14 @@ const connectionSchema = {
 } as const;
 
 const bodyProperties = {
-  name: { type: 'string', minLength: 1, maxLength: 200 },
+  name: nameSchema,
   kind: { type: 'string', enum: [...CONNECTION_KINDS] },
   url: {
     type: 'string',
     minLength: 1,
     maxLength: 4096,
-    description: 'postgresql://…, mysql://…, jdbc:…, mongodb://…/db, or host:port,… for kafka',
+    description:
+      'postgresql://…, mysql://…, jdbc:…, mongodb://host[,host…]/db, mongodb+srv://…/db, or host:port,… for kafka (no credentials). Percent-encode reserved characters in the user and password; the password is split off and stored apart, or the URL refused with CONNECTION_URL_INVALID (README, "Security").',
   },
   password: { type: 'string', maxLength: 4096, writeOnly: true },
   savePassword: { type: 'boolean', default: true },
@@ -69,7 +70,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
         tags: ['connections'],
         summary: 'Create a connection',
         body: { type: 'object', additionalProperties: false, required: ['name', 'kind', 'url'], properties: bodyProperties },
-        response: { 201: connectionSchema, ...errorResponses('CONNECTION_NAME_TAKEN') },
+        response: { 201: connectionSchema, ...errorResponses('CONNECTION_NAME_TAKEN', 'CONNECTION_URL_INVALID') },
       },
     },
     async (req, reply) => {
@@ -94,7 +95,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
         summary: 'Change a connection (fields not sent stay as they are)',
         params: idParams,
         body: { type: 'object', additionalProperties: false, minProperties: 1, properties: bodyProperties },
-        response: { 200: connectionSchema, ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_NAME_TAKEN') },
+        response: { 200: connectionSchema, ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_NAME_TAKEN', 'CONNECTION_URL_INVALID') },
       },
     },
     async (req) => {
@@ -133,6 +134,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
                     ok: { type: 'boolean' },
                     message: { type: 'string' },
                     suggestion: { type: 'string' },
+                    code: { type: 'string', description: 'The catalogue code of a failed check, when one fits (CONNECTION_PROTOCOL_MISMATCH: another kind of server answers at that port)' },
                     detail: { type: 'object', additionalProperties: true },
                   },
                 },

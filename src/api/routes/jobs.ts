@@ -14,6 +14,9 @@ import { validateFilters } from '../../transform/filters';
 import type { RmJobRecord } from '../../store/rm-jobs';
 import type { ConnectionRecord } from '../../store/connections';
 import { errorResponses, idParams } from '../schemas';
+import { assertTableNamesAllowed } from '../../runtime/system-schemas';
+import { errorFor, updateFor } from '../redact';
+import type { Role } from '../../store/api-keys';
 import {
   jobBodySchema,
   jobNames,
@@ -34,15 +37,17 @@ const withoutQueryPassword = (url: string): string => url.replace(/([?&;])passwo
 export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const { store, supervisor } = deps;
 
-  const viewOf = (job: RmJobRecord) => {
+  const viewOf = (job: RmJobRecord, role: Role | undefined) => {
     const stream = store.streams.get(job.id)!;
+    const live = supervisor.status(job.id);
+    // Row data follows the browse rule: a viewer gets redacted forms (redact.ts).
     return toJobView({
       job,
       stream,
-      live: supervisor.status(job.id),
+      live: { ...live, ...(live.error ? { error: errorFor(live.error, role) } : {}) },
       lastRun: store.runs.list(job.id, { sort: '-startedAt', limit: 1 }).items[0],
       snapshotDone: store.positions.isSnapshotDone(job.id),
-      updates: store.runs.listUpdates(job.id, { sort: '-id', limit: 20 }).items,
+      updates: store.runs.listUpdates(job.id, { sort: '-id', limit: 20 }).items.map((u) => updateFor(u, role)),
     });
   };
 
@@ -87,7 +92,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
           200: jobViewSchema,
           440: rmError440,
           470: rmError470,
-          ...errorResponses('CONNECTOR_UNKNOWN', 'STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID', 'FILTER_COLUMN_UNKNOWN', 'TRANSPORT_UNAVAILABLE'),
+          ...errorResponses('CONNECTOR_UNKNOWN', 'STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID', 'FILTER_COLUMN_UNKNOWN', 'TRANSPORT_UNAVAILABLE', 'CONNECTION_URL_INVALID', 'SOURCE_SCHEMA_FORBIDDEN'),
         },
       },
     },
@@ -129,6 +134,9 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
       const sourceKind = 'existing' in source ? source.existing.kind : source.kind;
       // The filters compile for the source's dialect, or the job is refused now rather than failing at run time.
       validateFilters(toStreamInput(body, { sourceId: 'x', sinkId: 'x' }), sourceKind);
+      // So are tables in a system schema (src/runtime/system-schemas.ts).
+      const sourceUrl = 'existing' in source ? source.existing : { kind: source.kind, url: source.url, options: {} };
+      assertTableNamesAllowed(sourceUrl, toStreamInput(body, { sourceId: 'x', sinkId: 'x' }).tables, 'relationalTableFilters');
 
       const sourceId = 'existing' in source ? source.existing.id : upsert(names.source, source, jdbc.savePassword ?? false);
       const sinkId = 'existing' in sink ? sink.existing.id : upsert(names.sink, sink, mongo.savePassword ?? false);
@@ -143,7 +151,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
         throw e;
       }
       req.log.info({ jobId: streamId, projectId: body.projectId }, 'migration job started');
-      return reply.status(200).send(viewOf(job));
+      return reply.status(200).send(viewOf(job, req.apiKey?.role));
     },
   );
 
@@ -160,7 +168,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     async (req) => {
       const job = store.rmJobs.get(req.params.id);
       if (!job) throw new SluiceError('JOB_NOT_FOUND', `No migration job ${req.params.id}.`, { id: req.params.id });
-      return viewOf(job);
+      return viewOf(job, req.apiKey?.role);
     },
   );
 }

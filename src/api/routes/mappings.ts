@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps';
 import { SluiceError } from '../../errors';
 import type { MappingInput, MappingRecord } from '../../store/mappings';
-import { errorResponses, idParams, listQuery, pageOf } from '../schemas';
+import { errorResponses, idParams, listQuery, nameSchema, pageOf } from '../schemas';
 import { validateMapping } from '../../transform/mapping';
 
 const FIELD_TYPES = ['objectId', 'date', 'decimal128', 'uuid', 'string', 'int', 'long', 'double', 'boolean'] as const;
@@ -65,7 +65,7 @@ const mappingBody = {
   additionalProperties: false,
   required: ['name', 'tables'],
   properties: {
-    name,
+    name: nameSchema,
     description: { type: 'string', maxLength: 2000 },
     tables: {
       type: 'object',

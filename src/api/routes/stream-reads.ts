@@ -27,6 +27,9 @@ export const STREAM_READ_ERRORS: readonly ErrorCode[] = [
   'SOURCE_UNREACHABLE',
   'SOURCE_READ_FAILED',
   'SINK_UNREACHABLE',
+  'SOURCE_SCHEMA_FORBIDDEN',
+  'CONNECTION_PROTOCOL_MISMATCH',
+  'CONNECTION_URL_INVALID',
 ];
 
 /** The request body: `passwords` (for connections saved with savePassword:false) and the route's own fields, nothing else. */

@@ -1,11 +1,13 @@
 /**
  * What a stream has done: its run history (start, end, status, counters of each run),
  * its job updates (the operator's log) and its dead letters, and clearing finished runs.
+ * Row data in them follows the browse rule: a viewer gets redacted forms (redact.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps';
 import { SluiceError } from '../../errors';
 import type { StreamRecord } from '../../store/streams';
+import { deadLetterFor, errorFor, updateFor } from '../redact';
 import { confirmDelete, errorResponses, idParams, listQuery, pageOf } from '../schemas';
 
 export const counters = { type: 'object', additionalProperties: { type: 'number' } } as const;
@@ -39,6 +41,7 @@ const jobUpdateView = {
     errorCode: { type: 'string' },
     suggestion: { type: 'string' },
     detail: { type: 'object', additionalProperties: true },
+    redacted: { type: 'boolean', description: 'True when a viewer gets this update without the row values its message quoted' },
   },
 } as const;
 
@@ -56,11 +59,12 @@ const deadLetterView = {
     key: { type: ['object', 'null'], additionalProperties: true },
     op: nullableString,
     field: nullableString,
-    event: { type: ['object', 'null'], additionalProperties: true, description: 'The change event as JSON (bigint and decimals as text)' },
+    event: { type: ['object', 'null'], additionalProperties: true, description: 'The change event as JSON (bigint and decimals as text); null for a viewer' },
     errorCode: { type: 'string' },
     errorMessage: { type: 'string' },
     suggestion: nullableString,
     detail: { type: 'object', additionalProperties: true },
+    redacted: { type: 'boolean', description: 'True for a viewer: row values are "[redacted]" and the event left out (rows need the operator role)' },
   },
 } as const;
 
@@ -87,7 +91,11 @@ export async function historyRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       const page = store.runs.list(req.params.id, { limit, offset, sort, filters: { status } });
       // The store has a run's counters once it ends; the open run's are live in the supervisor.
       const live = supervisor.status(req.params.id);
-      return { ...page, items: page.items.map((r) => (r.endedAt === null && r.id === live.runId ? { ...r, counters: { ...live.statistics } } : r)) };
+      const role = req.apiKey?.role;
+      return {
+        ...page,
+        items: page.items.map((r) => ({ ...(r.endedAt === null && r.id === live.runId ? { ...r, counters: { ...live.statistics } } : r), failureError: errorFor(r.failureError, role) })),
+      };
     },
   );
 
@@ -109,7 +117,8 @@ export async function historyRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     async (req) => {
       load(req.params.id);
       const { limit, offset, sort, level, stage, runId } = req.query;
-      return store.runs.listUpdates(req.params.id, { limit, offset, sort, filters: { level, stage, runId } });
+      const page = store.runs.listUpdates(req.params.id, { limit, offset, sort, filters: { level, stage, runId } });
+      return { ...page, items: page.items.map((u) => updateFor(u, req.apiKey?.role)) };
     },
   );
 
@@ -134,7 +143,8 @@ export async function historyRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     async (req) => {
       load(req.params.id);
       const { limit, offset, sort, runId, table, op, field, errorCode, stage } = req.query;
-      return store.deadLetters.list(req.params.id, { limit, offset, sort, filters: { runId, table, op, field, errorCode, stage } });
+      const page = store.deadLetters.list(req.params.id, { limit, offset, sort, filters: { runId, table, op, field, errorCode, stage } });
+      return { ...page, items: page.items.map((d) => deadLetterFor(d, req.apiKey?.role)) };
     },
   );
 

@@ -6,13 +6,16 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps';
+import { assertTableNamesAllowed } from '../../runtime/system-schemas';
+import { errorFor, updateFor } from '../redact';
+import type { Role } from '../../store/api-keys';
 import { SluiceError, toSluiceError } from '../../errors';
 import type { StreamInput, StreamRecord } from '../../store/streams';
 import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
 import { validateFilters } from '../../transform/filters';
 import { validateSchedule } from '../../runtime/schedule';
 import { mappingIdOf } from '../../runtime/run-plan';
-import { errorResponses, idParams, listQuery, pageOf, ID_PATTERN, PASSWORDS_PROPERTY } from '../schemas';
+import { errorResponses, idParams, listQuery, nameSchema, pageOf, ID_PATTERN, PASSWORDS_PROPERTY } from '../schemas';
 import { verifyRoutes } from './streams-verify';
 import { previewRoutes } from './streams-preview';
 import { counters, errorInfo, historyRoutes } from './streams-history';
@@ -30,7 +33,7 @@ export const streamBodySchema = {
   additionalProperties: false,
   required: ['name', 'source', 'sink'],
   properties: {
-    name: { type: 'string', minLength: 1, maxLength: 200 },
+    name: nameSchema,
     source: connectionRef,
     sink: connectionRef,
     transport: {
@@ -136,7 +139,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   const notFound = (id: string) => new SluiceError('STREAM_NOT_FOUND', `No stream ${id}.`, { id });
   const load = (id: string): StreamRecord => store.streams.get(id) ?? (() => { throw notFound(id); })();
 
-  const view = (rec: StreamRecord, withUpdates = false) => {
+  const view = (rec: StreamRecord, withUpdates = false, role?: Role) => {
     const live = supervisor.status(rec.spec.id);
     return {
       id: rec.spec.id,
@@ -150,8 +153,9 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       startedAt: live.startedAt,
       schedule: rec.spec.schedule ?? null,
       nextRunAt: live.nextRunAt,
-      failureError: live.error ?? null,
-      ...(withUpdates ? { jobUpdates: store.runs.listUpdates(rec.spec.id, { sort: '-id', limit: 20 }).items } : {}),
+      // Row data follows the browse rule: a viewer gets redacted forms (redact.ts).
+      failureError: errorFor(live.error ?? null, role),
+      ...(withUpdates ? { jobUpdates: store.runs.listUpdates(rec.spec.id, { sort: '-id', limit: 20 }).items.map((u) => updateFor(u, role)) } : {}),
       metadata: store.streams.metadata(rec.spec.id),
       createdAt: rec.createdAt,
       updatedAt: rec.updatedAt,
@@ -171,7 +175,10 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       }
     }
     // A whereClause that cannot be compiled is refused now, not when the stream runs.
-    validateFilters(body, store.connections.get(body.source.connectionId)!.kind);
+    const source = store.connections.get(body.source.connectionId)!;
+    validateFilters(body, source.kind);
+    // A table in a system schema (pg_catalog, mysql, …) is refused now too (system-schemas.ts).
+    assertTableNamesAllowed(source, body.tables, 'tables');
     validateSchedule(body);
     checkMappingRef(body);
     // Mapping rules are checked for shape now; their column names when the sink first sees each table.
@@ -214,7 +221,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     async (req) => {
       const { limit, offset, sort, name, state } = req.query;
       const page = store.streams.list({ limit, offset, sort, filters: { name, state } });
-      return { ...page, items: page.items.map((r) => view(r)) };
+      return { ...page, items: page.items.map((r) => view(r, false, req.apiKey?.role)) };
     },
   );
 
@@ -225,7 +232,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         tags: ['streams'],
         summary: 'Create a stream (it does not start until POST /streams/{id}/start)',
         body: streamBodySchema,
-        response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID') },
+        response: { 201: streamView, ...errorResponses('STREAM_NAME_TAKEN', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID', 'SOURCE_SCHEMA_FORBIDDEN') },
       },
     },
     async (req, reply) => {
@@ -233,7 +240,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       checkRefs(req.body);
       const rec = store.streams.create(req.body);
       supervisor.schedule(rec.spec.id);
-      return reply.status(201).send(view(rec));
+      return reply.status(201).send(view(rec, false, req.apiKey?.role));
     },
   );
 
@@ -247,7 +254,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND') },
       },
     },
-    async (req) => view(load(req.params.id), true),
+    async (req) => view(load(req.params.id), true, req.apiKey?.role),
   );
 
   app.put<{ Params: { id: string }; Body: StreamInput }>(
@@ -258,7 +265,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         summary: 'Replace a stopped stream\'s spec',
         params: idParams,
         body: streamBodySchema,
-        response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID') },
+        response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND', 'STREAM_NAME_TAKEN', 'STREAM_RUNNING_CANNOT_CHANGE', 'FILTER_CLAUSE_INVALID', 'MAPPING_NOT_FOUND', 'MAPPING_INVALID', 'SOURCE_SCHEMA_FORBIDDEN') },
       },
     },
     async (req) => {
@@ -268,7 +275,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       checkRefs(req.body);
       const rec = store.streams.update(req.params.id, req.body) as StreamRecord;
       supervisor.schedule(req.params.id); // re-armed, or disarmed when the schedule was removed
-      return view(rec);
+      return view(rec, false, req.apiKey?.role);
     },
   );
 
@@ -291,7 +298,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         },
         response: {
           204: { type: 'null', description: 'Deleted' },
-          ...errorResponses('STREAM_NOT_FOUND', 'STREAM_RUNNING_CANNOT_CHANGE', 'SOURCE_UNREACHABLE', 'SINK_UNREACHABLE', 'SINK_WRITE_FAILED', 'CONNECTION_PASSWORD_REQUIRED'),
+          ...errorResponses('STREAM_NOT_FOUND', 'STREAM_RUNNING_CANNOT_CHANGE', 'SOURCE_UNREACHABLE', 'SINK_UNREACHABLE', 'SINK_WRITE_FAILED', 'CONNECTION_PASSWORD_REQUIRED', 'CONNECTION_PROTOCOL_MISMATCH'),
         },
       },
     },
@@ -344,7 +351,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         } catch (err) {
           throw toSluiceError(err);
         }
-        return reply.status(202).send(view(rec));
+        return reply.status(202).send(view(rec, false, req.apiKey?.role));
       },
     );
   }
@@ -368,7 +375,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       } catch (err) {
         throw toSluiceError(err);
       }
-      return reply.status(202).send(view(rec));
+      return reply.status(202).send(view(rec, false, req.apiKey?.role));
     },
   );
 

@@ -12,9 +12,11 @@ import type { ApiDeps } from '../deps';
 import { parseTableName, type CheckResult, type ConnectionSpec, type ConnectorModule, type StreamSpec } from '../../core';
 import { isSluiceError } from '../../errors';
 import { testConnection } from '../../runtime/connection-test';
+import { assertTablesAllowed } from '../../runtime/system-schemas';
 import { validateFilters } from '../../transform/filters';
 import { needsTableList, resolveTables } from '../../transform/tables';
 import { kafkaBrokers } from '../../config';
+import { brokerList } from '../../connection-url';
 import { probeKafka } from '../../transport/kafka/probe';
 import { errorResponses } from '../schemas';
 import { passwordsBody, streamBodySchema } from './streams';
@@ -31,6 +33,7 @@ const checkSchema = {
     skipped: { type: 'boolean' },
     message: { type: 'string' },
     suggestion: { type: 'string' },
+    code: { type: 'string', description: 'The catalogue code of a failed check, when one fits' },
     detail: { type: 'object', additionalProperties: true },
   },
 } as const;
@@ -42,7 +45,7 @@ const failed = (name: string, err: unknown): CheckResult => ({
   name,
   ok: false,
   message: messageOf(err),
-  ...(isSluiceError(err) ? { suggestion: err.suggestion, detail: { code: err.code, ...err.detail } } : {}),
+  ...(isSluiceError(err) ? { code: err.code, suggestion: err.suggestion, detail: { code: err.code, ...err.detail } } : {}),
 });
 
 export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
@@ -115,6 +118,7 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
             const listed = await src.mod.listTables(src.conn, log);
             tables = resolveTables(spec.tables, spec.excludeTables, listed.tables, listed.defaultSchema);
           }
+          assertTablesAllowed(src.conn, tables);
           checks.push(
             tables.length > 0
               ? { name: 'source.tables', ok: true, message: `${tables.length} table(s): ${tables.join(', ')}`, detail: { tables } }
@@ -146,7 +150,7 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
             usable = false;
             checks.push({ name: 'transport.connection', ok: false, message: k ? `connection ${connectionId} is a ${k.kind} connection, not kafka` : `no connection ${connectionId}`, suggestion: 'Name a connection of kind kafka in transport.connectionId.', detail: { id: connectionId } });
           } else {
-            brokers = k.url.replace(/^kafka:\/\//, '').split(',').map((b) => b.trim()).filter(Boolean);
+            brokers = brokerList(k.url);
             checks.push({ name: 'transport.connection', ok: true, message: `${k.name} (kafka)` });
           }
         }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../server';
 import { loadConfig } from '../../config';
@@ -30,7 +30,7 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(env: Record<string, string> = {}): Promise<TestApi> {
+export async function startTestApi(env: Record<string, string> = {}, opts: { logger?: Logger } = {}): Promise<TestApi> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-api-'));
   const { config } = loadConfig({ env: { SLUICE_DATA_DIR: dataDir, ...env } });
   const store = openStore({ dataDir, secretKey: '' });
@@ -39,7 +39,7 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
   const registry = createRegistry();
   registry.register({ ...mem.sourceModule, kind: 'postgresql' });
   registry.register({ ...mem.sinkModule, kind: 'mongodb' });
-  const logger = pino({ level: 'silent' });
+  const logger = opts.logger ?? pino({ level: 'silent' });
   const supervisor = new Supervisor({ registry, logger, persistence: storePersistence(store) });
   const app = await buildApi({ config, logger, store, supervisor, connectors: registry, metrics: createMetrics().registry, isShuttingDown: () => false });
   await app.ready();

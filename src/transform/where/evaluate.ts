@@ -6,7 +6,9 @@
  * MariaDB themselves pick.
  */
 import type { Row, LogicalType } from '../../core';
-import type { CmpOp, Dialect, Expr } from './ir';
+import { columnsOf, type CmpOp, type Dialect, type Expr } from './ir';
+import { compileLike, type LikeMatcher, type WorkMeter } from './like';
+import { SluiceError, isSluiceError } from '../../errors';
 import {
   addInterval,
   dayNumber,
@@ -31,6 +33,8 @@ import {
 export interface EvalEnv {
   /** "Now" for NOW() and CURRENT_DATE, fixed per evaluation like a statement's start. */
   now: number;
+  /** LIKE's work on this row, capped (like.ts). */
+  work?: WorkMeter;
 }
 
 type Fn = (row: Row, env: EvalEnv) => Value;
@@ -38,7 +42,33 @@ type Fn = (row: Row, env: EvalEnv) => Value;
 /** Compiles `e` into a predicate: true when the row passes. `types` gives each column's logical type. */
 export function toPredicate(e: Expr, dialect: Dialect, types: ReadonlyMap<string, LogicalType> = new Map()): (row: Row, now?: number) => boolean {
   const f = compile(e, dialect, types);
-  return (row, now = Date.now()) => truth(f(row, { now }), dialect) === true;
+  return (row, now = Date.now()) => truth(f(row, { now, work: { steps: 0 } }), dialect) === true;
+}
+
+/** The earliest instant PostgreSQL's timestamp holds (4713 BC); JavaScript's Date ends before its latest. */
+const EARLIEST_MS = Date.UTC(-4712, 0, 1);
+
+/**
+ * A part of the clause without columns whose value the databases refuse (a date out of
+ * their range, a double past its range): such a clause passed the create check and then
+ * failed every start (issue 22). Evaluated once, now, at compile time; null when fine.
+ */
+export function constantProblem(e: Expr, d: Dialect): string | null {
+  const stack: Expr[] = [e];
+  while (stack.length) {
+    const x = stack.pop()!;
+    if ((x.k === 'arith' || x.k === 'neg') && columnsOf(x).size === 0) {
+      const v = compile(x, d, new Map())({}, { now: Date.now() });
+      if (v instanceof Time && !(Number.isFinite(v.ms) && v.ms >= EARLIEST_MS)) return 'a date computed from constants lies outside the range of dates the databases hold';
+      if (v instanceof Float && !Number.isFinite(v.v)) return 'a number computed from constants lies outside the range of a double';
+      continue;
+    }
+    for (const child of Object.values(x)) {
+      if (Array.isArray(child)) for (const c of child.flat()) if (c && typeof c === 'object' && 'k' in c) stack.push(c as Expr);
+      if (child && typeof child === 'object' && 'k' in child) stack.push(child as Expr);
+    }
+  }
+  return null;
 }
 
 /** SQL's truth value of a value: true, false or null (unknown). */
@@ -160,17 +190,24 @@ function compile(e: Expr, d: Dialect, types: ReadonlyMap<string, LogicalType>): 
       const ci = e.ci || d === 'mysql';
       const escape = e.escape ?? '\\';
       const not = e.not;
-      const cache = new Map<string, RegExp>();
+      const cache = new Map<string, LikeMatcher>();
+      const column = e.e.k === 'col' ? e.e.name : undefined;
       return (row, env) => {
         const v = toText(x(row, env), d);
         const pat = toText(p(row, env), d);
         if (v === null || pat === null) return null;
-        let re = cache.get(pat);
-        if (!re) {
-          re = likeRegex(ci && d === 'mysql' ? foldCi(pat) : pat, escape, ci && d !== 'mysql');
-          if (cache.size < 100) cache.set(pat, re);
+        let m = cache.get(pat);
+        if (!m) {
+          m = compileLike(ci && d === 'mysql' ? foldCi(pat) : pat, escape, ci && d !== 'mysql');
+          if (cache.size < 100) cache.set(pat, m);
         }
-        const r = re.test(ci && d === 'mysql' ? foldCi(v) : v);
+        let r: boolean;
+        try {
+          r = m.test(ci && d === 'mysql' ? foldCi(v) : v, env.work);
+        } catch (err) {
+          if (column !== undefined && isSluiceError(err)) throw new SluiceError(err.code, `${err.message}, column ${column}`, { ...err.detail, column }, { cause: err });
+          throw err;
+        }
         return not ? !r : r;
       };
     }
@@ -338,19 +375,3 @@ function timeArith(op: string, a: Value, b: Value, d: Dialect): Value {
   }
   return null;
 }
-
-/** A LIKE pattern as an anchored regular expression: % any run, _ one character, `escape` quotes the next. */
-export function likeRegex(pattern: string, escape: string, ci: boolean): RegExp {
-  let out = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i]!;
-    if (escape && ch === escape && i + 1 < pattern.length) {
-      out += escapeRe(pattern[++i]!);
-    } else if (ch === '%') out += '[\\s\\S]*';
-    else if (ch === '_') out += '[\\s\\S]';
-    else out += escapeRe(ch);
-  }
-  return new RegExp(`^${out}$`, ci ? 'iu' : 'u');
-}
-
-const escapeRe = (s: string): string => s.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');

@@ -5,7 +5,7 @@
  */
 import { SluiceError } from '../../errors';
 import type { Row, ColumnSpec, LogicalType } from '../../core';
-import { toPredicate } from './evaluate';
+import { constantProblem, toPredicate } from './evaluate';
 import { columnsOf, mapColumns, type Dialect, type Expr } from './ir';
 import { parseWhere } from './parse';
 import { toSql, type SqlFragment } from './sql';
@@ -65,6 +65,8 @@ export function compileWhere(clause: string, opts: CompileOptions): CompiledWher
       return col.name;
     });
   }
+  const problem = constantProblem(expr, opts.dialect);
+  if (problem) throw new SluiceError('FILTER_CLAUSE_INVALID', `whereClause ${JSON.stringify(clause)}: ${problem}`, { clause, reason: problem });
   const test = toPredicate(expr, opts.dialect, types);
   return {
     clause,

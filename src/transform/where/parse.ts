@@ -3,11 +3,14 @@
  * source's dialect. Only one expression over the table's own columns gets through:
  * statements, subqueries, comments, casts and functions sluice cannot evaluate the
  * same way the database does are refused with FILTER_CLAUSE_INVALID, naming the
- * offending part.
+ * offending part. (Past 450 lines on purpose: the Translator is one walk over
+ * node-sql-parser's node types; split by node kind, its refusals would scatter.
+ * Its bounds live in limits.ts.)
  */
 import { Parser } from 'node-sql-parser';
 import { SluiceError } from '../../errors';
 import type { ArithOp, CmpOp, Dialect, Expr, FnName, Interval } from './ir';
+import { intervalTooLong, MAX_DEPTH, MAX_INTERVAL_YEARS, treeDepth } from './limits';
 
 /** The parser's AST is loosely typed; we read it defensively. */
 type Node = Record<string, unknown> & { type?: string; loc?: { start: { offset: number }; end: { offset: number } } };
@@ -53,6 +56,8 @@ export function parseWhere(clause: string, opts: ParseOptions): Expr {
     // MySQL's grammar for MariaDB too: node-sql-parser's MariaDB grammar takes `status` for a keyword.
     ast = parser.astify(`${PREFIX}${text}\n)`, { database: opts.dialect === 'mysql' ? 'mysql' : 'postgresql', parseOptions: { includeLocations: true } });
   } catch (err) {
+    // node-sql-parser recurses per parenthesis: thousands of them overflow its stack.
+    if (err instanceof RangeError) return fail(`the clause nests too deeply (at most ${MAX_DEPTH} levels)`);
     const loc = (err as { location?: { start?: { offset?: number } } }).location?.start?.offset;
     const offset = loc === undefined ? undefined : Math.max(0, Math.min(clause.length, shift(loc - PREFIX.length)));
     return fail(`not a valid ${opts.dialect === 'mysql' ? 'MySQL/MariaDB' : 'PostgreSQL'} expression`, offset, offset === undefined ? undefined : offset + 12);
@@ -63,8 +68,12 @@ export function parseWhere(clause: string, opts: ParseOptions): Expr {
   if (from.length !== 1 || from[0]!.table !== SENTINEL || stmt.groupby || stmt.having || stmt.orderby || stmt.with) {
     fail('only a single expression is allowed, not a statement');
   }
+  // Every pass over the tree (translate, check, evaluate, regenerate SQL) recurses, so a
+  // clause of 4,900 `+` terms overflowed the stack into a 500: the depth is bounded first.
+  const depth = treeDepth(stmt.where!);
+  if (depth > MAX_DEPTH) fail(`the clause nests ${depth} levels deep; at most ${MAX_DEPTH} (a long chain of operators counts one level per operator): use IN (…) for long lists`);
   try {
-    return new Translator(opts).expr(stmt.where!);
+    return new Translator(opts, `${PREFIX}${text}\n)`).expr(stmt.where!);
   } catch (err) {
     if (!(err instanceof Refusal)) throw err;
     const loc = err.node?.loc;
@@ -168,7 +177,11 @@ const UNITS: Record<string, Interval> = {
 };
 
 class Translator {
-  constructor(readonly opts: ParseOptions) {}
+  constructor(
+    readonly opts: ParseOptions,
+    /** The text the parser read, for what its tree leaves out (quotes around a name). */
+    readonly source: string,
+  ) {}
 
   get mysql(): boolean {
     return this.opts.dialect === 'mysql';
@@ -219,6 +232,9 @@ class Translator {
     const table = n.table as string | null;
     if (table && table !== this.opts.table) throw new Refusal(`column ${table}.… belongs to another table; a filter reads only its own table`, n);
     const c = n.column as string | { expr: { type: string; value: unknown } };
+    // node-sql-parser's MySQL grammar reads 1e5 as a name; MySQL reads a number (an unquoted name is never one).
+    const bare = typeof c === 'string' && n.loc && /^\d/.test(this.source.slice(n.loc.start.offset)) ? c : null;
+    if (this.mysql && !table && bare !== null && /^\d+(\.\d*)?[eE][-+]?\d+$/.test(bare)) return this.number({ ...n, value: bare });
     let name: string;
     if (typeof c === 'string') name = c;
     else if (c.expr.type === 'double_quote_string' || this.mysql) name = String(c.expr.value);
@@ -232,6 +248,8 @@ class Translator {
     const text = String(n.value);
     if (!/^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(text)) throw new Refusal(`${text} is not a number sluice can read`, n);
     const float = /[eE]/.test(text);
+    // Exponent notation is a double in MySQL (and PostgreSQL refuses numerics past 1e131072): past a double's range both fail at start.
+    if (float && !Number.isFinite(Number(text))) throw new Refusal(`${text} is outside the range of a double (about 1.8e308)`, n);
     return { k: 'num', text: float ? text : normaliseDecimal(text), float };
   }
 
@@ -278,6 +296,9 @@ class Translator {
     else if (inner.type === 'single_quote_string') text = this.unquote(String(inner.value), "'");
     else throw new Refusal('an INTERVAL must be a literal (INTERVAL 1 DAY, INTERVAL \'1 day\')', n);
     const v = parseInterval(unit ? `${text} ${unit}` : text);
+    if (v && intervalTooLong(v)) {
+      throw new Refusal(`INTERVAL ${JSON.stringify(unit ? `${text} ${unit}` : text)} is longer than ${MAX_INTERVAL_YEARS} years, more than any date the databases hold spans`, n);
+    }
     if (!v) throw new Refusal(`INTERVAL ${JSON.stringify(unit ? `${text} ${unit}` : text)} is not an interval sluice can read (e.g. '2 days', '1 month 3 hours')`, n);
     return { k: 'interval', v, text: unit ? `${text} ${unit}` : text };
   }

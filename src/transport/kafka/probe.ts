@@ -31,7 +31,7 @@ export async function probeKafka(brokers: string[], opts: { timeoutMs?: number }
       const cluster = await admin.describeCluster();
       checks.push({ name: 'kafka.brokers', ok: true, message: `${cluster.brokers.length} broker(s) answer at ${brokers.join(',')}`, detail: { brokers: cluster.brokers.length, controller: cluster.controller } });
     } catch (err) {
-      checks.push({ name: 'kafka.brokers', ok: false, message: `Kafka at ${brokers.join(',')} does not answer: ${message(err)}`, suggestion: 'Check that the brokers are up and reachable from sluice (host:port,… as the brokers advertise them).' });
+      checks.push({ name: 'kafka.brokers', ok: false, code: 'KAFKA_UNREACHABLE', message: `Kafka at ${brokers.join(',')} does not answer: ${message(err)}`, suggestion: 'Check that the brokers are up and reachable from sluice (host:port,… as the brokers advertise them).' });
       checks.push({ name: 'kafka.topics', ok: false, skipped: true, message: 'skipped: the brokers do not answer' });
       return checks;
     }
