@@ -12,6 +12,8 @@ RUN npx tsc -p tsconfig.json && npm prune --omit=dev
 
 FROM node:20.19-bookworm-slim
 WORKDIR /app
+# 0.0.0.0 on plain HTTP is refused at start: mount a certificate (SLUICE_API_TLS_CERT/KEY), or set
+# SLUICE_API_INSECURE=true when a proxy or mesh in front terminates TLS (README, "HTTPS").
 ENV NODE_ENV=production SLUICE_DATA_DIR=/var/lib/sluice SLUICE_API_HOST=0.0.0.0 SLUICE_LOG_PRETTY=false
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules

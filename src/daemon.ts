@@ -8,12 +8,13 @@
  */
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { kafkaBrokers, type SluiceConfig } from './config';
+import { isLoopbackHost, kafkaBrokers, readApiTls, type SluiceConfig } from './config';
 import { openStore, type Store } from './store';
 import { bootstrapAdminKey } from './store/bootstrap';
 import { storePersistence } from './store/persistence';
 import { createMetrics } from './metrics';
 import { buildApi } from './api/server';
+import { reloadTlsOnChange } from './api/tls';
 import { Supervisor, SUPERVISOR_EVENTS } from './runtime/supervisor';
 import { builtinRegistry } from './runtime/builtin-connectors';
 import { STREAM_STATES } from './runtime/lifecycle';
@@ -44,7 +45,7 @@ function kafkaSettings(config: SluiceConfig, store: Store, stream: StreamSpec | 
 }
 
 export async function startDaemon(config: SluiceConfig, logger: Logger): Promise<Daemon> {
-  const store = openStore({ dataDir: config.dataDir, secretKey: config.store.secretKey });
+  const store = openStore({ dataDir: config.dataDir, secretKey: config.store.secretKey, secretFileDir: config.secrets.fileDir });
   if (store.urlScrub.scrubbed.length) {
     logger.warn({ connections: store.urlScrub.scrubbed }, 'connection URLs stored with a password in them (by an older version) were rewritten: the password is now kept encrypted apart from the URL');
   }
@@ -76,16 +77,23 @@ export async function startDaemon(config: SluiceConfig, logger: Logger): Promise
 
   let shuttingDown = false;
   let api: FastifyInstance;
+  let stopTlsReload = (): void => undefined;
+  // Checked by loadConfig already; read again here, as the files are now.
+  const https = readApiTls(config);
   try {
-    api = await buildApi({ config, logger, store, supervisor, connectors, metrics: metrics.registry, isShuttingDown: () => shuttingDown });
+    api = await buildApi({ config, logger, store, supervisor, connectors, metrics: metrics.registry, isShuttingDown: () => shuttingDown }, { https });
     await api.listen({ host: config.api.host, port: config.api.port });
+    if (https) stopTlsReload = reloadTlsOnChange(api, config.api.tls, logger);
   } catch (err) {
     store.close();
     throw err;
   }
   const addr = api.server.address();
   const address = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: config.api.host, port: config.api.port };
-  logger.info({ version: VERSION, api: `http://${address.host}:${address.port}`, dataDir: config.dataDir }, 'sluice started');
+  const scheme = https ? 'https' : 'http';
+  const apiUrl = `${scheme}://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+  if (!https && !isLoopbackHost(config.api.host)) logger.warn({ host: config.api.host }, 'the API speaks plain HTTP on a non-loopback address (api.insecure): keys and passwords cross the network in clear unless a proxy encrypts them');
+  logger.info({ version: VERSION, api: apiUrl, tls: Boolean(https), dataDir: config.dataDir }, 'sluice started');
 
   await supervisor.resumeAll();
   // After the resumes: a tick that arrives now sees the streams that are running again.
@@ -96,6 +104,7 @@ export async function startDaemon(config: SluiceConfig, logger: Logger): Promise
     (closing ??= (async () => {
       shuttingDown = true;
       logger.info({ deadlineMs: config.shutdown.deadlineMs }, 'shutting down: draining streams');
+      stopTlsReload();
       const apiClosed = api.close();
       const clean = await supervisor.shutdown({ deadlineMs: config.shutdown.deadlineMs });
       await apiClosed;

@@ -42,6 +42,7 @@ export const ERRORS = {
   // auth
   AUTH_REQUIRED: entry(401, 'authentication', 'Send an API key in the X-API-Key header (or Authorization: Bearer <key>).'),
   AUTH_INVALID_KEY: entry(401, 'authentication', 'The API key is unknown or revoked; ask an admin for a valid key.'),
+  AUTH_KEY_EXPIRED: entry(401, 'authentication', 'The API key has expired (detail.expiresAt): use its replacement, or ask an admin for a new key (POST /api/v1/api-keys, see the README, "Rotating keys").'),
   AUTH_RATE_LIMITED: entry(429, 'rate_limit', 'Too many failed authentications from this address; wait and retry with a valid key.', true),
   FORBIDDEN_ROLE: entry(403, 'authorization', 'Use a key whose role allows this operation (viewer < operator < admin).'),
   // resources
@@ -95,6 +96,8 @@ export const ERRORS = {
   FILTER_EVALUATION_LIMIT: entry(422, 'validation', 'A LIKE of the whereClause needed more work on one row than the per-row limit allows (long literal runs between % against a long value): shorten the pattern or filter on a shorter column, then start the stream again. The message names the table, key and column.'),
   CONNECTOR_CUTOVER_UNSUPPORTED: entry(400, 'validation', 'This source cannot tell its current position, so it cannot cut over; stop the stream once its lag is zero instead.'),
   MAPPING_INVALID: entry(400, 'validation', 'Fix the mapping rule named in detail (table, field): see the README, "Mapping rules", for the shape; column names must be the table\'s own (GET /connections/{id}/tables/{table}/columns).'),
+  SECRET_FILE_NOT_ALLOWED: entry(403, 'authorization', 'A passwordFile must be a regular file inside the directory the daemon allows (secrets.fileDir, SLUICE_SECRETS_FILE_DIR; detail.allowedDir), after symbolic links are followed. Mount the secret there, or set that directory when starting the daemon.'),
+  SECRET_FILE_UNREADABLE: entry(400, 'configuration', 'Check that the file named in detail.file exists, is a regular file the sluice process can read, and holds the password.'),
   SECRET_KEY_INVALID: entry(500, 'configuration', 'The store secret key does not decrypt stored secrets; restore the original key file or SLUICE_SECRET_KEY.'),
   // last resort: never for anything a client can send
   INTERNAL: entry(500, 'internal', 'This is a bug in sluice; the daemon log has the details under the request id.'),

@@ -86,6 +86,8 @@ function stackEnv(urls, env) {
     SLUICE_TEST_PROMTOOL: urls.promtool,
     SLUICE_TEST_SCHEMA_REGISTRY_URL: urls.schemaRegistry,
     SLUICE_TEST_TLS_CA: tls.ca,
+    SLUICE_TEST_TLS_SERVER_CERT: tls.serverCert,
+    SLUICE_TEST_TLS_SERVER_KEY: tls.serverKey,
     SLUICE_TEST_TLS_UNTRUSTED_CA: tls.untrustedCa,
     SLUICE_TEST_TLS_CLIENT_CERT: tls.clientCert,
     SLUICE_TEST_TLS_CLIENT_KEY: tls.clientKey,

@@ -1,7 +1,7 @@
 /**
  * API-key authentication and role checks for everything under /api/v1. The role a
  * route needs comes from the one table in roles.ts. Failed attempts (no key, a
- * wrong or revoked key) are counted per client address and answered with 429 and
+ * wrong, revoked or expired key) are counted per client address and answered with 429 and
  * Retry-After past the limit; successes do not count, and a valid key is never
  * refused by the limit (issue 22: 20 bad keys from 127.0.0.1 locked every local
  * operator out). Generated keys are 256 random bits, so the limit is there against
@@ -80,15 +80,20 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     // over its failure limit (every local client is 127.0.0.1) cannot lock out the
     // holders of valid keys. Only failed attempts are limited.
     const key = presentedKey(req);
-    const record = key ? opts.keys.verify(key) : undefined;
-    if (!record) {
+    const checked = key ? opts.keys.check(key) : undefined;
+    if (!checked?.ok) {
       const retryAfterSeconds = failures.blocked(req.ip);
       if (retryAfterSeconds) {
         throw new SluiceError('AUTH_RATE_LIMITED', `Too many failed authentications from this address; retry in ${retryAfterSeconds} s.`, { retryAfterSeconds });
       }
       failures.fail(req.ip);
+      if (checked?.reason === 'expired' && checked.record) {
+        const { id, expiresAt } = checked.record;
+        throw new SluiceError('AUTH_KEY_EXPIRED', `The API key ${id} expired at ${expiresAt}.`, { keyId: id, expiresAt });
+      }
       throw key ? new SluiceError('AUTH_INVALID_KEY', 'The API key is not valid.') : new SluiceError('AUTH_REQUIRED', 'This endpoint needs an API key.');
     }
+    const record = checked.record;
     req.apiKey = record;
     const need = req.url.startsWith('/api/') ? requiredRole(req.method, req.routeOptions.url) : 'viewer';
     if (!roleAllows(record.role, need)) {

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InjectOptions } from 'fastify';
-import { ROUTE_ROLES } from './roles';
+import { READ_ONLY_POSTS, ROUTE_ROLES, isAudited } from './roles';
 import { failureCounter } from './auth';
 import { ROLES, roleAllows, type Role } from '../store/api-keys';
 import { assertEnvelope, startTestApi, type TestApi } from './testing/test-api';
@@ -72,7 +72,9 @@ test('the matrix follows the brief: viewers only read (but not row data), operat
     const { method } = split(key);
     // Previewing rows shows customer data: operator, not viewer.
     if (key === 'GET /api/v1/connections/:id/tables/:table/rows') assert.equal(need, 'operator', key);
-    else if (method === 'GET' && !key.includes('/api-keys')) assert.equal(need, 'viewer', key);
+    // Who changed what, and the keys themselves: admin only.
+    else if (method === 'GET' && (key.includes('/api-keys') || key === 'GET /api/v1/audit')) assert.equal(need, 'admin', key);
+    else if (method === 'GET') assert.equal(need, 'viewer', key);
     else if (/^POST .*\/(start|pause|resume|stop|cutover|test|validate|verify|mapping\/preview)$/.test(key)) assert.equal(need, 'operator', key);
     else assert.equal(need, 'admin', key);
   }
@@ -188,4 +190,31 @@ test('the failure window: blocked at the limit, open again once the window has p
   assert.equal(c.blocked('a', t0 + 60_001), 0);
   c.fail('a', t0 + 60_001);
   assert.equal(c.blocked('a', t0 + 60_002), 0, 'a new window starts counting from one');
+});
+
+test('the audit trail covers every route that is not a read: each non-GET route leaves an entry with its route and target, the read-only POSTs none', async () => {
+  assert.ok([...READ_ONLY_POSTS].every((k) => k in ROUTE_ROLES), 'READ_ONLY_POSTS names routes');
+  let audited = 0;
+  for (const [key] of routes()) {
+    const { method, url } = split(key);
+    if (method === 'GET') {
+      assert.equal(isAudited(key), false, key);
+      continue;
+    }
+    const before = api.store.audit.list({ limit: 1 }).total;
+    const r = await api.app.inject({ method, url, headers: { 'x-api-key': keys.admin } });
+    const after = api.store.audit.list({ limit: 1 });
+    if (READ_ONLY_POSTS.has(key)) {
+      assert.equal(after.total, before, `${key} is read-only: no entry`);
+      continue;
+    }
+    assert.equal(after.total, before + 1, `${key}: one audit entry`);
+    const e = after.items[0]!;
+    const pattern = key.split(' ')[1]!;
+    assert.deepEqual([e.method, e.route, e.status, e.keyRole], [method, pattern, r.statusCode, 'admin'], key);
+    if (pattern.includes(':id')) assert.equal(e.targetId, 'no-such-id', key);
+    if (r.statusCode >= 400) assert.equal(e.errorCode ?? null, r.statusCode === 440 || r.statusCode === 470 ? null : JSON.parse(r.body).error.code, key);
+    audited++;
+  }
+  assert.ok(audited >= 19, `${audited} audited routes`);
 });

@@ -58,6 +58,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (isSluiceError(err)) e = err;
     else if ((err as { validation?: unknown }).validation) e = fromValidation(err);
     else e = fromFastify(err) ?? new SluiceError('INTERNAL', `Internal error (request ${req.id})`, { requestId: req.id });
+    req.errorCode = e.code;
+    if (e.code === 'AUTH_KEY_EXPIRED' && typeof e.detail.keyId === 'string') req.refusedKeyId = e.detail.keyId;
     if (e.status >= 500) req.log.error({ err }, 'request failed');
     else req.log.info({ code: e.code, msg: e.message }, 'request rejected');
     if (typeof e.detail.retryAfterSeconds === 'number') void reply.header('retry-after', String(e.detail.retryAfterSeconds));

@@ -59,7 +59,26 @@ export const ROUTE_ROLES: Readonly<Record<RouteKey, Role>> = {
   'POST /api/v1/streams/:id/verify': 'operator',
   // Shows documents made of customer rows.
   'POST /api/v1/streams/:id/mapping/preview': 'operator',
+
+  // Who changed what: admin only.
+  'GET /api/v1/audit': 'admin',
 };
+
+/**
+ * POST routes that change nothing (they test, check or show), and so leave no audit
+ * entry. Every other route whose method is not GET is audited (audit.ts); the
+ * contract tests check that each entry here names a route.
+ */
+export const READ_ONLY_POSTS: ReadonlySet<string> = new Set<RouteKey>([
+  'POST /api/v1/connections/:id/test',
+  'POST /api/v1/validate',
+  'POST /api/v1/streams/:id/mapping/preview',
+]);
+
+/** Whether a call of `METHOD /route` (see routeKey) is recorded in the audit trail. */
+export function isAudited(key: string): boolean {
+  return key.includes(' /api/') && !key.startsWith('GET ') && !key.startsWith('HEAD ') && !key.startsWith('OPTIONS ') && !READ_ONLY_POSTS.has(key);
+}
 
 export const routeKey = (method: string, url: string): string => `${method === 'HEAD' ? 'GET' : method} ${url.replace(/(.)\/$/, '$1')}`;
 

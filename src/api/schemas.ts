@@ -109,3 +109,17 @@ export function confirmDelete(header: string | string[] | undefined, what: strin
     throw new SluiceError('CONFIRMATION_REQUIRED', `Deleting ${what} needs the header X-Confirm-Delete: true.`, { header: 'X-Confirm-Delete' });
   }
 }
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * An RFC 3339 date-time sent by a client, as epoch ms; VALIDATION_FAILED naming the
+ * field otherwise. (The request validators do not check `format`: it documents.)
+ */
+export function dateTimeField(value: string, location: 'body' | 'querystring', field: string): number {
+  const at = Date.parse(value);
+  if (!RFC3339.test(value) || Number.isNaN(at)) {
+    throw new SluiceError('VALIDATION_FAILED', `${location} field "${field}" must be an RFC 3339 date-time, e.g. 2027-01-31T00:00:00Z`, { location, field, rule: 'format' });
+  }
+  return at;
+}

@@ -1,9 +1,11 @@
 /**
  * The control API: Fastify with JSON-schema validation, the error envelope,
- * API-key auth, and an OpenAPI 3 document generated from the route schemas
- * (served at /openapi.json and browsable at /docs).
+ * API-key auth, the audit trail, and an OpenAPI 3 document generated from the route
+ * schemas (served at /openapi.json and browsable at /docs). HTTPS when given a
+ * certificate (api.tls), plain HTTP otherwise.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import Ajv from 'ajv';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -12,6 +14,7 @@ import { SluiceError } from '../errors';
 import { errorEnvelopeSchema, errorResponses, loneSurrogateAt } from './schemas';
 import { installErrorHandling } from './errors';
 import { installAuth } from './auth';
+import { installAudit } from './audit';
 import { healthRoutes } from './routes/health';
 import { apiKeyRoutes } from './routes/api-keys';
 import { connectionRoutes } from './routes/connections';
@@ -19,11 +22,17 @@ import { streamRoutes } from './routes/streams';
 import { mappingRoutes } from './routes/mappings';
 import { validateRoutes } from './routes/validate';
 import { jobRoutes } from './routes/jobs';
+import { auditRoutes } from './routes/audit';
 import { VERSION } from '../version';
 import { requestSerializer } from '../logger';
 
-export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
-  const app = Fastify({
+export interface ApiServerOptions {
+  /** Serve HTTPS with this certificate chain and key (PEM). */
+  https?: { cert: Buffer; key: Buffer };
+}
+
+export async function buildApi(deps: ApiDeps, server: ApiServerOptions = {}): Promise<FastifyInstance> {
+  const options = {
     // Request logs show the URL with secret-looking query parameters redacted (a key sent as ?apiKey= was logged).
     loggerInstance: deps.logger.child({ component: 'api' }, { serializers: { req: requestSerializer } }) as FastifyBaseLogger,
     bodyLimit: deps.config.api.bodyLimitBytes,
@@ -31,7 +40,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 512 },
     // Fastify's own refusals of a URL (a malformed %-escape, a path parameter past
     // maxParamLength) leave in the one envelope too.
-    frameworkErrors: (err, _req, reply) => {
+    frameworkErrors: (err: FastifyError, _req: unknown, reply: unknown) => {
       const e =
         err.code === 'FST_ERR_MAX_PARAM_LENGTH'
           ? new SluiceError('URI_TOO_LONG', 'A path parameter is longer than 512 characters.')
@@ -40,13 +49,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
     // A request Node's HTTP parser refuses (a control character in a header, say) never
     // reaches a route: answer it in the same envelope as every other error.
-    clientErrorHandler: (err, socket) => {
+    clientErrorHandler: (err: Error, socket: Socket) => {
       if (!socket.writable) return void socket.destroy(err);
       const e = new SluiceError('HTTP_REQUEST_MALFORMED', `The HTTP request could not be parsed (${(err as { code?: string }).code ?? err.message}).`);
       const body = JSON.stringify(e.toEnvelope());
       socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     },
-  });
+  };
+  // Fastify types an HTTPS instance apart; the routes do not care which it is.
+  const app = (server.https ? Fastify({ ...options, https: server.https }) : Fastify(options)) as unknown as FastifyInstance;
   // Bodies are JSON and must be typed right ("7" is not 7); query strings and path
   // parameters are text, so they are coerced. Unknown fields are errors, not dropped.
   const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false });
@@ -110,6 +121,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     maxFailures: deps.config.api.authFailures.max,
     windowSeconds: deps.config.api.authFailures.windowSeconds,
   });
+  installAudit(app, { repo: deps.store.audit, retentionDays: deps.config.audit.retentionDays });
 
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
   await app.register(healthRoutes, deps);
@@ -128,13 +140,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
                 properties: {
                   name: { type: 'string' },
                   version: { type: 'string' },
-                  key: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' } } },
+                  key: {
+                    type: 'object',
+                    properties: { id: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, expiresAt: { type: ['string', 'null'], format: 'date-time' } },
+                  },
                 },
               },
             },
           },
         },
-        async (req) => ({ name: 'sluice', version: VERSION, key: { id: req.apiKey?.id, name: req.apiKey?.name, role: req.apiKey?.role } }),
+        async (req) => ({ name: 'sluice', version: VERSION, key: { id: req.apiKey?.id, name: req.apiKey?.name, role: req.apiKey?.role, expiresAt: req.apiKey?.expiresAt ?? null } }),
       );
       await v1.register(apiKeyRoutes, deps);
       await v1.register(connectionRoutes, deps);
@@ -142,6 +157,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await v1.register(mappingRoutes, deps);
       await v1.register(validateRoutes, deps);
       await v1.register(jobRoutes, deps);
+      await v1.register(auditRoutes, deps);
     },
     { prefix: '/api/v1' },
   );

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Runs before `npm start`: compiles the TypeScript when dist/ is missing or older
-// than any source file, so `npm ci && npm start` works on a fresh clone.
+// Runs before `npm start` (and `npm run demo`): compiles the TypeScript when dist/ is
+// missing or older than any source file, so `npm ci && npm start` works on a fresh clone.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -21,7 +21,12 @@ function newest(dir) {
 }
 
 const built = fs.existsSync(marker) ? fs.statSync(marker).mtimeMs : 0;
-const sources = Math.max(newest(path.join(root, 'src')), newest(path.join(root, 'connectors')), fs.statSync(path.join(root, 'tsconfig.json')).mtimeMs);
+const sources = Math.max(
+  newest(path.join(root, 'src')),
+  newest(path.join(root, 'connectors')),
+  newest(path.join(root, 'scripts')),
+  fs.statSync(path.join(root, 'tsconfig.json')).mtimeMs,
+);
 if (built < sources) {
   process.stderr.write('sluice: building (tsc)…\n');
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc', { paths: [root] }), '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });

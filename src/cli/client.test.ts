@@ -113,6 +113,6 @@ test('the sluice binary dispatches client commands', async () => {
   // Asynchronous: the API answering it runs in this process.
   const main = path.join(__dirname, 'main.js');
   const r = await promisify(execFile)(process.execPath, [main, 'api-keys', 'ls', '--url', url, '--key', api.admin], { encoding: 'utf8', timeout: 20_000 });
-  assert.match(r.stdout, /^ID\s+NAME\s+ROLE\s+CREATED\s+REVOKED\n/);
+  assert.match(r.stdout, /^ID\s+NAME\s+ROLE\s+CREATED\s+EXPIRES\s+REVOKED\n/);
   assert.match(r.stdout, /\badmin\b/);
 });

@@ -7,16 +7,21 @@
  *   sluice streams start|stop|pause|resume|cutover|verify ID
  *   sluice streams create --file SPEC.json       sluice streams delete ID
  *   sluice connections ls|get|test|delete ID     sluice connections create --file C.json
- *   sluice api-keys ls
+ *   sluice api-keys ls|get|revoke ID             sluice api-keys create --name N --role R [--expires-at T]
+ *   sluice audit ls [--key-id K] [--target-id T] [--route R] [--since T] …
  *   sluice api METHOD PATH [--data JSON | --file F]
  *
  * The daemon's address comes from --url, SLUICE_API_URL, or SLUICE_API_HOST/PORT
- * (default http://127.0.0.1:8278); the key from --key, SLUICE_API_KEY, or the
+ * (default http://127.0.0.1:8278, https:// when SLUICE_API_TLS_CERT is set, as for the
+ * daemon); the CA its certificate is checked against from --cacert or SLUICE_API_CA
+ * (else the built-in roots); the key from --key, SLUICE_API_KEY, or the
  * generated <dataDir>/admin.key when it is readable. Exit codes: 0 success, 1 the API
- * answered with an error (its code is printed), 2 bad usage, 3 the daemon is unreachable.
+ * answered with an error (its code is printed), 2 bad usage, 3 the daemon is unreachable
+ * (or its certificate is not trusted).
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { httpRequest, UNTRUSTED_CERT_CODES } from './http';
 
 export class ClientUsageError extends Error {}
 
@@ -35,9 +40,13 @@ export interface ClientOptions {
   key?: string;
   json: boolean;
   headers: Record<string, string>;
+  /** PEM of the CA the API's certificate is checked against. */
+  ca?: Buffer;
+  /** Where the CA came from, for error messages. */
+  caFile?: string;
 }
 
-const RESOURCES = ['streams', 'connections', 'api-keys', 'api'] as const;
+const RESOURCES = ['streams', 'connections', 'api-keys', 'audit', 'api'] as const;
 export const isClientResource = (word: string | undefined): boolean => (RESOURCES as readonly string[]).includes(word ?? '');
 
 const STREAM_COLUMNS: [string, string][] = [
@@ -58,7 +67,19 @@ const KEY_COLUMNS: [string, string][] = [
   ['NAME', 'name'],
   ['ROLE', 'role'],
   ['CREATED', 'createdAt'],
+  ['EXPIRES', 'expiresAt'],
   ['REVOKED', 'revokedAt'],
+];
+const AUDIT_COLUMNS: [string, string][] = [
+  ['TIME', 'ts'],
+  ['KEY', 'keyId'],
+  ['ROLE', 'keyRole'],
+  ['CLIENT', 'client'],
+  ['METHOD', 'method'],
+  ['ROUTE', 'route'],
+  ['TARGET', 'targetId'],
+  ['STATUS', 'status'],
+  ['ERROR', 'errorCode'],
 ];
 
 function readBody(flags: Map<string, string>): unknown {
@@ -165,8 +186,34 @@ export function commandFor(words: string[], flags: Map<string, string>): ClientC
         return { method: 'DELETE', path: `/api/v1/connections/${seg(id, 'connections delete')}`, output: 'json' };
     }
   }
-  if (resource === 'api-keys' && (verb === 'ls' || verb === 'list')) {
-    return { method: 'GET', path: `/api/v1/api-keys${query(flags, lists)}`, output: 'table', columns: KEY_COLUMNS };
+  if (resource === 'api-keys') {
+    switch (verb) {
+      case 'ls':
+      case 'list':
+        return { method: 'GET', path: `/api/v1/api-keys${query(flags, [...lists, 'role', 'name'])}`, output: 'table', columns: KEY_COLUMNS };
+      case 'get':
+        return { method: 'GET', path: `/api/v1/api-keys/${seg(id, 'api-keys get')}`, output: 'json' };
+      case 'revoke':
+      case 'delete':
+        return { method: 'DELETE', path: `/api/v1/api-keys/${seg(id, `api-keys ${verb}`)}`, output: 'json' };
+      case 'create': {
+        const name = flags.get('name');
+        const role = flags.get('role');
+        if (!name || !role) throw new ClientUsageError('usage: sluice api-keys create --name NAME --role viewer|operator|admin [--expires-at 2027-01-31T00:00:00Z]');
+        const expiresAt = flags.get('expires-at');
+        return { method: 'POST', path: '/api/v1/api-keys', body: { name, role, ...(expiresAt ? { expiresAt } : {}) }, output: 'json' };
+      }
+    }
+  }
+  if (resource === 'audit' && (verb === 'ls' || verb === 'list')) {
+    const q = new URLSearchParams(query(flags, [...lists, 'method', 'route', 'status', 'since', 'until']).slice(1));
+    // --key-id, --target-id, --error-code: the API's keyId, targetId, errorCode.
+    for (const [flag, field] of [['key-id', 'keyId'], ['target-id', 'targetId'], ['error-code', 'errorCode']] as const) {
+      const v = flags.get(flag);
+      if (v !== undefined) q.set(field, v);
+    }
+    const s = q.toString();
+    return { method: 'GET', path: `/api/v1/audit${s ? `?${s}` : ''}`, output: 'table', columns: AUDIT_COLUMNS };
   }
   throw new ClientUsageError(`unknown command: ${words.join(' ')}`);
 }
@@ -181,7 +228,17 @@ function requireBody(flags: Map<string, string>, what: string): unknown {
 export function clientOptions(flags: Map<string, string>, env: NodeJS.ProcessEnv): ClientOptions {
   const host = env.SLUICE_API_HOST || '127.0.0.1';
   const port = env.SLUICE_API_PORT || '8278';
-  const url = (flags.get('url') ?? env.SLUICE_API_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '');
+  const scheme = env.SLUICE_API_TLS_CERT ? 'https' : 'http';
+  const url = (flags.get('url') ?? env.SLUICE_API_URL ?? `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '');
+  const caFile = flags.get('cacert') ?? (env.SLUICE_API_CA || undefined);
+  let ca: Buffer | undefined;
+  if (caFile !== undefined) {
+    try {
+      ca = fs.readFileSync(caFile);
+    } catch (err) {
+      throw new ClientUsageError(`cannot read the CA file ${caFile} (--cacert or SLUICE_API_CA): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
   let key = flags.get('key') ?? env.SLUICE_API_KEY;
   if (key === undefined) {
     const file = path.join(env.SLUICE_DATA_DIR || './data', 'admin.key');
@@ -193,7 +250,7 @@ export function clientOptions(flags: Map<string, string>, env: NodeJS.ProcessEnv
   }
   const headers: Record<string, string> = {};
   if (flags.get('confirm-delete') === 'true') headers['x-confirm-delete'] = 'true';
-  return { url, key, json: flags.get('json') === 'true', headers };
+  return { url, key, json: flags.get('json') === 'true', headers, ca, caFile };
 }
 
 /** A list page as aligned columns. */
@@ -227,15 +284,22 @@ export async function runClient(argv: string[], env: NodeJS.ProcessEnv, io: Clie
   const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
   if (opts.key) headers['x-api-key'] = opts.key;
   if (cmd.body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
+  let res: { status: number; ok: boolean };
+  let text: string;
   try {
-    res = await fetch(`${opts.url}${cmd.path}`, { method: cmd.method, headers, body: cmd.body === undefined ? undefined : JSON.stringify(cmd.body) });
+    const answer = await httpRequest(`${opts.url}${cmd.path}`, { method: cmd.method, headers, body: cmd.body === undefined ? undefined : JSON.stringify(cmd.body), ca: opts.ca });
+    res = { status: answer.status, ok: answer.status >= 200 && answer.status < 300 };
+    text = answer.text;
   } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    io.err(`sluice: cannot reach the daemon at ${opts.url} (${cause?.code ?? cause?.message ?? (err as Error).message}). Is it running? Set --url or SLUICE_API_URL.\n`);
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    if (UNTRUSTED_CERT_CODES.has(code)) {
+      const hint = opts.caFile ? `it is not signed by the CA in ${opts.caFile}, or not for this host name` : 'give the CA that signed it with --cacert FILE or SLUICE_API_CA';
+      io.err(`sluice: the daemon's certificate at ${opts.url} is not trusted (${code}): ${hint}.\n`);
+    } else if (code === 'ECONNRESET' && opts.url.startsWith('http:')) {
+      io.err(`sluice: the daemon at ${opts.url} closed the connection (${code}). Does it speak HTTPS? Use an https:// URL.\n`);
+    } else io.err(`sluice: cannot reach the daemon at ${opts.url} (${code}). Is it running? Set --url or SLUICE_API_URL.\n`);
     return 3;
   }
-  const text = await res.text();
   let body: unknown = undefined;
   try {
     body = text === '' ? undefined : (JSON.parse(text) as unknown);

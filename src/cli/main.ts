@@ -5,7 +5,7 @@
  *   sluice config validate FILE         check a config file; exit 2 naming the bad key
  *   sluice config print [--config FILE] the effective configuration, secrets masked
  *   sluice --version
- *   sluice streams|connections|api-keys|api …  a client of a running daemon (client.ts)
+ *   sluice streams|connections|api-keys|audit|api …  a client of a running daemon (client.ts)
  * Exit codes: 0 success, 1 the daemon failed, 2 bad usage or configuration.
  */
 import { loadConfig, type LoadedConfig } from '../config';
@@ -23,19 +23,21 @@ Usage:
   sluice config print [--config FILE]   print the effective configuration (secrets masked)
   sluice --version                      print the version
 
-Client of a running daemon (--url URL, --key KEY, --json; or SLUICE_API_URL, SLUICE_API_KEY,
-else the key in <dataDir>/admin.key):
+Client of a running daemon (--url URL, --key KEY, --cacert CA.pem, --json; or SLUICE_API_URL,
+SLUICE_API_KEY, SLUICE_API_CA, else the key in <dataDir>/admin.key):
   sluice streams ls [--state S] [--name N]
   sluice streams get|stats|runs|logs ID
   sluice streams start|stop|pause|resume|cutover|verify ID
   sluice streams create --file SPEC.json | delete ID
   sluice connections ls | get|test|delete ID | create --file CONN.json
-  sluice api-keys ls
+  sluice api-keys ls | get|revoke ID | create --name N --role R [--expires-at 2027-01-31T00:00:00Z]
+  sluice audit ls [--key-id K] [--target-id T] [--route R] [--method M] [--since T] [--until T]
   sluice api METHOD PATH [--data JSON | --file F]
   sluice --help                         this text
 
-Environment: SLUICE_CONFIG, SLUICE_DATA_DIR, SLUICE_API_HOST, SLUICE_API_PORT, SLUICE_ADMIN_KEY,
-SLUICE_LOG_LEVEL, SLUICE_KAFKA_BROKERS and more: see config/sluice.example.yaml.
+Environment: SLUICE_CONFIG, SLUICE_DATA_DIR, SLUICE_API_HOST, SLUICE_API_PORT, SLUICE_API_TLS_CERT,
+SLUICE_API_TLS_KEY, SLUICE_ADMIN_KEY(_FILE), SLUICE_SECRET_KEY(_FILE), SLUICE_LOG_LEVEL,
+SLUICE_KAFKA_BROKERS and more: see config/sluice.example.yaml.
 `;
 
 class UsageError extends Error {}

@@ -69,6 +69,26 @@ export const configSchema = {
       default: 1048576,
       env: 'SLUICE_API_BODY_LIMIT_BYTES',
     },
+    tls: {
+      cert: {
+        doc: 'TLS certificate chain (PEM file) of the control API. With tls.key set, the API speaks HTTPS only. Empty: plain HTTP, which is allowed on a loopback address only (see api.insecure).',
+        format: String,
+        default: '',
+        env: 'SLUICE_API_TLS_CERT',
+      },
+      key: {
+        doc: 'Private key (PEM file) of api.tls.cert. Read at start; a key mounted as a Kubernetes or Docker secret works as it is.',
+        format: String,
+        default: '',
+        env: 'SLUICE_API_TLS_KEY',
+      },
+    },
+    insecure: {
+      doc: 'Allow plain HTTP on an address other than loopback (0.0.0.0, a LAN address), e.g. behind a proxy or service mesh that terminates TLS. Without it, such a bind without api.tls is refused at start.',
+      format: Boolean,
+      default: false,
+      env: 'SLUICE_API_INSECURE',
+    },
     authFailures: {
       max: {
         doc: 'Failed authentications allowed per client address within the window before it gets 429.',
@@ -92,6 +112,12 @@ export const configSchema = {
       env: 'SLUICE_ADMIN_KEY',
       sensitive: true,
     },
+    adminKeyFile: {
+      doc: 'A file holding auth.adminKey (a mounted Kubernetes or Docker secret); one trailing newline is ignored. Set one of the two, not both.',
+      format: String,
+      default: '',
+      env: 'SLUICE_ADMIN_KEY_FILE',
+    },
   },
   store: {
     secretKey: {
@@ -100,6 +126,28 @@ export const configSchema = {
       default: '',
       env: 'SLUICE_SECRET_KEY',
       sensitive: true,
+    },
+    secretKeyFile: {
+      doc: 'A file holding store.secretKey (32 bytes, base64; a mounted Kubernetes or Docker secret); one trailing newline is ignored. Set one of the two, not both.',
+      format: String,
+      default: '',
+      env: 'SLUICE_SECRET_KEY_FILE',
+    },
+  },
+  secrets: {
+    fileDir: {
+      doc: 'The directory a connection\'s "passwordFile" must lie in (e.g. /run/secrets, where Docker and Kubernetes mount secrets). The file is read each time the connection is used, so rotating the mounted secret needs no API call. Empty: passwordFile is refused.',
+      format: String,
+      default: '',
+      env: 'SLUICE_SECRETS_FILE_DIR',
+    },
+  },
+  audit: {
+    retentionDays: {
+      doc: 'Days the audit trail (GET /api/v1/audit) keeps an entry; older entries are deleted at start and every hour. 0 keeps them for ever.',
+      format: 'nat',
+      default: 90,
+      env: 'SLUICE_AUDIT_RETENTION_DAYS',
     },
   },
   log: {
@@ -171,10 +219,14 @@ export interface SluiceConfig {
     port: number;
     metricsOpen: boolean;
     bodyLimitBytes: number;
+    tls: { cert: string; key: string };
+    insecure: boolean;
     authFailures: { max: number; windowSeconds: number };
   };
-  auth: { adminKey: string };
-  store: { secretKey: string };
+  auth: { adminKey: string; adminKeyFile: string };
+  store: { secretKey: string; secretKeyFile: string };
+  secrets: { fileDir: string };
+  audit: { retentionDays: number };
   log: { level: string; pretty: 'auto' | 'true' | 'false' };
   kafka: { brokers: string; clientId: string; topicPartitions: number; replicationFactor: number; compression: 'none' | 'gzip'; tombstones: boolean };
   shutdown: { deadlineMs: number };

@@ -3,6 +3,8 @@
  * random bits, so a slow hash adds nothing), compared in constant time.
  * Format `sk_<id>_<secret>`: the id finds the row, the hash proves the key.
  * The bootstrap key from SLUICE_ADMIN_KEY may have any form; it is matched by hash.
+ * A key may carry an expiry (`expiresAt`); past it the key is refused as expired
+ * (a distinct answer from an unknown key, given only to whoever holds the key).
  */
 import crypto from 'node:crypto';
 import type { Db } from './db';
@@ -18,7 +20,12 @@ export interface ApiKeyRecord {
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;
+  /** When the key stops working (ISO 8601), or null: never. */
+  expiresAt: string | null;
 }
+
+/** What a presented key turned out to be. */
+export type KeyCheck = { ok: true; record: ApiKeyRecord } | { ok: false; reason: 'unknown' | 'expired'; record?: ApiKeyRecord };
 
 interface Raw {
   id: string;
@@ -28,11 +35,12 @@ interface Raw {
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
+  expires_at: string | null;
 }
 
 const LIST = {
   table: 'api_keys',
-  columns: { id: 'id', name: 'name', role: 'role', createdAt: 'created_at' },
+  columns: { id: 'id', name: 'name', role: 'role', createdAt: 'created_at', expiresAt: 'expires_at' },
   defaultSort: 'createdAt',
 };
 
@@ -47,6 +55,7 @@ const toRecord = (r: Raw): ApiKeyRecord => ({
   createdAt: r.created_at,
   lastUsedAt: r.last_used_at,
   revokedAt: r.revoked_at,
+  expiresAt: r.expires_at,
 });
 
 const TOUCH_EVERY_MS = 60_000;
@@ -56,7 +65,7 @@ export function roleAllows(have: Role, need: Role): boolean {
 }
 
 export function createApiKeyRepo(db: Db) {
-  const insert = db.prepare('INSERT INTO api_keys (id, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?)');
+  const insert = db.prepare('INSERT INTO api_keys (id, name, role, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)');
   const byId = db.prepare('SELECT * FROM api_keys WHERE id = ?');
   const touch = db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?');
   /**
@@ -66,17 +75,32 @@ export function createApiKeyRepo(db: Db) {
    */
   const touched = new Map<string, number>();
 
-  const store = (id: string, name: string, role: Role, key: string): ApiKeyRecord => {
-    insert.run(id, name, role, sha256(key).toString('hex'), nowIso());
+  const store = (id: string, name: string, role: Role, key: string, expiresAt: string | null = null): ApiKeyRecord => {
+    insert.run(id, name, role, sha256(key).toString('hex'), nowIso(), expiresAt);
     return toRecord(byId.get(id) as Raw);
   };
 
+  /** The stored row matching `presented` (revoked ones included), compared in constant time. */
+  const match = (presented: string): Raw | undefined => {
+    const digest = sha256(presented);
+    const m = KEY_FORMAT.exec(presented);
+    const candidates = (m ? [byId.get(m[1])] : db.prepare("SELECT * FROM api_keys WHERE id LIKE 'bootstrap-%'").all()) as (Raw | undefined)[];
+    let found: Raw | undefined;
+    for (const c of candidates) {
+      if (c && crypto.timingSafeEqual(Buffer.from(c.hash, 'hex'), digest)) found = c;
+    }
+    return found;
+  };
+
   return {
-    /** Creates a key; the returned `key` is the only time it is ever visible. */
-    create(name: string, role: Role): { record: ApiKeyRecord; key: string } {
+    /**
+     * Creates a key; the returned `key` is the only time it is ever visible.
+     * `expiresAt` (ISO 8601, normalised to UTC) ends its life; null: it never expires.
+     */
+    create(name: string, role: Role, expiresAt: string | null = null): { record: ApiKeyRecord; key: string } {
       const id = crypto.randomBytes(8).toString('hex');
       const key = `sk_${id}_${crypto.randomBytes(32).toString('base64url')}`;
-      return { record: store(id, name, role, key), key };
+      return { record: store(id, name, role, key, expiresAt === null ? null : new Date(expiresAt).toISOString()), key };
     },
     /** Stores an operator-chosen key (SLUICE_ADMIN_KEY) under a fixed id. */
     adopt(id: string, name: string, role: Role, key: string): ApiKeyRecord {
@@ -87,22 +111,19 @@ export function createApiKeyRepo(db: Db) {
     },
     /** The active key matching `presented`, or undefined. */
     verify(presented: string): ApiKeyRecord | undefined {
-      const digest = sha256(presented);
-      const m = KEY_FORMAT.exec(presented);
-      const candidates = (m ? [byId.get(m[1])] : db.prepare("SELECT * FROM api_keys WHERE id LIKE 'bootstrap-%'").all()) as (Raw | undefined)[];
-      let found: Raw | undefined;
-      for (const c of candidates) {
-        if (!c) continue;
-        const ok = crypto.timingSafeEqual(Buffer.from(c.hash, 'hex'), digest);
-        if (ok && !c.revoked_at) found = c;
-      }
-      if (!found) return undefined;
-      const now = Date.now();
+      const c = this.check(presented);
+      return c.ok ? c.record : undefined;
+    },
+    /** What `presented` is: an active key, an expired one, or nothing usable (unknown or revoked). */
+    check(presented: string, now = Date.now()): KeyCheck {
+      const found = match(presented);
+      if (!found || found.revoked_at) return { ok: false, reason: 'unknown' };
+      if (found.expires_at !== null && Date.parse(found.expires_at) <= now) return { ok: false, reason: 'expired', record: toRecord(found) };
       if (now - (touched.get(found.id) ?? 0) >= TOUCH_EVERY_MS) {
         touched.set(found.id, now);
         touch.run(nowIso(), found.id);
       }
-      return toRecord(found);
+      return { ok: true, record: toRecord(found) };
     },
     get(id: string): ApiKeyRecord | undefined {
       const r = byId.get(id) as Raw | undefined;

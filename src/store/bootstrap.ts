@@ -16,7 +16,7 @@ const MIN_STRONG_KEY = 24;
 export function bootstrapAdminKey(keys: ApiKeyRepo, dataDir: string, configuredKey: string, logger: Logger): void {
   if (keys.count() > 0) {
     if (configuredKey && !keys.get(BOOTSTRAP_KEY_ID)) {
-      logger.warn('SLUICE_ADMIN_KEY is ignored: the store already holds API keys; manage keys through /api/v1/api-keys');
+      logger.warn('SLUICE_ADMIN_KEY (or SLUICE_ADMIN_KEY_FILE) is ignored: the store already holds API keys; manage keys through /api/v1/api-keys');
     }
     return;
   }
@@ -25,7 +25,7 @@ export function bootstrapAdminKey(keys: ApiKeyRepo, dataDir: string, configuredK
       logger.warn({ length: configuredKey.length }, `SLUICE_ADMIN_KEY is shorter than ${MIN_STRONG_KEY} characters: a short key can be guessed; use a long random one (generated keys have 256 random bits)`);
     }
     keys.adopt(BOOTSTRAP_KEY_ID, 'bootstrap admin (SLUICE_ADMIN_KEY)', 'admin', configuredKey);
-    logger.info('created the bootstrap admin key from SLUICE_ADMIN_KEY');
+    logger.info('created the bootstrap admin key from SLUICE_ADMIN_KEY (or SLUICE_ADMIN_KEY_FILE)');
     return;
   }
   const { key, record } = keys.create('bootstrap admin (generated)', 'admin');

@@ -1,6 +1,8 @@
 /**
  * Connections. The password is taken out of the URL (or the body) and stored
  * encrypted apart from it; it is only put back for the runtime, never for the API.
+ * Or the connection names a password file (a mounted secret, secret-files.ts), read
+ * each time the connection is resolved, never stored.
  */
 import crypto from 'node:crypto';
 import type { Db } from './db';
@@ -8,6 +10,7 @@ import type { SecretBox } from './secrets';
 import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
 import type { ConnectionSpec } from '../core';
 import { SluiceError } from '../errors';
+import { checkSecretFile, readPasswordFile } from './secret-files';
 import { nameTakenIn } from './names';
 import { formatConnectionUrl, parseConnectionUrl, splitConnectionUrl, type ConnectionUrl, type UrlKind } from '../connection-url';
 
@@ -16,6 +19,8 @@ export interface ConnectionInput {
   kind: string;
   url: string;
   password?: string;
+  /** A file holding the password, inside secrets.fileDir; null (on update) drops it. */
+  passwordFile?: string | null;
   savePassword?: boolean;
   options?: Record<string, unknown>;
 }
@@ -27,6 +32,8 @@ export interface ConnectionRecord {
   kind: string;
   url: string;
   hasPassword: boolean;
+  /** The file the password is read from at each use, or null. */
+  passwordFile: string | null;
   savePassword: boolean;
   options: Record<string, unknown>;
   createdAt: string;
@@ -40,6 +47,7 @@ interface Raw {
   url: string;
   secret: string | null;
   save_password: number;
+  password_file: string | null;
   options: string;
   created_at: string;
   updated_at: string;
@@ -90,7 +98,8 @@ function toRecord(r: Raw): ConnectionRecord {
     name: r.name,
     kind: r.kind,
     url: r.url,
-    hasPassword: r.secret !== null,
+    hasPassword: r.secret !== null || r.password_file !== null,
+    passwordFile: r.password_file,
     savePassword: r.save_password === 1,
     options: parseJson(r.options, {}),
     createdAt: r.created_at,
@@ -98,7 +107,13 @@ function toRecord(r: Raw): ConnectionRecord {
   };
 }
 
-export function createConnectionRepo(db: Db, box: SecretBox) {
+export interface ConnectionRepoOptions {
+  /** secrets.fileDir: where password files may be; empty: none may be named. */
+  secretFileDir?: string;
+}
+
+export function createConnectionRepo(db: Db, box: SecretBox, opts: ConnectionRepoOptions = {}) {
+  const fileDir = opts.secretFileDir ?? '';
   const byId = db.prepare('SELECT * FROM connections WHERE id = ?');
   // savePassword:false keeps a password out of the store; a job submitted with one
   // (Relational Migrator's default) still needs it to run, in this process only.
@@ -108,7 +123,23 @@ export function createConnectionRepo(db: Db, box: SecretBox) {
     const split = splitPassword(input.url, input.kind);
     const password = input.password ?? split.password;
     const save = input.savePassword !== false;
-    return { url: split.url, secret: save && password !== undefined ? box.encrypt(password) : null, save };
+    return { url: split.url, secret: save && password !== undefined ? box.encrypt(password) : null, save, hadUrlPassword: split.password !== undefined };
+  };
+
+  /**
+   * The password file of a create or update, checked (inside secrets.fileDir, readable)
+   * and stored as the absolute path it names; null when none. A file excludes a password
+   * given any other way and savePassword:false.
+   */
+  const passwordFileOf = (input: Pick<ConnectionInput, 'passwordFile' | 'password' | 'savePassword'>, hadUrlPassword: boolean): string | null => {
+    if (input.passwordFile === undefined || input.passwordFile === null) return null;
+    if (input.password !== undefined || hadUrlPassword) {
+      throw new SluiceError('VALIDATION_FAILED', 'body field "passwordFile" cannot be combined with a password (in "password" or in the URL): give one of them', { location: 'body', field: 'passwordFile', rule: 'exclusive' });
+    }
+    if (input.savePassword === false) {
+      throw new SluiceError('VALIDATION_FAILED', 'body field "passwordFile" cannot be combined with savePassword:false: the file is read at each use, nothing is stored', { location: 'body', field: 'passwordFile', rule: 'exclusive' });
+    }
+    return checkSecretFile(input.passwordFile, fileDir).path;
   };
 
   return {
@@ -116,10 +147,11 @@ export function createConnectionRepo(db: Db, box: SecretBox) {
       const id = crypto.randomUUID();
       const at = nowIso();
       const s = sealed(input);
+      const file = passwordFileOf(input, s.hadUrlPassword);
       db.prepare(
-        `INSERT INTO connections (id, name, kind, url, secret, save_password, options, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(id, input.name, input.kind, s.url, s.secret, s.save ? 1 : 0, JSON.stringify(input.options ?? {}), at, at);
+        `INSERT INTO connections (id, name, kind, url, secret, save_password, password_file, options, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(id, input.name, input.kind, s.url, file ? null : s.secret, s.save ? 1 : 0, file, JSON.stringify(input.options ?? {}), at, at);
       return toRecord(byId.get(id) as Raw);
     },
     get(id: string): ConnectionRecord | undefined {
@@ -140,21 +172,35 @@ export function createConnectionRepo(db: Db, box: SecretBox) {
       let url = cur.url;
       let secret = cur.secret;
       let save = cur.save_password === 1;
-      if (patch.url !== undefined || patch.kind !== undefined || patch.password !== undefined || patch.savePassword !== undefined) {
-        const s = sealed({ kind: patch.kind ?? cur.kind, url: patch.url ?? cur.url, password: patch.password, savePassword: patch.savePassword ?? save });
+      let file = cur.password_file;
+      if (patch.url !== undefined || patch.kind !== undefined || patch.password !== undefined || patch.savePassword !== undefined || patch.passwordFile !== undefined) {
+        // Naming a file turns saving on unless the patch says otherwise: the file is the saved password.
+        const savePassword = patch.savePassword ?? (typeof patch.passwordFile === 'string' ? true : save);
+        const s = sealed({ kind: patch.kind ?? cur.kind, url: patch.url ?? cur.url, password: patch.password, savePassword });
+        const newFile = passwordFileOf({ ...patch, savePassword }, s.hadUrlPassword);
         url = s.url;
         save = s.save;
-        // A new URL without a password keeps the stored one, unless saving was turned off.
-        secret = s.secret ?? (save ? cur.secret : null);
+        if (newFile !== null) {
+          file = newFile;
+          secret = null;
+        } else if (s.secret !== null || patch.passwordFile === null || !save) {
+          // A password given now (or passwordFile: null, or saving turned off) replaces the file.
+          file = null;
+          secret = s.secret ?? (save && patch.passwordFile !== null ? cur.secret : null);
+        } else {
+          // A new URL without a password keeps the stored one (or the file).
+          secret = cur.secret;
+        }
       }
       db.prepare(
-        `UPDATE connections SET name = ?, kind = ?, url = ?, secret = ?, save_password = ?, options = ?, updated_at = ? WHERE id = ?`,
+        `UPDATE connections SET name = ?, kind = ?, url = ?, secret = ?, save_password = ?, password_file = ?, options = ?, updated_at = ? WHERE id = ?`,
       ).run(
         patch.name ?? cur.name,
         patch.kind ?? cur.kind,
         url,
         secret,
         save ? 1 : 0,
+        file,
         patch.options !== undefined ? JSON.stringify(patch.options) : cur.options,
         nowIso(),
         id,
@@ -202,7 +248,11 @@ export function createConnectionRepo(db: Db, box: SecretBox) {
     resolve(id: string, suppliedPassword?: string): ConnectionSpec | undefined {
       const r = byId.get(id) as Raw | undefined;
       if (!r) return undefined;
-      const password = suppliedPassword ?? (r.secret !== null ? box.decrypt(r.secret) : held.get(id));
+      const stored = (): string | undefined => {
+        if (r.password_file !== null) return readPasswordFile(r.password_file, fileDir, { connectionId: r.id, connection: r.name });
+        return r.secret !== null ? box.decrypt(r.secret) : held.get(id);
+      };
+      const password = suppliedPassword ?? stored();
       if (password === undefined && r.save_password === 0 && hasUser(r.url)) {
         throw new SluiceError('CONNECTION_PASSWORD_REQUIRED', `Connection ${r.name} (${r.id}) keeps no password (savePassword:false): supply it with the request.`, {
           connectionId: r.id,

@@ -1,6 +1,7 @@
 /**
  * The embedded state store: one SQLite file in the data dir holding connections
- * (secrets encrypted), streams, runs, job updates, API keys and source positions.
+ * (secrets encrypted), streams, runs, job updates, API keys, source positions and
+ * the audit trail.
  */
 import type { Db } from './db';
 import { openDatabase, schemaVersion } from './db';
@@ -13,6 +14,7 @@ import { createPositionRepo } from './positions';
 import { createDeadLetterRepo } from './dead-letters';
 import { createMappingRepo } from './mappings';
 import { createRmJobRepo } from './rm-jobs';
+import { createAuditRepo } from './audit';
 import { SluiceError } from '../errors';
 
 const SECRET_CHECK = 'sluice-secret-check';
@@ -21,13 +23,15 @@ export interface StoreOptions {
   dataDir: string;
   /** base64 32 bytes; empty: <dataDir>/secret.key. */
   secretKey: string;
+  /** secrets.fileDir: the directory connection password files may be in; empty: none. */
+  secretFileDir?: string;
 }
 
 export function openStore(opts: StoreOptions) {
   const db: Db = openDatabase(opts.dataDir);
   const box = createSecretBox(loadSecretKey(opts.dataDir, opts.secretKey));
   verifySecretKey(db, box);
-  const connections = createConnectionRepo(db, box);
+  const connections = createConnectionRepo(db, box, { secretFileDir: opts.secretFileDir });
   const urlScrub = scrubConnectionUrls(db, connections);
   let closed = false;
   return {
@@ -42,6 +46,7 @@ export function openStore(opts: StoreOptions) {
     deadLetters: createDeadLetterRepo(db),
     mappings: createMappingRepo(db),
     rmJobs: createRmJobRepo(db),
+    audit: createAuditRepo(db),
     schemaVersion: () => schemaVersion(db),
     /** For /readyz: the file is open and answers a query. */
     healthy(): boolean {

@@ -135,4 +135,29 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'key expiry, password files, audit trail',
+    // Issue 21. An API key may expire; a connection's password may be read from a file
+    // (a mounted secret) at each use instead of being stored; every mutating API call
+    // leaves an audit entry (never a body: no secret can reach this table).
+    sql: `
+      ALTER TABLE api_keys ADD COLUMN expires_at TEXT;
+      ALTER TABLE connections ADD COLUMN password_file TEXT;
+      CREATE TABLE audit_log (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts          TEXT NOT NULL,
+        key_id      TEXT,                     -- NULL: no valid key was presented
+        key_role    TEXT,
+        client      TEXT NOT NULL,            -- the client's address
+        method      TEXT NOT NULL,
+        route       TEXT NOT NULL,            -- the route's pattern, e.g. /api/v1/streams/:id/start
+        target_id   TEXT,                     -- the :id of the route, or the id a create answered with
+        status      INTEGER NOT NULL,
+        error_code  TEXT,
+        request_id  TEXT
+      );
+      CREATE INDEX audit_log_by_ts ON audit_log(ts);
+    `,
+  },
 ];

@@ -14,6 +14,9 @@
  * list with credentials, a second secret parameter; POST and PATCH) goes in with a
  * password of its own, which is then searched for like the others; a password with
  * "%", "@", ":" and "/" works for the test, browsing and a Relational Migrator job.
+ * A connection whose password is read from a file (passwordFile) is searched for too.
+ * The audit trail (issue 21) is part of the search: every mutating call above is in
+ * GET /api/v1/audit and in the log as an `audit: true` line, and neither holds a password.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -43,14 +46,18 @@ test('no password appears in the logs, the API answers or the store files; saveP
   const pgNoSavePw = `pgNs-${id}#?y`;
   const myPw = `myPw-${id}@z`;
   const mongoPw = `moPw-${id}@w`;
+  const pgFilePw = `pgFi-${id}&=v`;
   // Issue 22: a password with "%", "@", ":" and "/" (URI malformed, a 500 and a FAILED job before).
   const pctPw = `p@ss:w/rd%Zq7-${id}`;
   const pctUser = `pct_${id}`;
   // Issue 22: one password per URL form sluice must split off or refuse (test/e2e is where they are searched for).
   const formPw = (n: number) => `Form${n}${{ 3: 'P@w', 7: 'P/w', 8: 'P#w', 10: 'P&w' }[n] ?? 'Pw'}${id}x`;
-  const secrets = [pgPw, pgNoSavePw, myPw, mongoPw, pctPw, ...Array.from({ length: 14 }, (_, i) => formPw(i))];
+  const secrets = [pgPw, pgNoSavePw, myPw, mongoPw, pgFilePw, pctPw, ...Array.from({ length: 14 }, (_, i) => formPw(i))];
   const pgUser = `sec_${id}`;
   const pgUser2 = `secns_${id}`;
+  const pgUser3 = `secfile_${id}`;
+  const secretsDir = tmpDataDir('sluice-secrets-files-');
+  fs.writeFileSync(path.join(secretsDir, 'pg'), `${pgFilePw}\n`, { mode: 0o600 });
   const myUser = `sec_${id}`;
   const table = `public.sec_${id}`;
   const logDir = tmpDataDir('sluice-secrets-log-');
@@ -62,6 +69,7 @@ test('no password appears in the logs, the API answers or the store files; saveP
   const mongo = await mongoDb(`sec_${id}`);
   await pg.query(`CREATE ROLE ${pgUser} LOGIN SUPERUSER PASSWORD '${pgPw}'`);
   await pg.query(`CREATE ROLE ${pgUser2} LOGIN SUPERUSER PASSWORD '${pgNoSavePw}'`);
+  await pg.query(`CREATE ROLE ${pgUser3} LOGIN SUPERUSER PASSWORD '${pgFilePw}'`);
   await my.query(`CREATE USER '${myUser}'@'%' IDENTIFIED BY '${myPw}'`);
   await my.query(`GRANT ALL PRIVILEGES ON *.* TO '${myUser}'@'%'`);
   await pg.query(`CREATE ROLE ${pctUser} LOGIN SUPERUSER PASSWORD '${pctPw}'`);
@@ -69,7 +77,7 @@ test('no password appears in the logs, the API answers or the store files; saveP
 
   const answers: string[] = [];
   const dataDir = tmpDataDir();
-  const env = { SLUICE_LOG_LEVEL: 'debug', SLUICE_KAFKA_BROKERS: stackUrls().kafka };
+  const env = { SLUICE_LOG_LEVEL: 'debug', SLUICE_KAFKA_BROKERS: stackUrls().kafka, SLUICE_SECRETS_FILE_DIR: secretsDir };
   let d: RunningDaemon = await startDaemon(dataDir, env, { adminKey: E2E_ADMIN_KEY });
   const call = async (p: string, init?: { method?: string; body?: unknown; headers?: Record<string, string> }): Promise<ApiAnswer> => {
     const r = await d.api(p, init);
@@ -98,6 +106,7 @@ test('no password appears in the logs, the API answers or the store files; saveP
     const pgNoSave = await made({ name: `pgns-${id}`, kind: 'postgresql', url: withUser(pgUrl, pgUser2, null), password: pgNoSavePw, savePassword: false });
     const myConn = await made({ name: `my-${id}`, kind: 'mysql', url: `jdbc:${withUser(myUrl, myUser, myPw)}` });
     const mongoAuth = await made({ name: `moauth-${id}`, kind: 'mongodb', url: withUser(mongoUrl, 'someone', mongoPw, `sec_${id}`) });
+    const pgFile = await made({ name: `pgfile-${id}`, kind: 'postgresql', url: withUser(pgUrl, pgUser3, null), passwordFile: path.join(secretsDir, 'pg') });
     const sinkUrl = new URL(stackUrls().mongodb);
     sinkUrl.pathname = `/sec_${id}`;
     const sink = await made({ name: `mo-${id}`, kind: 'mongodb', url: sinkUrl.toString() });
@@ -176,7 +185,9 @@ test('no password appears in the logs, the API answers or the store files; saveP
 
     // Reads, a patch that sets a password through the field, tests good and bad.
     await call('/api/v1/connections');
-    for (const c of [pgConn, pgNoSave, myConn, mongoAuth, sink]) await call(`/api/v1/connections/${c}`);
+    for (const c of [pgConn, pgNoSave, myConn, mongoAuth, sink, pgFile]) await call(`/api/v1/connections/${c}`);
+    assert.equal((await call(`/api/v1/connections/${pgFile}/test`, { method: 'POST', body: {} })).body.ok, true, 'the password file is read');
+    assert.equal((await call(`/api/v1/connections/${pgFile}/tables?table=${table.split('.')[1]}`)).status, 200);
     assert.equal((await call(`/api/v1/connections/${myConn}`, { method: 'PATCH', body: { password: myPw } })).status, 200);
     assert.equal((await call(`/api/v1/connections/${pgConn}/test`, { method: 'POST', body: {} })).body.ok, true);
     assert.equal((await call(`/api/v1/connections/${myConn}/test`, { method: 'POST', body: {} })).body.ok, true);
@@ -279,6 +290,21 @@ test('no password appears in the logs, the API answers or the store files; saveP
       assert.equal((await call(`/api/v1/streams/${s}`, { method: 'DELETE' })).status, 204);
     }
     streams.length = 0;
+
+    // The audit trail has the calls above (by their routes and targets), in the API and in the log.
+    const trail = await call('/api/v1/audit?limit=1000');
+    assert.equal(trail.status, 200);
+    const entries = trail.body.items as Array<{ method: string; route: string; targetId: string | null; status: number; keyRole: string | null }>;
+    const has = (method: string, route: string, target: string, status: number) =>
+      assert.ok(entries.some((e) => e.method === method && e.route === route && e.targetId === target && e.status === status && e.keyRole === 'admin'), `audit: ${method} ${route} ${target} ${status}`);
+    for (const c of [pgConn, pgNoSave, myConn, mongoAuth, sink, pgFile]) has('POST', '/api/v1/connections', c, 201);
+    has('PATCH', '/api/v1/connections/:id', myConn, 200);
+    has('POST', '/api/v1/streams/:id/start', s2, 400);
+    has('POST', '/api/v1/streams/:id/start', s2, 202);
+    has('POST', '/api/v1/streams/:id/verify', s2, 200);
+    has('DELETE', '/api/v1/connections/:id', pgConn, 409);
+    has('DELETE', '/api/v1/streams/:id', s2, 204);
+    assert.ok(!entries.some((e) => e.route.endsWith('/test') || e.route === '/api/v1/validate'), 'read-only calls are not audited');
     await d.stop('SIGTERM');
 
     // The store: savePassword:false left no secret at all, the others only encrypted ones.
@@ -299,11 +325,24 @@ test('no password appears in the logs, the API answers or the store files; saveP
     const logText = logs.map((f) => fs.readFileSync(f, 'utf8')).join('');
     assert.match(logText, /"level":20/, 'the log is at debug level');
     assert.match(logText, /CONNECTION_PASSWORD_REQUIRED/);
+    const auditLines = logText.split('\n').filter((l) => l.includes('"audit":true'));
+    assert.ok(auditLines.length >= 20, `${auditLines.length} audit log lines`);
+    assert.ok(auditLines.every((l) => /"level":30/.test(l)), 'audit lines at info');
+    haystacks.push(['audit log lines', Buffer.from(auditLines.join('\n'))]);
     for (const f of ['sluice.db', 'sluice.db-wal', 'sluice.db-shm']) {
       const p = path.join(dataDir, f);
       if (fs.existsSync(p)) haystacks.push([f, fs.readFileSync(p)]);
     }
     assert.ok(haystacks.some(([n]) => n === 'sluice.db'));
+    // The audit table on its own, read from the store.
+    const auditDb = new Database(path.join(dataDir, 'sluice.db'), { readonly: true });
+    try {
+      const rows = auditDb.prepare('SELECT * FROM audit_log').all();
+      assert.ok(rows.length >= 20, `${rows.length} audit rows`);
+      haystacks.push(['audit table', Buffer.from(JSON.stringify(rows))]);
+    } finally {
+      auditDb.close();
+    }
     for (const secret of secrets) {
       for (const form of forms(secret)) {
         for (const [where, hay] of haystacks) {
@@ -322,8 +361,9 @@ test('no password appears in the logs, the API answers or the store files; saveP
     if (previousLogDir === undefined) delete process.env.SLUICE_E2E_DAEMON_LOG;
     else process.env.SLUICE_E2E_DAEMON_LOG = previousLogDir;
     await pg.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+    fs.rmSync(secretsDir, { recursive: true, force: true });
     await pg.query(`DROP TABLE IF EXISTS public.pct_${id}`).catch(() => undefined);
-    for (const u of [pgUser, pgUser2, pctUser]) {
+    for (const u of [pgUser, pgUser2, pgUser3, pctUser]) {
       await pg.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [u]).catch(() => undefined);
       await pg.query(`DROP ROLE IF EXISTS ${u}`).catch(() => undefined);
     }

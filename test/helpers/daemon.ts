@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { httpRequest } from '../../src/cli/http';
 
 /** dist/src/cli/main.js, from dist/test/helpers. */
 export const CLI = path.resolve(__dirname, '../../src/cli/main.js');
@@ -17,7 +18,7 @@ export interface ApiAnswer {
 
 export interface RunningDaemon {
   proc: ChildProcess;
-  /** http://host:port of the API. */
+  /** http://host:port of the API (https:// with api.tls). */
   base: string;
   dataDir: string;
   output: () => string;
@@ -41,7 +42,7 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
 export async function startDaemon(
   dataDir: string,
   extra: Record<string, string | undefined> = {},
-  opts: { args?: string[]; nodeArgs?: string[]; timeoutMs?: number; adminKey?: string } = {},
+  opts: { args?: string[]; nodeArgs?: string[]; timeoutMs?: number; adminKey?: string; /** PEM file of the CA of an HTTPS API. */ ca?: string } = {},
 ): Promise<RunningDaemon> {
   const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, ...(opts.args ?? ['start'])], {
     env: cleanEnv({ SLUICE_DATA_DIR: dataDir, ...(opts.adminKey ? { SLUICE_ADMIN_KEY: opts.adminKey } : {}), ...extra }),
@@ -63,7 +64,7 @@ export async function startDaemon(
   const timeoutMs = opts.timeoutMs ?? 10000;
   const base = await new Promise<string>((resolve, reject) => {
     const timer = setInterval(() => {
-      const m = /"api":"(http:\/\/[^"]+)".*"msg":"sluice started"/.exec(out);
+      const m = /"api":"(https?:\/\/[^"]+)".*"msg":"sluice started"/.exec(out);
       if (m?.[1]) {
         clearInterval(timer);
         resolve(m[1]);
@@ -79,7 +80,12 @@ export async function startDaemon(
     const key = init.key ?? opts.adminKey;
     if (key) headers['x-api-key'] = key;
     if (init.body !== undefined) headers['content-type'] = 'application/json';
-    const r = await fetch(base + pathname, { method: init.method ?? 'GET', headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+    const body = init.body === undefined ? undefined : JSON.stringify(init.body);
+    if (base.startsWith('https:')) {
+      const r = await httpRequest(base + pathname, { method: init.method ?? 'GET', headers, body, ca: opts.ca ? fs.readFileSync(opts.ca) : undefined, timeoutMs: 120_000 });
+      return { status: r.status, body: r.text ? JSON.parse(r.text) : undefined };
+    }
+    const r = await fetch(base + pathname, { method: init.method ?? 'GET', headers, body });
     const text = await r.text();
     return { status: r.status, body: text ? JSON.parse(text) : undefined };
   };

@@ -96,10 +96,14 @@ export interface KafkaSaslUser {
  * for FerretDB put a `TcpProxy` listening on 127.0.0.2 in front of it. `untrustedCa` signed
  * nothing the stack serves (the "unknown CA" case); `otherHostCert`/`Key` is a certificate
  * signed by `ca` for another host name, for a TLS server a test runs itself; `clientCert`/`Key`
- * is a client certificate signed by `ca` (Kafka verifies one when sent).
+ * is a client certificate signed by `ca` (Kafka verifies one when sent); `serverCert`/`Key` is
+ * the certificate the stack's servers serve (127.0.0.1, localhost), for a TLS server a test
+ * runs itself that clients reach by that name (the daemon's HTTPS API).
  */
 export function tlsStack(): {
   ca: string;
+  serverCert: string;
+  serverKey: string;
   untrustedCa: string;
   clientCert: string;
   clientKey: string;
@@ -111,6 +115,8 @@ export function tlsStack(): {
 } {
   return {
     ca: required('SLUICE_TEST_TLS_CA'),
+    serverCert: required('SLUICE_TEST_TLS_SERVER_CERT'),
+    serverKey: required('SLUICE_TEST_TLS_SERVER_KEY'),
     untrustedCa: required('SLUICE_TEST_TLS_UNTRUSTED_CA'),
     clientCert: required('SLUICE_TEST_TLS_CLIENT_CERT'),
     clientKey: required('SLUICE_TEST_TLS_CLIENT_KEY'),

@@ -129,8 +129,8 @@ cmd_status() {
       "$all" "$up_pg" "$up_my" "$up_ka" "$up_fe" "$up_pr" "$up_re" "$up_kc"
     printf '"stateDir":%s,"prometheusTargets":%s,"promtool":%s,' \
       "$($j "$STATE_DIR")" "$($j "$PROM_TARGETS")" "$($j "$(prometheus_promtool)")"
-    printf '"tls":{"ca":%s,"untrustedCa":%s,"clientCert":%s,"clientKey":%s,"otherHostCert":%s,"otherHostKey":%s,"wrongHost":%s,"postgres":%s,"mysql":%s,"mongodb":%s,"kafka":%s,"kafkaWrongHost":%s},' \
-      "$($j "$TLS_CA")" "$($j "$TLS_DIR/untrusted-ca.pem")" "$($j "$TLS_DIR/client.pem")" "$($j "$TLS_DIR/client-key.pem")" \
+    printf '"tls":{"ca":%s,"serverCert":%s,"serverKey":%s,"untrustedCa":%s,"clientCert":%s,"clientKey":%s,"otherHostCert":%s,"otherHostKey":%s,"wrongHost":%s,"postgres":%s,"mysql":%s,"mongodb":%s,"kafka":%s,"kafkaWrongHost":%s},' \
+      "$($j "$TLS_CA")" "$($j "$TLS_CERT")" "$($j "$TLS_KEY")" "$($j "$TLS_DIR/untrusted-ca.pem")" "$($j "$TLS_DIR/client.pem")" "$($j "$TLS_DIR/client-key.pem")" \
       "$($j "$TLS_DIR/other-host.pem")" "$($j "$TLS_DIR/other-host-key.pem")" "$($j "$TLS_WRONG_HOST")" \
       "$($j "$PG_URL")" "$($j "$MARIADB_URL")" "$($j "$(ferretdb_tls_url)")" \
       "$($j "127.0.0.1:$KAFKA_SASL_PORT")" "$($j "$TLS_WRONG_HOST:$KAFKA_SASL_ALT_PORT")"

@@ -21,6 +21,7 @@ const connectionSchema = {
     kind: { type: 'string', enum: [...CONNECTION_KINDS] },
     url: { type: 'string', description: 'Without its password' },
     hasPassword: { type: 'boolean' },
+    passwordFile: { type: ['string', 'null'], description: 'The file the password is read from at each use (its content is never shown)' },
     savePassword: { type: 'boolean' },
     options: { type: 'object', additionalProperties: true },
     createdAt: { type: 'string' },
@@ -39,6 +40,14 @@ const bodyProperties = {
       'postgresql://…, mysql://…, jdbc:…, mongodb://host[,host…]/db, mongodb+srv://…/db, or host:port,… for kafka (no credentials). Percent-encode reserved characters in the user and password; the password is split off and stored apart, or the URL refused with CONNECTION_URL_INVALID (README, "Security").',
   },
   password: { type: 'string', maxLength: 4096, writeOnly: true },
+  passwordFile: {
+    type: ['string', 'null'],
+    minLength: 1,
+    maxLength: 4096,
+    description:
+      'Instead of a password: a file holding it (e.g. /run/secrets/pg, a mounted Docker or Kubernetes secret), read each time the connection is used, so a rotated secret needs no API call. ' +
+      'It must lie inside the directory the daemon allows (secrets.fileDir, SLUICE_SECRETS_FILE_DIR), after symbolic links; a relative path is taken from there. null (PATCH) drops it.',
+  },
   savePassword: { type: 'boolean', default: true },
   options: { type: 'object', additionalProperties: true },
 } as const;
@@ -70,7 +79,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
         tags: ['connections'],
         summary: 'Create a connection',
         body: { type: 'object', additionalProperties: false, required: ['name', 'kind', 'url'], properties: bodyProperties },
-        response: { 201: connectionSchema, ...errorResponses('CONNECTION_NAME_TAKEN', 'CONNECTION_URL_INVALID') },
+        response: { 201: connectionSchema, ...errorResponses('CONNECTION_NAME_TAKEN', 'CONNECTION_URL_INVALID', 'SECRET_FILE_NOT_ALLOWED', 'SECRET_FILE_UNREADABLE') },
       },
     },
     async (req, reply) => {
@@ -95,7 +104,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
         summary: 'Change a connection (fields not sent stay as they are)',
         params: idParams,
         body: { type: 'object', additionalProperties: false, minProperties: 1, properties: bodyProperties },
-        response: { 200: connectionSchema, ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_NAME_TAKEN', 'CONNECTION_URL_INVALID') },
+        response: { 200: connectionSchema, ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_NAME_TAKEN', 'CONNECTION_URL_INVALID', 'SECRET_FILE_NOT_ALLOWED', 'SECRET_FILE_UNREADABLE') },
       },
     },
     async (req) => {
@@ -141,7 +150,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
               },
             },
           },
-          ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_PASSWORD_REQUIRED'),
+          ...errorResponses('CONNECTION_NOT_FOUND', 'CONNECTION_PASSWORD_REQUIRED', 'SECRET_FILE_UNREADABLE'),
         },
       },
     },

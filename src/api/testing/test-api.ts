@@ -33,7 +33,7 @@ export interface TestApi {
 export async function startTestApi(env: Record<string, string> = {}, opts: { logger?: Logger } = {}): Promise<TestApi> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-api-'));
   const { config } = loadConfig({ env: { SLUICE_DATA_DIR: dataDir, ...env } });
-  const store = openStore({ dataDir, secretKey: '' });
+  const store = openStore({ dataDir, secretKey: '', secretFileDir: config.secrets.fileDir });
   const admin = store.apiKeys.create('admin', 'admin').key;
   const mem = createMemoryConnectors();
   const registry = createRegistry();
