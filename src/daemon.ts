@@ -20,7 +20,7 @@ import { builtinRegistry } from './runtime/builtin-connectors';
 import { secretOptionsOf } from './runtime/run-options';
 import { STREAM_STATES } from './runtime/lifecycle';
 import { VERSION } from './version';
-import { createTransport } from './transport';
+import { transportEnds } from './transport';
 import type { KafkaSettings } from './transport/kafka/settings';
 import { kafkaConnectionSettings } from './transport/kafka/options';
 import type { StreamSpec } from './core';
@@ -70,7 +70,7 @@ export async function startDaemon(config: SluiceConfig, logger: Logger): Promise
     defaultTransport: kafkaBrokers(config).length ? 'kafka' : 'direct',
     meter: (stream) => metrics.meter(stream),
     forget: (streamId) => void metrics.forget(streamId).catch((err: unknown) => logger.error({ err, streamId }, 'could not drop the metrics of a deleted stream')),
-    transportFactory: (kind, args) => createTransport(kind, { ...args, kafka: kafkaSettings(config, store, args.stream) }),
+    transports: (kind, stream) => transportEnds(kind, stream, { kafka: kafkaSettings(config, store, stream) }),
   });
   supervisor.on(SUPERVISOR_EVENTS.STATE, (e: { streamId: string; state: string }) => {
     for (const s of STREAM_STATES) metrics.streamState.set({ stream: e.streamId, state: s }, s === e.state ? 1 : 0);

@@ -7,7 +7,9 @@ import { SluiceError } from '../../src/errors';
 import type { StreamSpec } from '../../src/core';
 import { databaseFromUrl, describeUrl, effectiveDecimalMode, effectiveWriteConcern, parseOptions, type ServerInfo } from './client';
 import { AttemptTimeoutError, classify } from './failures';
-import { backoffDelay, collectionFor, MongoSink } from './sink';
+import { MongoSink } from './sink';
+import { backoffDelay } from './connection';
+import { collectionFor } from './targets';
 import { mongodbConnector } from './index';
 
 test('the URL path names the database', () => {

@@ -21,7 +21,8 @@
 import type { ConnectorModule } from '../../src/core';
 import { testConnection } from './check';
 import { mongodbOptions } from './options';
-import { createMongoSink, previewConversion } from './sink';
+import { createMongoSink } from './sink';
+import { previewConversion } from './preview';
 import { verify } from './verify';
 
 export const mongodbConnector: ConnectorModule = {
@@ -35,4 +36,5 @@ export const mongodbConnector: ConnectorModule = {
 };
 
 export default mongodbConnector;
-export { MongoSink, collectionFor } from './sink';
+export { MongoSink } from './sink';
+export { collectionFor } from './targets';

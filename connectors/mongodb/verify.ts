@@ -20,7 +20,7 @@ import { keyOf, jsonRow, jsonValue, type Row, type StreamSpec, type TableRef, ty
 import { SluiceError, isSluiceError } from '../../src/errors';
 import { ConversionError, convertRow, documentId, type ConvertOptions } from './bson';
 import { guardedClient, databaseFromUrl, detectServer, effectiveDecimalMode, parseOptions } from './client';
-import { collectionFor, mapOptionsFor, sinkMapping } from './sink';
+import { collectionFor, mapOptionsFor, sinkMapping } from './targets';
 import {
   buildEmbedded,
   childrenOf,

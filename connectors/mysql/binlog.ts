@@ -20,8 +20,8 @@
  * SOURCE_SCHEMA_CHANGED instead of shifting values into the wrong columns. See
  * README.md for what this does and does not catch.
  *
- * Back-pressure: events are queued and the binlog socket paused (mysql's
- * Connection.pause) above HIGH_WATER rows, resumed below LOW_WATER. Rows, not
+ * Back-pressure: events are queued (src/source-kit's ChangeQueue) and the binlog
+ * socket paused (mysql's Connection.pause) above HIGH_WATER rows, resumed below LOW_WATER. Rows, not
  * events: one row event of a multi-row statement holds tens of rows.
  *
  * Reconnect: a lost connection (server restart, network) is retried with backoff
@@ -29,16 +29,17 @@
  * transaction that was in flight are dropped and read again.
  */
 import { createRequire } from 'node:module';
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { keyOf, sameKey, type ChangeEvent, type ConnectorContext, type EventBatch, type Row, type BinlogPosition } from '../../src/core';
 import { SluiceError } from '../../src/errors';
+import { ChangeQueue } from '../../src/source-kit/change-queue';
 import { buildSchema, readColumns, type TableMeta } from './catalog';
 import { connect, isUnreachable, toSourceError, type Conn, type MysqlConfig } from './naming';
 import { decodeRow, sourceInfo } from './rows';
 import { patchZongji } from './binlog-values';
 import { changesShape, isBefore, lastShapeChanges, type BinlogPoint } from './ddl-history';
 import type { TypeOptions } from './types';
+import { isDdl, tableMapMismatch, type ZongJi, type ZongJiEvent } from './zongji';
 
 export interface BinlogOptions {
   config: MysqlConfig;
@@ -53,79 +54,6 @@ export interface BinlogOptions {
   reconnectTimeoutMs: number;
 }
 
-/** A replica server_id per stream, stable across restarts, away from small hand-picked ids. */
-export function serverIdFor(streamId: string): number {
-  return 100_000 + (createHash('sha1').update(streamId).digest().readUInt32BE(0) % 2_000_000_000);
-}
-
-// Binlog column type codes each information_schema DATA_TYPE may appear as in a table map.
-const BINLOG_TYPES: Record<string, number[]> = {
-  tinyint: [1], smallint: [2], mediumint: [9], int: [3], integer: [3], bigint: [8],
-  float: [4], double: [5], real: [5], decimal: [246, 0], numeric: [246, 0],
-  date: [10, 14], datetime: [12, 18], timestamp: [7, 17], time: [11, 19], year: [13], bit: [16],
-  varchar: [15, 253], varbinary: [15, 253], char: [254, 15], binary: [254], enum: [254, 247], set: [254, 248],
-  tinytext: [252], text: [252], mediumtext: [252], longtext: [252], tinyblob: [252], blob: [252], mediumblob: [252], longblob: [252],
-  json: [245, 252], geometry: [255],
-};
-
-/** Why a table map and a schema disagree, or null when they agree. */
-export function tableMapMismatch(columnTypes: number[], t: Pick<TableMeta, 'columns'>): string | null {
-  if (columnTypes.length !== t.columns.length) {
-    return `the binlog row has ${columnTypes.length} columns, the table now has ${t.columns.length}`;
-  }
-  for (let i = 0; i < columnTypes.length; i++) {
-    const c = t.columns[i]!;
-    const allowed = BINLOG_TYPES[c.dataType];
-    if (allowed && !allowed.includes(columnTypes[i]!)) {
-      return `column ${i + 1} is binlog type ${columnTypes[i]} in the event but ${c.columnType} (${c.name}) in the table now`;
-    }
-  }
-  return null;
-}
-
-interface ZongJiEvent {
-  getEventName(): string;
-  nextPosition: number;
-  timestamp: number;
-  // rotate
-  binlogName?: string;
-  position?: number;
-  // query
-  query?: string;
-  schema?: string;
-  // rows
-  tableId?: number;
-  rows?: Array<Record<string, unknown> | { before: Record<string, unknown>; after: Record<string, unknown> }>;
-  // tablemap
-  schemaName?: string;
-  tableName?: string;
-  columnTypes?: number[];
-  xid?: number;
-  /** Set by us as the event is parsed: the schema its table map was checked against. */
-  meta?: TableMeta | undefined;
-  /** Set by us: a DDL naming the table follows this row event in the binlog, at this point. */
-  writtenBefore?: BinlogPoint;
-}
-
-/** Statements that are neither transaction control nor MariaDB's comment-only dummy events. */
-export function isDdl(query: string): boolean {
-  const q = query.trimStart();
-  return q !== '' && !q.startsWith('#') && !/^(BEGIN|COMMIT|XA\s|ROLLBACK|SAVEPOINT)/i.test(q);
-}
-
-interface ZongJi {
-  on(event: 'binlog', cb: (e: ZongJiEvent) => void): void;
-  on(event: 'error', cb: (e: Error) => void): void;
-  on(event: 'ready' | 'stopped', cb: () => void): void;
-  start(options: Record<string, unknown>): void;
-  stop(): void;
-  tableMap: Record<number, unknown>;
-  /** The file being read (zongji follows rotate events in it). */
-  options: { filename: string };
-  connection: { pause(): void; resume(): void };
-  _fetchTableInfo(event: ZongJiEvent, next: () => void): void;
-}
-
 type Item = { kind: 'event'; e: ZongJiEvent } | { kind: 'error'; error: unknown } | { kind: 'tick' } | { kind: 'end' };
 
 const req = createRequire(__filename);
@@ -133,10 +61,22 @@ const req = createRequire(__filename);
 const rowsIn = (item: Item): number => (item.kind === 'event' ? Math.max(1, item.e.rows?.length ?? 0) : 1);
 
 export class BinlogStream {
+  static readonly HIGH_WATER = 5000;
+  static readonly LOW_WATER = 1000;
   readonly #opts: BinlogOptions;
-  readonly #queue: Item[] = [];
-  /** Rows (one for an event without rows) in the queue. */
-  #queuedRows = 0;
+  /** Weighted by rows (one for an event without rows). */
+  readonly #queue = new ChangeQueue<Item>({
+    high: BinlogStream.HIGH_WATER,
+    low: BinlogStream.LOW_WATER,
+    weight: rowsIn,
+    pause: () => this.#zongji?.connection.pause(),
+    // Not while zongji waits for a table map's columns: a row event parsed before they
+    // are installed finds no table map and zongji drops it silently as "filtered".
+    // zongji resumes the socket itself once the look-up is done.
+    resume: () => {
+      if (!this.#fetching) this.#zongji?.connection.resume();
+    },
+  });
   /** Schema in force per binlog table id (set when its table map was checked). */
   readonly #byTableId = new Map<number, TableMeta>();
   /** Current schema per captured table, replaced when a table map shows a new shape. */
@@ -147,14 +87,10 @@ export class BinlogStream {
   readonly #altered = new Map<string, BinlogPoint>();
   #zongji: ZongJi | null = null;
   #meta: Conn | null = null;
-  #wake: (() => void) | null = null;
-  #paused = false;
   /** zongji has paused the socket itself while our table-map look-up runs. */
   #fetching = false;
   #closed = false;
   #timer: NodeJS.Timeout | null = null;
-  static readonly HIGH_WATER = 5000;
-  static readonly LOW_WATER = 1000;
 
   constructor(opts: BinlogOptions) {
     this.#opts = opts;
@@ -163,36 +99,7 @@ export class BinlogStream {
   }
 
   get backlog(): { queued: number; paused: boolean } {
-    return { queued: this.#queuedRows, paused: this.#paused };
-  }
-
-  #push(item: Item): void {
-    if (this.#closed) return;
-    this.#queue.push(item);
-    this.#queuedRows += rowsIn(item);
-    if (this.#queuedRows >= BinlogStream.HIGH_WATER) {
-      this.#paused = true;
-      this.#zongji?.connection.pause();
-    }
-    this.#wake?.();
-    this.#wake = null;
-  }
-
-  async #take(signal: AbortSignal): Promise<Item> {
-    while (this.#queue.length === 0) {
-      if (signal.aborted || this.#closed) return { kind: 'end' };
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
-    const item = this.#queue.shift()!;
-    this.#queuedRows -= rowsIn(item);
-    if (this.#paused && this.#queuedRows <= BinlogStream.LOW_WATER) {
-      this.#paused = false;
-      // Not while zongji waits for a table map's columns: a row event parsed before they
-      // are installed finds no table map and zongji drops it silently as "filtered".
-      // zongji resumes the socket itself once the look-up is done.
-      if (!this.#fetching) this.#zongji?.connection.resume();
-    }
-    return item;
+    return this.#queue.backlog;
   }
 
   /** Checks a table map against the schema we hold (re-reading it once), or stops the stream. */
@@ -243,7 +150,7 @@ export class BinlogStream {
       dateStrings: true,
     });
     // zongji pauses the socket before calling this and resumes it in `next`; our own
-    // back-pressure must neither resume it meanwhile (see #take) nor be undone by that resume.
+    // back-pressure must neither resume it meanwhile (see the queue's resume) nor be undone by that resume.
     zj._fetchTableInfo = (e, next) => {
       this.#fetching = true;
       this.#onTableMap(e).then(
@@ -256,11 +163,11 @@ export class BinlogStream {
           };
           if (this.#zongji === zj) this.#fetching = false;
           next();
-          if (this.#paused && this.#zongji === zj) zj.connection.pause();
+          if (this.#queue.paused && this.#zongji === zj) zj.connection.pause();
         },
         // No next(): zongji stays paused; the stream ends with this error.
         (error: unknown) => {
-          if (this.#zongji === zj) this.#push({ kind: 'error', error });
+          if (this.#zongji === zj) this.#queue.push({ kind: 'error', error });
         },
       );
     };
@@ -283,10 +190,10 @@ export class BinlogStream {
           if (changesShape(e.query ?? '', e.schema || null, t.ref)) this.#altered.set(`${t.ref.schema}.${t.ref.table}`, { file: zj.options.filename, pos: e.nextPosition });
         }
       }
-      this.#push({ kind: 'event', e });
+      this.#queue.push({ kind: 'event', e });
     });
     zj.on('error', (error) => {
-      if (this.#zongji === zj) this.#push({ kind: 'error', error });
+      if (this.#zongji === zj) this.#queue.push({ kind: 'error', error });
     });
     const includeSchema: Record<string, string[]> = {};
     for (const t of o.tables) (includeSchema[t.ref.schema] ??= []).push(t.ref.table);
@@ -304,7 +211,6 @@ export class BinlogStream {
     const zj = this.#zongji;
     this.#zongji = null;
     this.#fetching = false;
-    this.#paused = false;
     if (!zj) return;
     try {
       zj.stop();
@@ -320,7 +226,7 @@ export class BinlogStream {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
-    this.#wake?.();
+    this.#queue.close();
     this.#stopZongji();
     await this.#meta?.end().catch(() => undefined);
     this.#meta = null;
@@ -328,14 +234,13 @@ export class BinlogStream {
 
   async *batches(from: BinlogPosition, signal: AbortSignal): AsyncGenerator<EventBatch> {
     const o = this.#opts;
-    signal.addEventListener('abort', () => this.#wake?.(), { once: true });
     this.#meta = await connect(o.config);
     // Before reading: rows written before a later DDL naming their table are refused.
     this.#horizon = await lastShapeChanges(this.#meta, from, o.tables.map((t) => t.ref)).catch((err: unknown) => {
       throw toSourceError(err, 'listing DDL statements in the binlog (SHOW BINLOG EVENTS)', { file: from.file, position: from.pos });
     });
     this.#startZongji(from);
-    this.#timer = setInterval(() => this.#push({ kind: 'tick' }), Math.max(50, Math.min(o.heartbeatIntervalMs, 5000)));
+    this.#timer = setInterval(() => this.#queue.push({ kind: 'tick' }), Math.max(50, Math.min(o.heartbeatIntervalMs, 5000)));
 
     let file = from.file;
     /** The last commit boundary read: where a reconnect restarts. */
@@ -367,7 +272,7 @@ export class BinlogStream {
     yield { events: [], position: { file: from.file, pos: from.pos, gtid: from.gtid } };
 
     for (;;) {
-      const item = await this.#take(signal);
+      const item = (await this.#queue.take(signal)) ?? { kind: 'end' };
       if (item.kind === 'end') return;
       if (item.kind === 'error') {
         if (!isUnreachable(item.error) || this.#closed) throw toSourceError(item.error, 'reading the binlog', { file, position: committed.pos });
@@ -375,8 +280,7 @@ export class BinlogStream {
         events = events.slice(0, eventsAtCommit);
         inTx = false;
         this.#stopZongji();
-        this.#queue.length = 0;
-        this.#queuedRows = 0;
+        this.#queue.reset();
         o.logger.warn({ err: item.error, file: committed.file, pos: committed.pos }, 'binlog connection lost; reconnecting');
         await this.#reconnect(committed, signal);
         file = committed.file;
@@ -437,7 +341,7 @@ export class BinlogStream {
         default:
           break;
       }
-      const idle = this.#queue.length === 0;
+      const idle = this.#queue.items.length === 0;
       if (position && !inTx && eventsAtCommit > 0 && (idle || events.length >= o.maxBatch)) yield cut();
     }
   }

@@ -1,18 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Decimal, type ConnectionSpec, type RowQuery } from '../../src/core';
-import { isSluiceError } from '../../src/errors';
 import { mysqlConnector } from '.';
 import { admin, database, logger, mysqlUrl, skipReason, tableName } from './test-support';
+import { errorCode as code } from '../../test/helpers/source-driver';
 
 const skip = skipReason();
 const conn = (url = mysqlUrl()!): ConnectionSpec => ({ id: 'my', name: 'my', kind: 'mysql', url, options: {} });
-const code = (c: string, field?: Record<string, unknown>) => (err: unknown) => {
-  assert.ok(isSluiceError(err), String(err));
-  assert.equal(err.code, c, err.message);
-  for (const [k, v] of Object.entries(field ?? {})) assert.equal(err.detail[k], v, `${k} in ${JSON.stringify(err.detail)}`);
-  return true;
-};
 
 test('describeTable: columns with types, nullability, composite primary key and foreign keys; readRows pages, filters and sorts (MariaDB)', { skip, timeout: 60_000 }, async () => {
   const db = await admin();

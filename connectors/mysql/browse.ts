@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { ConnectionSpec, Row, RowQuery, TableInfo, TableRef, TableSchema } from '../../src/core';
 import { SluiceError, isSluiceError } from '../../src/errors';
 import { compileWhere } from '../../src/transform/where';
-import { checkRowQuery } from '../../src/source-kit/read-rows';
+import { checkRowQuery, refusedClause } from '../../src/source-kit/read-rows';
 import { buildSchema, readColumns, type TableMeta } from './catalog';
 import { clientConfig, connect, ident, qualified, toSourceError, type Conn } from './naming';
 import { decodeRow } from './rows';
@@ -109,12 +109,7 @@ export async function readRows(connection: ConnectionSpec, table: TableRef, quer
       const code = (err as { code?: unknown }).code;
       const privileges = typeof code === 'string' && /ACCESS_DENIED/.test(code);
       if (where && typeof sqlState === 'string' && CLAUSE_SQLSTATE.test(sqlState) && !privileges && !isSluiceError(err)) {
-        throw new SluiceError('FILTER_CLAUSE_INVALID', `where ${JSON.stringify(query.where)}: the server refused it: ${(err as Error).message}`, {
-          table: name,
-          clause: query.where,
-          part: query.where,
-          sqlState,
-        }, { cause: err });
+        throw refusedClause(query, name, 'the server', err, { sqlState });
       }
       throw err;
     }

@@ -5,12 +5,12 @@
  * types.ts / binlog-values.ts for the value mapping.
  */
 import type { Logger } from 'pino';
-import { isSluiceError } from '../../src/errors';
 import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, StreamSpec, TableRef, TestReport } from '../../src/core';
 import { describeTables, missingPrivileges, serverInfo } from './catalog';
 import { DEFAULT_TYPE_OPTIONS } from './types';
 import { tableChecks } from '../../src/source-kit/table-checks';
-import { clientConfig, connect } from './naming';
+import { testConnection } from '../../src/source-kit/connection-test';
+import { clientConfig, connect, type Conn } from './naming';
 import { MysqlSource } from './source';
 import { describeTable, readRows } from './browse';
 import { mysqlOptions } from './options';
@@ -18,73 +18,61 @@ import { mysqlOptions } from './options';
 export { MysqlSource } from './source';
 
 async function test(connection: ConnectionSpec, logger: Logger): Promise<TestReport> {
-  const checks: CheckResult[] = [];
-  let conn;
-  let database: string;
-  try {
-    const config = clientConfig(connection.url, connection.options);
-    database = config.database;
-    conn = await connect(config);
-  } catch (err) {
-    logger.debug({ err }, 'mysql connection test: unreachable');
-    return {
-      reachable: false,
-      checks: [{
-        name: 'reachable',
-        ok: false,
-        ...(isSluiceError(err) ? { code: err.code } : {}),
-        message: (err as Error).message,
-        suggestion: 'Check that MySQL/MariaDB is up and that host, port, database, user and password in the url are right.',
-      }],
-    };
-  }
-  try {
-    checks.push({ name: 'reachable', ok: true, message: 'connected' });
-    const s = await serverInfo(conn);
-    const product = `${s.mariadb ? 'MariaDB' : 'MySQL'} ${s.version}`;
-    checks.push({ name: 'version', ok: true, message: product });
-    const logBin = s.logBin.toUpperCase() === 'ON' || s.logBin === '1';
-    checks.push({
-      name: 'log_bin',
-      ok: logBin,
-      message: `log_bin is ${s.logBin}`,
-      ...(logBin ? {} : { suggestion: 'Enable the binary log: set log_bin (e.g. log_bin = mysql-bin) in my.cnf and restart the server.' }),
-    });
-    checks.push({
-      name: 'binlog_format',
-      ok: s.binlogFormat.toUpperCase() === 'ROW',
-      message: `binlog_format is ${s.binlogFormat}`,
-      ...(s.binlogFormat.toUpperCase() === 'ROW' ? {} : { suggestion: 'Set binlog_format = ROW in my.cnf (or SET GLOBAL binlog_format = ROW) and restart the server.' }),
-    });
-    checks.push({
-      name: 'binlog_row_image',
-      ok: s.binlogRowImage.toUpperCase() === 'FULL',
-      message: `binlog_row_image is ${s.binlogRowImage}`,
-      ...(s.binlogRowImage.toUpperCase() === 'FULL' ? {} : { suggestion: 'Set binlog_row_image = FULL in my.cnf (or SET GLOBAL binlog_row_image = FULL): updates must carry whole rows.' }),
-    });
-    checks.push({
-      name: 'server_id',
-      ok: s.serverId > 0,
-      message: `server_id is ${s.serverId}`,
-      ...(s.serverId > 0 ? {} : { suggestion: 'Set a non-zero server_id in my.cnf and restart the server; a server with server_id 0 refuses replicas.' }),
-    });
-    const missing = await missingPrivileges(conn, database);
-    checks.push({
-      name: 'privileges',
-      ok: missing.length === 0,
-      message: missing.length === 0 ? 'REPLICATION SLAVE, REPLICATION CLIENT and SELECT granted' : `missing ${missing.join(', ')}`,
-      detail: { missing },
-      ...(missing.length === 0
-        ? {}
-        : { suggestion: `GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO <user>; GRANT SELECT ON ${database}.* TO <user>;` }),
-    });
-    return { reachable: true, version: product, checks };
-  } catch (err) {
-    checks.push({ name: 'query', ok: false, message: (err as Error).message, suggestion: 'The server answered but a catalog query failed; check the user\'s privileges.' });
-    return { reachable: true, checks };
-  } finally {
-    await conn.end().catch(() => undefined);
-  }
+  let database = '';
+  return testConnection({
+    product: 'MySQL/MariaDB',
+    logger,
+    connect: async () => {
+      const config = clientConfig(connection.url, connection.options);
+      database = config.database;
+      return connect(config);
+    },
+    end: (conn) => conn.end(),
+    run: (conn, checks) => checkServer(conn, database, checks),
+  });
+}
+
+/** What binlog CDC needs of the server: the binary log on, in ROW format with FULL images, a server_id, the privileges. */
+async function checkServer(conn: Conn, database: string, checks: CheckResult[]): Promise<string> {
+  const s = await serverInfo(conn);
+  const product = `${s.mariadb ? 'MariaDB' : 'MySQL'} ${s.version}`;
+  checks.push({ name: 'version', ok: true, message: product });
+  const logBin = s.logBin.toUpperCase() === 'ON' || s.logBin === '1';
+  checks.push({
+    name: 'log_bin',
+    ok: logBin,
+    message: `log_bin is ${s.logBin}`,
+    ...(logBin ? {} : { suggestion: 'Enable the binary log: set log_bin (e.g. log_bin = mysql-bin) in my.cnf and restart the server.' }),
+  });
+  checks.push({
+    name: 'binlog_format',
+    ok: s.binlogFormat.toUpperCase() === 'ROW',
+    message: `binlog_format is ${s.binlogFormat}`,
+    ...(s.binlogFormat.toUpperCase() === 'ROW' ? {} : { suggestion: 'Set binlog_format = ROW in my.cnf (or SET GLOBAL binlog_format = ROW) and restart the server.' }),
+  });
+  checks.push({
+    name: 'binlog_row_image',
+    ok: s.binlogRowImage.toUpperCase() === 'FULL',
+    message: `binlog_row_image is ${s.binlogRowImage}`,
+    ...(s.binlogRowImage.toUpperCase() === 'FULL' ? {} : { suggestion: 'Set binlog_row_image = FULL in my.cnf (or SET GLOBAL binlog_row_image = FULL): updates must carry whole rows.' }),
+  });
+  checks.push({
+    name: 'server_id',
+    ok: s.serverId > 0,
+    message: `server_id is ${s.serverId}`,
+    ...(s.serverId > 0 ? {} : { suggestion: 'Set a non-zero server_id in my.cnf and restart the server; a server with server_id 0 refuses replicas.' }),
+  });
+  const missing = await missingPrivileges(conn, database);
+  checks.push({
+    name: 'privileges',
+    ok: missing.length === 0,
+    message: missing.length === 0 ? 'REPLICATION SLAVE, REPLICATION CLIENT and SELECT granted' : `missing ${missing.join(', ')}`,
+    detail: { missing },
+    ...(missing.length === 0
+      ? {}
+      : { suggestion: `GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO <user>; GRANT SELECT ON ${database}.* TO <user>;` }),
+  });
+  return product;
 }
 
 /** The base tables of the connection's database, for table patterns. */

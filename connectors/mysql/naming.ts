@@ -9,7 +9,7 @@
 import mysql from 'mysql';
 import { SluiceError, isSluiceError, type ErrorContext } from '../../src/errors';
 import { mysqlConnectionOptions } from './options';
-import { parseConnectionUrl } from '../../src/connection-url';
+import { sourceAddress } from '../../src/source-kit/source-url';
 
 export interface MysqlConfig {
   host: string;
@@ -23,21 +23,13 @@ export interface MysqlConfig {
 
 /** `mysql://user:pass@host:port/db`, `mariadb://…` or `jdbc:mysql://host:port/db?user=…&password=…`. */
 export function clientConfig(url: string, options: Record<string, unknown> = {}): MysqlConfig {
-  // The one URL parser (src/connection-url.ts): the same reading of every form as the store's.
-  const u = parseConnectionUrl(url, 'mysql');
-  if (!u.database) {
-    throw new SluiceError('SOURCE_CONFIG_INVALID', 'the connection url names no database', {}, {
-      suggestion: 'Add the database to the url path: mysql://host:port/<database>',
-    });
-  }
-  const q = new Map(u.params.map((p) => [p.name, p.value]));
-  const user = u.user || undefined;
-  const password = u.password || undefined;
-  const ssl = q.get('ssl') === 'true' || q.get('useSSL') === 'true';
-  const host = u.hosts[0];
+  // The one URL parser (src/connection-url.ts), through what both sources read of it.
+  const u = sourceAddress(url, 'mysql', 3306);
+  const { user, password } = u;
+  const ssl = u.params.get('ssl') === 'true' || u.params.get('useSSL') === 'true';
   return {
-    host: host ? host.host.replace(/^\[|\]$/g, '') : '127.0.0.1',
-    port: host?.port ?? 3306,
+    host: u.host,
+    port: u.port,
     database: u.database,
     ...(user ? { user } : {}),
     ...(password ? { password } : {}),

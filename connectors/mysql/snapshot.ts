@@ -26,26 +26,17 @@
  * recorded position must still exist when CDC starts (expire_logs_days /
  * binlog_expire_logs_seconds longer than the snapshot).
  */
-import type { Logger } from 'pino';
-import { chunkProgressOf, keyOf, snapshotChunkOf, snapshotChunkPosition, type BinlogPosition, type ChangeEvent, type ChunkProgress, type EventBatch, type Position, type SnapshotPlan, type TableRef } from '../../src/core';
+import { chunkProgressOf, snapshotChunkOf, snapshotChunkPosition, type BinlogPosition, type ChunkProgress, type EventBatch, type Position, type SnapshotPlan } from '../../src/core';
+import { readChunks, snapshotEvent, tableKey, type ChunkReader } from '../../src/source-kit/chunked-snapshot';
+import type { SnapshotReadOptions } from '../../src/source-kit/stream-tables';
 import type { TableMeta } from './catalog';
 import { connect, ident, qualified, toSourceError, type Conn, type MysqlConfig } from './naming';
 import { decodeRow, sourceInfo } from './rows';
 import type { CompiledWhere } from '../../src/transform/where';
 
-export interface SnapshotOptions {
+export interface SnapshotOptions extends SnapshotReadOptions<TableMeta, Conn> {
   config: MysqlConfig;
   mariadb: boolean;
-  tables: TableMeta[];
-  chunkSize: number;
-  parallelism: number;
-  rowLimit(ref: TableRef): number | undefined;
-  /** Per-table row filter (relationalTableFilters whereClause), pushed into the SELECT. */
-  where(ref: TableRef): CompiledWhere | undefined;
-  name: string;
-  logger: Logger;
-  signal: AbortSignal;
-  track(conn: Conn): void;
 }
 
 /** A key value as stored in the position: text, or bytes as hex. */
@@ -59,8 +50,6 @@ export const SNAPSHOT_POSITION_KIND = 'mysql-snapshot';
 export function snapshotPosition(at: BinlogPosition, progress: Map<string, TableProgress>): Position {
   return snapshotChunkPosition(SNAPSHOT_POSITION_KIND, { file: at.file, pos: at.pos, gtid: at.gtid }, progress);
 }
-
-const tname = (r: TableRef): string => `${r.schema}.${r.table}`;
 
 /** Opens a consistent-snapshot transaction on `conn` and returns the binlog position of its read view. */
 export async function consistentPoint(conn: Conn, mariadb: boolean): Promise<BinlogPosition> {
@@ -109,105 +98,37 @@ export async function* readSnapshot(opts: SnapshotOptions, plan: SnapshotPlan): 
     }
     opts.logger.info({ ...at }, 'snapshot consistent point');
   }
-  for (const t of opts.tables) if (!progress.has(tname(t.ref))) progress.set(tname(t.ref), { k: null, n: 0, done: false });
+  for (const t of opts.tables) if (!progress.has(tableKey(t.ref))) progress.set(tableKey(t.ref), { k: null, n: 0, done: false });
   // Position first, before any rows: a crash before the first chunk resumes with the same point.
   yield { events: [], position: snapshotPosition(at, progress) };
   try {
-    yield* runWorkers(opts, at, progress);
+    yield* readChunks<TableMeta, KeyValue, Record<string, unknown>>({
+      ...opts,
+      progress,
+      open: (t) => tableReader(opts, t),
+      toEvent: (t, raw) =>
+        snapshotEvent(t, decodeRow(t, (name) => raw[name]), (now) =>
+          sourceInfo({ name: opts.name, db: t.ref.schema }, t.ref.schema, t.ref.table, { file: at.file, pos: at.pos, gtid: at.gtid, snapshot: true, ts_ms: now }),
+        ),
+      position: (p) => snapshotPosition(at, p),
+    });
   } catch (err) {
     throw toSourceError(err, 'reading the snapshot', {});
   }
 }
 
-interface Chunk {
-  meta: TableMeta;
-  rows: Array<Record<string, unknown>>;
-  lastKey: KeyValue[] | null;
-  done: boolean;
-  rowsTotal: number;
-}
-
-async function* runWorkers(opts: SnapshotOptions, at: BinlogPosition, progress: Map<string, TableProgress>): AsyncGenerator<EventBatch> {
-  const pending = opts.tables.filter((t) => !progress.get(tname(t.ref))!.done);
-  // One hand-off slot per worker: memory holds at most `parallelism` chunks.
-  const ready: Array<{ chunk: Chunk; taken: () => void }> = [];
-  let failure: unknown = null;
-  let wake: (() => void) | null = null;
-  let stopped = false;
-  const notify = (): void => {
-    wake?.();
-    wake = null;
+/** One table's read on a connection of its own, in a consistent-snapshot transaction of its own. */
+async function tableReader(opts: SnapshotOptions, t: TableMeta): Promise<ChunkReader<KeyValue, Record<string, unknown>>> {
+  const conn = await connect(opts.config);
+  opts.track(conn);
+  return {
+    begin: async () => void (await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY')),
+    estimate: (limit) => estimateRows(conn, t, limit),
+    read: (after, limit) => readChunk(conn, t, after, limit, opts.where(t.ref)),
+    keyOf: (row) => t.key.map((k) => keyValue(row[k])),
+    finish: async () => void (await conn.query('COMMIT')),
+    close: () => conn.end().catch(() => undefined),
   };
-
-  const worker = async (): Promise<void> => {
-    for (let t = pending.shift(); t && !stopped; t = pending.shift()) {
-      const conn = await connect(opts.config);
-      opts.track(conn);
-      try {
-        await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
-        const p = progress.get(tname(t.ref))!;
-        const limit = opts.rowLimit(t.ref);
-        const rowsTotal = await estimateRows(conn, t, limit);
-        let lastKey = p.k;
-        let done = p.n;
-        for (;;) {
-          if (stopped || opts.signal.aborted) return;
-          const n = limit === undefined ? opts.chunkSize : Math.max(0, Math.min(opts.chunkSize, limit - done));
-          const rows = n === 0 ? [] : await readChunk(conn, t, lastKey, n, opts.where(t.ref));
-          done += rows.length;
-          if (rows.length > 0) lastKey = t.key.map((k) => keyValue(rows[rows.length - 1]![k]));
-          const finished = rows.length < n || n === 0 || (limit !== undefined && done >= limit);
-          await new Promise<void>((taken) => {
-            ready.push({ chunk: { meta: t, rows, lastKey, done: finished, rowsTotal }, taken });
-            notify();
-          });
-          if (finished) break;
-        }
-        await conn.query('COMMIT');
-      } finally {
-        await conn.end().catch(() => undefined);
-      }
-    }
-  };
-
-  const workers = Array.from({ length: Math.max(1, Math.min(opts.parallelism, pending.length)) }, () =>
-    worker().catch((err: unknown) => {
-      failure ??= err;
-      notify();
-    }),
-  );
-  let running = workers.length;
-  for (const w of workers) void w.then(() => { running--; notify(); });
-
-  try {
-    for (;;) {
-      if (failure) throw failure;
-      const next = ready.shift();
-      if (!next) {
-        if (running === 0) break;
-        await new Promise<void>((r) => (wake = r));
-        continue;
-      }
-      const { chunk } = next;
-      // Release the worker first: if building the events throws, the finally below
-      // must not wait for ever on a worker blocked on a chunk nobody will take.
-      next.taken();
-      const key = tname(chunk.meta.ref);
-      const p = progress.get(key)!;
-      const rowsDone = p.n + chunk.rows.length;
-      progress.set(key, { k: chunk.lastKey, n: rowsDone, done: chunk.done });
-      const batch: EventBatch = {
-        events: chunk.rows.map((r) => toEvent(opts, chunk.meta, r, at)),
-        position: snapshotPosition(at, progress),
-        snapshot: { table: chunk.meta.ref, rowsDone, rowsTotal: Math.max(chunk.rowsTotal, rowsDone), tableDone: chunk.done },
-      };
-      yield batch;
-    }
-  } finally {
-    stopped = true;
-    for (const r of ready.splice(0)) r.taken();
-    await Promise.all(workers);
-  }
 }
 
 function keyValue(v: unknown): KeyValue {
@@ -251,19 +172,4 @@ async function estimateRows(conn: Conn, t: TableMeta, limit: number | undefined)
   ]);
   const n = Number(r?.n ?? 0);
   return limit === undefined ? n : Math.min(n, limit);
-}
-
-function toEvent(opts: SnapshotOptions, t: TableMeta, raw: Record<string, unknown>, at: BinlogPosition): ChangeEvent {
-  const after = decodeRow(t, (name) => raw[name]);
-  const now = Date.now();
-  return {
-    table: t.ref,
-    op: 'r',
-    key: keyOf(t.key, after),
-    before: null,
-    after,
-    source: sourceInfo({ name: opts.name, db: t.ref.schema }, t.ref.schema, t.ref.table, { file: at.file, pos: at.pos, gtid: at.gtid, snapshot: true, ts_ms: now }),
-    ts_ms: now,
-    schema: t.schema,
-  };
 }

@@ -6,14 +6,15 @@
  * hands the last snapshot position to stream() when no CDC position was saved
  * yet, and CDC then starts at the snapshot's consistent point.
  */
-import { parseTableName, binlogPositionOf, type ConnectorContext, type CreateArgs, type EventBatch, type Position, type SnapshotPlan, type StreamSpec, type TableRef, type SnapshotSource, type BeginningSource, type CutoverSource, type BinlogPosition } from '../../src/core';
+import { binlogPositionOf, type ConnectorContext, type CreateArgs, type EventBatch, type Position, type SnapshotPlan, type StreamSpec, type TableRef, type SnapshotSource, type BeginningSource, type CutoverSource, type BinlogPosition } from '../../src/core';
 import { SluiceError } from '../../src/errors';
-import { rowLimitOf, tableWhere } from '../../src/transform/filters';
-import type { CompiledWhere } from '../../src/transform/where';
+import { ConnectionSet } from '../../src/source-kit/connections';
+import { snapshotReadOptions, tableRefs } from '../../src/source-kit/stream-tables';
 import { describeTables, missingPrivileges, serverInfo, type ServerInfo, type TableMeta } from './catalog';
 import { clientConfig, connect, toSourceError, type Conn, type MysqlConfig } from './naming';
 import { readSnapshot, SNAPSHOT_POSITION_KIND } from './snapshot';
-import { BinlogStream, serverIdFor } from './binlog';
+import { BinlogStream } from './binlog';
+import { serverIdFor } from './zongji';
 import { DEFAULT_TYPE_OPTIONS, type TypeOptions } from './types';
 import { mysqlConnectionOptions, mysqlStreamOptions, type MysqlStreamOptions } from './options';
 
@@ -24,9 +25,8 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
   readonly #opts: MysqlStreamOptions;
   readonly #typeOptions: TypeOptions;
   readonly #serverId: number;
-  readonly #conns = new Set<Conn>();
+  readonly #conns = new ConnectionSet<Conn>((c) => c.end(), (c, ended) => c.raw.once('end', ended));
   #binlog: BinlogStream | null = null;
-  #closed = false;
 
   constructor(args: CreateArgs) {
     this.#config = clientConfig(args.connection.url, args.connection.options);
@@ -37,13 +37,8 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
     this.#serverId = o.serverId ?? serverIdFor(args.stream.id);
   }
 
-  #track = (c: Conn): void => {
-    this.#conns.add(c);
-    c.raw.once('end', () => this.#conns.delete(c));
-  };
-
   async #preflight(refs: TableRef[]): Promise<{ server: ServerInfo; tables: TableMeta[] }> {
-    if (this.#closed) throw new SluiceError('SOURCE_READ_FAILED', 'the MySQL source is closed', { stream: this.#stream.id });
+    if (this.#conns.closed) throw new SluiceError('SOURCE_READ_FAILED', 'the MySQL source is closed', { stream: this.#stream.id });
     const meta = await connect(this.#config);
     try {
       const server = await serverInfo(meta);
@@ -74,35 +69,14 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
 
   /** `db.table`, or `table` in the connection's database. */
   #refs(tables: string[] | TableRef[]): TableRef[] {
-    return tables.map((t) => (typeof t === 'string' ? parseTableName(t) : t)).map((r) => ({ schema: r.schema || this.#config.database, table: r.table }));
-  }
-
-  #rowLimit = (ref: TableRef): number | undefined => rowLimitOf(this.#stream, ref);
-
-  /** Compiles each table's whereClause against its columns now, so a bad one fails the start, not a chunk. */
-  #wheres(tables: TableMeta[]): (ref: TableRef) => CompiledWhere | undefined {
-    const byTable = new Map(tables.map((t) => [`${t.ref.schema}.${t.ref.table}`, tableWhere(this.#stream, t.ref, 'mysql', t.schema.columns)]));
-    return (ref) => byTable.get(`${ref.schema}.${ref.table}`);
+    return tableRefs(tables, this.#config.database);
   }
 
   async *snapshot(plan: SnapshotPlan, ctx: ConnectorContext): AsyncGenerator<EventBatch> {
     const { server, tables } = await this.#preflight(this.#refs(plan.tables));
-    yield* readSnapshot(
-      {
-        config: this.#config,
-        mariadb: server.mariadb,
-        tables,
-        chunkSize: this.#opts.snapshotChunkSize,
-        parallelism: this.#opts.snapshotParallelism,
-        rowLimit: this.#rowLimit,
-        where: this.#wheres(tables),
-        name: this.#stream.name,
-        logger: ctx.logger,
-        signal: ctx.signal,
-        track: this.#track,
-      },
-      plan,
-    );
+    const sizes = { chunkSize: this.#opts.snapshotChunkSize, parallelism: this.#opts.snapshotParallelism };
+    const read = snapshotReadOptions(this.#stream, 'mysql', tables, sizes, ctx, this.#conns.track);
+    yield* readSnapshot({ ...read, config: this.#config, mariadb: server.mariadb }, plan);
   }
 
   async #currentEnd(): Promise<BinlogPosition> {
@@ -184,9 +158,8 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
+    this.#conns.refuse();
     await this.#binlog?.close();
-    await Promise.all([...this.#conns].map((c) => c.end().catch(() => undefined)));
-    this.#conns.clear();
+    await this.#conns.closeAll();
   }
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Decimal, InvalidJson } from '../../src/core';
 import { decodeDecimal } from './binlog-values';
-import { isDdl, tableMapMismatch } from './binlog';
+import { isDdl, tableMapMismatch } from './zongji';
 import { canonicalDecimal, enumLabels, logicalType, toValue, type ColumnMeta } from './types';
 
 const col = (dataType: string, columnType: string, extra: Partial<ColumnMeta> = {}): ColumnMeta => ({

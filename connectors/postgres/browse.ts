@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { ConnectionSpec, Row, RowQuery, TableInfo, TableRef, TableSchema } from '../../src/core';
 import { SluiceError, isSluiceError } from '../../src/errors';
 import { compileWhere } from '../../src/transform/where';
-import { checkRowQuery } from '../../src/source-kit/read-rows';
+import { checkRowQuery, refusedClause } from '../../src/source-kit/read-rows';
 import { buildSchema, TypeCatalog, type ColumnMeta } from './catalog';
 import { clientConfig, ident, qualified } from './naming';
 import { connect, toSourceError } from './pg-errors';
@@ -115,12 +115,7 @@ export async function readRows(connection: ConnectionSpec, table: TableRef, quer
     } catch (err) {
       const sqlstate = (err as { code?: unknown }).code;
       if (where && typeof sqlstate === 'string' && CLAUSE_SQLSTATE.test(sqlstate) && !isSluiceError(err)) {
-        throw new SluiceError('FILTER_CLAUSE_INVALID', `where ${JSON.stringify(query.where)}: PostgreSQL refused it: ${(err as Error).message}`, {
-          table: name,
-          clause: query.where,
-          part: query.where,
-          sqlstate,
-        }, { cause: err });
+        throw refusedClause(query, name, 'PostgreSQL', err, { sqlstate });
       }
       throw err;
     }

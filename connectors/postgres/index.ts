@@ -4,14 +4,15 @@
  * resumed snapshot converges, replication.ts for acks and back-pressure, and
  * types.ts for the value mapping.
  */
+import type { Client } from 'pg';
 import type { Logger } from 'pino';
-import { isSluiceError } from '../../src/errors';
 import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, StreamSpec, TableRef, TestReport } from '../../src/core';
 import { clientConfig } from './naming';
 import { connect } from './pg-errors';
 import { PostgresSource } from './source';
 import { describeTables, missingPrivileges, TypeCatalog } from './catalog';
 import { tableChecks } from '../../src/source-kit/table-checks';
+import { testConnection } from '../../src/source-kit/connection-test';
 import { describeTable, readRows } from './browse';
 import { postgresOptions } from './options';
 
@@ -19,73 +20,59 @@ export { slotName, publicationName } from './naming';
 export { PostgresSource } from './source';
 
 async function test(connection: ConnectionSpec, logger: Logger): Promise<TestReport> {
-  const checks: CheckResult[] = [];
-  let client;
-  try {
-    client = await connect(clientConfig(connection.url, connection.options));
-  } catch (err) {
-    logger.debug({ err }, 'postgresql connection test: unreachable');
-    return {
-      reachable: false,
-      checks: [{
-        name: 'reachable',
-        ok: false,
-        ...(isSluiceError(err) ? { code: err.code } : {}),
-        message: (err as Error).message,
-        suggestion: 'Check that PostgreSQL is up and that host, port, database, user and password in the url are right.',
-      }],
-    };
-  }
-  try {
-    checks.push({ name: 'reachable', ok: true, message: 'connected' });
-    const q = async (sql: string): Promise<Record<string, string>> => (await client.query(sql)).rows[0] as Record<string, string>;
-    const version = (await q('SHOW server_version')).server_version!;
-    const major = Number.parseInt(version, 10);
-    checks.push({
-      name: 'version',
-      ok: major >= 10,
-      message: `PostgreSQL ${version}`,
-      ...(major >= 10 ? {} : { suggestion: 'pgoutput logical replication needs PostgreSQL 10 or later.' }),
-    });
-    const wal = (await q('SHOW wal_level')).wal_level!;
-    checks.push({
-      name: 'wal_level',
-      ok: wal === 'logical',
-      message: `wal_level is ${wal}`,
-      ...(wal === 'logical' ? {} : { suggestion: 'ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL.' }),
-    });
-    const slots = await q(`SELECT current_setting('max_replication_slots')::int AS max, (SELECT count(*) FROM pg_replication_slots)::int AS used`);
-    const free = Number(slots.max) - Number(slots.used);
-    checks.push({
-      name: 'replication_slots',
-      ok: free > 0,
-      message: `${free} of ${slots.max} replication slots free`,
-      detail: { max: Number(slots.max), used: Number(slots.used) },
-      ...(free > 0 ? {} : { suggestion: 'Raise max_replication_slots or drop unused slots (pg_replication_slots).' }),
-    });
-    const senders = await q(`SELECT current_setting('max_wal_senders')::int AS max, (SELECT count(*) FROM pg_stat_replication)::int AS used`);
-    const freeSenders = Number(senders.max) - Number(senders.used);
-    checks.push({
-      name: 'wal_senders',
-      ok: freeSenders > 0,
-      message: `${freeSenders} of ${senders.max} WAL senders free`,
-      ...(freeSenders > 0 ? {} : { suggestion: 'Raise max_wal_senders.' }),
-    });
-    const role = await q('SELECT current_user AS name, rolreplication, rolsuper FROM pg_roles WHERE rolname = current_user');
-    const ok = role.rolreplication === 't' || role.rolsuper === 't';
-    checks.push({
-      name: 'replication_privilege',
-      ok,
-      message: ok ? `${role.name} may replicate` : `${role.name} has neither REPLICATION nor superuser`,
-      ...(ok ? {} : { suggestion: `ALTER ROLE ${role.name} WITH REPLICATION; and GRANT SELECT on the tables to capture.` }),
-    });
-    return { reachable: true, version: `PostgreSQL ${version}`, checks };
-  } catch (err) {
-    checks.push({ name: 'query', ok: false, message: (err as Error).message, suggestion: 'The server answered but a catalog query failed; check the user\'s privileges.' });
-    return { reachable: true, checks };
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+  return testConnection({
+    product: 'PostgreSQL',
+    logger,
+    connect: () => connect(clientConfig(connection.url, connection.options)),
+    end: (client) => client.end(),
+    run: checkServer,
+  });
+}
+
+/** What logical replication needs of the server: version, wal_level, free slots and WAL senders, the REPLICATION privilege. */
+async function checkServer(client: Client, checks: CheckResult[]): Promise<string> {
+  const q = async (sql: string): Promise<Record<string, string>> => (await client.query(sql)).rows[0] as Record<string, string>;
+  const version = (await q('SHOW server_version')).server_version!;
+  const major = Number.parseInt(version, 10);
+  checks.push({
+    name: 'version',
+    ok: major >= 10,
+    message: `PostgreSQL ${version}`,
+    ...(major >= 10 ? {} : { suggestion: 'pgoutput logical replication needs PostgreSQL 10 or later.' }),
+  });
+  const wal = (await q('SHOW wal_level')).wal_level!;
+  checks.push({
+    name: 'wal_level',
+    ok: wal === 'logical',
+    message: `wal_level is ${wal}`,
+    ...(wal === 'logical' ? {} : { suggestion: 'ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL.' }),
+  });
+  const slots = await q(`SELECT current_setting('max_replication_slots')::int AS max, (SELECT count(*) FROM pg_replication_slots)::int AS used`);
+  const free = Number(slots.max) - Number(slots.used);
+  checks.push({
+    name: 'replication_slots',
+    ok: free > 0,
+    message: `${free} of ${slots.max} replication slots free`,
+    detail: { max: Number(slots.max), used: Number(slots.used) },
+    ...(free > 0 ? {} : { suggestion: 'Raise max_replication_slots or drop unused slots (pg_replication_slots).' }),
+  });
+  const senders = await q(`SELECT current_setting('max_wal_senders')::int AS max, (SELECT count(*) FROM pg_stat_replication)::int AS used`);
+  const freeSenders = Number(senders.max) - Number(senders.used);
+  checks.push({
+    name: 'wal_senders',
+    ok: freeSenders > 0,
+    message: `${freeSenders} of ${senders.max} WAL senders free`,
+    ...(freeSenders > 0 ? {} : { suggestion: 'Raise max_wal_senders.' }),
+  });
+  const role = await q('SELECT current_user AS name, rolreplication, rolsuper FROM pg_roles WHERE rolname = current_user');
+  const ok = role.rolreplication === 't' || role.rolsuper === 't';
+  checks.push({
+    name: 'replication_privilege',
+    ok,
+    message: ok ? `${role.name} may replicate` : `${role.name} has neither REPLICATION nor superuser`,
+    ...(ok ? {} : { suggestion: `ALTER ROLE ${role.name} WITH REPLICATION; and GRANT SELECT on the tables to capture.` }),
+  });
+  return `PostgreSQL ${version}`;
 }
 
 /** Base tables outside the system schemas, for table patterns. */

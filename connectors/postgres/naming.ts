@@ -10,8 +10,7 @@
  * removes exactly these two objects.
  */
 import type { ClientConfig } from 'pg';
-import { SluiceError } from '../../src/errors';
-import { parseConnectionUrl } from '../../src/connection-url';
+import { sourceAddress } from '../../src/source-kit/source-url';
 import { RAW_TEXT_TYPES, SESSION_OPTIONS } from './types';
 import { postgresConnectionOptions } from './options';
 
@@ -52,23 +51,16 @@ export function clientConfig(url: string, options: Record<string, unknown> = {})
     application_name: o.applicationName,
     connectionTimeoutMillis: o.connectTimeoutMs,
   };
-  // The one URL parser (src/connection-url.ts): the same reading of every form as the store's.
-  const u = parseConnectionUrl(url, 'postgresql');
-  if (!u.database) {
-    throw new SluiceError('SOURCE_CONFIG_INVALID', 'the connection url names no database', {}, {
-      suggestion: 'Add the database to the url path: postgresql://host:port/<database>',
-    });
-  }
-  const q = new Map(u.params.map((p) => [p.name, p.value]));
-  const sslmode = q.get('sslmode') ?? (q.get('ssl') === 'true' ? 'require' : null);
-  const host = u.hosts[0];
+  // The one URL parser (src/connection-url.ts), through what both sources read of it.
+  const u = sourceAddress(url, 'postgresql', 5432);
+  const sslmode = u.params.get('sslmode') ?? (u.params.get('ssl') === 'true' ? 'require' : null);
   return {
     ...base,
-    host: host ? host.host.replace(/^\[|\]$/g, '') : '127.0.0.1',
-    port: host?.port ?? 5432,
+    host: u.host,
+    port: u.port,
     database: u.database,
-    user: u.user || undefined,
-    password: u.password || undefined,
+    user: u.user,
+    password: u.password,
     ...(sslmode && sslmode !== 'disable' ? { ssl: { rejectUnauthorized: sslmode === 'verify-full' || sslmode === 'verify-ca' } } : {}),
   };
 }

@@ -232,3 +232,34 @@ test('test() reports reachability, version, wal_level, slots and privileges, and
   assert.equal(down.reachable, false);
   assert.ok(down.checks[0]!.suggestion);
 });
+
+test('a snapshot meeting a value it cannot decode fails promptly with SOURCE_TYPE_UNSUPPORTED naming the column; it does not hang', { skip, timeout: 60_000 }, async () => {
+  const db = await admin();
+  const id = uniqueId('badtype');
+  const t = `badtype_${slotName(id).slice(7)}`;
+  // int2vector is an array type to the catalog (category A) whose text is "1 2", not "{1,2}": the decoder refuses it.
+  await db.query(`CREATE TABLE ${t} (id int PRIMARY KEY, a int2vector)`);
+  await db.query(`INSERT INTO ${t} SELECT i, NULL FROM generate_series(1, 20) i; UPDATE ${t} SET a = '1 2' WHERE id = 7`);
+  const source = makeSource(streamSpec(id, [`public.${t}`], { snapshotChunkSize: 5, snapshotParallelism: 2 }));
+  const ctx = context(id);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const reading = (async () => {
+      for await (const _batch of source.snapshot({ tables: [{ schema: 'public', table: t }], resumeFrom: null }, ctx));
+      return 'ended without an error';
+    })();
+    const outcome = await Promise.race([
+      reading.catch((err: unknown) => err),
+      new Promise((resolve) => (timer = setTimeout(() => resolve('no outcome within 15 s: the snapshot hangs'), 15_000))),
+    ]);
+    assert.ok(isSluiceError(outcome), String(outcome));
+    assert.equal(outcome.code, 'SOURCE_TYPE_UNSUPPORTED', outcome.message);
+    assert.equal(outcome.detail.column, 'a');
+  } finally {
+    clearTimeout(timer);
+    ctx.abort();
+    await cleanup(source);
+    await db.query(`DROP TABLE IF EXISTS ${t}`);
+    await db.end();
+  }
+});

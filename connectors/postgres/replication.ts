@@ -24,6 +24,7 @@ import type { Client, ClientConfig } from 'pg';
 import type { Logger } from 'pino';
 import { keyOf, sameKey, type ChangeEvent, type ConnectorContext, type EventBatch, type Row, type TableRef, type TableSchema } from '../../src/core';
 import { SluiceError } from '../../src/errors';
+import { ChangeQueue } from '../../src/source-kit/change-queue';
 import { buildSchema, type ColumnMeta, type TableMeta, type TypeCatalog } from './catalog';
 import { decodeRow, sourceInfo } from './rows';
 import { toSourceError } from './pg-errors';
@@ -74,27 +75,30 @@ interface RelationState {
 }
 
 export class ReplicationStream {
+  static readonly HIGH_WATER = 5000;
+  static readonly LOW_WATER = 1000;
   readonly #opts: ReplicationOptions;
   readonly #service: LogicalReplicationService;
-  readonly #queue: Item[] = [];
+  readonly #queue = new ChangeQueue<Item>({
+    high: ReplicationStream.HIGH_WATER,
+    low: ReplicationStream.LOW_WATER,
+    pause: () => this.#socket?.pause(),
+    resume: () => this.#socket?.resume(),
+  });
   readonly #relations = new Map<number, RelationState>();
-  #wake: (() => void) | null = null;
-  #paused = false;
   #closed = false;
   #acked = 0n;
   #timer: NodeJS.Timeout | null = null;
-  static readonly HIGH_WATER = 5000;
-  static readonly LOW_WATER = 1000;
 
   constructor(opts: ReplicationOptions) {
     this.#opts = opts;
     this.#service = new LogicalReplicationService(opts.config, { acknowledge: { auto: false, timeoutSeconds: 0 } });
-    this.#service.on('data', (lsn: string, msg: Pgoutput.Message) => this.#push({ kind: 'msg', lsn, msg }));
+    this.#service.on('data', (lsn: string, msg: Pgoutput.Message) => this.#queue.push({ kind: 'msg', lsn, msg }));
     this.#service.on('heartbeat', (lsn: string, _ts: number, shouldRespond: boolean) => {
-      this.#push({ kind: 'keepalive', lsn });
+      this.#queue.push({ kind: 'keepalive', lsn });
       if (shouldRespond) this.#sendStatus(false);
     });
-    this.#service.on('error', (error: Error) => this.#push({ kind: 'error', error }));
+    this.#service.on('error', (error: Error) => this.#queue.push({ kind: 'error', error }));
   }
 
   /** The socket pg's Connection reads; pausing it stops the walsender through TCP flow control. */
@@ -102,33 +106,9 @@ export class ReplicationStream {
     return (this.#service as unknown as { _connection?: { stream?: { pause(): void; resume(): void } } })._connection?.stream;
   }
 
-  #push(item: Item): void {
-    if (this.#closed) return;
-    this.#queue.push(item);
-    if (!this.#paused && this.#queue.length >= ReplicationStream.HIGH_WATER) {
-      this.#paused = true;
-      this.#socket?.pause();
-    }
-    this.#wake?.();
-    this.#wake = null;
-  }
-
   /** Queue depth and whether the socket is paused (for tests and metrics). */
   get backlog(): { queued: number; paused: boolean } {
-    return { queued: this.#queue.length, paused: this.#paused };
-  }
-
-  async #take(signal: AbortSignal): Promise<Item> {
-    while (this.#queue.length === 0) {
-      if (signal.aborted || this.#closed) return { kind: 'end' };
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
-    const item = this.#queue.shift()!;
-    if (this.#paused && this.#queue.length <= ReplicationStream.LOW_WATER) {
-      this.#paused = false;
-      this.#socket?.resume();
-    }
-    return item;
+    return this.#queue.backlog;
   }
 
   /** Standby status update with the exact acked LSN as written/flushed/applied. */
@@ -156,7 +136,7 @@ export class ReplicationStream {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
-    this.#wake?.();
+    this.#queue.close();
     await this.#service.destroy().catch(() => undefined);
   }
 
@@ -164,12 +144,11 @@ export class ReplicationStream {
   async *batches(fromLsn: string, signal: AbortSignal): AsyncGenerator<EventBatch> {
     const o = this.#opts;
     this.#acked = lsnToBig(fromLsn);
-    signal.addEventListener('abort', () => this.#wake?.(), { once: true });
     const plugin = new TextPgoutputPlugin({ protoVersion: 1, publicationNames: [o.publication] });
     this.#service
       .subscribe(plugin, o.slot, fromLsn)
-      .then(() => this.#push({ kind: 'end' }))
-      .catch((error: unknown) => this.#push({ kind: 'error', error }));
+      .then(() => this.#queue.push({ kind: 'end' }))
+      .catch((error: unknown) => this.#queue.push({ kind: 'error', error }));
     // Each tick is a status update that asks for a reply: it keeps the walsender's
     // timeout satisfied while we are paused, and the reply (a keepalive with the
     // server's sent position) drives heartbeats when no captured table changes.
@@ -190,7 +169,7 @@ export class ReplicationStream {
       return batch;
     };
     for (;;) {
-      const item = await this.#take(signal);
+      const item = (await this.#queue.take(signal)) ?? { kind: 'end' };
       o.logger.trace({ kind: item.kind, tag: item.kind === 'msg' ? item.msg.tag : undefined }, 'replication item');
       if (item.kind === 'end') return;
       if (item.kind === 'error') throw toSourceError(item.error, 'reading the replication stream', { slot: o.slot });
@@ -246,7 +225,7 @@ export class ReplicationStream {
       // full at a commit (small transactions arriving together share one batch). A
       // batch full mid-transaction is cut when the next change arrives (above), so the
       // batch holding a transaction's last change also holds its COMMIT position.
-      const idle = this.#queue.length === 0 || this.#queue.every((q) => q.kind === 'keepalive');
+      const idle = this.#queue.items.every((q) => q.kind === 'keepalive');
       if (commitLsn && (idle || events.length >= o.maxBatch)) {
         if (events.length === 0 && commitLsn && Date.now() - lastYield < o.heartbeatIntervalMs) {
           // An empty transaction: not worth a batch of its own, the next one covers it.

@@ -28,8 +28,9 @@
  * are read again: at-least-once, converging by (2).
  */
 import type { Client, ClientConfig } from 'pg';
-import type { Logger } from 'pino';
-import { chunkProgressOf, keyOf, snapshotChunkOf, snapshotChunkPosition, type ChangeEvent, type ChunkProgress, type EventBatch, type Position, type SnapshotPlan, type TableRef } from '../../src/core';
+import { chunkProgressOf, snapshotChunkOf, snapshotChunkPosition, type ChunkProgress, type EventBatch, type Position, type SnapshotPlan } from '../../src/core';
+import { readChunks, snapshotEvent, tableKey, type ChunkReader } from '../../src/source-kit/chunked-snapshot';
+import type { SnapshotReadOptions } from '../../src/source-kit/stream-tables';
 import type { TableMeta, TypeCatalog } from './catalog';
 import { slotInfo } from './catalog';
 import { connect, toSourceError } from './pg-errors';
@@ -37,23 +38,11 @@ import { ident, qualified } from './naming';
 import { decodeRow, sourceInfo } from './rows';
 import type { CompiledWhere } from '../../src/transform/where';
 
-export interface SnapshotOptions {
+export interface SnapshotOptions extends SnapshotReadOptions<TableMeta, Client> {
   config: ClientConfig;
   slot: string;
-  tables: TableMeta[];
   types: TypeCatalog;
-  chunkSize: number;
-  parallelism: number;
-  /** Per-table row limit (relationalTableFilters rowCount). */
-  rowLimit(ref: TableRef): number | undefined;
-  /** Per-table row filter (relationalTableFilters whereClause), pushed into the SELECT. */
-  where(ref: TableRef): CompiledWhere | undefined;
-  name: string;
   db: string;
-  logger: Logger;
-  signal: AbortSignal;
-  /** Connections the source must end on close(). */
-  track(client: Client): void;
 }
 
 /** Per table: last key (raw text per key column, or a ctid), rows done, finished. */
@@ -67,16 +56,6 @@ export const SNAPSHOT_POSITION_KIND = 'pg-snapshot';
  */
 export function snapshotPosition(slot: string, consistentLsn: string, progress: Map<string, TableProgress>): Position {
   return snapshotChunkPosition(SNAPSHOT_POSITION_KIND, { slot, consistentLsn }, progress);
-}
-
-const tname = (r: TableRef): string => `${r.schema}.${r.table}`;
-
-interface Chunk {
-  meta: TableMeta;
-  rows: unknown[][];
-  lastKey: string[] | null;
-  done: boolean;
-  rowsTotal: number;
 }
 
 export async function* readSnapshot(opts: SnapshotOptions, plan: SnapshotPlan): AsyncGenerator<EventBatch> {
@@ -109,12 +88,21 @@ export async function* readSnapshot(opts: SnapshotOptions, plan: SnapshotPlan): 
       opts.logger.info({ slot: opts.slot, consistentLsn }, 'slot exists without snapshot progress; reading tables with plain reads');
     }
     for (const t of opts.tables) {
-      const key = tname(t.ref);
+      const key = tableKey(t.ref);
       const p = progress.get(key);
       // A whole-row key pages by ctid, which only means something inside one snapshot.
       if (!p || (snapshotName === null && t.keyIsWholeRow && !p.done)) progress.set(key, { k: null, n: 0, done: false });
     }
-    yield* runWorkers(opts, snapshotName, consistentLsn, progress);
+    yield* readChunks<TableMeta, string, unknown[]>({
+      ...opts,
+      progress,
+      open: (t) => tableReader(opts, t, snapshotName),
+      toEvent: (t, raw) =>
+        snapshotEvent(t, decodeRow(t.columns, (_n, i) => raw[i + 1] as string | null, opts.types.lookup, tableKey(t.ref)), (now) =>
+          sourceInfo(opts, t.ref.schema, t.ref.table, { lsn: consistentLsn, snapshot: true, ts_ms: now, txId: null }),
+        ),
+      position: (p) => snapshotPosition(opts.slot, consistentLsn, p),
+    });
   } catch (err) {
     throw toSourceError(err, 'reading the snapshot', { slot: opts.slot });
   } finally {
@@ -124,94 +112,24 @@ export async function* readSnapshot(opts: SnapshotOptions, plan: SnapshotPlan): 
   }
 }
 
-async function* runWorkers(
-  opts: SnapshotOptions,
-  snapshotName: string | null,
-  consistentLsn: string,
-  progress: Map<string, TableProgress>,
-): AsyncGenerator<EventBatch> {
-  const pending = opts.tables.filter((t) => !progress.get(tname(t.ref))!.done);
-  // One hand-off slot per worker: a worker waits until its chunk is taken, so memory
-  // holds at most `parallelism` chunks however slow the consumer is.
-  const ready: Array<{ chunk: Chunk; taken: () => void }> = [];
-  let failure: unknown = null;
-  let wake: (() => void) | null = null;
-  let stopped = false;
-  const notify = (): void => {
-    wake?.();
-    wake = null;
+/** One table's read on a connection of its own, inside the exported snapshot when there is one. */
+async function tableReader(opts: SnapshotOptions, t: TableMeta, snapshotName: string | null): Promise<ChunkReader<string, unknown[]>> {
+  const client = await connect(opts.config);
+  opts.track(client);
+  return {
+    begin: async () => {
+      if (!snapshotName) return;
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await client.query(`SET TRANSACTION SNAPSHOT '${snapshotName}'`);
+    },
+    estimate: (limit) => estimateRows(client, t, limit),
+    read: (after, limit) => readChunk(client, t, after, limit, opts.where(t.ref)),
+    keyOf: (row) => keyTexts(t, row),
+    finish: async () => {
+      if (snapshotName) await client.query('COMMIT');
+    },
+    close: () => client.end().catch(() => undefined),
   };
-
-  const worker = async (): Promise<void> => {
-    for (let t = pending.shift(); t && !stopped; t = pending.shift()) {
-      const client = await connect(opts.config);
-      opts.track(client);
-      try {
-        if (snapshotName) {
-          await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-          await client.query(`SET TRANSACTION SNAPSHOT '${snapshotName}'`);
-        }
-        const p = progress.get(tname(t.ref))!;
-        const rowsTotal = await estimateRows(client, t, opts.rowLimit(t.ref));
-        let lastKey = p.k;
-        let done = p.n;
-        const limit = opts.rowLimit(t.ref);
-        for (;;) {
-          if (stopped || opts.signal.aborted) return;
-          const n = limit === undefined ? opts.chunkSize : Math.max(0, Math.min(opts.chunkSize, limit - done));
-          const rows = n === 0 ? [] : await readChunk(client, t, lastKey, n, opts.where(t.ref));
-          done += rows.length;
-          if (rows.length > 0) lastKey = keyTexts(t, rows[rows.length - 1]!);
-          const finished = rows.length < n || n === 0 || (limit !== undefined && done >= limit);
-          await new Promise<void>((taken) => {
-            ready.push({ chunk: { meta: t, rows, lastKey, done: finished, rowsTotal }, taken });
-            notify();
-          });
-          if (finished) break;
-        }
-        if (snapshotName) await client.query('COMMIT');
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    }
-  };
-
-  const workers = Array.from({ length: Math.max(1, Math.min(opts.parallelism, pending.length)) }, () =>
-    worker().catch((err: unknown) => {
-      failure ??= err;
-      notify();
-    }),
-  );
-  let running = workers.length;
-  for (const w of workers) void w.then(() => { running--; notify(); });
-
-  try {
-    for (;;) {
-      if (failure) throw failure;
-      const next = ready.shift();
-      if (!next) {
-        if (running === 0) break;
-        await new Promise<void>((r) => (wake = r));
-        continue;
-      }
-      const { chunk } = next;
-      const key = tname(chunk.meta.ref);
-      const p = progress.get(key)!;
-      const rowsDone = p.n + chunk.rows.length;
-      progress.set(key, { k: chunk.lastKey, n: rowsDone, done: chunk.done });
-      const batch: EventBatch = {
-        events: chunk.rows.map((r) => toEvent(opts, chunk.meta, r, consistentLsn)),
-        position: snapshotPosition(opts.slot, consistentLsn, progress),
-        snapshot: { table: chunk.meta.ref, rowsDone, rowsTotal: Math.max(chunk.rowsTotal, rowsDone), tableDone: chunk.done },
-      };
-      next.taken();
-      yield batch;
-    }
-  } finally {
-    stopped = true;
-    for (const r of ready.splice(0)) r.taken();
-    await Promise.all(workers);
-  }
 }
 
 /** Key column texts of a fetched row (the columns come after the ctid). */
@@ -253,19 +171,4 @@ async function estimateRows(client: Client, t: TableMeta, limit: number | undefi
   // reltuples is -1 until the table was first vacuumed or analysed.
   if (n < 0) n = Number(((await client.query(`SELECT count(*) AS n FROM ${qualified(t.ref.schema, t.ref.table)}`)).rows[0] as { n: string }).n);
   return limit === undefined ? n : Math.min(n, limit);
-}
-
-function toEvent(opts: SnapshotOptions, t: TableMeta, raw: unknown[], lsn: string): ChangeEvent {
-  const after = decodeRow(t.columns, (_n, i) => raw[i + 1] as string | null, opts.types.lookup, tname(t.ref));
-  const now = Date.now();
-  return {
-    table: t.ref,
-    op: 'r',
-    key: keyOf(t.key, after),
-    before: null,
-    after,
-    source: sourceInfo(opts, t.ref.schema, t.ref.table, { lsn, snapshot: true, ts_ms: now, txId: null }),
-    ts_ms: now,
-    schema: t.schema,
-  };
 }

@@ -7,10 +7,10 @@
  * heartbeat batch. Snapshot position: see snapshot.ts (`kind: 'pg-snapshot'`).
  */
 import type { Client, ClientConfig } from 'pg';
-import { parseTableName, isLsnPosition, type ConnectorContext, type CreateArgs, type EventBatch, type Position, type SnapshotPlan, type SourceLag, type StreamSpec, type TableRef, type SnapshotSource, type BeginningSource, type CutoverSource, type LagReportingSource, type DroppableSource } from '../../src/core';
+import { isLsnPosition, type ConnectorContext, type CreateArgs, type EventBatch, type Position, type SnapshotPlan, type SourceLag, type StreamSpec, type TableRef, type SnapshotSource, type BeginningSource, type CutoverSource, type LagReportingSource, type DroppableSource } from '../../src/core';
 import { SluiceError } from '../../src/errors';
-import { rowLimitOf, tableWhere } from '../../src/transform/filters';
-import type { CompiledWhere } from '../../src/transform/where';
+import { ConnectionSet } from '../../src/source-kit/connections';
+import { snapshotReadOptions, tableRefs } from '../../src/source-kit/stream-tables';
 import { describeTables, ensurePublication, missingPrivileges, slotInfo, TypeCatalog, type TableMeta } from './catalog';
 import { clientConfig, ident, publicationName, slotName } from './naming';
 import { connect, toSourceError } from './pg-errors';
@@ -26,10 +26,9 @@ export class PostgresSource implements SnapshotSource, BeginningSource, CutoverS
   readonly #slot: string;
   readonly #publication: string;
   readonly #types = new TypeCatalog();
-  readonly #clients = new Set<Client>();
+  readonly #clients = new ConnectionSet<Client>((c) => c.end(), (c, ended) => c.once('end', ended));
   #replication: ReplicationStream | null = null;
   #lagClient: Promise<Client> | null = null;
-  #closed = false;
 
   constructor(args: CreateArgs) {
     this.#config = clientConfig(args.connection.url, args.connection.options);
@@ -43,15 +42,10 @@ export class PostgresSource implements SnapshotSource, BeginningSource, CutoverS
     return this.#slot;
   }
 
-  #track = (client: Client): void => {
-    this.#clients.add(client);
-    client.once('end', () => this.#clients.delete(client));
-  };
-
   async #connect(): Promise<Client> {
-    if (this.#closed) throw new SluiceError('SOURCE_READ_FAILED', 'the PostgreSQL source is closed', { stream: this.#stream.id });
+    if (this.#clients.closed) throw new SluiceError('SOURCE_READ_FAILED', 'the PostgreSQL source is closed', { stream: this.#stream.id });
     const c = await connect(this.#config);
-    this.#track(c);
+    this.#clients.track(c);
     return c;
   }
 
@@ -92,38 +86,15 @@ export class PostgresSource implements SnapshotSource, BeginningSource, CutoverS
   }
 
   #refs(tables: string[] | TableRef[]): TableRef[] {
-    return tables.map((t) => (typeof t === 'string' ? parseTableName(t) : t)).map((r) => ({ schema: r.schema || 'public', table: r.table }));
-  }
-
-  #rowLimit = (ref: TableRef): number | undefined => rowLimitOf(this.#stream, ref);
-
-  /** Compiles each table's whereClause against its columns now, so a bad one fails the start, not a chunk. */
-  #wheres(tables: TableMeta[]): (ref: TableRef) => CompiledWhere | undefined {
-    const byTable = new Map(tables.map((t) => [`${t.ref.schema}.${t.ref.table}`, tableWhere(this.#stream, t.ref, 'postgresql', t.schema.columns)]));
-    return (ref) => byTable.get(`${ref.schema}.${ref.table}`);
+    return tableRefs(tables, 'public');
   }
 
   async *snapshot(plan: SnapshotPlan, ctx: ConnectorContext): AsyncGenerator<EventBatch> {
     const { meta, tables } = await this.#preflight(this.#refs(plan.tables));
     await meta.end().catch(() => undefined);
-    yield* readSnapshot(
-      {
-        config: this.#config,
-        slot: this.#slot,
-        tables,
-        types: this.#types,
-        chunkSize: this.#opts.snapshotChunkSize,
-        parallelism: this.#opts.snapshotParallelism,
-        rowLimit: this.#rowLimit,
-        where: this.#wheres(tables),
-        name: this.#stream.name,
-        db: String(this.#config.database),
-        logger: ctx.logger,
-        signal: ctx.signal,
-        track: this.#track,
-      },
-      plan,
-    );
+    const sizes = { chunkSize: this.#opts.snapshotChunkSize, parallelism: this.#opts.snapshotParallelism };
+    const read = snapshotReadOptions(this.#stream, 'postgresql', tables, sizes, ctx, this.#clients.track);
+    yield* readSnapshot({ ...read, config: this.#config, slot: this.#slot, types: this.#types, db: String(this.#config.database) }, plan);
   }
 
   /** CDC_ONLY: creates the slot now (if missing), so `stream(null)` starts from this moment. */
@@ -251,11 +222,10 @@ export class PostgresSource implements SnapshotSource, BeginningSource, CutoverS
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
+    this.#clients.refuse();
     await this.#replication?.close();
     // Ending the snapshot exporter last is fine here: the snapshot is over or abandoned.
-    await Promise.all([...this.#clients].map((c) => c.end().catch(() => undefined)));
-    this.#clients.clear();
+    await this.#clients.closeAll();
   }
 
   /** Drops the slot (ending a walsender still holding it) and the publication. */

@@ -1,34 +1,24 @@
 /** Helpers for the PostgreSQL integration tests: drive a Source directly against the stack's server. */
 import { Client } from 'pg';
-import pino from 'pino';
-import type { ChangeEvent, ConnectorContext, EventBatch, Position, StreamSpec } from '../../src/core';
+import type { StreamSpec } from '../../src/core';
 import { PostgresSource } from './source';
 import { slotName } from './naming';
-import { stackUrls } from '../../test/helpers/stack';
+import { stackUrl, unlessServer } from '../../test/helpers/stack';
 import { waitFor } from '../../test/helpers/wait-for';
+import { logger } from '../../test/helpers/source-driver';
+
+export { context, logger, Puller, uniqueId } from '../../test/helpers/source-driver';
 
 /** The stack's PostgreSQL; only SLUICE_TEST_POSTGRES_URL is needed to run these tests alone. */
-export function postgresUrl(): string | undefined {
-  try {
-    return stackUrls().postgres;
-  } catch {
-    return process.env.SLUICE_TEST_POSTGRES_URL?.trim() || undefined;
-  }
-}
+export const postgresUrl = (): string | undefined => stackUrl('postgres');
 
-export const skipReason = (): string | false => (postgresUrl() ? false : 'SLUICE_TEST_POSTGRES_URL is not set (start the test stack)');
+export const skipReason = (): string | false => unlessServer('postgres');
 
 export async function admin(): Promise<Client> {
   const c = new Client({ connectionString: postgresUrl() });
   c.on('error', () => undefined); // a server restart shows up on the next query instead
   await c.connect();
   return c;
-}
-
-let seq = 0;
-/** A stream id unique to this test run. */
-export function uniqueId(prefix: string): string {
-  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${seq++}`;
 }
 
 export function streamSpec(id: string, tables: string[], options: Record<string, unknown> = {}, extra: Partial<StreamSpec> = {}): StreamSpec {
@@ -45,60 +35,8 @@ export function streamSpec(id: string, tables: string[], options: Record<string,
   };
 }
 
-export const logger = pino({ level: process.env.SLUICE_TEST_LOG ?? 'silent' });
-
 export function makeSource(stream: StreamSpec, url = postgresUrl()!): PostgresSource {
   return new PostgresSource({ connection: { id: 'pg', name: 'pg', kind: 'postgresql', url, options: {} }, stream, logger });
-}
-
-export function context(streamId: string): ConnectorContext & { abort(): void } {
-  const ac = new AbortController();
-  return { streamId, runId: 'r1', logger, signal: ac.signal, abort: () => ac.abort() };
-}
-
-/** Pulls batches one at a time; the caller decides when to ack. */
-export class Puller {
-  readonly it: AsyncIterator<EventBatch>;
-  #pending: Promise<IteratorResult<EventBatch>>;
-  /** Starts the generator at once (async generators are lazy) and keeps one pull in flight. */
-  constructor(iterable: AsyncIterable<EventBatch>) {
-    this.it = iterable[Symbol.asyncIterator]();
-    this.#pending = this.it.next();
-    this.#pending.catch(() => undefined);
-  }
-  async next(timeoutMs = 20_000): Promise<EventBatch> {
-    let timer: NodeJS.Timeout | undefined;
-    const r = await Promise.race([
-      this.#pending,
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no batch within ${timeoutMs}ms`)), timeoutMs))),
-    ]).finally(() => clearTimeout(timer));
-    if (r.done) throw new Error('stream ended');
-    this.#pending = this.it.next();
-    this.#pending.catch(() => undefined);
-    return r.value;
-  }
-  /** Resolves when the generator is finished; returns the remaining batches. */
-  async rest(): Promise<EventBatch[]> {
-    const out: EventBatch[] = [];
-    for (let r = await this.#pending; !r.done; r = await this.#pending) {
-      out.push(r.value);
-      this.#pending = this.it.next();
-    }
-    return out;
-  }
-  /** Pulls until `n` events arrived; returns them and the last position seen. */
-  async events(n: number, timeoutMs = 20_000): Promise<{ events: ChangeEvent[]; position: Position | null; batches: EventBatch[] }> {
-    const events: ChangeEvent[] = [];
-    const batches: EventBatch[] = [];
-    let position: Position | null = null;
-    while (events.length < n) {
-      const b = await this.next(timeoutMs);
-      batches.push(b);
-      events.push(...b.events);
-      if (b.position) position = b.position;
-    }
-    return { events, position, batches };
-  }
 }
 
 export async function confirmedFlush(c: Client, streamId: string): Promise<bigint | null> {

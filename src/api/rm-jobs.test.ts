@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SluiceError } from '../errors';
-import { parseJdbc, parseMongoUri, rmError, toEcho, toJobView, toRmUpdate, toStreamInput, type RmJobRequest } from './rm-jobs';
+import { parseJdbc, parseMongoUri, toEcho, toStreamInput, type RmJobRequest } from './rm-jobs';
+import { rmError, toJobView, toRmUpdate } from './rm-job-view';
 import type { StreamStatusView } from '../runtime/supervisor-types';
 
 const jdbc = (url: string, type = 'POSTGRESQL', extra: Record<string, unknown> = {}) => parseJdbc({ type, url, ...extra });

@@ -15,3 +15,4 @@ export * from './sink';
 export * from './connector';
 export * from './dead-letter';
 export * from './options';
+export * from './abort';

@@ -5,7 +5,7 @@ import { previewMapping } from './mapping-preview';
 import pino from 'pino';
 import { SluiceError } from '../errors';
 import { createRegistry } from './registry';
-import { mapOptionsFor, rejectionMessage } from '../../connectors/mongodb/sink';
+import { mapOptionsFor, rejectionMessage } from '../../connectors/mongodb/targets';
 import { keyForDetail } from '../../connectors/mongodb/bson';
 import { FieldConversionError } from '../transform/mapping';
 import { Decimal, NO_OPTIONS, type ColumnSpec, type ConnectionSpec, type ConnectorModule, type Row, type RowQuery, type StreamSpec, type TableRef } from '../core';

@@ -36,7 +36,7 @@ function plainKey(key: Record<string, unknown> | null | undefined): Record<strin
 export class RecordErrorPolicy implements RecordErrorHandler {
   readonly mode: ErrorHandling;
   readonly tolerance: number;
-  #queue: DeadLetterQueue;
+  readonly #queue: DeadLetterQueue;
   #warnings = 0;
   #summarised = false;
 
@@ -50,10 +50,6 @@ export class RecordErrorPolicy implements RecordErrorHandler {
     this.mode = mode === 'WARN' || mode === 'SKIP' ? mode : 'FAIL';
     const t = stream.options.errorTolerance;
     this.tolerance = typeof t === 'number' && Number.isInteger(t) && t >= 0 ? t : 0;
-    this.#queue = queue;
-  }
-
-  useQueue(queue: DeadLetterQueue): void {
     this.#queue = queue;
   }
 

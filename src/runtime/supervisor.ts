@@ -1,45 +1,31 @@
 /**
- * The Supervisor owns every stream's lifecycle in this process: it validates each
- * request against the lifecycle table, persists every state change, launches one
- * run loop per running stream (see stream-runner.ts) and turns each loop's outcome
- * into the next state. A failing stream fails alone; nothing here lets a
- * connector's error escape as an unhandled rejection.
+ * The Supervisor owns every stream's lifecycle in this process: the control operations
+ * (start, pause, resume, stop, cutover, release), each checked against the lifecycle
+ * table and run one at a time per stream; the schedules' ticks; the daemon's resume and
+ * shutdown. It launches one run (run.ts) per running stream and hands each outcome to
+ * its run book (run-book.ts), which persists the state and the run. A failing stream
+ * fails alone; nothing here lets a connector's error escape as an unhandled rejection.
+ * Its parts: stream-entry.ts (what it holds per stream), run-book.ts (bookkeeping),
+ * release.ts (what deleting a stream removes outside the store).
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { canDropSink, canDropSource, type EventBatch, type StreamSpec } from '../core';
-import {
-  ACTIVE_STATES,
-  InvalidTransitionError,
-  RESUMABLE_STATES,
-  canTransition,
-  toPublicView,
-  transition,
-  type StreamEvent,
-  type StreamState,
-} from './lifecycle';
-import type { ErrorInfo, RunCounters, RunStatus, SnapshotPhase, StreamPersistence } from './persistence';
+import type { StreamSpec } from '../core';
+import { ACTIVE_STATES, InvalidTransitionError, RESUMABLE_STATES, canTransition, toPublicView, transition } from './lifecycle';
+import type { StreamPersistence } from './persistence';
 import type { ConnectorRegistry } from './registry';
-import { newCounters, planRun, planSink, runStream, type RunOutcome, type RunPlan } from './stream-runner';
-import { createTransport } from '../transport/index';
+import { newCounters } from './run';
+import { launchRun } from './launch';
+import { planRun, planSink, type RunPlan } from './run-plan';
+import { RunBook } from './run-book';
+import { dropStreamResources } from './release';
+import { newEntry, type Entry, type StopReason } from './stream-entry';
+import { transportEnds } from '../transport/index';
 import { isScheduled, Scheduler } from './schedule';
-import type { TransportFactory } from '../transport/types';
+import type { Transports } from '../transport/types';
 import { NOOP_METER, type Meter } from '../metrics/stream-meter';
 import { SluiceError } from '../errors';
-import { EventRate } from './event-rate';
-import {
-  StreamNotFoundError,
-  SupervisorClosedError,
-  toErrorInfo,
-  SUPERVISOR_EVENTS,
-  type BatchDone,
-  type RunFinished,
-  type StateChange,
-  type StreamFailed,
-  type ScheduleTick,
-  type StreamStatusView,
-  type Stage,
-} from './supervisor-types';
+import { StreamNotFoundError, SupervisorClosedError, SUPERVISOR_EVENTS, type ScheduleTick, type StreamStatusView } from './supervisor-types';
 
 export * from './supervisor-types';
 
@@ -47,46 +33,14 @@ export interface SupervisorOptions {
   registry: ConnectorRegistry;
   logger: Logger;
   persistence: StreamPersistence;
-  transportFactory?: TransportFactory;
+  /** A stream's transport by kind (default: direct only; the daemon adds Kafka with its settings). */
+  transports?: Transports;
   /** Transport for a stream whose spec names none (Kafka when brokers are configured). */
   defaultTransport?: string;
   /** The metrics of one run of a stream (src/metrics); none when left out. */
   meter?: (stream: StreamSpec) => Meter;
   /** Called once a stream is released for deletion, to drop its metric series. */
   forget?: (streamId: string) => void;
-}
-
-type StopReason = 'pause' | 'stop' | 'shutdown';
-
-interface Entry {
-  streamId: string;
-  state: StreamState;
-  mode: StreamSpec['mode'];
-  runId: string | null;
-  runOpen: boolean;
-  startedAt: Date | null;
-  error: ErrorInfo | null;
-  counters: RunCounters;
-  /** Change events of the current run over the last hour (RM's cdcStatistics). */
-  cdcRate: EventRate;
-  abort: AbortController | null;
-  loop: Promise<void> | null;
-  stopReason: StopReason | null;
-  logger: Logger;
-  /** Control operations on one stream run one at a time, in arrival order. */
-  ops: Promise<unknown>;
-  /**
-   * Passwords supplied at start for connections saved with savePassword:false, by
-   * connection id. In memory only, for this process: pause/resume reuse them; a
-   * restarted daemon has none and fails such a stream with CONNECTION_PASSWORD_REQUIRED.
-   */
-  passwords: Record<string, string>;
-  /** Resolves the current run's cutover request (see RunDeps.cutover); set while the run streams. */
-  requestCutover: (() => void) | null;
-  /** A stream persisted as COMPLETING and resumed after a restart: cut over again once it streams. */
-  cutoverOnStream: boolean;
-  /** Whether the current run's source can cut over (Source.currentPosition and covers). */
-  cutoverSupported: boolean;
 }
 
 export interface StartOptions {
@@ -98,11 +52,12 @@ export class Supervisor extends EventEmitter {
   readonly #registry: ConnectorRegistry;
   readonly #logger: Logger;
   readonly #store: StreamPersistence;
-  readonly #transportFactory: TransportFactory;
+  readonly #transports: Transports;
   readonly #entries = new Map<string, Entry>();
   readonly #meter: (stream: StreamSpec) => Meter;
   readonly #forget: (streamId: string) => void;
   readonly #scheduler: Scheduler;
+  readonly #book: RunBook;
   #closing = false;
 
   constructor(opts: SupervisorOptions) {
@@ -112,11 +67,12 @@ export class Supervisor extends EventEmitter {
     this.#store = opts.persistence;
     this.#meter = opts.meter ?? (() => NOOP_METER);
     this.#forget = opts.forget ?? (() => undefined);
-    const factory = opts.transportFactory ?? createTransport;
+    const transports: Transports = opts.transports ?? ((kind, stream) => transportEnds(kind, stream, {}));
     const fallback = opts.defaultTransport ?? 'direct';
     // The spec's kind wins; the daemon default only fills a missing one.
-    this.#transportFactory = (kind, args) => factory(kind || fallback, args);
+    this.#transports = (kind, stream) => transports(kind || fallback, stream);
     this.#scheduler = new Scheduler((streamId, err) => this.#logger.error({ err, streamId }, 'a scheduled tick failed'));
+    this.#book = new RunBook({ store: this.#store, logger: this.#logger, announce: (event, payload) => this.emit(event, payload), nextRunAt: (id) => this.nextRunAt(id) });
   }
 
   /** For /readyz: false once shutdown has begun. */
@@ -132,7 +88,7 @@ export class Supervisor extends EventEmitter {
       const plan = planRun(streamId, this.#store, this.#registry, this.#logger, { passwords });
       entry.passwords = passwords;
       this.#begin(entry, plan);
-      return this.#view(entry);
+      return this.#book.view(entry);
     });
   }
 
@@ -199,19 +155,19 @@ export class Supervisor extends EventEmitter {
       if (ACTIVE_STATES.has(entry.state)) {
         const message = `scheduled run skipped: the previous run (${entry.runId ?? 'unknown'}) is still active (${entry.state}); next tick at ${next ?? 'never'}`;
         entry.logger.warn({ state: entry.state, runId: entry.runId, nextRunAt: next }, 'scheduled run skipped: a run is still active');
-        this.#jobUpdate(entry, 'WARNING', 'SCHEDULE', message);
-        this.#emit(SUPERVISOR_EVENTS.TICK, { streamId, started: false, runId: entry.runId, nextRunAt: next } satisfies ScheduleTick);
+        this.#book.jobUpdate(entry, 'WARNING', 'SCHEDULE', message);
+        this.#book.emit(SUPERVISOR_EVENTS.TICK, { streamId, started: false, runId: entry.runId, nextRunAt: next } satisfies ScheduleTick);
         return;
       }
       try {
         const plan = planRun(streamId, this.#store, this.#registry, this.#logger, { passwords: entry.passwords });
         this.#begin(entry, plan, 'scheduled run');
       } catch (err) {
-        if (!entry.runOpen) this.#openRun(entry, this.#store.getStream(streamId));
-        if (!ACTIVE_STATES.has(entry.state)) this.#setState(entry, 'start');
-        this.#fail(entry, err, 'INITIALIZATION');
+        if (!entry.runOpen) this.#book.openRun(entry, this.#store.getStream(streamId));
+        if (!ACTIVE_STATES.has(entry.state)) this.#book.setState(entry, 'start');
+        this.#book.fail(entry, err, 'INITIALIZATION');
       }
-      this.#emit(SUPERVISOR_EVENTS.TICK, { streamId, started: true, runId: entry.runId, nextRunAt: next } satisfies ScheduleTick);
+      this.#book.emit(SUPERVISOR_EVENTS.TICK, { streamId, started: true, runId: entry.runId, nextRunAt: next } satisfies ScheduleTick);
     });
   }
 
@@ -219,8 +175,8 @@ export class Supervisor extends EventEmitter {
     return this.#serialize(streamId, async (entry) => {
       transition(entry.state, 'pause');
       if (entry.loop) await this.#halt(entry, 'pause');
-      else this.#setState(entry, 'pause');
-      return this.#view(entry);
+      else this.#book.setState(entry, 'pause');
+      return this.#book.view(entry);
     });
   }
 
@@ -232,23 +188,23 @@ export class Supervisor extends EventEmitter {
       const plan = planRun(streamId, this.#store, this.#registry, this.#logger, { passwords });
       entry.passwords = passwords;
       entry.mode = plan.stream.mode;
-      this.#setState(entry, 'resume');
-      this.#jobUpdate(entry, 'INFO', 'INITIALIZATION', 'stream resumed');
+      this.#book.setState(entry, 'resume');
+      this.#book.jobUpdate(entry, 'INFO', 'INITIALIZATION', 'stream resumed');
       this.#launch(entry, plan);
-      return this.#view(entry);
+      return this.#book.view(entry);
     });
   }
 
   stop(streamId: string): Promise<StreamStatusView> {
     return this.#serialize(streamId, async (entry) => {
-      this.#setState(entry, 'stop');
+      this.#book.setState(entry, 'stop');
       if (entry.loop) {
         await this.#halt(entry, 'stop');
       } else {
-        this.#setState(entry, 'stopped');
-        this.#finishRun(entry, 'CANCELLED');
+        this.#book.setState(entry, 'stopped');
+        this.#book.finishRun(entry, 'CANCELLED');
       }
-      return this.#view(entry);
+      return this.#book.view(entry);
     });
   }
 
@@ -267,8 +223,8 @@ export class Supervisor extends EventEmitter {
       }
       const request = entry.mode === 'SNAPSHOT' ? null : entry.requestCutover;
       if (!request || !canTransition(entry.state, 'cutover')) throw new InvalidTransitionError(entry.state, 'cutover');
-      this.#beginCutover(entry, request, 'cutover requested: the stream drains up to the source\'s current position, then completes');
-      return this.#view(entry);
+      this.#book.beginCutover(entry, request, 'cutover requested: the stream drains up to the source\'s current position, then completes');
+      return this.#book.view(entry);
     });
   }
 
@@ -293,23 +249,7 @@ export class Supervisor extends EventEmitter {
         const plan = dropSource
           ? planRun(streamId, this.#store, this.#registry, this.#logger, { resolveMappings: false, passwords: entry.passwords })
           : { ...planSink(streamId, this.#store, this.#registry, this.#logger, entry.passwords), sourceModule: null, sourceConnection: null };
-        const args = { stream: plan.stream, logger: entry.logger };
-        const sink = dropSink ? plan.sinkModule.createSink!({ ...args, connection: plan.sinkConnection }) : null;
-        try {
-          const droppable = sink && canDropSink(sink) ? sink : null;
-          await droppable?.drop({ check: true });
-          if (plan.sourceModule) {
-            const source = plan.sourceModule.createSource!({ ...args, connection: plan.sourceConnection });
-            try {
-              if (canDropSource(source)) await source.drop();
-            } finally {
-              await source.close().catch((err: unknown) => entry.logger.warn({ err }, 'closing the source after drop failed'));
-            }
-          }
-          await droppable?.drop();
-        } finally {
-          await sink?.close().catch((err: unknown) => entry.logger.warn({ err }, 'closing the sink after drop failed'));
-        }
+        await dropStreamResources(plan, { sink: dropSink }, entry.logger);
       }
       this.#entries.delete(streamId);
       this.#scheduler.disarm(streamId);
@@ -332,7 +272,7 @@ export class Supervisor extends EventEmitter {
 
   status(streamId: string): StreamStatusView {
     const entry = this.#entries.get(streamId);
-    if (entry) return this.#view(entry);
+    if (entry) return this.#book.view(entry);
     const spec = this.#store.getStream(streamId);
     if (!spec) throw new StreamNotFoundError(streamId);
     const rec = this.#store.getState(streamId);
@@ -352,7 +292,7 @@ export class Supervisor extends EventEmitter {
 
   /** Every stream this process has touched since it started. */
   list(): StreamStatusView[] {
-    return [...this.#entries.values()].map((e) => this.#view(e));
+    return [...this.#entries.values()].map((e) => this.#book.view(e));
   }
 
   /**
@@ -371,23 +311,23 @@ export class Supervisor extends EventEmitter {
         if (this.#closing) return;
         try {
           const plan = planRun(streamId, this.#store, this.#registry, this.#logger, { passwords: entry.passwords });
-          this.#openRun(entry, plan.stream);
+          this.#book.openRun(entry, plan.stream);
           if (persisted === 'PAUSED') {
             // Not a transition: the stream never stopped being paused, only the process did.
             entry.state = 'PAUSED';
             result.paused.push(streamId);
             return;
           }
-          this.#setState(entry, 'start');
+          this.#book.setState(entry, 'start');
           entry.cutoverOnStream = persisted === 'COMPLETING';
-          this.#jobUpdate(entry, 'INFO', 'INITIALIZATION', 'stream resumed after a daemon restart');
+          this.#book.jobUpdate(entry, 'INFO', 'INITIALIZATION', 'stream resumed after a daemon restart');
           this.#warnOptions(entry, plan);
           this.#launch(entry, plan);
           result.started.push(streamId);
         } catch (err) {
-          if (!entry.runOpen) this.#openRun(entry, this.#store.getStream(streamId));
+          if (!entry.runOpen) this.#book.openRun(entry, this.#store.getStream(streamId));
           entry.state = 'STARTING';
-          this.#fail(entry, err, 'INITIALIZATION');
+          this.#book.fail(entry, err, 'INITIALIZATION');
           result.failed.push(streamId);
         }
       }).catch((err: unknown) => {
@@ -426,7 +366,7 @@ export class Supervisor extends EventEmitter {
       if (entry.loop) {
         this.#logger.warn({ streamId: entry.streamId }, 'stream did not stop before the shutdown deadline');
       } else if (entry.runOpen) {
-        this.#finishRun(entry, 'INTERRUPTED'); // paused streams hold an open run
+        this.#book.finishRun(entry, 'INTERRUPTED'); // paused streams hold an open run
       }
     }
     this.#logger.info({ clean }, 'supervisor shut down');
@@ -452,47 +392,13 @@ export class Supervisor extends EventEmitter {
     if (entry) return entry;
     const spec = this.#store.getStream(streamId);
     if (!spec) throw new StreamNotFoundError(streamId);
-    const persisted = this.#store.getState(streamId);
-    // A state persisted as live but with no run in this process means the daemon
-    // restarted without resumeAll: the stream is simply not running here.
-    const state = persisted && !ACTIVE_STATES.has(persisted.state) ? persisted.state : persisted ? 'STOPPED' : 'CREATED';
-    entry = {
-      streamId,
-      state,
-      mode: spec.mode,
-      runId: null,
-      runOpen: false,
-      startedAt: null,
-      error: persisted?.error ?? null,
-      counters: newCounters(),
-      cdcRate: new EventRate(),
-      abort: null,
-      loop: null,
-      stopReason: null,
-      logger: this.#logger.child({ streamId }),
-      ops: Promise.resolve(),
-      passwords: {},
-      requestCutover: null,
-      cutoverOnStream: false,
-      cutoverSupported: false,
-    };
+    entry = newEntry(streamId, spec, this.#store.getState(streamId), this.#logger);
     this.#entries.set(streamId, entry);
     return entry;
   }
 
   #assertOpen(): void {
     if (this.#closing) throw new SupervisorClosedError();
-  }
-
-  #openRun(entry: Entry, spec: StreamSpec | undefined): void {
-    entry.runId = this.#store.startRun(entry.streamId);
-    entry.runOpen = true;
-    entry.startedAt = new Date();
-    entry.error = null;
-    entry.counters = newCounters();
-    entry.cdcRate = new EventRate();
-    if (spec) entry.mode = spec.mode;
-    entry.logger = this.#logger.child({ streamId: entry.streamId, runId: entry.runId });
   }
 
   /**
@@ -504,80 +410,24 @@ export class Supervisor extends EventEmitter {
     if (plan.stream.mode === 'SNAPSHOT' && this.#store.isSnapshotDone(entry.streamId)) {
       this.#store.resetSnapshot(entry.streamId);
     }
-    this.#openRun(entry, plan.stream);
-    this.#setState(entry, 'start');
-    if (why) this.#jobUpdate(entry, 'INFO', 'SCHEDULE', `${why} started (cron "${plan.stream.schedule?.cron ?? ''}"); next at ${this.nextRunAt(entry.streamId) ?? 'never'}`);
-    this.#jobUpdate(entry, 'INFO', 'INITIALIZATION', `stream started in ${plan.stream.mode} mode`);
+    this.#book.openRun(entry, plan.stream);
+    this.#book.setState(entry, 'start');
+    if (why) this.#book.jobUpdate(entry, 'INFO', 'SCHEDULE', `${why} started (cron "${plan.stream.schedule?.cron ?? ''}"); next at ${this.nextRunAt(entry.streamId) ?? 'never'}`);
+    this.#book.jobUpdate(entry, 'INFO', 'INITIALIZATION', `stream started in ${plan.stream.mode} mode`);
     this.#warnOptions(entry, plan);
     this.#launch(entry, plan);
   }
 
+  /** Stored options a run's start dropped: once per run, a WARNING job update each, saying how to fix the spec. */
+  #warnOptions(entry: Entry, plan: RunPlan): void {
+    for (const w of plan.warnings ?? []) {
+      entry.logger.warn({ field: w.field }, w.message);
+      this.#book.jobUpdate(entry, 'WARNING', 'INITIALIZATION', w.message, { code: 'OPTION_IGNORED', message: w.message, suggestion: w.suggestion }, { field: w.field });
+    }
+  }
+
   #launch(entry: Entry, plan: RunPlan): void {
-    const abort = new AbortController();
-    entry.abort = abort;
-    entry.stopReason = null;
-    const runId = entry.runId!;
-    const meter = this.#meter(plan.stream);
-    let requested = false;
-    let request: () => void = () => undefined;
-    const cutover = new Promise<void>((resolve) => {
-      request = resolve;
-    });
-    const run = runStream({
-      cutover,
-      ...plan,
-      ctx: {
-        streamId: entry.streamId,
-        runId,
-        logger: entry.logger,
-        signal: abort.signal,
-        report: (u) => this.#store.addJobUpdate(entry.streamId, runId, u),
-        count: (event, n, table) => meter.count(event, n, table),
-      },
-      meter,
-      persistence: this.#store,
-      transportFactory: this.#transportFactory,
-      counters: entry.counters,
-      onPhase: (event, info) => {
-        this.#setState(entry, event);
-        // Cutover is offered once the run streams changes (and only once per run).
-        if (event === 'snapshotDone' && plan.stream.mode !== 'SNAPSHOT') {
-          entry.cutoverSupported = info?.cutover ?? false;
-          if (!entry.cutoverSupported) return;
-          entry.requestCutover = () => {
-            if (requested) return;
-            requested = true;
-            entry.requestCutover = null;
-            request();
-          };
-          if (entry.cutoverOnStream) {
-            entry.cutoverOnStream = false;
-            this.#beginCutover(entry, entry.requestCutover, 'cutover resumed after a daemon restart: draining up to the source\'s current position');
-          }
-        }
-      },
-      onBatch: (phase, batch) => this.#onBatch(entry, phase, batch),
-    });
-    const loop: Promise<void> = run
-      .then((outcome) => this.#settle(entry, outcome))
-      .catch((err: unknown) => {
-        // Only a bug in the bookkeeping itself (or a store that throws) lands here.
-        entry.logger.error({ err }, 'stream supervision failed');
-        try {
-          this.#fail(entry, err, 'INITIALIZATION');
-        } catch (again) {
-          entry.logger.error({ err: again }, 'could not record the stream failure');
-        }
-      })
-      .finally(() => {
-        // A new run may already have been launched from the state settle() left.
-        if (entry.loop === loop) {
-          entry.loop = null;
-          entry.abort = null;
-          entry.requestCutover = null;
-        }
-      });
-    entry.loop = loop;
+    launchRun(entry, plan, { store: this.#store, book: this.#book, transports: this.#transports, meter: this.#meter });
   }
 
   /** Asks the run loop to wind down at its next clean point and waits for it. */
@@ -586,132 +436,4 @@ export class Supervisor extends EventEmitter {
     entry.abort?.abort();
     await entry.loop;
   }
-
-  /** Turns a finished run loop into the stream's next state. */
-  #settle(entry: Entry, outcome: RunOutcome): void {
-    const reason = entry.stopReason;
-    const stage = entry.state === 'SNAPSHOTTING' || entry.mode === 'SNAPSHOT' ? 'SNAPSHOT' : 'CDC';
-    if (outcome.kind === 'failed') {
-      this.#fail(entry, outcome.error, outcome.stage);
-    } else if (reason === 'stop') {
-      this.#setState(entry, 'stopped');
-      this.#jobUpdate(entry, 'INFO', stage, 'stream stopped');
-      this.#finishRun(entry, 'CANCELLED');
-    } else if (outcome.kind === 'completed') {
-      // A SNAPSHOT run that finished as a pause or shutdown arrived is simply complete.
-      this.#setState(entry, 'complete');
-      this.#jobUpdate(entry, 'INFO', stage, 'stream completed');
-      this.#finishRun(entry, 'COMPLETED');
-    } else if (reason === 'pause') {
-      this.#setState(entry, 'pause');
-      this.#jobUpdate(entry, 'INFO', stage, 'stream paused');
-    } else if (reason === 'shutdown') {
-      this.#finishRun(entry, 'INTERRUPTED');
-    } else {
-      this.#fail(entry, new Error('the run loop stopped without being asked to'), stage);
-    }
-  }
-
-  #beginCutover(entry: Entry, request: () => void, message: string): void {
-    this.#setState(entry, 'cutover');
-    this.#jobUpdate(entry, 'INFO', 'CDC', message);
-    request();
-  }
-
-  #fail(entry: Entry, err: unknown, stage: Stage): void {
-    const info = toErrorInfo(err);
-    entry.error = info;
-    entry.logger.error({ err, stage }, 'stream failed');
-    this.#setState(entry, 'fail', info);
-    this.#jobUpdate(entry, 'ERROR', stage, info.message, info, locationOf(err));
-    this.#finishRun(entry, 'FAILED', info);
-    this.#emit(SUPERVISOR_EVENTS.STREAM_FAILED, { streamId: entry.streamId, runId: entry.runId, error: info, stage } satisfies StreamFailed);
-  }
-
-  #setState(entry: Entry, event: StreamEvent, error?: ErrorInfo): void {
-    const from = entry.state;
-    const to = transition(from, event);
-    entry.state = to;
-    this.#store.saveState(entry.streamId, { state: to, error: to === 'FAILED' ? error ?? entry.error : null });
-    entry.logger.info({ from, to, event }, 'stream state changed');
-    const view = toPublicView(to, entry.mode, this.#store.isSnapshotDone(entry.streamId));
-    this.#emit(SUPERVISOR_EVENTS.STATE, { streamId: entry.streamId, runId: entry.runId, from, state: to, to, event, ...view } satisfies StateChange);
-  }
-
-  #finishRun(entry: Entry, status: RunStatus, failureError?: ErrorInfo): void {
-    if (!entry.runOpen || !entry.runId) return;
-    entry.runOpen = false;
-    const counters = { ...entry.counters };
-    this.#store.finishRun(entry.runId, { status, counters, ...(failureError ? { failureError } : {}) });
-    this.#emit(SUPERVISOR_EVENTS.RUN_FINISHED, { streamId: entry.streamId, runId: entry.runId, status, counters } satisfies RunFinished);
-  }
-
-  /** Stored options a run's start dropped: once per run, a WARNING job update each, saying how to fix the spec. */
-  #warnOptions(entry: Entry, plan: RunPlan): void {
-    for (const w of plan.warnings ?? []) {
-      entry.logger.warn({ field: w.field }, w.message);
-      this.#jobUpdate(entry, 'WARNING', 'INITIALIZATION', w.message, { code: 'OPTION_IGNORED', message: w.message, suggestion: w.suggestion }, { field: w.field });
-    }
-  }
-
-  #jobUpdate(entry: Entry, level: 'ERROR' | 'WARNING' | 'INFO', stage: string, message: string, err?: ErrorInfo, detail?: Record<string, unknown>): void {
-    this.#store.addJobUpdate(entry.streamId, entry.runId, {
-      level,
-      stage,
-      message,
-      ...(err ? { errorCode: err.code } : {}),
-      ...(err?.suggestion ? { suggestion: err.suggestion } : {}),
-      ...(detail ? { detail } : {}),
-    });
-  }
-
-  #onBatch(entry: Entry, phase: SnapshotPhase, batch: EventBatch): void {
-    if (phase === 'cdc') entry.cdcRate.record(batch.events.length);
-    this.#emit(SUPERVISOR_EVENTS.BATCH, {
-      streamId: entry.streamId,
-      runId: entry.runId!,
-      phase,
-      events: batch.events.length,
-      position: batch.position,
-    } satisfies BatchDone);
-  }
-
-  /** A listener that throws (a metrics bug) must not fail a stream. */
-  #emit(event: string, payload: unknown): void {
-    try {
-      this.emit(event, payload);
-    } catch (err) {
-      this.#logger.error({ err, event }, 'a supervisor event listener threw');
-    }
-  }
-
-  #view(entry: Entry): StreamStatusView {
-    return {
-      streamId: entry.streamId,
-      state: entry.state,
-      ...toPublicView(entry.state, entry.mode, this.#store.isSnapshotDone(entry.streamId)),
-      mode: entry.mode,
-      statistics: { ...entry.counters },
-      runId: entry.runId,
-      startedAt: entry.startedAt?.toISOString() ?? null,
-      nextRunAt: this.nextRunAt(entry.streamId),
-      cdcActivity: entry.cdcRate.activity(),
-      ...(entry.error ? { error: entry.error } : {}),
-    };
-  }
-}
-
-/** Relational Migrator's jobUpdate location (table, field, key) of an error that names a record. */
-function locationOf(err: unknown): Record<string, unknown> | undefined {
-  const d = (err as { detail?: unknown } | null)?.detail;
-  if (typeof d !== 'object' || d === null) return undefined;
-  const { table, field, key } = d as { table?: unknown; field?: unknown; key?: unknown };
-  if (typeof table !== 'string' && typeof field !== 'string') return undefined;
-  return {
-    locationType: 'TABLE',
-    ...(typeof table === 'string' ? { locationName: table } : {}),
-    ...(typeof field === 'string' ? { fieldName: field } : {}),
-    // bigint-safe: the job update is stored as JSON.
-    ...(key && typeof key === 'object' ? { key: JSON.parse(JSON.stringify(key, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as unknown } : {}),
-  };
 }

@@ -1,6 +1,7 @@
 /**
  * What every SQL source's readRows shares: checking a RowQuery against the table
- * (columns and sort keys must exist, the limit is capped). Pure, no I/O.
+ * (columns and sort keys must exist, the limit is capped), and the error for a where
+ * the server refused. Pure, no I/O.
  */
 import { SluiceError } from '../errors';
 import { MAX_READ_ROWS, type RowQuery, type TableSchema } from '../core';
@@ -30,4 +31,18 @@ export function checkRowQuery(schema: TableSchema, q: RowQuery, table: string): 
   const limit = Math.max(0, Math.min(MAX_READ_ROWS, Math.floor(q.limit)));
   const offset = Math.max(0, Math.floor(q.offset));
   return { columns, sort, limit, offset };
+}
+
+/**
+ * A `where` the server refused as SQL (a syntax or data error in the clause it was
+ * given): FILTER_CLAUSE_INVALID naming the table and the clause, with the server's
+ * SQLSTATE in `state` (each connector names that field as its driver does).
+ */
+export function refusedClause(query: Pick<RowQuery, 'where'>, table: string, refusedBy: string, err: unknown, state: Record<string, string>): SluiceError {
+  return new SluiceError('FILTER_CLAUSE_INVALID', `where ${JSON.stringify(query.where)}: ${refusedBy} refused it: ${(err as Error).message}`, {
+    table,
+    clause: query.where,
+    part: query.where,
+    ...state,
+  }, { cause: err });
 }

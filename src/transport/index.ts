@@ -1,15 +1,18 @@
 /**
- * Picks a stream's transport by kind. The supervisor only ever calls this factory
- * (or one injected in its place), never a transport class.
+ * Picks a stream's transport by kind. The run only ever asks `transportEnds` (or a
+ * `Transports` injected in its place), never a transport class.
  */
-import { createDirectTransport } from './direct';
-import { createKafkaTransport } from './kafka';
-import type { Transport, TransportFactoryArgs } from './types';
+import { DirectTransport } from './direct';
+import { createKafkaTransport, kafkaEnds } from './kafka';
+import type { KafkaSettings } from './kafka/settings';
+import type { Transport, TransportEnds, TransportFactoryArgs } from './types';
+import type { StreamSpec } from '../core';
 
 import { SluiceError } from '../errors';
 
-export type { Transport, TransportFactory, TransportFactoryArgs } from './types';
+export type { SinkEnd, SinkStages, Transport, TransportEnds, TransportFactoryArgs, Transports } from './types';
 export { DirectTransport, TransportClosedError } from './direct';
+export { JoinedTransport } from './joined';
 
 export const TRANSPORT_KINDS = ['direct', 'kafka'] as const;
 
@@ -20,15 +23,19 @@ export class TransportUnavailableError extends SluiceError {
   }
 }
 
-export function createTransport(kind: string, args: TransportFactoryArgs): Transport {
+/** The direct transport: one end, which writes to the sink itself. */
+const DIRECT: TransportEnds = { kind: 'direct', open: (_far, stages) => new DirectTransport(stages.sink) };
+
+/** A stream's transport of `kind`; Kafka needs brokers (`settings.kafka`). */
+export function transportEnds(kind: string, stream: StreamSpec | undefined, settings: { kafka?: KafkaSettings | undefined }): TransportEnds {
   switch (kind) {
     case 'direct':
-      return createDirectTransport(args.sink);
+      return DIRECT;
     case 'kafka':
-      if (!args.stream || !args.kafka?.brokers?.length) {
+      if (!stream || !settings.kafka?.brokers?.length) {
         throw new TransportUnavailableError(kind, 'no Kafka brokers configured', 'set SLUICE_KAFKA_BROKERS (kafka.brokers) or give the stream a kafka connection');
       }
-      return createKafkaTransport({ sink: args.sink, stream: args.stream, kafka: args.kafka, ...(args.records ? { records: args.records } : {}) });
+      return kafkaEnds(stream, settings.kafka);
     default:
       throw new TransportUnavailableError(
         kind,
@@ -36,4 +43,11 @@ export function createTransport(kind: string, args: TransportFactoryArgs): Trans
         'use {"kind":"direct"} or {"kind":"kafka"}',
       );
   }
+}
+
+/** A transport with both ends in this process, writing to `args.sink`. */
+export function createTransport(kind: string, args: TransportFactoryArgs): Transport {
+  const ends = transportEnds(kind, args.stream, args);
+  if (ends.kind === 'kafka') return createKafkaTransport({ ...args, stream: args.stream!, kafka: args.kafka! });
+  return ends.open(undefined, { sink: args.sink, ...(args.records ? { records: args.records } : {}) });
 }

@@ -29,6 +29,48 @@ export interface Transport {
   close(): Promise<void>;
 }
 
+/** What the pipeline hands the far end of a transport: the stages after it. */
+export interface SinkStages {
+  /** Maps rows to documents and writes them (the sink connector, wrapped by the record-error policy and the meter). Owned by the caller: a transport writes to it but never closes it. */
+  sink: Sink;
+  /** The run's record-error handling: records the far end cannot decode go here; without it they fail the stream. */
+  records?: RecordErrorHandler;
+}
+
+/**
+ * The far end of a two-ended transport (Kafka's consumer group): it reads what the
+ * carrier carried and hands it to the sink stage. Built from plain data (the stream,
+ * the transport's settings) and handed its stages at start, it needs nothing of the
+ * source side, so it can run apart from it (a worker thread, a process, a `--role sink`
+ * node); what crosses between the ends is `follow` (a new channel) and `onFatal`.
+ */
+export interface SinkEnd {
+  /** Where the run's record-error policy puts dead letters on this transport (Kafka: the stream's dead-letter topic). */
+  readonly deadLetters: DeadLetterQueue;
+  start(stages: SinkStages, ctx: ConnectorContext): Promise<void>;
+  /** Reads these channels (Kafka topics) too: the carrier made them after start. */
+  follow(channels: string[]): Promise<void>;
+  /** Calls `listener` once this end fails for good (the sink refused a record); returns the unsubscribe function. */
+  onFatal(listener: (err: unknown) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** One stream's transport, as its kind builds it: the far end alone, and both ends in this process. */
+export interface TransportEnds {
+  readonly kind: string;
+  /** The far end, for a transport that has one (Kafka); none when the carrier writes to the sink itself (direct). */
+  sinkEnd?(): SinkEnd;
+  /**
+   * The transport with both ends in this process: the carrier, joined to `far` (built by
+   * sinkEnd(), or made here when left out), which is handed `stages` when it starts.
+   * Without a far end the carrier writes to `stages.sink` itself.
+   */
+  open(far: SinkEnd | undefined, stages: SinkStages): Transport;
+}
+
+/** The transport of a stream whose spec names `kind` ('' for the daemon's default); throws TRANSPORT_UNAVAILABLE. */
+export type Transports = (kind: string, stream: StreamSpec) => TransportEnds;
+
 export interface TransportFactoryArgs {
   /** Owned by the caller: a transport writes to it but never closes it. */
   sink: Sink;
@@ -36,20 +78,12 @@ export interface TransportFactoryArgs {
   stream?: StreamSpec;
   /** Brokers and producer/topic settings (config kafka.*); required for kind 'kafka'. */
   kafka?: KafkaSettings;
-  /**
-   * The run's record-error policy: a transport hands it the records it cannot decode, and
-   * may route dead letters to its own queue (Kafka: the stream's dead-letter topic).
-   */
+  /** Records the far end cannot decode go here (errorHandling); without it they fail the stream. */
   records?: RecordErrorHandler;
 }
-
-/** `kind` is the stream's `transport.kind` ('direct', 'kafka'). */
-export type TransportFactory = (kind: string, args: TransportFactoryArgs) => Transport;
 
 /** What a transport calls with a record it cannot hand on (a Kafka record that does not decode). */
 export interface RecordErrorHandler {
   /** Resolves once the record is dead-lettered; throws the error that fails the run. */
   reject(error: SluiceError, record: { event?: ChangeEvent; raw?: DeadLetter['raw']; table?: string | null }, ctx: ConnectorContext): Promise<void>;
-  /** Lets the transport route dead letters elsewhere (the Kafka dead-letter topic). */
-  useQueue(queue: DeadLetterQueue): void;
 }

@@ -40,6 +40,16 @@ export function stackUrls(): StackUrls {
   return { postgres: need('postgres'), mysql: need('mysql'), kafka: need('kafka'), mongodb: need('mongodb') };
 }
 
+/** One server's address, when its variable is set: a connector's tests need only their own server. */
+export function stackUrl(key: keyof StackUrls): string | undefined {
+  return process.env[VARS[key]]?.trim() || undefined;
+}
+
+/** A test's `skip`: false when the server's variable is set, else why the test cannot run. */
+export function unlessServer(key: keyof StackUrls): string | false {
+  return stackUrl(key) ? false : `${VARS[key]} is not set (start the test stack)`;
+}
+
 /** Kafka brokers as the array kafkajs wants. */
 export function kafkaBrokers(): string[] {
   return stackUrls()

@@ -21,20 +21,16 @@ import type { Role } from '../../store/api-keys';
 import {
   jobBodySchema,
   jobNames,
-  jobViewSchema,
   parseJdbc,
   parseMongoUri,
-  rmError,
-  rmError440,
-  rmError470,
   toEcho,
-  toJobView,
   toStreamInput,
   sourceKindOf,
   SUPPORTED_SOURCE_TYPES,
   type ParsedConnection,
   type RmJobRequest,
 } from '../rm-jobs';
+import { jobViewSchema, rmError, rmError440, rmError470, toJobView } from '../rm-job-view';
 
 /** A stored URL shown back: a JDBC `password` query parameter never leaves. */
 const withoutQueryPassword = (url: string): string => url.replace(/([?&;])password=[^&;]*(&|;)?/i, (_m, lead: string, tail?: string) => (tail ? lead : '')).replace(/[?&;]$/, '');

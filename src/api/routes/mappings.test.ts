@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { assertEnvelope, startTestApi, type TestApi } from '../testing/test-api';
-import { planRun } from '../../runtime/stream-runner';
+import { planRun } from '../../runtime/run-plan';
 import { storePersistence } from '../../store/persistence';
 import { waitFor } from '../../../test/helpers/wait-for';
 

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { ApiDeps } from '../deps';
 import { SluiceError, isSluiceError, toSluiceError } from '../../errors';
 import { previewMapping, PREVIEW_DEFAULT_LIMIT, PREVIEW_MAX_LIMIT, type PreviewRequest } from '../../runtime/mapping-preview';
-import { resolveMapping } from '../../runtime/stream-runner';
+import { resolveMapping } from '../../runtime/run-plan';
 import { storePersistence } from '../../store/persistence';
 import { errorResponses, idParams } from '../schemas';
 import { STREAM_READ_ERRORS, streamConnections, streamReadBody } from './stream-reads';

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { ApiDeps } from '../deps';
 import { SluiceError, isSluiceError, toSluiceError } from '../../errors';
 import { verifyStream, type VerifyRequest } from '../../runtime/verify';
-import { resolveMapping } from '../../runtime/stream-runner';
+import { resolveMapping } from '../../runtime/run-plan';
 import { errorResponses, idParams } from '../schemas';
 import { STREAM_READ_ERRORS, streamConnections, streamReadBody } from './stream-reads';
 

@@ -1,11 +1,13 @@
 /**
  * Streams: the spec (Relational Migrator's job shape where DESIGN.md says so), its
- * lifecycle (start, pause, resume, stop) and what it has done (stats, runs, logs).
+ * lifecycle (start, pause, resume, stop, cutover) and its live counters. What it has
+ * done (runs, logs, dead letters) is streams-history.ts; verify and the mapping
+ * preview have files of their own.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps';
 import { assertTableNamesAllowed } from '../../runtime/system-schemas';
-import { deadLetterFor, errorFor, updateFor } from '../redact';
+import { errorFor, updateFor } from '../redact';
 import type { Role } from '../../store/api-keys';
 import { SluiceError, toSluiceError } from '../../errors';
 import type { StreamInput, StreamRecord } from '../../store/streams';
@@ -15,10 +17,11 @@ import { sourceDialect } from '../../runtime/registry';
 import { validateStreamOptions } from '../../runtime/run-options';
 import { streamBodySchema } from './stream-body';
 import { validateSchedule } from '../../runtime/schedule';
-import { mappingIdOf } from '../../runtime/stream-runner';
-import { confirmDelete, errorResponses, idParams, listQuery, pageOf, ID_PATTERN, PASSWORDS_PROPERTY } from '../schemas';
+import { mappingIdOf } from '../../runtime/run-plan';
+import { errorResponses, idParams, listQuery, pageOf, ID_PATTERN, PASSWORDS_PROPERTY } from '../schemas';
 import { verifyRoutes } from './streams-verify';
 import { previewRoutes } from './streams-preview';
+import { counters, errorInfo, historyRoutes } from './streams-history';
 import { validateStreamMapping } from '../../transform/mapping';
 
 
@@ -29,8 +32,6 @@ export const passwordsBody = {
   properties: { passwords: PASSWORDS_PROPERTY },
 } as const;
 
-const counters = { type: 'object', additionalProperties: { type: 'number' } } as const;
-const errorInfo = { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, suggestion: { type: 'string' } } } as const;
 
 const streamView = {
   type: 'object',
@@ -58,38 +59,6 @@ const streamView = {
     },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
-  },
-} as const;
-
-const runView = {
-  type: 'object',
-  required: ['id', 'streamId', 'startedAt', 'endedAt', 'status', 'counters'],
-  properties: {
-    id: { type: 'string' },
-    streamId: { type: 'string' },
-    startedAt: { type: 'string', format: 'date-time' },
-    endedAt: { type: ['string', 'null'], format: 'date-time', description: 'null while the run is open' },
-    status: { type: 'string', description: 'RUNNING while open; COMPLETED, FAILED, CANCELLED or INTERRUPTED (daemon shut down under it) once ended' },
-    counters: counters,
-    failureError: { anyOf: [errorInfo, { type: 'null' }] },
-  },
-} as const;
-
-const jobUpdateView = {
-  type: 'object',
-  required: ['id', 'streamId', 'timestamp', 'level', 'stage', 'message'],
-  properties: {
-    id: { type: 'integer' },
-    streamId: { type: 'string' },
-    runId: { type: ['string', 'null'] },
-    timestamp: { type: 'string', format: 'date-time' },
-    level: { type: 'string', enum: ['ERROR', 'WARNING', 'INFO'] },
-    stage: { type: 'string' },
-    message: { type: 'string' },
-    errorCode: { type: 'string' },
-    suggestion: { type: 'string' },
-    detail: { type: 'object', additionalProperties: true },
-    redacted: { type: 'boolean', description: 'True when a viewer gets this update without the row values its message quoted' },
   },
 } as const;
 
@@ -136,12 +105,11 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         throw new SluiceError('VALIDATION_FAILED', `body field "${field}" names connection ${id}, which does not exist`, { field, id });
       }
     }
-    const sourceKind = store.connections.get(body.source.connectionId)!.kind;
-    // Options of the kinds this stream uses, and nothing else: a 400 naming the option.
-    validateStreamOptions(deps.connectors, body, { source: sourceKind, sink: store.connections.get(body.sink.connectionId)!.kind, ...(body.transport ? { transport: body.transport.kind } : {}) });
     // A whereClause that cannot be compiled is refused now, not when the stream runs.
     const source = store.connections.get(body.source.connectionId)!;
-    validateFilters(body, sourceDialect(deps.connectors, sourceKind));
+    // Options of the kinds this stream uses, and nothing else: a 400 naming the option.
+    validateStreamOptions(deps.connectors, body, { source: source.kind, sink: store.connections.get(body.sink.connectionId)!.kind, ...(body.transport ? { transport: body.transport.kind } : {}) });
+    validateFilters(body, sourceDialect(deps.connectors, source.kind));
     // A table in a system schema (pg_catalog, mysql, …) is refused now too (system-schemas.ts).
     assertTableNamesAllowed(source, body.tables, 'tables');
     validateSchedule(body);
@@ -284,6 +252,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
 
   await verifyRoutes(app, deps);
   await previewRoutes(app, deps);
+  await historyRoutes(app, deps);
 
   for (const action of ['start', 'pause', 'resume', 'stop'] as const) {
     const takesPasswords = action === 'start' || action === 'resume';
@@ -362,127 +331,4 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       return { id: req.params.id, state: s.state, status: s.status, cdcStatus: s.cdcStatus, statistics: s.statistics };
     },
   );
-
-  app.get<{ Params: { id: string }; Querystring: ListQs & { status?: string } }>(
-    '/streams/:id/runs',
-    {
-      schema: {
-        tags: ['streams'],
-        summary: 'Run history: start, end, status and counters of each run',
-        params: idParams,
-        querystring: listQuery(['startedAt', 'endedAt', 'status'], { status: { type: 'string', enum: ['RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'INTERRUPTED'] } }),
-        response: { 200: pageOf(runView), ...errorResponses('STREAM_NOT_FOUND') },
-      },
-    },
-    async (req) => {
-      load(req.params.id);
-      const { limit, offset, sort, status } = req.query;
-      const page = store.runs.list(req.params.id, { limit, offset, sort, filters: { status } });
-      // The store has a run's counters once it ends; the open run's are live in the supervisor.
-      const live = supervisor.status(req.params.id);
-      const role = req.apiKey?.role;
-      return {
-        ...page,
-        items: page.items.map((r) => ({ ...(r.endedAt === null && r.id === live.runId ? { ...r, counters: { ...live.statistics } } : r), failureError: errorFor(r.failureError, role) })),
-      };
-    },
-  );
-
-  app.get<{ Params: { id: string }; Querystring: ListQs & { level?: string; stage?: string; runId?: string } }>(
-    '/streams/:id/logs',
-    {
-      schema: {
-        tags: ['streams'],
-        summary: 'Job updates (ERROR / WARNING / INFO), filtered by level, stage and run',
-        params: idParams,
-        querystring: listQuery(['id', 'timestamp', 'level', 'stage'], {
-          level: { type: 'string', enum: ['ERROR', 'WARNING', 'INFO'] },
-          stage: { type: 'string', description: 'INITIALIZATION, SNAPSHOT, CDC or SHUTDOWN' },
-          runId: { type: 'string' },
-        }),
-        response: { 200: pageOf(jobUpdateView), ...errorResponses('STREAM_NOT_FOUND') },
-      },
-    },
-    async (req) => {
-      load(req.params.id);
-      const { limit, offset, sort, level, stage, runId } = req.query;
-      const page = store.runs.listUpdates(req.params.id, { limit, offset, sort, filters: { level, stage, runId } });
-      return { ...page, items: page.items.map((u) => updateFor(u, req.apiKey?.role)) };
-    },
-  );
-
-  app.get<{ Params: { id: string }; Querystring: ListQs & { runId?: string; table?: string; op?: string; field?: string; errorCode?: string; stage?: string } }>(
-    '/streams/:id/dead-letters',
-    {
-      schema: {
-        tags: ['streams'],
-        summary: 'Dead letters: records rejected under errorHandling WARN or SKIP on the direct transport, with their error (Kafka transport: the <topicPrefix>.__dlq topic)',
-        params: idParams,
-        querystring: listQuery(['id', 'timestamp', 'table', 'errorCode'], {
-          runId: { type: 'string' },
-          table: { type: 'string' },
-          op: { type: 'string', enum: ['c', 'u', 'd', 'r'] },
-          field: { type: 'string' },
-          errorCode: { type: 'string' },
-          stage: { type: 'string', enum: ['SNAPSHOT', 'CDC'] },
-        }),
-        response: { 200: pageOf(deadLetterView), ...errorResponses('STREAM_NOT_FOUND') },
-      },
-    },
-    async (req) => {
-      load(req.params.id);
-      const { limit, offset, sort, runId, table, op, field, errorCode, stage } = req.query;
-      const page = store.deadLetters.list(req.params.id, { limit, offset, sort, filters: { runId, table, op, field, errorCode, stage } });
-      return { ...page, items: page.items.map((d) => deadLetterFor(d, req.apiKey?.role)) };
-    },
-  );
-
-  app.delete<{ Params: { id: string } }>(
-    '/streams/:id/runs',
-    {
-      schema: {
-        tags: ['streams'],
-        summary: 'Clear the run history: every finished run and the job updates it wrote (an open run stays). Needs X-Confirm-Delete: true',
-        params: idParams,
-        headers: {
-          type: 'object',
-          properties: { 'x-confirm-delete': { type: 'string', description: 'Must be "true": this deletes history for good.' } },
-        },
-        response: {
-          200: { type: 'object', required: ['runs', 'jobUpdates'], properties: { runs: { type: 'integer' }, jobUpdates: { type: 'integer' } }, description: 'How many runs and job updates were deleted' },
-          ...errorResponses('STREAM_NOT_FOUND', 'CONFIRMATION_REQUIRED'),
-        },
-      },
-    },
-    async (req) => {
-      load(req.params.id);
-      confirmDelete(req.headers['x-confirm-delete'], `the run history of stream ${req.params.id}`);
-      const { runs, updates } = store.runs.deleteFinished(req.params.id);
-      req.log.info({ streamId: req.params.id, runs, jobUpdates: updates }, 'run history cleared');
-      return { runs, jobUpdates: updates };
-    },
-  );
 }
-
-const nullableString = { type: ['string', 'null'] } as const;
-const deadLetterView = {
-  type: 'object',
-  required: ['id', 'streamId', 'timestamp', 'errorCode', 'errorMessage'],
-  properties: {
-    id: { type: 'integer' },
-    streamId: { type: 'string' },
-    runId: nullableString,
-    timestamp: { type: 'string' },
-    stage: { type: 'string' },
-    table: nullableString,
-    key: { type: ['object', 'null'], additionalProperties: true },
-    op: nullableString,
-    field: nullableString,
-    event: { type: ['object', 'null'], additionalProperties: true, description: 'The change event as JSON (bigint and decimals as text); null for a viewer' },
-    errorCode: { type: 'string' },
-    errorMessage: { type: 'string' },
-    suggestion: nullableString,
-    detail: { type: 'object', additionalProperties: true },
-    redacted: { type: 'boolean', description: 'True for a viewer: row values are "[redacted]" and the event left out (rows need the operator role)' },
-  },
-} as const;

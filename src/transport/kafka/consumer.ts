@@ -1,7 +1,7 @@
 /**
- * The sink side of the Kafka transport: a consumer group per stream that decodes each
- * partition batch, writes it to the sink, and commits the offsets only once the sink
- * resolved (delivery contract 2). Each partition's batches are written in order, which
+ * The consumer group of the Kafka transport's sink end (sink-end.ts): it decodes each
+ * partition batch, writes it to the sink stage, and commits the offsets only once the
+ * sink resolved (delivery contract 2). Each partition's batches are written in order, which
  * keeps per-key order; different partitions are written concurrently.
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
@@ -19,8 +19,6 @@ export interface SinkConsumerArgs {
   ctx: ConnectorContext;
   /** A non-retriable sink or decode error: the transport stops and the stream fails with it. */
   onFatal(err: unknown): void;
-  /** Offsets (next to read) known committed by this member, per "topic:partition". */
-  committed: Map<string, bigint>;
   /** Records that do not decode go here (errorHandling); without it they fail the stream. */
   records?: RecordErrorHandler;
   /** Where each decoded event came from, for its dead letter. */
@@ -137,7 +135,7 @@ export class SinkConsumer {
 
   // `consumer` is the one that fetched the batch: a restart may have replaced this.#consumer.
   async #eachBatch(consumer: Consumer, { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const { serde, sink, ctx, committed, onFatal, records, origins } = this.#a;
+    const { serde, sink, ctx, onFatal, records, origins } = this.#a;
     if (this.#stopped || batch.messages.length === 0 || !isRunning() || isStale()) return;
     const events: ChangeEvent[] = [];
     try {
@@ -187,7 +185,6 @@ export class SinkConsumer {
     resolveOffset(last);
     const next = BigInt(last) + 1n;
     await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next.toString() }]);
-    committed.set(`${batch.topic}:${batch.partition}`, next);
     await heartbeat();
   }
 

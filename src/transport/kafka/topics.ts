@@ -1,6 +1,7 @@
 /**
  * Topic naming and creation. One topic per table, `<topicPrefix>.<schema>.<table>`,
- * as Debezium names them, so a Debezium consumer finds our topics where it expects.
+ * as Debezium names them, so a Debezium consumer finds our topics where it expects;
+ * one consumer group per stream, `sluice.<stream id>`.
  */
 import type { Admin } from 'kafkajs';
 import type { StreamSpec, TableRef } from '../../core';
@@ -14,6 +15,11 @@ export function sanitizeTopicPart(s: string): string {
 export function topicPrefixOf(stream: Pick<StreamSpec, 'name' | 'id' | 'options'>): string {
   const prefix = kafkaStreamOptions(stream).topicPrefix ?? (stream.name || stream.id);
   return sanitizeTopicPart(prefix);
+}
+
+/** The stream's consumer group: its sink workers, wherever they run, are its members. */
+export function groupIdOf(stream: Pick<StreamSpec, 'id'>): string {
+  return `sluice.${stream.id}`;
 }
 
 export function topicFor(prefix: string, table: TableRef): string {

@@ -1,0 +1,170 @@
+/**
+ * The supervisor's bookkeeping: every state change of a stream is checked against the
+ * lifecycle table, persisted and announced; runs are opened and finished with their
+ * counters; job updates are written for the operator; a run's outcome becomes the
+ * stream's next state; and the status view is read from here. No run is started or
+ * stopped here (supervisor.ts does that).
+ */
+import type { Logger } from 'pino';
+import type { EventBatch, StreamSpec } from '../core';
+import { toPublicView, transition, type StreamEvent } from './lifecycle';
+import type { ErrorInfo, RunStatus, SnapshotPhase, StreamPersistence } from './persistence';
+import type { RunOutcome } from './run';
+import { EventRate } from './event-rate';
+import { newCounters } from './run';
+import type { Entry } from './stream-entry';
+import {
+  toErrorInfo,
+  SUPERVISOR_EVENTS,
+  type BatchDone,
+  type RunFinished,
+  type StateChange,
+  type StreamFailed,
+  type StreamStatusView,
+  type Stage,
+} from './supervisor-types';
+
+export class RunBook {
+  readonly #store: StreamPersistence;
+  readonly #logger: Logger;
+  readonly #announce: (event: string, payload: unknown) => void;
+  readonly #nextRunAt: (streamId: string) => string | null;
+
+  constructor(opts: { store: StreamPersistence; logger: Logger; announce(event: string, payload: unknown): void; nextRunAt(streamId: string): string | null }) {
+    this.#store = opts.store;
+    this.#logger = opts.logger;
+    this.#announce = opts.announce;
+    this.#nextRunAt = opts.nextRunAt;
+  }
+
+  openRun(entry: Entry, spec: StreamSpec | undefined): void {
+    entry.runId = this.#store.startRun(entry.streamId);
+    entry.runOpen = true;
+    entry.startedAt = new Date();
+    entry.error = null;
+    entry.counters = newCounters();
+    entry.cdcRate = new EventRate();
+    if (spec) entry.mode = spec.mode;
+    entry.logger = this.#logger.child({ streamId: entry.streamId, runId: entry.runId });
+  }
+
+  /** Turns a finished run loop into the stream's next state. */
+  settle(entry: Entry, outcome: RunOutcome): void {
+    const reason = entry.stopReason;
+    const stage = entry.state === 'SNAPSHOTTING' || entry.mode === 'SNAPSHOT' ? 'SNAPSHOT' : 'CDC';
+    if (outcome.kind === 'failed') {
+      this.fail(entry, outcome.error, outcome.stage);
+    } else if (reason === 'stop') {
+      this.setState(entry, 'stopped');
+      this.jobUpdate(entry, 'INFO', stage, 'stream stopped');
+      this.finishRun(entry, 'CANCELLED');
+    } else if (outcome.kind === 'completed') {
+      // A SNAPSHOT run that finished as a pause or shutdown arrived is simply complete.
+      this.setState(entry, 'complete');
+      this.jobUpdate(entry, 'INFO', stage, 'stream completed');
+      this.finishRun(entry, 'COMPLETED');
+    } else if (reason === 'pause') {
+      this.setState(entry, 'pause');
+      this.jobUpdate(entry, 'INFO', stage, 'stream paused');
+    } else if (reason === 'shutdown') {
+      this.finishRun(entry, 'INTERRUPTED');
+    } else {
+      this.fail(entry, new Error('the run loop stopped without being asked to'), stage);
+    }
+  }
+
+  beginCutover(entry: Entry, request: () => void, message: string): void {
+    this.setState(entry, 'cutover');
+    this.jobUpdate(entry, 'INFO', 'CDC', message);
+    request();
+  }
+
+  fail(entry: Entry, err: unknown, stage: Stage): void {
+    const info = toErrorInfo(err);
+    entry.error = info;
+    entry.logger.error({ err, stage }, 'stream failed');
+    this.setState(entry, 'fail', info);
+    this.jobUpdate(entry, 'ERROR', stage, info.message, info, locationOf(err));
+    this.finishRun(entry, 'FAILED', info);
+    this.emit(SUPERVISOR_EVENTS.STREAM_FAILED, { streamId: entry.streamId, runId: entry.runId, error: info, stage } satisfies StreamFailed);
+  }
+
+  setState(entry: Entry, event: StreamEvent, error?: ErrorInfo): void {
+    const from = entry.state;
+    const to = transition(from, event);
+    entry.state = to;
+    this.#store.saveState(entry.streamId, { state: to, error: to === 'FAILED' ? error ?? entry.error : null });
+    entry.logger.info({ from, to, event }, 'stream state changed');
+    const view = toPublicView(to, entry.mode, this.#store.isSnapshotDone(entry.streamId));
+    this.emit(SUPERVISOR_EVENTS.STATE, { streamId: entry.streamId, runId: entry.runId, from, state: to, to, event, ...view } satisfies StateChange);
+  }
+
+  finishRun(entry: Entry, status: RunStatus, failureError?: ErrorInfo): void {
+    if (!entry.runOpen || !entry.runId) return;
+    entry.runOpen = false;
+    const counters = { ...entry.counters };
+    this.#store.finishRun(entry.runId, { status, counters, ...(failureError ? { failureError } : {}) });
+    this.emit(SUPERVISOR_EVENTS.RUN_FINISHED, { streamId: entry.streamId, runId: entry.runId, status, counters } satisfies RunFinished);
+  }
+
+  jobUpdate(entry: Entry, level: 'ERROR' | 'WARNING' | 'INFO', stage: string, message: string, err?: ErrorInfo, detail?: Record<string, unknown>): void {
+    this.#store.addJobUpdate(entry.streamId, entry.runId, {
+      level,
+      stage,
+      message,
+      ...(err ? { errorCode: err.code } : {}),
+      ...(err?.suggestion ? { suggestion: err.suggestion } : {}),
+      ...(detail ? { detail } : {}),
+    });
+  }
+
+  batchDone(entry: Entry, phase: SnapshotPhase, batch: EventBatch): void {
+    if (phase === 'cdc') entry.cdcRate.record(batch.events.length);
+    this.emit(SUPERVISOR_EVENTS.BATCH, {
+      streamId: entry.streamId,
+      runId: entry.runId!,
+      phase,
+      events: batch.events.length,
+      position: batch.position,
+    } satisfies BatchDone);
+  }
+
+  /** Announces an event; a listener that throws (a metrics bug) must not fail a stream. */
+  emit(event: string, payload: unknown): void {
+    try {
+      this.#announce(event, payload);
+    } catch (err) {
+      this.#logger.error({ err, event }, 'a supervisor event listener threw');
+    }
+  }
+
+  view(entry: Entry): StreamStatusView {
+    return {
+      streamId: entry.streamId,
+      state: entry.state,
+      ...toPublicView(entry.state, entry.mode, this.#store.isSnapshotDone(entry.streamId)),
+      mode: entry.mode,
+      statistics: { ...entry.counters },
+      runId: entry.runId,
+      startedAt: entry.startedAt?.toISOString() ?? null,
+      nextRunAt: this.#nextRunAt(entry.streamId),
+      cdcActivity: entry.cdcRate.activity(),
+      ...(entry.error ? { error: entry.error } : {}),
+    };
+  }
+}
+
+/** Relational Migrator's jobUpdate location (table, field, key) of an error that names a record. */
+function locationOf(err: unknown): Record<string, unknown> | undefined {
+  const d = (err as { detail?: unknown } | null)?.detail;
+  if (typeof d !== 'object' || d === null) return undefined;
+  const { table, field, key } = d as { table?: unknown; field?: unknown; key?: unknown };
+  if (typeof table !== 'string' && typeof field !== 'string') return undefined;
+  return {
+    locationType: 'TABLE',
+    ...(typeof table === 'string' ? { locationName: table } : {}),
+    ...(typeof field === 'string' ? { fieldName: field } : {}),
+    // bigint-safe: the job update is stored as JSON.
+    ...(key && typeof key === 'object' ? { key: JSON.parse(JSON.stringify(key, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as unknown } : {}),
+  };
+}
