@@ -1,5 +1,5 @@
 /**
- * The change stream: the binlog through zongji, turned into EventBatches pulled
+ * The change stream: the binlog through @vlasky/zongji (on mysql2), turned into EventBatches pulled
  * by the run loop at its own pace.
  *
  * Positions: `{file, pos, gtid}` where pos is the end of a transaction's commit
@@ -21,7 +21,7 @@
  * README.md for what this does and does not catch.
  *
  * Back-pressure: events are queued (src/source-kit's ChangeQueue) and the binlog
- * socket paused (mysql's Connection.pause) above HIGH_WATER rows, resumed below LOW_WATER. Rows, not
+ * socket paused (mysql2's Connection.pause) above HIGH_WATER rows, resumed below LOW_WATER. Rows, not
  * events: one row event of a multi-row statement holds tens of rows.
  *
  * Reconnect: a lost connection (server restart, network) is retried with backoff
@@ -36,10 +36,9 @@ import { ChangeQueue } from '../../src/source-kit/change-queue';
 import { buildSchema, readColumns, type TableMeta } from './catalog';
 import { connect, isUnreachable, toSourceError, type Conn, type MysqlConfig } from './naming';
 import { decodeRow, sourceInfo } from './rows';
-import { patchZongji } from './binlog-values';
 import { changesShape, isBefore, lastShapeChanges, type BinlogPoint } from './ddl-history';
 import type { TypeOptions } from './types';
-import { isDdl, tableMapMismatch, type ZongJi, type ZongJiEvent } from './zongji';
+import { columnSchema, isDdl, tableMapMismatch, type ZongJi, type ZongJiEvent } from './zongji';
 
 export interface BinlogOptions {
   config: MysqlConfig;
@@ -95,7 +94,6 @@ export class BinlogStream {
   constructor(opts: BinlogOptions) {
     this.#opts = opts;
     for (const t of opts.tables) this.#current.set(`${t.ref.schema}.${t.ref.table}`, t);
-    patchZongji();
   }
 
   get backlog(): { queued: number; paused: boolean } {
@@ -139,7 +137,8 @@ export class BinlogStream {
 
   #startZongji(at: BinlogPosition): void {
     const o = this.#opts;
-    const ZongJiCtor = req('zongji') as new (dsn: Record<string, unknown>) => ZongJi;
+    // An ES module, loaded through require (Node >= 20.19).
+    const ZongJiCtor = (req('@vlasky/zongji') as { default: new (dsn: Record<string, unknown>) => ZongJi }).default;
     const zj = new ZongJiCtor({
       host: o.config.host,
       port: o.config.port,
@@ -147,7 +146,9 @@ export class BinlogStream {
       password: o.config.password,
       connectTimeout: o.config.connectTimeout,
       charset: 'UTF8MB4_GENERAL_CI',
-      dateStrings: true,
+      // DATE/DATETIME as wall-clock text; TIMESTAMP as the instant (a Date from epoch seconds).
+      dateStrings: ['DATE', 'DATETIME'],
+      ...(o.config.ssl ? { ssl: o.config.ssl } : {}),
     });
     // zongji pauses the socket before calling this and resumes it in `next`; our own
     // back-pressure must neither resume it meanwhile (see the queue's resume) nor be undone by that resume.
@@ -157,7 +158,7 @@ export class BinlogStream {
         (t) => {
           this.#byTableId.set(e.tableId!, t);
           zj.tableMap[e.tableId!] = {
-            columnSchemas: t.columns.map((c) => ({ COLUMN_NAME: c.name, CHARACTER_SET_NAME: c.charset, COLUMN_TYPE: c.columnType })),
+            columnSchemas: t.columns.map(columnSchema),
             parentSchema: e.schemaName,
             tableName: e.tableName,
           };
@@ -175,6 +176,7 @@ export class BinlogStream {
       // A stopped reader (before a reconnect) may still finish a table-map look-up and
       // emit: its events are read again by the new one.
       if (this.#zongji !== zj) return;
+      if (e.getEventName() === 'tablemap' && e.tableId !== undefined && !this.#byTableId.has(e.tableId)) this.#selfDescribed(zj, e);
       // Runs as zongji parses, before the next event is parsed: bind each row event to
       // the schema of its table map now, and forget cached table maps at DDL, since
       // later events may reuse a table id with a new shape.
@@ -201,10 +203,40 @@ export class BinlogStream {
       serverId: o.serverId,
       filename: at.file,
       position: at.pos,
-      includeEvents: ['rotate', 'tablemap', 'writerows', 'updaterows', 'deleterows', 'xid', 'query'],
+      includeEvents: ['rotate', 'tablemap', 'writerows', 'updaterows', 'deleterows', 'xid', 'query', 'mariadbgtid'],
       includeSchema,
     });
     this.#zongji = zj;
+  }
+
+  /**
+   * A table map that carried its own column names (binlog_row_metadata=FULL): zongji
+   * decoded it without asking us (no _fetchTableInfo). Its rows are named as of the
+   * event, so they are accepted only when those names and types are the schema we hold
+   * (after the same re-read as for other table maps); the socket is paused meanwhile.
+   */
+  #selfDescribed(zj: ZongJi, e: ZongJiEvent): void {
+    this.#fetching = true;
+    zj.connection.pause();
+    this.#onTableMap(e).then(
+      (t) => {
+        const names = e.columnNames ?? [];
+        if (names.join('\0') !== t.columns.map((c) => c.name).join('\0')) {
+          throw new SluiceError('SOURCE_SCHEMA_CHANGED', `binlog events for ${t.ref.schema}.${t.ref.table} name the columns ${names.join(', ')}, the table now has ${t.columns.map((c) => c.name).join(', ')}`, {
+            table: `${t.ref.schema}.${t.ref.table}`,
+          }, { suggestion: 'The table was altered after these events were written and before sluice read them. Re-snapshot the stream (delete and recreate it) to resync MongoDB.' });
+        }
+        if (this.#zongji !== zj) return;
+        this.#byTableId.set(e.tableId!, t);
+        this.#fetching = false;
+        if (!this.#queue.paused) zj.connection.resume();
+      },
+      (error: unknown) => {
+        if (this.#zongji === zj) this.#queue.push({ kind: 'error', error });
+      },
+    ).catch((error: unknown) => {
+      if (this.#zongji === zj) this.#queue.push({ kind: 'error', error });
+    });
   }
 
   #stopZongji(): void {
@@ -245,8 +277,8 @@ export class BinlogStream {
     let file = from.file;
     /** The last commit boundary read: where a reconnect restarts. */
     let committed: BinlogPosition = { ...from };
-    // MariaDB GTID events reach zongji only as dummy events (it announces no MariaDB
-    // capability), so CDC positions are file+pos; the snapshot records its GTID position.
+    // CDC positions are file+pos (zongji reads MariaDB's GTID events, but they are not
+    // recorded yet); the snapshot records its GTID position.
     const committedGtid: string | null = null;
     let events: ChangeEvent[] = [];
     let eventsAtCommit = 0;
@@ -301,6 +333,12 @@ export class BinlogStream {
       switch (e.getEventName()) {
         case 'rotate':
           if (e.binlogName) file = e.binlogName.replace(/\0+$/, '');
+          break;
+        case 'mariadbgtid':
+          // MariaDB opens each event group (a transaction, or one DDL) with a GTID event
+          // instead of a BEGIN once the reader announces GTID capability, as zongji does.
+          inTx = true;
+          txTs = e.timestamp;
           break;
         case 'query': {
           const q = (e.query ?? '').trimStart();

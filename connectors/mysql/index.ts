@@ -2,7 +2,7 @@
  * The `mysql` connector (MySQL and MariaDB): a source reading a consistent
  * snapshot and then the binlog through zongji. See source.ts for positions,
  * snapshot.ts for the snapshot's consistency, binlog.ts for the change stream and
- * types.ts / binlog-values.ts for the value mapping.
+ * types.ts for the value mapping.
  */
 import type { Logger } from 'pino';
 import type { CheckResult, ConnectionSpec, ConnectorModule, CreateArgs, Source, StreamSpec, TableRef, TestReport } from '../../src/core';

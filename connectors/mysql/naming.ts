@@ -4,9 +4,10 @@
  *
  * Every session runs with `time_zone = '+00:00'` so TIMESTAMP columns are read as
  * UTC text in the snapshot (the binlog carries them as epoch seconds anyway), and
- * values come back as text (types.ts converts text and binlog values alike).
+ * values come back as text, numbers or bytes (types.ts converts them and binlog values alike).
+ * The driver is mysql2, which speaks caching_sha2_password (MySQL 8.0+'s default).
  */
-import mysql from 'mysql';
+import mysql from 'mysql2';
 import { SluiceError, isSluiceError, type ErrorContext } from '../../src/errors';
 import { mysqlConnectionOptions } from './options';
 import { sourceAddress } from '../../src/source-kit/source-url';
@@ -38,29 +39,29 @@ export function clientConfig(url: string, options: Record<string, unknown> = {})
   };
 }
 
-/** Settings for the `mysql` driver: every value as text (or a Buffer for binary data). */
-export function driverConfig(c: MysqlConfig): mysql.ConnectionConfig {
+/**
+ * Settings for the mysql2 driver. DECIMAL and BIGINT as exact text, DATE/DATETIME/TIMESTAMP
+ * as text (the session is UTC), JSON as text (types.ts parses it, so invalid JSON in a
+ * MariaDB LONGTEXT is a record error), binary strings, BLOBs and BIT as bytes, small
+ * integers and floats as numbers.
+ */
+export function driverConfig(c: MysqlConfig): mysql.ConnectionOptions {
   return {
     host: c.host,
     port: c.port,
     database: c.database,
     user: c.user,
     password: c.password,
-    connectTimeout: c.connectTimeout,
+    // A margin past our own handshake timer (see handshake), which tells a silent server from an unreachable one.
+    connectTimeout: c.connectTimeout + 5000,
     charset: 'UTF8MB4_GENERAL_CI',
     timezone: 'Z',
     supportBigNumbers: true,
     bigNumberStrings: true,
+    decimalNumbers: false,
     dateStrings: true,
+    jsonStrings: true,
     ...(c.ssl ? { ssl: c.ssl } : {}),
-    typeCast: (field, next) => {
-      // 63 is the binary character set: BINARY/VARBINARY/BLOB and BIT stay bytes.
-      const binary = (field as unknown as { packet: { charsetNr: number } }).packet.charsetNr === 63;
-      if (field.type === 'BIT' || (binary && /BLOB|STRING|VAR_STRING|GEOMETRY/.test(field.type))) return field.buffer();
-      if (field.type === 'JSON') return field.string();
-      void next;
-      return field.string();
-    },
   };
 }
 
@@ -128,8 +129,10 @@ function handshake(raw: mysql.Connection, timeoutMs: number): Promise<void> {
       if (err) reject(err);
       else resolve();
     });
-    // The driver's socket exists once connect() is called (mysql 2.18, the final release).
-    (raw as unknown as { _socket?: NodeJS.EventEmitter })._socket?.once('connect', () => {
+    // mysql2 opens its socket in createConnection; `stream` is that socket.
+    const stream = (raw as unknown as { stream?: NodeJS.EventEmitter & { connecting?: boolean } }).stream;
+    if (stream && stream.connecting === false) tcp = true;
+    stream?.once('connect', () => {
       tcp = true;
     });
   });
@@ -143,7 +146,7 @@ export async function connect(config: MysqlConfig, what = 'connecting to MySQL')
   const conn: Conn = {
     raw,
     query: <T>(sql: string, values?: unknown[]) =>
-      new Promise<T[]>((resolve, reject) => raw.query({ sql, values: values ?? [] }, (err, rows) => (err ? reject(err) : resolve(rows as T[])))),
+      new Promise<T[]>((resolve, reject) => raw.query({ sql, values: values ?? [] }, (err, rows) => (err ? reject(err) : resolve(rows as unknown as T[])))),
     // A graceful COM_QUIT, but never waiting long for it: a connection whose server is
     // gone (or busy killing a replica thread) must not hold a stop.
     end: () =>

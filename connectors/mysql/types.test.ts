@@ -1,62 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Decimal, InvalidJson } from '../../src/core';
-import { decodeDecimal } from './binlog-values';
-import { isDdl, tableMapMismatch } from './zongji';
+import { columnSchema, isDdl, tableMapMismatch } from './zongji';
 import { canonicalDecimal, enumLabels, logicalType, toValue, type ColumnMeta } from './types';
 
 const col = (dataType: string, columnType: string, extra: Partial<ColumnMeta> = {}): ColumnMeta => ({
   name: 'c', dataType, columnType, nullable: true, charset: null, isJson: false, ...extra,
 });
 
-/** MySQL's binary DECIMAL encoding (decimal2bin), to test the decoder against. */
-function encodeDecimal(text: string, precision: number, scale: number): Buffer {
-  const neg = text.startsWith('-');
-  const [i = '0', f = ''] = text.replace('-', '').split('.');
-  const intg = precision - scale;
-  const d2b = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
-  const intDigits = i.padStart(intg, '0');
-  const fracDigits = f.padEnd(scale, '0');
-  const parts: Buffer[] = [];
-  const push = (digits: string, bytes: number): void => {
-    const b = Buffer.alloc(bytes);
-    let v = Number(digits || '0');
-    for (let k = bytes - 1; k >= 0; k--) {
-      b[k] = v % 256;
-      v = Math.floor(v / 256);
-    }
-    parts.push(b);
-  };
-  const lead = intg % 9;
-  if (lead) push(intDigits.slice(0, lead), d2b[lead]!);
-  for (let k = lead; k < intg; k += 9) push(intDigits.slice(k, k + 9), 4);
-  const full = Math.floor(scale / 9);
-  for (let k = 0; k < full; k++) push(fracDigits.slice(k * 9, k * 9 + 9), 4);
-  const tail = scale % 9;
-  if (tail) push(fracDigits.slice(full * 9), d2b[tail]!);
-  const out = Buffer.concat(parts);
-  if (neg) for (let k = 0; k < out.length; k++) out[k] = out[k]! ^ 0xff;
-  out[0] = out[0]! ^ 0x80;
-  return out;
-}
-
-test('binary DECIMAL decodes exactly, where zongji lost digits (DECIMAL(20,6), negatives, zero scale, long values)', () => {
-  const cases: Array<[string, number, number]> = [
-    ['12345678901234.123456', 20, 6],
-    ['-12345678901234.123456', 20, 6],
-    ['0.000001', 20, 6],
-    ['-0.500000', 20, 6],
-    ['99999999999999999999999999999999999999.123456789012345678901234567', 65, 27],
-    ['42', 10, 0],
-    ['-7', 5, 0],
-    ['0.00', 5, 2],
-  ];
-  for (const [text, p, s] of cases) {
-    const buf = encodeDecimal(text, p, s);
-    const [out, size] = decodeDecimal(Buffer.concat([buf, Buffer.from([0xaa])]), p, s);
-    assert.equal(size, buf.length, `size of ${text}`);
-    assert.equal(out, text, `DECIMAL(${p},${s}) ${text}`);
-  }
+test('zongji decodes ENUM/SET with the labels parsed here (quotes undone, commas kept) and integers with their sign', () => {
+  const en = columnSchema(col('enum', "enum('small','it''s','a,b')", { name: 'en' }));
+  assert.deepEqual(en, { COLUMN_NAME: 'en', CHARACTER_SET_NAME: null, COLUMN_TYPE: "enum('small','it''s','a,b')", ENUM_VALUES: ['small', "it's", 'a,b'] });
+  assert.deepEqual(columnSchema(col('set', "set('x','y''z')")).SET_VALUES, ['x', "y'z"]);
+  assert.equal(columnSchema(col('bigint', 'bigint(20) unsigned')).UNSIGNED, true);
+  assert.equal(columnSchema(col('bigint', 'bigint(20)')).UNSIGNED, false);
+  assert.equal(columnSchema(col('varchar', 'varchar(10)')).UNSIGNED, undefined);
 });
 
 test('logical types: tinyint(1) as boolean by option, unsigned widening, BIGINT UNSIGNED as decimal, MariaDB JSON', () => {

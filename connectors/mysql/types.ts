@@ -1,10 +1,10 @@
 /**
  * MySQL/MariaDB values → the canonical values of src/core/values.ts.
  *
- * Two paths feed this file: the snapshot reads every column as text (or bytes for
- * binary columns, see naming.ts driverConfig), and the binlog reader hands over
- * what zongji decoded, patched by binlog-values.ts so that BIGINT and DECIMAL
- * arrive as exact text and DATE/DATETIME as text. Both go through `toValue`, so a
+ * Two paths feed this file: the snapshot reads columns as text, numbers or bytes
+ * (see naming.ts driverConfig), and the binlog reader hands over what zongji decoded
+ * (BIGINT as a number or exact text, DECIMAL as exact text, DATE/DATETIME as text,
+ * TIMESTAMP as a Date, ENUM/SET with our labels: zongji.ts columnSchema). Both go through `toValue`, so a
  * row read by the snapshot and the same row read from the binlog are equal.
  *
  * Documented choices:

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { TableMeta } from './catalog';
 import type { BinlogPoint } from './ddl-history';
+import { enumLabels, type ColumnMeta } from './types';
 
 /** A replica server_id per stream, stable across restarts, away from small hand-picked ids. */
 export function serverIdFor(streamId: string): number {
@@ -38,6 +39,22 @@ export function tableMapMismatch(columnTypes: number[], t: Pick<TableMeta, 'colu
   return null;
 }
 
+/**
+ * The column description zongji decodes a row with, from the schema we hold: the
+ * labels of ENUM and SET columns parsed here ('' quoting undone, commas inside labels
+ * kept; zongji's own split of COLUMN_TYPE gets both wrong) and the sign of integers.
+ */
+export function columnSchema(c: ColumnMeta): Record<string, unknown> {
+  return {
+    COLUMN_NAME: c.name,
+    CHARACTER_SET_NAME: c.charset,
+    COLUMN_TYPE: c.columnType,
+    ...(c.dataType === 'enum' ? { ENUM_VALUES: enumLabels(c.columnType) } : {}),
+    ...(c.dataType === 'set' ? { SET_VALUES: enumLabels(c.columnType) } : {}),
+    ...(/^(tinyint|smallint|mediumint|int|integer|bigint)$/.test(c.dataType) ? { UNSIGNED: /\bunsigned\b/i.test(c.columnType) } : {}),
+  };
+}
+
 export interface ZongJiEvent {
   getEventName(): string;
   nextPosition: number;
@@ -55,6 +72,8 @@ export interface ZongJiEvent {
   schemaName?: string;
   tableName?: string;
   columnTypes?: number[];
+  /** Column names carried by the table map itself (binlog_row_metadata=FULL). */
+  columnNames?: string[];
   xid?: number;
   /** Set by us as the event is parsed: the schema its table map was checked against. */
   meta?: TableMeta | undefined;
