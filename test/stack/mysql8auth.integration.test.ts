@@ -9,51 +9,18 @@
  * - the `mysql` driver that zongji 0.5.1 runs on cannot (UNSUPPORTED_AUTH_METHOD).
  * The server is started here when it is not running, and stopped again afterwards.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import mysql from 'mysql';
 import mysql2 from 'mysql2/promise';
+import { useMysql8auth } from '../helpers/mysql8auth';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const SCRIPT = path.join(ROOT, 'test/stack/mysql8auth.sh');
-
-interface Status {
-  url: string;
-  ca: string;
-  up: boolean;
-}
-
-function script(...args: string[]): string {
-  // Cold: the Go build takes about a minute (module downloads included); warm: milliseconds.
-  const r = spawnSync('bash', [SCRIPT, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
-  if (r.status !== 0) throw new Error(`mysql8auth.sh ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}`);
-  return r.stdout;
-}
-const status = (): Status => JSON.parse(script('status', '--json')) as Status;
-
-let startedHere = false;
-let server: { host: string; port: number; user: string; password: string; database: string; ca: Buffer };
-
-before(() => {
-  if (!status().up) {
-    script('up');
-    startedHere = true;
-  }
-  const s = status();
-  assert.ok(s.up, 'mysql8auth did not come up');
-  const u = new URL(s.url);
-  server = { host: u.hostname, port: Number(u.port), user: u.username, password: u.password, database: u.pathname.slice(1), ca: fs.readFileSync(s.ca) };
-});
-
-after(() => {
-  if (startedHere && process.env.SLUICE_TEST_KEEP_STACK !== '1') script('down');
-});
-
-const base = (): mysql2.ConnectionOptions => ({ host: server.host, port: server.port, user: server.user, password: server.password, database: server.database, connectTimeout: 10_000 });
-const tls = (): mysql2.ConnectionOptions => ({ ...base(), ssl: { ca: server.ca } });
+const server = useMysql8auth();
+const base = (): mysql2.ConnectionOptions => {
+  const s = server();
+  return { host: s.host, port: s.port, user: s.user, password: s.password, database: s.database, connectTimeout: 10_000 };
+};
+const tls = (): mysql2.ConnectionOptions => ({ ...base(), ssl: { ca: server().ca } });
 
 /** How the connection authenticated, as the server saw it ("caching_sha2_password fast", …). */
 async function authPath(options: mysql2.ConnectionOptions): Promise<string> {
@@ -103,7 +70,7 @@ test('mysql2: a wrong password is refused, on the full and on the fast path', as
 });
 
 test('the mysql driver (under zongji 0.5.1) cannot authenticate with caching_sha2_password', async () => {
-  for (const ssl of [undefined, { ca: server.ca }]) {
+  for (const ssl of [undefined, { ca: server().ca }]) {
     const c = mysql.createConnection({ ...base(), ...(ssl ? { ssl } : {}) } as mysql.ConnectionConfig);
     c.on('error', () => undefined);
     const err = await new Promise<mysql.MysqlError | null>((resolve) => c.connect((e) => resolve(e)));
@@ -117,7 +84,8 @@ test('the mysql driver (under zongji 0.5.1) cannot authenticate with caching_sha
 test('@vlasky/zongji: both connections authenticate and run their start-up queries', async () => {
   const { default: ZongJi } = await import('@vlasky/zongji');
   await flushCache();
-  const zj = new ZongJi({ host: server.host, port: server.port, user: server.user, password: server.password, connectTimeout: 10_000 });
+  const { host, port, user, password } = server();
+  const zj = new ZongJi({ host, port, user, password, connectTimeout: 10_000 });
   let timer: NodeJS.Timeout | undefined;
   try {
     const outcome = await new Promise<{ ready: boolean; error: Error | null }>((resolve) => {

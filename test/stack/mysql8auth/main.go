@@ -14,7 +14,11 @@
 // VERSION(), CURRENT_USER(), @@version, @@global.binlog_checksum, and the test-only
 // `SELECT @@sluice_auth`, which tells how the asking connection authenticated), takes SET
 // statements, and `FLUSH PRIVILEGES` empties the cache (the next login is a full one again).
-// Anything else is an error. Usage: see flags, and test/stack/mysql8auth.sh.
+// It also gives canned answers to what sluice's mysql connection test and binlog reader ask
+// first (SHOW GLOBAL VARIABLES: a binlog in ROW format with FULL images; the user's
+// privileges in information_schema: replication and SELECT; SHOW BINARY LOGS: none), so the
+// connector's own code can be run through the handshake. Those answers describe no real
+// state. Anything else is an error. Usage: see flags, and test/stack/mysql8auth.sh.
 package main
 
 import (
@@ -80,7 +84,40 @@ var (
 	selectRe = regexp.MustCompile(`(?is)^\s*select\s+(.+?)(?:\s+as\s+` + "`?" + `(\w+)` + "`?" + `)?\s*;?\s*$`)
 	setRe    = regexp.MustCompile(`(?is)^\s*set\s+`)
 	flushRe  = regexp.MustCompile(`(?is)^\s*flush\s+privileges\s*;?\s*$`)
+	// Canned answers for the sluice mysql connector's connection test and binlog start.
+	variablesRe  = regexp.MustCompile(`(?is)^\s*show\s+global\s+variables\b`)
+	userPrivsRe  = regexp.MustCompile(`(?is)^\s*select\s+privilege_type\s+from\s+information_schema\.user_privileges\b`)
+	otherPrivsRe = regexp.MustCompile(`(?is)^\s*select\s+privilege_type\s+from\s+information_schema\.\w+_privileges\b`)
+	binaryLogsRe = regexp.MustCompile(`(?is)^\s*show\s+(binary|master)\s+logs\s*;?\s*$`)
 )
+
+// canned answers the sluice connector's first queries (see the top of this file), or nil.
+func (h *handler) canned(query string) (*mysql.Result, error) {
+	var names []string
+	var rows [][]interface{}
+	switch {
+	case variablesRe.MatchString(query):
+		names = []string{"Variable_name", "Value"}
+		rows = [][]interface{}{
+			{"version", h.version}, {"version_comment", "mysql8auth"}, {"log_bin", "ON"}, {"binlog_format", "ROW"},
+			{"binlog_row_image", "FULL"}, {"server_id", "1"}, {"gtid_mode", "OFF"},
+		}
+	case userPrivsRe.MatchString(query):
+		names = []string{"PRIVILEGE_TYPE"}
+		rows = [][]interface{}{{"REPLICATION SLAVE"}, {"REPLICATION CLIENT"}, {"SELECT"}}
+	case otherPrivsRe.MatchString(query):
+		names = []string{"PRIVILEGE_TYPE"}
+	case binaryLogsRe.MatchString(query):
+		names = []string{"Log_name", "File_size"}
+	default:
+		return nil, nil
+	}
+	rs, err := mysql.BuildSimpleTextResultset(names, rows)
+	if err != nil {
+		return nil, err
+	}
+	return &mysql.Result{Resultset: rs}, nil
+}
 
 func (h *handler) value(expr string) (interface{}, bool) {
 	switch strings.ToLower(strings.TrimSpace(expr)) {
@@ -108,6 +145,9 @@ func (h *handler) HandleQuery(query string) (*mysql.Result, error) {
 	if setRe.MatchString(query) {
 		return &mysql.Result{}, nil
 	}
+	if r, err := h.canned(query); r != nil || err != nil {
+		return r, err
+	}
 	if m := selectRe.FindStringSubmatch(query); m != nil {
 		if v, ok := h.value(m[1]); ok {
 			name := m[2]
@@ -121,7 +161,7 @@ func (h *handler) HandleQuery(query string) (*mysql.Result, error) {
 			return &mysql.Result{Resultset: rs}, nil
 		}
 	}
-	return nil, mysql.NewError(mysql.ER_NOT_SUPPORTED_YET, fmt.Sprintf("mysql8auth answers only SELECT 1, VERSION(), CURRENT_USER(), CONNECTION_ID(), @@version, @@global.binlog_checksum, @@sluice_auth, SET and FLUSH PRIVILEGES; not: %.80s", query))
+	return nil, mysql.NewError(mysql.ER_NOT_SUPPORTED_YET, fmt.Sprintf("mysql8auth answers only SELECT 1, VERSION(), CURRENT_USER(), CONNECTION_ID(), @@version, @@global.binlog_checksum, @@sluice_auth, SET, FLUSH PRIVILEGES and the sluice connector's first queries; not: %.80s", query))
 }
 
 func (h *handler) HandleOtherCommand(cmd byte, data []byte) error {
