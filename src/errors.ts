@@ -84,6 +84,7 @@ export const ERRORS = {
   SINK_DATABASE_MISSING: entry(400, 'validation', 'Name the target database in the MongoDB connection string: mongodb://host:port/<database>.'),
   SINK_WRITE_FAILED: entry(502, 'connectivity', 'MongoDB refused the write for a reason retrying cannot fix; the message names the collection and key.'),
   SINK_RECORD_REJECTED: entry(422, 'validation', 'The record cannot be converted or written; detail names the table, key and field.'),
+  VALUE_OUT_OF_RANGE: entry(422, 'validation', 'An integer is outside the 64-bit range MongoDB stores (int64, Long); detail names the table, key, column and value. For a MySQL BIGINT UNSIGNED column holding values above 2^63-1, set the stream option bigintUnsignedHandling to "precise" (exact decimals), or give the column a decimal128 type override in the mapping.'),
   KAFKA_UNREACHABLE: entry(502, 'connectivity', 'Check that the Kafka brokers are up and reachable from sluice (SLUICE_KAFKA_BROKERS or the kafka connection).', true),
   KAFKA_PUBLISH_FAILED: entry(502, 'connectivity', 'Kafka refused the records for good (too large for message.max.bytes, not authorized, invalid); the message has the broker error.', false),
   RECORD_ERROR_TOLERANCE_EXCEEDED: entry(422, 'validation', 'More records failed than options.errorTolerance allows: fix the records listed in the dead letters (GET /api/v1/streams/{id}/dead-letters, or the <topicPrefix>.__dlq topic on Kafka) or raise errorTolerance, then start the stream again.'),

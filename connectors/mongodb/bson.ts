@@ -31,6 +31,8 @@ export class ConversionError extends Error {
   constructor(
     readonly field: string,
     message: string,
+    /** A more precise record-error code than SINK_RECORD_REJECTED, with the value it is about. */
+    readonly reason?: { code: 'VALUE_OUT_OF_RANGE'; value: string },
   ) {
     super(`field ${field}: ${message}`);
     this.name = 'ConversionError';
@@ -75,7 +77,7 @@ export function toBson(value: unknown, opts: ConvertOptions, path = 'value'): un
       }
       return value;
     case 'bigint':
-      if (value < INT64_MIN || value > INT64_MAX) throw new ConversionError(path, `integer ${value} is outside int64`);
+      if (value < INT64_MIN || value > INT64_MAX) throw new ConversionError(path, `integer ${value} is outside int64`, { code: 'VALUE_OUT_OF_RANGE', value: value.toString() });
       return Long.fromBigInt(value);
     case 'undefined':
       // Inside JSON an undefined member does not exist (JSON.stringify drops it); an

@@ -121,10 +121,11 @@ export class MongoSink implements PreparingSink, DroppableSink {
     const key = keyForDetail(ev.key);
     const collection = collectionFor(this.#stream, ev.table);
     const table = `${ev.table.schema}.${ev.table.table}`;
+    const reason = err.conversion.reason;
     return new SluiceError(
-      'SINK_RECORD_REJECTED',
+      reason?.code ?? 'SINK_RECORD_REJECTED',
       rejectionMessage(this.#conn.database, collection, table, key, err.conversion.message),
-      { stream: this.#stream.id, table, collection, key, field: err.conversion.field, eventIndex: err.eventIndex, op: ev.op, cause: err.conversion.message },
+      { stream: this.#stream.id, table, collection, key, field: err.conversion.field, ...(reason ? { value: reason.value } : {}), eventIndex: err.eventIndex, op: ev.op, cause: err.conversion.message },
       { cause: err.conversion },
     );
   }

@@ -13,7 +13,7 @@ import { testConnection } from '../../src/source-kit/connection-test';
 import { clientConfig, connect, type Conn } from './naming';
 import { MysqlSource } from './source';
 import { describeTable, readRows } from './browse';
-import { mysqlOptions } from './options';
+import { mysqlOptions, mysqlStreamOptions } from './options';
 
 export { MysqlSource } from './source';
 
@@ -96,7 +96,7 @@ async function checkTables(connection: ConnectionSpec, stream: StreamSpec, table
   const conn = await connect(config);
   try {
     return await tableChecks(stream, 'mysql', tables.map((t) => ({ schema: t.schema || config.database, table: t.table })), async (ref) => {
-      const [meta] = await describeTables(conn, [ref], DEFAULT_TYPE_OPTIONS);
+      const [meta] = await describeTables(conn, [ref], { ...DEFAULT_TYPE_OPTIONS, bigintUnsigned: mysqlStreamOptions(stream).bigintUnsignedHandling });
       return { meta: { columns: meta!.schema.columns, message: `key (${meta!.key.join(', ')})` }, missing: [] };
     });
   } finally {

@@ -56,10 +56,11 @@ const ROW = `
   '2024-02-29', '1999-12-31 23:59:59', '2024-01-02 03:04:05.123456', '2038-01-19 03:14:07.999', '-838:59:59', '12:34:56.789012', 2155,
   'it''s', 'a,c', '{"k": [1, 2.5, "s", null, true], "n": {"x": 1}}', b'1', b'101010101010'`;
 
-function expected(id: number): Record<string, unknown> {
+/** The row's values; BIGINT UNSIGNED as a bigint (bigintUnsignedHandling long) or a Decimal (precise). */
+function expected(id: number, handling: 'long' | 'precise' = 'long'): Record<string, unknown> {
   return {
     id, b: true, ti: -128, tiu: 255, si: -32768, siu: 65535, mi: -8388608, i: -2147483648, iu: 4294967295n,
-    bi: -9223372036854775808n, biu: new Decimal('18446744073709551615'), f: 1.5, d: 3.141592653589793,
+    bi: -9223372036854775808n, biu: handling === 'long' ? 18446744073709551615n : new Decimal('18446744073709551615'), f: 1.5, d: 3.141592653589793,
     dec1: new Decimal('12345678901234.123456'), dec2: new Decimal('-12345678901234567890123456789012345.123456789012345678901234567890'), dec0: new Decimal('42'),
     vc: 'héllo wörld', ch: 'ab', tx: 'a text', lt: 'x'.repeat(300), emoji: 'smile 😀 🎉',
     bin: Buffer.from([1, 2, 0, 0]), vb: Buffer.from([0, 0xff, 0]), bl: Buffer.from('deadbeef', 'hex'),
@@ -71,48 +72,50 @@ function expected(id: number): Record<string, unknown> {
 
 const NULLS = (id: number): string => `(${id}${', NULL'.repeat(35)})`;
 
-test('every type makes the same exact round trip through the snapshot and the binlog (DECIMAL, BIGINT UNSIGNED, emoji, bytes, dates, JSON, BIT, NULL)', { skip, timeout: 60_000 }, async () => {
-  const db = await admin();
-  const t = tableName('types');
-  const id = uniqueId('types');
-  await db.query(`CREATE TABLE ${t} (${COLUMNS}) DEFAULT CHARSET utf8mb4`);
-  await db.query(`INSERT INTO ${t} VALUES (${ROW})`);
-  await db.query(`INSERT INTO ${t} VALUES ${NULLS(2)}`);
-  const source = makeSource(streamSpec(id, [t], { heartbeatIntervalMs: 100_000 }));
-  const ctx = context(id);
-  try {
-    const snap: ChangeEvent[] = [];
-    let last = null;
-    for await (const b of source.snapshot({ tables: [{ schema: database(), table: t }], resumeFrom: null }, ctx)) {
-      snap.push(...b.events);
-      last = b.position ?? last;
-    }
-    assert.equal(snap.length, 2);
-    assert.deepEqual(snap[0]!.after, expected(1), 'snapshot values');
-    assert.ok(Object.entries(snap[1]!.after!).every(([k, v]) => k === 'id' || v === null), 'NULLs stay null');
-    const schema = Object.fromEntries(snap[0]!.schema!.columns.map((c) => [c.name, c.type]));
-    assert.deepEqual([schema.b, schema.biu, schema.dec1, schema.ts, schema.dtm, schema.js, schema.en, schema.bt1, schema.bt], [
-      'boolean', 'decimal', 'decimal', 'timestamptz', 'timestamp', 'json', 'enum', 'boolean', 'bytes',
-    ]);
+for (const handling of ['long', 'precise'] as const) {
+  test(`every type makes the same exact round trip through the snapshot and the binlog (DECIMAL, BIGINT UNSIGNED ${handling}, emoji, bytes, dates, JSON, BIT, NULL)`, { skip, timeout: 60_000 }, async () => {
+    const db = await admin();
+    const t = tableName('types');
+    const id = uniqueId('types');
+    await db.query(`CREATE TABLE ${t} (${COLUMNS}) DEFAULT CHARSET utf8mb4`);
+    await db.query(`INSERT INTO ${t} VALUES (${ROW})`);
+    await db.query(`INSERT INTO ${t} VALUES ${NULLS(2)}`);
+    const source = makeSource(streamSpec(id, [t], { heartbeatIntervalMs: 100_000, bigintUnsignedHandling: handling }));
+    const ctx = context(id);
+    try {
+      const snap: ChangeEvent[] = [];
+      let last = null;
+      for await (const b of source.snapshot({ tables: [{ schema: database(), table: t }], resumeFrom: null }, ctx)) {
+        snap.push(...b.events);
+        last = b.position ?? last;
+      }
+      assert.equal(snap.length, 2);
+      assert.deepEqual(snap[0]!.after, expected(1, handling), 'snapshot values');
+      assert.ok(Object.entries(snap[1]!.after!).every(([k, v]) => k === 'id' || v === null), 'NULLs stay null');
+      const schema = Object.fromEntries(snap[0]!.schema!.columns.map((c) => [c.name, c.type]));
+      assert.deepEqual([schema.b, schema.biu, schema.dec1, schema.ts, schema.dtm, schema.js, schema.en, schema.bt1, schema.bt], [
+        'boolean', handling === 'long' ? 'int64' : 'decimal', 'decimal', 'timestamptz', 'timestamp', 'json', 'enum', 'boolean', 'bytes',
+      ]);
 
-    const cdc = new Puller(source.stream(last, ctx));
-    await db.query(`INSERT INTO ${t} VALUES (${ROW.replace(/^\s*1,/, '3,')})`);
-    await db.query(`INSERT INTO ${t} VALUES ${NULLS(4)}`);
-    await db.query(`UPDATE ${t} SET vc = NULL, dec1 = -0.000001 WHERE id = 3`);
-    await db.query(`DELETE FROM ${t} WHERE id = 4`);
-    const { events } = await cdc.events(4);
-    assert.deepEqual(events.map((e) => [e.op, e.key.id]), [['c', 3], ['c', 4], ['u', 3], ['d', 4]]);
-    assert.deepEqual(events[0]!.after, expected(3), 'binlog values equal the snapshot values');
-    assert.ok(Object.entries(events[1]!.after!).every(([k, v]) => k === 'id' || v === null));
-    assert.deepEqual(events[2]!.before, expected(3));
-    assert.deepEqual(events[2]!.after, { ...expected(3), vc: null, dec1: new Decimal('-0.000001') });
-    assert.equal(events[3]!.before!.id, 4);
-    assert.equal(events[0]!.source.connector, 'mysql');
-    assert.equal(typeof events[0]!.source.file, 'string');
-  } finally {
-    ctx.abort();
-    await source.close();
-    await db.query(`DROP TABLE IF EXISTS ${t}`);
-    await db.end();
-  }
-});
+      const cdc = new Puller(source.stream(last, ctx));
+      await db.query(`INSERT INTO ${t} VALUES (${ROW.replace(/^\s*1,/, '3,')})`);
+      await db.query(`INSERT INTO ${t} VALUES ${NULLS(4)}`);
+      await db.query(`UPDATE ${t} SET vc = NULL, dec1 = -0.000001 WHERE id = 3`);
+      await db.query(`DELETE FROM ${t} WHERE id = 4`);
+      const { events } = await cdc.events(4);
+      assert.deepEqual(events.map((e) => [e.op, e.key.id]), [['c', 3], ['c', 4], ['u', 3], ['d', 4]]);
+      assert.deepEqual(events[0]!.after, expected(3, handling), 'binlog values equal the snapshot values');
+      assert.ok(Object.entries(events[1]!.after!).every(([k, v]) => k === 'id' || v === null));
+      assert.deepEqual(events[2]!.before, expected(3, handling));
+      assert.deepEqual(events[2]!.after, { ...expected(3, handling), vc: null, dec1: new Decimal('-0.000001') });
+      assert.equal(events[3]!.before!.id, 4);
+      assert.equal(events[0]!.source.connector, 'mysql');
+      assert.equal(typeof events[0]!.source.file, 'string');
+    } finally {
+      ctx.abort();
+      await source.close();
+      await db.query(`DROP TABLE IF EXISTS ${t}`);
+      await db.end();
+    }
+  });
+}

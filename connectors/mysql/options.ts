@@ -18,7 +18,11 @@ export interface MysqlConnectionOptions {
 
 export interface MysqlStreamOptions extends SqlSourceStreamOptions {
   reconnectTimeoutMs: number;
+  bigintUnsignedHandling: BigintUnsignedHandling;
 }
+
+/** How BIGINT UNSIGNED columns are read (Debezium's bigint.unsigned.handling.mode). */
+export type BigintUnsignedHandling = 'long' | 'precise';
 
 export const mysqlOptions: PluginOptions = {
   connection: optionsObject({
@@ -43,6 +47,13 @@ export const mysqlOptions: PluginOptions = {
       default: 300000,
       description: 'How long the binlog reader keeps reconnecting after the server went away (a restart, a network cut) before the stream fails, in milliseconds. It resumes at the last commit it read.',
     }),
+    bigintUnsignedHandling: {
+      type: 'string',
+      enum: ['long', 'precise'],
+      default: 'long',
+      description:
+        'How BIGINT UNSIGNED columns are read (as Debezium\'s bigint.unsigned.handling.mode). long: a 64-bit integer (Long in MongoDB, so {_id: 7} finds id 7); a value above 2^63-1 is a record error (VALUE_OUT_OF_RANGE) under errorHandling, never wrapped. precise: an exact decimal (Decimal128), for columns that use the top half of the range.',
+    },
   }),
 };
 

@@ -33,7 +33,7 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
     this.#stream = args.stream;
     this.#opts = mysqlStreamOptions(args.stream);
     const o = mysqlConnectionOptions(args.connection);
-    this.#typeOptions = { ...DEFAULT_TYPE_OPTIONS, tinyInt1AsBoolean: o.tinyInt1AsBoolean };
+    this.#typeOptions = { ...DEFAULT_TYPE_OPTIONS, tinyInt1AsBoolean: o.tinyInt1AsBoolean, bigintUnsigned: this.#opts.bigintUnsignedHandling };
     this.#serverId = o.serverId ?? serverIdFor(args.stream.id);
   }
 

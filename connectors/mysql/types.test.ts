@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Decimal, InvalidJson } from '../../src/core';
 import { columnSchema, isDdl, tableMapMismatch } from './zongji';
-import { canonicalDecimal, enumLabels, logicalType, toValue, type ColumnMeta } from './types';
+import { DEFAULT_TYPE_OPTIONS, canonicalDecimal, enumLabels, logicalType, toValue, type ColumnMeta } from './types';
 
 const col = (dataType: string, columnType: string, extra: Partial<ColumnMeta> = {}): ColumnMeta => ({
   name: 'c', dataType, columnType, nullable: true, charset: null, isJson: false, ...extra,
@@ -17,13 +17,15 @@ test('zongji decodes ENUM/SET with the labels parsed here (quotes undone, commas
   assert.equal(columnSchema(col('varchar', 'varchar(10)')).UNSIGNED, undefined);
 });
 
-test('logical types: tinyint(1) as boolean by option, unsigned widening, BIGINT UNSIGNED as decimal, MariaDB JSON', () => {
+test('logical types: tinyint(1) as boolean by option, unsigned widening, BIGINT UNSIGNED as int64 (decimal when precise), MariaDB JSON', () => {
   assert.equal(logicalType(col('tinyint', 'tinyint(1)')), 'boolean');
-  assert.equal(logicalType(col('tinyint', 'tinyint(1)'), { tinyInt1AsBoolean: false }), 'int16');
+  assert.equal(logicalType(col('tinyint', 'tinyint(1)'), { ...DEFAULT_TYPE_OPTIONS, tinyInt1AsBoolean: false }), 'int16');
   assert.equal(logicalType(col('smallint', 'smallint(5) unsigned')), 'int32');
   assert.equal(logicalType(col('int', 'int(10) unsigned')), 'int64');
   assert.equal(logicalType(col('bigint', 'bigint(20)')), 'int64');
-  assert.equal(logicalType(col('bigint', 'bigint(20) unsigned')), 'decimal');
+  assert.equal(logicalType(col('bigint', 'bigint(20) unsigned')), 'int64');
+  assert.equal(logicalType(col('bigint', 'bigint(20) unsigned'), { ...DEFAULT_TYPE_OPTIONS, bigintUnsigned: 'precise' }), 'decimal');
+  assert.equal(logicalType(col('int', 'int(10) unsigned'), { ...DEFAULT_TYPE_OPTIONS, bigintUnsigned: 'precise' }), 'int64');
   assert.equal(logicalType(col('longtext', 'longtext', { isJson: true })), 'json');
   assert.equal(logicalType(col('bit', 'bit(1)')), 'boolean');
   assert.equal(logicalType(col('bit', 'bit(12)')), 'bytes');
@@ -35,6 +37,9 @@ test('values: text and binlog forms convert to the same canonical value', () => 
   assert.equal(toValue(col('bigint', 'bigint(20)'), 'int64', '-9223372036854775808'), -9223372036854775808n);
   assert.equal(toValue(col('bigint', 'bigint(20)'), 'int64', -9223372036854775808n), -9223372036854775808n);
   assert.deepEqual(toValue(col('bigint', 'bigint(20) unsigned'), 'decimal', 18446744073709551615n), new Decimal('18446744073709551615'));
+  // long: exact, above 2^63-1 too (the sink refuses those as VALUE_OUT_OF_RANGE; nothing wraps to a negative).
+  for (const v of ['18446744073709551615', 18446744073709551615n]) assert.equal(toValue(col('bigint', 'bigint(20) unsigned'), 'int64', v), 18446744073709551615n);
+  assert.equal(toValue(col('bigint', 'bigint(20) unsigned'), 'int64', 7), 7n);
   assert.deepEqual(toValue(col('decimal', 'decimal(20,6)'), 'decimal', '00012.500000'), new Decimal('12.500000'));
   assert.equal(toValue(col('float', 'float'), 'float32', '1.1'), Math.fround(1.1));
   assert.equal(toValue(col('tinyint', 'tinyint(1)'), 'boolean', '1'), true);

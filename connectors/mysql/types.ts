@@ -10,8 +10,11 @@
  * Documented choices:
  * - tinyint(1) (MySQL's BOOL) is a boolean unless the connection option
  *   `tinyInt1AsBoolean` is false; then an int16.
- * - BIGINT is an int64 (bigint); BIGINT UNSIGNED is a decimal (exact up to 2^64-1);
- *   INT UNSIGNED an int64.
+ * - BIGINT is an int64 (bigint); INT UNSIGNED an int64. BIGINT UNSIGNED is an int64 too
+ *   (the stream option bigintUnsignedHandling "long", the default): a value above
+ *   2^63-1 stays an exact bigint outside the int64 range, which the sink refuses as a
+ *   record error (VALUE_OUT_OF_RANGE) instead of wrapping it; with "precise" it is a
+ *   decimal (exact up to 2^64-1).
  * - DATETIME is a wall-clock time read as UTC ("timestamp"); TIMESTAMP is an
  *   instant ("timestamptz"): sessions run with time_zone '+00:00' and the binlog
  *   holds epoch seconds, so no server or daemon time zone is involved. Both keep
@@ -43,9 +46,11 @@ export interface ColumnMeta {
 
 export interface TypeOptions {
   tinyInt1AsBoolean: boolean;
+  /** BIGINT UNSIGNED as an int64 ('long') or an exact decimal ('precise'). */
+  bigintUnsigned: 'long' | 'precise';
 }
 
-export const DEFAULT_TYPE_OPTIONS: TypeOptions = { tinyInt1AsBoolean: true };
+export const DEFAULT_TYPE_OPTIONS: TypeOptions = { tinyInt1AsBoolean: true, bigintUnsigned: 'long' };
 
 const unsigned = (c: ColumnMeta): boolean => /\bunsigned\b/i.test(c.columnType);
 
@@ -77,7 +82,7 @@ export function logicalType(c: ColumnMeta, o: TypeOptions = DEFAULT_TYPE_OPTIONS
     case 'integer':
       return unsigned(c) ? 'int64' : 'int32';
     case 'bigint':
-      return unsigned(c) ? 'decimal' : 'int64';
+      return unsigned(c) && o.bigintUnsigned === 'precise' ? 'decimal' : 'int64';
     case 'float':
       return 'float32';
     case 'double':

@@ -23,6 +23,7 @@ export const REDACTED = '[redacted]';
 /** Codes whose messages can quote row values: a server's or driver's words, or a record's. */
 export const VALUE_QUOTING_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'SINK_RECORD_REJECTED',
+  'VALUE_OUT_OF_RANGE',
   'KAFKA_DECODE_FAILED',
   'RECORD_ERROR_TOLERANCE_EXCEEDED',
   'SINK_WRITE_FAILED',

@@ -126,6 +126,7 @@ function fieldSuggestion(error: SluiceError, table: string | null, field: string
   }
   const cause = typeof error.detail.cause === 'string' ? error.detail.cause : undefined;
   const where = table ? ` of ${table}` : '';
+  if (field && error.code === 'VALUE_OUT_OF_RANGE') return `Column "${field}"${where}: ${error.suggestion}`;
   if (field) {
     const [schema, name] = table && table.includes('.') ? table.split('.', 2) : ['<schema>', table ?? '<table>'];
     return `Column "${field}"${where} holds a value the sink cannot store${cause ? ` (${cause})` : ''}: fix the value in the source, or leave the column out with relationalTableFilters.${schema}.${name}.excludeColumns.`;
@@ -133,9 +134,12 @@ function fieldSuggestion(error: SluiceError, table: string | null, field: string
   return `${ERRORS.SINK_RECORD_REJECTED.suggestion}${cause ? ` MongoDB said: ${cause}.` : ''} Fix the row${where} in the source or the index or validator on the target collection.`;
 }
 
+/** The codes a sink rejects one record of a batch with (detail.eventIndex names it). */
+const REJECTION_CODES: ReadonlySet<string> = new Set(['SINK_RECORD_REJECTED', 'VALUE_OUT_OF_RANGE']);
+
 const isRejection = (err: unknown, events: number): err is SluiceError =>
   isSluiceError(err) &&
-  err.code === 'SINK_RECORD_REJECTED' &&
+  REJECTION_CODES.has(err.code) &&
   typeof err.detail.eventIndex === 'number' &&
   Number.isInteger(err.detail.eventIndex) &&
   (err.detail.eventIndex as number) >= 0 &&
