@@ -30,12 +30,12 @@
  */
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
-import { keyOf, sameKey, type ChangeEvent, type ConnectorContext, type EventBatch, type Row, type BinlogPosition } from '../../src/core';
+import type { ChangeEvent, ConnectorContext, EventBatch, BinlogPosition } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import { ChangeQueue } from '../../src/source-kit/change-queue';
 import { buildSchema, readColumns, type TableMeta } from './catalog';
 import { connect, isUnreachable, toSourceError, type Conn, type MysqlConfig } from './naming';
-import { decodeRow, sourceInfo } from './rows';
+import { rowEvents, sourceInfo } from './rows';
 import { changesShape, isBefore, lastShapeChanges, type BinlogPoint } from './ddl-history';
 import type { TypeOptions } from './types';
 import { columnSchema, isDdl, tableMapMismatch, type ZongJi, type ZongJiEvent } from './zongji';
@@ -414,40 +414,7 @@ export class BinlogStream {
         position: e.nextPosition,
       }, { suggestion: 'The table was altered after these events were written and before sluice read them. Re-snapshot the stream (delete and recreate it) to resync MongoDB.' });
     }
-    const o = this.#opts;
-    const key = t.key;
-    const event = (op: ChangeEvent['op'], k: Row, before: Row | null, after: Row | null): ChangeEvent => ({
-      table: t.ref,
-      op,
-      key: k,
-      before,
-      after,
-      source: sourceInfo({ name: o.name, db: t.ref.schema }, t.ref.schema, t.ref.table, { file, pos: e.nextPosition, gtid: null, ts_ms: tsMs, snapshot: false }),
-      ts_ms: Date.now(),
-      schema: t.schema,
-    });
-    const decode = (r: Record<string, unknown>): Row => decodeRow(t, (name) => r[name]);
-    const out: ChangeEvent[] = [];
-    for (const r of e.rows ?? []) {
-      const name = e.getEventName();
-      if (name === 'writerows') {
-        const after = decode(r as Record<string, unknown>);
-        out.push(event('c', keyOf(key, after), null, after));
-      } else if (name === 'deleterows') {
-        const before = decode(r as Record<string, unknown>);
-        out.push(event('d', keyOf(key, before), before, null));
-      } else {
-        const pair = r as { before: Record<string, unknown>; after: Record<string, unknown> };
-        const before = decode(pair.before);
-        const after = decode(pair.after);
-        if (!sameKey(before, after, key)) {
-          // A key change is a different document: remove the old, create the new.
-          out.push(event('d', keyOf(key, before), before, null), event('c', keyOf(key, after), null, after));
-        } else {
-          out.push(event('u', keyOf(key, after), before, after));
-        }
-      }
-    }
-    return out;
+    const source = sourceInfo({ name: this.#opts.name, db: t.ref.schema }, t.ref.schema, t.ref.table, { file, pos: e.nextPosition, gtid: null, ts_ms: tsMs, snapshot: false });
+    return rowEvents(t, e.getEventName(), e.rows ?? [], source);
   }
 }

@@ -83,7 +83,8 @@ const NETWORK_CODES = new Set([
 export function isUnreachable(err: unknown): boolean {
   const e = err as { code?: unknown; fatal?: unknown; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
-  return NETWORK_CODES.has(code) || (typeof e?.message === 'string' && /Connection lost|ECONNREFUSED|server has gone away/i.test(e.message));
+  // mysql2 refuses a query on a connection its server closed with a code-less fatal error.
+  return NETWORK_CODES.has(code) || (typeof e?.message === 'string' && /Connection lost|ECONNREFUSED|server has gone away|connection is in closed state/i.test(e.message));
 }
 
 export function toSourceError(err: unknown, what: string, detail: ErrorContext = {}): SluiceError {
