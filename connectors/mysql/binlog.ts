@@ -216,6 +216,7 @@ export class BinlogStream {
    * (after the same re-read as for other table maps); the socket is paused meanwhile.
    */
   #selfDescribed(zj: ZongJi, e: ZongJiEvent): void {
+    this.#opts.logger.debug({ table: `${e.schemaName}.${e.tableName}`, columns: e.columnNames }, 'table map carries its column names (binlog_row_metadata=FULL)');
     this.#fetching = true;
     zj.connection.pause();
     this.#onTableMap(e).then(

@@ -29,15 +29,7 @@ async function authPath(config: MysqlConfig): Promise<string> {
   }
 }
 
-/** Empties the server's cache of verified accounts: the next login is a full authentication. */
-async function flushCache(): Promise<void> {
-  const conn = await connect(clientConfig(server().url));
-  try {
-    await conn.query('FLUSH PRIVILEGES');
-  } finally {
-    await conn.end();
-  }
-}
+const flushCache = (): Promise<void> => server().flushCache();
 
 test('the connection test passes against a caching_sha2_password server', async () => {
   await flushCache();

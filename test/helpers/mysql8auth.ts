@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import mysql2 from 'mysql2/promise';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const SCRIPT = path.join(ROOT, 'test/stack/mysql8auth.sh');
@@ -23,6 +24,8 @@ export interface Mysql8auth {
   database: string;
   /** The CA (PEM) that signed the server's certificate (for 127.0.0.1 and localhost). */
   ca: Buffer;
+  /** Empties the server's cache of verified accounts (as FLUSH PRIVILEGES does on MySQL): the next login is a full authentication. */
+  flushCache(): Promise<void>;
 }
 
 function script(...args: string[]): string {
@@ -46,7 +49,17 @@ export function useMysql8auth(): () => Mysql8auth {
     const s = status();
     assert.ok(s.up, 'mysql8auth did not come up');
     const u = new URL(s.url);
-    server = { url: s.url, host: u.hostname, port: Number(u.port), user: u.username, password: u.password, database: u.pathname.slice(1), ca: fs.readFileSync(s.ca) };
+    const address = { host: u.hostname, port: Number(u.port), user: u.username, password: u.password, database: u.pathname.slice(1) };
+    const ca = fs.readFileSync(s.ca);
+    const flushCache = async (): Promise<void> => {
+      const c = await mysql2.createConnection({ ...address, ssl: { ca } });
+      try {
+        await c.query('FLUSH PRIVILEGES');
+      } finally {
+        await c.end();
+      }
+    };
+    server = { url: s.url, ...address, ca, flushCache };
   });
   after(() => {
     if (startedHere && process.env.SLUICE_TEST_KEEP_STACK !== '1') script('down');

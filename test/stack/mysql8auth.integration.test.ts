@@ -16,6 +16,7 @@ import mysql2 from 'mysql2/promise';
 import { useMysql8auth } from '../helpers/mysql8auth';
 
 const server = useMysql8auth();
+const flushCache = (): Promise<void> => server().flushCache();
 const base = (): mysql2.ConnectionOptions => {
   const s = server();
   return { host: s.host, port: s.port, user: s.user, password: s.password, database: s.database, connectTimeout: 10_000 };
@@ -28,16 +29,6 @@ async function authPath(options: mysql2.ConnectionOptions): Promise<string> {
   try {
     const [rows] = await c.query<mysql2.RowDataPacket[]>('SELECT @@sluice_auth AS auth');
     return String(rows[0]!['auth']);
-  } finally {
-    await c.end();
-  }
-}
-
-/** Empties the server's cache of verified accounts (as FLUSH PRIVILEGES does on MySQL): the next login is a full one. */
-async function flushCache(): Promise<void> {
-  const c = await mysql2.createConnection(tls());
-  try {
-    await c.query('FLUSH PRIVILEGES');
   } finally {
     await c.end();
   }
