@@ -11,6 +11,7 @@ import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
 import type { ConnectionSpec } from '../core';
 import { SluiceError } from '../errors';
 import { checkSecretFile, readPasswordFile } from './secret-files';
+import { tlsConflict, tlsFiles, withTlsFiles } from '../connection-tls';
 import { nameTakenIn } from './names';
 import { formatConnectionUrl, parseConnectionUrl, splitConnectionUrl, type ConnectionUrl, type UrlKind } from '../connection-url';
 
@@ -161,6 +162,10 @@ export function createConnectionRepo(db: Db, box: SecretBox, opts: ConnectionRep
    */
   const sealOptions = (kind: string, options: Record<string, unknown>, stored: Record<string, unknown> = {}): string => {
     const out = structuredClone(options);
+    const both = tlsConflict(out);
+    if (both) throw new SluiceError('VALIDATION_FAILED', `options.tls: give ${both.replace('/', ' or ')}, not both`, { location: 'body', field: 'options.tls', rule: 'exclusive' });
+    // TLS files are checked like a passwordFile (inside secrets.fileDir) and kept as absolute paths.
+    for (const { field, file } of tlsFiles(out)) setPath(out, field.split('.').slice(1), checkSecretFile(file, fileDir, { field }).path);
     for (const dotted of secretOptions(kind)) {
       const path = dotted.split('.');
       const value = getPath(out, path);
@@ -320,7 +325,8 @@ export function createConnectionRepo(db: Db, box: SecretBox, opts: ConnectionRep
           connection: r.name,
         });
       }
-      const options = mapSealed(parseJson(r.options, {}), (s) => JSON.parse(box.decrypt(s.$sealed)) as unknown) as Record<string, unknown>;
+      const unsealed = mapSealed(parseJson(r.options, {}), (s) => JSON.parse(box.decrypt(s.$sealed)) as unknown) as Record<string, unknown>;
+      const options = withTlsFiles(unsealed, (file, field) => readPasswordFile(file, fileDir, { connectionId: r.id, connection: r.name, field }));
       return { id: r.id, name: r.name, kind: r.kind, url: joinPassword(r.url, password), options };
     },
   };
