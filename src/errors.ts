@@ -80,6 +80,8 @@ export const ERRORS = {
   SOURCE_TABLE_NO_KEY: entry(400, 'validation', 'Give the table a primary key or a unique index on NOT NULL columns, or set REPLICA IDENTITY FULL.'),
   SOURCE_TYPE_UNSUPPORTED: entry(400, 'validation', 'Exclude the column or cast it in the source; the message names the column and its type.'),
   SOURCE_READ_FAILED: entry(502, 'connectivity', 'The source returned an error while reading; the message has the database error.', true),
+  SOURCE_TABLE_GONE: entry(409, 'conflict', 'A table the stream reads was dropped or renamed at the source (the message names it). Change the stream\'s tables to what the source has now (PUT /streams/{id}), then start it; after a rename, start with {"resnapshot": true} if rows changed since.'),
+  SOURCE_POSITION_LOST: entry(409, 'conflict', 'The source no longer holds the log from the stream\'s saved position (the replication slot was dropped or invalidated, or the binlog was purged): the changes since then cannot be read. Start the stream again with {"resnapshot": true} (POST /streams/{id}/start) to take a fresh snapshot and resume CDC from it; to avoid a repeat, raise max_slot_wal_keep_size (PostgreSQL) or the binlog retention (binlog_expire_logs_seconds / expire_logs_days) past the longest outage.'),
   SOURCE_SCHEMA_CHANGED: entry(409, 'conflict', 'The table changed shape under the stream; see the message for the column, then restart the stream.'),
   SINK_DATABASE_MISSING: entry(400, 'validation', 'Name the target database in the MongoDB connection string: mongodb://host:port/<database>.'),
   SINK_WRITE_FAILED: entry(502, 'connectivity', 'MongoDB refused the write for a reason retrying cannot fix; the message names the collection and key.'),

@@ -94,6 +94,8 @@ export function toSourceError(err: unknown, what: string, detail: ErrorContext =
   if (code === 'ER_TABLEACCESS_DENIED_ERROR' || code === 'ER_SPECIFIC_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR') {
     return new SluiceError('SOURCE_PRIVILEGES_MISSING', `${what}: ${message}`, { ...d, missing: [message] }, { cause: err });
   }
+  // 1236: the binlog position asked for is no longer on the server (purged); retrying cannot help.
+  if (code === 'ER_MASTER_FATAL_ERROR_READING_BINLOG') return new SluiceError('SOURCE_POSITION_LOST', `${what}: ${message}`, d, { cause: err });
   return new SluiceError('SOURCE_READ_FAILED', `${what}: ${message}`, d, { cause: err });
 }
 

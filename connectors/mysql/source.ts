@@ -80,6 +80,29 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
     yield* readSnapshot({ ...read, config: this.#config, mariadb: server.mariadb }, plan);
   }
 
+  /**
+   * The server still holds `file` (SHOW BINARY LOGS), or SOURCE_POSITION_LOST: a binlog
+   * purged (PURGE BINARY LOGS, binlog_expire_logs_seconds) past the saved position leaves
+   * changes that can no longer be read, and reading on from a later file would skip them.
+   */
+  async #checkHeld(at: BinlogPosition): Promise<void> {
+    const c = await connect(this.#config);
+    let files: string[];
+    try {
+      files = (await c.query<{ Log_name: string }>('SHOW BINARY LOGS')).map((r) => r.Log_name);
+    } catch (err) {
+      throw toSourceError(err, 'listing the binary logs', { stream: this.#stream.id });
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+    if (files.includes(at.file)) return;
+    throw new SluiceError(
+      'SOURCE_POSITION_LOST',
+      `the binary log ${at.file} holding the stream's saved position ${at.file}:${at.pos} is no longer on the server (it holds ${files[0] ?? 'none'} to ${files[files.length - 1] ?? 'none'}): the changes since then were purged`,
+      { stream: this.#stream.id, position: { file: at.file, pos: at.pos }, oldestBinlog: files[0] ?? null },
+    );
+  }
+
   async #currentEnd(): Promise<BinlogPosition> {
     const c = await connect(this.#config);
     try {
@@ -122,6 +145,7 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
     const { tables } = await this.#preflight(this.#refs(this.#stream.tables));
     const saved = binlogPositionOf(from);
     if (saved && from?.kind === SNAPSHOT_POSITION_KIND) ctx.logger.info({ ...saved }, 'CDC starts at the snapshot\'s consistent point');
+    if (saved) await this.#checkHeld(saved);
     // CDC_ONLY without a recorded "now" (begin() not called): from now.
     const start =
       saved ??

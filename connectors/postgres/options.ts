@@ -34,7 +34,7 @@ export const postgresOptions: PluginOptions = {
     slotName: advancedOption({
       ...IDENTIFIER,
       description:
-        'Logical replication slot of the stream; each stream needs its own. Default: sluice_<stream id without dashes, lower case>. Set it before the first start: a stream whose slot name changes finds no slot under the new name, reports the changes since its position as lost (an ERROR job update), and leaves the old slot to be dropped by hand.',
+        'Logical replication slot of the stream; each stream needs its own. Default: sluice_<stream id without dashes, lower case>. Set it before the first start: a stream whose slot name changes finds no slot under the new name and fails with SOURCE_POSITION_LOST (start it with {\"resnapshot\": true} to take a fresh snapshot), and leaves the old slot to be dropped by hand.',
       example: 'sluice_orders',
     }),
     publicationName: advancedOption({

@@ -118,15 +118,19 @@ export class PostgresSource implements SnapshotSource, BeginningSource, CutoverS
     let start: string;
     try {
       const slot = await slotInfo(meta, this.#slot);
+      if (!slot.exists && from) {
+        // Dropped by hand (or by a failover to a server without it): the changes since the
+        // saved position are gone. Never recreate it silently: a new slot starts from now.
+        throw new SluiceError('SOURCE_POSITION_LOST', `the replication slot ${this.#slot} no longer exists: the changes since the stream's saved position ${String(from.lsn ?? from.consistentLsn ?? '')} cannot be read`, { stream: this.#stream.id, slot: this.#slot, position: from });
+      }
+      if (slot.exists && slot.walStatus === 'lost') {
+        throw new SluiceError('SOURCE_POSITION_LOST', `the replication slot ${this.#slot} was invalidated (wal_status lost: the WAL it needed was removed, see max_slot_wal_keep_size): the changes since ${slot.confirmedFlushLsn ?? 'its position'} cannot be read`, { stream: this.#stream.id, slot: this.#slot, position: from });
+      }
       if (!slot.exists) {
-        // CDC_ONLY, or a slot removed by hand: start from now.
+        // CDC_ONLY with no position yet: from now.
         const r = await meta.query(`SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [this.#slot]);
         start = (r.rows[0] as { lsn: string }).lsn;
         ctx.logger.info({ slot: this.#slot, lsn: start }, 'replication slot created');
-        if (from) {
-          ctx.logger.warn({ slot: this.#slot, from }, 'the replication slot was missing; changes since the saved position are lost, re-snapshot to resync');
-          ctx.report?.({ level: 'ERROR', stage: 'CDC', message: `The replication slot ${this.#slot} was missing and has been recreated: changes since ${String(from.lsn)} were not captured.`, suggestion: 'Re-snapshot the stream (delete and recreate it, or drop its collections) to resync MongoDB.' });
-        }
       } else {
         if (slot.plugin !== 'pgoutput') {
           throw new SluiceError('SOURCE_CONFIG_INVALID', `replication slot ${this.#slot} uses plugin ${slot.plugin}, not pgoutput`, { slot: this.#slot }, {

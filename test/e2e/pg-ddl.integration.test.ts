@@ -74,3 +74,47 @@ for (const transport of ['direct', 'kafka'] as const) {
     });
   });
 }
+
+/** Waits for the stream to fail; returns its failureError. */
+async function failure(d: Parameters<Parameters<typeof withStream>[1]>[0]['d'], streamId: string): Promise<{ code: string; message: string }> {
+  const s = await waitFor(
+    async () => {
+      const v = (await d.api(`/api/v1/streams/${streamId}`)).body;
+      return v.status === 'FAILED' ? v : null;
+    },
+    { timeoutMs: 60000, message: 'the stream stops' },
+  );
+  return s.failureError;
+}
+
+test('a table renamed under CDC stops the stream with SOURCE_TABLE_GONE naming both names, at its next change', async () => {
+  await withStream({ rows: 3 }, async ({ d, streamId, table, collection, pg, db }) => {
+    await start(d, streamId);
+    await cdcRunning(d, streamId);
+    const renamed = `${table}_renamed`;
+    try {
+      await pg.query(`UPDATE ${table} SET note = 'before' WHERE id = 1`);
+      await waitFor(async () => (await db.collection(collection).findOne({ _id: 1 as never }))?.note === 'before', { timeoutMs: 60000, message: 'the change before the rename' });
+      await pg.query(`ALTER TABLE ${table} RENAME TO ${renamed.split('.')[1]}`);
+      await pg.query(`UPDATE ${renamed} SET note = 'after' WHERE id = 2`);
+      const e = await failure(d, streamId);
+      assert.equal(e.code, 'SOURCE_TABLE_GONE', JSON.stringify(e));
+      assert.match(e.message, new RegExp(`${table}.*renamed to ${renamed}`));
+    } finally {
+      await pg.query(`DROP TABLE IF EXISTS ${renamed}`);
+    }
+  });
+});
+
+test('a table dropped under CDC stops the stream with SOURCE_TABLE_GONE at the next heartbeat, after every change before the drop arrived', async () => {
+  await withStream({ rows: 3 }, async ({ d, streamId, table, collection, pg, db }) => {
+    await start(d, streamId);
+    await cdcRunning(d, streamId);
+    await pg.query(`UPDATE ${table} SET note = 'last words' WHERE id = 3`);
+    await pg.query(`DROP TABLE ${table}`);
+    const e = await failure(d, streamId);
+    assert.equal(e.code, 'SOURCE_TABLE_GONE', JSON.stringify(e));
+    assert.match(e.message, new RegExp(`${table} was dropped`));
+    assert.equal((await db.collection(collection).findOne({ _id: 3 as never }))?.note, 'last words');
+  });
+});

@@ -33,6 +33,20 @@ export const passwordsBody = {
   properties: { passwords: PASSWORDS_PROPERTY },
 } as const;
 
+/** POST /streams/{id}/start: the passwords, and whether to forget the saved positions first. */
+const startBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    passwords: PASSWORDS_PROPERTY,
+    resnapshot: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Forget the saved positions and take a fresh snapshot, then CDC from it (CDC_ONLY: from now). The way back from SOURCE_POSITION_LOST (a dropped or invalidated replication slot, a purged binlog); rows deleted at the source meanwhile stay in MongoDB unless its collections are dropped (options.dropCollections).',
+    },
+  },
+} as const;
 
 const streamView = {
   type: 'object',
@@ -259,7 +273,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
 
   for (const action of ['start', 'pause', 'resume', 'stop'] as const) {
     const takesPasswords = action === 'start' || action === 'resume';
-    app.post<{ Params: { id: string }; Body: { passwords?: Record<string, string> } | undefined }>(
+    app.post<{ Params: { id: string }; Body: { passwords?: Record<string, string>; resnapshot?: boolean } | undefined }>(
       `/streams/:id/${action}`,
       {
         schema: {
@@ -272,7 +286,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
               }
             : {}),
           params: idParams,
-          ...(takesPasswords ? { body: passwordsBody } : {}),
+          ...(takesPasswords ? { body: action === 'start' ? startBody : passwordsBody } : {}),
           response: {
             202: streamView,
             ...errorResponses('STREAM_NOT_FOUND', 'STREAM_ALREADY_RUNNING', 'STREAM_INVALID_TRANSITION', 'CONNECTOR_UNKNOWN', 'TRANSPORT_UNAVAILABLE', 'MAPPING_NOT_FOUND', ...(takesPasswords ? (['CONNECTION_PASSWORD_REQUIRED'] as const) : [])),
@@ -282,7 +296,8 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       async (req, reply) => {
         const rec = load(req.params.id);
         try {
-          if (action === 'start' || action === 'resume') await supervisor[action](req.params.id, { passwords: req.body?.passwords ?? {} });
+          if (action === 'start') await supervisor.start(req.params.id, { passwords: req.body?.passwords ?? {}, resnapshot: req.body?.resnapshot === true });
+          else if (action === 'resume') await supervisor.resume(req.params.id, { passwords: req.body?.passwords ?? {} });
           else await supervisor[action](req.params.id);
         } catch (err) {
           throw toSluiceError(err);
