@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { sslmodeTls, tlsConflict, tlsFiles, withTlsFiles } from './connection-tls';
+import { sslmodeTls, tlsConflict, tlsFailure, tlsFiles, urlTlsFiles, withTlsFiles } from './connection-tls';
 import { openStore } from './store';
 import { SluiceError } from './errors';
 
@@ -70,4 +70,46 @@ test('the store keeps TLS files inside secrets.fileDir, stores absolute paths an
     store.close();
     fs.rmSync(root, { recursive: true, force: true });
   }
+});
+
+/** An error as Node raises it: a code and its message. */
+const nodeError = (code: string, message: string): Error => Object.assign(new Error(message), { code });
+
+test('tlsFailure: Node TLS errors by what the operator must fix, through the wrappers clients put around them', () => {
+  const code = (err: unknown) => tlsFailure(err)?.code ?? null;
+  assert.equal(code(nodeError('SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain')), 'TLS_CERTIFICATE_UNTRUSTED');
+  assert.equal(code(nodeError('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate')), 'TLS_CERTIFICATE_UNTRUSTED');
+  assert.equal(code(nodeError('UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'unable to get local issuer certificate')), 'TLS_CERTIFICATE_UNTRUSTED');
+  assert.equal(code(nodeError('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames: IP: 127.0.0.2 is not in the cert's list: 127.0.0.1")), 'TLS_HOSTNAME_MISMATCH');
+  assert.equal(code(nodeError('CERT_HAS_EXPIRED', 'certificate has expired')), 'TLS_CERTIFICATE_EXPIRED');
+  assert.equal(code(nodeError('ERR_SSL_WRONG_VERSION_NUMBER', 'wrong version number')), 'TLS_HANDSHAKE_FAILED');
+  assert.equal(code(nodeError('EPROTO', 'write EPROTO ... alert certificate required')), 'TLS_HANDSHAKE_FAILED');
+  // kafkajs: KafkaJSConnectionError keeps Node's code; the retrier wraps it in originalError / cause.
+  const kafkajs = Object.assign(new Error('Connection error: self-signed certificate in certificate chain'), { name: 'KafkaJSConnectionError', code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+  assert.equal(code(Object.assign(new Error('retries exceeded'), { name: 'KafkaJSNumberOfRetriesExceeded', originalError: kafkajs })), 'TLS_CERTIFICATE_UNTRUSTED');
+  assert.equal(code(new Error('outer', { cause: new AggregateError([new Error('x'), nodeError('ERR_TLS_CERT_ALTNAME_INVALID', 'no')]) })), 'TLS_HOSTNAME_MISMATCH');
+  // A client that keeps only the message (the MongoDB driver's server selection error).
+  assert.equal(code(new Error('Server selection timed out after 3000 ms: self-signed certificate in certificate chain')), 'TLS_CERTIFICATE_UNTRUSTED');
+  // A certificate problem wins over a handshake code seen on the way.
+  assert.equal(code(Object.assign(nodeError('EPROTO', 'x'), { cause: nodeError('CERT_HAS_EXPIRED', 'y') })), 'TLS_CERTIFICATE_EXPIRED');
+  // Not TLS.
+  assert.equal(code(nodeError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:9092')), null);
+  assert.equal(code(Object.assign(new Error('SASL PLAIN authentication failed'), { name: 'KafkaJSSASLAuthenticationError' })), null);
+  assert.equal(code('a string'), null);
+  const f = tlsFailure(nodeError('SELF_SIGNED_CERT_IN_CHAIN', 'x'))!;
+  assert.equal(f.reason, 'SELF_SIGNED_CERT_IN_CHAIN');
+  assert.match(f.message, /not signed by a trusted CA \(SELF_SIGNED_CERT_IN_CHAIN\)/);
+});
+
+test('urlTlsFiles: the MongoDB URL parameters that name files on the daemon host', () => {
+  const params = [
+    { name: 'tls', value: 'true' },
+    { name: 'tlsCAFile', value: '/run/secrets/ca.pem' },
+    { name: 'tlscertificatekeyfile', value: '/run/secrets/client.pem' },
+  ];
+  assert.deepEqual(urlTlsFiles('mongodb', params), [
+    { field: 'url.tlsCAFile', file: '/run/secrets/ca.pem' },
+    { field: 'url.tlscertificatekeyfile', file: '/run/secrets/client.pem' },
+  ]);
+  assert.deepEqual(urlTlsFiles('postgresql', params), []);
 });
