@@ -113,3 +113,33 @@ test('urlTlsFiles: the MongoDB URL parameters that name files on the daemon host
   ]);
   assert.deepEqual(urlTlsFiles('postgresql', params), []);
 });
+
+test("the store holds a MongoDB URL's tlsCAFile and tlsCertificateKeyFile to secrets.fileDir, as absolute paths, on create and update", () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-url-files-'));
+  const dir = path.join(root, 'secrets');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'ca.pem'), 'CA');
+  fs.writeFileSync(path.join(root, 'outside.pem'), 'nope');
+  const store = openStore({ dataDir: path.join(root, 'data'), secretKey: '', secretFileDir: dir });
+  const url = (param: string) => `mongodb://db.example:27017/app?tls=true&${param}`;
+  const outcome = (fn: () => unknown): string => {
+    try {
+      fn();
+      return 'accepted';
+    } catch (err) {
+      assert.ok(err instanceof SluiceError);
+      return `${err.code} ${(err.detail as { field?: string }).field}`;
+    }
+  };
+  try {
+    const ok = store.connections.create({ name: 'm', kind: 'mongodb', url: url(`tlsCAFile=${encodeURIComponent(path.join(dir, 'ca.pem'))}`) });
+    assert.equal(outcome(() => store.connections.create({ name: 'm2', kind: 'mongodb', url: url(`tlsCAFile=${encodeURIComponent(path.join(root, 'outside.pem'))}`) })), 'SECRET_FILE_NOT_ALLOWED url.tlsCAFile');
+    assert.equal(outcome(() => store.connections.create({ name: 'm3', kind: 'mongodb', url: url('tlsCertificateKeyFile=ca.pem') })), 'VALIDATION_FAILED url.tlsCertificateKeyFile');
+    assert.equal(outcome(() => store.connections.update(ok.id, { url: url(`tlsCAFile=${encodeURIComponent('/etc/passwd')}`) })), 'SECRET_FILE_NOT_ALLOWED url.tlsCAFile');
+    // Other kinds' URLs name no files the daemon reads.
+    assert.equal(outcome(() => store.connections.create({ name: 'p', kind: 'postgresql', url: 'postgresql://db.example/app?tlsCAFile=/etc/passwd' })), 'accepted');
+  } finally {
+    store.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
