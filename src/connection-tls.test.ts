@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { sslmodeTls, tlsConflict, tlsFailure, tlsFiles, urlTlsFiles, withTlsFiles } from './connection-tls';
+import { optionFileConflict, sslmodeTls, tlsConflict, tlsFailure, tlsFiles, urlTlsFiles, withTlsFiles } from './connection-tls';
 import { openStore } from './store';
 import { SluiceError } from './errors';
 
@@ -138,6 +138,34 @@ test("the store holds a MongoDB URL's tlsCAFile and tlsCertificateKeyFile to sec
     assert.equal(outcome(() => store.connections.update(ok.id, { url: url(`tlsCAFile=${encodeURIComponent('/etc/passwd')}`) })), 'SECRET_FILE_NOT_ALLOWED url.tlsCAFile');
     // Other kinds' URLs name no files the daemon reads.
     assert.equal(outcome(() => store.connections.create({ name: 'p', kind: 'postgresql', url: 'postgresql://db.example/app?tlsCAFile=/etc/passwd' })), 'accepted');
+  } finally {
+    store.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("a kafka connection's SASL password from a file: checked when saved, read at each use, exclusive with the password", () => {
+  const o = { sasl: { mechanism: 'plain', username: 'u', passwordFile: 'pw' }, tls: { caFile: 'ca.pem' } };
+  assert.deepEqual(tlsFiles(o), [
+    { field: 'options.tls.caFile', file: 'ca.pem' },
+    { field: 'options.sasl.passwordFile', file: 'pw' },
+  ]);
+  assert.deepEqual(withTlsFiles(o, (file, field) => `${field}:${file}`), { sasl: { mechanism: 'plain', username: 'u', password: 'options.sasl.passwordFile:pw' }, tls: { ca: 'options.tls.caFile:ca.pem' } });
+  assert.equal(optionFileConflict(o), null);
+  assert.deepEqual(optionFileConflict({ sasl: { password: 'x', passwordFile: 'pw' } }), { field: 'options.sasl', pair: 'password/passwordFile' });
+  assert.equal(tlsConflict({ sasl: { password: 'x', passwordFile: 'pw' } }), null, 'tlsConflict is about tls only');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-sasl-file-'));
+  const dir = path.join(root, 'secrets');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'kafka-pw'), 'S3cret-from-file\n');
+  const store = openStore({ dataDir: path.join(root, 'data'), secretKey: '', secretFileDir: dir, secretOptions: () => ['sasl.password'] });
+  try {
+    const c = store.connections.create({ name: 'k', kind: 'kafka', url: 'broker:9092', options: { sasl: { mechanism: 'scram-sha-512', username: 'u', passwordFile: 'kafka-pw' } } });
+    const sasl = store.connections.resolve(c.id)!.options!.sasl as Record<string, string>;
+    assert.equal(sasl.password, 'S3cret-from-file');
+    assert.equal(sasl.passwordFile, undefined);
+    assert.throws(() => store.connections.create({ name: 'k2', kind: 'kafka', url: 'broker:9092', options: { sasl: { mechanism: 'plain', username: 'u', password: 'p', passwordFile: 'kafka-pw' } } }), (e: unknown) => e instanceof SluiceError && e.code === 'VALIDATION_FAILED' && e.detail.field === 'options.sasl');
+    assert.throws(() => store.connections.create({ name: 'k3', kind: 'kafka', url: 'broker:9092', options: { sasl: { mechanism: 'plain', username: 'u', passwordFile: '/etc/passwd' } } }), (e: unknown) => e instanceof SluiceError && e.code === 'SECRET_FILE_NOT_ALLOWED');
   } finally {
     store.close();
     fs.rmSync(root, { recursive: true, force: true });

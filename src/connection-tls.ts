@@ -15,7 +15,6 @@ import { errorChain } from './errors';
 
 /** The PEM fields of a `tls` option and the file field that may stand for each. */
 export const TLS_FILE_FIELDS = { caFile: 'ca', certFile: 'cert', keyFile: 'key' } as const;
-type FileField = keyof typeof TLS_FILE_FIELDS;
 
 export interface TlsOptions {
   /** PEM text of the certificate authorities to trust (one or more certificates). */
@@ -64,27 +63,56 @@ export const SSLMODE_OPTION: OptionSchema = {
   example: 'verify-full',
 };
 
-/** The options with each `tls` file field read into its PEM field (the file field dropped). */
+/**
+ * Option objects whose fields a file may stand for, each file field with the field it
+ * fills: the TLS material of any kind, and the SASL password of a kafka connection.
+ */
+const OPTION_FILE_FIELDS: Record<string, Record<string, string>> = { tls: TLS_FILE_FIELDS, sasl: { passwordFile: 'password' } };
+
+const objectAt = (options: Record<string, unknown> | undefined, key: string): Record<string, unknown> | null => {
+  const o = options?.[key];
+  return o && typeof o === 'object' && !Array.isArray(o) ? (o as Record<string, unknown>) : null;
+};
+
+/** The options with each file field (`tls.caFile`, `sasl.passwordFile`, …) read into its field (the file field dropped). */
 export function withTlsFiles(options: Record<string, unknown>, read: (file: string, field: string) => string): Record<string, unknown> {
-  const t = options.tls;
-  if (!t || typeof t !== 'object') return options;
-  const out: Record<string, unknown> = { ...(t as Record<string, unknown>) };
-  for (const [fileField, pemField] of Object.entries(TLS_FILE_FIELDS)) {
-    const file = out[fileField];
-    if (typeof file !== 'string') continue;
-    out[pemField] = read(file, `options.tls.${fileField}`);
-    delete out[fileField];
+  let result = options;
+  for (const [key, fields] of Object.entries(OPTION_FILE_FIELDS)) {
+    const o = objectAt(options, key);
+    if (!o) continue;
+    const out: Record<string, unknown> = { ...o };
+    for (const [fileField, textField] of Object.entries(fields)) {
+      const file = out[fileField];
+      if (typeof file !== 'string') continue;
+      out[textField] = read(file, `options.${key}.${fileField}`);
+      delete out[fileField];
+    }
+    result = { ...result, [key]: out };
   }
-  return { ...options, tls: out };
+  return result;
 }
 
 /** The files a connection's options name (field, path), for checking when it is saved. */
 export function tlsFiles(options: Record<string, unknown> | undefined): Array<{ field: string; file: string }> {
-  const t = options?.tls;
-  if (!t || typeof t !== 'object') return [];
-  return (Object.keys(TLS_FILE_FIELDS) as FileField[])
-    .filter((f) => typeof (t as Record<string, unknown>)[f] === 'string')
-    .map((f) => ({ field: `options.tls.${f}`, file: (t as Record<string, string>)[f] }));
+  return Object.entries(OPTION_FILE_FIELDS).flatMap(([key, fields]) => {
+    const o = objectAt(options, key);
+    if (!o) return [];
+    return Object.keys(fields)
+      .filter((f) => typeof o[f] === 'string')
+      .map((f) => ({ field: `options.${key}.${f}`, file: o[f] as string }));
+  });
+}
+
+/** A field given both as text and as a file: the option object and the pair, else null. */
+export function optionFileConflict(options: Record<string, unknown> | undefined): { field: string; pair: string } | null {
+  for (const [key, fields] of Object.entries(OPTION_FILE_FIELDS)) {
+    const o = objectAt(options, key);
+    if (!o) continue;
+    for (const [fileField, textField] of Object.entries(fields)) {
+      if (o[fileField] !== undefined && o[textField] !== undefined) return { field: `options.${key}`, pair: `${textField}/${fileField}` };
+    }
+  }
+  return null;
 }
 
 /**
@@ -100,14 +128,10 @@ export function urlTlsFiles(kind: string, params: ReadonlyArray<{ name: string; 
   return params.filter((p) => MONGODB_URL_FILES.has(p.name.toLowerCase())).map((p) => ({ field: `url.${p.name}`, file: p.value }));
 }
 
-/** A field given both as text and as a file: the name of the pair, else null. */
+/** A `tls` field given both as text and as a file: the name of the pair, else null. */
 export function tlsConflict(options: Record<string, unknown> | undefined): string | null {
-  const t = options?.tls as Record<string, unknown> | undefined;
-  if (!t || typeof t !== 'object') return null;
-  for (const [fileField, pemField] of Object.entries(TLS_FILE_FIELDS)) {
-    if (t[fileField] !== undefined && t[pemField] !== undefined) return `${pemField}/${fileField}`;
-  }
-  return null;
+  const c = optionFileConflict(options ? { tls: options.tls } : undefined);
+  return c ? c.pair : null;
 }
 
 /**

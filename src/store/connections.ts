@@ -12,7 +12,7 @@ import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
 import type { ConnectionSpec } from '../core';
 import { SluiceError } from '../errors';
 import { checkSecretFile, readPasswordFile } from './secret-files';
-import { tlsConflict, tlsFiles, urlTlsFiles, withTlsFiles } from '../connection-tls';
+import { optionFileConflict, tlsFiles, urlTlsFiles, withTlsFiles } from '../connection-tls';
 import { nameTakenIn } from './names';
 import { formatConnectionUrl, parseConnectionUrl, splitConnectionUrl, type ConnectionUrl, type UrlKind } from '../connection-url';
 
@@ -163,9 +163,9 @@ export function createConnectionRepo(db: Db, box: SecretBox, opts: ConnectionRep
    */
   const sealOptions = (kind: string, options: Record<string, unknown>, stored: Record<string, unknown> = {}): string => {
     const out = structuredClone(options);
-    const both = tlsConflict(out);
-    if (both) throw new SluiceError('VALIDATION_FAILED', `options.tls: give ${both.replace('/', ' or ')}, not both`, { location: 'body', field: 'options.tls', rule: 'exclusive' });
-    // TLS files are checked like a passwordFile (inside secrets.fileDir) and kept as absolute paths.
+    const both = optionFileConflict(out);
+    if (both) throw new SluiceError('VALIDATION_FAILED', `${both.field}: give ${both.pair.replace('/', ' or ')}, not both`, { location: 'body', field: both.field, rule: 'exclusive' });
+    // TLS files (and a SASL passwordFile) are checked like a passwordFile (inside secrets.fileDir) and kept as absolute paths.
     for (const { field, file } of tlsFiles(out)) setPath(out, field.split('.').slice(1), checkSecretFile(file, fileDir, { field }).path);
     for (const dotted of secretOptions(kind)) {
       const path = dotted.split('.');

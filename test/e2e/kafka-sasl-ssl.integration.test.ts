@@ -8,8 +8,8 @@
  *   and a broker address the certificate does not name (TLS_HOSTNAME_MISMATCH), which
  *   `servername` then fixes.
  * - sasl.password and tls.key are write-only: in no API answer, sealed in the store file.
- * - A stream PostgreSQL -> Kafka (SCRAM-SHA-512 over mutual TLS, certificate and key read
- *   from files) -> FerretDB over TLS (options.tls, then the URL's tlsCAFile) delivers the
+ * - A stream PostgreSQL -> Kafka (SCRAM-SHA-512 over mutual TLS; certificate, key and SASL
+ *   password read from files) -> FerretDB over TLS (options.tls, then the URL's tlsCAFile) delivers the
  *   table's rows, compared at the end.
  */
 import { test } from 'node:test';
@@ -138,6 +138,7 @@ test('a stream PostgreSQL -> Kafka (SCRAM-SHA-512, mutual TLS) -> FerretDB over 
   const pg = await pgClient();
   const mongo = new MongoClient(t.mongodbTls, { tlsCAFile: t.ca, directConnection: true, serverSelectionTimeoutMS: 5000 });
   const scram = user('scram-sha-512');
+  fs.writeFileSync(path.join(dir, 'kafka-pw'), `${scram.password}\n`, { mode: 0o600 });
   let streamId: string | undefined;
   try {
     await createOrders(pg, table, 200);
@@ -146,7 +147,8 @@ test('a stream PostgreSQL -> Kafka (SCRAM-SHA-512, mutual TLS) -> FerretDB over 
       name: `kafka-${id}`,
       kind: 'kafka',
       url: t.kafkaSaslSsl.brokers,
-      options: { tls: { caFile: path.join(dir, 'ca.pem'), certFile: 'client.pem', keyFile: 'client-key.pem' }, sasl: { mechanism: 'scram-sha-512', username: scram.username, password: scram.password } },
+      // The SASL password from a file too, as a mounted Kubernetes secret.
+      options: { tls: { caFile: path.join(dir, 'ca.pem'), certFile: 'client.pem', keyFile: 'client-key.pem' }, sasl: { mechanism: 'scram-sha-512', username: scram.username, passwordFile: 'kafka-pw' } },
     });
     const tlsUrl = new URL(t.mongodbTls);
     tlsUrl.pathname = `/${collection}`;

@@ -58,7 +58,8 @@ export const kafkaOptions: PluginOptions = {
       properties: {
         mechanism: { type: 'string', enum: ['plain', 'scram-sha-256', 'scram-sha-512'], description: 'The SASL mechanism the listener enables: plain (Confluent Cloud: API key and secret), scram-sha-256 or scram-sha-512 (Amazon MSK, Aiven, Redpanda).' },
         username: { type: 'string', minLength: 1, maxLength: 1024, description: 'The SASL user (Confluent Cloud: the API key).' },
-        password: secretOption({ type: 'string', minLength: 1, maxLength: 4096, description: 'The SASL password (Confluent Cloud: the API secret); write-only, stored encrypted. Needed when the connection is created; left out of a PATCH, the stored one is kept.' }),
+        password: secretOption({ type: 'string', minLength: 1, maxLength: 4096, description: 'The SASL password (Confluent Cloud: the API secret); write-only, stored encrypted. Needed when the connection is created (or passwordFile); left out of a PATCH, the stored one is kept.' }),
+        passwordFile: { type: 'string', minLength: 1, maxLength: 4096, description: 'A file holding the SASL password, inside secrets.fileDir, read at each use (a mounted Kubernetes or Docker secret); instead of password.', example: '/run/secrets/kafka-password' },
       },
     },
   }),
