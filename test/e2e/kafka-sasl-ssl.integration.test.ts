@@ -17,7 +17,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
-import { cdcRunning, createOrders, E2E_ADMIN_KEY, pgClient, start, uid, waitConverged } from '../helpers/pipeline';
+import { cdcRunning, createOrders, E2E_ADMIN_KEY, pgClient, start, streamStatus, uid, waitConverged } from '../helpers/pipeline';
+import { waitFor } from '../helpers/wait-for';
 import { stackUrls, tlsStack, type KafkaSaslUser } from '../helpers/stack';
 import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
 
@@ -183,6 +184,24 @@ test('a stream PostgreSQL -> Kafka (SCRAM-SHA-512, mutual TLS) -> FerretDB over 
     const validate = await d.api('/api/v1/validate', { method: 'POST', body: { name: `v-${collection}`, source: { connectionId: src }, sink: { connectionId: sink }, transport: { kind: 'kafka', connectionId: kafka }, tables: [table] } });
     assert.equal(validate.status, 200, JSON.stringify(validate.body));
     for (const name of ['kafka.brokers', 'kafka.topics', 'sink.connect']) assert.equal(validate.body.checks.find((c: { name: string }) => c.name === name)?.ok, true, `${name}: ${JSON.stringify(validate.body.checks)}`);
+
+    // A stream whose kafka connection has a wrong password fails its start with the code the connection test gives.
+    const badKafka = await connection(d, { name: `kafka-bad-${id}`, kind: 'kafka', url: t.kafkaSaslSsl.brokers, options: { tls: { caFile: 'ca.pem' }, sasl: { mechanism: 'scram-sha-512', username: scram.username, password: `not-${scram.password}` } } });
+    const bad = await d.api('/api/v1/streams', { method: 'POST', body: { name: `bad-${collection}`, source: { connectionId: src }, sink: { connectionId: sink }, transport: { kind: 'kafka', connectionId: badKafka }, mode: 'CDC', tables: [table] } });
+    assert.equal(bad.status, 201, JSON.stringify(bad.body));
+    try {
+      await start(d, bad.body.id);
+      const failed = await waitFor(
+        async () => {
+          const st = await streamStatus(d, bad.body.id);
+          return st.status === 'FAILED' ? st : null;
+        },
+        { timeoutMs: 60_000, intervalMs: 250, message: 'the stream with a wrong Kafka password FAILED' },
+      );
+      assert.equal((failed.failureError as { code: string }).code, 'KAFKA_AUTH_FAILED', JSON.stringify(failed.failureError));
+    } finally {
+      await d.api(`/api/v1/streams/${bad.body.id}`, { method: 'DELETE' }).catch(() => undefined);
+    }
 
     await start(d, streamId);
     await cdcRunning(d, streamId);
