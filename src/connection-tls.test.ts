@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { sslmodeTls, tlsConflict, tlsFiles, withTlsFiles } from './connection-tls';
+import { optionFileConflict, sslmodeTls, tlsConflict, tlsFailure, tlsFiles, urlTlsFiles, withTlsFiles } from './connection-tls';
 import { openStore } from './store';
 import { SluiceError } from './errors';
 
@@ -66,6 +66,106 @@ test('the store keeps TLS files inside secrets.fileDir, stores absolute paths an
     assert.equal(refused({ tls: { caFile: path.join(root, 'outside.pem') } }), 'SECRET_FILE_NOT_ALLOWED options.tls.caFile');
     assert.equal(refused({ tls: { certFile: 'missing.pem' } }), 'SECRET_FILE_UNREADABLE options.tls.certFile');
     assert.equal(refused({ tls: { ca: 'X', caFile: 'ca.pem' } }), 'VALIDATION_FAILED options.tls');
+  } finally {
+    store.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+/** An error as Node raises it: a code and its message. */
+const nodeError = (code: string, message: string): Error => Object.assign(new Error(message), { code });
+
+test('tlsFailure: Node TLS errors by what the operator must fix, through the wrappers clients put around them', () => {
+  const code = (err: unknown) => tlsFailure(err)?.code ?? null;
+  assert.equal(code(nodeError('SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain')), 'TLS_CERTIFICATE_UNTRUSTED');
+  assert.equal(code(nodeError('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate')), 'TLS_CERTIFICATE_UNTRUSTED');
+  assert.equal(code(nodeError('UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'unable to get local issuer certificate')), 'TLS_CERTIFICATE_UNTRUSTED');
+  assert.equal(code(nodeError('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames: IP: 127.0.0.2 is not in the cert's list: 127.0.0.1")), 'TLS_HOSTNAME_MISMATCH');
+  assert.equal(code(nodeError('CERT_HAS_EXPIRED', 'certificate has expired')), 'TLS_CERTIFICATE_EXPIRED');
+  assert.equal(code(nodeError('ERR_SSL_WRONG_VERSION_NUMBER', 'wrong version number')), 'TLS_HANDSHAKE_FAILED');
+  assert.equal(code(nodeError('EPROTO', 'write EPROTO ... alert certificate required')), 'TLS_HANDSHAKE_FAILED');
+  // kafkajs: KafkaJSConnectionError keeps Node's code; the retrier wraps it in originalError / cause.
+  const kafkajs = Object.assign(new Error('Connection error: self-signed certificate in certificate chain'), { name: 'KafkaJSConnectionError', code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+  assert.equal(code(Object.assign(new Error('retries exceeded'), { name: 'KafkaJSNumberOfRetriesExceeded', originalError: kafkajs })), 'TLS_CERTIFICATE_UNTRUSTED');
+  assert.equal(code(new Error('outer', { cause: new AggregateError([new Error('x'), nodeError('ERR_TLS_CERT_ALTNAME_INVALID', 'no')]) })), 'TLS_HOSTNAME_MISMATCH');
+  // A client that keeps only the message (the MongoDB driver's server selection error).
+  assert.equal(code(new Error('Server selection timed out after 3000 ms: self-signed certificate in certificate chain')), 'TLS_CERTIFICATE_UNTRUSTED');
+  // A certificate problem wins over a handshake code seen on the way.
+  assert.equal(code(Object.assign(nodeError('EPROTO', 'x'), { cause: nodeError('CERT_HAS_EXPIRED', 'y') })), 'TLS_CERTIFICATE_EXPIRED');
+  // Not TLS.
+  assert.equal(code(nodeError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:9092')), null);
+  assert.equal(code(Object.assign(new Error('SASL PLAIN authentication failed'), { name: 'KafkaJSSASLAuthenticationError' })), null);
+  assert.equal(code('a string'), null);
+  const f = tlsFailure(nodeError('SELF_SIGNED_CERT_IN_CHAIN', 'x'))!;
+  assert.equal(f.reason, 'SELF_SIGNED_CERT_IN_CHAIN');
+  assert.match(f.message, /not signed by a trusted CA \(SELF_SIGNED_CERT_IN_CHAIN\)/);
+});
+
+test('urlTlsFiles: the MongoDB URL parameters that name files on the daemon host', () => {
+  const params = [
+    { name: 'tls', value: 'true' },
+    { name: 'tlsCAFile', value: '/run/secrets/ca.pem' },
+    { name: 'tlscertificatekeyfile', value: '/run/secrets/client.pem' },
+  ];
+  assert.deepEqual(urlTlsFiles('mongodb', params), [
+    { field: 'url.tlsCAFile', file: '/run/secrets/ca.pem' },
+    { field: 'url.tlscertificatekeyfile', file: '/run/secrets/client.pem' },
+  ]);
+  assert.deepEqual(urlTlsFiles('postgresql', params), []);
+});
+
+test("the store holds a MongoDB URL's tlsCAFile and tlsCertificateKeyFile to secrets.fileDir, as absolute paths, on create and update", () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-url-files-'));
+  const dir = path.join(root, 'secrets');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'ca.pem'), 'CA');
+  fs.writeFileSync(path.join(root, 'outside.pem'), 'nope');
+  const store = openStore({ dataDir: path.join(root, 'data'), secretKey: '', secretFileDir: dir });
+  const url = (param: string) => `mongodb://db.example:27017/app?tls=true&${param}`;
+  const outcome = (fn: () => unknown): string => {
+    try {
+      fn();
+      return 'accepted';
+    } catch (err) {
+      assert.ok(err instanceof SluiceError);
+      return `${err.code} ${(err.detail as { field?: string }).field}`;
+    }
+  };
+  try {
+    const ok = store.connections.create({ name: 'm', kind: 'mongodb', url: url(`tlsCAFile=${encodeURIComponent(path.join(dir, 'ca.pem'))}`) });
+    assert.equal(outcome(() => store.connections.create({ name: 'm2', kind: 'mongodb', url: url(`tlsCAFile=${encodeURIComponent(path.join(root, 'outside.pem'))}`) })), 'SECRET_FILE_NOT_ALLOWED url.tlsCAFile');
+    assert.equal(outcome(() => store.connections.create({ name: 'm3', kind: 'mongodb', url: url('tlsCertificateKeyFile=ca.pem') })), 'VALIDATION_FAILED url.tlsCertificateKeyFile');
+    assert.equal(outcome(() => store.connections.update(ok.id, { url: url(`tlsCAFile=${encodeURIComponent('/etc/passwd')}`) })), 'SECRET_FILE_NOT_ALLOWED url.tlsCAFile');
+    // Other kinds' URLs name no files the daemon reads.
+    assert.equal(outcome(() => store.connections.create({ name: 'p', kind: 'postgresql', url: 'postgresql://db.example/app?tlsCAFile=/etc/passwd' })), 'accepted');
+  } finally {
+    store.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("a kafka connection's SASL password from a file: checked when saved, read at each use, exclusive with the password", () => {
+  const o = { sasl: { mechanism: 'plain', username: 'u', passwordFile: 'pw' }, tls: { caFile: 'ca.pem' } };
+  assert.deepEqual(tlsFiles(o), [
+    { field: 'options.tls.caFile', file: 'ca.pem' },
+    { field: 'options.sasl.passwordFile', file: 'pw' },
+  ]);
+  assert.deepEqual(withTlsFiles(o, (file, field) => `${field}:${file}`), { sasl: { mechanism: 'plain', username: 'u', password: 'options.sasl.passwordFile:pw' }, tls: { ca: 'options.tls.caFile:ca.pem' } });
+  assert.equal(optionFileConflict(o), null);
+  assert.deepEqual(optionFileConflict({ sasl: { password: 'x', passwordFile: 'pw' } }), { field: 'options.sasl', pair: 'password/passwordFile' });
+  assert.equal(tlsConflict({ sasl: { password: 'x', passwordFile: 'pw' } }), null, 'tlsConflict is about tls only');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-sasl-file-'));
+  const dir = path.join(root, 'secrets');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'kafka-pw'), 'S3cret-from-file\n');
+  const store = openStore({ dataDir: path.join(root, 'data'), secretKey: '', secretFileDir: dir, secretOptions: () => ['sasl.password'] });
+  try {
+    const c = store.connections.create({ name: 'k', kind: 'kafka', url: 'broker:9092', options: { sasl: { mechanism: 'scram-sha-512', username: 'u', passwordFile: 'kafka-pw' } } });
+    const sasl = store.connections.resolve(c.id)!.options!.sasl as Record<string, string>;
+    assert.equal(sasl.password, 'S3cret-from-file');
+    assert.equal(sasl.passwordFile, undefined);
+    assert.throws(() => store.connections.create({ name: 'k2', kind: 'kafka', url: 'broker:9092', options: { sasl: { mechanism: 'plain', username: 'u', password: 'p', passwordFile: 'kafka-pw' } } }), (e: unknown) => e instanceof SluiceError && e.code === 'VALIDATION_FAILED' && e.detail.field === 'options.sasl');
+    assert.throws(() => store.connections.create({ name: 'k3', kind: 'kafka', url: 'broker:9092', options: { sasl: { mechanism: 'plain', username: 'u', passwordFile: '/etc/passwd' } } }), (e: unknown) => e instanceof SluiceError && e.code === 'SECRET_FILE_NOT_ALLOWED');
   } finally {
     store.close();
     fs.rmSync(root, { recursive: true, force: true });

@@ -11,10 +11,10 @@
  */
 import type tls from 'node:tls';
 import { advancedOption, secretOption, type OptionSchema } from './core';
+import { errorChain } from './errors';
 
 /** The PEM fields of a `tls` option and the file field that may stand for each. */
 export const TLS_FILE_FIELDS = { caFile: 'ca', certFile: 'cert', keyFile: 'key' } as const;
-type FileField = keyof typeof TLS_FILE_FIELDS;
 
 export interface TlsOptions {
   /** PEM text of the certificate authorities to trust (one or more certificates). */
@@ -63,37 +63,75 @@ export const SSLMODE_OPTION: OptionSchema = {
   example: 'verify-full',
 };
 
-/** The options with each `tls` file field read into its PEM field (the file field dropped). */
+/**
+ * Option objects whose fields a file may stand for, each file field with the field it
+ * fills: the TLS material of any kind, and the SASL password of a kafka connection.
+ */
+const OPTION_FILE_FIELDS: Record<string, Record<string, string>> = { tls: TLS_FILE_FIELDS, sasl: { passwordFile: 'password' } };
+
+const objectAt = (options: Record<string, unknown> | undefined, key: string): Record<string, unknown> | null => {
+  const o = options?.[key];
+  return o && typeof o === 'object' && !Array.isArray(o) ? (o as Record<string, unknown>) : null;
+};
+
+/** The options with each file field (`tls.caFile`, `sasl.passwordFile`, …) read into its field (the file field dropped). */
 export function withTlsFiles(options: Record<string, unknown>, read: (file: string, field: string) => string): Record<string, unknown> {
-  const t = options.tls;
-  if (!t || typeof t !== 'object') return options;
-  const out: Record<string, unknown> = { ...(t as Record<string, unknown>) };
-  for (const [fileField, pemField] of Object.entries(TLS_FILE_FIELDS)) {
-    const file = out[fileField];
-    if (typeof file !== 'string') continue;
-    out[pemField] = read(file, `options.tls.${fileField}`);
-    delete out[fileField];
+  let result = options;
+  for (const [key, fields] of Object.entries(OPTION_FILE_FIELDS)) {
+    const o = objectAt(options, key);
+    if (!o) continue;
+    const out: Record<string, unknown> = { ...o };
+    for (const [fileField, textField] of Object.entries(fields)) {
+      const file = out[fileField];
+      if (typeof file !== 'string') continue;
+      out[textField] = read(file, `options.${key}.${fileField}`);
+      delete out[fileField];
+    }
+    result = { ...result, [key]: out };
   }
-  return { ...options, tls: out };
+  return result;
 }
 
 /** The files a connection's options name (field, path), for checking when it is saved. */
 export function tlsFiles(options: Record<string, unknown> | undefined): Array<{ field: string; file: string }> {
-  const t = options?.tls;
-  if (!t || typeof t !== 'object') return [];
-  return (Object.keys(TLS_FILE_FIELDS) as FileField[])
-    .filter((f) => typeof (t as Record<string, unknown>)[f] === 'string')
-    .map((f) => ({ field: `options.tls.${f}`, file: (t as Record<string, string>)[f] }));
+  return Object.entries(OPTION_FILE_FIELDS).flatMap(([key, fields]) => {
+    const o = objectAt(options, key);
+    if (!o) return [];
+    return Object.keys(fields)
+      .filter((f) => typeof o[f] === 'string')
+      .map((f) => ({ field: `options.${key}.${f}`, file: o[f] as string }));
+  });
 }
 
-/** A field given both as text and as a file: the name of the pair, else null. */
-export function tlsConflict(options: Record<string, unknown> | undefined): string | null {
-  const t = options?.tls as Record<string, unknown> | undefined;
-  if (!t || typeof t !== 'object') return null;
-  for (const [fileField, pemField] of Object.entries(TLS_FILE_FIELDS)) {
-    if (t[fileField] !== undefined && t[pemField] !== undefined) return `${pemField}/${fileField}`;
+/** A field given both as text and as a file: the option object and the pair, else null. */
+export function optionFileConflict(options: Record<string, unknown> | undefined): { field: string; pair: string } | null {
+  for (const [key, fields] of Object.entries(OPTION_FILE_FIELDS)) {
+    const o = objectAt(options, key);
+    if (!o) continue;
+    for (const [fileField, textField] of Object.entries(fields)) {
+      if (o[fileField] !== undefined && o[textField] !== undefined) return { field: `options.${key}`, pair: `${textField}/${fileField}` };
+    }
   }
   return null;
+}
+
+/**
+ * The MongoDB driver's URL parameters that name a file it reads on the daemon's host
+ * (lower case). They follow the rule of every other file a connection names: inside
+ * secrets.fileDir, checked when the connection is saved (`urlTlsFiles`).
+ */
+const MONGODB_URL_FILES = new Set(['tlscafile', 'tlscertificatekeyfile', 'tlscrlfile', 'sslca', 'sslcert', 'sslkey', 'sslcrl']);
+
+/** The files a connection URL's parameters name (field `url.<param>`, path); only MongoDB URLs name any. */
+export function urlTlsFiles(kind: string, params: ReadonlyArray<{ name: string; value: string }>): Array<{ field: string; file: string }> {
+  if (kind !== 'mongodb') return [];
+  return params.filter((p) => MONGODB_URL_FILES.has(p.name.toLowerCase())).map((p) => ({ field: `url.${p.name}`, file: p.value }));
+}
+
+/** A `tls` field given both as text and as a file: the name of the pair, else null. */
+export function tlsConflict(options: Record<string, unknown> | undefined): string | null {
+  const c = optionFileConflict(options ? { tls: options.tls } : undefined);
+  return c ? c.pair : null;
 }
 
 /**
@@ -115,4 +153,67 @@ export function sslmodeTls(mode: SslMode, t: TlsOptions = {}): false | tls.Conne
   if (mode === 'verify-full') return { ...material, rejectUnauthorized: true };
   // verify-ca: the chain is checked, the name is not.
   return { ...material, rejectUnauthorized: true, checkServerIdentity: () => undefined };
+}
+
+/** The catalogue codes of a failed TLS connection (src/errors.ts), whatever the kind. */
+export type TlsFailureCode = 'TLS_CERTIFICATE_UNTRUSTED' | 'TLS_HOSTNAME_MISMATCH' | 'TLS_CERTIFICATE_EXPIRED' | 'TLS_HANDSHAKE_FAILED';
+
+export interface TlsFailure {
+  code: TlsFailureCode;
+  /** Node's (OpenSSL's) code, e.g. SELF_SIGNED_CERT_IN_CHAIN. */
+  reason: string;
+  /** One sentence for a check or an error message. */
+  message: string;
+}
+
+/** Node's certificate verification codes (tls.TLSSocket.authorizationError), by what the operator must fix. */
+const UNTRUSTED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+]);
+const EXPIRED = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD']);
+const HOSTNAME = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'HOSTNAME_MISMATCH', 'ERR_TLS_CERT_ALTNAME_FORMAT']);
+/** Failures of the handshake itself (no TLS on the port, a refused client certificate, no common protocol). */
+const HANDSHAKE = /^(EPROTO|ERR_SSL_|ERR_TLS_)/;
+
+const MESSAGES: Record<TlsFailureCode, string> = {
+  TLS_CERTIFICATE_UNTRUSTED: 'the server certificate is not signed by a trusted CA',
+  TLS_HOSTNAME_MISMATCH: 'the server certificate does not name the host connected to',
+  TLS_CERTIFICATE_EXPIRED: 'the server certificate is expired or not yet valid',
+  TLS_HANDSHAKE_FAILED: 'the TLS handshake failed',
+};
+
+/**
+ * The TLS failure behind an error of any client (node:tls, pg, mysql, kafkajs, the
+ * MongoDB driver), or null when it is not one: the one classifier of Node's TLS error
+ * codes, shared by every connection kind. It looks through wrapped errors (`cause`,
+ * `originalError`, `errors`) for Node's code, and at the message for clients that
+ * drop the code (Node's wording of the verification errors).
+ */
+export function tlsFailure(err: unknown): TlsFailure | null {
+  const of = (code: TlsFailureCode, reason: string): TlsFailure => ({ code, reason, message: `${MESSAGES[code]} (${reason})` });
+  let handshake: string | null = null;
+  for (const e of errorChain(err)) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    const msg = typeof e.message === 'string' ? e.message : '';
+    if (UNTRUSTED.has(code)) return of('TLS_CERTIFICATE_UNTRUSTED', code);
+    if (EXPIRED.has(code)) return of('TLS_CERTIFICATE_EXPIRED', code);
+    if (HOSTNAME.has(code) || /does not match certificate's altnames|Hostname\/IP does not match/i.test(msg)) return of('TLS_HOSTNAME_MISMATCH', code || 'ERR_TLS_CERT_ALTNAME_INVALID');
+    if (/self[- ]signed certificate|unable to (verify the first certificate|get local issuer certificate|get issuer certificate)/i.test(msg)) return of('TLS_CERTIFICATE_UNTRUSTED', code || msg);
+    if (/certificate has expired|certificate is not yet valid/i.test(msg)) return of('TLS_CERTIFICATE_EXPIRED', code || msg);
+    if (handshake === null && code && HANDSHAKE.test(code) && code !== 'ERR_TLS_CERT_ALTNAME_INVALID') handshake = code;
+  }
+  return handshake ? of('TLS_HANDSHAKE_FAILED', handshake) : null;
 }
