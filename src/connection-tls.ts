@@ -9,8 +9,9 @@
  * secrets.fileDir, are checked when the connection is saved, and are read at each use
  * by the store's `resolve`, which hands the connector PEM text only. `key` is a secret.
  */
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import { advancedOption, secretOption, type OptionSchema } from './core';
+import { SluiceError, type ErrorCode, type ErrorContext } from './errors';
 
 /** The PEM fields of a `tls` option and the file field that may stand for each. */
 export const TLS_FILE_FIELDS = { caFile: 'ca', certFile: 'cert', keyFile: 'key' } as const;
@@ -112,7 +113,63 @@ export function sslmodeTls(mode: SslMode, t: TlsOptions = {}): false | tls.Conne
   // libpq: require with a root certificate behaves as verify-ca.
   const verify = mode === 'verify-full' || mode === 'verify-ca' || (mode === 'require' && t.ca !== undefined);
   if (!verify) return { ...material, rejectUnauthorized: false };
-  if (mode === 'verify-full') return { ...material, rejectUnauthorized: true };
+  if (mode === 'verify-full') {
+    // Drivers set servername to the host they dial (pg does for a name): the name to
+    // check is ours, whatever they set.
+    const name = t.servername;
+    return name ? { ...material, rejectUnauthorized: true, checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert) } : { ...material, rejectUnauthorized: true };
+  }
   // verify-ca: the chain is checked, the name is not.
   return { ...material, rejectUnauthorized: true, checkServerIdentity: () => undefined };
+}
+
+/**
+ * A SQL connection's sslmode and TLS settings: the `sslmode` option wins over the URL's
+ * (`urlMode`: its sslmode, or require for ssl=true/useSSL=true); libpq's `allow` is read
+ * as prefer and an unknown word as require (TLS, never silently plain). Unset: disable.
+ */
+export function sqlTls(options: { sslmode?: SslMode; tls?: TlsOptions }, urlMode: string | null): { mode: SslMode; ssl: false | tls.ConnectionOptions } {
+  const fromUrl = urlMode === null ? null : urlMode === 'allow' ? 'prefer' : (SSLMODES as readonly string[]).includes(urlMode) ? (urlMode as SslMode) : 'require';
+  const mode = options.sslmode ?? fromUrl ?? 'disable';
+  return { mode, ssl: sslmodeTls(mode, options.tls) };
+}
+
+/** What went wrong in a TLS connection attempt, in the catalogue's words. */
+export interface TlsFailure {
+  code: Extract<ErrorCode, `TLS_${string}`>;
+  /** The TLS library's own code or words (detail.reason). */
+  reason: string;
+}
+
+// OpenSSL's verification results, as Node sets them on err.code.
+const UNTRUSTED = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE', 'CERT_CHAIN_TOO_LONG', 'INVALID_CA',
+]);
+const HANDSHAKE = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED', 'CERT_REJECTED', 'INVALID_PURPOSE', 'ERR_SSL_WRONG_VERSION_NUMBER', 'EPROTO']);
+
+/**
+ * Classifies a failed connection attempt (the error or any of its causes) as a TLS
+ * failure: an untrusted certificate, a certificate for another host, a server that
+ * offers no TLS (pg's and the mysql drivers' words), or another handshake failure.
+ * Null when it is none of these.
+ */
+export function tlsFailure(err: unknown): TlsFailure | null {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | null, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    const message = typeof e.message === 'string' ? e.message : '';
+    if (UNTRUSTED.has(code) || /self[- ]signed certificate|unable to (verify the first|get local issuer|get issuer) cert/i.test(message)) return { code: 'TLS_CERT_UNTRUSTED', reason: code };
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || /does not match certificate's altnames/i.test(message)) return { code: 'TLS_HOSTNAME_MISMATCH', reason: message || code };
+    if (code === 'HANDSHAKE_NO_SSL_SUPPORT' || /server does not support SSL/i.test(message)) return { code: 'TLS_NOT_OFFERED', reason: message || code };
+    if (HANDSHAKE.has(code) || /^ERR_SSL_|^ERR_TLS_/.test(code) || /ssl3?_|tlsv1 alert|SSL routines/i.test(message)) return { code: 'TLS_HANDSHAKE_FAILED', reason: code || message };
+  }
+  return null;
+}
+
+/** `tlsFailure` as the catalogue error to throw (message: `${what}: …`), or null. */
+export function tlsError(err: unknown, what: string, detail: ErrorContext = {}): SluiceError | null {
+  const f = tlsFailure(err);
+  if (!f) return null;
+  const message = err instanceof Error ? err.message : String(err);
+  return new SluiceError(f.code, `${what}: ${message}`, { ...detail, reason: f.reason }, { cause: err });
 }

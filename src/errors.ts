@@ -74,6 +74,11 @@ export const ERRORS = {
   TRANSPORT_UNAVAILABLE: entry(400, 'configuration', 'Choose an available transport (detail.supported), or configure SLUICE_KAFKA_BROKERS.'),
   SOURCE_UNREACHABLE: entry(502, 'connectivity', 'Check that the source database is up and that host, port and credentials are right.', true),
   SINK_UNREACHABLE: entry(502, 'connectivity', 'Check that MongoDB is up and that the connection string is right.', true),
+  // TLS to any server (src/connection-tls.ts tlsFailure): what failed tells what to fix.
+  TLS_CERT_UNTRUSTED: entry(502, 'connectivity', "The server's certificate does not chain to a CA this connection trusts (a private CA, a self-signed certificate, or the wrong CA bundle given). Give the CA that signed it in options.tls (ca, or caFile inside secrets.fileDir; e.g. your cloud provider's CA bundle); a SQL source that should encrypt without verifying can use sslmode require without a CA."),
+  TLS_HOSTNAME_MISMATCH: entry(502, 'connectivity', "The server's certificate is trusted but does not name the host connected to (detail.host). Connect by a name the certificate carries, or set options.tls.servername to the name it carries; a SQL source may use sslmode verify-ca, which checks the chain only."),
+  TLS_NOT_OFFERED: entry(502, 'connectivity', 'The server does not accept TLS on this port, but the connection requires it. Enable TLS on the server (PostgreSQL ssl=on; MySQL/MariaDB ssl-cert and ssl-key), or use sslmode prefer (TLS when offered) or disable.'),
+  TLS_HANDSHAKE_FAILED: entry(502, 'connectivity', "The TLS handshake with the server failed (detail.reason: an expired or not yet valid certificate, a client certificate the server refused, no common protocol version or cipher). Check the server's certificate dates and the client certificate and key in options.tls."),
   SOURCE_CONFIG_INVALID: entry(400, 'configuration', 'Change the database setting named in the message (e.g. wal_level=logical, binlog_format=ROW) and restart the database.'),
   SOURCE_PRIVILEGES_MISSING: entry(403, 'authorization', 'Grant the privileges listed in detail.missing to the connection user.'),
   SOURCE_TABLE_NOT_FOUND: entry(400, 'validation', 'Check the table names in the stream spec against GET /connections/{id}/tables.'),
