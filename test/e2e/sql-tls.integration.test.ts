@@ -1,0 +1,160 @@
+/**
+ * TLS to the SQL sources (issue 21), against the stack's PostgreSQL and MariaDB, which
+ * serve a certificate for 127.0.0.1/localhost signed by the stack CA and also listen on
+ * 127.0.0.2, which the certificate does not name (test/stack/tls.sh). Through the
+ * daemon's API: the connection test tells verify-full with the stack CA from an unknown
+ * CA and from a certificate for another host, each by its own code; verify-ca and
+ * require pass there. A stream with verify-full (the CA as a file inside secrets.fileDir)
+ * snapshots and streams changes, and every one of its sessions is encrypted, the
+ * replication (PostgreSQL: pg_stat_ssl of the walsender) and binlog (MariaDB: a user
+ * that the server admits only over TLS) connections included.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { stackUrls, tlsStack, unlessServer } from '../helpers/stack';
+import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
+import { cdcRunning, E2E_ADMIN_KEY, pgClient, start, uid, waitConverged, withStream } from '../helpers/pipeline';
+import { myClient } from '../helpers/mysql-pipeline';
+import { waitFor } from '../helpers/wait-for';
+import type { SourceKind } from '../helpers/orders';
+
+const skip = unlessServer('postgres') || unlessServer('mysql') || unlessServer('mongodb') || (process.env.SLUICE_TEST_TLS_CA ? false : 'SLUICE_TEST_TLS_CA is not set (start the test stack)');
+
+/** A MariaDB user the server admits only over TLS: the binlog connection cannot be plain and still work. */
+const TLS_USER = 'sluice_tls';
+const TLS_PASSWORD = 'sluice-tls-pw';
+
+async function requireSslUser(): Promise<void> {
+  const c = await myClient();
+  try {
+    for (const host of ['%', 'localhost']) {
+      await c.query(`CREATE USER IF NOT EXISTS '${TLS_USER}'@'${host}' IDENTIFIED BY '${TLS_PASSWORD}'`);
+      await c.query(`ALTER USER '${TLS_USER}'@'${host}' REQUIRE SSL`);
+      await c.query(`GRANT ALL PRIVILEGES ON *.* TO '${TLS_USER}'@'${host}'`);
+    }
+  } finally {
+    await c.end();
+  }
+}
+
+/** The stack's URL of a kind, for another host and (MariaDB) the TLS-only user. */
+function sourceUrl(kind: SourceKind, host = '127.0.0.1'): string {
+  const u = new URL(kind === 'mysql' ? stackUrls().mysql : stackUrls().postgres);
+  u.hostname = host;
+  if (kind === 'mysql') {
+    u.username = TLS_USER;
+    u.password = TLS_PASSWORD;
+  }
+  return u.toString();
+}
+
+interface Report {
+  reachable: boolean;
+  checks: Array<{ name: string; ok: boolean; code?: string; message: string; suggestion?: string }>;
+}
+
+async function connectionTest(d: RunningDaemon, kind: SourceKind, url: string, options: Record<string, unknown>): Promise<Report> {
+  const made = await d.api('/api/v1/connections', { method: 'POST', body: { name: `tls-${uid()}`, kind, url, options } });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const r = await d.api(`/api/v1/connections/${made.body.id}/test`, { method: 'POST', body: {} });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body as Report;
+}
+
+const reachable = (r: Report): Report['checks'][number] => r.checks.find((c) => c.name === 'reachable')!;
+
+for (const kind of ['postgresql', 'mysql'] as const) {
+  test(`${kind}: the connection test passes verify-full with the stack CA, and tells an unknown CA and another host's certificate apart`, { skip, timeout: 120_000 }, async () => {
+    const t = tlsStack();
+    const ca = fs.readFileSync(t.ca, 'utf8');
+    if (kind === 'mysql') await requireSslUser();
+    const d = await startDaemon(tmpDataDir(), {}, { adminKey: E2E_ADMIN_KEY });
+    try {
+      const ok = async (url: string, options: Record<string, unknown>, what: string): Promise<void> => {
+        const r = await connectionTest(d, kind, url, options);
+        assert.equal(r.reachable, true, `${what}: ${JSON.stringify(r.checks)}`);
+      };
+      const fails = async (url: string, options: Record<string, unknown>, code: string, suggestion: RegExp): Promise<void> => {
+        const r = await connectionTest(d, kind, url, options);
+        assert.equal(r.reachable, false, `${code}: ${JSON.stringify(r.checks)}`);
+        const c = reachable(r);
+        assert.equal(c.code, code, JSON.stringify(c));
+        assert.match(c.suggestion ?? '', suggestion);
+      };
+      await ok(sourceUrl(kind), { sslmode: 'verify-full', tls: { ca } }, 'verify-full with the stack CA');
+      // The system roots do not know the stack CA; nor does a CA that signed nothing here.
+      await fails(sourceUrl(kind), { sslmode: 'verify-full' }, 'TLS_CERT_UNTRUSTED', /options\.tls/);
+      await fails(sourceUrl(kind), { sslmode: 'verify-full', tls: { ca: fs.readFileSync(t.untrustedCa, 'utf8') } }, 'TLS_CERT_UNTRUSTED', /CA/);
+      // 127.0.0.2: the same server, a certificate that does not name it.
+      const other = sourceUrl(kind, t.wrongHost);
+      await fails(other, { sslmode: 'verify-full', tls: { ca } }, 'TLS_HOSTNAME_MISMATCH', /servername|verify-ca/);
+      await ok(other, { sslmode: 'verify-ca', tls: { ca } }, 'verify-ca checks the chain only');
+      await ok(other, { sslmode: 'require' }, 'require verifies nothing');
+      await ok(other, { sslmode: 'verify-full', tls: { ca, servername: 'localhost' } }, 'verify-full against the servername given');
+      // The URL's own setting still works, and the option wins over it.
+      const urlMode = new URL(other);
+      urlMode.searchParams.set('sslmode', 'verify-full');
+      await ok(urlMode.toString(), { sslmode: 'require' }, 'the sslmode option wins over the URL');
+      await fails(urlMode.toString(), { tls: { ca } }, 'TLS_HOSTNAME_MISMATCH', /servername/);
+      if (kind === 'mysql') {
+        // The TLS-only user is refused in plain text: what the stream test below relies on.
+        const plain = await connectionTest(d, kind, sourceUrl(kind), { sslmode: 'disable' });
+        assert.equal(plain.reachable, false);
+        assert.match(reachable(plain).message, /Access denied/);
+      }
+    } finally {
+      await d.stop('SIGTERM');
+    }
+  });
+
+  test(`${kind}: a stream with verify-full snapshots and streams changes, every session (${kind === 'mysql' ? 'binlog' : 'replication'} included) over TLS`, { skip, timeout: 300_000 }, async () => {
+    const t = tlsStack();
+    if (kind === 'mysql') await requireSslUser();
+    const applicationName = `sluice-tls-${uid()}`;
+    const sourceOptions = {
+      sslmode: 'verify-full',
+      // A file inside secrets.fileDir, read by the store at each use.
+      tls: { caFile: path.basename(t.ca) },
+      ...(kind === 'postgresql' ? { applicationName } : {}),
+    };
+    await withStream(
+      { source: kind, rows: 300, mode: 'CDC', sourceUrl: sourceUrl(kind), sourceOptions, env: { SLUICE_SECRETS_FILE_DIR: path.dirname(t.ca) } },
+      async ({ d, streamId, table, collection, src, db }) => {
+        await start(d, streamId);
+        await cdcRunning(d, streamId);
+        await src.exec(`UPDATE ${table} SET note = 'changed over TLS' WHERE id <= 10`);
+        await src.exec(`DELETE FROM ${table} WHERE id > 290`);
+        await src.exec(`INSERT INTO ${table} (id, n, note, amount, at) VALUES (1001, 1, 'new', 1.50, ${kind === 'mysql' ? 'UTC_TIMESTAMP(3)' : 'now()'})`);
+        await waitConverged(src, table, db, collection, 120_000);
+        assert.equal((await db.collection(collection).findOne({ _id: 5 as never }))?.note, 'changed over TLS');
+        if (kind === 'postgresql') {
+          const pg = await pgClient();
+          try {
+            const { rows } = await pg.query<{ backend_type: string; ssl: boolean | null }>(
+              `SELECT a.backend_type, s.ssl FROM pg_stat_activity a LEFT JOIN pg_stat_ssl s ON s.pid = a.pid WHERE a.application_name = $1`,
+              [applicationName],
+            );
+            assert.ok(rows.some((r) => r.backend_type === 'walsender'), `the replication connection is among the stream's sessions: ${JSON.stringify(rows)}`);
+            assert.deepEqual(rows.filter((r) => r.ssl !== true), [], 'every session of the stream is encrypted');
+          } finally {
+            await pg.end();
+          }
+        } else {
+          // The binlog dump runs as the TLS-only user (so it is encrypted, or it would have been refused).
+          const c = await myClient();
+          try {
+            await waitFor(async () => (await c.query(`SELECT 1 FROM information_schema.PROCESSLIST WHERE USER = ? AND COMMAND LIKE 'Binlog Dump%'`, [TLS_USER])).length > 0, {
+              timeoutMs: 10_000,
+              intervalMs: 100,
+              message: `a binlog dump of ${TLS_USER}`,
+            });
+          } finally {
+            await c.end();
+          }
+        }
+      },
+    );
+  });
+}
