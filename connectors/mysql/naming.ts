@@ -210,12 +210,15 @@ function handshake(raw: mysql.Connection, timeoutMs: number): Promise<void> {
  * so the sessions opened from it later (the binlog connection included) do the same.
  */
 export async function connect(config: MysqlConfig, what = 'connecting to MySQL'): Promise<Conn> {
+  // What this attempt used: sessions opened at the same time may have dropped it meanwhile.
+  const ssl = config.ssl;
   try {
     return await open(config, what);
   } catch (err) {
-    if (config.sslmode !== 'prefer' || !config.ssl || tlsFailure(err)?.code !== 'TLS_NOT_OFFERED') throw err;
+    if (config.sslmode !== 'prefer' || !ssl || tlsFailure(err)?.code !== 'TLS_NOT_OFFERED') throw err;
     delete config.ssl;
-    return open(config, what);
+    const { ssl: _dropped, ...plain } = config;
+    return open(plain, what);
   }
 }
 

@@ -43,12 +43,14 @@ export function toSourceError(err: unknown, what: string, detail: ErrorContext =
  * sessions opened from it later (the replication connection included) do the same.
  */
 export async function connect(config: PgConfig, what = 'connecting to PostgreSQL'): Promise<Client> {
+  // What this attempt used: sessions opened at the same time may have dropped it meanwhile.
+  const ssl = config.ssl;
   try {
     return await open(config, what);
   } catch (err) {
-    if (config.sslmode !== 'prefer' || !config.ssl || tlsFailure(err)?.code !== 'TLS_NOT_OFFERED') throw err;
+    if (config.sslmode !== 'prefer' || !ssl || tlsFailure(err)?.code !== 'TLS_NOT_OFFERED') throw err;
     config.ssl = false;
-    return open(config, what);
+    return open({ ...config, ssl: false }, what);
   }
 }
 

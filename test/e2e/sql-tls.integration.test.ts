@@ -12,6 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { stackUrls, tlsStack, unlessServer } from '../helpers/stack';
 import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
@@ -61,6 +62,52 @@ async function connectionTest(d: RunningDaemon, kind: SourceKind, url: string, o
   const r = await d.api(`/api/v1/connections/${made.body.id}/test`, { method: 'POST', body: {} });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   return r.body as Report;
+}
+
+/**
+ * A server that offers no TLS: a proxy to the stack's server that answers PostgreSQL's
+ * SSLRequest with "N", or clears CLIENT_SSL in MariaDB's greeting, and passes all else.
+ */
+async function noTlsProxy(kind: SourceKind): Promise<{ url: string; close(): Promise<void> }> {
+  const target = new URL(kind === 'mysql' ? stackUrls().mysql : stackUrls().postgres);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => (client.destroy(), upstream.destroy()));
+    }
+    if (kind === 'postgresql') {
+      client.once('data', (first: Buffer) => {
+        const sslRequest = first.length >= 8 && first.readUInt32BE(0) === 8 && first.readUInt32BE(4) === 80877103;
+        if (sslRequest) client.write('N');
+        else upstream.write(first);
+        if (sslRequest && first.length > 8) upstream.write(first.subarray(8));
+        client.pipe(upstream);
+        upstream.pipe(client);
+      });
+    } else {
+      upstream.once('data', (greeting: Buffer) => {
+        // header(4) protocol(1) version\0 thread id(4) scramble(8) filler(1), then the capability flags' low 2 bytes.
+        const caps = greeting.indexOf(0, 5) + 1 + 4 + 8 + 1;
+        greeting.writeUInt16LE(greeting.readUInt16LE(caps) & ~0x0800, caps);
+        client.write(greeting);
+        client.pipe(upstream);
+        upstream.pipe(client);
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = new URL(target.toString());
+  url.port = String((server.address() as net.AddressInfo).port);
+  return {
+    url: url.toString(),
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 const reachable = (r: Report): Report['checks'][number] => r.checks.find((c) => c.name === 'reachable')!;
@@ -124,6 +171,19 @@ for (const kind of ['postgresql', 'mysql'] as const) {
       async ({ d, streamId, table, collection, src, db }) => {
         await start(d, streamId);
         await cdcRunning(d, streamId);
+        if (kind === 'mysql') {
+          // The binlog dump runs as the TLS-only user (so it is encrypted, or it would have been refused).
+          const c = await myClient();
+          try {
+            await waitFor(async () => (await c.query(`SELECT 1 FROM information_schema.PROCESSLIST WHERE USER = ? AND COMMAND LIKE 'Binlog Dump%'`, [TLS_USER])).length > 0, {
+              timeoutMs: 10_000,
+              intervalMs: 100,
+              message: `a binlog dump of ${TLS_USER}`,
+            });
+          } finally {
+            await c.end();
+          }
+        }
         await src.exec(`UPDATE ${table} SET note = 'changed over TLS' WHERE id <= 10`);
         await src.exec(`DELETE FROM ${table} WHERE id > 290`);
         await src.exec(`INSERT INTO ${table} (id, n, note, amount, at) VALUES (1001, 1, 'new', 1.50, ${kind === 'mysql' ? 'UTC_TIMESTAMP(3)' : 'now()'})`);
@@ -141,20 +201,34 @@ for (const kind of ['postgresql', 'mysql'] as const) {
           } finally {
             await pg.end();
           }
-        } else {
-          // The binlog dump runs as the TLS-only user (so it is encrypted, or it would have been refused).
-          const c = await myClient();
-          try {
-            await waitFor(async () => (await c.query(`SELECT 1 FROM information_schema.PROCESSLIST WHERE USER = ? AND COMMAND LIKE 'Binlog Dump%'`, [TLS_USER])).length > 0, {
-              timeoutMs: 10_000,
-              intervalMs: 100,
-              message: `a binlog dump of ${TLS_USER}`,
-            });
-          } finally {
-            await c.end();
-          }
         }
       },
     );
+  });
+}
+
+for (const kind of ['postgresql', 'mysql'] as const) {
+  test(`${kind}: a server without TLS fails require with TLS_NOT_OFFERED; prefer streams from it in plain text, the ${kind === 'mysql' ? 'binlog' : 'replication'} connection included`, { skip, timeout: 300_000 }, async () => {
+    const proxy = await noTlsProxy(kind);
+    try {
+      const d = await startDaemon(tmpDataDir(), {}, { adminKey: E2E_ADMIN_KEY });
+      try {
+        const r = await connectionTest(d, kind, proxy.url, { sslmode: 'require' });
+        assert.equal(r.reachable, false, JSON.stringify(r.checks));
+        assert.equal(reachable(r).code, 'TLS_NOT_OFFERED');
+        assert.match(reachable(r).suggestion ?? '', /prefer/);
+        assert.equal((await connectionTest(d, kind, proxy.url, { sslmode: 'prefer' })).reachable, true);
+      } finally {
+        await d.stop('SIGTERM');
+      }
+      await withStream({ source: kind, rows: 50, sourceUrl: proxy.url, sourceOptions: { sslmode: 'prefer' } }, async ({ d, streamId, table, collection, src, db }) => {
+        await start(d, streamId);
+        await cdcRunning(d, streamId);
+        await src.exec(`UPDATE ${table} SET note = 'changed in plain text' WHERE id <= 5`);
+        await waitConverged(src, table, db, collection, 60_000);
+      });
+    } finally {
+      await proxy.close();
+    }
   });
 }
