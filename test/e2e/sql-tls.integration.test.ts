@@ -5,9 +5,11 @@
  * daemon's API: the connection test tells verify-full with the stack CA from an unknown
  * CA and from a certificate for another host, each by its own code; verify-ca and
  * require pass there. A stream with verify-full (the CA as a file inside secrets.fileDir)
- * snapshots and streams changes, and every one of its sessions is encrypted, the
- * replication (PostgreSQL: pg_stat_ssl of the walsender) and binlog (MariaDB: a user
- * that the server admits only over TLS) connections included.
+ * and a client certificate (mutual TLS) snapshots and streams changes, and every one of
+ * its sessions is encrypted and presents the certificate, the replication (PostgreSQL:
+ * pg_stat_ssl of the walsender) and binlog (MariaDB: a user the server admits only with a
+ * certificate, REQUIRE X509) connections included. A server that offers no TLS fails
+ * require with TLS_NOT_OFFERED and is streamed from in plain text under prefer.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,29 +25,36 @@ import type { SourceKind } from '../helpers/orders';
 
 const skip = unlessServer('postgres') || unlessServer('mysql') || unlessServer('mongodb') || (process.env.SLUICE_TEST_TLS_CA ? false : 'SLUICE_TEST_TLS_CA is not set (start the test stack)');
 
-/** A MariaDB user the server admits only over TLS: the binlog connection cannot be plain and still work. */
+/**
+ * MariaDB users the server admits only over TLS (REQUIRE SSL), or only with a client
+ * certificate the stack CA signed (REQUIRE X509): a binlog connection that is not
+ * encrypted, or presents no certificate, is refused, so a stream that works proves it.
+ */
 const TLS_USER = 'sluice_tls';
+const X509_USER = 'sluice_x509';
 const TLS_PASSWORD = 'sluice-tls-pw';
 
-async function requireSslUser(): Promise<void> {
+async function tlsOnlyUsers(): Promise<void> {
   const c = await myClient();
   try {
-    for (const host of ['%', 'localhost']) {
-      await c.query(`CREATE USER IF NOT EXISTS '${TLS_USER}'@'${host}' IDENTIFIED BY '${TLS_PASSWORD}'`);
-      await c.query(`ALTER USER '${TLS_USER}'@'${host}' REQUIRE SSL`);
-      await c.query(`GRANT ALL PRIVILEGES ON *.* TO '${TLS_USER}'@'${host}'`);
+    for (const [user, require] of [[TLS_USER, 'SSL'], [X509_USER, 'X509']] as const) {
+      for (const host of ['%', 'localhost']) {
+        await c.query(`CREATE USER IF NOT EXISTS '${user}'@'${host}' IDENTIFIED BY '${TLS_PASSWORD}'`);
+        await c.query(`ALTER USER '${user}'@'${host}' REQUIRE ${require}`);
+        await c.query(`GRANT ALL PRIVILEGES ON *.* TO '${user}'@'${host}'`);
+      }
     }
   } finally {
     await c.end();
   }
 }
 
-/** The stack's URL of a kind, for another host and (MariaDB) the TLS-only user. */
-function sourceUrl(kind: SourceKind, host = '127.0.0.1'): string {
+/** The stack's URL of a kind, for another host and (MariaDB) a TLS-only user. */
+function sourceUrl(kind: SourceKind, host = '127.0.0.1', user = TLS_USER): string {
   const u = new URL(kind === 'mysql' ? stackUrls().mysql : stackUrls().postgres);
   u.hostname = host;
   if (kind === 'mysql') {
-    u.username = TLS_USER;
+    u.username = user;
     u.password = TLS_PASSWORD;
   }
   return u.toString();
@@ -116,7 +125,7 @@ for (const kind of ['postgresql', 'mysql'] as const) {
   test(`${kind}: the connection test passes verify-full with the stack CA, and tells an unknown CA and another host's certificate apart`, { skip, timeout: 120_000 }, async () => {
     const t = tlsStack();
     const ca = fs.readFileSync(t.ca, 'utf8');
-    if (kind === 'mysql') await requireSslUser();
+    if (kind === 'mysql') await tlsOnlyUsers();
     const d = await startDaemon(tmpDataDir(), {}, { adminKey: E2E_ADMIN_KEY });
     try {
       const ok = async (url: string, options: Record<string, unknown>, what: string): Promise<void> => {
@@ -156,29 +165,29 @@ for (const kind of ['postgresql', 'mysql'] as const) {
     }
   });
 
-  test(`${kind}: a stream with verify-full snapshots and streams changes, every session (${kind === 'mysql' ? 'binlog' : 'replication'} included) over TLS`, { skip, timeout: 300_000 }, async () => {
+  test(`${kind}: a stream with verify-full and a client certificate snapshots and streams changes, every session (${kind === 'mysql' ? 'binlog' : 'replication'} included) over TLS`, { skip, timeout: 300_000 }, async () => {
     const t = tlsStack();
-    if (kind === 'mysql') await requireSslUser();
+    if (kind === 'mysql') await tlsOnlyUsers();
     const applicationName = `sluice-tls-${uid()}`;
     const sourceOptions = {
       sslmode: 'verify-full',
-      // A file inside secrets.fileDir, read by the store at each use.
-      tls: { caFile: path.basename(t.ca) },
+      // Files inside secrets.fileDir, read by the store at each use; a client certificate (mutual TLS).
+      tls: { caFile: path.basename(t.ca), certFile: path.basename(t.clientCert), keyFile: path.basename(t.clientKey) },
       ...(kind === 'postgresql' ? { applicationName } : {}),
     };
     await withStream(
-      { source: kind, rows: 300, mode: 'CDC', sourceUrl: sourceUrl(kind), sourceOptions, env: { SLUICE_SECRETS_FILE_DIR: path.dirname(t.ca) } },
+      { source: kind, rows: 300, mode: 'CDC', sourceUrl: sourceUrl(kind, '127.0.0.1', X509_USER), sourceOptions, env: { SLUICE_SECRETS_FILE_DIR: path.dirname(t.ca) } },
       async ({ d, streamId, table, collection, src, db }) => {
         await start(d, streamId);
         await cdcRunning(d, streamId);
         if (kind === 'mysql') {
-          // The binlog dump runs as the TLS-only user (so it is encrypted, or it would have been refused).
+          // The binlog dump runs as the certificate-only user (so it is encrypted and presented the client certificate, or it would have been refused).
           const c = await myClient();
           try {
-            await waitFor(async () => (await c.query(`SELECT 1 FROM information_schema.PROCESSLIST WHERE USER = ? AND COMMAND LIKE 'Binlog Dump%'`, [TLS_USER])).length > 0, {
+            await waitFor(async () => (await c.query(`SELECT 1 FROM information_schema.PROCESSLIST WHERE USER = ? AND COMMAND LIKE 'Binlog Dump%'`, [X509_USER])).length > 0, {
               timeoutMs: 10_000,
               intervalMs: 100,
-              message: `a binlog dump of ${TLS_USER}`,
+              message: `a binlog dump of ${X509_USER}`,
             });
           } finally {
             await c.end();
@@ -192,12 +201,12 @@ for (const kind of ['postgresql', 'mysql'] as const) {
         if (kind === 'postgresql') {
           const pg = await pgClient();
           try {
-            const { rows } = await pg.query<{ backend_type: string; ssl: boolean | null }>(
-              `SELECT a.backend_type, s.ssl FROM pg_stat_activity a LEFT JOIN pg_stat_ssl s ON s.pid = a.pid WHERE a.application_name = $1`,
+            const { rows } = await pg.query<{ backend_type: string; ssl: boolean | null; client_dn: string | null }>(
+              `SELECT a.backend_type, s.ssl, s.client_dn FROM pg_stat_activity a LEFT JOIN pg_stat_ssl s ON s.pid = a.pid WHERE a.application_name = $1`,
               [applicationName],
             );
             assert.ok(rows.some((r) => r.backend_type === 'walsender'), `the replication connection is among the stream's sessions: ${JSON.stringify(rows)}`);
-            assert.deepEqual(rows.filter((r) => r.ssl !== true), [], 'every session of the stream is encrypted');
+            assert.deepEqual(rows.filter((r) => r.ssl !== true || r.client_dn !== '/CN=sluice-test-client'), [], 'every session of the stream is encrypted and presented the client certificate');
           } finally {
             await pg.end();
           }
