@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { sqlTls, sslmodeTls, tlsConflict, tlsError, tlsFailure, tlsFiles, withTlsFiles } from './connection-tls';
+import { openPreferringTls, sqlTls, sslmodeTls, tlsConflict, tlsError, tlsFailure, tlsFiles, withTlsFiles } from './connection-tls';
 import { openStore } from './store';
 import { SluiceError } from './errors';
 
@@ -106,4 +106,20 @@ test('tlsFailure: an untrusted chain, a host-name mismatch, no TLS on the server
   assert.ok(e instanceof SluiceError);
   assert.deepEqual([e.code, e.detail.host, e.detail.reason], ['TLS_CERT_UNTRUSTED', 'db', 'SELF_SIGNED_CERT_IN_CHAIN']);
   assert.match(e.suggestion, /options\.tls/);
+});
+
+test('prefer: a server without TLS is opened in plain text and remembered, also by sessions opened at the same time; require is not', async () => {
+  const noTls = async (c: { ssl?: unknown }): Promise<string> => {
+    await new Promise((r) => setTimeout(r, 5));
+    if (c.ssl) throw new Error('The server does not support SSL connections');
+    return 'plain';
+  };
+  const config: { sslmode: 'prefer' | 'require'; ssl?: unknown } = { sslmode: 'prefer', ssl: { rejectUnauthorized: false } };
+  assert.deepEqual(await Promise.all([openPreferringTls(config, noTls), openPreferringTls(config, noTls)]), ['plain', 'plain']);
+  assert.equal(config.ssl, false, 'later sessions (a replication or binlog connection) connect in plain text');
+  await assert.rejects(openPreferringTls({ sslmode: 'require', ssl: {} }, noTls), /does not support SSL/);
+  // Any other failure is not retried.
+  let calls = 0;
+  await assert.rejects(openPreferringTls({ sslmode: 'prefer', ssl: {} }, async () => { calls++; throw new Error('password authentication failed'); }), /password/);
+  assert.equal(calls, 1);
 });

@@ -134,6 +134,24 @@ export function sqlTls(options: { sslmode?: SslMode; tls?: TlsOptions }, urlMode
   return { mode, ssl: sslmodeTls(mode, options.tls) };
 }
 
+/**
+ * Opens a session with `open`; under sslmode prefer, a server that offers no TLS
+ * (TLS_NOT_OFFERED) is connected to in plain text, and `config` remembers that (`ssl`
+ * set to false), so the sessions opened from it later (a replication or binlog
+ * connection the driver opens itself included) do the same.
+ */
+export async function openPreferringTls<C extends { sslmode?: SslMode; ssl?: unknown }, T>(config: C, open: (config: C) => Promise<T>): Promise<T> {
+  // What this attempt used: sessions opened at the same time may have dropped it meanwhile.
+  const ssl = config.ssl;
+  try {
+    return await open(config);
+  } catch (err) {
+    if (config.sslmode !== 'prefer' || !ssl || tlsFailure(err)?.code !== 'TLS_NOT_OFFERED') throw err;
+    config.ssl = false;
+    return open({ ...config, ssl: false });
+  }
+}
+
 /** What went wrong in a TLS connection attempt, in the catalogue's words. */
 export interface TlsFailure {
   code: Extract<ErrorCode, `TLS_${string}`>;

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import tls from 'node:tls';
 import mysql from 'mysql';
 import { SluiceError, isSluiceError, type ErrorContext } from '../../src/errors';
-import { sqlTls, tlsError, tlsFailure, type SslMode } from '../../src/connection-tls';
+import { openPreferringTls, sqlTls, tlsError, type SslMode } from '../../src/connection-tls';
 import { mysqlConnectionOptions } from './options';
 import { sourceAddress } from '../../src/source-kit/source-url';
 
@@ -37,7 +37,8 @@ export interface MysqlConfig {
   password?: string;
   connectTimeout: number;
   sslmode: SslMode;
-  ssl?: MysqlSsl;
+  /** false: none (after a prefer fallback). */
+  ssl?: MysqlSsl | false;
 }
 
 /**
@@ -210,16 +211,7 @@ function handshake(raw: mysql.Connection, timeoutMs: number): Promise<void> {
  * so the sessions opened from it later (the binlog connection included) do the same.
  */
 export async function connect(config: MysqlConfig, what = 'connecting to MySQL'): Promise<Conn> {
-  // What this attempt used: sessions opened at the same time may have dropped it meanwhile.
-  const ssl = config.ssl;
-  try {
-    return await open(config, what);
-  } catch (err) {
-    if (config.sslmode !== 'prefer' || !ssl || tlsFailure(err)?.code !== 'TLS_NOT_OFFERED') throw err;
-    delete config.ssl;
-    const { ssl: _dropped, ...plain } = config;
-    return open(plain, what);
-  }
+  return openPreferringTls(config, (c) => open(c, what));
 }
 
 async function open(config: MysqlConfig, what: string): Promise<Conn> {

@@ -4,7 +4,7 @@
  */
 import { Client, type ClientConfig } from 'pg';
 import { SluiceError, isSluiceError, type ErrorContext } from '../../src/errors';
-import { tlsError, tlsFailure, type SslMode } from '../../src/connection-tls';
+import { openPreferringTls, tlsError, type SslMode } from '../../src/connection-tls';
 
 /** pg settings plus the sslmode they came from (pg ignores the extra field; connect() reads it for prefer). */
 export type PgConfig = ClientConfig & { sslmode?: SslMode };
@@ -43,15 +43,7 @@ export function toSourceError(err: unknown, what: string, detail: ErrorContext =
  * sessions opened from it later (the replication connection included) do the same.
  */
 export async function connect(config: PgConfig, what = 'connecting to PostgreSQL'): Promise<Client> {
-  // What this attempt used: sessions opened at the same time may have dropped it meanwhile.
-  const ssl = config.ssl;
-  try {
-    return await open(config, what);
-  } catch (err) {
-    if (config.sslmode !== 'prefer' || !ssl || tlsFailure(err)?.code !== 'TLS_NOT_OFFERED') throw err;
-    config.ssl = false;
-    return open({ ...config, ssl: false }, what);
-  }
+  return openPreferringTls(config, (c) => open(c, what));
 }
 
 async function open(config: ClientConfig, what: string): Promise<Client> {
