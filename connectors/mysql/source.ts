@@ -9,6 +9,7 @@
 import { binlogPositionOf, type ConnectorContext, type CreateArgs, type EventBatch, type Position, type SnapshotPlan, type StreamSpec, type TableRef, type SnapshotSource, type BeginningSource, type CutoverSource, type BinlogPosition } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import { ConnectionSet } from '../../src/source-kit/connections';
+import { LiveStream } from '../../src/source-kit/live-stream';
 import { snapshotReadOptions, tableRefs } from '../../src/source-kit/stream-tables';
 import { describeTables, missingPrivileges, serverInfo, type ServerInfo, type TableMeta } from './catalog';
 import { clientConfig, connect, toSourceError, type Conn, type MysqlConfig } from './naming';
@@ -26,7 +27,7 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
   readonly #typeOptions: TypeOptions;
   readonly #serverId: number;
   readonly #conns = new ConnectionSet<Conn>((c) => c.end(), (c, ended) => c.raw.once('end', ended));
-  #binlog: BinlogStream | null = null;
+  readonly #binlog = new LiveStream<BinlogPosition, BinlogStream>();
 
   constructor(args: CreateArgs) {
     this.#config = clientConfig(args.connection.url, args.connection.options);
@@ -139,17 +140,11 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
       maxBatch: this.#opts.maxBatchSize,
       reconnectTimeoutMs: this.#opts.reconnectTimeoutMs,
     });
-    this.#binlog = binlog;
-    try {
-      yield* binlog.batches(start, ctx.signal);
-    } finally {
-      await binlog.close();
-      if (this.#binlog === binlog) this.#binlog = null;
-    }
+    yield* this.#binlog.read(binlog, start, ctx.signal);
   }
 
   get backlog(): { queued: number; paused: boolean } | null {
-    return this.#binlog?.backlog ?? null;
+    return this.#binlog.backlog;
   }
 
   async ack(_position: Position): Promise<void> {
@@ -159,7 +154,7 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
 
   async close(): Promise<void> {
     this.#conns.refuse();
-    await this.#binlog?.close();
+    await this.#binlog.close();
     await this.#conns.closeAll();
   }
 }

@@ -10,6 +10,7 @@ import type { Client } from 'pg';
 import { isLsnPosition, type ConnectorContext, type CreateArgs, type EventBatch, type Position, type SnapshotPlan, type SourceLag, type StreamSpec, type TableRef, type SnapshotSource, type BeginningSource, type CutoverSource, type LagReportingSource, type DroppableSource } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import { ConnectionSet } from '../../src/source-kit/connections';
+import { LiveStream } from '../../src/source-kit/live-stream';
 import { snapshotReadOptions, tableRefs } from '../../src/source-kit/stream-tables';
 import { describeTables, ensurePublication, missingPrivileges, slotInfo, TypeCatalog, type TableMeta } from './catalog';
 import { clientConfig, ident, publicationName, slotName } from './naming';
@@ -27,7 +28,7 @@ export class PostgresSource implements SnapshotSource, BeginningSource, CutoverS
   readonly #publication: string;
   readonly #types = new TypeCatalog();
   readonly #clients = new ConnectionSet<Client>((c) => c.end(), (c, ended) => c.once('end', ended));
-  #replication: ReplicationStream | null = null;
+  readonly #replication = new LiveStream<string, ReplicationStream>();
   #lagClient: Promise<Client> | null = null;
 
   constructor(args: CreateArgs) {
@@ -153,18 +154,12 @@ export class PostgresSource implements SnapshotSource, BeginningSource, CutoverS
       heartbeatIntervalMs: this.#opts.heartbeatIntervalMs,
       maxBatch: this.#opts.maxBatchSize,
     });
-    this.#replication = repl;
-    try {
-      yield* repl.batches(start, ctx.signal);
-    } finally {
-      await repl.close();
-      if (this.#replication === repl) this.#replication = null;
-    }
+    yield* this.#replication.read(repl, start, ctx.signal);
   }
 
   /** Backlog of the running change stream (tests, metrics). */
   get backlog(): { queued: number; paused: boolean } | null {
-    return this.#replication?.backlog ?? null;
+    return this.#replication.backlog;
   }
 
   /**
@@ -215,22 +210,23 @@ export class PostgresSource implements SnapshotSource, BeginningSource, CutoverS
 
   async ack(position: Position): Promise<void> {
     if (!isLsnPosition(position)) return; // snapshot positions are never sent to the database
-    if (!this.#replication) {
+    const repl = this.#replication.current;
+    if (!repl) {
       throw new SluiceError('SOURCE_READ_FAILED', 'ack without a running change stream', { stream: this.#stream.id, position });
     }
-    this.#replication.ack(position.lsn);
+    repl.ack(position.lsn);
   }
 
   async close(): Promise<void> {
     this.#clients.refuse();
-    await this.#replication?.close();
+    await this.#replication.close();
     // Ending the snapshot exporter last is fine here: the snapshot is over or abandoned.
     await this.#clients.closeAll();
   }
 
   /** Drops the slot (ending a walsender still holding it) and the publication. */
   async drop(): Promise<void> {
-    await this.#replication?.close();
+    await this.#replication.close();
     const c = await connect(this.#config);
     try {
       for (let attempt = 0; ; attempt++) {

@@ -22,6 +22,7 @@ import { errorResponses, idParams, listQuery, pageOf, ID_PATTERN, PASSWORDS_PROP
 import { verifyRoutes } from './streams-verify';
 import { previewRoutes } from './streams-preview';
 import { counters, errorInfo, historyRoutes } from './streams-history';
+import { progressOf, progressProperties } from './stream-progress';
 import { validateStreamMapping } from '../../transform/mapping';
 
 
@@ -43,6 +44,7 @@ const streamView = {
     status: { type: ['string', 'null'] },
     cdcStatus: { type: 'string' },
     statistics: counters,
+    ...progressProperties,
     runId: { type: ['string', 'null'] },
     startedAt: { type: ['string', 'null'] },
     schedule: {
@@ -80,6 +82,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       status: live.status,
       cdcStatus: live.cdcStatus,
       statistics: live.statistics,
+      ...progressOf(live),
       runId: live.runId,
       startedAt: live.startedAt,
       schedule: rec.spec.schedule ?? null,
@@ -320,7 +323,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         summary: 'Live counters of the current (or last) run',
         params: idParams,
         response: {
-          200: { type: 'object', properties: { id: { type: 'string' }, state: { type: 'string' }, status: { type: ['string', 'null'] }, cdcStatus: { type: 'string' }, statistics: counters } },
+          200: { type: 'object', properties: { id: { type: 'string' }, state: { type: 'string' }, status: { type: ['string', 'null'] }, cdcStatus: { type: 'string' }, statistics: counters, ...progressProperties } },
           ...errorResponses('STREAM_NOT_FOUND'),
         },
       },
@@ -328,7 +331,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     async (req) => {
       load(req.params.id);
       const s = supervisor.status(req.params.id);
-      return { id: req.params.id, state: s.state, status: s.status, cdcStatus: s.cdcStatus, statistics: s.statistics };
+      return { id: req.params.id, state: s.state, status: s.status, cdcStatus: s.cdcStatus, statistics: s.statistics, ...progressOf(s) };
     },
   );
 }
