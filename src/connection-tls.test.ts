@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { optionFileConflict, sslmodeTls, tlsConflict, tlsFailure, tlsFiles, urlTlsFiles, withTlsFiles } from './connection-tls';
+import { openPreferringTls, optionFileConflict, sqlTls, sslmodeTls, tlsConflict, tlsError, tlsFailure, tlsFiles, urlTlsFiles, withTlsFiles } from './connection-tls';
 import { openStore } from './store';
 import { SluiceError } from './errors';
 
@@ -19,7 +19,13 @@ test('sslmode: disable is no TLS; require checks nothing unless a CA is given; v
   const ca = sslmodeTls('verify-ca', { ca: 'X', cert: 'C', key: 'K' }) as Record<string, unknown>;
   assert.deepEqual([ca.rejectUnauthorized, ca.ca, ca.cert, ca.key, typeof ca.checkServerIdentity], [true, 'X', 'C', 'K', 'function']);
   const full = sslmodeTls('verify-full', { ca: 'X', servername: 'db.internal' }) as Record<string, unknown>;
-  assert.deepEqual(full, { ca: 'X', servername: 'db.internal', rejectUnauthorized: true });
+  assert.deepEqual([full.ca, full.servername, full.rejectUnauthorized], ['X', 'db.internal', true]);
+  // The name checked is the servername given, whatever name the driver dialled.
+  const check = full.checkServerIdentity as (host: string, cert: unknown) => Error | undefined;
+  const cert = { subject: { CN: 'db.internal' }, subjectaltname: 'DNS:db.internal' };
+  assert.equal(check('10.0.0.5', cert), undefined);
+  assert.match(String(check('10.0.0.5', { ...cert, subjectaltname: 'DNS:other.internal' })), /altnames/);
+  assert.deepEqual(sslmodeTls('verify-full', { ca: 'X' }), { ca: 'X', rejectUnauthorized: true });
 });
 
 test('TLS files: named, refused beside their text, read into PEM fields', () => {
@@ -170,4 +176,51 @@ test("a kafka connection's SASL password from a file: checked when saved, read a
     store.close();
     fs.rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('sqlTls: the sslmode option wins over the URL; the URL keeps working; allow is prefer, an unknown word require', () => {
+  assert.deepEqual(sqlTls({}, null), { mode: 'disable', ssl: false });
+  assert.equal(sqlTls({}, 'verify-full').mode, 'verify-full');
+  assert.equal(sqlTls({ sslmode: 'disable' }, 'require').mode, 'disable');
+  assert.equal(sqlTls({ sslmode: 'verify-full', tls: { ca: 'X' } }, 'disable').mode, 'verify-full');
+  assert.equal(sqlTls({}, 'allow').mode, 'prefer');
+  assert.equal(sqlTls({}, 'yes-please').mode, 'require');
+  // libpq: require with a CA verifies the chain (verify-ca).
+  const req = sqlTls({ tls: { ca: 'X' } }, 'require').ssl as Record<string, unknown>;
+  assert.deepEqual([req.ca, req.rejectUnauthorized, typeof req.checkServerIdentity], ['X', true, 'function']);
+});
+
+test('tlsFailure: an untrusted chain, a host-name mismatch, no TLS on the server and other handshake failures are told apart, through causes', () => {
+  const coded = (code: string, message = code): Error => Object.assign(new Error(message), { code });
+  assert.equal(tlsFailure(coded('SELF_SIGNED_CERT_IN_CHAIN'))?.code, 'TLS_CERTIFICATE_UNTRUSTED');
+  assert.equal(tlsFailure(coded('UNABLE_TO_GET_ISSUER_CERT_LOCALLY'))?.code, 'TLS_CERTIFICATE_UNTRUSTED');
+  // The mysql driver replaces the code; the cause keeps it.
+  assert.equal(tlsFailure(Object.assign(new Error('x', { cause: coded('DEPTH_ZERO_SELF_SIGNED_CERT') }), { code: 'HANDSHAKE_SSL_ERROR' }))?.code, 'TLS_CERTIFICATE_UNTRUSTED');
+  assert.equal(tlsFailure(coded('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"))?.code, 'TLS_HOSTNAME_MISMATCH');
+  assert.equal(tlsFailure(new Error('The server does not support SSL connections'))?.code, 'TLS_NOT_OFFERED');
+  assert.equal(tlsFailure(coded('HANDSHAKE_NO_SSL_SUPPORT'))?.code, 'TLS_NOT_OFFERED');
+  assert.equal(tlsFailure(coded('CERT_HAS_EXPIRED'))?.code, 'TLS_CERTIFICATE_EXPIRED');
+  assert.equal(tlsFailure(coded('ERR_SSL_WRONG_VERSION_NUMBER'))?.code, 'TLS_HANDSHAKE_FAILED');
+  assert.equal(tlsFailure(coded('ECONNREFUSED')), null);
+  assert.equal(tlsFailure(new Error('password authentication failed')), null);
+  const e = tlsError(coded('SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'), 'connecting to PostgreSQL', { host: 'db' });
+  assert.ok(e instanceof SluiceError);
+  assert.deepEqual([e.code, e.detail.host, e.detail.reason], ['TLS_CERTIFICATE_UNTRUSTED', 'db', 'SELF_SIGNED_CERT_IN_CHAIN']);
+  assert.match(e.suggestion, /options\.tls/);
+});
+
+test('prefer: a server without TLS is opened in plain text and remembered, also by sessions opened at the same time; require is not', async () => {
+  const noTls = async (c: { ssl?: unknown }): Promise<string> => {
+    await new Promise((r) => setTimeout(r, 5));
+    if (c.ssl) throw new Error('The server does not support SSL connections');
+    return 'plain';
+  };
+  const config: { sslmode: 'prefer' | 'require'; ssl?: unknown } = { sslmode: 'prefer', ssl: { rejectUnauthorized: false } };
+  assert.deepEqual(await Promise.all([openPreferringTls(config, noTls), openPreferringTls(config, noTls)]), ['plain', 'plain']);
+  assert.equal(config.ssl, false, 'later sessions (a replication or binlog connection) connect in plain text');
+  await assert.rejects(openPreferringTls({ sslmode: 'require', ssl: {} }, noTls), /does not support SSL/);
+  // Any other failure is not retried.
+  let calls = 0;
+  await assert.rejects(openPreferringTls({ sslmode: 'prefer', ssl: {} }, async () => { calls++; throw new Error('password authentication failed'); }), /password/);
+  assert.equal(calls, 1);
 });

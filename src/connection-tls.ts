@@ -9,9 +9,9 @@
  * secrets.fileDir, are checked when the connection is saved, and are read at each use
  * by the store's `resolve`, which hands the connector PEM text only. `key` is a secret.
  */
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import { advancedOption, secretOption, type OptionSchema } from './core';
-import { errorChain } from './errors';
+import { errorChain, SluiceError, type ErrorContext } from './errors';
 
 /** The PEM fields of a `tls` option and the file field that may stand for each. */
 export const TLS_FILE_FIELDS = { caFile: 'ca', certFile: 'cert', keyFile: 'key' } as const;
@@ -150,13 +150,47 @@ export function sslmodeTls(mode: SslMode, t: TlsOptions = {}): false | tls.Conne
   // libpq: require with a root certificate behaves as verify-ca.
   const verify = mode === 'verify-full' || mode === 'verify-ca' || (mode === 'require' && t.ca !== undefined);
   if (!verify) return { ...material, rejectUnauthorized: false };
-  if (mode === 'verify-full') return { ...material, rejectUnauthorized: true };
+  if (mode === 'verify-full') {
+    // Drivers set servername to the host they dial (pg does for a name): the name to
+    // check is ours, whatever they set.
+    const name = t.servername;
+    return name ? { ...material, rejectUnauthorized: true, checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert) } : { ...material, rejectUnauthorized: true };
+  }
   // verify-ca: the chain is checked, the name is not.
   return { ...material, rejectUnauthorized: true, checkServerIdentity: () => undefined };
 }
 
+/**
+ * A SQL connection's sslmode and TLS settings: the `sslmode` option wins over the URL's
+ * (`urlMode`: its sslmode, or require for ssl=true/useSSL=true); libpq's `allow` is read
+ * as prefer and an unknown word as require (TLS, never silently plain). Unset: disable.
+ */
+export function sqlTls(options: { sslmode?: SslMode; tls?: TlsOptions }, urlMode: string | null): { mode: SslMode; ssl: false | tls.ConnectionOptions } {
+  const fromUrl = urlMode === null ? null : urlMode === 'allow' ? 'prefer' : (SSLMODES as readonly string[]).includes(urlMode) ? (urlMode as SslMode) : 'require';
+  const mode = options.sslmode ?? fromUrl ?? 'disable';
+  return { mode, ssl: sslmodeTls(mode, options.tls) };
+}
+
+/**
+ * Opens a session with `open`; under sslmode prefer, a server that offers no TLS
+ * (TLS_NOT_OFFERED) is connected to in plain text, and `config` remembers that (`ssl`
+ * set to false), so the sessions opened from it later (a replication or binlog
+ * connection the driver opens itself included) do the same.
+ */
+export async function openPreferringTls<C extends { sslmode?: SslMode; ssl?: unknown }, T>(config: C, open: (config: C) => Promise<T>): Promise<T> {
+  // What this attempt used: sessions opened at the same time may have dropped it meanwhile.
+  const ssl = config.ssl;
+  try {
+    return await open(config);
+  } catch (err) {
+    if (config.sslmode !== 'prefer' || !ssl || tlsFailure(err)?.code !== 'TLS_NOT_OFFERED') throw err;
+    config.ssl = false;
+    return open({ ...config, ssl: false });
+  }
+}
+
 /** The catalogue codes of a failed TLS connection (src/errors.ts), whatever the kind. */
-export type TlsFailureCode = 'TLS_CERTIFICATE_UNTRUSTED' | 'TLS_HOSTNAME_MISMATCH' | 'TLS_CERTIFICATE_EXPIRED' | 'TLS_HANDSHAKE_FAILED';
+export type TlsFailureCode = 'TLS_CERTIFICATE_UNTRUSTED' | 'TLS_HOSTNAME_MISMATCH' | 'TLS_CERTIFICATE_EXPIRED' | 'TLS_NOT_OFFERED' | 'TLS_HANDSHAKE_FAILED';
 
 export interface TlsFailure {
   code: TlsFailureCode;
@@ -192,6 +226,7 @@ const MESSAGES: Record<TlsFailureCode, string> = {
   TLS_CERTIFICATE_UNTRUSTED: 'the server certificate is not signed by a trusted CA',
   TLS_HOSTNAME_MISMATCH: 'the server certificate does not name the host connected to',
   TLS_CERTIFICATE_EXPIRED: 'the server certificate is expired or not yet valid',
+  TLS_NOT_OFFERED: 'the server does not offer TLS',
   TLS_HANDSHAKE_FAILED: 'the TLS handshake failed',
 };
 
@@ -213,7 +248,18 @@ export function tlsFailure(err: unknown): TlsFailure | null {
     if (HOSTNAME.has(code) || /does not match certificate's altnames|Hostname\/IP does not match/i.test(msg)) return of('TLS_HOSTNAME_MISMATCH', code || 'ERR_TLS_CERT_ALTNAME_INVALID');
     if (/self[- ]signed certificate|unable to (verify the first certificate|get local issuer certificate|get issuer certificate)/i.test(msg)) return of('TLS_CERTIFICATE_UNTRUSTED', code || msg);
     if (/certificate has expired|certificate is not yet valid/i.test(msg)) return of('TLS_CERTIFICATE_EXPIRED', code || msg);
+    // pg's and the mysql drivers' words for a server that answers the TLS request with no.
+    if (code === 'HANDSHAKE_NO_SSL_SUPPORT' || /server does not support SSL/i.test(msg)) return of('TLS_NOT_OFFERED', code || msg);
     if (handshake === null && code && HANDSHAKE.test(code) && code !== 'ERR_TLS_CERT_ALTNAME_INVALID') handshake = code;
   }
   return handshake ? of('TLS_HANDSHAKE_FAILED', handshake) : null;
+}
+
+/** `tlsFailure` as the catalogue error to throw (message: `${what}: …`), or null. */
+export function tlsError(err: unknown, what: string, detail: ErrorContext = {}): SluiceError | null {
+  const f = tlsFailure(err);
+  if (!f) return null;
+  const message = err instanceof Error ? err.message : String(err);
+  return new SluiceError(f.code, `${what}: ${message}`, { ...detail, reason: f.reason }, { cause: err });
+
 }

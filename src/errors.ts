@@ -74,6 +74,8 @@ export const ERRORS = {
   TRANSPORT_UNAVAILABLE: entry(400, 'configuration', 'Choose an available transport (detail.supported), or configure SLUICE_KAFKA_BROKERS.'),
   SOURCE_UNREACHABLE: entry(502, 'connectivity', 'Check that the source database is up and that host, port and credentials are right.', true),
   SINK_UNREACHABLE: entry(502, 'connectivity', 'Check that MongoDB is up and that the connection string is right.', true),
+  // TLS to any server (src/connection-tls.ts tlsFailure): what failed tells what to fix.
+  TLS_NOT_OFFERED: entry(502, 'connectivity', 'The server does not accept TLS on this port, but the connection requires it. Enable TLS on the server (PostgreSQL ssl=on; MySQL/MariaDB ssl-cert and ssl-key), or use sslmode prefer (TLS when offered) or disable.'),
   SOURCE_CONFIG_INVALID: entry(400, 'configuration', 'Change the database setting named in the message (e.g. wal_level=logical, binlog_format=ROW) and restart the database.'),
   SOURCE_PRIVILEGES_MISSING: entry(403, 'authorization', 'Grant the privileges listed in detail.missing to the connection user.'),
   SOURCE_TABLE_NOT_FOUND: entry(400, 'validation', 'Check the table names in the stream spec against GET /connections/{id}/tables.'),
@@ -89,7 +91,7 @@ export const ERRORS = {
   KAFKA_UNREACHABLE: entry(502, 'connectivity', 'Check that the Kafka brokers are up and reachable from sluice (SLUICE_KAFKA_BROKERS or the kafka connection).', true),
   KAFKA_AUTH_FAILED: entry(502, 'authentication', 'The Kafka brokers refused the SASL login: check options.sasl of the kafka connection (mechanism as the cluster enables it: plain, scram-sha-256 or scram-sha-512; the username; the password, sent again with PATCH /connections/{id} {"options": {"sasl": {...}}}). Confluent Cloud takes an API key and secret with PLAIN, Amazon MSK a SCRAM user of its Secrets Manager association.'),
   // TLS of any connection (Kafka, databases, MongoDB): tlsFailure() in src/connection-tls.ts classifies Node's errors.
-  TLS_CERTIFICATE_UNTRUSTED: entry(502, 'connectivity', 'The server\'s certificate does not chain to a CA sluice trusts: give the CA that signed it in options.tls.ca or options.tls.caFile of the connection (for a managed service, its CA bundle, e.g. the RDS global bundle). Without one the system trust store is used.'),
+  TLS_CERTIFICATE_UNTRUSTED: entry(502, 'connectivity', 'The server\'s certificate does not chain to a CA sluice trusts: give the CA that signed it in options.tls.ca or options.tls.caFile of the connection (for a managed service, its CA bundle, e.g. the RDS global bundle). Without one the system trust store is used. A SQL source that should encrypt without verifying can use sslmode require without a CA.'),
   TLS_HOSTNAME_MISMATCH: entry(502, 'connectivity', 'The server\'s certificate does not name the host sluice dialled: connect by a name the certificate carries (detail.host vs. the certificate\'s names), or set options.tls.servername to the name it carries. For databases, sslmode verify-ca or require checks the chain only.'),
   TLS_CERTIFICATE_EXPIRED: entry(502, 'connectivity', 'The server\'s certificate is expired or not yet valid: renew it on the server, and check the clock of the sluice host.'),
   TLS_HANDSHAKE_FAILED: entry(502, 'connectivity', 'The TLS handshake failed (detail.reason): check that the port speaks TLS, that the server accepts the client certificate (options.tls.cert/key) when it requires one, and that both sides share a protocol version.'),

@@ -6,12 +6,11 @@
  */
 import { advancedOption, optionsObject, type ConnectionSpec, type PluginOptions, type StreamSpec } from '../../src/core';
 import { readOptions } from '../../src/options';
-import { SQL_SOURCE_CONNECTION_OPTIONS, SQL_SOURCE_STREAM_OPTIONS, type SqlSourceStreamOptions } from '../../src/source-kit/stream-options';
+import { SQL_SOURCE_CONNECTION_OPTIONS, SQL_SOURCE_STREAM_OPTIONS, type SqlSourceConnectionOptions, type SqlSourceStreamOptions } from '../../src/source-kit/stream-options';
 
-export interface PostgresConnectionOptions {
+export interface PostgresConnectionOptions extends SqlSourceConnectionOptions {
   applicationName: string;
   connectTimeoutMs: number;
-  allowSystemSchemas?: string[];
 }
 
 export interface PostgresStreamOptions extends SqlSourceStreamOptions {

@@ -6,7 +6,7 @@
  * CDC position: `{lsn: 'X/Y'}` — a commit's end LSN, or a keepalive's LSN for a
  * heartbeat batch. Snapshot position: see snapshot.ts (`kind: 'pg-snapshot'`).
  */
-import type { Client, ClientConfig } from 'pg';
+import type { Client } from 'pg';
 import { isLsnPosition, type ConnectorContext, type CreateArgs, type EventBatch, type Position, type SnapshotPlan, type SourceLag, type StreamSpec, type TableRef, type SnapshotSource, type BeginningSource, type CutoverSource, type LagReportingSource, type DroppableSource } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import { ConnectionSet } from '../../src/source-kit/connections';
@@ -14,13 +14,13 @@ import { LiveStream } from '../../src/source-kit/live-stream';
 import { snapshotReadOptions, tableRefs } from '../../src/source-kit/stream-tables';
 import { describeTables, ensurePublication, missingPrivileges, slotInfo, TypeCatalog, type TableMeta } from './catalog';
 import { clientConfig, ident, publicationName, slotName } from './naming';
-import { connect, toSourceError } from './pg-errors';
+import { connect, toSourceError, type PgConfig } from './pg-errors';
 import { readSnapshot } from './snapshot';
 import { lsnToBig, ReplicationStream } from './replication';
 import { postgresStreamOptions, type PostgresStreamOptions } from './options';
 
 export class PostgresSource implements SnapshotSource, BeginningSource, CutoverSource, LagReportingSource, DroppableSource {
-  readonly #config: ClientConfig;
+  readonly #config: PgConfig;
   readonly #stream: StreamSpec;
   /** The stream's options it reads (options.ts), parsed with their defaults. */
   readonly #opts: PostgresStreamOptions;
