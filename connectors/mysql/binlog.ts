@@ -145,10 +145,11 @@ export class BinlogStream {
       user: o.config.user,
       password: o.config.password,
       connectTimeout: o.config.connectTimeout,
+      // The query sessions' TLS (naming.ts), after a prefer fallback if there was one.
+      ...(o.config.ssl ? { ssl: o.config.ssl } : {}),
       charset: 'UTF8MB4_GENERAL_CI',
       // DATE/DATETIME as wall-clock text; TIMESTAMP as the instant (a Date from epoch seconds).
       dateStrings: ['DATE', 'DATETIME'],
-      ...(o.config.ssl ? { ssl: o.config.ssl } : {}),
     });
     // zongji pauses the socket before calling this and resumes it in `next`; our own
     // back-pressure must neither resume it meanwhile (see the queue's resume) nor be undone by that resume.

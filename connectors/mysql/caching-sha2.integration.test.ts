@@ -30,6 +30,7 @@ async function authPath(config: MysqlConfig): Promise<string> {
 }
 
 const flushCache = (): Promise<void> => server().flushCache();
+const verifyFull = (tls: Record<string, unknown> = {}): MysqlConfig => clientConfig(server().url, { sslmode: 'verify-full', tls: { ca: server().ca.toString(), ...tls } });
 
 test('the connection test passes against a caching_sha2_password server', async () => {
   await flushCache();
@@ -46,18 +47,19 @@ test('query connections log in with caching_sha2_password: full authentication o
   assert.equal(await authPath(config), 'caching_sha2_password full-rsa');
   assert.equal(await authPath(config), 'caching_sha2_password fast');
   await flushCache();
-  // The `ssl` object of node TLS options reaches the driver as it is (here: the stack's CA, so the server is verified).
-  const tls: MysqlConfig = { ...config, ssl: { ca: server().ca } };
+  // sslmode verify-full with the stack's CA: the chain and the host name (127.0.0.1, an IP SAN) are verified.
+  const tls = verifyFull();
   assert.equal(await authPath(tls), 'caching_sha2_password full-tls');
   assert.equal(await authPath(tls), 'caching_sha2_password fast');
+  await assert.rejects(connect(verifyFull({ servername: 'elsewhere.example' })), (err: unknown) => isSluiceError(err) && err.code === 'TLS_HOSTNAME_MISMATCH');
   await assert.rejects(connect({ ...config, password: 'wrong' }), (err: unknown) => isSluiceError(err) && err.detail['mysqlCode'] === 'ER_ACCESS_DENIED_ERROR');
-  await assert.rejects(connect({ ...config, ssl: { ca: Buffer.from('not a CA') } }));
+  await assert.rejects(connect(clientConfig(server().url, { sslmode: 'verify-ca' })), (err: unknown) => isSluiceError(err) && err.code === 'TLS_CERTIFICATE_UNTRUSTED');
 });
 
 test('the binlog reader logs in with caching_sha2_password on both connections (over TLS too); the server then refuses the dump', async () => {
-  for (const ssl of [undefined, { ca: server().ca }]) {
+  for (const ssl of [false, true]) {
     await flushCache();
-    const config: MysqlConfig = { ...clientConfig(server().url), ...(ssl ? { ssl } : {}) };
+    const config: MysqlConfig = ssl ? verifyFull() : clientConfig(server().url);
     const stream = new BinlogStream({
       config, tables: [], typeOptions: DEFAULT_TYPE_OPTIONS, serverId: 4712, name: 't', logger,
       heartbeatIntervalMs: 1000, maxBatch: 100, reconnectTimeoutMs: 1000,

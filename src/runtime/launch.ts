@@ -27,6 +27,7 @@ export function launchRun(entry: Entry, plan: RunPlan, deps: LaunchDeps): void {
   entry.stopReason = null;
   const runId = entry.runId!;
   const meter = deps.meter(plan.stream);
+  entry.meter = meter;
   let requested = false;
   let request: () => void = () => undefined;
   const cutover = new Promise<void>((resolve) => {

@@ -8,6 +8,7 @@ import type { CdcStatus, PublicStatus, StreamEvent, StreamState } from './lifecy
 import type { ErrorInfo, RunCounters, RunStatus, SnapshotPhase } from './persistence';
 import { SluiceError } from '../errors';
 import type { EventActivity } from './event-rate';
+import type { LagView } from '../metrics/stream-meter';
 
 /** Where a run is: what a failure and a job update name as its stage. */
 export type Stage = 'INITIALIZATION' | 'SNAPSHOT' | 'CDC';
@@ -106,6 +107,8 @@ export interface StreamStatusView {
   nextRunAt: string | null;
   /** Change events of the run this process holds (none for a stream it has not run). */
   cdcActivity?: EventActivity;
+  /** How far behind the run this process holds is (none for a stream it has not run). */
+  lag?: LagView;
   error?: ErrorInfo;
 }
 
