@@ -1,0 +1,234 @@
+/**
+ * sluice and Debezium sharing topics, both ways, on the stack's PostgreSQL, Kafka, Kafka
+ * Connect (started here, stopped at the end unless it ran before) and FerretDB:
+ *
+ * 1. Debezium's topics → sluice's sink: Debezium's PostgreSQL connector captures a parent
+ *    and a child table under random writes; a sluice stream whose source is a kafka
+ *    connection reads those topics with a mapping rule and an embedding. Its documents equal,
+ *    type for type, those of the same stream fed by sluice's own PostgreSQL source.
+ * 2. sluice's topics → Debezium's MongoDB sink: see the second test.
+ *
+ * Runs once (not per transport): the point is the topics, not sluice's transport.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Kafka, logLevel } from 'kafkajs';
+import { BSON, type Db } from 'mongodb';
+import type { Client } from 'pg';
+import { mongoDb, pgClient, streamStatus, uid } from '../helpers/pipeline';
+import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
+import { kafkaBrokers, stackUrls } from '../helpers/stack';
+import { waitFor } from '../helpers/wait-for';
+import { writeBoth } from '../helpers/orders-items';
+import { debeziumPostgres, deleteConnector, ensureConnect, putConnector, readTopic, stopConnect, waitConnector, type ConnectWorker } from '../helpers/connect';
+
+const ADMIN = 'e2e-debezium-interop-key-0123456789';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let worker: ConnectWorker | undefined;
+let startedHere = false;
+/** Cleanups of each test, run in reverse in `after` even when a test failed. */
+const cleanups: Array<() => Promise<unknown>> = [];
+
+before(() => {
+  worker = ensureConnect();
+  startedHere = worker.started;
+});
+
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch((err: unknown) => console.error('cleanup failed:', err));
+  if (startedHere && process.env.SLUICE_TEST_KEEP_STACK !== '1') stopConnect();
+});
+
+/** Canonical extended JSON of a value: the BSON type of every value shows (Int32, Int64, Double, Decimal128, Date, ObjectId). */
+function typed(doc: unknown): unknown {
+  const canonical = BSON.EJSON.serialize(doc as BSON.Document, { relaxed: false });
+  const sortKeys = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sortKeys);
+    if (v === null || typeof v !== 'object') return v;
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([k, x]) => [k, sortKeys(x)]),
+    );
+  };
+  return sortKeys(canonical);
+}
+
+/** A collection's documents by `_id`, as typed JSON text (values not promoted to JS numbers). */
+async function typedDocs(db: Db, collection: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const d of db.collection(collection).find({}, { promoteValues: false, promoteLongs: false })) {
+    out.set(JSON.stringify(typed(d._id)), JSON.stringify(typed(d)));
+  }
+  return out;
+}
+
+function differences(want: Map<string, string>, got: Map<string, string>): string[] {
+  const diffs: string[] = [];
+  for (const [k, v] of want) {
+    const g = got.get(k);
+    if (g === undefined) diffs.push(`missing ${k}`);
+    else if (g !== v) diffs.push(`${k}: want ${v}, got ${g}`);
+  }
+  for (const k of got.keys()) if (!want.has(k)) diffs.push(`extra ${k}`);
+  return diffs;
+}
+
+async function connection(d: RunningDaemon, body: Record<string, unknown>): Promise<string> {
+  const r = await d.api('/api/v1/connections', { method: 'POST', body });
+  if (r.status !== 201) throw new Error(`connection ${JSON.stringify(body.name)}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.id as string;
+}
+
+async function stream(d: RunningDaemon, body: Record<string, unknown>): Promise<string> {
+  const r = await d.api('/api/v1/streams', { method: 'POST', body });
+  if (r.status !== 201) throw new Error(`stream ${JSON.stringify(body.name)}: ${r.status} ${JSON.stringify(r.body)}`);
+  const id = r.body.id as string;
+  assert.equal((await d.api(`/api/v1/streams/${id}/start`, { method: 'POST' })).status, 202);
+  cleanups.push(async () => {
+    await d.api(`/api/v1/streams/${id}/stop`, { method: 'POST' });
+    await d.api(`/api/v1/streams/${id}`, { method: 'DELETE' });
+  });
+  return id;
+}
+
+const mongoUrlFor = (database: string): string => {
+  const u = new URL(stackUrls().mongodb);
+  u.pathname = `/${database}`;
+  return u.toString();
+};
+
+async function dropSlot(pg: Client, slot: string): Promise<void> {
+  // The connector's walsender must be gone before its slot can be dropped.
+  await pg.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL', [slot]);
+  await sleep(300);
+  await pg.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slot]).catch(() => undefined);
+  await pg.query(`DROP PUBLICATION IF EXISTS ${slot}_pub`);
+}
+
+async function deleteTopics(topics: string[]): Promise<void> {
+  const admin = new Kafka({ brokers: kafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const gone = topics.filter((t) => existing.has(t));
+    if (gone.length) await admin.deleteTopics({ topics: gone, timeout: 10000 });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+test("a stream reading Debezium's PostgreSQL topics (mapping, embedding, dead letters) writes the documents sluice's own PostgreSQL source writes, type for type", { timeout: 600_000 }, async (t) => {
+  const id = uid();
+  const name = `dbzin_${id}`;
+  const orders = `public.${name}_orders`;
+  const items = `public.${name}_items`;
+  const prefix = `dbzin${id}`;
+  const slot = `dbz_in_${id}`;
+  const connector = `interop-pg-${id}`;
+  const topics = [`${prefix}.${orders}`, `${prefix}.${items}`];
+  const pg = await pgClient();
+  const writerPg = await pgClient();
+  const own = await mongoDb(`${name}_own`);
+  const dbz = await mongoDb(`${name}_dbz`);
+  const d = await startDaemon(tmpDataDir(), {}, { adminKey: ADMIN });
+  cleanups.push(async () => {
+    await d.stop('SIGTERM');
+    await own.db.dropDatabase().catch(() => undefined);
+    await dbz.db.dropDatabase().catch(() => undefined);
+    await own.client.close();
+    await dbz.client.close();
+    if (worker) await deleteConnector(worker.url, connector).catch(() => undefined);
+    await dropSlot(pg, slot);
+    await pg.query(`DROP TABLE IF EXISTS ${items}`);
+    await pg.query(`DROP TABLE IF EXISTS ${orders}`);
+    await pg.end();
+    await writerPg.end();
+    await deleteTopics([...topics, `${name}_dbz.__dlq`]);
+  });
+
+  await pg.query(`CREATE TABLE ${orders} (id bigint PRIMARY KEY, code text NOT NULL, note text, total numeric(12,2), created timestamptz NOT NULL)`);
+  await pg.query(`CREATE TABLE ${items} (id bigint PRIMARY KEY, order_id bigint NOT NULL REFERENCES ${orders}(id) ON DELETE CASCADE, line_no int NOT NULL, sku text, qty int NOT NULL, price numeric(10,2))`);
+  await pg.query(`INSERT INTO ${orders} SELECT g, lpad(to_hex(g), 24, '0'), CASE WHEN g % 5 = 0 THEN NULL ELSE 'order ' || g END, (g * 1.25)::numeric(12,2), date_trunc('milliseconds', now()) FROM generate_series(1, 60) g`);
+  await pg.query(`INSERT INTO ${items} SELECT row_number() OVER (), o, (o * 7 + k * 5) % 6, 'sku-' || o || '-' || k, k + 1, (k * 1.5)::numeric(10,2) FROM generate_series(1, 60) o, generate_series(0, 5) k WHERE k < o % 6`);
+  const firstItem = Number((await pg.query(`SELECT coalesce(max(id), 0) + 1 AS n FROM ${items}`)).rows[0].n);
+
+  // Debezium: JsonConverter with schemas (its default), decimal.handling.mode=precise (its
+  // default: Connect Decimal, base64 bytes), pgoutput, a snapshot first, 3 partitions per topic.
+  await putConnector(worker!.url, connector, debeziumPostgres({ postgresUrl: stackUrls().postgres, topicPrefix: prefix, tables: [orders, items], slot, partitions: 3 }));
+  await waitConnector(worker!.url, connector, 'RUNNING', 120_000);
+  await readTopic(kafkaBrokers(), topics[0]!, (r) => r.length >= 60, 120_000);
+
+  // A poison record on Debezium's topic: errorHandling SKIP sends it to the stream's dead-letter topic.
+  const kafka = new Kafka({ brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic: topics[1]!, messages: [{ key: '{"payload":{"id":-1}}', value: 'this is not a change event' }] });
+  await producer.disconnect();
+
+  const mapping = {
+    tables: {
+      [orders]: { collection: 'orders', fields: { note: { name: 'memo' }, code: { type: 'objectId' } } },
+      [items]: {
+        newDocuments: false,
+        fields: { sku: { name: 'product' }, qty: { type: 'long' } },
+        embed: { into: orders, kind: 'array', field: 'items', foreignKey: ['order_id'], sort: [{ field: 'line_no' }, { field: 'id' }] },
+      },
+    },
+  };
+  const pgId = await connection(d, { name: `${name}-pg`, kind: 'postgresql', url: stackUrls().postgres });
+  const kafkaId = await connection(d, { name: `${name}-kafka`, kind: 'kafka', url: kafkaBrokers().join(',') });
+  const ownSink = await connection(d, { name: `${name}-own`, kind: 'mongodb', url: mongoUrlFor(`${name}_own`) });
+  const dbzSink = await connection(d, { name: `${name}-dbz`, kind: 'mongodb', url: mongoUrlFor(`${name}_dbz`) });
+
+  // The API refuses what a kafka source cannot do.
+  const refused = await d.api('/api/v1/streams', { method: 'POST', body: { name: `${name}-bad`, source: { connectionId: kafkaId, topics }, sink: { connectionId: dbzSink }, mode: 'SNAPSHOT' } });
+  assert.equal(refused.status, 400, JSON.stringify(refused.body));
+  assert.match(JSON.stringify(refused.body), /SNAPSHOT/);
+  const notKafka = await d.api('/api/v1/streams', { method: 'POST', body: { name: `${name}-bad2`, source: { connectionId: pgId, topics }, sink: { connectionId: dbzSink } } });
+  assert.equal(notKafka.status, 400, JSON.stringify(notKafka.body));
+
+  const ownId = await stream(d, { name: `${name}_own`, source: { connectionId: pgId }, sink: { connectionId: ownSink }, transport: { kind: 'direct' }, mode: 'CDC', tables: [orders, items], mapping, options: { heartbeatIntervalMs: 1000 } });
+  const dbzId = await stream(d, {
+    name: `${name}_dbz`,
+    source: { connectionId: kafkaId, topicPattern: `${prefix}\\.public\\.${name}_.*` },
+    sink: { connectionId: dbzSink },
+    mapping,
+    options: { errorHandling: 'SKIP', errorTolerance: 5 },
+  });
+  for (const sid of [ownId, dbzId]) await waitFor(async () => (await streamStatus(d, sid)).cdcStatus === 'RUNNING', { timeoutMs: 120_000, intervalMs: 200, message: `stream ${sid} CDC running` });
+
+  const writer = writeBoth(writerPg, orders, items, 1000, firstItem);
+  await sleep(6000);
+  const counts = await writer.stop();
+  t.diagnostic(`random writes: ${JSON.stringify(counts)}`);
+  for (const k of ['item insert', 'item update', 'item move', 'item delete', 'order insert', 'order update']) assert.ok((counts[k] ?? 0) > 0, `no ${k} in ${JSON.stringify(counts)}`);
+
+  // Both sides settle on PostgreSQL's final state: the orders with their items embedded.
+  const wantOrders = Number((await pg.query(`SELECT count(*)::int AS n FROM ${orders}`)).rows[0].n);
+  let diffs: string[] = [];
+  await waitFor(
+    async () => {
+      const mine = await typedDocs(own.db, 'orders');
+      const theirs = await typedDocs(dbz.db, 'orders');
+      diffs = differences(mine, theirs);
+      return mine.size === wantOrders && diffs.length === 0;
+    },
+    { timeoutMs: 180_000, intervalMs: 1000, message: 'the two streams agree' },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}: ${diffs.length} differences: ${diffs.slice(0, 4).join('; ')}`);
+  });
+  const sample = await dbz.db.collection('orders').findOne({});
+  assert.equal(sample?.code?._bsontype, 'ObjectId', 'the type override made an ObjectId');
+  assert.ok(Array.isArray(sample?.items), 'items are embedded');
+  assert.equal(await dbz.db.collection(`${name}_items`).countDocuments({}), 0, 'items write no collection of their own');
+
+  // Status, counters and the dead letter.
+  const status = await streamStatus(d, dbzId);
+  assert.equal(status.cdcStatus, 'RUNNING', JSON.stringify(status.failureError));
+  assert.ok((status.statistics.eventsWritten ?? 0) > 60, JSON.stringify(status.statistics));
+  const letters = await readTopic(kafkaBrokers(), `${name}_dbz.__dlq`, (r) => r.length >= 1, 30_000);
+  assert.equal(letters.length, 1);
+  assert.equal(letters[0]!.value, 'this is not a change event');
+});
