@@ -72,10 +72,12 @@ export async function openStages(plan: RunPlan, stream: StreamSpec, deps: StageD
     const far = ends.sinkEnd?.();
     const records = new RecordErrorPolicy(stream, far?.deadLetters ?? storeDeadLetters(deps.persistence.addDeadLetter?.bind(deps.persistence)), counters, (n) => meter.failed(n));
     const sink = withRecordErrors(written, records);
-    const filter = streamTransform(stream, moduleDialect(plan.sourceModule));
+    const topics = readsTopics(stream);
     // A stream that reads existing topics has no source side: what it reads is filtered
-    // and counted where it is read, before the sink.
-    const fed = readsTopics(stream) ? readingSink(sink, filter, stream, { ...deps, onBatch: deps.onBatch ?? (() => undefined) }) : sink;
+    // and counted where it is read, before the sink, snapshot reads included (no SELECT of
+    // ours filtered Debezium's snapshot).
+    const filter = streamTransform(stream, moduleDialect(plan.sourceModule), { filterReads: topics });
+    const fed = topics ? readingSink(sink, filter, stream, { ...deps, onBatch: deps.onBatch ?? (() => undefined) }) : sink;
     // The far end is handed the sink and the record-error handling; the carrier owns neither.
     const transport = ends.open(far, { sink: fed, records });
     return { source, filter, transport, sink };

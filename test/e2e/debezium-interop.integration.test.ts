@@ -19,7 +19,7 @@ import { mongoDb, pgClient, streamStatus, uid } from '../helpers/pipeline';
 import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
 import { kafkaBrokers, stackUrls } from '../helpers/stack';
 import { waitFor } from '../helpers/wait-for';
-import { writeBoth } from '../helpers/orders-items';
+import { createOrdersItems, embedMapping, writeBoth } from '../helpers/orders-items';
 import { debeziumMongoSink, debeziumPostgres, deleteConnector, ensureConnect, putConnector, readTopic, stopConnect, waitConnector, type ConnectWorker } from '../helpers/connect';
 
 const ADMIN = 'e2e-debezium-interop-key-0123456789';
@@ -148,11 +148,7 @@ test("a stream reading Debezium's PostgreSQL topics (mapping, embedding, dead le
     await deleteTopics([...topics, `${name}_dbz.__dlq`]);
   });
 
-  await pg.query(`CREATE TABLE ${orders} (id bigint PRIMARY KEY, code text NOT NULL, note text, total numeric(12,2), created timestamptz NOT NULL)`);
-  await pg.query(`CREATE TABLE ${items} (id bigint PRIMARY KEY, order_id bigint NOT NULL REFERENCES ${orders}(id) ON DELETE CASCADE, line_no int NOT NULL, sku text, qty int NOT NULL, price numeric(10,2))`);
-  await pg.query(`INSERT INTO ${orders} SELECT g, lpad(to_hex(g), 24, '0'), CASE WHEN g % 5 = 0 THEN NULL ELSE 'order ' || g END, (g * 1.25)::numeric(12,2), date_trunc('milliseconds', now()) FROM generate_series(1, 60) g`);
-  await pg.query(`INSERT INTO ${items} SELECT row_number() OVER (), o, (o * 7 + k * 5) % 6, 'sku-' || o || '-' || k, k + 1, (k * 1.5)::numeric(10,2) FROM generate_series(1, 60) o, generate_series(0, 5) k WHERE k < o % 6`);
-  const firstItem = Number((await pg.query(`SELECT coalesce(max(id), 0) + 1 AS n FROM ${items}`)).rows[0].n);
+  const firstItem = await createOrdersItems(pg, orders, items, 60);
 
   // Debezium: JsonConverter with schemas (its default), decimal.handling.mode=precise (its
   // default: Connect Decimal, base64 bytes), pgoutput, a snapshot first, 3 partitions per topic.
@@ -167,16 +163,7 @@ test("a stream reading Debezium's PostgreSQL topics (mapping, embedding, dead le
   await producer.send({ topic: topics[1]!, messages: [{ key: '{"payload":{"id":-1}}', value: 'this is not a change event' }] });
   await producer.disconnect();
 
-  const mapping = {
-    tables: {
-      [orders]: { collection: 'orders', fields: { note: { name: 'memo' }, code: { type: 'objectId' } } },
-      [items]: {
-        newDocuments: false,
-        fields: { sku: { name: 'product' }, qty: { type: 'long' } },
-        embed: { into: orders, kind: 'array', field: 'items', foreignKey: ['order_id'], sort: [{ field: 'line_no' }, { field: 'id' }] },
-      },
-    },
-  };
+  const mapping = embedMapping(orders, items, [{ field: 'line_no' }, { field: 'id' }]);
   // A row filter on the parent, applied by both streams (on the topics stream: where it reads).
   const filters = { public: { [`${name}_orders`]: { whereClause: 'id <> 3 AND id <> 13' } } };
   const pgId = await connection(d, { name: `${name}-pg`, kind: 'postgresql', url: stackUrls().postgres });

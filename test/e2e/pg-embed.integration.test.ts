@@ -18,7 +18,7 @@ import type { Db } from 'mongodb';
 import { createStream, knob, mongoDb, pgClient, streamStatus, transportEnv, uid } from '../helpers/pipeline';
 import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
 import { waitFor } from '../helpers/wait-for';
-import { writeBoth } from '../helpers/orders-items';
+import { createOrdersItems, embedMapping, writeBoth } from '../helpers/orders-items';
 
 const ORDERS = knob('SLUICE_E2E_EMBED_ORDERS', 300);
 const KILLS = knob('SLUICE_E2E_EMBED_KILLS', 3);
@@ -108,28 +108,8 @@ for (const transport of ['direct', 'kafka'] as const) {
     let streamId: string | undefined;
     let writer: ReturnType<typeof writeBoth> | undefined;
     try {
-      await pg.query(`CREATE TABLE ${orders} (id bigint PRIMARY KEY, code text NOT NULL, note text, total numeric(12,2), created timestamptz NOT NULL)`);
-      await pg.query(
-        `CREATE TABLE ${items} (id bigint PRIMARY KEY, order_id bigint NOT NULL REFERENCES ${orders}(id) ON DELETE CASCADE, line_no int NOT NULL, sku text, qty int NOT NULL, price numeric(10,2))`,
-      );
-      await pg.query(`INSERT INTO ${orders} SELECT g, lpad(to_hex(g), 24, '0'), CASE WHEN g % 5 = 0 THEN NULL ELSE 'order ' || g END, (g * 1.25)::numeric(12,2), date_trunc('milliseconds', now()) FROM generate_series(1, $1) g`, [ORDERS]);
-      // 0..5 items per order, line numbers not in key order (the array is sorted by line_no, not by id).
-      await pg.query(
-        `INSERT INTO ${items} SELECT row_number() OVER (), o, (o * 7 + k * 5) % 6, 'sku-' || o || '-' || k, k + 1, (k * 1.5)::numeric(10,2)
-           FROM generate_series(1, $1) o, generate_series(0, 5) k WHERE k < o % 6`,
-        [ORDERS],
-      );
-      const firstItem = Number((await pg.query(`SELECT coalesce(max(id), 0) + 1 AS n FROM ${items}`)).rows[0].n);
-      const mapping = {
-        tables: {
-          [orders]: { collection: 'orders', fields: { note: { name: 'memo' }, code: { type: 'objectId' } } },
-          [items]: {
-            newDocuments: false,
-            fields: { sku: { name: 'product' }, qty: { type: 'long' } },
-            embed: { into: orders, kind: 'array', field: 'items', foreignKey: ['order_id'], sort: [{ field: 'line_no' }] },
-          },
-        },
-      };
+      const firstItem = await createOrdersItems(pg, orders, items, ORDERS);
+      const mapping = embedMapping(orders, items);
       d = await startDaemon(dataDir, env, { adminKey: ADMIN });
       ({ streamId } = await createStream(d, { name, mongoDb: name, tables: [orders, items], transport, options: { heartbeatIntervalMs: 1000, snapshotChunkSize: 200 }, extra: { mapping } }));
       assert.equal((await d.api(`/api/v1/streams/${streamId}/start`, { method: 'POST' })).status, 202);

@@ -4,6 +4,36 @@
  */
 import type { Client } from 'pg';
 
+/**
+ * Creates both tables with `orders` orders (every fifth note NULL) and 0..5 items each, line
+ * numbers not in key order; returns the next free item id.
+ */
+export async function createOrdersItems(pg: Client, orders: string, items: string, count: number): Promise<number> {
+  await pg.query(`CREATE TABLE ${orders} (id bigint PRIMARY KEY, code text NOT NULL, note text, total numeric(12,2), created timestamptz NOT NULL)`);
+  await pg.query(`CREATE TABLE ${items} (id bigint PRIMARY KEY, order_id bigint NOT NULL REFERENCES ${orders}(id) ON DELETE CASCADE, line_no int NOT NULL, sku text, qty int NOT NULL, price numeric(10,2))`);
+  await pg.query(`INSERT INTO ${orders} SELECT g, lpad(to_hex(g), 24, '0'), CASE WHEN g % 5 = 0 THEN NULL ELSE 'order ' || g END, (g * 1.25)::numeric(12,2), date_trunc('milliseconds', now()) FROM generate_series(1, $1) g`, [count]);
+  await pg.query(
+    `INSERT INTO ${items} SELECT row_number() OVER (), o, (o * 7 + k * 5) % 6, 'sku-' || o || '-' || k, k + 1, (k * 1.5)::numeric(10,2)
+       FROM generate_series(1, $1) o, generate_series(0, 5) k WHERE k < o % 6`,
+    [count],
+  );
+  return Number((await pg.query(`SELECT coalesce(max(id), 0) + 1 AS n FROM ${items}`)).rows[0].n);
+}
+
+/** The mapping of the embedding tests: orders renamed and typed, items embedded into them as an array sorted by `sort`. */
+export function embedMapping(orders: string, items: string, sort: Array<{ field: string }> = [{ field: 'line_no' }]): Record<string, unknown> {
+  return {
+    tables: {
+      [orders]: { collection: 'orders', fields: { note: { name: 'memo' }, code: { type: 'objectId' } } },
+      [items]: {
+        newDocuments: false,
+        fields: { sku: { name: 'product' }, qty: { type: 'long' } },
+        embed: { into: orders, kind: 'array', field: 'items', foreignKey: ['order_id'], sort },
+      },
+    },
+  };
+}
+
 export const hex24 = (n: number) => n.toString(16).padStart(24, '0');
 
 /** Random changes on both tables until stop(); each statement its own transaction. */
