@@ -3,6 +3,7 @@
  * key, ON DELETE CASCADE): random changes on both tables, each statement its own transaction.
  */
 import type { Client } from 'pg';
+import { untilStopped } from './writer';
 
 /**
  * Creates both tables with `orders` orders (every fifth note NULL) and 0..5 items each, line
@@ -38,54 +39,40 @@ export const hex24 = (n: number) => n.toString(16).padStart(24, '0');
 
 /** Random changes on both tables until stop(); each statement its own transaction. */
 export function writeBoth(pg: Client, orders: string, items: string, firstOrder: number, firstItem: number): { stop: () => Promise<Record<string, number>> } {
-  let running = true;
   let nextOrder = firstOrder;
   let nextItem = firstItem;
   const counts: Record<string, number> = {};
-  let failed: unknown;
   const anyOrder = `(SELECT id FROM ${orders} ORDER BY random() LIMIT 1)`;
   const anyItem = `(SELECT id FROM ${items} ORDER BY random() LIMIT 1)`;
-  const loop = (async () => {
-    while (running) {
-      const r = Math.random();
-      let kind: string;
-      if (r < 0.3) {
-        kind = 'item insert';
-        await pg.query(`INSERT INTO ${items} SELECT $1, id, $2, $3, $4, $5 FROM ${orders} ORDER BY random() LIMIT 1`, [nextItem++, Math.floor(Math.random() * 6), `sku-${nextItem}`, Math.floor(Math.random() * 9) + 1, (Math.random() * 50).toFixed(2)]);
-      } else if (r < 0.5) {
-        kind = 'item update';
-        await pg.query(`UPDATE ${items} SET qty = qty + 1, line_no = (line_no + 3) % 7, price = price + 0.01 WHERE id = ${anyItem}`);
-      } else if (r < 0.62) {
-        kind = 'item move';
-        await pg.query(`UPDATE ${items} SET order_id = ${anyOrder} WHERE id = ${anyItem}`);
-      } else if (r < 0.72) {
-        kind = 'item delete';
-        await pg.query(`DELETE FROM ${items} WHERE id = ${anyItem}`);
-      } else if (r < 0.82) {
-        kind = 'order insert';
-        const id = nextOrder++;
-        await pg.query(`INSERT INTO ${orders} VALUES ($1, $2, $3, $4, date_trunc('milliseconds', now()))`, [id, hex24(id), `new ${id}`, (id / 8).toFixed(2)]);
-        // Born with items in the same transaction as often as not.
-        if (Math.random() < 0.5) await pg.query(`INSERT INTO ${items} VALUES ($1, $2, 1, 'first', 1, 1.00), ($3, $2, 0, 'zeroth', 2, 2.00)`, [nextItem++, id, nextItem++]);
-      } else if (r < 0.94) {
-        kind = 'order update';
-        await pg.query(`UPDATE ${orders} SET note = note || '+', total = total + 1 WHERE id = ${anyOrder}`);
-      } else {
-        kind = 'order delete';
-        await pg.query(`DELETE FROM ${orders} WHERE id = ${anyOrder}`);
-      }
-      counts[kind] = (counts[kind] ?? 0) + 1;
+  const writer = untilStopped(async () => {
+    const r = Math.random();
+    let kind: string;
+    if (r < 0.3) {
+      kind = 'item insert';
+      await pg.query(`INSERT INTO ${items} SELECT $1, id, $2, $3, $4, $5 FROM ${orders} ORDER BY random() LIMIT 1`, [nextItem++, Math.floor(Math.random() * 6), `sku-${nextItem}`, Math.floor(Math.random() * 9) + 1, (Math.random() * 50).toFixed(2)]);
+    } else if (r < 0.5) {
+      kind = 'item update';
+      await pg.query(`UPDATE ${items} SET qty = qty + 1, line_no = (line_no + 3) % 7, price = price + 0.01 WHERE id = ${anyItem}`);
+    } else if (r < 0.62) {
+      kind = 'item move';
+      await pg.query(`UPDATE ${items} SET order_id = ${anyOrder} WHERE id = ${anyItem}`);
+    } else if (r < 0.72) {
+      kind = 'item delete';
+      await pg.query(`DELETE FROM ${items} WHERE id = ${anyItem}`);
+    } else if (r < 0.82) {
+      kind = 'order insert';
+      const id = nextOrder++;
+      await pg.query(`INSERT INTO ${orders} VALUES ($1, $2, $3, $4, date_trunc('milliseconds', now()))`, [id, hex24(id), `new ${id}`, (id / 8).toFixed(2)]);
+      // Born with items in the same transaction as often as not.
+      if (Math.random() < 0.5) await pg.query(`INSERT INTO ${items} VALUES ($1, $2, 1, 'first', 1, 1.00), ($3, $2, 0, 'zeroth', 2, 2.00)`, [nextItem++, id, nextItem++]);
+    } else if (r < 0.94) {
+      kind = 'order update';
+      await pg.query(`UPDATE ${orders} SET note = note || '+', total = total + 1 WHERE id = ${anyOrder}`);
+    } else {
+      kind = 'order delete';
+      await pg.query(`DELETE FROM ${orders} WHERE id = ${anyOrder}`);
     }
-  })().catch((err: unknown) => {
-    failed = err;
+    counts[kind] = (counts[kind] ?? 0) + 1;
   });
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      if (failed !== undefined) throw failed;
-      return counts;
-    },
-  };
+  return { stop: async () => (await writer.stop(), counts) };
 }
-
