@@ -173,7 +173,8 @@ export interface ConnectorModule {
   dialect?: SqlDialect;
   /**
    * `transport`: a connection kind a stream's transport names (`kafka`); such a module
-   * declares options and may test connections, and has no source or sink.
+   * declares options and may test connections, and has no sink. `kafka` is a source too:
+   * a stream reads existing topics from it (src/transport/kafka/topics-source.ts).
    */
   roles: ReadonlyArray<'source' | 'sink' | 'transport'>;
   createSource?(args: CreateArgs): Source;

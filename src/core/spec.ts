@@ -21,7 +21,12 @@ export interface StreamSchedule {
 export interface StreamSpec {
   id: string;
   name: string;
-  source: { connectionId: string };
+  /**
+   * The source connection. A `kafka` connection as source reads existing Debezium
+   * topics (src/transport/kafka/topics-source.ts): `topics`, or `topicPattern` (a regular
+   * expression over topic names), or neither (then `<topicPrefix>.<schema>.<table>` per table).
+   */
+  source: { connectionId: string; topics?: string[]; topicPattern?: string };
   sink: { connectionId: string };
   transport: { kind: 'direct' } | { kind: 'kafka'; connectionId?: string };
   mode: 'SNAPSHOT' | 'CDC' | 'CDC_ONLY';

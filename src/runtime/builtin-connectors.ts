@@ -7,7 +7,7 @@ import type { ConnectorModule } from '../core';
 import { postgresConnector } from '../../connectors/postgres';
 import { mongodbConnector } from '../../connectors/mongodb';
 import { mysqlConnector } from '../../connectors/mysql';
-import { kafkaConnectionModule } from '../transport/kafka/options';
+import { kafkaConnectionModule } from '../transport/kafka/module';
 
 export const BUILTIN_CONNECTORS: ConnectorModule[] = [postgresConnector, mysqlConnector, mongodbConnector];
 

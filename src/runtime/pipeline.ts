@@ -28,6 +28,8 @@ import type { Meter } from '../metrics/stream-meter';
 import type { RunCounters, StreamPersistence } from './persistence';
 import type { RunPlan } from './run-plan';
 import { RecordErrorPolicy, storeDeadLetters, withRecordErrors } from './record-errors';
+import { readsTopics } from '../transport/kafka/topics-source';
+import { readingSink } from './topics-run';
 
 export interface Stages {
   source: Source;
@@ -44,6 +46,8 @@ export interface StageDeps {
   transports: Transports;
   counters: RunCounters;
   meter: Meter;
+  /** Called after a batch read from existing topics is in MongoDB (a topics stream's batches never pass `deliver`). */
+  onBatch?(batch: EventBatch): void;
 }
 
 type Closable = { close(): Promise<void> };
@@ -68,9 +72,15 @@ export async function openStages(plan: RunPlan, stream: StreamSpec, deps: StageD
     const far = ends.sinkEnd?.();
     const records = new RecordErrorPolicy(stream, far?.deadLetters ?? storeDeadLetters(deps.persistence.addDeadLetter?.bind(deps.persistence)), counters, (n) => meter.failed(n));
     const sink = withRecordErrors(written, records);
+    const topics = readsTopics(stream);
+    // A stream that reads existing topics has no source side: what it reads is filtered
+    // and counted where it is read, before the sink, snapshot reads included (no SELECT of
+    // ours filtered Debezium's snapshot).
+    const filter = streamTransform(stream, moduleDialect(plan.sourceModule), { filterReads: topics });
+    const fed = topics ? readingSink(sink, filter, stream, { ...deps, onBatch: deps.onBatch ?? (() => undefined) }) : sink;
     // The far end is handed the sink and the record-error handling; the carrier owns neither.
-    const transport = ends.open(far, { sink, records });
-    return { source, filter: streamTransform(stream, moduleDialect(plan.sourceModule)), transport, sink };
+    const transport = ends.open(far, { sink: fed, records });
+    return { source, filter, transport, sink };
   } catch (err) {
     for (const [what, stage] of built) await closeQuietly(what, stage, logger);
     throw err;

@@ -38,7 +38,8 @@ function transportModules(registry: ConnectorRegistry, kind: string | undefined)
 export function streamOptionOwners(registry: ConnectorRegistry, kinds: StreamKinds): OptionOwner[] {
   const owners: OptionOwner[] = [{ role: 'run', schema: RUN_OPTIONS }];
   const source = kinds.source === undefined ? undefined : registry.find(kinds.source);
-  if (source) owners.push({ role: 'source', kind: source.kind, schema: source.options.stream });
+  // A kafka source (existing topics) reads its stream options as the kafka transport does: one owner.
+  if (source && !source.roles.includes('transport')) owners.push({ role: 'source', kind: source.kind, schema: source.options.stream });
   const sink = kinds.sink === undefined ? undefined : registry.find(kinds.sink);
   if (sink) owners.push({ role: 'sink', kind: sink.kind, schema: sink.options.stream });
   for (const t of transportModules(registry, kinds.transport)) owners.push({ role: 'transport', kind: t.kind, schema: t.options.stream });

@@ -9,6 +9,7 @@ import type { StreamPersistence } from './persistence';
 import type { ConnectorRegistry } from './registry';
 import { ConnectionNotFoundError, ConnectorRoleError, MappingNotFoundError, StreamNotFoundError } from './supervisor-types';
 import { checkStoredOptions, type OptionWarning } from './run-options';
+import { TOPICS_SOURCE_KIND, topicsStream } from '../transport/kafka/topics-source';
 
 /** Everything a run needs, resolved and validated by the supervisor beforehand. */
 export interface RunPlan {
@@ -61,7 +62,7 @@ export function planRun(
   const passwords = opts.passwords ?? {};
   const spec = store.getStream(streamId);
   if (!spec) throw new StreamNotFoundError(streamId);
-  const stream = opts.resolveMappings === false ? spec : resolveMapping(spec, store);
+  let stream = opts.resolveMappings === false ? spec : resolveMapping(spec, store);
   const sourceConnection = store.getConnection(stream.source.connectionId, passwords[stream.source.connectionId]);
   if (!sourceConnection) throw new ConnectionNotFoundError(stream.source.connectionId, streamId);
   const sinkConnection = store.getConnection(stream.sink.connectionId, passwords[stream.sink.connectionId]);
@@ -69,6 +70,8 @@ export function planRun(
   const module = (kind: string, role: 'source' | 'sink') => roleModule(registry, logger, streamId, kind, role);
   const sourceModule = module(sourceConnection.kind, 'source');
   const sinkModule = module(sinkConnection.kind, 'sink');
+  // A kafka source reads existing topics: CDC_ONLY, its connection as the stream's transport.
+  if (sourceModule.kind === TOPICS_SOURCE_KIND) stream = topicsStream(stream);
   // Options as the connectors get them: parsed, defaults applied; what a stored spec holds that does not fit is dropped and told.
   const checked = checkStoredOptions(registry, { stream, source: sourceConnection, sink: sinkConnection, ...transportConnection(stream, store) });
   return { stream: checked.stream, sourceConnection: checked.source, sinkConnection: checked.sink, sourceModule, sinkModule, warnings: checked.warnings };

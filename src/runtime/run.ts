@@ -125,7 +125,7 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     }
     // Never a system schema (pg_catalog, mysql, …) unless the connection allows it: system-schemas.ts.
     assertTablesAllowed(deps.sourceConnection, stream.tables);
-    const pipe = new Pipeline(await openStages(deps, stream, { ctx, persistence, transports: deps.transports, counters, meter }), { ctx, counters, meter });
+    const pipe = new Pipeline(await openStages(deps, stream, { ctx, persistence, transports: deps.transports, counters, meter, onBatch: (b) => deps.onBatch('cdc', b) }), { ctx, counters, meter });
     pipeline = pipe;
     const { transport } = pipe;
     await transport.start(ctx);

@@ -65,6 +65,14 @@ test('deletes of rows known to be outside the filter are dropped; snapshot reads
   assert.equal(f.event(other), other);
 });
 
+test("snapshot reads no SELECT of ours filtered (Debezium's, from its topics) are tested like inserts", () => {
+  const reads = new RowFilter(stream, 'postgresql', Date.now, true);
+  const r = ev('r', open);
+  assert.equal(reads.event(r), r);
+  assert.equal(reads.event(ev('r', closed)), null);
+  assert.equal(reads.event(ev('u', closed, null))!.op, 'd', 'changes as before');
+});
+
 test('apply() keeps the batch position and counts what it dropped per table', () => {
   const batch = { events: [ev('c', open), ev('c', closed), ev('c', closed, null, 'customers'), ev('u', closed, open)], position: { lsn: '0/1' } };
   const { batch: out, filtered } = f.apply(batch);

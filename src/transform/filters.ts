@@ -99,11 +99,17 @@ export class RowFilter {
   readonly #compiled = new WeakMap<TableSchema, CompiledWhere | null>();
   readonly #unbound = new Map<string, CompiledWhere | null>();
   readonly #now: () => number;
+  readonly #filterReads: boolean;
 
-  constructor(stream: Pick<StreamSpec, 'relationalTableFilters'>, dialect: Dialect, now: () => number = Date.now) {
+  /**
+   * `filterReads`: snapshot reads are tested too (and dropped when they do not match), for
+   * snapshots no SELECT of ours filtered (Debezium's, read from its topics).
+   */
+  constructor(stream: Pick<StreamSpec, 'relationalTableFilters'>, dialect: Dialect, now: () => number = Date.now, filterReads = false) {
     this.#stream = stream;
     this.#dialect = dialect;
     this.#now = now;
+    this.#filterReads = filterReads;
   }
 
   /** Whether any table has a whereClause at all (no work to do otherwise). */
@@ -137,10 +143,11 @@ export class RowFilter {
 
   /**
    * One event through the filter: itself, a delete in its place, or null (dropped).
-   * Snapshot reads ('r') are already filtered by the source's SELECT and pass as they are.
+   * Snapshot reads ('r') are already filtered by the source's SELECT and pass as they are
+   * (unless `filterReads`: then one that does not match is dropped, as an insert would be).
    */
   event(e: ChangeEvent, now = this.#now()): ChangeEvent | null {
-    if (e.op === 'r') return e;
+    if (e.op === 'r' && !this.#filterReads) return e;
     const where = this.#where(e);
     if (!where) return e;
     try {
@@ -161,7 +168,7 @@ export class RowFilter {
     for (const c of where.columns) if (after[c] === undefined && e.before?.[c] !== undefined) after[c] = e.before[c];
     const is = where.test(after, now);
     if (is) return e;
-    if (e.op === 'c' || was === false) return null;
+    if (e.op === 'c' || e.op === 'r' || was === false) return null;
     // The row moved out of the filter: its document goes. A key change leaves the old key's document behind otherwise.
     const keyCols = e.schema?.key ?? Object.keys(e.key);
     const oldKey = e.before && keyCols.every((k) => e.before![k] !== undefined) ? keyOf(keyCols, e.before) : e.key;

@@ -11,8 +11,8 @@ export { validateFilters } from './filters';
 
 export type StreamTransform = (batch: EventBatch) => FilterResult;
 
-export function streamTransform(stream: Pick<StreamSpec, 'relationalTableFilters'>, dialect: Dialect): StreamTransform {
-  const rows = new RowFilter(stream, dialect);
+export function streamTransform(stream: Pick<StreamSpec, 'relationalTableFilters'>, dialect: Dialect, opts: { filterReads?: boolean } = {}): StreamTransform {
+  const rows = new RowFilter(stream, dialect, Date.now, opts.filterReads ?? false);
   const columns = new ColumnFilter(stream);
   if (!rows.active && !columns.active) return (batch) => ({ batch, filtered: [] });
   return (read) => {

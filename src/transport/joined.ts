@@ -66,7 +66,7 @@ export class JoinedTransport<C extends Transport = Transport, F extends SinkEnd 
   }
 
   lag(): Promise<number | null> {
-    return this.carrier.lag?.() ?? Promise.resolve(null);
+    return this.carrier.lag?.() ?? this.far.lag?.() ?? Promise.resolve(null);
   }
 
   /** Both ends at once, each within its own bounds. Idempotent. */

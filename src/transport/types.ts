@@ -52,6 +52,8 @@ export interface SinkEnd {
   follow(channels: string[]): Promise<void>;
   /** Calls `listener` once this end fails for good (the sink refused a record); returns the unsubscribe function. */
   onFatal(listener: (err: unknown) => void): () => void;
+  /** Records in the channels it reads not yet committed (Kafka consumer lag); for a carrier that cannot tell. */
+  lag?(): Promise<number | null>;
   close(): Promise<void>;
 }
 

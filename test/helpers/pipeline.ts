@@ -3,6 +3,7 @@
  * the test stack: the table, the connections, the stream, the comparison, and
  * control of the stack's servers for outage tests.
  */
+import { untilStopped } from './writer';
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -54,34 +55,21 @@ export async function sourceOrders(pg: Client, table: string, params: unknown[] 
  * unhandled rejection that would hide the test's own failure).
  */
 export function writeContinuously(pg: Client, table: string, firstNewId: number): { stop: () => Promise<number> } {
-  let running = true;
   let next = firstNewId;
   let count = 0;
-  let failed: unknown;
-  const loop = (async () => {
-    while (running) {
-      const pick = Math.random();
-      if (pick < 0.5) {
-        await pg.query(`INSERT INTO ${table} VALUES ($1, $2, $3, $4, date_trunc('milliseconds', now()))`, [next, next % 7, `new ${next}`, (next / 4).toFixed(2)]);
-        next++;
-      } else if (pick < 0.85) {
-        await pg.query(`UPDATE ${table} SET n = n + 1, amount = amount + 0.01, at = date_trunc('milliseconds', now()) WHERE id = (SELECT id FROM ${table} ORDER BY random() LIMIT 1)`);
-      } else {
-        await pg.query(`DELETE FROM ${table} WHERE id = (SELECT id FROM ${table} ORDER BY random() LIMIT 1)`);
-      }
-      count++;
+  const writer = untilStopped(async () => {
+    const pick = Math.random();
+    if (pick < 0.5) {
+      await pg.query(`INSERT INTO ${table} VALUES ($1, $2, $3, $4, date_trunc('milliseconds', now()))`, [next, next % 7, `new ${next}`, (next / 4).toFixed(2)]);
+      next++;
+    } else if (pick < 0.85) {
+      await pg.query(`UPDATE ${table} SET n = n + 1, amount = amount + 0.01, at = date_trunc('milliseconds', now()) WHERE id = (SELECT id FROM ${table} ORDER BY random() LIMIT 1)`);
+    } else {
+      await pg.query(`DELETE FROM ${table} WHERE id = (SELECT id FROM ${table} ORDER BY random() LIMIT 1)`);
     }
-  })().catch((err: unknown) => {
-    failed = err;
+    count++;
   });
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      if (failed !== undefined) throw failed;
-      return count;
-    },
-  };
+  return { stop: async () => (await writer.stop(), count) };
 }
 
 /** The stack's PostgreSQL as an OrdersDb, on `pg` (or a connection of its own). */

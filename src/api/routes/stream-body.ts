@@ -13,6 +13,29 @@ const connectionRef = {
   properties: { connectionId: { type: 'string', pattern: ID_PATTERN } },
 } as const;
 
+/** The source: a connection, and for a kafka connection the existing topics it reads (transport/kafka/topics-source.ts). */
+const sourceRef = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['connectionId'],
+  properties: {
+    connectionId: { type: 'string', pattern: ID_PATTERN },
+    topics: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 1000,
+      items: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,249}$' },
+      description: 'Kafka source only: the existing topics (Debezium change events) the stream reads, e.g. ["dbserver1.public.orders"]. Default: <topicPrefix>.<schema>.<table> for each of "tables".',
+    },
+    topicPattern: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 1000,
+      description: 'Kafka source only: a regular expression over whole topic names; the topics it matches when the stream starts are read (instead of "topics").',
+    },
+  },
+} as const;
+
 /** The body of POST/PUT /streams and POST /validate; `options` and `transport` as the registry's connectors declare them. */
 export function streamBodySchema(registry: ConnectorRegistry) {
   const { streamOptions, transportBody } = optionSchemas(registry);
@@ -22,7 +45,7 @@ export function streamBodySchema(registry: ConnectorRegistry) {
     required: ['name', 'source', 'sink'],
     properties: {
       name: nameSchema,
-      source: connectionRef,
+      source: sourceRef,
       sink: connectionRef,
       transport: transportBody,
       mode: { type: 'string', enum: ['SNAPSHOT', 'CDC', 'CDC_ONLY'], default: 'CDC' },

@@ -4,6 +4,7 @@
  * done (runs, logs, dead letters) is streams-history.ts; verify and the mapping
  * preview have files of their own.
  */
+import { checkTopicsSource } from '../../transport/kafka/topics-source';
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps';
 import { assertTableNamesAllowed } from '../../runtime/system-schemas';
@@ -126,6 +127,8 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     const source = store.connections.get(body.source.connectionId)!;
     // Options of the kinds this stream uses, and nothing else: a 400 naming the option.
     validateStreamOptions(deps.connectors, body, { source: source.kind, sink: store.connections.get(body.sink.connectionId)!.kind, ...(body.transport ? { transport: body.transport.kind } : {}) });
+    // topics/topicPattern belong to a kafka source, which reads changes only (topics-source.ts).
+    checkTopicsSource(body, source.kind);
     validateFilters(body, sourceDialect(deps.connectors, source.kind));
     // A table in a system schema (pg_catalog, mysql, …) is refused now too (system-schemas.ts).
     assertTableNamesAllowed(source, body.tables, 'tables');

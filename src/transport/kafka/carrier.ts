@@ -11,7 +11,7 @@ import { RUN_EVENTS, abortError, parseTableName, sleep, untilAborted, type Conne
 import type { Transport } from '../types';
 import { TransportClosedError } from '../direct';
 import { DebeziumSerde } from './serde';
-import { ensureTopics, groupIdOf, topicFor, topicPrefixOf } from './topics';
+import { ensureTopics, groupIdOf, groupLag, topicFor, topicPrefixOf } from './topics';
 import { partitionOf } from './partition';
 import { KafkaClients } from './clients';
 import { MAX_PARTITION_BYTES, ReliableProducer, sliceBySize } from './producer';
@@ -175,24 +175,7 @@ export class KafkaCarrier implements Transport {
   async lag(): Promise<number | null> {
     const admin = this.#admin;
     if (!admin || this.#closed) return null;
-    const topics = [...this.#partitions.keys()];
-    if (topics.length === 0) return 0;
-    const committed = new Map<string, bigint>();
-    for (const t of await admin.fetchOffsets({ groupId: this.#groupId, topics })) {
-      for (const p of t.partitions) committed.set(`${t.topic}:${p.partition}`, BigInt(p.offset));
-    }
-    let lag = 0n;
-    for (const topic of topics) {
-      for (const p of await admin.fetchTopicOffsets(topic)) {
-        const high = BigInt(p.high);
-        const low = BigInt(p.low);
-        const c = committed.get(`${topic}:${p.partition}`) ?? -1n;
-        // -1: nothing committed yet, so everything still in the log is behind.
-        const from = c < low ? low : c;
-        if (high > from) lag += high - from;
-      }
-    }
-    return Number(lag);
+    return groupLag(admin, this.#groupId, [...this.#partitions.keys()]);
   }
 
   /** Disconnects producer and admin (see clients.ts for the bounds). Idempotent. */

@@ -260,14 +260,18 @@ function base(col: ColumnSpec, type: LogicalType): Omit<ColumnCodec, 'schema'> &
         placeholder: null,
         isPlaceholder: never,
       };
-    case 'timestamptz':
+    case 'timestamptz': {
+      // Debezium's PostgreSQL connector writes a timestamptz with the column's six fraction
+      // digits ("…15.500000Z"); sluice's times are milliseconds, so three zeros follow them.
+      const micros = /^(timestamptz|timestamp\b.*\bwith time zone)/i.test(col.sourceType);
       return {
         schema: { type: 'string', name: 'io.debezium.time.ZonedTimestamp', version: 1 },
-        encode: (v) => '"' + (v as Date).toISOString() + '"',
+        encode: micros ? (v) => '"' + (v as Date).toISOString().slice(0, -1) + '000Z"' : (v) => '"' + (v as Date).toISOString() + '"',
         decode: (v) => parseZoned(asString(v)),
         placeholder: STR_PLACEHOLDER,
         isPlaceholder: isStr,
       };
+    }
     case 'time':
       // timetz carries an offset MicroTime cannot hold: Debezium's ZonedTime string.
       if (/^(timetz|time\b.*\bwith time zone)/i.test(col.sourceType)) {

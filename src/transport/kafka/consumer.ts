@@ -57,6 +57,11 @@ export class SinkConsumer {
     this.#a = args;
   }
 
+  /** The topics subscribed to (those added by addTopics included). */
+  get topics(): readonly string[] {
+    return this.#topics;
+  }
+
   async start(topics: string[]): Promise<void> {
     this.#topics = [...topics];
     await this.#run();

@@ -14,6 +14,7 @@ import type { SinkEnd, SinkStages, TransportEnds } from '../types';
 import { KafkaCarrier } from './carrier';
 import { KafkaSinkEnd } from './sink-end';
 import type { KafkaSettings } from './settings';
+import { NoCarrier, readsTopics } from './topics-source';
 
 export { KafkaCarrier } from './carrier';
 export { KafkaSinkEnd } from './sink-end';
@@ -33,6 +34,8 @@ export class KafkaTransport extends JoinedTransport<KafkaCarrier, SinkEnd> {
 /** A stream's Kafka transport: its sink end alone (built from plain data), or both ends joined. */
 export function kafkaEnds(stream: StreamSpec, kafka: KafkaSettings): TransportEnds {
   const sinkEnd = (): SinkEnd => new KafkaSinkEnd({ stream, kafka });
+  // Existing topics (topics-source.ts): the sink end alone reads them; nothing is carried.
+  if (readsTopics(stream)) return { kind: 'kafka', sinkEnd, open: (far, stages) => new JoinedTransport(new NoCarrier(), far ?? sinkEnd(), stages) };
   return {
     kind: 'kafka',
     sinkEnd,

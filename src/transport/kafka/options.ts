@@ -3,9 +3,9 @@
  * (producer and topic settings for the streams it carries; unset ones fall back to the
  * daemon's `kafka.*` configuration), a stream's `options` (its topic prefix) and the
  * fields of a stream's `transport` object (none yet: `format` joins it there). The
- * `kafka` connection kind is registered with this module (roles ['transport']).
+ * `kafka` connection kind registers with these (module.ts).
  */
-import { advancedOption, NO_OPTIONS, optionsObject, secretOption, type ConnectorModule, type PluginOptions, type StreamSpec } from '../../core';
+import { advancedOption, NO_OPTIONS, optionsObject, secretOption, type PluginOptions, type StreamSpec } from '../../core';
 import { readOptions } from '../../options';
 import { tlsOption, type TlsOptions } from '../../connection-tls';
 import type { KafkaSasl, KafkaSettings } from './settings';
@@ -74,13 +74,6 @@ export const kafkaOptions: PluginOptions = {
     },
   }),
   transport: NO_OPTIONS,
-};
-
-/** The `kafka` connection kind: a broker list a stream's transport names; no source, no sink. */
-export const kafkaConnectionModule: ConnectorModule = {
-  kind: 'kafka',
-  roles: ['transport'],
-  options: kafkaOptions,
 };
 
 export function kafkaStreamOptions(stream: Pick<StreamSpec, 'options'>): KafkaStreamOptions {

@@ -99,6 +99,14 @@ test('every logical type round-trips exactly, int64 at ±(2^63-1) included', () 
   }
 });
 
+test("a PostgreSQL timestamptz is written as Debezium's PostgreSQL connector writes it: six fraction digits", () => {
+  const serde = new DebeziumSerde('sluice');
+  const value = JSON.parse(serde.encodeValue(event('c', null, fullRow(1n))));
+  assert.equal(value.payload.after.tstz, '2024-02-29T23:59:59.999000Z');
+  const mysqlTs = new DebeziumSerde('sluice').encodeValue({ ...event('c', null, { id: 1n, ts: new Date(Date.UTC(2024, 0, 1)) }), schema: { columns: [{ name: 'id', type: 'int64', sourceType: 'bigint', optional: false }, { name: 'ts', type: 'timestamptz', sourceType: 'timestamp', optional: true }], key: ['id'] } });
+  assert.equal(JSON.parse(mysqlTs).payload.after.ts, '2024-01-01T00:00:00.000Z', 'other sources keep the ISO text');
+});
+
 test('second decode on a topic reuses the schema and returns the shared TableSchema', () => {
   const serde = new DebeziumSerde('sluice');
   const a = roundTrip(serde, event('c', null, fullRow(1n)));

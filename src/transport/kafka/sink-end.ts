@@ -20,7 +20,8 @@ import { KafkaDeadLetters, deadLetterTopic, type Origins } from './dead-letters'
 import { ReliableProducer } from './producer';
 import { DebeziumSerde } from './serde';
 import type { KafkaSettings } from './settings';
-import { ensureTopics, groupIdOf, topicFor, topicPrefixOf } from './topics';
+import { ensureTopics, groupIdOf, groupLag, topicFor, topicPrefixOf } from './topics';
+import { readsTopics, topicsToRead } from './topics-source';
 
 export class KafkaSinkEnd implements SinkEnd {
   readonly deadLetters: DeadLetterQueue;
@@ -32,6 +33,8 @@ export class KafkaSinkEnd implements SinkEnd {
   #clients: KafkaClients | undefined;
   #admin: Admin | undefined;
   #consumer: SinkConsumer | undefined;
+  /** The topics read, once started. */
+  #topics: string[] = [];
   /** Made on the first dead letter. */
   #letters: ReliableProducer | undefined;
   #closed = false;
@@ -62,12 +65,12 @@ export class KafkaSinkEnd implements SinkEnd {
     this.#clients = clients;
     const { signal } = ctx;
     const step = <T>(op: Promise<T>): Promise<T> => untilAborted(op, signal);
-    const topics = this.#stream.tables.map((t) => topicFor(this.#prefix, parseTableName(t)));
     try {
       if (signal.aborted) throw abortError(signal);
       this.#admin = clients.kafka.admin();
       await step(this.#admin.connect());
-      await step(this.#ensure(topics));
+      const topics = await step(this.#topicsToRead());
+      this.#topics = topics;
       this.#consumer = new SinkConsumer({
         origins: this.#origins,
         ...(stages.records ? { records: stages.records } : {}),
@@ -82,8 +85,26 @@ export class KafkaSinkEnd implements SinkEnd {
     } catch (err) {
       await this.close().catch(() => undefined);
       if (signal.aborted) throw abortError(signal);
+      if (err instanceof SluiceError && err.code === 'VALIDATION_FAILED') throw err;
       throw clients.setupError(err);
     }
+  }
+
+  /**
+   * The stream's own table topics, or the existing topics it reads (topics-source.ts);
+   * a named topic that does not exist yet is created, as the carrier would.
+   */
+  async #topicsToRead(): Promise<string[]> {
+    const own = !readsTopics(this.#stream);
+    const topics = own ? this.#stream.tables.map((t) => topicFor(this.#prefix, parseTableName(t))) : await topicsToRead(this.#admin!, this.#stream, [deadLetterTopic(this.#prefix)]);
+    if (own || this.#stream.source.topics) await this.#ensure(topics);
+    return topics;
+  }
+
+  /** Records in the topics read past what the stream's group committed; null before start. */
+  async lag(): Promise<number | null> {
+    if (!this.#admin || this.#closed) return null;
+    return groupLag(this.#admin, this.groupId, [...this.#topics, ...(this.#consumer?.topics ?? [])]);
   }
 
   #ensure(topics: string[]): Promise<void> {

@@ -44,3 +44,28 @@ export async function ensureTopics(admin: Admin, topics: string[], partitions: n
     if (!(inner.length > 0 && inner.every((e) => e.type === 'TOPIC_ALREADY_EXISTS'))) throw err;
   }
 }
+
+/**
+ * Consumer lag: records in `topics` (high watermark) past what `groupId` committed,
+ * summed over partitions. Asks Kafka, so other members of the group and earlier runs count too.
+ */
+export async function groupLag(admin: Admin, groupId: string, topics: string[]): Promise<number> {
+  const unique = [...new Set(topics)];
+  if (unique.length === 0) return 0;
+  const committed = new Map<string, bigint>();
+  for (const t of await admin.fetchOffsets({ groupId, topics: unique })) {
+    for (const p of t.partitions) committed.set(`${t.topic}:${p.partition}`, BigInt(p.offset));
+  }
+  let lag = 0n;
+  for (const topic of unique) {
+    for (const p of await admin.fetchTopicOffsets(topic)) {
+      const high = BigInt(p.high);
+      const low = BigInt(p.low);
+      const c = committed.get(`${topic}:${p.partition}`) ?? -1n;
+      // -1: nothing committed yet, so everything still in the log is behind.
+      const from = c < low ? low : c;
+      if (high > from) lag += high - from;
+    }
+  }
+  return Number(lag);
+}
