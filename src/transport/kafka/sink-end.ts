@@ -13,6 +13,7 @@
 import type { Admin } from 'kafkajs';
 import { abortError, parseTableName, untilAborted, type ConnectorContext, type DeadLetterQueue, type StreamSpec } from '../../core';
 import { TransportClosedError } from '../direct';
+import { SluiceError } from '../../errors';
 import type { SinkEnd, SinkStages } from '../types';
 import { KafkaClients } from './clients';
 import { SinkConsumer } from './consumer';
