@@ -8,7 +8,7 @@ import type { StreamSpec } from '../../src/core';
 import { databaseFromUrl, describeUrl, effectiveDecimalMode, effectiveWriteConcern, parseOptions, type ServerInfo } from './client';
 import { AttemptTimeoutError, classify } from './failures';
 import { MongoSink } from './sink';
-import { backoffDelay } from './connection';
+import { writeBackoff } from './connection';
 import { collectionFor } from './targets';
 import { mongodbConnector } from './index';
 
@@ -96,9 +96,13 @@ test('collection: the table name, or the mapping override', () => {
   assert.equal(collectionFor({} as StreamSpec, { schema: 's', table: 't' }), 't');
 });
 
-test('backoff doubles from the initial delay to the cap', () => {
-  const r = { initialDelayMs: 100, maxDelayMs: 5000 };
-  assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 100].map((n) => backoffDelay(n, r)), [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+test('write retries back off from the initial delay to the cap, jittered', () => {
+  const b = writeBackoff({ initialDelayMs: 100, maxDelayMs: 5000 });
+  const bases = [100, 200, 400, 800, 1600, 3200, 5000, 5000];
+  for (const base of bases) {
+    const d = b.next();
+    assert.ok(d <= base && d >= base / 2, `${d} in [${base / 2}, ${base}]`);
+  }
 });
 
 const stream: StreamSpec = { id: 's1', name: 's1', source: { connectionId: 'a' }, sink: { connectionId: 'b' }, transport: { kind: 'direct' }, mode: 'CDC', tables: [], options: {} };
