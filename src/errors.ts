@@ -18,7 +18,14 @@ export type ErrorCategory =
 interface CatalogueEntry {
   status: number;
   category: ErrorCategory;
-  /** Whether retrying the same operation later can succeed. */
+  /**
+   * Whether retrying the same operation later can succeed. For a stream this is the
+   * line between healing and failing: a run that fails with a retriable code restarts
+   * from its last saved position, with backoff, as long as the stream's options.retry
+   * allows (src/runtime/retry-policy.ts); any other code fails the stream at once. The
+   * default is false (fail loudly); errors.test.ts lists the retriable codes, so that
+   * making one retriable is a deliberate change.
+   */
   retriable: boolean;
   suggestion: string;
 }
@@ -73,6 +80,8 @@ export const ERRORS = {
   STREAM_RUN_FAILED: entry(500, 'internal', 'The stream failed with an unexpected error; its job updates and the daemon log say why.'),
   TRANSPORT_UNAVAILABLE: entry(400, 'configuration', 'Choose an available transport (detail.supported), or configure SLUICE_KAFKA_BROKERS.'),
   SOURCE_UNREACHABLE: entry(502, 'connectivity', 'Check that the source database is up and that host, port and credentials are right.', true),
+  // Not retriable: a wrong user or password does not heal by waiting (a stream fails at once instead of retrying for ever).
+  SOURCE_AUTH_FAILED: entry(502, 'authentication', 'The source database refused the user or password: correct the connection\'s credentials (PATCH /api/v1/connections/{id}, or the password sent with start for a connection saved with savePassword:false).'),
   SINK_UNREACHABLE: entry(502, 'connectivity', 'Check that MongoDB is up and that the connection string is right.', true),
   SOURCE_CONFIG_INVALID: entry(400, 'configuration', 'Change the database setting named in the message (e.g. wal_level=logical, binlog_format=ROW) and restart the database.'),
   SOURCE_PRIVILEGES_MISSING: entry(403, 'authorization', 'Grant the privileges listed in detail.missing to the connection user.'),
@@ -157,6 +166,22 @@ export interface ErrorEnvelope {
 
 export function isSluiceError(err: unknown): err is SluiceError {
   return err instanceof SluiceError;
+}
+
+/**
+ * Node's socket errors that mean "the server is away for now" (a restart, a failover, a
+ * network blip): a driver that lets one through unwrapped is as retriable as
+ * SOURCE_UNREACHABLE.
+ */
+const TRANSIENT_SOCKET_ERRORS: ReadonlySet<string> = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/** Whether a failure can heal by retrying later: its catalogue code says so, or it is a transient socket error. */
+export function isRetriableError(err: unknown): boolean {
+  if (isSluiceError(err)) return err.retriable;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  if (Object.hasOwn(ERRORS, code)) return ERRORS[code as ErrorCode].retriable;
+  return TRANSIENT_SOCKET_ERRORS.has(code);
 }
 
 /** Wraps anything thrown into a SluiceError; unknown errors become INTERNAL. */

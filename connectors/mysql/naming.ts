@@ -90,6 +90,7 @@ export function toSourceError(err: unknown, what: string, detail: ErrorContext =
   const message = err instanceof Error ? err.message : String(err);
   const code = (err as { code?: unknown } | null)?.code;
   const d = { ...detail, ...(typeof code === 'string' ? { mysqlCode: code } : {}) };
+  if (code === 'ER_ACCESS_DENIED_ERROR') return new SluiceError('SOURCE_AUTH_FAILED', `${what}: ${message}`, d, { cause: err });
   if (isUnreachable(err)) return new SluiceError('SOURCE_UNREACHABLE', `${what}: ${message}`, d, { cause: err });
   if (code === 'ER_TABLEACCESS_DENIED_ERROR' || code === 'ER_SPECIFIC_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR') {
     return new SluiceError('SOURCE_PRIVILEGES_MISSING', `${what}: ${message}`, { ...d, missing: [message] }, { cause: err });

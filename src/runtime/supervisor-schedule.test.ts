@@ -122,7 +122,7 @@ test('a tick whose run cannot start is recorded as a failed run, and the schedul
 });
 
 test('a run that fails at the source is a failed run; the next tick resumes the snapshot from its last chunk', async () => {
-  const { sup, store, src, dst } = setup([stream('s1', { schedule: EVERY_SECOND })]);
+  const { sup, store, src, dst } = setup([stream('s1', { schedule: EVERY_SECOND, options: { retry: { maxRetries: 0 } } })]);
   src.failAt('snapshot', 1, Object.assign(new Error('connection reset'), { code: 'SOURCE_UNREACHABLE' }));
   sup.armSchedules(['s1']);
   await waitFor(() => completed(store).length >= 1, { timeoutMs: 8000, message: 'a run completes after the failed one' });
@@ -183,7 +183,7 @@ test('a restarted daemon re-arms the schedule from the stored spec', async () =>
 });
 
 test('a COMPLETED SNAPSHOT stream snapshots afresh on the next start; an interrupted one resumes from its last chunk', async () => {
-  const { sup, store, src, dst } = setup([stream('s1')]);
+  const { sup, store, src, dst } = setup([stream('s1', { options: { retry: { maxRetries: 0 } } })]);
   const until = (state: string) => waitFor(() => sup.status('s1').state === state, { message: `reaches ${state}` });
   await sup.start('s1');
   await until('COMPLETED');
