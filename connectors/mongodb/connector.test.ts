@@ -69,6 +69,13 @@ test('transient errors are told apart from permanent ones', () => {
   assert.equal(classify(new MongoServerError({ code: 121, errmsg: 'Document failed validation' })).kind, 'rejected');
   assert.equal(classify(new MongoServerError({ code: 13, errmsg: 'unauthorized' })).kind, 'failed');
   assert.equal(classify(new TypeError('bug')).kind, 'failed');
+  // FerretDB while its PostgreSQL backend restarts: an InternalError carrying the backend's connection error.
+  const ferret = 'failed to connect to `user=sluice database=ferretdb`:\n\t127.0.0.1:5432 (127.0.0.1): dial error: dial tcp 127.0.0.1:5432: connect: connection refused';
+  assert.equal(classify(new MongoServerError({ code: 1, errmsg: ferret })).kind, 'transient');
+  const bulkFerret = new MongoBulkWriteError({ message: ferret, code: 1, writeErrors: [{ index: 0, code: 1, errmsg: ferret }] } as never, {} as never);
+  assert.equal(classify(bulkFerret).kind, 'transient');
+  assert.equal(classify(new MongoServerError({ code: 1, errmsg: 'FATAL: terminating connection due to administrator command (SQLSTATE 57P01)' })).kind, 'transient');
+  assert.equal(classify(new MongoServerError({ code: 1, errmsg: 'some other internal error' })).kind, 'failed');
 });
 
 test('bulk write errors: duplicate key on a secondary unique index is a rejected record at its index; on _id it is a race to retry', () => {
