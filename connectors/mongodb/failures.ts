@@ -85,7 +85,7 @@ function isDuplicateOnId(e: { code?: unknown; errmsg?: unknown; message?: unknow
  * backend's connection error. That is an outage of the server, not a refusal: retried.
  */
 const BACKEND_AWAY =
-  /failed to connect to `|dial error: dial tcp|the database system is (starting up|shutting down|in recovery mode)|terminating connection due to administrator command|server closed the connection unexpectedly|conn closed|connection reset by peer/i;
+  /failed to connect to \x60|dial error: dial tcp|the database system is (starting up|shutting down|in recovery mode)|terminating connection due to administrator command|server closed the connection unexpectedly|conn closed|connection reset by peer/i;
 
 function backendAway(err: unknown, message: string): boolean {
   if (BACKEND_AWAY.test(message)) return true;

@@ -6,19 +6,18 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Supervisor, SUPERVISOR_EVENTS, type StateChange, type StreamStatusView } from './supervisor';
-import { createRegistry } from './registry';
-import { createMemoryPersistence, type MemoryPersistence } from './persistence';
-import type { ConnectionSpec, Row, StreamSpec } from '../core';
+import type { MemoryPersistence } from './persistence';
+import type { Row, StreamSpec } from '../core';
 import { SluiceError } from '../errors';
 import { NOOP_METER } from '../metrics/stream-meter';
-import { createMemoryConnectors, type MemoryConnectors } from './testing/memory-connectors';
+import type { MemoryConnectors } from './testing/memory-connectors';
+import { memoryWorld } from './testing/memory-world';
 import { waitFor } from '../../test/helpers/wait-for';
 
 const unhandled: unknown[] = [];
 process.on('unhandledRejection', (err) => unhandled.push(err));
 after(() => assert.deepEqual(unhandled, [], 'unhandled rejections'));
 
-const conn = (id: string, kind: string): ConnectionSpec => ({ id, name: id, kind, url: `memory://${id}`, options: {} });
 const FAST = { maxBackoffMs: 1000 };
 const away = () => new SluiceError('SOURCE_UNREACHABLE', 'reading the replication stream: read ECONNRESET');
 const sinkAway = () => new SluiceError('SINK_UNREACHABLE', 'connection refused');
@@ -33,12 +32,7 @@ after(async () => {
 });
 
 function setup(streams: StreamSpec[], shared?: { mem: MemoryConnectors; store: MemoryPersistence }) {
-  const mem = shared?.mem ?? createMemoryConnectors();
-  const registry = createRegistry();
-  registry.register(mem.sourceModule);
-  registry.register(mem.sinkModule);
-  const store = shared?.store ?? createMemoryPersistence({ connections: [conn('src', 'memory-source'), conn('dst', 'memory-sink')] });
-  for (const s of streams) store.putStream(s);
+  const { mem, registry, store } = memoryWorld(streams, shared);
   const restarts = { n: 0 };
   const sup = new Supervisor({ registry, logger: pino({ level: 'silent' }), persistence: store, meter: () => ({ ...NOOP_METER, restarted: () => void restarts.n++ }) });
   supervisors.push(sup);
