@@ -181,3 +181,18 @@ test('shutdown during a back-off is clean and keeps the stream running for the n
   await waitFor(() => dst.docs('public.orders').length === 1, { message: 'the next daemon delivers the row' });
   await next.sup.stop('s1');
 });
+
+test('a run that fails while cutting over restarts and cuts over again: the stream ends COMPLETED with every change', async () => {
+  const { sup, src, dst, store, restarts, states } = setup([stream('s1', 'CDC_ONLY')]);
+  src.setTable('public.orders', []);
+  await sup.start('s1');
+  await until(sup, 's1', (s) => s.state === 'STREAMING', 'streaming');
+  dst.failNext(sinkAway());
+  src.insert('public.orders', { id: 1 });
+  await sup.cutover('s1');
+  await until(sup, 's1', (s) => s.state === 'COMPLETED', 'completed after the restart');
+  assert.equal(restarts.n, 1);
+  assert.deepEqual(ids(dst.docs('public.orders')), [1]);
+  assert.ok(!states.includes('FAILED') && states.includes('COMPLETING'), states.join(' → '));
+  assert.deepEqual(store.runs.map((r) => r.result?.status), ['COMPLETED']);
+});
