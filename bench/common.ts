@@ -226,11 +226,19 @@ export async function sampleLatency(
     }
   })();
   const stopAt = Date.now() + SECONDS * 1000;
+  // The writer is stopped and awaited before the last probes: a sample it pushes in its
+  // last tick is probed like any other, so "never seen" can only mean a row that did not
+  // arrive (it used to mean, now and then, a sample pushed after the probing ended).
+  let written = false;
   while (Date.now() < stopAt + 120000) {
-    if (Date.now() >= stopAt) running = false;
+    if (!written && Date.now() >= stopAt) {
+      running = false;
+      await writer;
+      written = true;
+    }
     const pending = samples.filter((x) => x.seen === undefined);
     if (pending.length === 0) {
-      if (!running) break;
+      if (written) break;
       await sleep(2);
       continue;
     }

@@ -2,20 +2,23 @@
  * `npm run bench -- mysql`: MariaDB → MongoDB, each measure beside its baseline in
  * the same run, on the test stack (the shared measures are in common.ts).
  *   1. snapshot rows/s        vs a streamed SELECT + insertMany (same batch size)
- *   2. CDC events/s into Kafka vs mariadb-binlog reading and decoding the same binlog
- *      range from the server (--read-from-remote-server --base64-output=decode-rows -v)
+ *   2. CDC events/s into Kafka vs sluice's own binlog reader (the connector's Source)
+ *      reading and decoding the same binlog range from the server into nothing
  *   3. end-to-end latency p50/p95/p99, source commit → MongoDB, at a steady rate
  *   4. peak RSS of the daemon over the whole run
  * Knobs: BENCH_SNAPSHOT_ROWS (200000), BENCH_CDC_ROWS (200000), BENCH_RATE (2000/s), BENCH_SECONDS (20), BENCH_BATCH (5000);
  * BENCH_ONLY, BENCH_LATENCY_TRANSPORT, BENCH_DAEMON_NODE_ARGS: see common.ts.
  */
-import { spawn } from 'node:child_process';
+import pino from 'pino';
 import { Long, type Db } from 'mongodb';
 import type { RunningDaemon } from '../test/helpers/daemon';
 import { uid } from '../test/helpers/pipeline';
 import { createMyOrders, myClient, myDatabase, type MyClient } from '../test/helpers/mysql-pipeline';
 import { stackUrls } from '../test/helpers/stack';
-import { clientConfig } from '../connectors/mysql/naming';
+import { MysqlSource } from '../connectors/mysql/source';
+import { binlogPositionOf, type Position, type StreamSpec } from '../src/core';
+
+const quiet = pino({ level: 'silent' });
 import { batchInserter, cdcBench, CDC_ROWS, latencyBench, log, main, runBench, snapshotBench, SNAPSHOT_ROWS } from './common';
 
 /**
@@ -55,30 +58,33 @@ async function masterStatus(my: MyClient): Promise<{ file: string; pos: number }
   return { file: m!.File, pos: Number(m!.Position) };
 }
 
-/** mariadb-binlog reading [from, to) from the server and decoding every row event to /dev/null; resolves with its run time in ms. */
-function binlogBaseline(from: { file: string; pos: number }, to: { file: string; pos: number }): Promise<number> {
-  const c = clientConfig(stackUrls().mysql);
-  const files = from.file === to.file ? [from.file] : [from.file, to.file];
-  const args = [
-    '--read-from-remote-server',
-    `--host=${c.host}`,
-    `--port=${c.port}`,
-    `--user=${c.user}`,
-    `--password=${c.password}`,
-    '--base64-output=decode-rows',
-    '--verbose',
-    `--start-position=${from.pos}`,
-    `--stop-position=${to.pos}`,
-    ...files,
-  ];
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const p = spawn('mariadb-binlog', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    p.on('error', reject);
-    p.on('exit', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`mariadb-binlog exited ${code}: ${err}`))));
-  });
+/**
+ * sluice's own binlog reader (the `mysql` connector's Source, as the daemon runs it)
+ * reading [from, to) and decoding every row event into events that go nowhere: no
+ * transport, no sink. Resolves with its run time in ms. The ratio of the daemon's rate
+ * to this one measures the pipeline behind the reader (issue 17), where mariadb-binlog
+ * reading a file measured a bound no network binlog client reaches.
+ */
+async function binlogReaderBaseline(table: string, from: { file: string; pos: number }, to: { file: string; pos: number }): Promise<number> {
+  const [schema, name] = table.split('.') as [string, string];
+  const stream = { id: `bench-reader-${uid()}`, name: 'bench-reader', mode: 'CDC', tables: [table] } as unknown as StreamSpec;
+  const source = new MysqlSource({ connection: { id: 'bench', name: 'bench', kind: 'mysql', url: stackUrls().mysql, options: {} }, stream, logger: quiet });
+  const ac = new AbortController();
+  const reached = (p: { file: string; pos: number }): boolean => p.file > to.file || (p.file === to.file && p.pos >= to.pos);
+  let events = 0;
+  const t0 = performance.now();
+  try {
+    for await (const batch of source.stream({ file: from.file, pos: from.pos, gtid: null } as unknown as Position, { streamId: stream.id, runId: 'bench', logger: quiet, signal: ac.signal })) {
+      events += batch.events.filter((e) => e.table.schema === schema && e.table.table === name).length;
+      const at = binlogPositionOf(batch.position);
+      if (at && reached(at)) break;
+    }
+  } finally {
+    ac.abort();
+    await source.close();
+  }
+  if (events < CDC_ROWS) throw new Error(`the reader saw ${events} of ${CDC_ROWS} events`);
+  return performance.now() - t0;
 }
 
 async function cdc(d: RunningDaemon, my: MyClient) {
@@ -93,7 +99,7 @@ async function cdc(d: RunningDaemon, my: MyClient) {
       name: short,
       table: name,
       measure: 'CDC MariaDB → Kafka',
-      note: 'baseline decodes to /dev/null; sluice also runs its sink consumer meanwhile',
+      note: "baseline: sluice's own binlog reader decoding the same range into nothing; the daemon also runs its sink consumer meanwhile",
       load: async () => {
         from = await masterStatus(my);
         // 1000-row transactions: the binlog holds CDC_ROWS row images, as in the PostgreSQL bench.
@@ -103,7 +109,7 @@ async function cdc(d: RunningDaemon, my: MyClient) {
           await my.query(`INSERT INTO ${name} VALUES ${values.join(',')}`);
         }
       },
-      baseline: async () => binlogBaseline(from, await masterStatus(my)),
+      baseline: async () => binlogReaderBaseline(name, from, await masterStatus(my)),
     });
   } finally {
     await my.query(`DROP TABLE IF EXISTS ${name}`);

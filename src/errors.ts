@@ -83,17 +83,27 @@ export const ERRORS = {
   // Not retriable: a wrong user or password does not heal by waiting (a stream fails at once instead of retrying for ever).
   SOURCE_AUTH_FAILED: entry(502, 'authentication', 'The source database refused the user or password: correct the connection\'s credentials (PATCH /api/v1/connections/{id}, or the password sent with start for a connection saved with savePassword:false).'),
   SINK_UNREACHABLE: entry(502, 'connectivity', 'Check that MongoDB is up and that the connection string is right.', true),
+  // TLS to any server (src/connection-tls.ts tlsFailure): what failed tells what to fix.
+  TLS_NOT_OFFERED: entry(502, 'connectivity', 'The server does not accept TLS on this port, but the connection requires it. Enable TLS on the server (PostgreSQL ssl=on; MySQL/MariaDB ssl-cert and ssl-key), or use sslmode prefer (TLS when offered) or disable.'),
   SOURCE_CONFIG_INVALID: entry(400, 'configuration', 'Change the database setting named in the message (e.g. wal_level=logical, binlog_format=ROW) and restart the database.'),
   SOURCE_PRIVILEGES_MISSING: entry(403, 'authorization', 'Grant the privileges listed in detail.missing to the connection user.'),
   SOURCE_TABLE_NOT_FOUND: entry(400, 'validation', 'Check the table names in the stream spec against GET /connections/{id}/tables.'),
   SOURCE_TABLE_NO_KEY: entry(400, 'validation', 'Give the table a primary key or a unique index on NOT NULL columns, or set REPLICA IDENTITY FULL.'),
   SOURCE_TYPE_UNSUPPORTED: entry(400, 'validation', 'Exclude the column or cast it in the source; the message names the column and its type.'),
   SOURCE_READ_FAILED: entry(502, 'connectivity', 'The source returned an error while reading; the message has the database error.', true),
+  SOURCE_TABLE_GONE: entry(409, 'conflict', 'A table the stream reads was dropped or renamed at the source (the message names it). Change the stream\'s tables to what the source has now (PUT /streams/{id}), then start it; after a rename, start with {"resnapshot": true} if rows changed since.'),
+  SOURCE_POSITION_LOST: entry(409, 'conflict', 'The source no longer holds the log from the stream\'s saved position (the replication slot was dropped or invalidated, or the binlog was purged): the changes since then cannot be read. Start the stream again with {"resnapshot": true} (POST /streams/{id}/start) to take a fresh snapshot and resume CDC from it; to avoid a repeat, raise max_slot_wal_keep_size (PostgreSQL) or the binlog retention (binlog_expire_logs_seconds / expire_logs_days) past the longest outage.'),
   SOURCE_SCHEMA_CHANGED: entry(409, 'conflict', 'The table changed shape under the stream; see the message for the column, then restart the stream.'),
   SINK_DATABASE_MISSING: entry(400, 'validation', 'Name the target database in the MongoDB connection string: mongodb://host:port/<database>.'),
   SINK_WRITE_FAILED: entry(502, 'connectivity', 'MongoDB refused the write for a reason retrying cannot fix; the message names the collection and key.'),
   SINK_RECORD_REJECTED: entry(422, 'validation', 'The record cannot be converted or written; detail names the table, key and field.'),
   KAFKA_UNREACHABLE: entry(502, 'connectivity', 'Check that the Kafka brokers are up and reachable from sluice (SLUICE_KAFKA_BROKERS or the kafka connection).', true),
+  KAFKA_AUTH_FAILED: entry(502, 'authentication', 'The Kafka brokers refused the SASL login: check options.sasl of the kafka connection (mechanism as the cluster enables it: plain, scram-sha-256 or scram-sha-512; the username; the password, sent again with PATCH /connections/{id} {"options": {"sasl": {...}}}). Confluent Cloud takes an API key and secret with PLAIN, Amazon MSK a SCRAM user of its Secrets Manager association.'),
+  // TLS of any connection (Kafka, databases, MongoDB): tlsFailure() in src/connection-tls.ts classifies Node's errors.
+  TLS_CERTIFICATE_UNTRUSTED: entry(502, 'connectivity', 'The server\'s certificate does not chain to a CA sluice trusts: give the CA that signed it in options.tls.ca or options.tls.caFile of the connection (for a managed service, its CA bundle, e.g. the RDS global bundle). Without one the system trust store is used. A SQL source that should encrypt without verifying can use sslmode require without a CA.'),
+  TLS_HOSTNAME_MISMATCH: entry(502, 'connectivity', 'The server\'s certificate does not name the host sluice dialled: connect by a name the certificate carries (detail.host vs. the certificate\'s names), or set options.tls.servername to the name it carries. For databases, sslmode verify-ca or require checks the chain only.'),
+  TLS_CERTIFICATE_EXPIRED: entry(502, 'connectivity', 'The server\'s certificate is expired or not yet valid: renew it on the server, and check the clock of the sluice host.'),
+  TLS_HANDSHAKE_FAILED: entry(502, 'connectivity', 'The TLS handshake failed (detail.reason): check that the port speaks TLS, that the server accepts the client certificate (options.tls.cert/key) when it requires one, and that both sides share a protocol version.'),
   KAFKA_PUBLISH_FAILED: entry(502, 'connectivity', 'Kafka refused the records for good (too large for message.max.bytes, not authorized, invalid); the message has the broker error.', false),
   RECORD_ERROR_TOLERANCE_EXCEEDED: entry(422, 'validation', 'More records failed than options.errorTolerance allows: fix the records listed in the dead letters (GET /api/v1/streams/{id}/dead-letters, or the <topicPrefix>.__dlq topic on Kafka) or raise errorTolerance, then start the stream again.'),
   KAFKA_DECODE_FAILED: entry(422, 'validation', 'A Kafka record is not a Debezium JSON change event sluice can read; detail names the topic, partition and offset.'),
@@ -193,6 +203,19 @@ export function toSluiceError(err: unknown): SluiceError {
     return new SluiceError(code as ErrorCode, (err as Error).message, detail, { cause: err });
   }
   return new SluiceError('INTERNAL', 'Internal error', {}, { cause: err });
+}
+
+/**
+ * err, then what it wraps (`cause`, kafkajs's `originalError`, an AggregateError's
+ * `errors`), depth first: client libraries wrap the error that says what went wrong.
+ */
+export function* errorChain(err: unknown, depth = 0): Generator<{ name?: unknown; code?: unknown; message?: unknown }> {
+  if (depth > 8 || err === null || typeof err !== 'object') return;
+  const e = err as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown };
+  yield e;
+  if (e.cause !== undefined && e.cause !== err) yield* errorChain(e.cause, depth + 1);
+  if (e.originalError !== undefined && e.originalError !== err) yield* errorChain(e.originalError, depth + 1);
+  if (Array.isArray(e.errors)) for (const x of e.errors.slice(0, 8)) yield* errorChain(x, depth + 1);
 }
 
 /** JSON schema of the envelope, shared by every route's error responses in the OpenAPI document. */

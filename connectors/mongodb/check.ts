@@ -6,7 +6,8 @@
 import type { Logger } from 'pino';
 import type { MongoClient } from 'mongodb';
 import type { CheckResult, ConnectionSpec, TestReport } from '../../src/core';
-import { isSluiceError } from '../../src/errors';
+import { ERRORS, isSluiceError } from '../../src/errors';
+import { tlsFailure } from '../../src/connection-tls';
 import { createClient, databaseFromUrl, describeUrl, detectServer, effectiveDecimalMode, effectiveWriteConcern, parseOptions, probeMongoUrl, serverLabel } from './client';
 import type { ProbeResult } from './wire-probe';
 
@@ -41,7 +42,7 @@ export async function testConnection(connection: ConnectionSpec, logger: Logger)
   // The wire probe first (wire-probe.ts): a port where something else answers never reaches the driver.
   let probed: ProbeResult[];
   try {
-    probed = await probeMongoUrl(connection.url, 3000);
+    probed = await probeMongoUrl(connection.url, 3000, options.tls !== undefined);
   } catch (err) {
     const e = err as { code?: string; message?: string };
     checks.push({
@@ -72,7 +73,7 @@ export async function testConnection(connection: ConnectionSpec, logger: Logger)
   let client: MongoClient;
   try {
     // Short: a test answers in seconds, whatever the sink's own retry settings.
-    client = createClient(connection.url, { serverSelectionTimeoutMS: Math.min(options.serverSelectionTimeoutMS, 3000) });
+    client = createClient(connection.url, { serverSelectionTimeoutMS: Math.min(options.serverSelectionTimeoutMS, 3000), ...(options.tls ? { tls: options.tls } : {}) });
   } catch (err) {
     checks.push({ name: 'connect', ok: false, message: `The connection string is not valid: ${messageOf(err)}`, suggestion: 'Use mongodb://[user:password@]host:port/<database>[?options].' });
     return { reachable: false, checks };
@@ -84,12 +85,14 @@ export async function testConnection(connection: ConnectionSpec, logger: Logger)
       checks.push({ name: 'connect', ok: true, message: `Connected to ${where}.` });
     } catch (err) {
       logger.debug({ err: messageOf(err), server: where }, 'mongodb test: ping failed');
+      const tls = tlsFailure(err);
       checks.push({
         name: 'connect',
         ok: false,
-        code: 'SINK_UNREACHABLE',
-        message: `Cannot reach MongoDB at ${where}: ${messageOf(err)}`,
-        suggestion: 'Check that the server is running, that host and port are right and reachable from sluice, and the credentials.',
+        code: tls?.code ?? 'SINK_UNREACHABLE',
+        message: tls ? `TLS to MongoDB at ${where} failed: ${tls.message}` : `Cannot reach MongoDB at ${where}: ${messageOf(err)}`,
+        suggestion: tls ? ERRORS[tls.code].suggestion : 'Check that the server is running, that host and port are right and reachable from sluice, and the credentials.',
+        ...(tls ? { detail: { reason: tls.reason } } : {}),
       });
       return { reachable: false, checks };
     }

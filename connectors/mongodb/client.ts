@@ -10,6 +10,7 @@ import { readOptions } from '../../src/options';
 import { mongodbOptions, type MongoConnectionOptions } from './options';
 import { parseConnectionUrl } from '../../src/connection-url';
 import { probeSeeds, type ProbeResult } from './wire-probe';
+import type { TlsOptions } from '../../src/connection-tls';
 
 export interface MongoSinkOptions {
   /** Explicit write concern; default `{w:'majority'}` on a replica set, `{w:1}` otherwise. */
@@ -25,7 +26,12 @@ export interface MongoSinkOptions {
    */
   writeTimeoutMs: number;
   retry: { initialDelayMs: number; maxDelayMs: number };
+  /** options.tls (files already read by the store): TLS on, with these CAs and client certificate. */
+  tls?: TlsOptions;
 }
+
+/** What createClient needs of the options. */
+export type ClientOptions = Pick<MongoSinkOptions, 'serverSelectionTimeoutMS' | 'tls'> & { writeTimeoutMs?: number };
 
 /**
  * The sink's settings from a connection's `options` (declared in options.ts): defaults
@@ -46,6 +52,7 @@ export function parseOptions(raw: Record<string, unknown> | undefined): MongoSin
     serverSelectionTimeoutMS: o.serverSelectionTimeoutMS,
     writeTimeoutMs: o.writeTimeoutMs,
     retry: { initialDelayMs: o.retry.initialDelayMs, maxDelayMs: Math.max(o.retry.initialDelayMs, o.retry.maxDelayMs) },
+    ...(o.tls ? { tls: o.tls } : {}),
   };
 }
 
@@ -89,8 +96,8 @@ export function describeUrl(url: string): string {
  * with bytes that are not MongoDB's, so the driver never reads them; the per-host
  * results otherwise.
  */
-export async function probeMongoUrl(url: string, timeoutMs?: number): Promise<ProbeResult[]> {
-  const results = await probeSeeds(parseConnectionUrl(url, 'mongodb'), timeoutMs);
+export async function probeMongoUrl(url: string, timeoutMs?: number, tls = false): Promise<ProbeResult[]> {
+  const results = await probeSeeds(parseConnectionUrl(url, 'mongodb'), timeoutMs, tls);
   const wrong = results.find((r) => r.outcome === 'wrong');
   if (wrong && wrong.outcome === 'wrong') {
     throw new SluiceError('CONNECTION_PROTOCOL_MISMATCH', `${wrong.host} is not a MongoDB server: ${wrong.reason}.`, { host: wrong.host, kind: 'mongodb' });
@@ -99,15 +106,16 @@ export async function probeMongoUrl(url: string, timeoutMs?: number): Promise<Pr
 }
 
 /** createClient behind the wire probe: what every path that talks to a user's MongoDB uses. */
-export async function guardedClient(url: string, opts: { serverSelectionTimeoutMS: number; writeTimeoutMs?: number }): Promise<MongoClient> {
-  await probeMongoUrl(url);
+export async function guardedClient(url: string, opts: ClientOptions): Promise<MongoClient> {
+  await probeMongoUrl(url, undefined, opts.tls !== undefined);
   return createClient(url, opts);
 }
 
 /** Margin of the driver's socket timeout over the sink's own per-attempt timer. */
 const SOCKET_TIMEOUT_MARGIN_MS = 1000;
 
-export function createClient(url: string, opts: { serverSelectionTimeoutMS: number; writeTimeoutMs?: number }): MongoClient {
+export function createClient(url: string, opts: ClientOptions): MongoClient {
+  const t = opts.tls;
   const options: MongoClientOptions = {
     appName: 'sluice',
     serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS,
@@ -116,6 +124,10 @@ export function createClient(url: string, opts: { serverSelectionTimeoutMS: numb
     // sink times each attempt itself; socketTimeoutMS, a little longer, then closes the
     // connection the abandoned attempt still holds, so hung sockets do not pile up.
     ...(opts.writeTimeoutMs ? { socketTimeoutMS: opts.writeTimeoutMs + SOCKET_TIMEOUT_MARGIN_MS } : {}),
+    // options.tls: as tls=true in the URL, plus the PEM text the store read; the driver verifies chain and host name.
+    ...(t
+      ? { tls: true, ...(t.ca ? { ca: t.ca } : {}), ...(t.cert ? { cert: t.cert } : {}), ...(t.key ? { key: t.key } : {}), ...(t.servername ? { servername: t.servername } : {}) }
+      : {}),
   };
   return new MongoClient(url, options);
 }

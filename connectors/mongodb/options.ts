@@ -5,6 +5,7 @@
  */
 import { advancedOption, optionsObject, type PluginOptions, type StreamSpec } from '../../src/core';
 import { readOptions } from '../../src/options';
+import { tlsOption, type TlsOptions } from '../../src/connection-tls';
 
 export interface MongoConnectionOptions {
   writeConcern?: { w?: number | string; j?: boolean; wtimeoutMS?: number };
@@ -12,6 +13,7 @@ export interface MongoConnectionOptions {
   serverSelectionTimeoutMS: number;
   writeTimeoutMs: number;
   retry: { initialDelayMs: number; maxDelayMs: number };
+  tls?: TlsOptions;
 }
 
 export interface MongoStreamOptions {
@@ -48,6 +50,12 @@ export const mongodbOptions: PluginOptions = {
       default: 60000,
       description:
         'Longest wait for the answer to one write attempt (one bulkWrite command of a batch), in milliseconds. A server that does not answer in time is treated as away: the attempt is abandoned, counted in sluice_mongodb_errors_total and retried with backoff (writes are idempotent). Keep it well above the slowest legitimate command.',
+    },
+    tls: {
+      ...tlsOption('MongoDB'),
+      description:
+        "TLS to MongoDB; present means on (as tls=true in the URL), with the server's name verified: {} trusts the system CAs (Atlas). ca/caFile, and cert/certFile with key/keyFile for X.509 client certificates, as PEM text or files inside secrets.fileDir. The URL's tlsCAFile and tlsCertificateKeyFile work too, held to the same directory.",
+      example: { caFile: '/run/secrets/mongodb-ca.pem' },
     },
     retry: advancedOption({
       type: 'object',

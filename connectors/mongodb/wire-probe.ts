@@ -142,10 +142,11 @@ const flag = (u: ConnectionUrl, names: string[]): boolean | undefined => {
   return p === undefined ? undefined : p.value.toLowerCase() === 'true';
 };
 
-/** The seed hosts of a parsed mongodb URL (SRV looked up, within the deadline), probed in parallel. */
-export async function probeSeeds(u: ConnectionUrl, timeoutMs = PROBE_TIMEOUT_MS): Promise<ProbeResult[]> {
+/** The seed hosts of a parsed mongodb URL (SRV looked up, within the deadline), probed in parallel; over TLS when the URL or `forceTls` says so. */
+export async function probeSeeds(u: ConnectionUrl, timeoutMs = PROBE_TIMEOUT_MS, forceTls = false): Promise<ProbeResult[]> {
   const srv = u.scheme === 'mongodb+srv';
-  const useTls = flag(u, ['tls', 'ssl']) ?? srv;
+  // TLS as the driver will speak it: the URL's tls/ssl (default on for mongodb+srv), or the connection's options.tls.
+  const useTls = forceTls || (flag(u, ['tls', 'ssl']) ?? srv);
   let seeds = u.hosts.map((h) => ({ host: h.host, port: h.port ?? 27017 }));
   if (srv) {
     const name = u.hosts[0]!.host;

@@ -149,6 +149,8 @@ export class BinlogStream {
       user: o.config.user,
       password: o.config.password,
       connectTimeout: o.config.connectTimeout,
+      // The query sessions' TLS (naming.ts), after a prefer fallback if there was one.
+      ...(o.config.ssl ? { ssl: o.config.ssl } : {}),
       charset: 'UTF8MB4_GENERAL_CI',
       dateStrings: true,
     });

@@ -6,10 +6,28 @@
  * UTC text in the snapshot (the binlog carries them as epoch seconds anyway), and
  * values come back as text (types.ts converts text and binlog values alike).
  */
+import { createRequire } from 'node:module';
+import tls from 'node:tls';
 import mysql from 'mysql';
 import { SluiceError, isSluiceError, type ErrorContext } from '../../src/errors';
+import { openPreferringTls, sqlTls, tlsError, type SslMode } from '../../src/connection-tls';
 import { mysqlConnectionOptions } from './options';
 import { sourceAddress } from '../../src/source-kit/source-url';
+
+/**
+ * The one `ssl` object every session of a connection gets (queries, snapshot, the
+ * binlog): node TLS material plus mysql2's `verifyIdentity` (check the host name too),
+ * so that either driver takes it as is.
+ */
+export interface MysqlSsl {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  rejectUnauthorized: boolean;
+  verifyIdentity: boolean;
+  /** The name the certificate must carry when it is not the host dialled. */
+  servername?: string;
+}
 
 export interface MysqlConfig {
   host: string;
@@ -18,25 +36,75 @@ export interface MysqlConfig {
   user?: string;
   password?: string;
   connectTimeout: number;
-  ssl?: Record<string, unknown>;
+  sslmode: SslMode;
+  /** false: none (after a prefer fallback). */
+  ssl?: MysqlSsl | false;
 }
 
-/** `mysql://user:pass@host:port/db`, `mariadb://…` or `jdbc:mysql://host:port/db?user=…&password=…`. */
+/**
+ * `mysql://user:pass@host:port/db`, `mariadb://…` or `jdbc:mysql://host:port/db?user=…&password=…`.
+ * TLS: the `sslmode`/`tls` options, else the URL's sslmode, or ssl=true/useSSL=true
+ * (require), with libpq's meanings (src/connection-tls.ts).
+ */
 export function clientConfig(url: string, options: Record<string, unknown> = {}): MysqlConfig {
   // The one URL parser (src/connection-url.ts), through what both sources read of it.
   const u = sourceAddress(url, 'mysql', 3306);
   const { user, password } = u;
-  const ssl = u.params.get('ssl') === 'true' || u.params.get('useSSL') === 'true';
+  const o = mysqlConnectionOptions({ options });
+  const urlMode = u.params.get('sslmode') ?? (u.params.get('ssl') === 'true' || u.params.get('useSSL') === 'true' ? 'require' : null);
+  const { mode, ssl } = sqlTls(o, urlMode);
   return {
     host: u.host,
     port: u.port,
     database: u.database,
     ...(user ? { user } : {}),
     ...(password ? { password } : {}),
-    connectTimeout: mysqlConnectionOptions({ options }).connectTimeoutMs,
-    ...(ssl ? { ssl: { rejectUnauthorized: false } } : {}),
+    connectTimeout: o.connectTimeoutMs,
+    sslmode: mode,
+    ...(ssl
+      ? {
+          ssl: {
+            ...(typeof ssl.ca === 'string' ? { ca: ssl.ca } : {}),
+            ...(typeof ssl.cert === 'string' ? { cert: ssl.cert } : {}),
+            ...(typeof ssl.key === 'string' ? { key: ssl.key } : {}),
+            rejectUnauthorized: ssl.rejectUnauthorized !== false,
+            verifyIdentity: mode === 'verify-full',
+            ...(o.tls?.servername ? { servername: o.tls.servername } : {}),
+          },
+        }
+      : {}),
   };
 }
+
+type StartTls = (this: { config: { host: string; ssl: MysqlSsl }; _protocol: NodeJS.EventEmitter }, onSecure: (err: Error | null) => void) => void;
+
+/**
+ * The `mysql` driver (2.x; zongji has a copy of its own) checks the certificate chain but
+ * never the host name, and replaces the TLS error's code by HANDSHAKE_SSL_ERROR. Patched
+ * here, for both copies: with `ssl.verifyIdentity` the certificate must name
+ * `ssl.servername` or the host (what mysql2 does natively), and a TLS error reaches us as
+ * the cause of the driver's, its own code kept (tlsFailure reads causes).
+ */
+function tlsChecks(connectionClass: { prototype: { _startTLS: StartTls; sluiceTls?: true } }): void {
+  const proto = connectionClass.prototype;
+  if (proto.sluiceTls) return;
+  const start = proto._startTLS;
+  proto._startTLS = function (onSecure) {
+    let socket: tls.TLSSocket | undefined;
+    // The driver keeps its TLSSocket to itself and pipes it into its protocol parser.
+    this._protocol.once('pipe', (s: tls.TLSSocket) => (socket = s));
+    const ssl = this.config.ssl;
+    start.call(this, (err) => {
+      let e = err;
+      if (!e && ssl.verifyIdentity) e = socket ? (tls.checkServerIdentity(ssl.servername ?? this.config.host, socket.getPeerCertificate()) ?? null) : new Error('no TLS socket to check the host name on');
+      onSecure(e ? new Error(e.message, { cause: e }) : null);
+    });
+  };
+  proto.sluiceTls = true;
+}
+const req = createRequire(__filename);
+tlsChecks(req('mysql/lib/Connection'));
+tlsChecks(createRequire(req.resolve('zongji'))('mysql/lib/Connection'));
 
 /** Settings for the `mysql` driver: every value as text (or a Buffer for binary data). */
 export function driverConfig(c: MysqlConfig): mysql.ConnectionConfig {
@@ -90,11 +158,15 @@ export function toSourceError(err: unknown, what: string, detail: ErrorContext =
   const message = err instanceof Error ? err.message : String(err);
   const code = (err as { code?: unknown } | null)?.code;
   const d = { ...detail, ...(typeof code === 'string' ? { mysqlCode: code } : {}) };
+  const tls = tlsError(err, what, d);
+  if (tls) return tls;
   if (code === 'ER_ACCESS_DENIED_ERROR') return new SluiceError('SOURCE_AUTH_FAILED', `${what}: ${message}`, d, { cause: err });
   if (isUnreachable(err)) return new SluiceError('SOURCE_UNREACHABLE', `${what}: ${message}`, d, { cause: err });
   if (code === 'ER_TABLEACCESS_DENIED_ERROR' || code === 'ER_SPECIFIC_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR') {
     return new SluiceError('SOURCE_PRIVILEGES_MISSING', `${what}: ${message}`, { ...d, missing: [message] }, { cause: err });
   }
+  // 1236: the binlog position asked for is no longer on the server (purged); retrying cannot help.
+  if (code === 'ER_MASTER_FATAL_ERROR_READING_BINLOG') return new SluiceError('SOURCE_POSITION_LOST', `${what}: ${message}`, d, { cause: err });
   return new SluiceError('SOURCE_READ_FAILED', `${what}: ${message}`, d, { cause: err });
 }
 
@@ -136,7 +208,16 @@ function handshake(raw: mysql.Connection, timeoutMs: number): Promise<void> {
   });
 }
 
+/**
+ * Opens a session (TLS failures become their TLS_* code). sslmode prefer: a server that
+ * offers no TLS is connected to in plain text, and `config` remembers that (ssl dropped),
+ * so the sessions opened from it later (the binlog connection included) do the same.
+ */
 export async function connect(config: MysqlConfig, what = 'connecting to MySQL'): Promise<Conn> {
+  return openPreferringTls(config, (c) => open(c, what));
+}
+
+async function open(config: MysqlConfig, what: string): Promise<Conn> {
   const raw = mysql.createConnection(driverConfig(config));
   // A connection whose server goes away emits 'error'; without a listener that
   // would crash the process. The next query on it fails and reports properly.

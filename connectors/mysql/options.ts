@@ -6,14 +6,13 @@
  */
 import { advancedOption, optionsObject, type ConnectionSpec, type PluginOptions, type StreamSpec } from '../../src/core';
 import { readOptions } from '../../src/options';
-import { SQL_SOURCE_CONNECTION_OPTIONS, SQL_SOURCE_STREAM_OPTIONS, type SqlSourceStreamOptions } from '../../src/source-kit/stream-options';
+import { SQL_SOURCE_CONNECTION_OPTIONS, SQL_SOURCE_STREAM_OPTIONS, type SqlSourceConnectionOptions, type SqlSourceStreamOptions } from '../../src/source-kit/stream-options';
 
-export interface MysqlConnectionOptions {
+export interface MysqlConnectionOptions extends SqlSourceConnectionOptions {
   connectTimeoutMs: number;
   /** Unset: derived from the stream id (binlog.ts serverIdFor). */
   serverId?: number;
   tinyInt1AsBoolean: boolean;
-  allowSystemSchemas?: string[];
 }
 
 export interface MysqlStreamOptions extends SqlSourceStreamOptions {

@@ -9,6 +9,7 @@
 import { binlogPositionOf, type ConnectorContext, type CreateArgs, type EventBatch, type Position, type SnapshotPlan, type StreamSpec, type TableRef, type SnapshotSource, type BeginningSource, type CutoverSource, type BinlogPosition } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import { ConnectionSet } from '../../src/source-kit/connections';
+import { LiveStream } from '../../src/source-kit/live-stream';
 import { snapshotReadOptions, tableRefs } from '../../src/source-kit/stream-tables';
 import { describeTables, missingPrivileges, serverInfo, type ServerInfo, type TableMeta } from './catalog';
 import { clientConfig, connect, toSourceError, type Conn, type MysqlConfig } from './naming';
@@ -26,7 +27,7 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
   readonly #typeOptions: TypeOptions;
   readonly #serverId: number;
   readonly #conns = new ConnectionSet<Conn>((c) => c.end(), (c, ended) => c.raw.once('end', ended));
-  #binlog: BinlogStream | null = null;
+  readonly #binlog = new LiveStream<BinlogPosition, BinlogStream>();
 
   constructor(args: CreateArgs) {
     this.#config = clientConfig(args.connection.url, args.connection.options);
@@ -79,6 +80,29 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
     yield* readSnapshot({ ...read, config: this.#config, mariadb: server.mariadb }, plan);
   }
 
+  /**
+   * The server still holds `file` (SHOW BINARY LOGS), or SOURCE_POSITION_LOST: a binlog
+   * purged (PURGE BINARY LOGS, binlog_expire_logs_seconds) past the saved position leaves
+   * changes that can no longer be read, and reading on from a later file would skip them.
+   */
+  async #checkHeld(at: BinlogPosition): Promise<void> {
+    const c = await connect(this.#config);
+    let files: string[];
+    try {
+      files = (await c.query<{ Log_name: string }>('SHOW BINARY LOGS')).map((r) => r.Log_name);
+    } catch (err) {
+      throw toSourceError(err, 'listing the binary logs', { stream: this.#stream.id });
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+    if (files.includes(at.file)) return;
+    throw new SluiceError(
+      'SOURCE_POSITION_LOST',
+      `the binary log ${at.file} holding the stream's saved position ${at.file}:${at.pos} is no longer on the server (it holds ${files[0] ?? 'none'} to ${files[files.length - 1] ?? 'none'}): the changes since then were purged`,
+      { stream: this.#stream.id, position: { file: at.file, pos: at.pos }, oldestBinlog: files[0] ?? null },
+    );
+  }
+
   async #currentEnd(): Promise<BinlogPosition> {
     const c = await connect(this.#config);
     try {
@@ -121,6 +145,7 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
     const { tables } = await this.#preflight(this.#refs(this.#stream.tables));
     const saved = binlogPositionOf(from);
     if (saved && from?.kind === SNAPSHOT_POSITION_KIND) ctx.logger.info({ ...saved }, 'CDC starts at the snapshot\'s consistent point');
+    if (saved) await this.#checkHeld(saved);
     // CDC_ONLY without a recorded "now" (begin() not called): from now.
     const start =
       saved ??
@@ -139,17 +164,11 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
       maxBatch: this.#opts.maxBatchSize,
       reconnectTimeoutMs: this.#opts.reconnectTimeoutMs,
     });
-    this.#binlog = binlog;
-    try {
-      yield* binlog.batches(start, ctx.signal);
-    } finally {
-      await binlog.close();
-      if (this.#binlog === binlog) this.#binlog = null;
-    }
+    yield* this.#binlog.read(binlog, start, ctx.signal);
   }
 
   get backlog(): { queued: number; paused: boolean } | null {
-    return this.#binlog?.backlog ?? null;
+    return this.#binlog.backlog;
   }
 
   async ack(_position: Position): Promise<void> {
@@ -159,7 +178,7 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
 
   async close(): Promise<void> {
     this.#conns.refuse();
-    await this.#binlog?.close();
+    await this.#binlog.close();
     await this.#conns.closeAll();
   }
 }

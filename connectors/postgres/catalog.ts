@@ -170,16 +170,19 @@ export interface SlotInfo {
   plugin?: string;
   confirmedFlushLsn?: string;
   activePid?: number | null;
+  /** reserved / extended / unreserved / lost (PostgreSQL 13+; null before): lost means invalidated, unusable. */
+  walStatus?: string | null;
 }
 
 export async function slotInfo(client: Client, slot: string): Promise<SlotInfo> {
   const { rows } = await client.query(
-    'SELECT plugin, confirmed_flush_lsn::text AS lsn, active_pid FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()',
+    // wal_status (PostgreSQL 13+) read through to_jsonb, so that older servers answer null.
+    "SELECT plugin, confirmed_flush_lsn::text AS lsn, active_pid, to_jsonb(s) ->> 'wal_status' AS wal_status FROM pg_replication_slots s WHERE slot_name = $1 AND database = current_database()",
     [slot],
   );
   const r = rows[0] as Record<string, string | null> | undefined;
   if (!r) return { exists: false };
-  return { exists: true, plugin: r.plugin ?? undefined, confirmedFlushLsn: r.lsn ?? undefined, activePid: r.active_pid === null ? null : Number(r.active_pid) };
+  return { exists: true, plugin: r.plugin ?? undefined, confirmedFlushLsn: r.lsn ?? undefined, activePid: r.active_pid === null ? null : Number(r.active_pid), walStatus: r.wal_status ?? null };
 }
 
 /** Creates the publication for exactly the stream's tables, or re-points an existing one. */

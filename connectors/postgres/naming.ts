@@ -11,6 +11,8 @@
  */
 import type { ClientConfig } from 'pg';
 import { sourceAddress } from '../../src/source-kit/source-url';
+import { sqlTls } from '../../src/connection-tls';
+import type { PgConfig } from './pg-errors';
 import { RAW_TEXT_TYPES, SESSION_OPTIONS } from './types';
 import { postgresConnectionOptions } from './options';
 
@@ -41,9 +43,11 @@ export function literal(value: string): string {
 /**
  * `postgresql://user:pass@host:port/db` (handed to pg as is) or
  * `jdbc:postgresql://host:port/db?user=…&password=…`. Every session gets the fixed
- * output settings the type converter relies on, and raw text values.
+ * output settings the type converter relies on, and raw text values. TLS: the
+ * `sslmode`/`tls` options, else the URL's sslmode (or ssl=true: require), with libpq's
+ * meanings (src/connection-tls.ts); every session uses it, the replication one included.
  */
-export function clientConfig(url: string, options: Record<string, unknown> = {}): ClientConfig {
+export function clientConfig(url: string, options: Record<string, unknown> = {}): PgConfig {
   const o = postgresConnectionOptions({ options });
   const base: ClientConfig = {
     options: SESSION_OPTIONS,
@@ -53,7 +57,7 @@ export function clientConfig(url: string, options: Record<string, unknown> = {})
   };
   // The one URL parser (src/connection-url.ts), through what both sources read of it.
   const u = sourceAddress(url, 'postgresql', 5432);
-  const sslmode = u.params.get('sslmode') ?? (u.params.get('ssl') === 'true' ? 'require' : null);
+  const { mode, ssl } = sqlTls(o, u.params.get('sslmode') ?? (u.params.get('ssl') === 'true' ? 'require' : null));
   return {
     ...base,
     host: u.host,
@@ -61,6 +65,7 @@ export function clientConfig(url: string, options: Record<string, unknown> = {})
     database: u.database,
     user: u.user,
     password: u.password,
-    ...(sslmode && sslmode !== 'disable' ? { ssl: { rejectUnauthorized: sslmode === 'verify-full' || sslmode === 'verify-ca' } } : {}),
+    sslmode: mode,
+    ...(ssl ? { ssl } : {}),
   };
 }

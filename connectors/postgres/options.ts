@@ -6,12 +6,11 @@
  */
 import { advancedOption, optionsObject, type ConnectionSpec, type PluginOptions, type StreamSpec } from '../../src/core';
 import { readOptions } from '../../src/options';
-import { SQL_SOURCE_CONNECTION_OPTIONS, SQL_SOURCE_STREAM_OPTIONS, type SqlSourceStreamOptions } from '../../src/source-kit/stream-options';
+import { SQL_SOURCE_CONNECTION_OPTIONS, SQL_SOURCE_STREAM_OPTIONS, type SqlSourceConnectionOptions, type SqlSourceStreamOptions } from '../../src/source-kit/stream-options';
 
-export interface PostgresConnectionOptions {
+export interface PostgresConnectionOptions extends SqlSourceConnectionOptions {
   applicationName: string;
   connectTimeoutMs: number;
-  allowSystemSchemas?: string[];
 }
 
 export interface PostgresStreamOptions extends SqlSourceStreamOptions {
@@ -34,7 +33,7 @@ export const postgresOptions: PluginOptions = {
     slotName: advancedOption({
       ...IDENTIFIER,
       description:
-        'Logical replication slot of the stream; each stream needs its own. Default: sluice_<stream id without dashes, lower case>. Set it before the first start: a stream whose slot name changes finds no slot under the new name, reports the changes since its position as lost (an ERROR job update), and leaves the old slot to be dropped by hand.',
+        'Logical replication slot of the stream; each stream needs its own. Default: sluice_<stream id without dashes, lower case>. Set it before the first start: a stream whose slot name changes finds no slot under the new name and fails with SOURCE_POSITION_LOST (start it with {\"resnapshot\": true} to take a fresh snapshot), and leaves the old slot to be dropped by hand.',
       example: 'sluice_orders',
     }),
     publicationName: advancedOption({

@@ -4,6 +4,10 @@
  */
 import { Client, type ClientConfig } from 'pg';
 import { SluiceError, isSluiceError, type ErrorContext } from '../../src/errors';
+import { openPreferringTls, tlsError, type SslMode } from '../../src/connection-tls';
+
+/** pg settings plus the sslmode they came from (pg ignores the extra field; connect() reads it for prefer). */
+export type PgConfig = ClientConfig & { sslmode?: SslMode };
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 // SQLSTATE classes 08 (connection), 57P0x (shutdown), 53 (resources), 28 (auth), 3D000 (no database).
@@ -21,6 +25,8 @@ export function toSourceError(err: unknown, what: string, detail: ErrorContext =
   const message = err instanceof Error ? err.message : String(err);
   const sqlstate = (err as { code?: unknown } | null)?.code;
   const d = { ...detail, ...(typeof sqlstate === 'string' ? { sqlstate } : {}) };
+  const tls = tlsError(err, what, d);
+  if (tls) return tls;
   // pg's words for bytes that are no PostgreSQL message: another kind of server on that port.
   if (/received invalid response/i.test(message)) {
     return new SluiceError('CONNECTION_PROTOCOL_MISMATCH', `${what}: the server answered with bytes that are not PostgreSQL's (another kind of server listens on this port?)`, { ...d, kind: 'postgresql' }, { cause: err });
@@ -32,8 +38,17 @@ export function toSourceError(err: unknown, what: string, detail: ErrorContext =
   return new SluiceError('SOURCE_READ_FAILED', `${what}: ${message}`, d, { cause: err });
 }
 
-/** Opens a client; failures become SOURCE_UNREACHABLE (or the matching code). */
-export async function connect(config: ClientConfig, what = 'connecting to PostgreSQL'): Promise<Client> {
+/**
+ * Opens a client; failures become SOURCE_UNREACHABLE (or the matching code: a TLS
+ * failure its TLS_* code). sslmode prefer: a server that answers the SSLRequest with
+ * "no" is connected to in plain text, and `config` remembers that (ssl dropped), so the
+ * sessions opened from it later (the replication connection included) do the same.
+ */
+export async function connect(config: PgConfig, what = 'connecting to PostgreSQL'): Promise<Client> {
+  return openPreferringTls(config, (c) => open(c, what));
+}
+
+async function open(config: ClientConfig, what: string): Promise<Client> {
   const client = new Client(config);
   // An idle client whose server goes away emits 'error'; without a listener that
   // would crash the process. The next query on it fails and reports properly.

@@ -178,6 +178,8 @@ export class ReplicationStream {
         // Everything before a keepalive was sent before it, and we hold no open
         // transaction: the slot may skip ahead to it (WAL of other tables).
         if (!tx && events.length === 0 && lsn > lastPosition && Date.now() - lastYield >= o.heartbeatIntervalMs) {
+          // Idle: a table dropped or renamed meanwhile sends nothing at all, so ask the catalog.
+          await this.#checkTablesHeld();
           lastPosition = lsn;
           lastYield = Date.now();
           commitLsn = null; // an empty transaction's commit, if any, lies before the keepalive
@@ -236,9 +238,33 @@ export class ReplicationStream {
     }
   }
 
+  /**
+   * Every table the stream reads still exists under its name, or SOURCE_TABLE_GONE: a
+   * dropped table sends nothing more, and a renamed one would go on under a name the
+   * stream does not know.
+   */
+  async #checkTablesHeld(): Promise<void> {
+    const o = this.#opts;
+    const oids = o.tables.map((t) => t.oid).filter((oid): oid is number => typeof oid === 'number');
+    if (oids.length === 0) return;
+    const { rows } = await o.meta.query(
+      'SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY($1::oid[])',
+      [oids],
+    );
+    const now = new Map((rows as Array<{ oid: number; schema: string; name: string }>).map((r) => [Number(r.oid), r]));
+    for (const t of o.tables) {
+      if (typeof t.oid !== 'number') continue;
+      const r = now.get(t.oid);
+      if (!r) throw tableGone(t.ref, 'was dropped');
+      if (r.schema !== t.ref.schema || r.name !== t.ref.table) throw tableGone(t.ref, `was renamed to ${r.schema}.${r.name}`);
+    }
+  }
+
   async #onRelation(msg: Pgoutput.MessageRelation): Promise<void> {
     const o = this.#opts;
-    const meta = o.tables.find((t) => t.oid === msg.relationOid) ?? o.tables.find((t) => t.ref.schema === msg.schema && t.ref.table === msg.name);
+    const byOid = o.tables.find((t) => t.oid === msg.relationOid);
+    if (byOid && (byOid.ref.schema !== msg.schema || byOid.ref.table !== msg.name)) throw tableGone(byOid.ref, `was renamed to ${msg.schema}.${msg.name}`);
+    const meta = byOid ?? o.tables.find((t) => t.ref.schema === msg.schema && t.ref.table === msg.name);
     const ref = { schema: msg.schema, table: msg.name };
     const signature = JSON.stringify(msg.columns.map((c) => [c.name, c.typeOid, c.typeMod]));
     const prev = this.#relations.get(msg.relationOid);
@@ -314,4 +340,8 @@ export class ReplicationStream {
     }
     return [event('u', newKey, msg.old ? old : null, after)];
   }
+}
+
+function tableGone(ref: TableRef, what: string): SluiceError {
+  return new SluiceError('SOURCE_TABLE_GONE', `the source table ${ref.schema}.${ref.table} ${what} while the stream read it`, { table: `${ref.schema}.${ref.table}` });
 }

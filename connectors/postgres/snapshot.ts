@@ -63,7 +63,14 @@ export async function* readSnapshot(opts: SnapshotOptions, plan: SnapshotPlan): 
   opts.track(meta);
   let exporter: Client | null = null;
   try {
-    const slot = await slotInfo(meta, opts.slot);
+    let slot = await slotInfo(meta, opts.slot);
+    if (slot.exists && slot.walStatus === 'lost') {
+      // Invalidated (max_slot_wal_keep_size): it can serve no CDC, so a snapshot (a
+      // resnapshot after SOURCE_POSITION_LOST) starts over with a new one.
+      opts.logger.warn({ slot: opts.slot }, 'replication slot was invalidated (wal_status lost); dropping it for a new consistent point');
+      await meta.query('SELECT pg_drop_replication_slot($1)', [opts.slot]);
+      slot = { exists: false };
+    }
     let consistentLsn: string;
     let snapshotName: string | null = null;
     const progress = new Map<string, TableProgress>();

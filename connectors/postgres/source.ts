@@ -6,20 +6,21 @@
  * CDC position: `{lsn: 'X/Y'}` — a commit's end LSN, or a keepalive's LSN for a
  * heartbeat batch. Snapshot position: see snapshot.ts (`kind: 'pg-snapshot'`).
  */
-import type { Client, ClientConfig } from 'pg';
+import type { Client } from 'pg';
 import { isLsnPosition, type ConnectorContext, type CreateArgs, type EventBatch, type Position, type SnapshotPlan, type SourceLag, type StreamSpec, type TableRef, type SnapshotSource, type BeginningSource, type CutoverSource, type LagReportingSource, type DroppableSource } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import { ConnectionSet } from '../../src/source-kit/connections';
+import { LiveStream } from '../../src/source-kit/live-stream';
 import { snapshotReadOptions, tableRefs } from '../../src/source-kit/stream-tables';
 import { describeTables, ensurePublication, missingPrivileges, slotInfo, TypeCatalog, type TableMeta } from './catalog';
 import { clientConfig, ident, publicationName, slotName } from './naming';
-import { connect, toSourceError } from './pg-errors';
+import { connect, toSourceError, type PgConfig } from './pg-errors';
 import { readSnapshot } from './snapshot';
 import { lsnToBig, ReplicationStream } from './replication';
 import { postgresStreamOptions, type PostgresStreamOptions } from './options';
 
 export class PostgresSource implements SnapshotSource, BeginningSource, CutoverSource, LagReportingSource, DroppableSource {
-  readonly #config: ClientConfig;
+  readonly #config: PgConfig;
   readonly #stream: StreamSpec;
   /** The stream's options it reads (options.ts), parsed with their defaults. */
   readonly #opts: PostgresStreamOptions;
@@ -27,7 +28,7 @@ export class PostgresSource implements SnapshotSource, BeginningSource, CutoverS
   readonly #publication: string;
   readonly #types = new TypeCatalog();
   readonly #clients = new ConnectionSet<Client>((c) => c.end(), (c, ended) => c.once('end', ended));
-  #replication: ReplicationStream | null = null;
+  readonly #replication = new LiveStream<string, ReplicationStream>();
   #lagClient: Promise<Client> | null = null;
 
   constructor(args: CreateArgs) {
@@ -117,15 +118,19 @@ export class PostgresSource implements SnapshotSource, BeginningSource, CutoverS
     let start: string;
     try {
       const slot = await slotInfo(meta, this.#slot);
+      if (!slot.exists && from) {
+        // Dropped by hand (or by a failover to a server without it): the changes since the
+        // saved position are gone. Never recreate it silently: a new slot starts from now.
+        throw new SluiceError('SOURCE_POSITION_LOST', `the replication slot ${this.#slot} no longer exists: the changes since the stream's saved position ${String(from.lsn ?? from.consistentLsn ?? '')} cannot be read`, { stream: this.#stream.id, slot: this.#slot, position: from });
+      }
+      if (slot.exists && slot.walStatus === 'lost') {
+        throw new SluiceError('SOURCE_POSITION_LOST', `the replication slot ${this.#slot} was invalidated (wal_status lost: the WAL it needed was removed, see max_slot_wal_keep_size): the changes since ${slot.confirmedFlushLsn ?? 'its position'} cannot be read`, { stream: this.#stream.id, slot: this.#slot, position: from });
+      }
       if (!slot.exists) {
-        // CDC_ONLY, or a slot removed by hand: start from now.
+        // CDC_ONLY with no position yet: from now.
         const r = await meta.query(`SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [this.#slot]);
         start = (r.rows[0] as { lsn: string }).lsn;
         ctx.logger.info({ slot: this.#slot, lsn: start }, 'replication slot created');
-        if (from) {
-          ctx.logger.warn({ slot: this.#slot, from }, 'the replication slot was missing; changes since the saved position are lost, re-snapshot to resync');
-          ctx.report?.({ level: 'ERROR', stage: 'CDC', message: `The replication slot ${this.#slot} was missing and has been recreated: changes since ${String(from.lsn)} were not captured.`, suggestion: 'Re-snapshot the stream (delete and recreate it, or drop its collections) to resync MongoDB.' });
-        }
       } else {
         if (slot.plugin !== 'pgoutput') {
           throw new SluiceError('SOURCE_CONFIG_INVALID', `replication slot ${this.#slot} uses plugin ${slot.plugin}, not pgoutput`, { slot: this.#slot }, {
@@ -153,18 +158,12 @@ export class PostgresSource implements SnapshotSource, BeginningSource, CutoverS
       heartbeatIntervalMs: this.#opts.heartbeatIntervalMs,
       maxBatch: this.#opts.maxBatchSize,
     });
-    this.#replication = repl;
-    try {
-      yield* repl.batches(start, ctx.signal);
-    } finally {
-      await repl.close();
-      if (this.#replication === repl) this.#replication = null;
-    }
+    yield* this.#replication.read(repl, start, ctx.signal);
   }
 
   /** Backlog of the running change stream (tests, metrics). */
   get backlog(): { queued: number; paused: boolean } | null {
-    return this.#replication?.backlog ?? null;
+    return this.#replication.backlog;
   }
 
   /**
@@ -215,22 +214,23 @@ export class PostgresSource implements SnapshotSource, BeginningSource, CutoverS
 
   async ack(position: Position): Promise<void> {
     if (!isLsnPosition(position)) return; // snapshot positions are never sent to the database
-    if (!this.#replication) {
+    const repl = this.#replication.current;
+    if (!repl) {
       throw new SluiceError('SOURCE_READ_FAILED', 'ack without a running change stream', { stream: this.#stream.id, position });
     }
-    this.#replication.ack(position.lsn);
+    repl.ack(position.lsn);
   }
 
   async close(): Promise<void> {
     this.#clients.refuse();
-    await this.#replication?.close();
+    await this.#replication.close();
     // Ending the snapshot exporter last is fine here: the snapshot is over or abandoned.
     await this.#clients.closeAll();
   }
 
   /** Drops the slot (ending a walsender still holding it) and the publication. */
   async drop(): Promise<void> {
-    await this.#replication?.close();
+    await this.#replication.close();
     const c = await connect(this.#config);
     try {
       for (let attempt = 0; ; attempt++) {

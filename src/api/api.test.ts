@@ -153,6 +153,11 @@ test('a stream runs through the API: create, start, pause, resume, stop, with ru
 
   const stats = (await app.inject({ url: `/api/v1/streams/${id}/stats`, headers: H(admin) })).json();
   assert.ok(stats.statistics.eventsWritten >= 4, JSON.stringify(stats));
+  // How far behind: Relational Migrator's cdcStatistics and the lag, in /stats and in the stream.
+  assert.ok(stats.cdcStatistics.totalEventsSeen >= 1 && stats.cdcStatistics.eventsInLastMinute >= 1 && stats.cdcStatistics.eventsInLastHour >= stats.cdcStatistics.eventsInLastMinute, JSON.stringify(stats));
+  assert.ok(Date.now() - Date.parse(stats.cdcStatistics.lastEventTime) < 60000, JSON.stringify(stats));
+  assert.equal(typeof stats.lag.sourceSeconds, 'number', JSON.stringify(stats));
+  assert.deepEqual(Object.keys((await app.inject({ url: `/api/v1/streams/${id}`, headers: H(admin) })).json().cdcStatistics).sort(), ['eventsInLastHour', 'eventsInLastMinute', 'lastEventTime', 'totalEventsSeen']);
   assert.equal((await app.inject({ method: 'POST', url: `/api/v1/streams/${id}/stop`, headers: H(admin) })).json().status, 'CANCELLED');
   const runs = (await app.inject({ url: `/api/v1/streams/${id}/runs`, headers: H(admin) })).json();
   assert.ok(runs.total >= 1);

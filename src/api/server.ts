@@ -62,11 +62,11 @@ export async function buildApi(deps: ApiDeps, server: ApiServerOptions = {}): Pr
   // Bodies are JSON and must be typed right ("7" is not 7); query strings and path
   // parameters are text, so they are coerced. Unknown fields are errors, not dropped.
   // discriminator: a connection body is chosen by its kind, so a bad option is reported for that kind alone.
-  const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false, discriminator: true });
+  const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false, discriminator: true, formats: { password: true } });
   // The options every connector declares: documented with defaults, validated without (option-schemas.ts).
   const optionDocs = optionSchemas(deps.connectors);
   for (const s of optionDocs.validation) strict.addSchema(s);
-  const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, strict: false });
+  const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, strict: false, formats: { password: true } });
   app.setValidatorCompiler(({ schema, httpPart }) => {
     if (httpPart !== 'body') return coercing.compile(schema);
     const validate = strict.compile(schema);

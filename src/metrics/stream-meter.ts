@@ -10,6 +10,20 @@ import type { Catalogue } from './catalogue';
 export const MAX_TABLES_PER_STREAM = 1000;
 export const OTHER_TABLE = '_other';
 
+/**
+ * How far behind a stream's run is, as it last measured: source lag in log bytes (the
+ * source's lag probe: a PostgreSQL slot's unacknowledged WAL), in seconds (the commit time
+ * of the last change delivered; 0 after a heartbeat), and the Kafka consumer's lag in
+ * messages. null: not measured yet, or not measurable for this source or transport.
+ */
+export interface LagView {
+  sourceBytes: number | null;
+  sourceSeconds: number | null;
+  consumerMessages: number | null;
+}
+
+export const UNKNOWN_LAG: LagView = Object.freeze({ sourceBytes: null, sourceSeconds: null, consumerMessages: null });
+
 export interface Meter {
   /** A batch came out of the source. */
   read(batch: EventBatch): void;
@@ -24,6 +38,8 @@ export interface Meter {
   count(event: RunEvent, n?: number, table?: TableRef): void;
   /** A failed run is restarted by the retry policy. */
   restarted(): void;
+  /** The lag as last measured, for the stream's status. */
+  lagView(): LagView;
   /** Wraps the sink so that each acknowledged write is counted and timed. */
   sink(sink: Sink): Sink;
 }
@@ -37,6 +53,7 @@ export const NOOP_METER: Meter = {
   lag: noop,
   count: noop,
   restarted: noop,
+  lagView: () => UNKNOWN_LAG,
   sink: (s) => s,
 };
 
@@ -44,6 +61,7 @@ export class StreamMeter implements Meter {
   readonly #m: Catalogue;
   readonly #stream: string;
   readonly #tables = new Set<string>();
+  #lag: LagView = UNKNOWN_LAG;
 
   constructor(catalogue: Catalogue, stream: string, tables: readonly string[]) {
     this.#m = catalogue;
@@ -98,6 +116,7 @@ export class StreamMeter implements Meter {
     const last = batch.events[batch.events.length - 1];
     const lag = last ? Math.max(0, (Date.now() - last.source.ts_ms) / 1000) : 0;
     this.#m.sourceLagSeconds.set({ stream }, lag);
+    this.#lag = { ...this.#lag, sourceSeconds: lag };
   }
 
   failed(events: number): void {
@@ -113,6 +132,15 @@ export class StreamMeter implements Meter {
     if (source?.bytes !== undefined) this.#m.sourceLagBytes.set(s, source.bytes);
     if (source?.retainedBytes !== undefined) this.#m.slotRetainedWal.set(s, source.retainedBytes);
     if (consumerMessages !== null) this.#m.consumerLag.set(s, consumerMessages);
+    this.#lag = {
+      ...this.#lag,
+      ...(source?.bytes !== undefined ? { sourceBytes: source.bytes } : {}),
+      ...(consumerMessages !== null ? { consumerMessages } : {}),
+    };
+  }
+
+  lagView(): LagView {
+    return this.#lag;
   }
 
   count(event: RunEvent, n = 1, table?: TableRef): void {

@@ -33,7 +33,8 @@ export interface ParsedOptions<T> {
   ignored: OptionIssue[];
 }
 
-const ajv = new Ajv({ useDefaults: true, coerceTypes: false, allErrors: true, strict: false });
+// format 'password' (secretOption) is a hint for documentation and UIs, never a check.
+const ajv = new Ajv({ useDefaults: true, coerceTypes: false, allErrors: true, strict: false, formats: { password: true } });
 const compiled = new WeakMap<object, ValidateFunction>();
 
 function validatorOf(schema: OptionSchema): ValidateFunction {

@@ -8,11 +8,13 @@ import type { ConnectionSpec, TestReport } from '../core';
 import type { ConnectorRegistry } from './registry';
 import { brokerList } from '../connection-url';
 import { probeKafka } from '../transport/kafka/probe';
+import { kafkaConnectionSettings } from '../transport/kafka/options';
 
 export async function testConnection(registry: ConnectorRegistry, connection: ConnectionSpec, logger: Logger): Promise<TestReport> {
   // A kafka connection is a transport's broker list: the transport's probe tests it (brokers answer, a topic can be made).
   if (connection.kind === 'kafka') {
-    const checks = await probeKafka(brokerList(connection.url));
+    const settings = kafkaConnectionSettings({ brokers: brokerList(connection.url) }, connection.options);
+    const checks = await probeKafka(brokerList(connection.url), { security: settings });
     return { reachable: checks[0]?.ok === true, checks };
   }
   const mod = registry.find(connection.kind);

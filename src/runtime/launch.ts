@@ -34,6 +34,7 @@ export function launchRun(entry: Entry, plan: RunPlan, deps: LaunchDeps): void {
   entry.abort = abort;
   entry.stopReason = null;
   const meter = deps.meter(plan.stream);
+  entry.meter = meter;
   const policy = new RetryPolicy(retryOptionsOf(plan.stream));
   const loop: Promise<void> = (async () => {
     for (;;) {

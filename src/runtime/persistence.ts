@@ -83,6 +83,8 @@ export interface StreamPersistence {
   addDeadLetter?(letter: DeadLetter): void;
   /** Forgets the snapshot's progress and done flag: the next run takes a fresh snapshot. */
   resetSnapshot(streamId: string): void;
+  /** Forgets every position, the CDC one too: the next run takes a fresh snapshot and follows it (a resnapshot). */
+  resetPositions(streamId: string): void;
 }
 
 // ---- in-memory implementation, for tests ----------------------------------
@@ -160,6 +162,11 @@ export function createMemoryPersistence(
     isSnapshotDone: (streamId) => snapshotDone.has(streamId),
     resetSnapshot(streamId) {
       positions.delete(posKey(streamId, 'snapshot'));
+      snapshotDone.delete(streamId);
+    },
+    resetPositions(streamId) {
+      positions.delete(posKey(streamId, 'snapshot'));
+      positions.delete(posKey(streamId, 'cdc'));
       snapshotDone.delete(streamId);
     },
   };

@@ -44,6 +44,7 @@ export class RunBook {
     entry.error = null;
     entry.counters = newCounters();
     entry.cdcRate = new EventRate();
+    entry.meter = null;
     if (spec) entry.mode = spec.mode;
     entry.logger = this.#logger.child({ streamId: entry.streamId, runId: entry.runId });
   }
@@ -176,6 +177,7 @@ export class RunBook {
       nextRunAt: this.#nextRunAt(entry.streamId),
       cdcActivity: entry.cdcRate.activity(),
       ...(entry.retrying ? { retrying: { ...entry.retrying } } : {}),
+      ...(entry.meter ? { lag: entry.meter.lagView() } : {}),
       ...(entry.error ? { error: entry.error } : {}),
     };
   }

@@ -83,7 +83,7 @@ test('connection options: each kind its own, unknown and wrong-typed ones refuse
   assert.equal(parseConnectionOptions(registry, 'mongodb', { writeTimeoutMs: 1500 }).value.writeTimeoutMs, 1500);
   assert.equal(parseConnectionOptions(registry, 'kafka', { topicPartitions: 6 }).value.topicPartitions, 6);
   refused(() => parseConnectionOptions(registry, 'postgresql', { connectTimeoutMs: '10s' }), 'options.connectTimeoutMs', /must be an integer/);
-  refused(() => parseConnectionOptions(registry, 'mysql', { tinyint1AsBoolean: false }), 'options.tinyint1AsBoolean', /mysql connections take connectTimeoutMs, allowSystemSchemas, serverId, tinyInt1AsBoolean/);
+  refused(() => parseConnectionOptions(registry, 'mysql', { tinyint1AsBoolean: false }), 'options.tinyint1AsBoolean', /mysql connections take connectTimeoutMs, sslmode, tls, allowSystemSchemas, serverId, tinyInt1AsBoolean/);
   refused(() => parseConnectionOptions(registry, 'mongodb', { writeConcern: { w: 0 } }), 'options.writeConcern.w');
 });
 
@@ -106,7 +106,7 @@ test('a stored spec that predates option checks still runs: what does not fit is
   assert.deepEqual(r.warnings.map((w) => w.field).sort(), ['options.colour', 'options.connectTimeoutMs', 'options.maxBatch', 'options.snapshotChunkSize']);
   const colour = r.warnings.find((w) => w.field === 'options.colour')!;
   assert.match(colour.message, /connection "postgresql" \(postgresql\): option options\.colour is not a known option and is ignored/);
-  assert.match(colour.suggestion, /PATCH \/api\/v1\/connections\/postgresql-id .*postgresql connections take: applicationName, connectTimeoutMs, allowSystemSchemas/);
+  assert.match(colour.suggestion, /PATCH \/api\/v1\/connections\/postgresql-id .*postgresql connections take: applicationName, connectTimeoutMs, sslmode, tls, allowSystemSchemas/);
   assert.match(r.warnings.find((w) => w.field === 'options.maxBatch')!.suggestion, /PUT \/api\/v1\/streams\/s1/);
   // A spec that fits gives no warning, and the run sees every default.
   const clean = checkStoredOptions(registry, { stream: spec({ maxBatchSize: 7 }, { kind: 'kafka' }), source: conn('mysql', {}), sink: conn('mongodb', {}), transport: conn('kafka', { topicPartitions: 2 }) });

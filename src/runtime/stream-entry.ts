@@ -10,6 +10,7 @@ import { ACTIVE_STATES, type StreamState } from './lifecycle';
 import type { ErrorInfo, RunCounters, StreamStateRecord } from './persistence';
 import { EventRate } from './event-rate';
 import type { RetryingView } from './supervisor-types';
+import type { Meter } from '../metrics/stream-meter';
 import { newCounters } from './run';
 
 export type StopReason = 'pause' | 'stop' | 'shutdown';
@@ -25,6 +26,8 @@ export interface Entry {
   counters: RunCounters;
   /** Change events of the current run over the last hour (RM's cdcStatistics). */
   cdcRate: EventRate;
+  /** The current run's meter (its lag is shown in the status); null before a run. */
+  meter: Meter | null;
   abort: AbortController | null;
   loop: Promise<void> | null;
   stopReason: StopReason | null;
@@ -64,6 +67,7 @@ export function newEntry(streamId: string, spec: StreamSpec, persisted: StreamSt
     error: persisted?.error ?? null,
     counters: newCounters(),
     cdcRate: new EventRate(),
+    meter: null,
     abort: null,
     loop: null,
     stopReason: null,

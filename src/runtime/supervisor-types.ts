@@ -8,6 +8,7 @@ import type { CdcStatus, PublicStatus, StreamEvent, StreamState } from './lifecy
 import type { ErrorInfo, RunCounters, RunStatus, SnapshotPhase } from './persistence';
 import { SluiceError } from '../errors';
 import type { EventActivity } from './event-rate';
+import type { LagView } from '../metrics/stream-meter';
 
 /** Where a run is: what a failure and a job update name as its stage. */
 export type Stage = 'INITIALIZATION' | 'SNAPSHOT' | 'CDC';
@@ -108,6 +109,8 @@ export interface StreamStatusView {
   cdcActivity?: EventActivity;
   /** Set while the run waits to restart after a retriable failure (retry-policy.ts); gone once a run gets going again. */
   retrying?: RetryingView;
+  /** How far behind the run this process holds is (none for a stream it has not run). */
+  lag?: LagView;
   error?: ErrorInfo;
 }
 

@@ -46,6 +46,11 @@ export interface SupervisorOptions {
 export interface StartOptions {
   /** Passwords of connections saved with savePassword:false, by connection id. */
   passwords?: Record<string, string>;
+  /**
+   * Forget the saved positions first: a fresh snapshot, then CDC from it (CDC_ONLY: from
+   * now). The way back from SOURCE_POSITION_LOST.
+   */
+  resnapshot?: boolean;
 }
 
 export class Supervisor extends EventEmitter {
@@ -86,6 +91,11 @@ export class Supervisor extends EventEmitter {
       transition(entry.state, 'start'); // refuse early, before opening a run
       const passwords = { ...opts.passwords };
       const plan = planRun(streamId, this.#store, this.#registry, this.#logger, { passwords });
+      // Once the run can be planned: the positions are read when it starts.
+      if (opts.resnapshot) {
+        this.#store.resetPositions(streamId);
+        this.#logger.info({ streamId }, 'resnapshot: saved positions forgotten; the run takes a fresh snapshot');
+      }
       entry.passwords = passwords;
       this.#begin(entry, plan);
       return this.#book.view(entry);

@@ -29,7 +29,8 @@ export async function testConnection<C>(t: ConnectionTest<C>): Promise<TestRepor
         ok: false,
         ...(isSluiceError(err) ? { code: err.code } : {}),
         message: (err as Error).message,
-        suggestion: `Check that ${t.product} is up and that host, port, database, user and password in the url are right.`,
+        // A TLS failure says what to fix about TLS; anything else is the address or the login.
+        suggestion: isSluiceError(err) && err.code.startsWith('TLS_') ? err.suggestion : `Check that ${t.product} is up and that host, port, database, user and password in the url are right.`,
       }],
     };
   }

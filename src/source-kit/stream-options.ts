@@ -4,6 +4,14 @@
  * (connectors/<kind>/options.ts).
  */
 import { advancedOption, type OptionSchema } from '../core';
+import { SSLMODE_OPTION, tlsOption, type SslMode, type TlsOptions } from '../connection-tls';
+
+/** What both SQL sources read of SQL_SOURCE_CONNECTION_OPTIONS. */
+export interface SqlSourceConnectionOptions {
+  allowSystemSchemas?: string[];
+  sslmode?: SslMode;
+  tls?: TlsOptions;
+}
 
 export interface SqlSourceStreamOptions {
   snapshotChunkSize: number;
@@ -13,7 +21,11 @@ export interface SqlSourceStreamOptions {
 }
 
 /** Connection options of both SQL sources (read by src/runtime/system-schemas.ts). */
-export const SQL_SOURCE_CONNECTION_OPTIONS: Record<'allowSystemSchemas', OptionSchema> = {
+export const SQL_SOURCE_CONNECTION_OPTIONS: Record<keyof SqlSourceConnectionOptions, OptionSchema> = {
+  // Every session of the connection uses them: queries, snapshot readers and the
+  // replication (PostgreSQL) or binlog (MySQL/MariaDB) connection alike.
+  sslmode: SSLMODE_OPTION,
+  tls: tlsOption('the database (every session: queries, snapshot, replication or binlog)'),
   allowSystemSchemas: advancedOption({
     type: 'array',
     items: { type: 'string', minLength: 1, maxLength: 64 },

@@ -5,12 +5,14 @@
  * each time the connection is resolved, never stored.
  */
 import crypto from 'node:crypto';
+import path from 'node:path';
 import type { Db } from './db';
 import type { SecretBox } from './secrets';
 import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
 import type { ConnectionSpec } from '../core';
 import { SluiceError } from '../errors';
 import { checkSecretFile, readPasswordFile } from './secret-files';
+import { optionFileConflict, tlsFiles, urlTlsFiles, withTlsFiles } from '../connection-tls';
 import { nameTakenIn } from './names';
 import { formatConnectionUrl, parseConnectionUrl, splitConnectionUrl, type ConnectionUrl, type UrlKind } from '../connection-url';
 
@@ -161,6 +163,10 @@ export function createConnectionRepo(db: Db, box: SecretBox, opts: ConnectionRep
    */
   const sealOptions = (kind: string, options: Record<string, unknown>, stored: Record<string, unknown> = {}): string => {
     const out = structuredClone(options);
+    const both = optionFileConflict(out);
+    if (both) throw new SluiceError('VALIDATION_FAILED', `${both.field}: give ${both.pair.replace('/', ' or ')}, not both`, { location: 'body', field: both.field, rule: 'exclusive' });
+    // TLS files (and a SASL passwordFile) are checked like a passwordFile (inside secrets.fileDir) and kept as absolute paths.
+    for (const { field, file } of tlsFiles(out)) setPath(out, field.split('.').slice(1), checkSecretFile(file, fileDir, { field }).path);
     for (const dotted of secretOptions(kind)) {
       const path = dotted.split('.');
       const value = getPath(out, path);
@@ -173,6 +179,19 @@ export function createConnectionRepo(db: Db, box: SecretBox, opts: ConnectionRep
     }
     return JSON.stringify(out);
   };
+  /**
+   * Files a URL makes the driver read (MongoDB's tlsCAFile, tlsCertificateKeyFile) are
+   * held to the rule of passwordFile: an absolute path inside secrets.fileDir.
+   */
+  const checkUrlFiles = (kind: string, url: string): void => {
+    if (kind !== 'mongodb') return;
+    for (const { field, file } of urlTlsFiles(kind, parseConnectionUrl(url, 'mongodb').params)) {
+      if (!path.isAbsolute(file)) {
+        throw new SluiceError('VALIDATION_FAILED', `${field} must be an absolute path (the driver reads it on the daemon's host)`, { location: 'body', field, rule: 'absolute' });
+      }
+      checkSecretFile(file, fileDir, { field });
+    }
+  };
   const byId = db.prepare('SELECT * FROM connections WHERE id = ?');
   // savePassword:false keeps a password out of the store; a job submitted with one
   // (Relational Migrator's default) still needs it to run, in this process only.
@@ -180,6 +199,7 @@ export function createConnectionRepo(db: Db, box: SecretBox, opts: ConnectionRep
 
   const sealed = (input: Pick<ConnectionInput, 'kind' | 'url' | 'password' | 'savePassword'>) => {
     const split = splitPassword(input.url, input.kind);
+    checkUrlFiles(input.kind, split.url);
     const password = input.password ?? split.password;
     const save = input.savePassword !== false;
     return { url: split.url, secret: save && password !== undefined ? box.encrypt(password) : null, save, hadUrlPassword: split.password !== undefined };
@@ -320,7 +340,8 @@ export function createConnectionRepo(db: Db, box: SecretBox, opts: ConnectionRep
           connection: r.name,
         });
       }
-      const options = mapSealed(parseJson(r.options, {}), (s) => JSON.parse(box.decrypt(s.$sealed)) as unknown) as Record<string, unknown>;
+      const unsealed = mapSealed(parseJson(r.options, {}), (s) => JSON.parse(box.decrypt(s.$sealed)) as unknown) as Record<string, unknown>;
+      const options = withTlsFiles(unsealed, (file, field) => readPasswordFile(file, fileDir, { connectionId: r.id, connection: r.name, field }));
       return { id: r.id, name: r.name, kind: r.kind, url: joinPassword(r.url, password), options };
     },
   };

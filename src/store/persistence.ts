@@ -32,5 +32,6 @@ export function storePersistence(store: Store): StreamPersistence {
     isSnapshotDone: (streamId) => store.positions.isSnapshotDone(streamId),
     addDeadLetter: (letter) => store.deadLetters.add(letter),
     resetSnapshot: (streamId) => store.positions.resetSnapshot(streamId),
+    resetPositions: (streamId) => store.positions.reset(streamId),
   };
 }

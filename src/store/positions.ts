@@ -42,7 +42,7 @@ export function createPositionRepo(db: Db) {
         db.prepare('DELETE FROM snapshot_state WHERE stream_id = ?').run(streamId);
       })();
     },
-    /** Forgets everything: the next run starts with a fresh snapshot. */
+    /** Forgets everything, the CDC position too: the next run starts with a fresh snapshot (a resnapshot). */
     reset(streamId: string): void {
       db.transaction(() => {
         db.prepare('DELETE FROM positions WHERE stream_id = ?').run(streamId);

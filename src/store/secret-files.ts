@@ -20,18 +20,22 @@ const inside = (dir: string, p: string): boolean => {
   return rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
 };
 
-function notAllowed(file: string, allowedDir: string): SluiceError {
+/** The field that named the file: `passwordFile` unless the context says another (e.g. options.tls.caFile). */
+const fieldOf = (context: Record<string, unknown>): string => (typeof context.field === 'string' ? context.field : 'passwordFile');
+
+function notAllowed(file: string, allowedDir: string, context: Record<string, unknown>): SluiceError {
+  const field = fieldOf(context);
   return new SluiceError(
     'SECRET_FILE_NOT_ALLOWED',
     allowedDir
-      ? `passwordFile ${file} is outside ${allowedDir}, the directory this daemon reads password files from.`
-      : 'This daemon reads no password files: it was started without secrets.fileDir (SLUICE_SECRETS_FILE_DIR).',
-    { field: 'passwordFile', file, allowedDir: allowedDir || null },
+      ? `${field} ${file} is outside ${allowedDir}, the directory this daemon reads secret files from.`
+      : `This daemon reads no secret files (${field}): it was started without secrets.fileDir (SLUICE_SECRETS_FILE_DIR).`,
+    { field, file, allowedDir: allowedDir || null },
   );
 }
 
 function unreadable(file: string, why: string, context: Record<string, unknown>): SluiceError {
-  return new SluiceError('SECRET_FILE_UNREADABLE', `Cannot read the password file ${file}: ${why}.`, { field: 'passwordFile', file, ...context });
+  return new SluiceError('SECRET_FILE_UNREADABLE', `Cannot read the file ${file} (${fieldOf(context)}): ${why}.`, { ...context, field: fieldOf(context), file });
 }
 
 /**
@@ -39,10 +43,10 @@ function unreadable(file: string, why: string, context: Record<string, unknown>)
  * checking it may be read; SECRET_FILE_NOT_ALLOWED or SECRET_FILE_UNREADABLE otherwise.
  */
 export function checkSecretFile(file: string, allowedDir: string, context: Record<string, unknown> = {}): { path: string; real: string } {
-  if (!allowedDir) throw notAllowed(file, '');
+  if (!allowedDir) throw notAllowed(file, '', context);
   const dir = path.resolve(allowedDir);
   const abs = path.resolve(dir, file);
-  if (!inside(dir, abs)) throw notAllowed(file, allowedDir);
+  if (!inside(dir, abs)) throw notAllowed(file, allowedDir, context);
   let real: string;
   let realDir: string;
   try {
@@ -51,7 +55,7 @@ export function checkSecretFile(file: string, allowedDir: string, context: Recor
   } catch (err) {
     throw unreadable(abs, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : ((err as NodeJS.ErrnoException).code ?? 'error'), context);
   }
-  if (!inside(realDir, real)) throw notAllowed(file, allowedDir);
+  if (!inside(realDir, real)) throw notAllowed(file, allowedDir, context);
   let st: fs.Stats;
   try {
     st = fs.statSync(real);

@@ -13,7 +13,7 @@ const tmp = (): string => tmpDataDir();
 
 test('on embedded defaults the daemon answers health, metrics, docs and the API within 10 s', async () => {
   const dataDir = tmp();
-  const d = await startDaemon(dataDir);
+  const d = await startDaemon(dataDir, {}, { timeoutMs: 10000 });
   try {
     for (const p of ['/healthz', '/readyz', '/metrics', '/docs/', '/openapi.json']) {
       const r = await fetch(d.base + p);

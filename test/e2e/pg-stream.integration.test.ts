@@ -28,6 +28,12 @@ test('INSERT, UPDATE, DELETE and a primary-key change arrive in MongoDB; TRUNCAT
     assert.ok((await db.collection(collection).countDocuments()) > 1);
     const logs = await d.api(`/api/v1/streams/${streamId}/logs?level=WARNING`);
     assert.ok(logs.body.items.some((u: { message: string }) => /truncate/i.test(u.message)), JSON.stringify(logs.body.items));
+    // How far behind, in the status: the change events seen, and the slot's lag in bytes from the lag probe.
+    const progressed = async () => {
+      const s = (await d.api(`/api/v1/streams/${streamId}`)).body;
+      return s.cdcStatistics.totalEventsSeen >= 5 && s.cdcStatistics.lastEventTime !== null && typeof s.lag?.sourceBytes === 'number' && typeof s.lag?.sourceSeconds === 'number' ? s : null;
+    };
+    await waitFor(progressed, { timeoutMs: 60000, message: 'cdcStatistics and lag in the stream status' });
   });
 });
 

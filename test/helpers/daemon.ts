@@ -61,7 +61,8 @@ export async function startDaemon(
   proc.stderr?.on('data', keep);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const started = Date.now();
-  const timeoutMs = opts.timeoutMs ?? 10000;
+  // Generous: a daemon that opens a large store or resumes streams on a loaded 2-core CI machine can take a while.
+  const timeoutMs = opts.timeoutMs ?? 30000;
   const base = await new Promise<string>((resolve, reject) => {
     const timer = setInterval(() => {
       const m = /"api":"(https?:\/\/[^"]+)".*"msg":"sluice started"/.exec(out);

@@ -166,13 +166,16 @@ export async function createStream(
     transport?: 'direct' | 'kafka';
     options?: Record<string, unknown>;
     sourceKind?: SourceKind;
+    /** The source connection's URL (default: the stack's) and options (TLS, say). */
+    sourceUrl?: string;
+    sourceOptions?: Record<string, unknown>;
     /** More stream fields (relationalTableFilters, mapping). */
     extra?: Record<string, unknown>;
   },
 ): Promise<StreamIds> {
   const kind = spec.sourceKind ?? 'postgresql';
-  const url = kind === 'mysql' ? stackUrls().mysql : stackUrls().postgres;
-  const src = await d.api('/api/v1/connections', { method: 'POST', body: { name: `${spec.name}-${kind === 'mysql' ? 'my' : 'pg'}`, kind, url } });
+  const url = spec.sourceUrl ?? (kind === 'mysql' ? stackUrls().mysql : stackUrls().postgres);
+  const src = await d.api('/api/v1/connections', { method: 'POST', body: { name: `${spec.name}-${kind === 'mysql' ? 'my' : 'pg'}`, kind, url, ...(spec.sourceOptions ? { options: spec.sourceOptions } : {}) } });
   if (src.status !== 201) throw new Error(`source connection: ${JSON.stringify(src.body)}`);
   const mongoUrl = new URL(stackUrls().mongodb);
   mongoUrl.pathname = `/${spec.mongoDb}`;
@@ -239,7 +242,18 @@ export const transportEnv = (transport: 'direct' | 'kafka' | undefined): Record<
  * so a PostgreSQL slot is dropped).
  */
 export async function withStream<K extends SourceKind = 'postgresql'>(
-  opts: { source?: K; transport?: 'direct' | 'kafka'; rows?: number; mode?: string; options?: Record<string, unknown>; extra?: (table: string) => Record<string, unknown> },
+  opts: {
+    source?: K;
+    transport?: 'direct' | 'kafka';
+    rows?: number;
+    mode?: string;
+    options?: Record<string, unknown>;
+    extra?: (table: string) => Record<string, unknown>;
+    /** The source connection's URL and options (createStream), and more daemon environment. */
+    sourceUrl?: string;
+    sourceOptions?: Record<string, unknown>;
+    env?: Record<string, string>;
+  },
   body: (f: StreamFixture<K>) => Promise<void>,
 ): Promise<void> {
   const kind: SourceKind = opts.source ?? 'postgresql';
@@ -248,7 +262,7 @@ export async function withStream<K extends SourceKind = 'postgresql'>(
   const table = src.table(collection);
   const mongo = await mongoDb(collection);
   await src.create(table, opts.rows ?? 0);
-  const d = await startDaemon(tmpDataDir(), transportEnv(opts.transport), { adminKey: E2E_ADMIN_KEY });
+  const d = await startDaemon(tmpDataDir(), { ...transportEnv(opts.transport), ...opts.env }, { adminKey: E2E_ADMIN_KEY });
   let streamId: string | undefined;
   try {
     const ids = await createStream(d, {
@@ -256,6 +270,8 @@ export async function withStream<K extends SourceKind = 'postgresql'>(
       mongoDb: collection,
       tables: [table],
       sourceKind: kind,
+      ...(opts.sourceUrl ? { sourceUrl: opts.sourceUrl } : {}),
+      ...(opts.sourceOptions ? { sourceOptions: opts.sourceOptions } : {}),
       transport: opts.transport ?? 'direct',
       mode: opts.mode ?? 'CDC',
       options: { heartbeatIntervalMs: 1000, ...opts.options },

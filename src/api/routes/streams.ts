@@ -22,6 +22,7 @@ import { errorResponses, idParams, listQuery, pageOf, ID_PATTERN, PASSWORDS_PROP
 import { verifyRoutes } from './streams-verify';
 import { previewRoutes } from './streams-preview';
 import { counters, errorInfo, historyRoutes } from './streams-history';
+import { progressOf, progressProperties } from './stream-progress';
 import { validateStreamMapping } from '../../transform/mapping';
 
 
@@ -32,6 +33,20 @@ export const passwordsBody = {
   properties: { passwords: PASSWORDS_PROPERTY },
 } as const;
 
+/** POST /streams/{id}/start: the passwords, and whether to forget the saved positions first. */
+const startBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    passwords: PASSWORDS_PROPERTY,
+    resnapshot: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Forget the saved positions and take a fresh snapshot, then CDC from it (CDC_ONLY: from now). The way back from SOURCE_POSITION_LOST (a dropped or invalidated replication slot, a purged binlog); rows deleted at the source meanwhile stay in MongoDB unless its collections are dropped (options.dropCollections).',
+    },
+  },
+} as const;
 
 const streamView = {
   type: 'object',
@@ -43,6 +58,7 @@ const streamView = {
     status: { type: ['string', 'null'] },
     cdcStatus: { type: 'string' },
     statistics: counters,
+    ...progressProperties,
     runId: { type: ['string', 'null'] },
     startedAt: { type: ['string', 'null'] },
     schedule: {
@@ -96,6 +112,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       status: live.status,
       cdcStatus: live.cdcStatus,
       statistics: live.statistics,
+      ...progressOf(live),
       runId: live.runId,
       startedAt: live.startedAt,
       schedule: rec.spec.schedule ?? null,
@@ -273,7 +290,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
 
   for (const action of ['start', 'pause', 'resume', 'stop'] as const) {
     const takesPasswords = action === 'start' || action === 'resume';
-    app.post<{ Params: { id: string }; Body: { passwords?: Record<string, string> } | undefined }>(
+    app.post<{ Params: { id: string }; Body: { passwords?: Record<string, string>; resnapshot?: boolean } | undefined }>(
       `/streams/:id/${action}`,
       {
         schema: {
@@ -286,7 +303,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
               }
             : {}),
           params: idParams,
-          ...(takesPasswords ? { body: passwordsBody } : {}),
+          ...(takesPasswords ? { body: action === 'start' ? startBody : passwordsBody } : {}),
           response: {
             202: streamView,
             ...errorResponses('STREAM_NOT_FOUND', 'STREAM_ALREADY_RUNNING', 'STREAM_INVALID_TRANSITION', 'CONNECTOR_UNKNOWN', 'TRANSPORT_UNAVAILABLE', 'MAPPING_NOT_FOUND', ...(takesPasswords ? (['CONNECTION_PASSWORD_REQUIRED'] as const) : [])),
@@ -296,7 +313,8 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       async (req, reply) => {
         const rec = load(req.params.id);
         try {
-          if (action === 'start' || action === 'resume') await supervisor[action](req.params.id, { passwords: req.body?.passwords ?? {} });
+          if (action === 'start') await supervisor.start(req.params.id, { passwords: req.body?.passwords ?? {}, resnapshot: req.body?.resnapshot === true });
+          else if (action === 'resume') await supervisor.resume(req.params.id, { passwords: req.body?.passwords ?? {} });
           else await supervisor[action](req.params.id);
         } catch (err) {
           throw toSluiceError(err);
@@ -337,7 +355,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         summary: 'Live counters of the current (or last) run',
         params: idParams,
         response: {
-          200: { type: 'object', properties: { id: { type: 'string' }, state: { type: 'string' }, status: { type: ['string', 'null'] }, cdcStatus: { type: 'string' }, statistics: counters } },
+          200: { type: 'object', properties: { id: { type: 'string' }, state: { type: 'string' }, status: { type: ['string', 'null'] }, cdcStatus: { type: 'string' }, statistics: counters, ...progressProperties } },
           ...errorResponses('STREAM_NOT_FOUND'),
         },
       },
@@ -345,7 +363,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     async (req) => {
       load(req.params.id);
       const s = supervisor.status(req.params.id);
-      return { id: req.params.id, state: s.state, status: s.status, cdcStatus: s.cdcStatus, statistics: s.statistics };
+      return { id: req.params.id, state: s.state, status: s.status, cdcStatus: s.cdcStatus, statistics: s.statistics, ...progressOf(s) };
     },
   );
 }

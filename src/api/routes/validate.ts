@@ -20,6 +20,8 @@ import { needsTableList, resolveTables } from '../../transform/tables';
 import { kafkaBrokers } from '../../config';
 import { brokerList } from '../../connection-url';
 import { probeKafka } from '../../transport/kafka/probe';
+import { kafkaConnectionSettings } from '../../transport/kafka/options';
+import type { KafkaSettings } from '../../transport/kafka/settings';
 import { errorResponses } from '../schemas';
 import { passwordsBody } from './streams';
 import { streamBodySchema } from './stream-body';
@@ -161,6 +163,7 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
         const connectionId = body.transport && 'connectionId' in body.transport ? body.transport.connectionId : undefined;
         let brokers = kafkaBrokers(config);
         let usable = true;
+        let security: Pick<KafkaSettings, 'tls' | 'sasl'> = {};
         if (connectionId) {
           const k = store.connections.get(connectionId);
           if (!k || k.kind !== 'kafka') {
@@ -168,10 +171,17 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
             checks.push({ name: 'transport.connection', ok: false, message: k ? `connection ${connectionId} is a ${k.kind} connection, not kafka` : `no connection ${connectionId}`, suggestion: 'Name a connection of kind kafka in transport.connectionId.', detail: { id: connectionId } });
           } else {
             brokers = brokerList(k.url);
-            checks.push({ name: 'transport.connection', ok: true, message: `${k.name} (kafka)` });
+            try {
+              // Resolved: its TLS files read and its SASL password unsealed.
+              security = kafkaConnectionSettings({ brokers }, store.connections.resolve(connectionId)?.options);
+              checks.push({ name: 'transport.connection', ok: true, message: `${k.name} (kafka)` });
+            } catch (err) {
+              usable = false;
+              checks.push(failed('transport.connection', err));
+            }
           }
         }
-        if (usable) checks.push(...(await probeKafka(brokers)));
+        if (usable) checks.push(...(await probeKafka(brokers, { security })));
         else checks.push(skip('kafka.brokers', 'the kafka connection is not usable'), skip('kafka.topics', 'the kafka connection is not usable'));
       }
 

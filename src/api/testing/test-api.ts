@@ -41,8 +41,10 @@ export async function startTestApi(env: Record<string, string> = {}, opts: { log
   const store = openStore({ dataDir, secretKey: '', secretFileDir: config.secrets.fileDir, secretOptions: (kind) => secretOptionsOf(registry, kind) });
   const admin = store.apiKeys.create('admin', 'admin').key;
   const logger = opts.logger ?? pino({ level: 'silent' });
-  const supervisor = new Supervisor({ registry, logger, persistence: storePersistence(store) });
-  const app = await buildApi({ config, logger, store, supervisor, connectors: registry, metrics: createMetrics().registry, isShuttingDown: () => false });
+  // Metered as the daemon meters its streams, so that a status shows what it would there.
+  const metrics = createMetrics();
+  const supervisor = new Supervisor({ registry, logger, persistence: storePersistence(store), meter: (stream) => metrics.meter(stream) });
+  const app = await buildApi({ config, logger, store, supervisor, connectors: registry, metrics: metrics.registry, isShuttingDown: () => false });
   await app.ready();
   return {
     app,

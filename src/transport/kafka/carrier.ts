@@ -9,7 +9,6 @@
 import type { Admin, Message, PartitionMetadata } from 'kafkajs';
 import { RUN_EVENTS, abortError, parseTableName, sleep, untilAborted, type ConnectorContext, type EventBatch, type StreamSpec, type TableRef } from '../../core';
 import type { Transport } from '../types';
-import { SluiceError } from '../../errors';
 import { TransportClosedError } from '../direct';
 import { DebeziumSerde } from './serde';
 import { ensureTopics, groupIdOf, topicFor, topicPrefixOf } from './topics';
@@ -87,7 +86,7 @@ export class KafkaCarrier implements Transport {
       await this.close().catch(() => undefined);
       // A stop during the start is a stop (the run ends aborted), not Kafka being away.
       if (signal.aborted) throw abortError(signal);
-      throw new SluiceError('KAFKA_UNREACHABLE', `cannot set up the Kafka transport on ${clients.brokers.join(',')}: ${(err as Error).message}`, { brokers: clients.brokers }, { cause: err });
+      throw clients.setupError(err);
     }
   }
 

@@ -13,6 +13,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import type { ConnectorContext, StreamSpec } from '../../core';
 import { KafkaSockets } from './sockets';
+import { kafkaSecurity, kafkaSetupError, type KafkaSecurity } from './security';
 import type { KafkaSettings } from './settings';
 
 /**
@@ -41,13 +42,16 @@ export class KafkaClients {
   readonly brokers: string[];
   readonly #sockets = new KafkaSockets();
   readonly #log: ConnectorContext['logger'];
+  readonly #security: KafkaSecurity;
 
   constructor(settings: KafkaSettings, stream: Pick<StreamSpec, 'id'>, logger: ConnectorContext['logger']) {
     this.brokers = brokerList(settings);
     this.#log = logger;
+    this.#security = { ...(settings.tls ? { tls: settings.tls } : {}), ...(settings.sasl ? { sasl: settings.sasl } : {}) };
     this.kafka = new Kafka({
       clientId: `${settings.clientId ?? 'sluice'}-${stream.id}`,
       brokers: this.brokers,
+      ...kafkaSecurity(settings),
       socketFactory: this.#sockets.factory,
       logLevel: logLevel.WARN,
       logCreator: () => ({ level, log: entry }) => {
@@ -59,6 +63,11 @@ export class KafkaClients {
       },
       retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 },
     });
+  }
+
+  /** The error to throw when the clients cannot be set up: TLS, SASL or unreachable brokers, each with its code. */
+  setupError(err: unknown): Error {
+    return kafkaSetupError(err, this.brokers, this.#security);
   }
 
   /**

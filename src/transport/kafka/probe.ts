@@ -6,10 +6,18 @@
 import crypto from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import type { CheckResult } from '../../core';
+import { kafkaFailure, kafkaSecurity, type KafkaSecurity } from './security';
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-export async function probeKafka(brokers: string[], opts: { timeoutMs?: number } = {}): Promise<CheckResult[]> {
+/** The failed `kafka.brokers` check for why the admin client could not connect: SASL, TLS, or unreachable. */
+export function brokersFailure(err: unknown, brokers: string[], security: KafkaSecurity): CheckResult {
+  const { code, message: text, suggestion, detail } = kafkaFailure(err, brokers, security);
+  return { name: 'kafka.brokers', ok: false, code, message: text, suggestion, detail };
+}
+
+/** Checks that the brokers answer (over TLS and SASL when the settings say so) and that a topic can be made. */
+export async function probeKafka(brokers: string[], opts: { timeoutMs?: number; security?: KafkaSecurity } = {}): Promise<CheckResult[]> {
   if (brokers.length === 0) {
     return [
       {
@@ -22,7 +30,8 @@ export async function probeKafka(brokers: string[], opts: { timeoutMs?: number }
     ];
   }
   const timeout = opts.timeoutMs ?? 5000;
-  const kafka = new Kafka({ clientId: 'sluice-validate', brokers, logLevel: logLevel.NOTHING, connectionTimeout: timeout, requestTimeout: timeout, retry: { retries: 1, initialRetryTime: 200 } });
+  const security = opts.security ?? {};
+  const kafka = new Kafka({ clientId: 'sluice-validate', brokers, ...kafkaSecurity(security), logLevel: logLevel.NOTHING, connectionTimeout: timeout, requestTimeout: timeout, retry: { retries: 1, initialRetryTime: 200 } });
   const admin = kafka.admin();
   const checks: CheckResult[] = [];
   try {
@@ -31,7 +40,7 @@ export async function probeKafka(brokers: string[], opts: { timeoutMs?: number }
       const cluster = await admin.describeCluster();
       checks.push({ name: 'kafka.brokers', ok: true, message: `${cluster.brokers.length} broker(s) answer at ${brokers.join(',')}`, detail: { brokers: cluster.brokers.length, controller: cluster.controller } });
     } catch (err) {
-      checks.push({ name: 'kafka.brokers', ok: false, code: 'KAFKA_UNREACHABLE', message: `Kafka at ${brokers.join(',')} does not answer: ${message(err)}`, suggestion: 'Check that the brokers are up and reachable from sluice (host:port,… as the brokers advertise them).' });
+      checks.push(brokersFailure(err, brokers, security));
       checks.push({ name: 'kafka.topics', ok: false, skipped: true, message: 'skipped: the brokers do not answer' });
       return checks;
     }

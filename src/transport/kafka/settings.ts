@@ -1,3 +1,11 @@
+import type { TlsOptions } from '../../connection-tls';
+
+export interface KafkaSasl {
+  mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  username: string;
+  password: string;
+}
+
 /** Brokers and producer/topic settings of the Kafka transport (config kafka.*, or a stream's kafka connection). */
 export interface KafkaSettings {
   /** "host:port,host:port" or a list. */
@@ -7,4 +15,7 @@ export interface KafkaSettings {
   replicationFactor?: number;
   compression?: 'none' | 'gzip';
   tombstones?: boolean;
+  /** TLS to the brokers (PEM text, files already read); present means on. */
+  tls?: TlsOptions;
+  sasl?: KafkaSasl;
 }

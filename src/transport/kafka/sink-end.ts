@@ -12,7 +12,6 @@
  */
 import type { Admin } from 'kafkajs';
 import { abortError, parseTableName, untilAborted, type ConnectorContext, type DeadLetterQueue, type StreamSpec } from '../../core';
-import { SluiceError } from '../../errors';
 import { TransportClosedError } from '../direct';
 import type { SinkEnd, SinkStages } from '../types';
 import { KafkaClients } from './clients';
@@ -83,7 +82,7 @@ export class KafkaSinkEnd implements SinkEnd {
     } catch (err) {
       await this.close().catch(() => undefined);
       if (signal.aborted) throw abortError(signal);
-      throw new SluiceError('KAFKA_UNREACHABLE', `cannot set up the Kafka transport on ${clients.brokers.join(',')}: ${(err as Error).message}`, { brokers: clients.brokers }, { cause: err });
+      throw clients.setupError(err);
     }
   }
 
