@@ -40,6 +40,7 @@ test('isRetriableError reads the catalogue, for SluiceErrors and plain errors wi
   assert.equal(isRetriableError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })), true);
   assert.equal(isRetriableError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })), true);
   assert.equal(isRetriableError(Object.assign(new Error('no such file'), { code: 'ENOENT' })), false);
+  assert.equal(isRetriableError(new Error('Client has encountered a connection error and is not queryable')), true, 'node-postgres on a dropped connection');
   assert.equal(isRetriableError(new Error('a bug')), false);
   assert.equal(isRetriableError(undefined), false);
   assert.equal(isRetriableError('text'), false);

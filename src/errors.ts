@@ -185,11 +185,14 @@ export function isSluiceError(err: unknown): err is SluiceError {
  */
 const TRANSIENT_SOCKET_ERRORS: ReadonlySet<string> = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
+/** What drivers say, without a code, of a connection the server dropped (node-postgres). */
+const TRANSIENT_DRIVER_MESSAGES = /Connection terminated unexpectedly|has encountered a connection error and is not queryable/;
+
 /** Whether a failure can heal by retrying later: its catalogue code says so, or it is a transient socket error. */
 export function isRetriableError(err: unknown): boolean {
   if (isSluiceError(err)) return err.retriable;
   const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return false;
+  if (typeof code !== 'string') return err instanceof Error && TRANSIENT_DRIVER_MESSAGES.test(err.message);
   if (Object.hasOwn(ERRORS, code)) return ERRORS[code as ErrorCode].retriable;
   return TRANSIENT_SOCKET_ERRORS.has(code);
 }
