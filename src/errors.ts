@@ -18,7 +18,14 @@ export type ErrorCategory =
 interface CatalogueEntry {
   status: number;
   category: ErrorCategory;
-  /** Whether retrying the same operation later can succeed. */
+  /**
+   * Whether retrying the same operation later can succeed. For a stream this is the
+   * line between healing and failing: a run that fails with a retriable code restarts
+   * from its last saved position, with backoff, as long as the stream's options.retry
+   * allows (src/runtime/retry-policy.ts); any other code fails the stream at once. The
+   * default is false (fail loudly); errors.test.ts lists the retriable codes, so that
+   * making one retriable is a deliberate change.
+   */
   retriable: boolean;
   suggestion: string;
 }
@@ -73,6 +80,8 @@ export const ERRORS = {
   STREAM_RUN_FAILED: entry(500, 'internal', 'The stream failed with an unexpected error; its job updates and the daemon log say why.'),
   TRANSPORT_UNAVAILABLE: entry(400, 'configuration', 'Choose an available transport (detail.supported), or configure SLUICE_KAFKA_BROKERS.'),
   SOURCE_UNREACHABLE: entry(502, 'connectivity', 'Check that the source database is up and that host, port and credentials are right.', true),
+  // Not retriable: a wrong user or password does not heal by waiting (a stream fails at once instead of retrying for ever).
+  SOURCE_AUTH_FAILED: entry(502, 'authentication', 'The source database refused the user or password: correct the connection\'s credentials (PATCH /api/v1/connections/{id}, or the password sent with start for a connection saved with savePassword:false).'),
   SINK_UNREACHABLE: entry(502, 'connectivity', 'Check that MongoDB is up and that the connection string is right.', true),
   // TLS to any server (src/connection-tls.ts tlsFailure): what failed tells what to fix.
   TLS_NOT_OFFERED: entry(502, 'connectivity', 'The server does not accept TLS on this port, but the connection requires it. Enable TLS on the server (PostgreSQL ssl=on; MySQL/MariaDB ssl-cert and ssl-key), or use sslmode prefer (TLS when offered) or disable.'),
@@ -168,6 +177,25 @@ export interface ErrorEnvelope {
 
 export function isSluiceError(err: unknown): err is SluiceError {
   return err instanceof SluiceError;
+}
+
+/**
+ * Node's socket errors that mean "the server is away for now" (a restart, a failover, a
+ * network blip): a driver that lets one through unwrapped is as retriable as
+ * SOURCE_UNREACHABLE.
+ */
+const TRANSIENT_SOCKET_ERRORS: ReadonlySet<string> = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/** What drivers say, without a code, of a connection the server dropped (node-postgres). */
+const TRANSIENT_DRIVER_MESSAGES = /Connection terminated unexpectedly|has encountered a connection error and is not queryable/;
+
+/** Whether a failure can heal by retrying later: its catalogue code says so, or it is a transient socket error. */
+export function isRetriableError(err: unknown): boolean {
+  if (isSluiceError(err)) return err.retriable;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return err instanceof Error && TRANSIENT_DRIVER_MESSAGES.test(err.message);
+  if (Object.hasOwn(ERRORS, code)) return ERRORS[code as ErrorCode].retriable;
+  return TRANSIENT_SOCKET_ERRORS.has(code);
 }
 
 /** Wraps anything thrown into a SluiceError; unknown errors become INTERNAL. */

@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { MongoClient } from 'mongodb';
-import { RUN_EVENTS, sleep, untilAborted, type ConnectorContext, type StreamSpec } from '../../src/core';
+import { Backoff, RUN_EVENTS, untilAborted, worthWarning, type ConnectorContext, type StreamSpec } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import type { DecimalMode } from './bson';
 import { guardedClient, detectServer, effectiveDecimalMode, serverLabel, type MongoSinkOptions, type ServerInfo } from './client';
@@ -20,13 +20,10 @@ export interface Connected {
   decimals: DecimalMode;
 }
 
-/** Backoff delay before attempt `attempt + 1` (attempt counts from 1). */
-export function backoffDelay(attempt: number, retry: MongoSinkOptions['retry']): number {
-  return Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** Math.min(attempt - 1, 30));
+/** The backoff of one write's retries: from the sink's `retry` option, jittered (src/core/backoff.ts). */
+export function writeBackoff(retry: MongoSinkOptions['retry']): Backoff {
+  return new Backoff({ initialMs: retry.initialDelayMs, maxMs: retry.maxDelayMs });
 }
-
-/** Attempts worth a warning: the first few, then each power of two, so an outage of hours logs tens of lines. */
-const worthLogging = (attempt: number): boolean => attempt <= 3 || (attempt & (attempt - 1)) === 0;
 
 export class SinkConnection {
   readonly #url: string;
@@ -94,6 +91,7 @@ export class SinkConnection {
   ): Promise<T> {
     const { signal, logger } = ctx;
     let last: unknown;
+    const backoff = writeBackoff(this.options.retry);
     for (let n = 1; ; n++) {
       if (signal.aborted) throw last ?? signal.reason;
       try {
@@ -111,14 +109,14 @@ export class SinkConnection {
         const c = classify(err);
         if (c.kind !== 'transient') throw permanent(err, c);
         last = err;
-        const delay = backoffDelay(n, this.options.retry);
-        if (worthLogging(n)) {
+        const delay = backoff.next();
+        if (worthWarning(n - 1)) {
           logger.warn(
             { attempt: n, retryInMs: delay, err: c.message, code: c.code, ...(collection === undefined ? {} : { collection: `${this.database}.${collection}` }) },
             `mongodb ${what} failed (attempt ${n}), retrying`,
           );
         }
-        await sleep(delay, signal);
+        await backoff.wait(signal, delay);
       }
     }
   }

@@ -8,7 +8,7 @@ import type { StreamSpec } from '../../src/core';
 import { databaseFromUrl, describeUrl, effectiveDecimalMode, effectiveWriteConcern, parseOptions, type ServerInfo } from './client';
 import { AttemptTimeoutError, classify } from './failures';
 import { MongoSink } from './sink';
-import { backoffDelay } from './connection';
+import { writeBackoff } from './connection';
 import { collectionFor } from './targets';
 import { mongodbConnector } from './index';
 
@@ -69,6 +69,13 @@ test('transient errors are told apart from permanent ones', () => {
   assert.equal(classify(new MongoServerError({ code: 121, errmsg: 'Document failed validation' })).kind, 'rejected');
   assert.equal(classify(new MongoServerError({ code: 13, errmsg: 'unauthorized' })).kind, 'failed');
   assert.equal(classify(new TypeError('bug')).kind, 'failed');
+  // FerretDB while its PostgreSQL backend restarts: an InternalError carrying the backend's connection error.
+  const ferret = 'failed to connect to `user=sluice database=ferretdb`:\n\t127.0.0.1:5432 (127.0.0.1): dial error: dial tcp 127.0.0.1:5432: connect: connection refused';
+  assert.equal(classify(new MongoServerError({ code: 1, errmsg: ferret })).kind, 'transient');
+  const bulkFerret = new MongoBulkWriteError({ message: ferret, code: 1, writeErrors: [{ index: 0, code: 1, errmsg: ferret }] } as never, {} as never);
+  assert.equal(classify(bulkFerret).kind, 'transient');
+  assert.equal(classify(new MongoServerError({ code: 1, errmsg: 'FATAL: terminating connection due to administrator command (SQLSTATE 57P01)' })).kind, 'transient');
+  assert.equal(classify(new MongoServerError({ code: 1, errmsg: 'some other internal error' })).kind, 'failed');
 });
 
 test('bulk write errors: duplicate key on a secondary unique index is a rejected record at its index; on _id it is a race to retry', () => {
@@ -96,9 +103,13 @@ test('collection: the table name, or the mapping override', () => {
   assert.equal(collectionFor({} as StreamSpec, { schema: 's', table: 't' }), 't');
 });
 
-test('backoff doubles from the initial delay to the cap', () => {
-  const r = { initialDelayMs: 100, maxDelayMs: 5000 };
-  assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 100].map((n) => backoffDelay(n, r)), [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+test('write retries back off from the initial delay to the cap, jittered', () => {
+  const b = writeBackoff({ initialDelayMs: 100, maxDelayMs: 5000 });
+  const bases = [100, 200, 400, 800, 1600, 3200, 5000, 5000];
+  for (const base of bases) {
+    const d = b.next();
+    assert.ok(d <= base && d >= base / 2, `${d} in [${base / 2}, ${base}]`);
+  }
 });
 
 const stream: StreamSpec = { id: 's1', name: 's1', source: { connectionId: 'a' }, sink: { connectionId: 'b' }, transport: { kind: 'direct' }, mode: 'CDC', tables: [], options: {} };

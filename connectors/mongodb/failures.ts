@@ -79,6 +79,21 @@ function isDuplicateOnId(e: { code?: unknown; errmsg?: unknown; message?: unknow
   return /index: _id_ /.test(msg);
 }
 
+/**
+ * FerretDB keeps its data in PostgreSQL (or SQLite): while that backend restarts, every
+ * command fails with an ordinary server error (InternalError) whose text is the
+ * backend's connection error. That is an outage of the server, not a refusal: retried.
+ */
+const BACKEND_AWAY =
+  /failed to connect to \x60|dial error: dial tcp|the database system is (starting up|shutting down|in recovery mode)|terminating connection due to administrator command|server closed the connection unexpectedly|conn closed|connection reset by peer/i;
+
+function backendAway(err: unknown, message: string): boolean {
+  if (BACKEND_AWAY.test(message)) return true;
+  const writeErrors = (err as { writeErrors?: unknown }).writeErrors;
+  const first = Array.isArray(writeErrors) ? (writeErrors[0] as { errmsg?: unknown } | undefined) : (writeErrors as { errmsg?: unknown } | undefined);
+  return typeof first?.errmsg === 'string' && BACKEND_AWAY.test(first.errmsg);
+}
+
 export interface Classified {
   kind: FailureKind;
   /** Index of the failing operation in the bulk, when the server said which. */
@@ -102,6 +117,7 @@ export function classify(err: unknown): Classified {
   if (err instanceof MongoError && (err.hasErrorLabel(MongoErrorLabel.RetryableWriteError) || err.hasErrorLabel(MongoErrorLabel.ResetPool))) {
     return { kind: 'transient', message };
   }
+  if (err instanceof MongoError && backendAway(err, message)) return { kind: 'transient', ...(codeOf(err) === undefined ? {} : { code: codeOf(err) }), message };
   const code = codeOf(err);
   const syscall = (err as { cause?: { code?: unknown } })?.cause?.code;
   if (syscall === 'ECONNREFUSED' || syscall === 'ECONNRESET' || (err as { code?: unknown })?.code === 'ECONNREFUSED') {

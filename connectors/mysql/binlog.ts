@@ -30,7 +30,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
-import type { ChangeEvent, ConnectorContext, EventBatch, BinlogPosition } from '../../src/core';
+import { Backoff, type ChangeEvent, type ConnectorContext, type EventBatch, type BinlogPosition } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import { ChangeQueue } from '../../src/source-kit/change-queue';
 import { buildSchema, readColumns, type TableMeta } from './catalog';
@@ -39,6 +39,9 @@ import { rowEvents, sourceInfo } from './rows';
 import { changesShape, isBefore, lastShapeChanges, type BinlogPoint } from './ddl-history';
 import type { TypeOptions } from './types';
 import { columnSchema, isDdl, tableMapMismatch, type ZongJi, type ZongJiEvent } from './zongji';
+
+/** A lost binlog connection: reconnect attempts back off from 250 ms to 5 s, jittered (src/core/backoff.ts). */
+const RECONNECT_BACKOFF = { initialMs: 250, maxMs: 5000 };
 
 export interface BinlogOptions {
   config: MysqlConfig;
@@ -389,9 +392,9 @@ export class BinlogStream {
   async #reconnect(at: BinlogPosition, signal: AbortSignal): Promise<void> {
     const o = this.#opts;
     const deadline = Date.now() + o.reconnectTimeoutMs;
+    const backoff = new Backoff(RECONNECT_BACKOFF);
     for (let attempt = 0; ; attempt++) {
-      if (signal.aborted || this.#closed) return;
-      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+      if (!(await backoff.wait(signal)) || this.#closed) return;
       try {
         await this.#meta?.end().catch(() => undefined);
         this.#meta = await connect(o.config);

@@ -161,6 +161,7 @@ export function toSourceError(err: unknown, what: string, detail: ErrorContext =
   const d = { ...detail, ...(typeof code === 'string' ? { mysqlCode: code } : {}) };
   const tls = tlsError(err, what, d);
   if (tls) return tls;
+  if (code === 'ER_ACCESS_DENIED_ERROR') return new SluiceError('SOURCE_AUTH_FAILED', `${what}: ${message}`, d, { cause: err });
   if (isUnreachable(err)) return new SluiceError('SOURCE_UNREACHABLE', `${what}: ${message}`, d, { cause: err });
   if (code === 'ER_TABLEACCESS_DENIED_ERROR' || code === 'ER_SPECIFIC_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR') {
     return new SluiceError('SOURCE_PRIVILEGES_MISSING', `${what}: ${message}`, { ...d, missing: [message] }, { cause: err });

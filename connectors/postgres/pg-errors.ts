@@ -31,6 +31,8 @@ export function toSourceError(err: unknown, what: string, detail: ErrorContext =
   if (/received invalid response/i.test(message)) {
     return new SluiceError('CONNECTION_PROTOCOL_MISMATCH', `${what}: the server answered with bytes that are not PostgreSQL's (another kind of server listens on this port?)`, { ...d, kind: 'postgresql' }, { cause: err });
   }
+  // Class 28: invalid authorization (wrong password, no pg_hba.conf entry): waiting does not fix it.
+  if (typeof sqlstate === 'string' && sqlstate.startsWith('28')) return new SluiceError('SOURCE_AUTH_FAILED', `${what}: ${message}`, d, { cause: err });
   if (isUnreachable(err)) return new SluiceError('SOURCE_UNREACHABLE', `${what}: ${message}`, d, { cause: err });
   if (sqlstate === '42501') return new SluiceError('SOURCE_PRIVILEGES_MISSING', `${what}: ${message}`, { ...d, missing: [message] }, { cause: err });
   return new SluiceError('SOURCE_READ_FAILED', `${what}: ${message}`, d, { cause: err });

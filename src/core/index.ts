@@ -16,3 +16,4 @@ export * from './connector';
 export * from './dead-letter';
 export * from './options';
 export * from './abort';
+export * from './backoff';

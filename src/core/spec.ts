@@ -46,5 +46,7 @@ export interface StreamSpec {
     dropCollections?: boolean;
     errorHandling?: 'FAIL' | 'WARN' | 'SKIP';
     errorTolerance?: number;
+    /** The run's retry policy (src/runtime/retry-policy.ts); defaults filled by the options parse. */
+    retry?: { maxRetries?: number; maxBackoffMs?: number; timeoutMs?: number };
   } & Record<string, unknown>;
 }

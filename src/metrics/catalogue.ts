@@ -103,6 +103,12 @@ export function createCatalogue(registry: Registry) {
       labelNames: perStream,
       registers,
     }),
+    streamRestarts: new Counter({
+      name: 'sluice_stream_restarts_total',
+      help: 'Runs restarted by the stream\'s retry policy after a retriable failure (a source, sink or Kafka that was away).',
+      labelNames: perStream,
+      registers,
+    }),
   };
 }
 

@@ -36,6 +36,8 @@ export interface Meter {
   /** The latest answers of the source's and the transport's lag probes (null: unknown). */
   lag(source: SourceLag | null, consumerMessages: number | null): void;
   count(event: RunEvent, n?: number, table?: TableRef): void;
+  /** A failed run is restarted by the retry policy. */
+  restarted(): void;
   /** The lag as last measured, for the stream's status. */
   lagView(): LagView;
   /** Wraps the sink so that each acknowledged write is counted and timed. */
@@ -50,6 +52,7 @@ export const NOOP_METER: Meter = {
   snapshotComplete: noop,
   lag: noop,
   count: noop,
+  restarted: noop,
   lagView: () => UNKNOWN_LAG,
   sink: (s) => s,
 };
@@ -65,7 +68,7 @@ export class StreamMeter implements Meter {
     this.#stream = stream;
     const s = { stream };
     // Zero-valued series from the start, so rate() and increase() answer before the first event.
-    for (const c of [this.#m.eventsFailed, this.#m.deadLetters, this.#m.kafkaErrors, this.#m.mongodbErrors]) c.inc(s, 0);
+    for (const c of [this.#m.eventsFailed, this.#m.deadLetters, this.#m.kafkaErrors, this.#m.mongodbErrors, this.#m.streamRestarts]) c.inc(s, 0);
     for (const t of tables) if (t.includes('.')) this.#initTable(t);
   }
 
@@ -152,6 +155,10 @@ export class StreamMeter implements Meter {
       case RUN_EVENTS.FILTERED:
         return this.#m.eventsFiltered.inc({ stream, table: table ? this.#table(table) : OTHER_TABLE }, n);
     }
+  }
+
+  restarted(): void {
+    this.#m.streamRestarts.inc({ stream: this.#stream });
   }
 
   sink(sink: Sink): Sink {

@@ -6,7 +6,7 @@
  * stopped here (supervisor.ts does that).
  */
 import type { Logger } from 'pino';
-import type { EventBatch, StreamSpec } from '../core';
+import { worthWarning, type EventBatch, type StreamSpec } from '../core';
 import { toPublicView, transition, type StreamEvent } from './lifecycle';
 import type { ErrorInfo, RunStatus, SnapshotPhase, StreamPersistence } from './persistence';
 import type { RunOutcome } from './run';
@@ -52,6 +52,7 @@ export class RunBook {
   /** Turns a finished run loop into the stream's next state. */
   settle(entry: Entry, outcome: RunOutcome): void {
     const reason = entry.stopReason;
+    entry.retrying = null;
     const stage = entry.state === 'SNAPSHOTTING' || entry.mode === 'SNAPSHOT' ? 'SNAPSHOT' : 'CDC';
     if (outcome.kind === 'failed') {
       this.fail(entry, outcome.error, outcome.stage);
@@ -80,7 +81,32 @@ export class RunBook {
     request();
   }
 
+  /**
+   * A run failed with a retriable error and restarts after `delayMs`: the stream stays
+   * RUNNING, its status says so (`retrying`), and a WARNING job update tells the
+   * operator (the first attempts, then ever more rarely, as the Kafka warnings do).
+   */
+  retrying(entry: Entry, err: unknown, stage: Stage, next: { attempt: number; delayMs: number; nextAttemptAt: Date; since: Date }): void {
+    const info = toErrorInfo(err);
+    entry.retrying = { attempt: next.attempt, nextAttemptAt: next.nextAttemptAt.toISOString(), since: next.since.toISOString(), lastError: info };
+    entry.logger.warn({ err, stage, attempt: next.attempt, retryInMs: next.delayMs }, 'stream run failed with a retriable error; restarting');
+    if (worthWarning(next.attempt - 1)) {
+      const message = `${info.message}: the run restarts from its last saved position in ${Math.round(next.delayMs / 100) / 10} s (attempt ${next.attempt}, options.retry)`;
+      this.jobUpdate(entry, 'WARNING', stage, message, info, { attempt: next.attempt, nextAttemptAt: entry.retrying.nextAttemptAt });
+    }
+  }
+
+  /** A restarted run got going again: the retry status goes, and the operator is told. */
+  recovered(entry: Entry, stage: Stage): void {
+    const r = entry.retrying;
+    if (!r) return;
+    entry.retrying = null;
+    entry.logger.info({ attempt: r.attempt, since: r.since }, 'stream recovered');
+    this.jobUpdate(entry, 'INFO', stage, `stream recovered after ${r.attempt} restart${r.attempt === 1 ? '' : 's'} (failing since ${r.since}: ${r.lastError.code})`);
+  }
+
   fail(entry: Entry, err: unknown, stage: Stage): void {
+    entry.retrying = null;
     const info = toErrorInfo(err);
     entry.error = info;
     entry.logger.error({ err, stage }, 'stream failed');
@@ -150,6 +176,7 @@ export class RunBook {
       startedAt: entry.startedAt?.toISOString() ?? null,
       nextRunAt: this.#nextRunAt(entry.streamId),
       cdcActivity: entry.cdcRate.activity(),
+      ...(entry.retrying ? { retrying: { ...entry.retrying } } : {}),
       ...(entry.meter ? { lag: entry.meter.lagView() } : {}),
       ...(entry.error ? { error: entry.error } : {}),
     };

@@ -4,9 +4,9 @@
  * kind takes, which a stream takes given its source, sink and transport, and how a
  * stored spec is checked when a run starts.
  *
- * Run options are where later run-level settings join (issue 16's
- * `retry {maxRetries, maxBackoffMs, timeoutMs}`): one property here, and the API,
- * OpenAPI, the README table and the run's parse all have it.
+ * Run-level settings (errorHandling, errorTolerance, the retry policy `retry
+ * {maxRetries, maxBackoffMs, timeoutMs}`) are declared here once: the API, OpenAPI,
+ * the README table and the run's parse all have them.
  */
 import { optionsObject, type ConnectionSpec, type OptionsObjectSchema, type StreamSpec } from '../core';
 import { composeOptions, documentedUnion, ownerLabel, parseOptions, secretPaths, type OptionIssue, type OptionOwner, type ParsedOptions } from '../options';
@@ -20,6 +20,18 @@ export const RUN_OPTIONS: OptionsObjectSchema = optionsObject({
     description: 'What a record the sink cannot convert or write does (README "Record errors"): FAIL the run, or dead-letter it with a WARNING job update (WARN) or quietly (SKIP).',
   },
   errorTolerance: { type: 'integer', minimum: 0, maximum: 1000000000, default: 0, description: 'Under WARN and SKIP: bad records tolerated per run; the next one fails it (RECORD_ERROR_TOLERANCE_EXCEEDED).' },
+  retry: {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    description:
+      'How a run heals (README "Self-healing"): a failure with a retriable code (SOURCE_UNREACHABLE, SINK_UNREACHABLE, KAFKA_UNREACHABLE, …) restarts the run from its last saved position after a jittered exponential backoff, the stream staying RUNNING; other failures, or retries past these bounds, fail it. Default: retry for ever.',
+    properties: {
+      maxRetries: { type: 'integer', minimum: 0, maximum: 1000000000, description: 'Restarts in a row before the stream fails (0: fail at once, as before sluice retried). Unset: no limit.' },
+      maxBackoffMs: { type: 'integer', minimum: 1000, maximum: 86400000, default: 60000, description: 'Longest wait between two restarts, in milliseconds (the first waits about 1 s, doubling).' },
+      timeoutMs: { type: 'integer', minimum: 0, maximum: 31536000000, description: 'How long, from the first failure of a series, restarts go on before the stream fails, in milliseconds. Unset: no limit.' },
+    },
+  },
 });
 
 /** The kinds a stream's options depend on. `transport` undefined: not fixed yet (the daemon's default decides at start). */

@@ -9,6 +9,7 @@ import type { StreamSpec } from '../core';
 import { ACTIVE_STATES, type StreamState } from './lifecycle';
 import type { ErrorInfo, RunCounters, StreamStateRecord } from './persistence';
 import { EventRate } from './event-rate';
+import type { RetryingView } from './supervisor-types';
 import type { Meter } from '../metrics/stream-meter';
 import { newCounters } from './run';
 
@@ -45,6 +46,8 @@ export interface Entry {
   cutoverOnStream: boolean;
   /** Whether the current run's source can cut over (Source.currentPosition and covers). */
   cutoverSupported: boolean;
+  /** While the run waits to restart after a retriable failure (launch.ts); null otherwise. */
+  retrying: RetryingView | null;
 }
 
 /**
@@ -74,5 +77,6 @@ export function newEntry(streamId: string, spec: StreamSpec, persisted: StreamSt
     requestCutover: null,
     cutoverOnStream: false,
     cutoverSupported: false,
+    retrying: null,
   };
 }

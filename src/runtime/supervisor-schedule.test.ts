@@ -5,10 +5,10 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Supervisor, SUPERVISOR_EVENTS, type RunFinished, type ScheduleTick } from './supervisor';
-import { createRegistry } from './registry';
-import { createMemoryPersistence, type MemoryPersistence } from './persistence';
-import type { ConnectionSpec, Row, StreamSpec } from '../core';
-import { createMemoryConnectors, type MemoryConnectors } from './testing/memory-connectors';
+import type { MemoryPersistence } from './persistence';
+import type { Row, StreamSpec } from '../core';
+import type { MemoryConnectors } from './testing/memory-connectors';
+import { memoryWorld } from './testing/memory-world';
 import { waitFor } from '../../test/helpers/wait-for';
 import { nextRunAfter } from './schedule';
 
@@ -16,7 +16,6 @@ const unhandled: unknown[] = [];
 process.on('unhandledRejection', (err) => unhandled.push(err));
 after(() => assert.deepEqual(unhandled, [], 'unhandled rejections'));
 
-const conn = (id: string, kind: string): ConnectionSpec => ({ id, name: id, kind, url: `memory://${id}`, options: {} });
 const EVERY_SECOND = { cron: '* * * * * *', timezone: 'UTC' };
 
 function stream(id: string, over: Partial<StreamSpec> = {}): StreamSpec {
@@ -41,12 +40,7 @@ after(async () => {
 });
 
 function setup(streams: StreamSpec[], shared?: { mem: MemoryConnectors; store: MemoryPersistence }) {
-  const mem = shared?.mem ?? createMemoryConnectors();
-  const registry = createRegistry();
-  registry.register(mem.sourceModule);
-  registry.register(mem.sinkModule);
-  const store = shared?.store ?? createMemoryPersistence({ connections: [conn('src', 'memory-source'), conn('dst', 'memory-sink')] });
-  for (const s of streams) store.putStream(s);
+  const { mem, registry, store } = memoryWorld(streams, shared);
   const logLines: Array<{ msg: string; streamId?: string; level: number }> = [];
   const logger = pino({ level: 'warn' }, { write: (line: string) => void logLines.push(JSON.parse(line)) });
   const sup = new Supervisor({ registry, logger, persistence: store });
@@ -122,7 +116,7 @@ test('a tick whose run cannot start is recorded as a failed run, and the schedul
 });
 
 test('a run that fails at the source is a failed run; the next tick resumes the snapshot from its last chunk', async () => {
-  const { sup, store, src, dst } = setup([stream('s1', { schedule: EVERY_SECOND })]);
+  const { sup, store, src, dst } = setup([stream('s1', { schedule: EVERY_SECOND, options: { retry: { maxRetries: 0 } } })]);
   src.failAt('snapshot', 1, Object.assign(new Error('connection reset'), { code: 'SOURCE_UNREACHABLE' }));
   sup.armSchedules(['s1']);
   await waitFor(() => completed(store).length >= 1, { timeoutMs: 8000, message: 'a run completes after the failed one' });
@@ -183,7 +177,7 @@ test('a restarted daemon re-arms the schedule from the stored spec', async () =>
 });
 
 test('a COMPLETED SNAPSHOT stream snapshots afresh on the next start; an interrupted one resumes from its last chunk', async () => {
-  const { sup, store, src, dst } = setup([stream('s1')]);
+  const { sup, store, src, dst } = setup([stream('s1', { options: { retry: { maxRetries: 0 } } })]);
   const until = (state: string) => waitFor(() => sup.status('s1').state === state, { message: `reaches ${state}` });
   await sup.start('s1');
   await until('COMPLETED');

@@ -107,9 +107,22 @@ export interface StreamStatusView {
   nextRunAt: string | null;
   /** Change events of the run this process holds (none for a stream it has not run). */
   cdcActivity?: EventActivity;
+  /** Set while the run waits to restart after a retriable failure (retry-policy.ts); gone once a run gets going again. */
+  retrying?: RetryingView;
   /** How far behind the run this process holds is (none for a stream it has not run). */
   lag?: LagView;
   error?: ErrorInfo;
+}
+
+/** A stream between a retriable failure and its next attempt: it stays RUNNING meanwhile. */
+export interface RetryingView {
+  /** Restarts in the current series, this one included (1 for the first). */
+  attempt: number;
+  /** When the next attempt starts (ISO). */
+  nextAttemptAt: string;
+  /** When the series began: its first failure (ISO). */
+  since: string;
+  lastError: ErrorInfo;
 }
 
 /** The shape persisted and shown for any thrown value; codes from the catalogue pass through. */

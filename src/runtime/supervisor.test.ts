@@ -82,7 +82,8 @@ test('SNAPSHOT mode copies every row and ends COMPLETED', async () => {
 });
 
 test('an interrupted snapshot resumes after the last durable chunk, re-reading nothing', async () => {
-  const { sup, src, dst, store } = setup([stream('s1', 'SNAPSHOT')]);
+  // No restarts: the next start resumes it (supervisor-retry.test.ts has the restarts).
+  const { sup, src, dst, store } = setup([stream('s1', 'SNAPSHOT', { options: { retry: { maxRetries: 0 } } })]);
   src.failAt('snapshot', 2, Object.assign(new Error('connection reset'), { code: 'SOURCE_UNREACHABLE' }));
   await sup.start('s1');
   await until(sup, 's1', 'FAILED');
@@ -215,7 +216,8 @@ test('stop closes everything and ends CANCELLED; illegal requests are refused wi
 test('a failing sink fails its stream alone, with an ERROR job update and no ack', async () => {
   const { sup, src, dst, mem, store } = setup([
     stream('good', 'CDC_ONLY'),
-    stream('bad', 'CDC_ONLY', { source: { connectionId: 'src2' }, sink: { connectionId: 'dst2' } }),
+    // No restarts: the failure is final at once (supervisor-retry.test.ts has the restarts).
+    stream('bad', 'CDC_ONLY', { source: { connectionId: 'src2' }, sink: { connectionId: 'dst2' }, options: { retry: { maxRetries: 0 } } }),
   ]);
   const src2 = mem.source('src2');
   src2.setTable('public.orders', []);

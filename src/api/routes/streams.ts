@@ -68,6 +68,22 @@ const streamView = {
     },
     nextRunAt: { type: ['string', 'null'], format: 'date-time', description: 'When the schedule starts the next run; null when unscheduled.' },
     failureError: { anyOf: [errorInfo, { type: 'null' }] },
+    retrying: {
+      anyOf: [
+        {
+          type: 'object',
+          description: 'The run failed with a retriable error and restarts by itself (options.retry); the stream stays RUNNING meanwhile.',
+          properties: {
+            attempt: { type: 'integer', description: 'Restarts in the current series, the coming one included.' },
+            nextAttemptAt: { type: 'string', format: 'date-time' },
+            since: { type: 'string', format: 'date-time', description: 'The first failure of the series.' },
+            lastError: errorInfo,
+          },
+        },
+        { type: 'null' },
+      ],
+      description: 'null unless the stream waits to restart after a retriable failure.',
+    },
     jobUpdates: { type: 'array', items: { type: 'object', additionalProperties: true } },
     metadata: {
       type: 'object',
@@ -104,6 +120,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       nextRunAt: live.nextRunAt,
       // Row data follows the browse rule: a viewer gets redacted forms (redact.ts).
       failureError: errorFor(live.error ?? null, role),
+      retrying: live.retrying ? { ...live.retrying, lastError: errorFor(live.retrying.lastError, role) } : null,
       ...(withUpdates ? { jobUpdates: store.runs.listUpdates(rec.spec.id, { sort: '-id', limit: 20 }).items.map((u) => updateFor(u, role)) } : {}),
       metadata: store.streams.metadata(rec.spec.id),
       createdAt: rec.createdAt,
@@ -251,7 +268,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         },
         response: {
           204: { type: 'null', description: 'Deleted' },
-          ...errorResponses('STREAM_NOT_FOUND', 'STREAM_RUNNING_CANNOT_CHANGE', 'SOURCE_UNREACHABLE', 'SINK_UNREACHABLE', 'SINK_WRITE_FAILED', 'CONNECTION_PASSWORD_REQUIRED', 'CONNECTION_PROTOCOL_MISMATCH'),
+          ...errorResponses('STREAM_NOT_FOUND', 'STREAM_RUNNING_CANNOT_CHANGE', 'SOURCE_UNREACHABLE', 'SOURCE_AUTH_FAILED', 'SINK_UNREACHABLE', 'SINK_WRITE_FAILED', 'CONNECTION_PASSWORD_REQUIRED', 'CONNECTION_PROTOCOL_MISMATCH'),
         },
       },
     },

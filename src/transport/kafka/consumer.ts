@@ -5,7 +5,7 @@
  * keeps per-key order; different partitions are written concurrently.
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import { RUN_EVENTS, type ChangeEvent, type ConnectorContext, type Sink } from '../../core';
+import { Backoff, RUN_EVENTS, type ChangeEvent, type ConnectorContext, type Sink } from '../../core';
 import type { DebeziumSerde } from './serde';
 import { isSluiceError } from '../../errors';
 import type { RecordErrorHandler } from '../types';
@@ -119,9 +119,11 @@ export class SinkConsumer {
         const old = this.#consumer;
         this.#consumer = undefined;
         await old?.disconnect().catch(() => undefined);
+        // From delayMs (or at once, then 500 ms) to 30 s, jittered; a stop of the run ends the wait.
+        const backoff = new Backoff({ initialMs: delayMs || 500, maxMs: 30_000 });
         for (let attempt = 0; !this.#stopped; attempt++) {
-          if (delayMs) await new Promise((r) => setTimeout(r, Math.min(delayMs * 2 ** attempt, 30_000)).unref());
-          if (this.#stopped) return;
+          if (delayMs) await backoff.wait(this.#a.ctx.signal);
+          if (this.#stopped || this.#a.ctx.signal.aborted) return;
           try {
             await this.#run();
             return;

@@ -19,7 +19,7 @@ import { NoCarrier, readsTopics } from './topics-source';
 export { KafkaCarrier } from './carrier';
 export { KafkaSinkEnd } from './sink-end';
 export { ABANDON_AFTER_MS, CLOSE_WAIT_MS } from './clients';
-export { MAX_PARTITION_BYTES, classifyProduceError, shouldWarn, sliceBySize, type ProduceFailure } from './producer';
+export { MAX_PARTITION_BYTES, classifyProduceError, sliceBySize, type ProduceFailure } from './producer';
 
 /** Both ends of a stream's Kafka transport in this process. */
 export class KafkaTransport extends JoinedTransport<KafkaCarrier, SinkEnd> {

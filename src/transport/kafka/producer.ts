@@ -6,7 +6,7 @@
  * the sink end its dead letters.
  */
 import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
-import { RUN_EVENTS, abortError, sleep, type ConnectorContext } from '../../core';
+import { Backoff, RUN_EVENTS, abortError, worthWarning, type ConnectorContext } from '../../core';
 import { SluiceError } from '../../errors';
 import { TransportClosedError } from '../direct';
 
@@ -93,10 +93,8 @@ export function classifyProduceError(err: unknown): ProduceFailure {
   return producerState ? 'new-producer' : 'retry';
 }
 
-/** Warn on the first attempts, then ever more rarely (attempts 8, 16, 32, ...), at least every 40th. */
-export function shouldWarn(attempt: number): boolean {
-  return attempt < 4 || (attempt & (attempt - 1)) === 0 || attempt % 40 === 0;
-}
+/** Kafka away: retries back off from 250 ms to 15 s, jittered (src/core/backoff.ts). */
+const PRODUCE_BACKOFF = { initialMs: 250, maxMs: 15_000 };
 
 export type Outgoing = { topic: string; message: Message };
 
@@ -150,6 +148,7 @@ export class ReliableProducer {
     }
     const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     const since = Date.now();
+    const backoff = new Backoff(PRODUCE_BACKOFF);
     for (let attempt = 0; ; attempt++) {
       if (this.#closed) throw new TransportClosedError('kafka');
       if (ctx.signal.aborted) throw abortError(ctx.signal);
@@ -192,11 +191,11 @@ export class ReliableProducer {
         // contiguous replay of this slice, which the idempotent sink absorbs.
         if (failure === 'new-producer') await this.#replace();
         ctx.count?.(RUN_EVENTS.KAFKA_ERROR);
-        const delay = Math.min(250 * 2 ** attempt, 15_000);
-        if (shouldWarn(attempt)) {
+        const delay = backoff.next();
+        if (worthWarning(attempt)) {
           ctx.logger.warn({ err, attempt, retryInMs: delay, newProducer: failure === 'new-producer', waitingMs: Date.now() - since }, 'publishing to Kafka failed; retrying (the source waits)');
         }
-        await sleep(delay, ctx.signal);
+        await backoff.wait(ctx.signal, delay);
       }
     }
   }

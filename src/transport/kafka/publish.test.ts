@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs';
-import { classifyProduceError, shouldWarn, sliceBySize } from './index';
+import { classifyProduceError, sliceBySize } from './index';
 
 /** A broker error as kafkajs builds it from a response's error code. */
 function brokerError(type: string, retriable: boolean): KafkaJSProtocolError {
@@ -52,7 +52,3 @@ test('records Kafka will never take fail the publish instead of looping', () => 
   }
 });
 
-test('retry warnings thin out as an outage goes on', () => {
-  const warned = Array.from({ length: 200 }, (_, i) => i).filter(shouldWarn);
-  assert.deepEqual(warned, [0, 1, 2, 3, 4, 8, 16, 32, 40, 64, 80, 120, 128, 160]);
-});
