@@ -1,20 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChangeEvent, EventBatch, Position } from '../../src/core';
+import type { EventBatch, Position } from '../../src/core';
 import { isSluiceError } from '../../src/errors';
 import { admin, context, database, makeSource, Puller, skipReason, streamSpec, tableName, uniqueId } from './test-support';
+import { applyEvents, snapshotThenDie } from '../../test/helpers/source-driver';
 
 const skip = skipReason();
 
 /** A sink in miniature: applies events by key, as the MongoDB sink does (full images, idempotent). */
-function apply(state: Map<string, Record<string, unknown>>, events: ChangeEvent[]): void {
-  for (const e of events) {
-    const k = JSON.stringify(e.key);
-    if (e.op === 'd') state.delete(k);
-    else state.set(k, { ...e.after! });
-  }
-}
-
 async function tableState(db: Awaited<ReturnType<typeof admin>>, t: string): Promise<Map<string, Record<string, unknown>>> {
   const rows = await db.query<{ id: string; v: string }>(`SELECT id, v FROM ${t} ORDER BY id`);
   return new Map(rows.map((r) => [JSON.stringify({ id: Number(r.id) }), { id: Number(r.id), v: r.v }]));
@@ -55,11 +48,11 @@ test('snapshot + CDC from the consistent point equals the source: changes after 
     assert.deepEqual(Object.values(progress).map((p) => [p.n, p.done]), [[30, true], [30, true]]);
 
     const sink = new Map<string, Record<string, unknown>>();
-    apply(sink, events.filter((e) => e.table.table === a));
+    applyEvents(sink, events.filter((e) => e.table.table === a));
     const cdc = new Puller(source.stream(last.position, ctx));
     const { events: changes } = await cdc.events(3);
     assert.deepEqual(changes.map((e) => [e.table.table, e.op, e.key.id]), [[a, 'u', 1], [a, 'd', 30], [b, 'c', 31]]);
-    apply(sink, changes.filter((e) => e.table.table === a));
+    applyEvents(sink, changes.filter((e) => e.table.table === a));
     assert.deepEqual(sink, await tableState(db, a));
     await db.query(`INSERT INTO ${b} VALUES (32, 'after')`);
     const { events: more } = await cdc.events(1);
@@ -80,18 +73,7 @@ test('a snapshot interrupted mid-way resumes after its last finished chunk and c
   const spec = streamSpec(id, [t], { snapshotChunkSize: 5, snapshotParallelism: 1 });
   const tables = [{ schema: database(), table: t }];
   const sink = new Map<string, Record<string, unknown>>();
-  let saved: Position | null = null;
-  const first = makeSource(spec);
-  try {
-    const p = new Puller(first.snapshot({ tables, resumeFrom: null }, context(id)));
-    for (let i = 0; i < 3; i++) {
-      const b = await p.next();
-      apply(sink, b.events);
-      saved = b.position;
-    }
-  } finally {
-    await first.close(); // the process "dies"
-  }
+  const saved = await snapshotThenDie(makeSource(spec), tables, id, sink, 3); // then the process "dies"
   await db.query(`UPDATE ${t} SET v = 'x2' WHERE id = 2`);
   await db.query(`UPDATE ${t} SET v = 'x15' WHERE id = 15`);
   await db.query(`DELETE FROM ${t} WHERE id = 18`);
@@ -103,13 +85,13 @@ test('a snapshot interrupted mid-way resumes after its last finished chunk and c
     let last: Position | null = saved;
     for await (const b of second.snapshot({ tables, resumeFrom: saved }, ctx)) {
       read.push(...b.events.map((e) => e.key.id as number));
-      apply(sink, b.events);
+      applyEvents(sink, b.events);
       last = b.position ?? last;
     }
     assert.deepEqual(read, [11, 12, 13, 14, 15, 16, 17, 19, 20, 21], 'continues after the last finished chunk');
     const cdc = new Puller(second.stream(last, ctx));
     const { events } = await cdc.events(4);
-    apply(sink, events);
+    applyEvents(sink, events);
     assert.deepEqual(sink, await tableState(db, t));
   } finally {
     ctx.abort();

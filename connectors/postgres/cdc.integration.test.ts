@@ -1,23 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChangeEvent, EventBatch, Position } from '../../src/core';
+import type { EventBatch } from '../../src/core';
 import { waitFor } from '../../test/helpers/wait-for';
 import { slotName } from './naming';
 import { lsnToBig } from './replication';
 import { ReplicationStream } from './replication';
 import { admin, cleanup, streaming, confirmedFlush, context, makeSource, Puller, skipReason, streamSpec, uniqueId } from './test-support';
+import { applyEvents, snapshotThenDie } from '../../test/helpers/source-driver';
 
 const skip = skipReason();
 
 /** A sink in miniature: applies events by key, as the MongoDB sink does (full images, idempotent). */
-function apply(state: Map<string, Record<string, unknown>>, events: ChangeEvent[]): void {
-  for (const e of events) {
-    const k = JSON.stringify(e.key);
-    if (e.op === 'd') state.delete(k);
-    else state.set(k, { ...state.get(k), ...Object.fromEntries(Object.entries(e.after!).filter(([, v]) => v !== undefined)) });
-  }
-}
-
 async function tableState(db: Awaited<ReturnType<typeof admin>>, t: string): Promise<Map<string, Record<string, unknown>>> {
   const { rows } = await db.query(`SELECT id, v FROM ${t} ORDER BY id`);
   return new Map(rows.map((r: { id: number; v: string }) => [JSON.stringify({ id: r.id }), { id: r.id, v: r.v }]));
@@ -76,18 +69,7 @@ test('a snapshot interrupted mid-way resumes from its saved position and converg
   const spec = streamSpec(id, [`public.${t}`], { snapshotChunkSize: 5, snapshotParallelism: 1 });
   const tables = [{ schema: 'public', table: t }];
   const sink = new Map<string, Record<string, unknown>>();
-  let saved: Position | null = null;
-  const first = makeSource(spec);
-  try {
-    const p = new Puller(first.snapshot({ tables, resumeFrom: null }, context(id)));
-    for (let i = 0; i < 2; i++) {
-      const b = await p.next();
-      apply(sink, b.events);
-      saved = b.position;
-    }
-  } finally {
-    await first.close(); // the process "dies": the exported snapshot is gone, the slot stays
-  }
+  const saved = await snapshotThenDie(makeSource(spec), tables, id, sink, 2); // then the process "dies": the exported snapshot is gone, the slot stays
   await db.query(`UPDATE ${t} SET v = 'x2' WHERE id = 2; UPDATE ${t} SET v = 'x15' WHERE id = 15; DELETE FROM ${t} WHERE id = 18; INSERT INTO ${t} VALUES (21, 'x21')`);
   const second = makeSource(spec);
   try {
@@ -95,12 +77,12 @@ test('a snapshot interrupted mid-way resumes from its saved position and converg
     const read: number[] = [];
     for await (const b of second.snapshot({ tables, resumeFrom: saved }, ctx)) {
       read.push(...b.events.map((e) => e.key.id as number));
-      apply(sink, b.events);
+      applyEvents(sink, b.events);
     }
     assert.deepEqual(read, [11, 12, 13, 14, 15, 16, 17, 19, 20, 21], 'continues after the last finished chunk');
     const cdc = new Puller(second.stream(null, ctx));
     const { events } = await cdc.events(4);
-    apply(sink, events);
+    applyEvents(sink, events);
     assert.deepEqual(sink, await tableState(db, t));
   } finally {
     await cleanup(second);

@@ -78,3 +78,38 @@ export class Puller {
     return { events, position, batches };
   }
 }
+
+/** A sink in memory: the events applied by key (a TOAST-unchanged `undefined` leaves the field as it was). */
+export function applyEvents(state: Map<string, Record<string, unknown>>, events: ChangeEvent[]): void {
+  for (const e of events) {
+    const k = JSON.stringify(e.key);
+    if (e.op === 'd') state.delete(k);
+    else state.set(k, { ...state.get(k), ...Object.fromEntries(Object.entries(e.after!).filter(([, v]) => v !== undefined)) });
+  }
+}
+
+/**
+ * Reads the first `batches` batches of a fresh snapshot into `sink`, then closes the
+ * source as a dying process would; resolves with the last position read (where a
+ * second source resumes).
+ */
+export async function snapshotThenDie(
+  source: { snapshot(plan: { tables: Array<{ schema: string; table: string }>; resumeFrom: Position | null }, ctx: ConnectorContext): AsyncIterable<EventBatch>; close(): Promise<void> },
+  tables: Array<{ schema: string; table: string }>,
+  streamId: string,
+  sink: Map<string, Record<string, unknown>>,
+  batches: number,
+): Promise<Position | null> {
+  let saved: Position | null = null;
+  try {
+    const p = new Puller(source.snapshot({ tables, resumeFrom: null }, context(streamId)));
+    for (let i = 0; i < batches; i++) {
+      const b = await p.next();
+      applyEvents(sink, b.events);
+      saved = b.position;
+    }
+  } finally {
+    await source.close();
+  }
+  return saved;
+}
