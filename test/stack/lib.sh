@@ -53,6 +53,19 @@ die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
+# The stack's ports lie inside Linux's ephemeral range (32768-60999 by default): an
+# outgoing connection of any process can be given one of them as its local port, and a
+# server (re)starting on it then fails with "Address already in use" (seen when an outage
+# test restarted Kafka). As root, reserve them (net.ipv4.ip_local_reserved_ports), which
+# keeps them from ephemeral use and still lets servers bind them; added to what is there.
+reserve_ports() {
+  local f=/proc/sys/net/ipv4/ip_local_reserved_ports
+  [ -w "$f" ] || return 0
+  local ports="$PG_PORT,$MARIADB_PORT,$((53316 + PORT_OFFSET)),$FERRETDB_PORT-$FERRETDB_TLS_PORT,$REGISTRY_PORT,$((58083 + PORT_OFFSET)),$PROMETHEUS_PORT-$KAFKA_SASL_ALT_PORT"
+  local have; have="$(cat "$f" 2>/dev/null)"
+  printf '%s\n' "${have:+$have,}$ports" > "$f" 2>/dev/null || log "could not reserve the stack's ports in $f (continuing)"
+}
+
 # PostgreSQL and MariaDB refuse to run as root: as root we run them as a system user.
 if is_root; then
   STACK_USER="${SLUICE_STACK_USER:-sluicestack}"

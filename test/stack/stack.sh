@@ -71,6 +71,7 @@ take_lock() {
 
 cmd_up() {
   take_lock
+  reserve_ports
   local s start=$SECONDS
   # The registry's JVM takes a few seconds to start: launch it first, wait for it last.
   for s in "${SERVERS[@]}"; do
