@@ -63,6 +63,12 @@ function stack(action, { only, inherit = false } = {}) {
   return r;
 }
 
+/** Runs test/stack/mysql8auth.sh (started on demand by the tests that need it and left up for the others); returns its stdout. */
+function mysql8auth(action) {
+  const r = spawnSync('bash', [path.join(root, 'test/stack/mysql8auth.sh'), ...action], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return r.stdout ?? '';
+}
+
 function stackStatus() {
   try {
     return JSON.parse(stack(['status', '--json']).stdout);
@@ -124,6 +130,7 @@ async function main() {
   const env = { ...process.env };
   const keep = process.env.SLUICE_TEST_KEEP_STACK === '1';
   let startedStack = [];
+  const mysql8authWasUp = /"up":true/.test(mysql8auth(['status', '--json']));
   const integration = files.some((f) => f.endsWith('.integration.test.js'));
   if (integration) {
     // Stop afterwards only the servers this run started: a developer's running stack stays.
@@ -153,6 +160,7 @@ async function main() {
     }
   } finally {
     if (startedStack.length) stack(['down'], { only: startedStack });
+    if (!keep && !mysql8authWasUp) mysql8auth(['down']);
   }
   return summarize(results, { startedAt, notes });
 }

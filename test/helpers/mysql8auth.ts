@@ -1,10 +1,11 @@
 /**
  * The stack's mysql8auth server (test/stack/mysql8auth.sh): a MySQL-protocol server whose
  * accounts use caching_sha2_password. Not part of `stack.sh up`: a test file that needs it
- * calls `useMysql8auth()`, which starts it before the file's tests when it is not running
- * and stops it afterwards (unless SLUICE_TEST_KEEP_STACK=1).
+ * calls `useMysql8auth()`, which starts it before the file's tests when it is not running.
+ * It is left running: test files run in parallel, and one file stopping it failed another
+ * that was still starting against it. `stack.sh down` stops it.
  */
-import { after, before } from 'node:test';
+import { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -39,13 +40,9 @@ const status = (): { url: string; ca: string; up: boolean } => JSON.parse(script
 
 /** Registers the file's before/after hooks; the returned function gives the server once `before` ran. */
 export function useMysql8auth(): () => Mysql8auth {
-  let startedHere = false;
   let server: Mysql8auth | undefined;
   before(() => {
-    if (!status().up) {
-      script('up');
-      startedHere = true;
-    }
+    if (!status().up) script('up');
     const s = status();
     assert.ok(s.up, 'mysql8auth did not come up');
     const u = new URL(s.url);
@@ -60,9 +57,6 @@ export function useMysql8auth(): () => Mysql8auth {
       }
     };
     server = { url: s.url, ...address, ca, flushCache };
-  });
-  after(() => {
-    if (startedHere && process.env.SLUICE_TEST_KEEP_STACK !== '1') script('down');
   });
   return () => {
     assert.ok(server, 'mysql8auth is not set up (useMysql8auth before hook)');

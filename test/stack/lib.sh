@@ -119,6 +119,13 @@ pid_alive() {
   pid="$(head -n1 "$pidfile" | tr -dc '0-9')"
   [ -n "$pid" ] || return 1
   kill -0 "$pid" 2>/dev/null || [ -d "/proc/$pid" ] || return 1
+  local state ppid
+  read -r state ppid _ < <(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || true
+  # A zombie has exited (its parent has not reaped it yet).
+  [ "${state:-}" != Z ] || return 1
+  # Our own child that has not yet exec'd the server (a shell, or nothing while in exec)
+  # is the server starting: a check right after launching it must not call it dead.
+  [ "${ppid:-}" != "$$" ] || return 0
   if [ -n "$pattern" ] && [ -r "/proc/$pid/cmdline" ]; then
     tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$pattern" || return 1
   fi

@@ -6,7 +6,9 @@
 # on the server package of github.com/go-mysql-org/go-mysql v1.9.1, built through the Go
 # module proxy. It speaks the handshake (fast path, full authentication over TLS and over
 # plain TCP with the RSA public-key exchange) and a few fixed queries: no storage, no
-# binlog. Not part of `stack.sh up`: only the tests that need it start it.
+# binlog. Not part of `stack.sh up`: only the tests that need it start it, and it stays up
+# (test files run in parallel, so none stops what another may be using); `stack.sh down`
+# stops it.
 #
 #   bash test/stack/mysql8auth.sh up               build (cached) and start it
 #   bash test/stack/mysql8auth.sh down             stop it
@@ -56,6 +58,10 @@ mysql8auth_running() { pid_alive "$MYSQL8AUTH_PID" mysql8auth; }
 mysql8auth_ready() { port_open "$MYSQL8AUTH_PORT"; }
 
 mysql8auth_up() {
+  # Two test files may ask for it at once: one start at a time (stack.sh up/down take the same lock).
+  mkdir -p "$STATE_DIR"
+  exec 9>"$STATE_DIR/.lock"
+  flock -w 600 9 || die "mysql8auth: another stack script holds $STATE_DIR/.lock"
   if mysql8auth_running; then
     wait_until mysql8auth "$MYSQL8AUTH_LOG" mysql8auth_running mysql8auth_ready
     log "mysql8auth: already running on 127.0.0.1:$MYSQL8AUTH_PORT"

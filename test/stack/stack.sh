@@ -88,6 +88,8 @@ cmd_down() {
   local s i
   # Connect is started on demand only, and is useless without its Kafka.
   if [ -z "${SLUICE_STACK_ONLY:-}" ] || [[ " ${DOWN_SERVERS[*]} " == *" kafka "* ]]; then connect_down; fi
+  # Started on demand by the tests that need it (mysql8auth.sh), stopped with the rest.
+  if [ -z "${SLUICE_STACK_ONLY:-}" ]; then bash "$HERE/mysql8auth.sh" down; fi
   for ((i = ${#DOWN_SERVERS[@]} - 1; i >= 0; i--)); do
     s="${DOWN_SERVERS[$i]}"
     "$(server_fn "$s")_down"
