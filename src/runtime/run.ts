@@ -252,7 +252,11 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     }
     outcome = finished ? { kind: 'completed' } : { kind: 'aborted' };
   } catch (error) {
-    outcome = signal.aborted && isAbortError(error) ? { kind: 'aborted' } : { kind: 'failed', error, stage };
+    // Asked to stop, pause or shut down: that is the outcome, even when a part gave up with
+    // its own last error (a sink retrying through an outage rejects with it when aborted).
+    // Nothing past the last saved position was acknowledged either way.
+    if (signal.aborted && !isAbortError(error)) logger.warn({ err: error, stage }, 'the run ended with an error while it was being stopped');
+    outcome = signal.aborted ? { kind: 'aborted' } : { kind: 'failed', error, stage };
   } finally {
     stopLagPoll();
     await pipeline?.close();

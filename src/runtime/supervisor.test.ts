@@ -250,6 +250,20 @@ test('a failing sink fails its stream alone, with an ERROR job update and no ack
   await sup.stop('good');
 });
 
+test('a stream stopped while its sink retries through an outage ends STOPPED, not FAILED, and acks nothing unwritten', async () => {
+  const { sup, src, dst, store } = setup([stream('s1', 'CDC_ONLY')]);
+  await sup.start('s1');
+  await until(sup, 's1', 'STREAMING');
+  dst.retryUntilStopped = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:27017'), { name: 'MongoServerSelectionError' });
+  src.insert('public.orders', { id: 7 });
+  await waitFor(() => dst.writesStarted === 1, { message: 'the write is retrying' });
+  const view = await sup.stop('s1');
+  assert.deepEqual({ state: view.state, status: view.status }, { state: 'STOPPED', status: 'CANCELLED' });
+  assert.equal(view.error, undefined);
+  assert.equal(store.runs[0]!.result!.status, 'CANCELLED');
+  assert.deepEqual(src.acks, [], 'a write that never succeeded was acked');
+});
+
 test('resumeAll restarts a stream persisted as running from its saved position, and re-pauses a paused one', async () => {
   const { sup, src, dst, store } = setup([stream('run', 'CDC_ONLY'), stream('held', 'CDC_ONLY', { source: { connectionId: 'src2' } })]);
   for (let i = 10; i < 16; i++) src.insert('public.orders', { id: i });

@@ -204,6 +204,11 @@ export class MemorySinkDb {
   #failNext: Error[] = [];
   failAlways: Error | null = null;
   /**
+   * Retries for ever as the MongoDB sink does while its server is away, and when the
+   * stream is stopped rejects with this (its last error), not with an abort.
+   */
+  retryUntilStopped: Error | null = null;
+  /**
    * Refuses records as the MongoDB sink does (SINK_RECORD_REJECTED with detail.eventIndex):
    * the events before the first refused one are applied, as by an ordered bulkWrite.
    */
@@ -233,8 +238,13 @@ export class MemorySinkDb {
     return [...(this.collections.get(table)?.values() ?? [])];
   }
 
-  async write(batch: EventBatch, streamId: string): Promise<void> {
+  async write(batch: EventBatch, streamId: string, signal?: AbortSignal): Promise<void> {
     this.writesStarted++;
+    const away = this.retryUntilStopped;
+    if (away && signal) {
+      await new Promise((resolve) => (signal.aborted ? resolve(null) : signal.addEventListener('abort', resolve, { once: true })));
+      throw away;
+    }
     if (this.#gate) await this.#gate;
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     const failure = this.#failNext.shift() ?? this.failAlways;
@@ -339,7 +349,7 @@ export function createMemoryConnectors(): MemoryConnectors {
       const db = sink(connection.id);
       db.createdFor.push(stream);
       return {
-        write: (batch) => db.write(batch, stream.id),
+        write: (batch, ctx) => db.write(batch, stream.id, ctx.signal),
         async close() {
           db.sinksClosed++;
         },
