@@ -236,18 +236,22 @@ export class SchemaHistory {
 
   /**
    * Applies one statement to every captured table it names; returns the tables it
-   * dropped or renamed. A table already unknown stays unknown (binlog.ts resolves it).
+   * dropped or renamed.
    */
   apply(query: string, db: string | null, refs: TableRef[]): Array<{ ref: TableRef; how: 'dropped' | 'renamed' }> {
     const gone: Array<{ ref: TableRef; how: 'dropped' | 'renamed' }> = [];
     for (const ref of refs) {
       const shape = this.get(ref);
+      if (!('columns' in shape)) {
+        // Unknown stays unknown, with the statement it became unknown at (binlog.ts resolves it).
+        const change = applyDdl(query, db, ref, []);
+        if (change.kind === 'gone') gone.push({ ref, how: change.how });
+        continue;
+      }
       const change = applyDdl(query, db, ref, 'columns' in shape ? shape.columns : []);
       if (change.kind === 'gone') gone.push({ ref, how: change.how });
-      else if (change.kind === 'columns' && 'columns' in shape) this.set(ref, { columns: change.columns });
-      else if (change.kind === 'unknown' || (change.kind === 'columns' && !('columns' in shape))) {
-        this.set(ref, { unknown: `${'why' in change ? change.why : 'its shape before was not known'}: ${query.slice(0, 300)}` });
-      }
+      else if (change.kind === 'columns') this.set(ref, { columns: change.columns });
+      else if (change.kind === 'unknown') this.set(ref, { unknown: `${change.why}: ${query.slice(0, 300)}` });
     }
     return gone;
   }
