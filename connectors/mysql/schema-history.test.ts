@@ -23,6 +23,7 @@ test('DROP, MODIFY, CHANGE and RENAME COLUMN; index and constraint changes keep 
   assert.deepEqual(names(applyDdl('ALTER TABLE orders MODIFY qty bigint NOT NULL', 'shop', orders, base)), ['id:int(11)', 'name:varchar(40)', 'qty:bigint']);
   assert.deepEqual(names(applyDdl('ALTER TABLE orders CHANGE COLUMN qty amount decimal(10,2) FIRST', 'shop', orders, base)), ['amount:decimal(10,2)', 'id:int(11)', 'name:varchar(40)']);
   assert.deepEqual(names(applyDdl('ALTER TABLE orders RENAME COLUMN qty TO quantity', 'shop', orders, base)), ['id:int(11)', 'name:varchar(40)', 'quantity:int(11)']);
+  assert.deepEqual(names(applyDdl('ALTER TABLE orders ADD COLUMN IF NOT EXISTS qty int, DROP COLUMN IF EXISTS gone, DROP COLUMN IF EXISTS name', 'shop', orders, base)), ['id:int(11)', 'qty:int(11)'], "MariaDB's IF [NOT] EXISTS");
   assert.deepEqual(names(applyDdl('ALTER TABLE orders ADD INDEX ix (qty)', 'shop', orders, base)), ['none']);
   assert.deepEqual(names(applyDdl('CREATE INDEX ix ON orders (qty)', 'shop', orders, base)), ['none']);
   assert.deepEqual(names(applyDdl('ALTER TABLE other ADD x int', 'shop', orders, base)), ['none'], 'another table');

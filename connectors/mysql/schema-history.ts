@@ -78,7 +78,7 @@ export function columnFromDefinition(name: string, item: Node, tableCharset: str
 }
 
 /** The columns after one ALTER TABLE's list of changes, or why they cannot be told. */
-function alterColumns(columns: ColumnMeta[], exprs: Node[]): ColumnMeta[] | string {
+function alterColumns(columns: ColumnMeta[], exprs: Node[], dropIfExists: boolean): ColumnMeta[] | string {
   let cols = [...columns];
   const tableCharset = cols.find((c) => c.charset !== null)?.charset ?? 'utf8mb4';
   const at = (name: string): number => cols.findIndex((c) => c.name.toLowerCase() === name.toLowerCase());
@@ -115,6 +115,7 @@ function alterColumns(columns: ColumnMeta[], exprs: Node[]): ColumnMeta[] | stri
       why = place(columnFromDefinition(name, x, tableCharset), x.suffix);
     } else if (action === 'drop') {
       const i = at(name);
+      if (i < 0 && dropIfExists) continue;
       if (i < 0) return `DROP COLUMN ${name}, which does not exist`;
       cols = cols.filter((_, j) => j !== i);
     } else if (action === 'modify' || action === 'change') {
@@ -150,8 +151,11 @@ const names = (t: unknown, db: string | null, ref: TableRef): boolean => {
 export function applyDdl(query: string, db: string | null, ref: TableRef, columns: ColumnMeta[]): ShapeChange {
   if (!changesShape(query, db, ref)) return { kind: 'none' };
   let ast: Node[];
+  // MariaDB's DROP COLUMN IF EXISTS, which the parser does not read: a plain DROP, a no-op for a missing column.
+  const dropIfExists = /\bDROP\s+(COLUMN\s+)?IF\s+EXISTS\b/i.test(query);
   try {
-    const parsed = parser.astify(query.replace(/^use\s+`?[^`;]*`?;\s*/i, ''), { database: 'MariaDB' }) as unknown;
+    const sql = query.replace(/^use\s+`?[^`;]*`?;\s*/i, '').replace(/\bDROP\s+(COLUMN\s+)?IF\s+EXISTS\b/gi, 'DROP COLUMN ');
+    const parsed = parser.astify(sql, { database: 'MariaDB' }) as unknown;
     ast = (Array.isArray(parsed) ? parsed : [parsed]) as Node[];
   } catch (err) {
     return { kind: 'unknown', why: `the statement could not be parsed (${(err as Error).message.split('\n')[0]!.slice(0, 120)})` };
@@ -161,7 +165,7 @@ export function applyDdl(query: string, db: string | null, ref: TableRef, column
   for (const s of ast) {
     const type = String(s.type ?? '');
     if (type === 'alter' && (s.table as unknown[] | undefined ?? []).some((t) => names(t, db, ref))) {
-      const out = alterColumns(cols, (s.expr as Node[] | undefined) ?? []);
+      const out = alterColumns(cols, (s.expr as Node[] | undefined) ?? [], dropIfExists);
       if (out === 'renamed') return { kind: 'gone', how: 'renamed' };
       if (typeof out === 'string') return { kind: 'unknown', why: out };
       changed ||= JSON.stringify(out) !== JSON.stringify(cols);
