@@ -21,7 +21,7 @@
  */
 import { Parser } from 'node-sql-parser';
 import type { TableRef } from '../../src/core';
-import { changesShape } from './ddl-history';
+import { changesShape, withoutUse } from './ddl-history';
 import type { ColumnMeta } from './types';
 
 /** A table's columns, or why they are not known at this point. */
@@ -154,7 +154,7 @@ export function applyDdl(query: string, db: string | null, ref: TableRef, column
   // MariaDB's DROP COLUMN IF EXISTS, which the parser does not read: a plain DROP, a no-op for a missing column.
   const dropIfExists = /\bDROP\s+(COLUMN\s+)?IF\s+EXISTS\b/i.test(query);
   try {
-    const sql = query.replace(/^use\s+`?[^`;]*`?;\s*/i, '').replace(/\bDROP\s+(COLUMN\s+)?IF\s+EXISTS\b/gi, 'DROP COLUMN ');
+    const sql = withoutUse(query).replace(/\bDROP\s+(COLUMN\s+)?IF\s+EXISTS\b/gi, 'DROP COLUMN ');
     const parsed = parser.astify(sql, { database: 'MariaDB' }) as unknown;
     ast = (Array.isArray(parsed) ? parsed : [parsed]) as Node[];
   } catch (err) {
