@@ -219,7 +219,8 @@ export class SchemaHistory {
     const out = new Map<string, Shape>();
     for (const ref of refs) {
       const s = saved[keyOf(ref)];
-      out.set(keyOf(ref), Array.isArray(s) ? { columns: s.map(unpack) } : { unknown: s?.unknown ?? 'the saved position predates the schema history' });
+      const absent = typeof shapes === 'string' ? 'the table is not in the history of the saved position (added to the stream since)' : 'the saved position predates the schema history';
+      out.set(keyOf(ref), Array.isArray(s) ? { columns: s.map(unpack) } : { unknown: s?.unknown ?? absent });
     }
     return new SchemaHistory(out);
   }
