@@ -38,6 +38,9 @@ test('DROP TABLE and RENAME TABLE make the table gone; what cannot be followed i
   assert.equal(odd.kind, 'unknown');
   assert.match(odd.kind === 'unknown' ? odd.why : '', /could not be parsed/);
   assert.equal(applyDdl('ALTER TABLE orders DROP COLUMN nope', 'shop', orders, base).kind, 'unknown');
+  assert.equal(applyDdl('ALTER TABLE orders DEFAULT CHARSET=latin1', 'shop', orders, base).kind, 'unknown', 'the charset of later text columns');
+  assert.equal(applyDdl('ALTER TABLE orders CONVERT TO CHARACTER SET latin1', 'shop', orders, base).kind, 'unknown');
+  assert.deepEqual(names(applyDdl("ALTER TABLE orders ENGINE=InnoDB, COMMENT='x', ADD COLUMN z int, ALGORITHM=INPLACE", 'shop', orders, base)), ['id:int(11)', 'name:varchar(40)', 'qty:int(11)', 'z:int'], 'table options');
 });
 
 test('the history round-trips through a position and names the statement a table became unknown at', () => {

@@ -101,8 +101,10 @@ function alterColumns(columns: ColumnMeta[], exprs: Node[], dropIfExists: boolea
   for (const x of exprs) {
     const action = String(x.action ?? '');
     if (x.resource !== 'column') {
-      // Indexes, keys, constraints, table options: the columns stay.
       if (x.resource === 'table' && action === 'rename') return 'renamed';
+      // The charset that later added text columns get (and zongji decodes them with) is not kept here.
+      if (/charset|character|collat/i.test(String(x.resource))) return `a table default character set change (${String(x.resource)})`;
+      // Indexes, keys, constraints, other table options: the columns stay.
       continue;
     }
     const name = colName(x.column);
