@@ -33,12 +33,12 @@ import type { Logger } from 'pino';
 import { Backoff, type ChangeEvent, type ConnectorContext, type EventBatch, type BinlogPosition } from '../../src/core';
 import { SluiceError } from '../../src/errors';
 import { ChangeQueue } from '../../src/source-kit/change-queue';
-import { buildSchema, readColumns, type TableMeta } from './catalog';
+import type { TableMeta } from './catalog';
 import { connect, isUnreachable, toSourceError, type Conn, type MysqlConfig } from './naming';
 import { rowEvents, sourceInfo } from './rows';
-import { changesShape, isBefore, lastShapeChanges, type BinlogPoint } from './ddl-history';
+import { TableShapes } from './table-shapes';
 import type { TypeOptions } from './types';
-import { columnSchema, isDdl, tableMapMismatch, type ZongJi, type ZongJiEvent } from './zongji';
+import { columnSchema, isDdl, type ZongJi, type ZongJiEvent } from './zongji';
 
 /** A lost binlog connection: reconnect attempts back off from 250 ms to 5 s, jittered (src/core/backoff.ts). */
 const RECONNECT_BACKOFF = { initialMs: 250, maxMs: 5000 };
@@ -55,6 +55,12 @@ export interface BinlogOptions {
   maxBatch: number;
   reconnectTimeoutMs: number;
 }
+
+/** Where the binlog is read from, with the schema history as of there (a position's `shapes`; absent in positions from before the history). */
+export type BinlogStart = BinlogPosition & { readonly shapes?: string | null };
+
+/** A commit position, with the schema history as of it. */
+type At = BinlogPosition & { shapes: string };
 
 type Item = { kind: 'event'; e: ZongJiEvent } | { kind: 'error'; error: unknown } | { kind: 'tick' } | { kind: 'end' };
 
@@ -81,12 +87,8 @@ export class BinlogStream {
   });
   /** Schema in force per binlog table id (set when its table map was checked). */
   readonly #byTableId = new Map<number, TableMeta>();
-  /** Current schema per captured table, replaced when a table map shows a new shape. */
-  readonly #current = new Map<string, TableMeta>();
-  /** Per table, the last DDL naming it that was ahead in the binlog when we last looked: rows before it are refused. */
-  #horizon = new Map<string, BinlogPoint>();
-  /** Per table, where a DDL naming it was read since its schema was: the next table map re-reads it. */
-  readonly #altered = new Map<string, BinlogPoint>();
+  /** The schema history, as of the event zongji parses (ahead of the events taken from the queue). */
+  readonly #shapes: TableShapes;
   #zongji: ZongJi | null = null;
   #meta: Conn | null = null;
   /** zongji has paused the socket itself while our table-map look-up runs. */
@@ -96,46 +98,11 @@ export class BinlogStream {
 
   constructor(opts: BinlogOptions) {
     this.#opts = opts;
-    for (const t of opts.tables) this.#current.set(`${t.ref.schema}.${t.ref.table}`, t);
+    this.#shapes = new TableShapes(opts.tables, opts.typeOptions, opts.logger);
   }
 
   get backlog(): { queued: number; paused: boolean } {
     return this.#queue.backlog;
-  }
-
-  /** Checks a table map against the schema we hold (re-reading it once), or stops the stream. */
-  async #onTableMap(e: ZongJiEvent): Promise<TableMeta> {
-    const key = `${e.schemaName}.${e.tableName}`;
-    let t = this.#current.get(key);
-    if (!t) throw new SluiceError('SOURCE_READ_FAILED', `table map for ${key}, which the stream does not capture`, { table: key });
-    const alteredAt = this.#altered.get(key);
-    if (alteredAt === undefined && tableMapMismatch(e.columnTypes ?? [], t) === null) return t;
-    // The table changed shape since we last looked (a DDL statement naming it was read,
-    // or the table map differs): take what the catalog says now, but only if it matches
-    // what this event was written with, and only for events up to the next DDL naming
-    // the table (the catalog may already reflect that one: see ddl-history.ts).
-    const columns = await readColumns(this.#meta!, t.ref);
-    if (alteredAt !== undefined) {
-      const later = (await lastShapeChanges(this.#meta!, alteredAt, [t.ref])).get(key);
-      if (later) this.#horizon.set(key, later);
-      this.#altered.delete(key);
-    }
-    const fresh: TableMeta = { ...t, columns, schema: buildSchema(t.ref, columns, t.key, this.#opts.typeOptions) };
-    const why = tableMapMismatch(e.columnTypes ?? [], fresh);
-    if (why !== null) {
-      throw new SluiceError('SOURCE_SCHEMA_CHANGED', `binlog events for ${key} were written with a different table shape than the table has now (${why}); decoding them with today's column names would put values in the wrong fields`, {
-        table: key,
-      }, { suggestion: 'The table was altered after these events were written and before sluice read them. Re-snapshot the stream (delete and recreate it) to resync MongoDB.' });
-    }
-    const missing = t.key.filter((k) => !columns.some((c) => c.name === k));
-    if (missing.length > 0) {
-      throw new SluiceError('SOURCE_SCHEMA_CHANGED', `key column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${key} no longer exist`, { table: key, missing });
-    }
-    if (alteredAt === undefined || columns.map((c) => c.name).join() !== t.columns.map((c) => c.name).join()) {
-      this.#opts.logger.info({ table: key, columns: columns.map((c) => c.name) }, 'table shape changed; decoding with the new columns');
-    }
-    this.#current.set(key, fresh);
-    return fresh;
   }
 
   #startZongji(at: BinlogPosition): void {
@@ -158,7 +125,7 @@ export class BinlogStream {
     // back-pressure must neither resume it meanwhile (see the queue's resume) nor be undone by that resume.
     zj._fetchTableInfo = (e, next) => {
       this.#fetching = true;
-      this.#onTableMap(e).then(
+      this.#shapes.resolve(this.#meta!, e).then(
         (t) => {
           this.#byTableId.set(e.tableId!, t);
           zj.tableMap[e.tableId!] = {
@@ -186,15 +153,14 @@ export class BinlogStream {
       // later events may reuse a table id with a new shape.
       if (e.tableId !== undefined && e.rows) {
         e.meta = this.#byTableId.get(e.tableId);
-        const horizon = e.meta && this.#horizon.get(`${e.meta.ref.schema}.${e.meta.ref.table}`);
-        if (horizon && isBefore({ file: zj.options.filename, pos: e.nextPosition }, horizon)) e.writtenBefore = horizon;
+        if (e.meta) e.writtenBefore = this.#shapes.writtenBefore(e.meta, { file: zj.options.filename, pos: e.nextPosition });
       }
       if (e.getEventName() === 'query' && isDdl(e.query ?? '')) {
         for (const k of Object.keys(zj.tableMap)) delete zj.tableMap[Number(k)];
         this.#byTableId.clear();
-        for (const t of this.#opts.tables) {
-          if (changesShape(e.query ?? '', e.schema || null, t.ref)) this.#altered.set(`${t.ref.schema}.${t.ref.table}`, { file: zj.options.filename, pos: e.nextPosition });
-        }
+        const { gone, shapes } = this.#shapes.onDdl(e.query ?? '', e.schema || null, { file: zj.options.filename, pos: e.nextPosition });
+        e.shapes = shapes;
+        if (gone.length > 0) e.gone = gone;
       }
       this.#queue.push({ kind: 'event', e });
     });
@@ -223,14 +189,8 @@ export class BinlogStream {
     this.#opts.logger.debug({ table: `${e.schemaName}.${e.tableName}`, columns: e.columnNames }, 'table map carries its column names (binlog_row_metadata=FULL)');
     this.#fetching = true;
     zj.connection.pause();
-    this.#onTableMap(e).then(
+    this.#shapes.resolve(this.#meta!, e).then(
       (t) => {
-        const names = e.columnNames ?? [];
-        if (names.join('\0') !== t.columns.map((c) => c.name).join('\0')) {
-          throw new SluiceError('SOURCE_SCHEMA_CHANGED', `binlog events for ${t.ref.schema}.${t.ref.table} name the columns ${names.join(', ')}, the table now has ${t.columns.map((c) => c.name).join(', ')}`, {
-            table: `${t.ref.schema}.${t.ref.table}`,
-          }, { suggestion: 'The table was altered after these events were written and before sluice read them. Re-snapshot the stream (delete and recreate it) to resync MongoDB.' });
-        }
         if (this.#zongji !== zj) return;
         this.#byTableId.set(e.tableId!, t);
         this.#fetching = false;
@@ -269,11 +229,11 @@ export class BinlogStream {
     this.#meta = null;
   }
 
-  async *batches(from: BinlogPosition, signal: AbortSignal): AsyncGenerator<EventBatch> {
+  async *batches(from: BinlogStart, signal: AbortSignal): AsyncGenerator<EventBatch> {
     const o = this.#opts;
     this.#meta = await connect(o.config);
-    // Before reading: rows written before a later DDL naming their table are refused.
-    this.#horizon = await lastShapeChanges(this.#meta, from, o.tables.map((t) => t.ref)).catch((err: unknown) => {
+    // The shapes as of `from`; for tables they do not tell, the DDL ahead (rows before it are refused).
+    await this.#shapes.start(this.#meta, from, from.shapes).catch((err: unknown) => {
       throw toSourceError(err, 'listing DDL statements in the binlog (SHOW BINLOG EVENTS)', { file: from.file, position: from.pos });
     });
     this.#startZongji(from);
@@ -281,13 +241,15 @@ export class BinlogStream {
 
     let file = from.file;
     /** The last commit boundary read: where a reconnect restarts. */
-    let committed: BinlogPosition = { ...from };
+    let committed: At = { file: from.file, pos: from.pos, gtid: from.gtid, shapes: this.#shapes.encoded };
     // CDC positions are file+pos (zongji reads MariaDB's GTID events, but they are not
     // recorded yet); the snapshot records its GTID position.
     const committedGtid: string | null = null;
+    /** The schema history as of `committed`: every position carries it. */
+    let shapesAt = committed.shapes;
     let events: ChangeEvent[] = [];
     let eventsAtCommit = 0;
-    let position: BinlogPosition | null = null; // commit position covering `events[0..eventsAtCommit)`
+    let position: At | null = null; // commit position covering `events[0..eventsAtCommit)`
     let inTx = false;
     let txTs = Date.now();
     let lastYield = Date.now();
@@ -306,7 +268,7 @@ export class BinlogStream {
       return batch;
     };
     // The first batch records where CDC starts, so a crash before any change still resumes here.
-    yield { events: [], position: { file: from.file, pos: from.pos, gtid: from.gtid } };
+    yield { events: [], position: { ...committed } };
 
     for (;;) {
       const item = (await this.#queue.take(signal)) ?? { kind: 'end' };
@@ -318,6 +280,8 @@ export class BinlogStream {
         inTx = false;
         this.#stopZongji();
         this.#queue.reset();
+        this.#byTableId.clear();
+        this.#shapes.reset(committed.shapes);
         o.logger.warn({ err: item.error, file: committed.file, pos: committed.pos }, 'binlog connection lost; reconnecting');
         await this.#reconnect(committed, signal);
         file = committed.file;
@@ -357,20 +321,27 @@ export class BinlogStream {
           if (q.startsWith('#') || /^(SAVEPOINT|ROLLBACK TO)/i.test(q)) break;
           if (isDdl(q)) {
             o.logger.info({ query: q.slice(0, 200) }, 'DDL in the binlog');
+            if (e.gone) {
+              // What was read before it is delivered (and its position saved) first.
+              if (eventsAtCommit > 0) yield cut();
+              const [g] = e.gone;
+              throw new SluiceError('SOURCE_TABLE_GONE', `the source table ${g!.table} was ${g!.how} while the stream read it (${q.slice(0, 200)} at ${file}:${e.nextPosition})`, { table: g!.table, file, position: e.nextPosition });
+            }
+            if (e.shapes !== undefined) shapesAt = e.shapes;
             if (/^TRUNCATE\b/i.test(q)) {
               o.report?.({ level: 'WARNING', stage: 'CDC', message: `TRUNCATE is not replicated: MongoDB keeps the documents (${q.slice(0, 120)})`, suggestion: 'Re-snapshot the table (or drop its collection) to bring MongoDB back in line.' });
             }
           }
           // COMMIT (non-transactional engines) or DDL (its own transaction): a commit boundary.
           inTx = false;
-          committed = { file, pos: e.nextPosition, gtid: committedGtid };
+          committed = { file, pos: e.nextPosition, gtid: committedGtid, shapes: shapesAt };
           position = { ...committed };
           eventsAtCommit = events.length;
           break;
         }
         case 'xid':
           inTx = false;
-          committed = { file, pos: e.nextPosition, gtid: committedGtid };
+          committed = { file, pos: e.nextPosition, gtid: committedGtid, shapes: shapesAt };
           position = { ...committed };
           eventsAtCommit = events.length;
           break;
@@ -413,11 +384,12 @@ export class BinlogStream {
     if (!t) throw new SluiceError('SOURCE_READ_FAILED', `row event for table id ${e.tableId} before its table map`, {});
     if (e.writtenBefore) {
       const key = `${t.ref.schema}.${t.ref.table}`;
-      throw new SluiceError('SOURCE_SCHEMA_CHANGED', `binlog events for ${key} at ${file}:${e.nextPosition} were written before a DDL statement on the table (ending at ${e.writtenBefore.file}:${e.writtenBefore.pos}); their column names are no longer known, and today's could label values wrongly`, {
+      const { point, why } = e.writtenBefore;
+      throw new SluiceError('SOURCE_SCHEMA_CHANGED', `binlog events for ${key} at ${file}:${e.nextPosition} were written before a DDL statement on the table (ending at ${point.file}:${point.pos}), and the schema history cannot tell their shape (${why}); today's column names could label values wrongly`, {
         table: key,
         file,
         position: e.nextPosition,
-      }, { suggestion: 'The table was altered after these events were written and before sluice read them. Re-snapshot the stream (delete and recreate it) to resync MongoDB.' });
+      }, { suggestion: 'The table was altered after these events were written, in a way the schema history could not follow. Re-snapshot the stream (POST /streams/{id}/start with {"resnapshot": true}) to resync MongoDB.' });
     }
     const source = sourceInfo({ name: this.#opts.name, db: t.ref.schema }, t.ref.schema, t.ref.table, { file, pos: e.nextPosition, gtid: null, ts_ms: tsMs, snapshot: false });
     return rowEvents(t, e.getEventName(), e.rows ?? [], source);

@@ -36,8 +36,11 @@ const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
  * it, quoted or not, qualified or in the statement's default database `db`). TRUNCATE
  * and DML are not shape changes. A false positive costs only a loud stop on replay.
  */
+/** A statement without the `use \`db\`;` prefix SHOW BINLOG EVENTS puts before one run in a default database. */
+export const withoutUse = (query: string): string => query.replace(/^use\s+`?[^`;]*`?;\s*/i, '');
+
 export function changesShape(query: string, db: string | null, ref: TableRef): boolean {
-  const q = query.replace(/^use\s+`?[^`;]*`?;\s*/i, '').replace(/\/\*.*?\*\//gs, ' ').trimStart();
+  const q = withoutUse(query).replace(/\/\*.*?\*\//gs, ' ').trimStart();
   if (!/^(ALTER|RENAME|CREATE|DROP)\b/i.test(q)) return false;
   const table = `\`?${esc(ref.table)}\`?`;
   const qualifiedName = new RegExp(`(^|[^\\w$.\`])\`?${esc(ref.schema)}\`?\\s*\\.\\s*${table}(?![\\w$])`, 'i');

@@ -32,6 +32,7 @@ import type { SnapshotReadOptions } from '../../src/source-kit/stream-tables';
 import type { TableMeta } from './catalog';
 import { connect, ident, qualified, toSourceError, type Conn, type MysqlConfig } from './naming';
 import { decodeRow, sourceInfo } from './rows';
+import { SchemaHistory } from './schema-history';
 import type { CompiledWhere } from '../../src/transform/where';
 
 export interface SnapshotOptions extends SnapshotReadOptions<TableMeta, Conn> {
@@ -47,8 +48,8 @@ type TableProgress = ChunkProgress<KeyValue>;
 export const SNAPSHOT_POSITION_KIND = 'mysql-snapshot';
 
 /** `{kind:'mysql-snapshot', file, pos, gtid, tables}`; tables is JSON `{"db.table": {k, n, done}}`. */
-export function snapshotPosition(at: BinlogPosition, progress: Map<string, TableProgress>): Position {
-  return snapshotChunkPosition(SNAPSHOT_POSITION_KIND, { file: at.file, pos: at.pos, gtid: at.gtid }, progress);
+export function snapshotPosition(at: BinlogPosition, progress: Map<string, TableProgress>, shapes: string | null = null): Position {
+  return snapshotChunkPosition(SNAPSHOT_POSITION_KIND, { file: at.file, pos: at.pos, gtid: at.gtid, ...(shapes !== null ? { shapes } : {}) }, progress);
 }
 
 /** Opens a consistent-snapshot transaction on `conn` and returns the binlog position of its read view. */
@@ -82,7 +83,10 @@ export async function* readSnapshot(opts: SnapshotOptions, plan: SnapshotPlan): 
   const progress = new Map<string, TableProgress>();
   const resume = snapshotChunkOf(plan.resumeFrom, SNAPSHOT_POSITION_KIND);
   let at: BinlogPosition;
+  // The tables' shapes where CDC will start (schema-history.ts), kept by every snapshot position.
+  let shapes: string | null = SchemaHistory.of(opts.tables).encoded;
   if (resume) {
+    shapes = typeof resume.shapes === 'string' ? resume.shapes : null;
     at = { file: String(resume.file), pos: Number(resume.pos), gtid: resume.gtid === null ? null : String(resume.gtid) };
     for (const [t, p] of chunkProgressOf<KeyValue>(resume)) progress.set(t, p);
     opts.logger.info({ ...at }, 'resuming the snapshot from its last chunk; CDC from the recorded position reconciles');
@@ -100,7 +104,7 @@ export async function* readSnapshot(opts: SnapshotOptions, plan: SnapshotPlan): 
   }
   for (const t of opts.tables) if (!progress.has(tableKey(t.ref))) progress.set(tableKey(t.ref), { k: null, n: 0, done: false });
   // Position first, before any rows: a crash before the first chunk resumes with the same point.
-  yield { events: [], position: snapshotPosition(at, progress) };
+  yield { events: [], position: snapshotPosition(at, progress, shapes) };
   try {
     yield* readChunks<TableMeta, KeyValue, Record<string, unknown>>({
       ...opts,
@@ -110,7 +114,7 @@ export async function* readSnapshot(opts: SnapshotOptions, plan: SnapshotPlan): 
         snapshotEvent(t, decodeRow(t, (name) => raw[name]), (now) =>
           sourceInfo({ name: opts.name, db: t.ref.schema }, t.ref.schema, t.ref.table, { file: at.file, pos: at.pos, gtid: at.gtid, snapshot: true, ts_ms: now }),
         ),
-      position: (p) => snapshotPosition(at, p),
+      position: (p) => snapshotPosition(at, p, shapes),
     });
   } catch (err) {
     throw toSourceError(err, 'reading the snapshot', {});

@@ -14,7 +14,8 @@ import { snapshotReadOptions, tableRefs } from '../../src/source-kit/stream-tabl
 import { describeTables, missingPrivileges, serverInfo, type ServerInfo, type TableMeta } from './catalog';
 import { clientConfig, connect, toSourceError, type Conn, type MysqlConfig } from './naming';
 import { readSnapshot, SNAPSHOT_POSITION_KIND } from './snapshot';
-import { BinlogStream } from './binlog';
+import { BinlogStream, type BinlogStart } from './binlog';
+import { SchemaHistory } from './schema-history';
 import { serverIdFor } from './zongji';
 import { DEFAULT_TYPE_OPTIONS, type TypeOptions } from './types';
 import { mysqlConnectionOptions, mysqlStreamOptions, type MysqlStreamOptions } from './options';
@@ -27,7 +28,7 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
   readonly #typeOptions: TypeOptions;
   readonly #serverId: number;
   readonly #conns = new ConnectionSet<Conn>((c) => c.end(), (c, ended) => c.raw.once('end', ended));
-  readonly #binlog = new LiveStream<BinlogPosition, BinlogStream>();
+  readonly #binlog = new LiveStream<BinlogStart, BinlogStream>();
 
   constructor(args: CreateArgs) {
     this.#config = clientConfig(args.connection.url, args.connection.options);
@@ -120,15 +121,20 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
    * a crash before the first batch.
    */
   async begin(_ctx?: ConnectorContext): Promise<Position> {
-    const now = await this.#currentEnd().catch((err: unknown) => {
+    // The tables' shapes first: a DDL between the two reads is then in the binlog after "now" and applied.
+    const { tables } = await this.#preflight(this.#refs(this.#stream.tables));
+    return { ...(await this.#now()), shapes: SchemaHistory.of(tables).encoded };
+  }
+
+  async #now(): Promise<BinlogPosition> {
+    return this.#currentEnd().catch((err: unknown) => {
       throw toSourceError(err, 'reading the binlog position', { stream: this.#stream.id });
     });
-    return { ...now };
   }
 
   /** Cutover target: the binlog end now (SHOW MASTER STATUS). */
   async currentPosition(): Promise<Position> {
-    return this.begin();
+    return { ...(await this.#now()) };
   }
 
   /** Binlog files are numbered (name.000042): the later file, or the same file at or past the offset. */
@@ -146,12 +152,11 @@ export class MysqlSource implements SnapshotSource, BeginningSource, CutoverSour
     const saved = binlogPositionOf(from);
     if (saved && from?.kind === SNAPSHOT_POSITION_KIND) ctx.logger.info({ ...saved }, 'CDC starts at the snapshot\'s consistent point');
     if (saved) await this.#checkHeld(saved);
-    // CDC_ONLY without a recorded "now" (begin() not called): from now.
-    const start =
-      saved ??
-      (await this.#currentEnd().catch((err: unknown) => {
-        throw toSourceError(err, 'reading the binlog position', { stream: this.#stream.id });
-      }));
+    // CDC_ONLY without a recorded "now" (begin() not called): from now, with the shapes just read.
+    // A saved position carries the schema history as of it (absent in positions saved before it existed).
+    const start: BinlogStart = saved
+      ? { ...saved, shapes: typeof from?.shapes === 'string' ? from.shapes : null }
+      : { ...(await this.#now()), shapes: SchemaHistory.of(tables).encoded };
     const binlog = new BinlogStream({
       config: this.#config,
       tables,

@@ -77,8 +77,12 @@ export interface ZongJiEvent {
   xid?: number;
   /** Set by us as the event is parsed: the schema its table map was checked against. */
   meta?: TableMeta | undefined;
-  /** Set by us: a DDL naming the table follows this row event in the binlog, at this point. */
-  writtenBefore?: BinlogPoint;
+  /** Set by us: a DDL naming a table the history does not know follows this row event, at this point. */
+  writtenBefore?: { point: BinlogPoint; why: string } | undefined;
+  /** Set by us on a DDL: the schema history after it (schema-history.ts's encoded form). */
+  shapes?: string;
+  /** Set by us on a DDL: captured tables it dropped or renamed. */
+  gone?: Array<{ table: string; how: string }>;
 }
 
 /** Statements that are neither transaction control nor MariaDB's comment-only dummy events. */

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import type { Client } from 'pg';
 import type { Db } from 'mongodb';
 import { cdcRunning, start, withStream } from '../helpers/pipeline';
-import { describe, diffRows, isEqual, normaliseRow, sinkRows, type Difference, type Normalised } from '../helpers/compare';
+import { normaliseRow, type Difference, type Normalised } from '../helpers/compare';
+import { convergedOver, streamFailure } from '../helpers/ddl';
 import { waitFor } from '../helpers/wait-for';
 
 /** The columns the table has after the DDL, as text (timestamps in the sink's ISO form). */
@@ -24,20 +25,8 @@ async function sourceRows(pg: Client, table: string): Promise<Map<string, Normal
   return new Map(r.rows.map((row: Record<string, unknown>) => [row.id as string, normaliseRow(row, COLUMNS)]));
 }
 
-async function converged(pg: Client, table: string, db: Db, collection: string): Promise<Difference> {
-  let last: Difference | undefined;
-  const ok = await waitFor(
-    async () => {
-      last = diffRows(await sourceRows(pg, table), await sinkRows(db, collection, 'id', COLUMNS));
-      return isEqual(last);
-    },
-    { timeoutMs: 120000, intervalMs: 1000, message: 'MongoDB equal to PostgreSQL after the DDL' },
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}: ${last ? describe(last) : 'no comparison'}`);
-  });
-  assert.ok(ok);
-  return last!;
-}
+const converged = (pg: Client, table: string, db: Db, collection: string): Promise<Difference> =>
+  convergedOver(() => sourceRows(pg, table), db, collection, COLUMNS);
 
 for (const transport of ['direct', 'kafka'] as const) {
   test(`ADD COLUMN, DROP COLUMN, int to bigint and varchar(n) to text under CDC reach MongoDB from the next row on (${transport})`, async () => {
@@ -75,18 +64,6 @@ for (const transport of ['direct', 'kafka'] as const) {
   });
 }
 
-/** Waits for the stream to fail; returns its failureError. */
-async function failure(d: Parameters<Parameters<typeof withStream>[1]>[0]['d'], streamId: string): Promise<{ code: string; message: string }> {
-  const s = await waitFor(
-    async () => {
-      const v = (await d.api(`/api/v1/streams/${streamId}`)).body;
-      return v.status === 'FAILED' ? v : null;
-    },
-    { timeoutMs: 60000, message: 'the stream stops' },
-  );
-  return s.failureError;
-}
-
 test('a table renamed under CDC stops the stream with SOURCE_TABLE_GONE naming both names, at its next change', async () => {
   await withStream({ rows: 3 }, async ({ d, streamId, table, collection, pg, db }) => {
     await start(d, streamId);
@@ -97,7 +74,7 @@ test('a table renamed under CDC stops the stream with SOURCE_TABLE_GONE naming b
       await waitFor(async () => (await db.collection(collection).findOne({ _id: 1 as never }))?.note === 'before', { timeoutMs: 60000, message: 'the change before the rename' });
       await pg.query(`ALTER TABLE ${table} RENAME TO ${renamed.split('.')[1]}`);
       await pg.query(`UPDATE ${renamed} SET note = 'after' WHERE id = 2`);
-      const e = await failure(d, streamId);
+      const e = await streamFailure(d, streamId);
       assert.equal(e.code, 'SOURCE_TABLE_GONE', JSON.stringify(e));
       assert.match(e.message, new RegExp(`${table}.*renamed to ${renamed}`));
     } finally {
@@ -112,7 +89,7 @@ test('a table dropped under CDC stops the stream with SOURCE_TABLE_GONE at the n
     await cdcRunning(d, streamId);
     await pg.query(`UPDATE ${table} SET note = 'last words' WHERE id = 3`);
     await pg.query(`DROP TABLE ${table}`);
-    const e = await failure(d, streamId);
+    const e = await streamFailure(d, streamId);
     assert.equal(e.code, 'SOURCE_TABLE_GONE', JSON.stringify(e));
     assert.match(e.message, new RegExp(`${table} was dropped`));
     assert.equal((await db.collection(collection).findOne({ _id: 3 as never }))?.note, 'last words');

@@ -217,6 +217,8 @@ export interface StreamFixture<K extends SourceKind = 'postgresql'> {
   /** The PostgreSQL connection, for PostgreSQL streams. */
   pg: K extends 'postgresql' ? Client : never;
   db: Db;
+  /** Kills the daemon (SIGKILL unless told) and starts it again on the same data dir; `d` of the fixture is then the new one. */
+  restart: (signal?: NodeJS.Signals) => Promise<RunningDaemon>;
 }
 
 /** The daemon environment for a transport: Kafka gets the stack's brokers as the default. */
@@ -250,7 +252,13 @@ export async function withStream<K extends SourceKind = 'postgresql'>(
   const table = src.table(collection);
   const mongo = await mongoDb(collection);
   await src.create(table, opts.rows ?? 0);
-  const d = await startDaemon(tmpDataDir(), { ...transportEnv(opts.transport), ...opts.env }, { adminKey: E2E_ADMIN_KEY });
+  const env = { ...transportEnv(opts.transport), ...opts.env };
+  let d = await startDaemon(tmpDataDir(), env, { adminKey: E2E_ADMIN_KEY });
+  const restart = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<RunningDaemon> => {
+    await d.stop(signal);
+    d = await startDaemon(d.dataDir, env, { adminKey: E2E_ADMIN_KEY });
+    return d;
+  };
   let streamId: string | undefined;
   try {
     const ids = await createStream(d, {
@@ -267,7 +275,7 @@ export async function withStream<K extends SourceKind = 'postgresql'>(
     });
     streamId = ids.streamId;
     const pg = (src as Partial<{ pg: Client }>).pg as StreamFixture<K>['pg'];
-    await body({ d, streamId, table, collection, src, pg, db: mongo.db });
+    await body({ d, streamId, table, collection, src, pg, db: mongo.db, restart });
   } finally {
     if (streamId) {
       await d.api(`/api/v1/streams/${streamId}/stop`, { method: 'POST' }).catch(() => undefined);
