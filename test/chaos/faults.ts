@@ -14,7 +14,7 @@
  */
 import type { RunningDaemon } from '../helpers/daemon';
 import { startDaemon, tmpDataDir } from '../helpers/daemon';
-import { compareOrders, createStream, E2E_ADMIN_KEY, mongoDb, openOrders, stackServer, streamStatus, transportEnv, uid, type SourceKind } from '../helpers/pipeline';
+import { compareOrders, createStream, E2E_ADMIN_KEY, mongoDb, openOrders, stackServer, streamStatus, transportEnv, uid, type OrdersDb, type SourceKind } from '../helpers/pipeline';
 import { describe, isEqual, type Difference } from '../helpers/compare';
 import { waitFor } from '../helpers/wait-for';
 
@@ -88,6 +88,19 @@ export interface ChaosRow {
   note?: string;
 }
 
+/**
+ * `body` on a connection of its own, closed after: no connection of the test stays open
+ * across a fault (a PostgreSQL connection the server drops emits an 'error' that would end the test).
+ */
+async function withOrders<T>(kind: SourceKind, body: (db: OrdersDb) => Promise<T>): Promise<T> {
+  const db = await openOrders(kind);
+  try {
+    return await body(db);
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+}
+
 /** Writes for `ms` on a connection of its own; the count of statements committed. */
 async function writeFor(kind: SourceKind, table: string, firstId: number, ms: number, during?: () => Promise<void>): Promise<number> {
   const db = await openOrders(kind);
@@ -113,13 +126,7 @@ async function writeFor(kind: SourceKind, table: string, firstId: number, ms: nu
 async function converge(kind: SourceKind, table: string, mongo: Awaited<ReturnType<typeof mongoDb>>, collection: string, timeoutMs: number): Promise<{ diff: Difference; at: number | null }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const src = await openOrders(kind);
-    let diff: Difference;
-    try {
-      diff = await compareOrders(src, table, mongo.db, collection);
-    } finally {
-      await src.end().catch(() => undefined);
-    }
+    const diff = (await withOrders(kind, (src) => compareOrders(src, table, mongo.db, collection)))!;
     if (isEqual(diff)) return { diff, at: Date.now() };
     if (Date.now() >= deadline) return { diff, at: null };
     await sleep(1000);
@@ -130,8 +137,11 @@ async function converge(kind: SourceKind, table: string, mongo: Awaited<ReturnTy
 export async function runFault(fault: Fault, opts: { cycles: number; downMs: number; rows?: number; convergeMs?: number }): Promise<ChaosRow> {
   const rows = opts.rows ?? 500;
   const name = `chaos_${uid()}`;
-  const src = await openOrders(fault.source);
-  const table = src.table(name);
+  const table = (await withOrders(fault.source, async (src) => {
+    const t = src.table(name);
+    await src.create(t, rows);
+    return t;
+  }))!;
   const mongo = await mongoDb(name);
   const dataDir = tmpDataDir('sluice-chaos-');
   const env = transportEnv(fault.transport);
@@ -139,7 +149,6 @@ export async function runFault(fault: Fault, opts: { cycles: number; downMs: num
   let d: RunningDaemon | undefined;
   let streamId: string | undefined;
   try {
-    await src.create(table, rows);
     d = await startDaemon(dataDir, env, { adminKey: E2E_ADMIN_KEY });
     ({ streamId } = await createStream(d, {
       name,
@@ -202,10 +211,7 @@ export async function runFault(fault: Fault, opts: { cycles: number; downMs: num
     await d?.stop('SIGTERM');
     await mongo.db.dropDatabase().catch(() => undefined);
     await mongo.client.close();
-    const cleanup = await openOrders(fault.source);
-    await cleanup.exec(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
-    await cleanup.end().catch(() => undefined);
-    await src.end().catch(() => undefined);
+    await withOrders(fault.source, (src) => src.exec(`DROP TABLE IF EXISTS ${table}`)).catch(() => undefined);
   }
 }
 
