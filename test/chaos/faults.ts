@@ -36,6 +36,12 @@ export interface Fault {
   transport: 'direct' | 'kafka';
   /** The fault takes the source down: its writer stops just before. */
   stopsSource: boolean;
+  /**
+   * MongoDB catches up before the fault: with the stack's FerretDB on the same PostgreSQL,
+   * a sink write in flight would wait out the outage and hide the source's failure until
+   * PostgreSQL is back, so the stream would never be seen in its back-off.
+   */
+  settleFirst?: boolean;
   /** Injects the fault and ends it; resolves when it is over (the restore). */
   inject(ctx: ChaosContext): Promise<void>;
 }
@@ -66,6 +72,7 @@ export const FAULTS: Fault[] = [
     source: 'postgresql',
     transport: 'direct',
     stopsSource: true,
+    settleFirst: true,
     inject: (c) =>
       down('postgres', c.downMs, async () => {
         await retrying(c, 'in a retry back-off');
@@ -185,6 +192,7 @@ export async function runFault(fault: Fault, opts: { cycles: number; downMs: num
       };
       if (fault.stopsSource) {
         row.rowsWritten += await writeFor(fault.source, table, base, 1000);
+        if (fault.settleFirst && (await converge(fault.source, table, mongo, name, 60000)).at === null) throw new Error('MongoDB did not catch up before the fault');
         await inject();
       } else {
         row.rowsWritten += await writeFor(fault.source, table, base, 1000, inject);
