@@ -16,6 +16,7 @@ const RETRIABLE: ErrorCode[] = [
   'SOURCE_READ_FAILED', // the source errored while reading (a connection killed mid-stream)
   'SHUTTING_DOWN', // API: retry against the restarted daemon
   'NOT_READY',
+  'STATE_STORE_WRITE_FAILED', // disk full or read-only data dir: heals once space is back (README "Self-healing")
 ];
 
 test('the retriable codes are exactly the deliberate list', () => {
@@ -24,7 +25,7 @@ test('the retriable codes are exactly the deliberate list', () => {
   for (const c of Object.keys(ERRORS) as ErrorCode[]) {
     assert.equal(typeof ERRORS[c].retriable, 'boolean', c);
     // A retriable code is about something away for now, never about what the client sent or how it is configured.
-    if (ERRORS[c].retriable) assert.ok(['connectivity', 'rate_limit'].includes(ERRORS[c].category), `${c} is retriable but ${ERRORS[c].category}`);
+    if (ERRORS[c].retriable) assert.ok(['connectivity', 'rate_limit', 'storage'].includes(ERRORS[c].category), `${c} is retriable but ${ERRORS[c].category}`);
   }
   // The ones a stream meets most that must never loop: they need a person.
   for (const c of ['SOURCE_AUTH_FAILED', 'SOURCE_SCHEMA_CHANGED', 'SINK_WRITE_FAILED', 'KAFKA_PUBLISH_FAILED', 'SOURCE_CONFIG_INVALID', 'SOURCE_PRIVILEGES_MISSING', 'RECORD_ERROR_TOLERANCE_EXCEEDED', 'INTERNAL', 'STREAM_RUN_FAILED'] as const) {

@@ -13,6 +13,7 @@ export type ErrorCategory =
   | 'rate_limit'
   | 'configuration'
   | 'connectivity'
+  | 'storage'
   | 'internal';
 
 interface CatalogueEntry {
@@ -120,6 +121,8 @@ export const ERRORS = {
   MAPPING_INVALID: entry(400, 'validation', 'Fix the mapping rule named in detail (table, field): see the README, "Mapping rules", for the shape; column names must be the table\'s own (GET /connections/{id}/tables/{table}/columns).'),
   SECRET_FILE_NOT_ALLOWED: entry(403, 'authorization', 'A passwordFile must be a regular file inside the directory the daemon allows (secrets.fileDir, SLUICE_SECRETS_FILE_DIR; detail.allowedDir), after symbolic links are followed. Mount the secret there, or set that directory when starting the daemon.'),
   SECRET_FILE_UNREADABLE: entry(400, 'configuration', 'Check that the file named in detail.file exists, is a regular file the sluice process can read, and holds the password.'),
+  // Retriable: a full disk heals once space is freed; the stream restarts from its last saved position (nothing unsaved was acknowledged to the source).
+  STATE_STORE_WRITE_FAILED: entry(503, 'storage', 'sluice cannot write its state store (detail.file): the disk is full or the data dir is read-only. Free space on that filesystem (or make the data dir writable again, e.g. remount it read-write); running streams restart by themselves from their last saved position (options.retry), and /readyz is ready again once a write succeeds. A stream that gave up (FAILED): start it again with POST /api/v1/streams/{id}/start.', true),
   SECRET_KEY_INVALID: entry(500, 'configuration', 'The store secret key does not decrypt stored secrets; restore the original key file or SLUICE_SECRET_KEY.'),
   // last resort: never for anything a client can send
   INTERNAL: entry(500, 'internal', 'This is a bug in sluice; the daemon log has the details under the request id.'),

@@ -6,6 +6,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SluiceError, isSluiceError, type ErrorCode } from '../errors';
 import { NAME_PATTERN, NAME_RULE } from './schemas';
+import { isStoreWriteFailure } from '../store/write-health';
 
 interface AjvError {
   instancePath?: string;
@@ -59,6 +60,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     let e: SluiceError;
     if (isSluiceError(err)) e = err;
     else if ((err as { validation?: unknown }).validation) e = fromValidation(err);
+    else if (isStoreWriteFailure(err)) e = new SluiceError('STATE_STORE_WRITE_FAILED', `the state store cannot be written (${err.code}: ${err.message})`, { sqliteCode: err.code });
     else e = fromFastify(err) ?? new SluiceError('INTERNAL', `Internal error (request ${req.id})`, { requestId: req.id });
     req.errorCode = e.code;
     if (e.code === 'AUTH_KEY_EXPIRED' && typeof e.detail.keyId === 'string') req.refusedKeyId = e.detail.keyId;

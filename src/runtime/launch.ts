@@ -106,7 +106,7 @@ function runOnce(entry: Entry, plan: RunPlan, deps: LaunchDeps, signal: AbortSig
       runId,
       logger: entry.logger,
       signal,
-      report: (u) => deps.store.addJobUpdate(entry.streamId, runId, u),
+      report: (u) => deps.book.report(entry, u),
       count: (event, n, table) => meter.count(event, n, table),
     },
     meter,

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { worthWarning, type EventBatch, type StreamSpec } from '../core';
 import { toPublicView, transition, type StreamEvent } from './lifecycle';
-import type { ErrorInfo, RunStatus, SnapshotPhase, StreamPersistence } from './persistence';
+import type { ErrorInfo, JobUpdate, RunStatus, SnapshotPhase, StreamPersistence } from './persistence';
 import type { RunOutcome } from './run';
 import { EventRate } from './event-rate';
 import { newCounters } from './run';
@@ -120,7 +120,7 @@ export class RunBook {
     const from = entry.state;
     const to = transition(from, event);
     entry.state = to;
-    this.#store.saveState(entry.streamId, { state: to, error: to === 'FAILED' ? error ?? entry.error : null });
+    this.#unsaved(entry, 'state', () => this.#store.saveState(entry.streamId, { state: to, error: to === 'FAILED' ? error ?? entry.error : null }));
     entry.logger.info({ from, to, event }, 'stream state changed');
     const view = toPublicView(to, entry.mode, this.#store.isSnapshotDone(entry.streamId));
     this.emit(SUPERVISOR_EVENTS.STATE, { streamId: entry.streamId, runId: entry.runId, from, state: to, to, event, ...view } satisfies StateChange);
@@ -130,12 +130,13 @@ export class RunBook {
     if (!entry.runOpen || !entry.runId) return;
     entry.runOpen = false;
     const counters = { ...entry.counters };
-    this.#store.finishRun(entry.runId, { status, counters, ...(failureError ? { failureError } : {}) });
+    const runId = entry.runId;
+    this.#unsaved(entry, 'run', () => this.#store.finishRun(runId, { status, counters, ...(failureError ? { failureError } : {}) }));
     this.emit(SUPERVISOR_EVENTS.RUN_FINISHED, { streamId: entry.streamId, runId: entry.runId, status, counters } satisfies RunFinished);
   }
 
   jobUpdate(entry: Entry, level: 'ERROR' | 'WARNING' | 'INFO', stage: string, message: string, err?: ErrorInfo, detail?: Record<string, unknown>): void {
-    this.#store.addJobUpdate(entry.streamId, entry.runId, {
+    this.report(entry, {
       level,
       stage,
       message,
@@ -143,6 +144,25 @@ export class RunBook {
       ...(err?.suggestion ? { suggestion: err.suggestion } : {}),
       ...(detail ? { detail } : {}),
     });
+  }
+
+  /** A job update of the run (a connector's report included); lost, and logged, when the store cannot write. */
+  report(entry: Entry, update: JobUpdate): void {
+    this.#unsaved(entry, 'job update', () => this.#store.addJobUpdate(entry.streamId, entry.runId, update));
+  }
+
+  /**
+   * Bookkeeping when the store cannot write (STATE_STORE_WRITE_FAILED: disk full, read-only
+   * data dir) is logged and skipped, so that a failing store does not also break the retry
+   * and failure handling; the run's own writes (positions) still fail it. /readyz names the fault.
+   */
+  #unsaved(entry: Entry, what: string, write: () => void): void {
+    try {
+      write();
+    } catch (err) {
+      if ((err as { code?: unknown } | null)?.code !== 'STATE_STORE_WRITE_FAILED') throw err;
+      entry.logger.warn({ err, what }, 'the state store cannot write: bookkeeping not saved');
+    }
   }
 
   batchDone(entry: Entry, phase: SnapshotPhase, batch: EventBatch): void {

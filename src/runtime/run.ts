@@ -231,10 +231,12 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     finished = await pump(src.stream(from, ctx), pumping.signal, async (batch) => {
       await pipe.deliver(batch, 'cdcEvents');
       if (batch.position) {
-        // Ack only what the transport holds durably, and record it only once the
-        // database heard it: a crash between the two replays, never skips.
-        await src.ack(batch.position);
+        // Ack only what the transport holds durably, and only once it is saved: a
+        // position the store could not write (disk full: STATE_STORE_WRITE_FAILED) is
+        // never acknowledged to the database. A crash between the two replays from the
+        // database's older point (the sink is idempotent), never skips.
         persistence.savePosition(streamId, 'cdc', batch.position);
+        await src.ack(batch.position);
         lastSaved = batch.position;
         reach(batch.position);
       }

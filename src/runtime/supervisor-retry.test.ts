@@ -196,3 +196,33 @@ test('a run that fails while cutting over restarts and cuts over again: the stre
   assert.ok(!states.includes('FAILED') && states.includes('COMPLETING'), states.join(' → '));
   assert.deepEqual(store.runs.map((r) => r.result?.status), ['COMPLETED']);
 });
+
+test('a state store that cannot write (disk full): the run stops, nothing unsaved is acked, and it heals once the store writes again', async () => {
+  const { sup, src, dst, store, states } = setup([stream('s1', 'CDC')]);
+  let full = false;
+  const diskFull = () => new SluiceError('STATE_STORE_WRITE_FAILED', 'the state store cannot be written (SQLITE_FULL: database or disk is full)');
+  // Every write of the store fails while "full", bookkeeping included (as SQLite's would).
+  for (const name of ['savePosition', 'addJobUpdate', 'saveState', 'finishRun', 'markSnapshotDone'] as const) {
+    const write = store[name].bind(store) as (...args: unknown[]) => void;
+    Object.assign(store, { [name]: (...args: unknown[]) => (full ? (() => { throw diskFull(); })() : write(...args)) });
+  }
+  await sup.start('s1');
+  await until(sup, 's1', (s) => s.state === 'STREAMING', 'streaming');
+  await waitFor(() => dst.docs('public.orders').length === 5);
+  const savedBefore = store.positionLog.length;
+  full = true;
+  src.insert('public.orders', { id: 6, amount: 60 });
+  await until(sup, 's1', (s) => s.retrying?.lastError.code === 'STATE_STORE_WRITE_FAILED', 'retrying on the store write failure');
+  assert.equal(sup.status('s1').status, 'RUNNING');
+  // Row 6 reached the sink, but its position was not saved: the source must not have heard of it.
+  const saved = new Set(store.positionLog.map((p) => JSON.stringify(p.position)));
+  for (const a of src.acks) assert.ok(saved.has(JSON.stringify(a)), `acked ${JSON.stringify(a)}, never saved`);
+  assert.equal(store.positionLog.length, savedBefore);
+  full = false;
+  src.insert('public.orders', { id: 7, amount: 70 });
+  await waitFor(() => dst.docs('public.orders').length === 7, { message: 'rows 6 and 7 arrive once the store writes', timeoutMs: 8000 });
+  await until(sup, 's1', (s) => s.retrying === undefined, 'retrying cleared');
+  assert.ok(!states.includes('FAILED'), `never FAILED: ${states.join(' → ')}`);
+  assert.ok(store.positionLog.length > savedBefore, 'positions saved again');
+  await sup.stop('s1');
+});

@@ -8,6 +8,7 @@
  */
 import crypto from 'node:crypto';
 import type { Db } from './db';
+import { isStoreWriteFailure } from './write-health';
 import { listRows, nowIso, type ListQuery, type Page } from './list';
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
@@ -121,7 +122,12 @@ export function createApiKeyRepo(db: Db) {
       if (found.expires_at !== null && Date.parse(found.expires_at) <= now) return { ok: false, reason: 'expired', record: toRecord(found) };
       if (now - (touched.get(found.id) ?? 0) >= TOUCH_EVERY_MS) {
         touched.set(found.id, now);
-        touch.run(nowIso(), found.id);
+        try {
+          touch.run(nowIso(), found.id);
+        } catch (err) {
+          // Best effort: a full disk must not lock the operator out of the API that says so.
+          if (!isStoreWriteFailure(err)) throw err;
+        }
       }
       return { ok: true, record: toRecord(found) };
     },

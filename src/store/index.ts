@@ -16,6 +16,9 @@ import { createMappingRepo } from './mappings';
 import { createRmJobRepo } from './rm-jobs';
 import { createAuditRepo } from './audit';
 import { SluiceError } from '../errors';
+import { WriteHealth, type WriteFailure } from './write-health';
+import { STORE_FILE } from './db';
+import path from 'node:path';
 
 const SECRET_CHECK = 'sluice-secret-check';
 
@@ -38,6 +41,8 @@ export function openStore(opts: StoreOptions) {
   verifySecretKey(db, box);
   const connections = createConnectionRepo(db, box, { secretFileDir: opts.secretFileDir, secretOptions: opts.secretOptions });
   const urlScrub = scrubConnectionUrls(db, connections);
+  const writes = new WriteHealth(path.join(path.resolve(opts.dataDir), STORE_FILE));
+  const probe = db.prepare("INSERT INTO meta (key, value) VALUES ('write_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
   let closed = false;
   return {
     db,
@@ -61,6 +66,21 @@ export function openStore(opts: StoreOptions) {
       } catch {
         return false;
       }
+    },
+    /** Store write failures (disk full, read-only data dir) as STATE_STORE_WRITE_FAILED, remembered for /readyz. */
+    writes,
+    /**
+     * For /readyz: null while the store writes, else the failure. After a failure a small
+     * write probes whether it heals (space freed, the dir writable again).
+     */
+    writeFailure(): WriteFailure | null {
+      if (closed || !writes.failure) return null;
+      try {
+        writes.guard(() => probe.run(new Date().toISOString()));
+      } catch {
+        // still failing: the failure stays in force
+      }
+      return writes.failure;
     },
     close(): void {
       if (closed) return;

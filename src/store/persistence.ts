@@ -3,7 +3,23 @@ import type { StreamPersistence, StreamStateRecord } from '../runtime/persistenc
 import { RESUMABLE_STATES, isStreamState } from '../runtime/lifecycle';
 import type { Store } from './index';
 
+/** The writes of a run: each goes through `store.writes` (guardWrites). */
+const WRITES = ['saveState', 'startRun', 'finishRun', 'addJobUpdate', 'savePosition', 'markSnapshotDone', 'addDeadLetter', 'resetSnapshot', 'resetPositions'] as const;
+
+/**
+ * A disk full or a read-only data dir makes a run's write throw STATE_STORE_WRITE_FAILED
+ * (and /readyz say so) instead of SQLite's own error.
+ */
 export function storePersistence(store: Store): StreamPersistence {
+  const p = plainPersistence(store);
+  for (const name of WRITES) {
+    const write = p[name] as ((...args: unknown[]) => unknown) | undefined;
+    if (write) Object.assign(p, { [name]: (...args: unknown[]) => store.writes.guard(() => write(...args)) });
+  }
+  return p;
+}
+
+function plainPersistence(store: Store): StreamPersistence {
   return {
     getConnection: (id, password) => store.connections.resolve(id, password),
     getStream: (id) => store.streams.get(id)?.spec,

@@ -1,7 +1,7 @@
 /** Liveness, readiness and Prometheus metrics: the endpoints that need no key (metrics by default). */
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps';
-import { SluiceError } from '../../errors';
+import { ERRORS, SluiceError } from '../../errors';
 
 const statusBody = {
   type: 'object',
@@ -24,14 +24,19 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       config: { public: true },
       schema: {
         tags: ['health'],
-        summary: 'Readiness: the store is open and the supervisor runs',
+        summary: 'Readiness: the store is open and writable, and the supervisor runs',
+        description: 'Unready (503 NOT_READY) names the failed check in detail.checks; when the state store cannot be written (disk full, read-only data dir), detail.reason is the STATE_STORE_WRITE_FAILED failure (message, sqliteCode, since).',
         security: [],
         response: { 200: statusBody, 503: { $ref: 'ErrorEnvelope#' } },
       },
     },
     async () => {
-      const checks = { store: deps.store.healthy(), supervisor: deps.supervisor.isRunning(), accepting: !deps.isShuttingDown() };
-      if (!Object.values(checks).every(Boolean)) throw new SluiceError('NOT_READY', 'The daemon is not ready.', { checks });
+      const writeFailure = deps.store.writeFailure();
+      const checks = { store: deps.store.healthy(), storeWritable: writeFailure === null, supervisor: deps.supervisor.isRunning(), accepting: !deps.isShuttingDown() };
+      if (!Object.values(checks).every(Boolean)) {
+        const why = writeFailure ? `: ${writeFailure.code}, ${writeFailure.message}` : '.';
+        throw new SluiceError('NOT_READY', `The daemon is not ready${why}`, { checks, ...(writeFailure ? { reason: writeFailure } : {}) }, writeFailure ? { suggestion: ERRORS.STATE_STORE_WRITE_FAILED.suggestion } : undefined);
+      }
       return { status: 'ready', checks };
     },
   );
