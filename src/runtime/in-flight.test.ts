@@ -12,7 +12,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: 
 const tick = () => new Promise((r) => setImmediate(r));
 
 test('batches are retired in publish order, whatever order they become durable in', async () => {
-  const acks = new InOrderAcks(1000, () => assert.fail('no failure'));
+  const acks = new InOrderAcks(1000, () => assert.fail('no failure'), 100);
   const done: number[] = [];
   const d = [deferred(), deferred(), deferred()];
   for (let i = 0; i < 3; i++) await acks.add(d[i]!.promise, 10, () => void done.push(i));
@@ -38,7 +38,7 @@ test('a batch retires as soon as it and every earlier one are durable, without w
 
 test('a failed middle batch: later durable batches are never retired, the failure is told once and thrown', async () => {
   const failures: unknown[] = [];
-  const acks = new InOrderAcks(1000, (e) => failures.push(e));
+  const acks = new InOrderAcks(1000, (e) => failures.push(e), 100);
   const done: number[] = [];
   const d = [deferred(), deferred(), deferred(), deferred()];
   for (let i = 0; i < 4; i++) await acks.add(d[i]!.promise, 10, () => void done.push(i));
@@ -65,7 +65,7 @@ test('a failure of onDurable (the ack, the save) is the failure: nothing after i
 });
 
 test('add waits while the batches in flight are over the bound; 0 means one at a time', async () => {
-  const acks = new InOrderAcks(25, () => undefined);
+  const acks = new InOrderAcks(25, () => undefined, 100);
   const d = [deferred(), deferred(), deferred()];
   await acks.add(d[0]!.promise, 10, () => undefined);
   await acks.add(d[1]!.promise, 10, () => undefined);
@@ -97,4 +97,21 @@ test('approxBatchBytes grows with the rows it carries', () => {
   const large = approxBatchBytes({ events: [ev('x'.repeat(10_000)), ev('y')], position: null });
   assert.ok(small > 100);
   assert.ok(large > small + 10_000);
+});
+
+test('at most maxBatches are in flight, whatever their bytes: the next add waits for the oldest', async () => {
+  const acks = new InOrderAcks(1 << 30, () => undefined);
+  const d = [deferred(), deferred(), deferred()];
+  await acks.add(d[0]!.promise, 1, () => undefined);
+  await acks.add(d[1]!.promise, 1, () => undefined);
+  let returned = false;
+  const third = acks.add(d[2]!.promise, 1, () => undefined).then(() => (returned = true));
+  await tick();
+  assert.equal(returned, false, 'three in flight (the default bound): the loop waits before reading a fourth');
+  d[0]!.resolve();
+  await third;
+  assert.equal(acks.inFlight, 2);
+  d[1]!.resolve();
+  d[2]!.resolve();
+  await acks.drain();
 });
