@@ -110,19 +110,44 @@ export async function snapshotBench(
   return { measure: 'snapshot', sluice, baseline, unit: 'rows/s', ratio: sluice / baseline, target: '≥ 70%', met: sluice / baseline >= 0.7, note: `baseline: ${spec.baselineName}; sluice: direct transport, batch ${BATCH}` };
 }
 
+/** CPU time the process has used (user + system), in seconds, from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Waits until `db`'s collection `name` holds `rows` documents: the last id first (cheap), then the count. */
+async function untilInMongo(db: Db, name: string, rows: number): Promise<void> {
+  const coll = db.collection(name);
+  await waitFor(async () => (await coll.findOne({ _id: rows as never }, { projection: { _id: 1 } })) !== null, { timeoutMs: 1800000, intervalMs: 50 });
+  await waitFor(async () => (await coll.countDocuments()) >= rows, { timeoutMs: 1800000, intervalMs: 200 });
+}
+
 /**
- * CDC events/s into Kafka. A CDC_ONLY stream is started, then paused; `load` writes
- * CDC_ROWS changes and `baseline` decodes the same range (timed by the caller, in ms);
- * the stream is resumed and timed until its topic holds CDC_ROWS more records.
+ * CDC through each transport, on the same CDC_ROWS changes. Two CDC_ONLY streams of the
+ * table are started, then paused (Kafka, direct); `load` writes the changes and `baseline`
+ * decodes the same range (timed by the caller, in ms). Then, one stream at a time:
+ *   - the Kafka stream is resumed and timed until its topic holds CDC_ROWS more records
+ *     (CDC into Kafka, against the baseline) and until MongoDB holds every row (end to
+ *     end through Kafka);
+ *   - the direct stream is resumed and timed until its MongoDB database holds every row
+ *     (end to end, direct: the reference of the Kafka path's end-to-end rate).
+ * The daemon's CPU time over each phase is reported per 100k events.
  */
 export async function cdcBench(
   d: RunningDaemon,
   spec: { sourceKind: SourceKind; name: string; table: string; load: () => Promise<void>; baseline: () => Promise<number>; measure: string; note: string },
-): Promise<Row> {
+): Promise<Row[]> {
+  const pid = d.proc.pid as number;
   const ids = await createStream(d, { name: spec.name, mongoDb: spec.name, tables: [spec.table], mode: 'CDC_ONLY', transport: 'kafka', sourceKind: spec.sourceKind });
-  await d.api(`/api/v1/streams/${ids.streamId}/start`, { method: 'POST' });
-  await waitFor(async () => (await streamStatus(d, ids.streamId)).cdcStatus === 'RUNNING', { timeoutMs: 60000 });
-  await d.api(`/api/v1/streams/${ids.streamId}/pause`, { method: 'POST' });
+  const directDb = `${spec.name}_direct`;
+  const direct = await createStream(d, { name: `${spec.name}-direct`, mongoDb: directDb, tables: [spec.table], mode: 'CDC_ONLY', transport: 'direct', sourceKind: spec.sourceKind });
+  for (const id of [ids.streamId, direct.streamId]) {
+    await d.api(`/api/v1/streams/${id}/start`, { method: 'POST' });
+    await waitFor(async () => (await streamStatus(d, id)).cdcStatus === 'RUNNING', { timeoutMs: 60000 });
+    await d.api(`/api/v1/streams/${id}/pause`, { method: 'POST' });
+  }
   await spec.load();
   const baselineMs = await spec.baseline();
 
@@ -132,19 +157,58 @@ export async function cdcBench(
   const topic = `${spec.name.replace(/[^a-zA-Z0-9._-]/g, '_')}.${spec.table}`;
   const produced = async () => (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
   const before = await produced().catch(() => 0);
+  const collection = spec.table.slice(spec.table.indexOf('.') + 1);
+  const sink = await mongoDb(spec.name);
+  const cpu0 = cpuSeconds(pid);
   const t0 = performance.now();
   await d.api(`/api/v1/streams/${ids.streamId}/resume`, { method: 'POST' });
   await waitFor(async () => (await produced().catch(() => 0)) - before >= CDC_ROWS, { timeoutMs: 1800000, intervalMs: 20 });
   const sluiceMs = performance.now() - t0;
+  const cpuKafka = cpuSeconds(pid) - cpu0;
+  await untilInMongo(sink.db, collection, CDC_ROWS);
+  const e2eKafkaMs = performance.now() - t0;
+  const cpuE2eKafka = cpuSeconds(pid) - cpu0;
   await admin.disconnect();
   await d.api(`/api/v1/streams/${ids.streamId}/stop`, { method: 'POST' });
   await d.api(`/api/v1/streams/${ids.streamId}`, { method: 'DELETE' });
-  const sink = await mongoDb(spec.name);
   await sink.db.dropDatabase().catch(() => undefined);
   await sink.client.close();
-  const sluice = CDC_ROWS / (sluiceMs / 1000);
-  const baseline = CDC_ROWS / (baselineMs / 1000);
-  return { measure: spec.measure, sluice, baseline, unit: 'events/s', ratio: sluice / baseline, target: '≥ 50%', met: sluice / baseline >= 0.5, note: spec.note };
+
+  const out = await mongoDb(directDb);
+  const cpu1 = cpuSeconds(pid);
+  const t1 = performance.now();
+  await d.api(`/api/v1/streams/${direct.streamId}/resume`, { method: 'POST' });
+  await untilInMongo(out.db, collection, CDC_ROWS);
+  const directMs = performance.now() - t1;
+  const cpuDirect = cpuSeconds(pid) - cpu1;
+  await d.api(`/api/v1/streams/${direct.streamId}/stop`, { method: 'POST' });
+  await d.api(`/api/v1/streams/${direct.streamId}`, { method: 'DELETE' });
+  await out.db.dropDatabase().catch(() => undefined);
+  await out.client.close();
+
+  const rate = (ms: number) => CDC_ROWS / (ms / 1000);
+  const sluice = rate(sluiceMs);
+  const baseline = rate(baselineMs);
+  const per100k = (cpu: number) => (cpu * 100000) / CDC_ROWS;
+  const source = spec.sourceKind === 'mysql' ? 'MariaDB' : 'PostgreSQL';
+  const kafkaE2e = rate(e2eKafkaMs);
+  const directE2e = rate(directMs);
+  return [
+    { measure: spec.measure, sluice, baseline, unit: 'events/s', ratio: sluice / baseline, target: '≥ 50%', met: sluice / baseline >= 0.5, note: spec.note },
+    {
+      measure: `end to end ${source} → Kafka → MongoDB`,
+      sluice: kafkaE2e,
+      baseline: directE2e,
+      unit: 'events/s',
+      ratio: kafkaE2e / directE2e,
+      target: '≥ 80%',
+      met: kafkaE2e / directE2e >= 0.8,
+      note: `baseline: the direct transport end to end (${source} → MongoDB) on the same ${CDC_ROWS} changes, run after it`,
+    },
+    { measure: 'CPU-seconds per 100k events, into Kafka', sluice: per100k(cpuKafka), baseline: null, unit: 's', note: 'the daemon (user + system) while the topic filled; its sink consumer runs meanwhile' },
+    { measure: 'CPU-seconds per 100k events, end to end through Kafka', sluice: per100k(cpuE2eKafka), baseline: null, unit: 's', note: 'the daemon, source → Kafka → MongoDB' },
+    { measure: 'CPU-seconds per 100k events, end to end direct', sluice: per100k(cpuDirect), baseline: null, unit: 's', note: 'the daemon, source → MongoDB' },
+  ];
 }
 
 /**

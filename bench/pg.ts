@@ -3,6 +3,8 @@
  * the same run, on the test stack (the shared measures are in common.ts).
  *   1. snapshot rows/s        vs COPY out of PostgreSQL + insertMany (same batch size)
  *   2. CDC events/s into Kafka vs pg_recvlogical decoding the same WAL range
+ *      and, on the same changes, end to end source → Kafka → MongoDB vs the direct
+ *      transport end to end, with the daemon's CPU-seconds per 100k events (common.ts)
  *   3. end-to-end latency p50/p95/p99, source commit → MongoDB, at a steady rate
  *   4. peak RSS of the daemon over the whole run
  * Knobs: BENCH_SNAPSHOT_ROWS (200000), BENCH_CDC_ROWS (200000), BENCH_RATE (2000/s), BENCH_SECONDS (20), BENCH_BATCH (5000);
@@ -114,7 +116,7 @@ async function latency(d: RunningDaemon, pg: Client) {
 main(async () => {
   const pg = await pgClient();
   try {
-    await runBench('pg', { snapshot: async (d) => [await snapshot(d, pg)], cdc: async (d) => [await cdc(d, pg)], latency: (d) => latency(d, pg) });
+    await runBench('pg', { snapshot: async (d) => [await snapshot(d, pg)], cdc: (d) => cdc(d, pg), latency: (d) => latency(d, pg) });
   } finally {
     await pg.end();
   }

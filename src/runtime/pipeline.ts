@@ -18,7 +18,8 @@
  *   behind the run's record-error policy (record-errors.ts) and its meter.
  *
  * run.ts drives a pipeline: it pulls the source, delivers each batch through here and
- * only then acks and saves its position (the delivery contract).
+ * only then acks and saves its position (the delivery contract), with several batches
+ * in flight and their positions saved in order (in-flight.ts).
  */
 import { RUN_EVENTS, reportsLag, type ConnectorContext, type EventBatch, type Sink, type Source, type StreamSpec } from '../core';
 import type { Transport, Transports } from '../transport/types';
@@ -90,6 +91,8 @@ export async function openStages(plan: RunPlan, stream: StreamSpec, deps: StageD
 /** A run's stages, composed: `deliver` takes a batch from the source to the transport. */
 export class Pipeline {
   readonly #run: { ctx: ConnectorContext; counters: RunCounters; meter: Meter };
+  /** The last batch published, settled (never rejects). */
+  #previous: Promise<void> = Promise.resolve();
 
   constructor(
     readonly stages: Stages,
@@ -106,7 +109,11 @@ export class Pipeline {
     return this.stages.transport;
   }
 
-  /** source ─► filter ─► transport: resolves once the batch is durable in the transport, and counts it. */
+  /**
+   * source ─► filter ─► transport: resolves once the batch is durable in the transport, and
+   * counts it. The batch is filtered and handed to the transport at once (synchronously), so
+   * calls made without waiting reach the transport in call order.
+   */
   async deliver(read: EventBatch, phase: 'snapshotRows' | 'cdcEvents'): Promise<void> {
     const { ctx, counters, meter } = this.#run;
     const { transport, filter } = this.stages;
@@ -114,9 +121,15 @@ export class Pipeline {
     meter.read(read);
     const { batch, filtered } = filter(read);
     for (const f of filtered) ctx.count?.(RUN_EVENTS.FILTERED, f.n, f.table);
+    // Several batches may be in flight (run.ts): the transport writes them in publish
+    // order, so this batch's write starts once the previous one settled.
+    const previous = this.#previous;
+    const published = transport.publish(batch, ctx);
+    this.#previous = published.catch(() => undefined);
+    await previous;
     const lettersBefore = counters.deadLettered;
     try {
-      await transport.publish(batch, ctx);
+      await published;
     } catch (err) {
       if (!ctx.signal.aborted) meter.failed(batch.events.length);
       throw err;

@@ -11,6 +11,7 @@
 import { optionsObject, type ConnectionSpec, type OptionsObjectSchema, type StreamSpec } from '../core';
 import { composeOptions, documentedUnion, ownerLabel, parseOptions, secretPaths, type OptionIssue, type OptionOwner, type ParsedOptions } from '../options';
 import type { ConnectorRegistry } from './registry';
+import { IN_FLIGHT_BYTES } from './in-flight';
 
 export const RUN_OPTIONS: OptionsObjectSchema = optionsObject({
   errorHandling: {
@@ -20,6 +21,14 @@ export const RUN_OPTIONS: OptionsObjectSchema = optionsObject({
     description: 'What a record the sink cannot convert or write does (README "Record errors"): FAIL the run, or dead-letter it with a WARNING job update (WARN) or quietly (SKIP).',
   },
   errorTolerance: { type: 'integer', minimum: 0, maximum: 1000000000, default: 0, description: 'Under WARN and SKIP: bad records tolerated per run; the next one fails it (RECORD_ERROR_TOLERANCE_EXCEEDED).' },
+  inFlightBytes: {
+    type: 'integer',
+    minimum: 0,
+    maximum: 1073741824,
+    default: IN_FLIGHT_BYTES,
+    description:
+      'Pipelined publishing: how many bytes of batches (their rows in memory, roughly) may be on their way to the transport at once while the source reads on. Each position is acked and saved only once its batch and every earlier one are durable. 0: one batch at a time. Default 4 MiB.',
+  },
   retry: {
     type: 'object',
     additionalProperties: false,

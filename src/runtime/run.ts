@@ -2,7 +2,9 @@
  * One run of one stream: open the pipeline (pipeline.ts), pump the snapshot and then
  * the change stream through it, close it. The order inside the loops is the delivery
  * contract — deliver (durable in the transport), then ack, then save the position —
- * and is the reason this file exists apart from the supervisor's bookkeeping.
+ * and is the reason this file exists apart from the supervisor's bookkeeping. Batches
+ * are pipelined: several are in flight at once (run option `inFlightBytes`), and each
+ * is acked and saved only once it and every earlier one are durable (in-flight.ts).
  *
  * `runStream` never throws: every outcome, failures included, comes back as a
  * value, so a broken connector can never become an unhandled rejection.
@@ -20,6 +22,9 @@ import { needsTableList, resolveTables } from '../transform/tables';
 import { assertTablesAllowed } from './system-schemas';
 import type { RunPlan } from './run-plan';
 import { openStages, Pipeline } from './pipeline';
+import { approxBatchBytes, InOrderAcks } from './in-flight';
+import { readOptions } from '../options';
+import { RUN_OPTIONS } from './run-options';
 
 export interface RunDeps extends RunPlan {
   ctx: ConnectorContext;
@@ -108,6 +113,7 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
   const { signal, logger } = ctx;
   let stage: Stage = 'INITIALIZATION';
   let pipeline: Pipeline | undefined;
+  let window: InOrderAcks | undefined;
   let outcome: RunOutcome;
 
   try {
@@ -144,6 +150,10 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       if (fatal) throw fatal.error;
     };
     const src = pipe.source;
+    const { inFlightBytes } = readOptions<{ inFlightBytes: number }>(RUN_OPTIONS, stream.options ?? {});
+    // A failed batch stops the reading at once (the run fails with it); later batches in
+    // flight are never acked nor saved.
+    const inFlight = (): InOrderAcks => (window = new InOrderAcks(inFlightBytes, () => pumping.abort()));
 
     const wantsSnapshot = stream.mode !== 'CDC_ONLY' && !persistence.isSnapshotDone(streamId);
     let finished = true;
@@ -159,12 +169,15 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
       // Only a fresh snapshot may clear the target (dropCollections): a resumed one
       // would lose the chunks it already wrote.
       if (plan.resumeFrom === null && canPrepare(pipe.stages.sink)) await pipe.stages.sink.prepare(plan.tables, ctx);
-      finished = await pump(src.snapshot(plan, ctx), pumping.signal, async (batch) => {
-        await pipe.deliver(batch, 'snapshotRows');
-        // Snapshot positions are ours alone; the database is only acked for CDC.
-        if (batch.position) persistence.savePosition(streamId, 'snapshot', batch.position);
-        deps.onBatch('snapshot', batch);
-      });
+      const acks = inFlight();
+      finished = await pump(src.snapshot(plan, ctx), pumping.signal, (batch) =>
+        acks.add(pipe.deliver(batch, 'snapshotRows'), approxBatchBytes(batch), () => {
+          // Snapshot positions are ours alone; the database is only acked for CDC.
+          if (batch.position) persistence.savePosition(streamId, 'snapshot', batch.position);
+          deps.onBatch('snapshot', batch);
+        }),
+      );
+      await acks.drain();
       rethrowFatal();
       if (!finished) return (outcome = { kind: 'aborted' });
       persistence.markSnapshotDone(streamId);
@@ -228,21 +241,26 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
         pumping.abort();
       }
     });
-    finished = await pump(src.stream(from, ctx), pumping.signal, async (batch) => {
-      await pipe.deliver(batch, 'cdcEvents');
-      if (batch.position) {
-        // Ack only what the transport holds durably, and only once it is saved: a
-        // position the store could not write (disk full: STATE_STORE_WRITE_FAILED) is
-        // never acknowledged to the database. A crash between the two replays from the
-        // database's older point (the sink is idempotent), never skips.
-        persistence.savePosition(streamId, 'cdc', batch.position);
-        await src.ack(batch.position);
-        lastSaved = batch.position;
-        reach(batch.position);
-      }
-      deps.onBatch('cdc', batch);
+    const acks = inFlight();
+    finished = await pump(src.stream(from, ctx), pumping.signal, (batch) =>
+      acks.add(pipe.deliver(batch, 'cdcEvents'), approxBatchBytes(batch), async () => {
+        if (batch.position) {
+          // Ack only what the transport holds durably (this batch and every earlier
+          // one), and only once it is saved: a position the store could not write (disk
+          // full: STATE_STORE_WRITE_FAILED) is never acknowledged to the database. A
+          // crash between the two replays from the database's older point (the sink is
+          // idempotent), never skips.
+          persistence.savePosition(streamId, 'cdc', batch.position);
+          await src.ack(batch.position);
+          lastSaved = batch.position;
+          reach(batch.position);
+        }
+        deps.onBatch('cdc', batch);
+      }),
+    );
+    await acks.drain().finally(() => {
+      live = false;
     });
-    live = false;
     rethrowFatal();
     if (cutoverError) throw cutoverError.error;
     if (drained && !signal.aborted) {
@@ -261,6 +279,8 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     outcome = signal.aborted ? { kind: 'aborted' } : { kind: 'failed', error, stage };
   } finally {
     stopLagPoll();
+    // A run ending on another error lets its batches in flight settle (unacked) first.
+    await window?.settle();
     await pipeline?.close();
   }
   return outcome;

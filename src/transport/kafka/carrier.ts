@@ -46,6 +46,7 @@ export class KafkaCarrier implements Transport {
   /** Next offset to read, as the consumer group committed it, per "topic:partition" (asked of Kafka). */
   readonly #committed = new Map<string, bigint>();
   #tail: Promise<void> = Promise.resolve();
+  #failure: { error: unknown } | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -100,8 +101,17 @@ export class KafkaCarrier implements Transport {
   publish(batch: EventBatch, ctx: ConnectorContext): Promise<void> {
     if (this.#closed || !this.#producer) return Promise.reject(new TransportClosedError(this.kind));
     if (batch.events.length === 0) return Promise.resolve();
-    // Chained so batches reach Kafka in publish order even under retries.
-    const run = this.#tail.then(() => this.#publish(batch, ctx));
+    // Chained so batches reach Kafka in publish order even under retries (several may be
+    // in flight: run.ts). Once one failed, the batches queued behind it fail too: they
+    // must not overtake it into Kafka (per-key order); the run restarts from its last
+    // saved position, which is before the failed batch.
+    const run = this.#tail.then(() => {
+      if (this.#failure) throw this.#failure.error;
+      return this.#publish(batch, ctx).catch((error: unknown) => {
+        this.#failure ??= { error };
+        throw error;
+      });
+    });
     this.#tail = run.catch(() => undefined);
     return run;
   }
