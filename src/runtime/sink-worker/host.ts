@@ -43,6 +43,7 @@ export class WorkerSinkEnd implements SinkEnd {
   #unabort: (() => void) | undefined;
   /** The worker's thread id, once it reported a write (tests: the sink runs apart). */
   sinkThreadId: number | undefined;
+  #running = false;
 
   constructor(data: Omit<SinkWorkerData, 'runId' | 'streamId' | 'logLevel'>, run: { counters: RunCounters; meter: Meter }) {
     this.#data = data;
@@ -55,10 +56,12 @@ export class WorkerSinkEnd implements SinkEnd {
     const data: SinkWorkerData = { ...this.#data, streamId: ctx.streamId, runId: ctx.runId, logLevel: ctx.logger.level };
     const worker = new Worker(join(__dirname, 'worker.js'), { workerData: data, stdout: false, stderr: false });
     this.#worker = worker;
+    this.#running = true;
     this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('message', (m: FromWorker) => this.#onMessage(m));
     worker.on('error', (err) => this.#lost(err));
     worker.once('exit', (code) => {
+      this.#running = false;
       const err = new SluiceError('STREAM_RUN_FAILED', `the sink worker ended (exit code ${code})`, { exitCode: code });
       for (const p of this.#pending.values()) p.reject(err);
       this.#pending.clear();
@@ -76,6 +79,11 @@ export class WorkerSinkEnd implements SinkEnd {
       await this.close().catch(() => undefined);
       throw err;
     }
+  }
+
+  /** Whether the worker's thread is alive. */
+  get running(): boolean {
+    return this.#running;
   }
 
   follow(channels: string[]): Promise<void> {
