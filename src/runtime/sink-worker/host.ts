@@ -101,22 +101,36 @@ export class WorkerSinkEnd implements SinkEnd {
     return () => this.#fatalListeners.delete(listener);
   }
 
-  /** Asks the worker to close its clients and the sink, then waits for its thread to end; terminated past WORKER_EXIT_MS. Idempotent. */
+  /**
+   * Asks the worker to close its clients and the sink (within the bounds of clients.ts,
+   * as in process), and resolves with its answer. The thread then ends by itself once the
+   * clients it gave up on are gone (ABANDON_AFTER_MS); past WORKER_EXIT_MS it is
+   * terminated, its sockets with it. Idempotent.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#unabort?.();
       const worker = this.#worker;
-      if (!worker) return;
-      let failure: unknown;
-      const bound = new Promise<'late'>((resolve) => setTimeout(resolve, WORKER_EXIT_MS, 'late').unref());
-      const closed = this.#call('close').catch((err: unknown) => void (failure = err));
-      if ((await Promise.race([closed.then(() => this.#exited), bound])) === 'late') {
+      if (!worker || !this.#running) return;
+      const bound = setTimeout(() => {
         this.#ctx?.logger.warn({ afterMs: WORKER_EXIT_MS }, 'the sink worker did not end in time; terminated');
-        await worker.terminate();
+        void worker.terminate();
+      }, WORKER_EXIT_MS);
+      bound.unref();
+      void this.#exited?.then(() => clearTimeout(bound));
+      try {
+        await this.#call('close');
+      } catch (err) {
+        // A worker that ended meanwhile has nothing left to close.
+        if (this.#running) throw err;
       }
-      if (failure !== undefined && !/exit code/.test(String((failure as Error).message))) throw failure;
     })();
     return this.#closing;
+  }
+
+  /** Resolves once the worker's thread ended (at once when it never started). */
+  ended(): Promise<void> {
+    return this.#exited ?? Promise.resolve();
   }
 
   #call(op: CallOp, args?: unknown): Promise<unknown> {

@@ -18,7 +18,7 @@ import { SluiceError } from '../../errors';
 import { createMetrics } from '../../metrics';
 import { KafkaCarrier } from '../../transport/kafka';
 import type { RunCounters } from '../persistence';
-import { WorkerSinkEnd } from './host';
+import { WORKER_EXIT_MS, WorkerSinkEnd } from './host';
 
 const urls = stackUrls();
 const run = randomUUID().slice(0, 8);
@@ -118,8 +118,11 @@ test('rows reach MongoDB from the worker thread; metrics, logs and flush are the
   assert.equal(joined.runId, 'run-1');
   assert.equal(joined.groupId, `sluice.${stream.id}`);
   assert.equal(far.running, true);
+  const t0 = Date.now();
   await Promise.all([far.close(), carrier.close()]);
-  assert.equal(far.running, false, 'closed: the worker thread ended by itself');
+  await far.ended();
+  assert.equal(far.running, false);
+  assert.ok(Date.now() - t0 < WORKER_EXIT_MS, 'the worker thread ended by itself, not terminated past the bound');
   assert.equal(await far.lag(), null);
 });
 
