@@ -30,13 +30,13 @@ export type Measures = Record<'snapshot' | 'cdc' | 'latency', (d: RunningDaemon)
  * Starts a daemon with Kafka, samples its RSS, runs the measures (BENCH_ONLY=snapshot,cdc,latency
  * picks some; the report is then named `<scenario>-<picked>`), and writes the report with the
  * peak RSS. BENCH_DAEMON_NODE_ARGS (space-separated) go on the daemon's node command line,
- * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; SLUICE_KAFKA_COMPRESSION is passed on.
+ * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; SLUICE_KAFKA_COMPRESSION and SLUICE_KAFKA_SINK_WORKER are passed on.
  */
 export async function runBench(scenario: string, measures: Measures): Promise<void> {
   const all = Object.keys(measures) as Array<keyof Measures>;
   const only = process.env.BENCH_ONLY ? all.filter((m) => process.env.BENCH_ONLY!.split(',').map((x) => x.trim()).includes(m)) : all;
   const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const env = { SLUICE_KAFKA_BROKERS: stackUrls().kafka, SLUICE_KAFKA_COMPRESSION: process.env.SLUICE_KAFKA_COMPRESSION };
+  const env = { SLUICE_KAFKA_BROKERS: stackUrls().kafka, SLUICE_KAFKA_COMPRESSION: process.env.SLUICE_KAFKA_COMPRESSION, SLUICE_KAFKA_SINK_WORKER: process.env.SLUICE_KAFKA_SINK_WORKER };
   const d = await startDaemon(tmpDataDir('sluice-bench-'), env, { adminKey: ADMIN, nodeArgs });
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(d.proc.pid as number))), 200);

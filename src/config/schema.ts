@@ -201,6 +201,12 @@ export const configSchema = {
       default: true,
       env: 'SLUICE_KAFKA_TOMBSTONES',
     },
+    sinkWorker: {
+      doc: "Run each stream's Kafka sink end (consumer, decoding, MongoDB writes) in a worker thread of its own, so that it gets a core apart from the source and the producer. false keeps it in the daemon's thread (for debugging).",
+      format: Boolean,
+      default: true,
+      env: 'SLUICE_KAFKA_SINK_WORKER',
+    },
   },
   shutdown: {
     deadlineMs: {
@@ -228,6 +234,6 @@ export interface SluiceConfig {
   secrets: { fileDir: string };
   audit: { retentionDays: number };
   log: { level: string; pretty: 'auto' | 'true' | 'false' };
-  kafka: { brokers: string; clientId: string; topicPartitions: number; replicationFactor: number; compression: 'none' | 'gzip'; tombstones: boolean };
+  kafka: { brokers: string; clientId: string; topicPartitions: number; replicationFactor: number; compression: 'none' | 'gzip'; tombstones: boolean; sinkWorker: boolean };
   shutdown: { deadlineMs: number };
 }

@@ -42,6 +42,8 @@ export interface Meter {
   lagView(): LagView;
   /** Wraps the sink so that each acknowledged write is counted and timed. */
   sink(sink: Sink): Sink;
+  /** Events the sink acknowledged at `now` (default: now), counted and timed: what `sink` does, for a sink that runs elsewhere (a sink worker). */
+  written(events: readonly WrittenEvent[], now?: number): void;
 }
 
 const noop = (): void => undefined;
@@ -55,7 +57,15 @@ export const NOOP_METER: Meter = {
   restarted: noop,
   lagView: () => UNKNOWN_LAG,
   sink: (s) => s,
+  written: noop,
 };
+
+/** A written event as the meter needs it (a ChangeEvent is one): its table, op and commit time. */
+export interface WrittenEvent {
+  table: TableRef;
+  op: ChangeEvent['op'];
+  source: { ts_ms: number };
+}
 
 export class StreamMeter implements Meter {
   readonly #m: Catalogue;
@@ -87,7 +97,7 @@ export class StreamMeter implements Meter {
   }
 
   /** Events per table label, so a batch costs one inc per table, not per event. */
-  #perTable(events: readonly ChangeEvent[]): Map<string, number> {
+  #perTable(events: readonly { table: TableRef }[]): Map<string, number> {
     const counts = new Map<string, number>();
     for (const e of events) {
       const t = this.#table(e.table);
@@ -162,24 +172,29 @@ export class StreamMeter implements Meter {
   }
 
   sink(sink: Sink): Sink {
-    const written = (events: readonly ChangeEvent[]): void => {
-      const stream = this.#stream;
-      for (const [table, n] of this.#perTable(events)) this.#m.eventsWritten.inc({ stream, table }, n);
-      const now = Date.now();
-      for (const e of events) {
-        // Snapshot rows carry the snapshot's read time, not a commit: they would only blur the histogram.
-        if (e.op !== 'r') this.#m.latency.observe({ stream }, Math.max(0, (now - e.source.ts_ms) / 1000));
-      }
-    };
-    const counted: Sink = {
-      write: async (batch, ctx) => {
-        await sink.write(batch, ctx);
-        written(batch.events);
-      },
-      close: () => sink.close(),
-    };
-    if (!canPrepare(sink)) return counted;
-    const preparing: PreparingSink = { ...counted, prepare: (tables, ctx) => sink.prepare(tables, ctx) };
-    return preparing;
+    return meteredSink(sink, (events) => this.written(events));
   }
+
+  written(events: readonly WrittenEvent[], now = Date.now()): void {
+    const stream = this.#stream;
+    for (const [table, n] of this.#perTable(events)) this.#m.eventsWritten.inc({ stream, table }, n);
+    for (const e of events) {
+      // Snapshot rows carry the snapshot's read time, not a commit: they would only blur the histogram.
+      if (e.op !== 'r') this.#m.latency.observe({ stream }, Math.max(0, (now - e.source.ts_ms) / 1000));
+    }
+  }
+}
+
+/** `sink`, calling `onWritten` with each batch's events once the sink acknowledged them. */
+export function meteredSink(sink: Sink, onWritten: (events: readonly ChangeEvent[]) => void): Sink {
+  const counted: Sink = {
+    write: async (batch, ctx) => {
+      await sink.write(batch, ctx);
+      onWritten(batch.events);
+    },
+    close: () => sink.close(),
+  };
+  if (!canPrepare(sink)) return counted;
+  const preparing: PreparingSink = { ...counted, prepare: (tables, ctx) => sink.prepare(tables, ctx) };
+  return preparing;
 }

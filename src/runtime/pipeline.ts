@@ -31,6 +31,7 @@ import type { RunPlan } from './run-plan';
 import { RecordErrorPolicy, storeDeadLetters, withRecordErrors } from './record-errors';
 import { readsTopics } from '../transport/kafka/topics-source';
 import { readingSink } from './topics-run';
+import { WorkerSinkEnd } from './sink-worker/host';
 
 export interface Stages {
   source: Source;
@@ -70,10 +71,14 @@ export async function openStages(plan: RunPlan, stream: StreamSpec, deps: StageD
     // The transport's far end, if it has one, is built first from plain data: the run's
     // record-error policy puts its dead letters where that end says (Kafka: the
     // dead-letter topic); the direct transport's go to the store's table.
-    const far = ends.sinkEnd?.();
+    const topics = readsTopics(stream);
+    // Apart from this thread when the transport says so (a sink worker builds its own sink
+    // stage and policy from plain data); a stream that reads existing topics stays here,
+    // as its filters and counters run where the records are read.
+    const apart = topics ? undefined : ends.apart;
+    const far = apart ? new WorkerSinkEnd({ stream, sinkConnection: plan.sinkConnection, transport: apart }, { counters, meter }) : ends.sinkEnd?.();
     const records = new RecordErrorPolicy(stream, far?.deadLetters ?? storeDeadLetters(deps.persistence.addDeadLetter?.bind(deps.persistence)), counters, (n) => meter.failed(n));
     const sink = withRecordErrors(written, records);
-    const topics = readsTopics(stream);
     // A stream that reads existing topics has no source side: what it reads is filtered
     // and counted where it is read, before the sink, snapshot reads included (no SELECT of
     // ours filtered Debezium's snapshot).

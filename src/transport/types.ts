@@ -63,6 +63,12 @@ export interface TransportEnds {
   /** The far end, for a transport that has one (Kafka); none when the carrier writes to the sink itself (direct). */
   sinkEnd?(): SinkEnd;
   /**
+   * The plain data the far end is built from, when it runs apart from the source side (a
+   * sink worker, src/runtime/sink-worker): `transportEnds(kind, stream, settings).sinkEnd()`
+   * builds it again there. Absent: the far end runs in this process.
+   */
+  readonly apart?: { kind: string; settings: Record<string, unknown> };
+  /**
    * The transport with both ends in this process: the carrier, joined to `far` (built by
    * sinkEnd(), or made here when left out), which is handed `stages` when it starts.
    * Without a far end the carrier writes to `stages.sink` itself.

@@ -39,6 +39,8 @@ export function kafkaEnds(stream: StreamSpec, kafka: KafkaSettings): TransportEn
   return {
     kind: 'kafka',
     sinkEnd,
+    // The sink end in a worker thread by default (kafka.sinkWorker); in process when false.
+    ...(kafka.sinkWorker === false ? {} : { apart: { kind: 'kafka', settings: { kafka: { ...kafka, sinkWorker: false } } } }),
     open: (far, stages) => {
       const end = far ?? sinkEnd();
       return new KafkaTransport(new KafkaCarrier({ stream, kafka, follow: (topics) => end.follow(topics) }), end, stages);

@@ -18,4 +18,6 @@ export interface KafkaSettings {
   /** TLS to the brokers (PEM text, files already read); present means on. */
   tls?: TlsOptions;
   sasl?: KafkaSasl;
+  /** The sink end (consumer, decoding, MongoDB writes) in a worker thread of its own (default), or in the daemon's thread when false (config kafka.sinkWorker). */
+  sinkWorker?: boolean;
 }
