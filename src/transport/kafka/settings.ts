@@ -18,4 +18,15 @@ export interface KafkaSettings {
   /** TLS to the brokers (PEM text, files already read); present means on. */
   tls?: TlsOptions;
   sasl?: KafkaSasl;
+  /** The schema registry of the avro, json-schema and protobuf formats (Confluent API). */
+  schemaRegistry?: RegistrySettings;
+}
+
+/** A Confluent-API schema registry; plain data, so a sink worker can be handed it. */
+export interface RegistrySettings {
+  url: string;
+  username?: string;
+  password?: string;
+  /** Per-request bound, ms (default 10 s). */
+  timeoutMs?: number;
 }
