@@ -12,6 +12,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { BSON } from 'mongodb';
 import { Kafka, logLevel } from 'kafkajs';
 import { cdcRunning, createStream, E2E_ADMIN_KEY, mongoDb, openOrders, start, streamStatus, uid } from '../helpers/pipeline';
@@ -22,6 +24,8 @@ import type { OrdersDb } from '../helpers/orders';
 
 const FORMATS = ['json', 'json-payload', 'avro', 'json-schema'] as const;
 const registry = schemaRegistryUrl();
+// Apicurio on the stack runs without auth and ignores basic auth: this proves the secret is kept secret.
+const REGISTRY_PASSWORD = 'registry-secret-0f3a9';
 
 async function reg(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
   const r = await fetch(`${registry}${path}`, {
@@ -53,8 +57,11 @@ const SOURCES = {
 } as const;
 
 async function kafkaConnection(d: RunningDaemon, name: string): Promise<string> {
-  const r = await d.api('/api/v1/connections', { method: 'POST', body: { name, kind: 'kafka', url: `kafka://${stackUrls().kafka}`, options: { schemaRegistry: { url: registry, timeoutMs: 5000 } } } });
+  const r = await d.api('/api/v1/connections', { method: 'POST', body: { name, kind: 'kafka', url: `kafka://${stackUrls().kafka}`, options: { schemaRegistry: { url: registry, timeoutMs: 5000, username: 'sluice', password: REGISTRY_PASSWORD } } } });
   assert.equal(r.status, 201, JSON.stringify(r.body));
+  const got = await d.api(`/api/v1/connections/${r.body.id}`);
+  assert.equal(got.body.options.schemaRegistry.url, registry);
+  assert.ok(!JSON.stringify(got.body).includes(REGISTRY_PASSWORD), 'the registry password is write-only');
   return r.body.id;
 }
 
@@ -206,6 +213,8 @@ for (const kind of ['postgresql', 'mysql'] as const) {
           await waitFor(async () => (await dbOf(f).collection(collection).findOne({ _id: 400 } as never))?.extra === 'text now', { timeoutMs: 60000, intervalMs: 250, message: `${f}: after the restart the row arrives` });
         }
       }
+      assert.ok(!d.output().includes(REGISTRY_PASSWORD), 'the registry password is never logged');
+      for (const f of fs.readdirSync(d.dataDir).filter((x) => x.includes('.db'))) assert.ok(!fs.readFileSync(path.join(d.dataDir, f), 'latin1').includes(REGISTRY_PASSWORD), `stored encrypted (${f})`);
     } finally {
       for (const id of Object.values(streams)) {
         await d.api(`/api/v1/streams/${id}/stop`, { method: 'POST' }).catch(() => undefined);
