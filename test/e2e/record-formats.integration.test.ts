@@ -190,8 +190,12 @@ for (const kind of ['postgresql', 'mysql'] as const) {
           await consumer.disconnect();
         }
         assert.deepEqual(letters.map((l) => l.code), ['KAFKA_DECODE_FAILED', 'KAFKA_DECODE_FAILED']);
-        assert.equal(letters[0]!.value, 'garbage, not avro');
-        assert.match(letters[1]!.message!, /schema id 2147483632 is unknown/);
+        // Null keys: the two may sit on different partitions, in either order.
+        const garbageLetter = letters.find((l) => l.value === 'garbage, not avro');
+        const unknownLetter = letters.find((l) => l.value !== 'garbage, not avro');
+        assert.ok(garbageLetter, 'the garbage record, as it was');
+        assert.match(garbageLetter.message!, /not registry-framed/);
+        assert.match(unknownLetter!.message!, /schema id 2147483632 is unknown/);
         assert.equal((await streamStatus(d, streams.avro!)).cdcStatus, 'RUNNING');
 
         // ---- a type change BACKWARD refuses: the stream fails clearly; allowed, a restart delivers the row ----
