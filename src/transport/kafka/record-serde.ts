@@ -41,5 +41,5 @@ export function createSerde(config: SerdeConfig): RecordSerde {
   if (format === 'json' || format === 'json-payload') return new DebeziumSerde(config.topicPrefix, format);
   if (!REGISTRY_FORMATS.includes(format)) throw new SluiceError('VALIDATION_FAILED', `unknown transport.format ${String(format)}`, { field: 'transport.format' });
   if (!config.registry) throw registryMissing(format);
-  return new RegistrySerde(config.topicPrefix, format as 'avro' | 'json-schema' | 'protobuf', config.registry);
+  return new RegistrySerde(config.topicPrefix, format as 'avro' | 'json-schema', config.registry);
 }

@@ -29,7 +29,7 @@ import { Registry } from './registry';
 import type { RegistrySettings } from './settings';
 import { topicFor } from './topics';
 
-export type RegistryFormat = 'avro' | 'json-schema' | 'protobuf';
+export type RegistryFormat = 'avro' | 'json-schema';
 
 const MAGIC = 0;
 const SIDECAR: ConnectSchema = { type: 'string', optional: true, field: 'sluice' };
@@ -52,7 +52,6 @@ export class RegistrySerde {
   readonly #read = new Map<number, Known | null>();
 
   constructor(topicPrefix: string, format: RegistryFormat, registry: RegistrySettings) {
-    if (format === 'protobuf') throw new SluiceError('VALIDATION_FAILED', 'transport.format protobuf is not available yet', { field: 'transport.format' }, { suggestion: 'Choose avro or json-schema.' });
     this.format = format;
     this.#prefix = topicPrefix;
     this.#json = new DebeziumSerde(topicPrefix, 'json');

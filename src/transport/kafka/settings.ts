@@ -18,7 +18,7 @@ export interface KafkaSettings {
   /** TLS to the brokers (PEM text, files already read); present means on. */
   tls?: TlsOptions;
   sasl?: KafkaSasl;
-  /** The schema registry of the avro, json-schema and protobuf formats (Confluent API). */
+  /** The schema registry of the avro and json-schema formats (Confluent API). */
   schemaRegistry?: RegistrySettings;
 }
 
