@@ -18,7 +18,7 @@ import { BSON } from 'mongodb';
 import { Kafka, logLevel } from 'kafkajs';
 import { cdcRunning, createStream, E2E_ADMIN_KEY, mongoDb, openOrders, start, streamStatus, uid } from '../helpers/pipeline';
 import { startDaemon, tmpDataDir, type RunningDaemon } from '../helpers/daemon';
-import { kafkaBrokers, schemaRegistryUrl, stackUrls } from '../helpers/stack';
+import { kafkaBrokers, registryApi, schemaRegistryUrl, stackUrls } from '../helpers/stack';
 import { waitFor } from '../helpers/wait-for';
 import type { OrdersDb } from '../helpers/orders';
 
@@ -27,15 +27,7 @@ const registry = schemaRegistryUrl();
 // Apicurio on the stack runs without auth and ignores basic auth: this proves the secret is kept secret.
 const REGISTRY_PASSWORD = 'registry-secret-0f3a9';
 
-async function reg(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const r = await fetch(`${registry}${path}`, {
-    method,
-    headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  return { status: r.status, json: await r.json().catch(() => null) };
-}
+const reg = registryApi;
 
 const SOURCES = {
   postgresql: {

@@ -11,20 +11,12 @@ import * as avsc from 'avsc';
 import { Decimal, type ChangeEvent, type TableSchema } from '../../core';
 import { SluiceError } from '../../errors';
 import { createSerde, type RecordSerde } from './record-serde';
-import { schemaRegistryUrl } from '../../../test/helpers/stack';
+import { registryApi, schemaRegistryUrl } from '../../../test/helpers/stack';
 
 const url = schemaRegistryUrl();
 const run = Date.now().toString(36);
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const r = await fetch(`${url}${path}`, {
-    method,
-    headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  return { status: r.status, json: await r.json().catch(() => null) };
-}
+const call = registryApi;
 
 const v1: TableSchema = {
   key: ['id'],
