@@ -26,6 +26,7 @@ const env = {
   SLUICE_TEST_MYSQL_URL: urls.mysql,
   SLUICE_TEST_KAFKA_BROKERS: urls.kafka,
   SLUICE_TEST_MONGODB_URL: urls.mongodb,
+  SLUICE_TEST_SCHEMA_REGISTRY_URL: urls.schemaRegistry,
 };
 const status = run(process.execPath, [path.join(root, 'dist/bench', `${scenario}.js`), ...process.argv.slice(3)], { env });
 if (!wasUp) stack('down');

@@ -13,6 +13,7 @@ const RETRIABLE: ErrorCode[] = [
   'SOURCE_UNREACHABLE', // database restart, failover, network
   'SINK_UNREACHABLE',
   'KAFKA_UNREACHABLE',
+  'SCHEMA_REGISTRY_UNAVAILABLE', // the registry down or timing out: the batch is published again once it answers
   'SOURCE_READ_FAILED', // the source errored while reading (a connection killed mid-stream)
   'SHUTTING_DOWN', // API: retry against the restarted daemon
   'NOT_READY',
@@ -28,7 +29,7 @@ test('the retriable codes are exactly the deliberate list', () => {
     if (ERRORS[c].retriable) assert.ok(['connectivity', 'rate_limit', 'storage'].includes(ERRORS[c].category), `${c} is retriable but ${ERRORS[c].category}`);
   }
   // The ones a stream meets most that must never loop: they need a person.
-  for (const c of ['SOURCE_AUTH_FAILED', 'SOURCE_SCHEMA_CHANGED', 'SINK_WRITE_FAILED', 'KAFKA_PUBLISH_FAILED', 'SOURCE_CONFIG_INVALID', 'SOURCE_PRIVILEGES_MISSING', 'RECORD_ERROR_TOLERANCE_EXCEEDED', 'INTERNAL', 'STREAM_RUN_FAILED'] as const) {
+  for (const c of ['SOURCE_AUTH_FAILED', 'SOURCE_SCHEMA_CHANGED', 'SINK_WRITE_FAILED', 'KAFKA_PUBLISH_FAILED', 'SCHEMA_REGISTRY_INCOMPATIBLE', 'SOURCE_CONFIG_INVALID', 'SOURCE_PRIVILEGES_MISSING', 'RECORD_ERROR_TOLERANCE_EXCEEDED', 'INTERNAL', 'STREAM_RUN_FAILED'] as const) {
     assert.equal(ERRORS[c].retriable, false, c);
   }
 });

@@ -28,7 +28,7 @@ export interface StreamSpec {
    */
   source: { connectionId: string; topics?: string[]; topicPattern?: string };
   sink: { connectionId: string };
-  transport: { kind: 'direct' } | { kind: 'kafka'; connectionId?: string };
+  transport: { kind: 'direct' } | { kind: 'kafka'; connectionId?: string; format?: string };
   mode: 'SNAPSHOT' | 'CDC' | 'CDC_ONLY';
   /** "schema.table" names or glob patterns (`*`, `?`), resolved when a run starts. */
   tables: string[];

@@ -79,6 +79,17 @@ export function schemaRegistryUrl(): string {
   return required('SLUICE_TEST_SCHEMA_REGISTRY_URL');
 }
 
+/** One call to the stack's registry (Confluent API), bounded at 10 s: its status and JSON body. */
+export async function registryApi(method: string, pathname: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const r = await fetch(`${schemaRegistryUrl()}${pathname}`, {
+    method,
+    headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  return { status: r.status, json: await r.json().catch(() => null) };
+}
+
 export interface KafkaSaslUser {
   mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
   username: string;

@@ -20,7 +20,7 @@ import { needsTableList, resolveTables } from '../../transform/tables';
 import { kafkaBrokers } from '../../config';
 import { brokerList } from '../../connection-url';
 import { probeKafka } from '../../transport/kafka/probe';
-import { kafkaConnectionSettings } from '../../transport/kafka/options';
+import { checkRecordFormat, kafkaConnectionSettings } from '../../transport/kafka/options';
 import type { KafkaSettings } from '../../transport/kafka/settings';
 import { errorResponses } from '../schemas';
 import { passwordsBody } from './streams';
@@ -180,6 +180,11 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
               checks.push(failed('transport.connection', err));
             }
           }
+        }
+        try {
+          checkRecordFormat(body as Pick<StreamSpec, 'transport'>, (id) => store.connections.get(id)?.options);
+        } catch (err) {
+          checks.push(failed('transport.format', err));
         }
         if (usable) checks.push(...(await probeKafka(brokers, { security })));
         else checks.push(skip('kafka.brokers', 'the kafka connection is not usable'), skip('kafka.topics', 'the kafka connection is not usable'));

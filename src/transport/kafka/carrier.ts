@@ -10,7 +10,8 @@ import type { Admin, Message, PartitionMetadata } from 'kafkajs';
 import { RUN_EVENTS, abortError, parseTableName, sleep, untilAborted, type ConnectorContext, type EventBatch, type StreamSpec, type TableRef } from '../../core';
 import type { Transport } from '../types';
 import { TransportClosedError } from '../direct';
-import { DebeziumSerde } from './serde';
+import { createSerde, type RecordSerde } from './record-serde';
+import { recordFormatOf } from './options';
 import { ensureTopics, groupIdOf, groupLag, topicFor, topicPrefixOf } from './topics';
 import { partitionOf } from './partition';
 import { KafkaClients } from './clients';
@@ -34,7 +35,7 @@ const RECORD_OVERHEAD = 64;
 export class KafkaCarrier implements Transport {
   readonly kind = 'kafka';
   readonly #args: KafkaCarrierArgs;
-  readonly #serde: DebeziumSerde;
+  readonly #serde: RecordSerde;
   readonly #prefix: string;
   readonly #groupId: string;
   #clients: KafkaClients | undefined;
@@ -54,7 +55,7 @@ export class KafkaCarrier implements Transport {
     this.#args = args;
     this.#prefix = topicPrefixOf(args.stream);
     this.#groupId = groupIdOf(args.stream);
-    this.#serde = new DebeziumSerde(this.#prefix);
+    this.#serde = createSerde({ topicPrefix: this.#prefix, format: recordFormatOf(args.stream), ...(args.kafka.schemaRegistry ? { registry: args.kafka.schemaRegistry } : {}) });
   }
 
   get topicPrefix(): string {
@@ -123,6 +124,8 @@ export class KafkaCarrier implements Transport {
       await this.#addTopics(unknown);
       await this.#args.follow?.(unknown);
     }
+    // Registry formats: a table version's schemas are registered before its first record.
+    await this.#serde.prepare(batch.events);
     const tombstones = this.#args.kafka.tombstones ?? true;
     const records: Array<{ topic: string; message: Message & { partition: number }; size: number }> = [];
     for (const e of batch.events) {
@@ -197,6 +200,7 @@ export class KafkaCarrier implements Transport {
           ['admin', () => this.#admin?.disconnect()],
         ])
       : Promise.resolve();
+    this.#serde.close?.();
     return this.#closing;
   }
 }

@@ -6,7 +6,7 @@
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { Backoff, RUN_EVENTS, type ChangeEvent, type ConnectorContext, type Sink } from '../../core';
-import type { DebeziumSerde } from './serde';
+import type { RecordSerde } from './record-serde';
 import { isSluiceError } from '../../errors';
 import type { RecordErrorHandler } from '../types';
 import type { Origins } from './dead-letters';
@@ -15,7 +15,7 @@ export interface SinkConsumerArgs {
   kafka: Kafka;
   groupId: string;
   sink: Sink;
-  serde: DebeziumSerde;
+  serde: RecordSerde;
   ctx: ConnectorContext;
   /** A non-retriable sink or decode error: the transport stops and the stream fails with it. */
   onFatal(err: unknown): void;
@@ -146,6 +146,8 @@ export class SinkConsumer {
     if (this.#stopped || batch.messages.length === 0 || !isRunning() || isStale()) return;
     const events: ChangeEvent[] = [];
     try {
+      // Registry formats: the schemas the batch names, fetched once per id (an outage is retried like a sink's).
+      await serde.prepareDecode(batch.topic, batch.messages);
       for (const m of batch.messages) {
         const raw = { topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null };
         let e: ChangeEvent | null;

@@ -8,7 +8,7 @@
  */
 import type { IHeaders, Message } from 'kafkajs';
 import { eventJson, type ChangeEvent, type ConnectorContext, type DeadLetter, type DeadLetterQueue } from '../../core';
-import type { DebeziumSerde } from './serde';
+import type { RecordSerde } from './record-serde';
 
 export const DLQ_SUFFIX = '__dlq';
 
@@ -49,7 +49,7 @@ export class KafkaDeadLetters implements DeadLetterQueue {
   constructor(
     readonly topic: string,
     private readonly origins: Origins,
-    private readonly serde: DebeziumSerde,
+    private readonly serde: RecordSerde,
     private readonly ensureTopic: (topic: string) => Promise<void>,
     private readonly send: (records: Array<{ topic: string; message: Message }>, ctx: ConnectorContext) => Promise<void>,
   ) {}
@@ -66,6 +66,7 @@ export class KafkaDeadLetters implements DeadLetterQueue {
     if (!raw && letter.event) {
       // Not read from a topic (should not happen on this transport): the event as we would have published it.
       try {
+        await this.serde.prepare([letter.event]);
         key = Buffer.from(this.serde.encodeKey(letter.event));
         value = Buffer.from(this.serde.encodeValue(letter.event));
       } catch {

@@ -5,10 +5,11 @@
  * fields of a stream's `transport` object (none yet: `format` joins it there). The
  * `kafka` connection kind registers with these (module.ts).
  */
-import { advancedOption, NO_OPTIONS, optionsObject, secretOption, type PluginOptions, type StreamSpec } from '../../core';
+import { advancedOption, optionsObject, secretOption, type PluginOptions, type StreamSpec } from '../../core';
 import { readOptions } from '../../options';
+import { SluiceError } from '../../errors';
 import { tlsOption, type TlsOptions } from '../../connection-tls';
-import type { KafkaSasl, KafkaSettings } from './settings';
+import type { KafkaSasl, KafkaSettings, RegistrySettings } from './settings';
 
 export interface KafkaConnectionOptions {
   clientId?: string;
@@ -18,6 +19,17 @@ export interface KafkaConnectionOptions {
   tombstones?: boolean;
   tls?: TlsOptions;
   sasl?: KafkaSasl;
+  schemaRegistry?: RegistrySettings;
+}
+
+/** How records are written to the table topics (README "Record formats"). */
+export const RECORD_FORMATS = ['json', 'json-payload', 'avro', 'json-schema'] as const;
+export type RecordFormat = (typeof RECORD_FORMATS)[number];
+/** The formats that need options.schemaRegistry on the kafka connection. */
+export const REGISTRY_FORMATS: readonly RecordFormat[] = ['avro', 'json-schema'];
+
+export interface KafkaTransportFields {
+  format?: RecordFormat;
 }
 
 export interface KafkaStreamOptions {
@@ -62,6 +74,20 @@ export const kafkaOptions: PluginOptions = {
         passwordFile: { type: 'string', minLength: 1, maxLength: 4096, description: 'A file holding the SASL password, inside secrets.fileDir, read at each use (a mounted Kubernetes or Docker secret); instead of password.', example: '/run/secrets/kafka-password' },
       },
     },
+    schemaRegistry: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      description:
+        'The schema registry (Confluent API: Confluent, Redpanda, Karapace, Apicurio under /apis/ccompat/v7) of the streams that carry this connection with transport.format avro or json-schema. Subjects follow TopicNameStrategy (<topic>-key, <topic>-value).',
+      example: { url: 'http://registry:8081', username: 'sluice', password: '…' },
+      properties: {
+        url: { type: 'string', pattern: '^https?://', minLength: 8, maxLength: 2048, description: 'The registry base URL (with its API root, e.g. http://registry:8080/apis/ccompat/v7 for Apicurio).' },
+        username: { type: 'string', minLength: 1, maxLength: 1024, description: 'Basic-auth user (Confluent Cloud: the Schema Registry API key).' },
+        password: secretOption({ type: 'string', minLength: 1, maxLength: 4096, description: 'Basic-auth password (Confluent Cloud: the API secret); write-only, stored encrypted. Left out of a PATCH, the stored one is kept.' }),
+        timeoutMs: advancedOption({ type: 'integer', minimum: 100, maximum: 300000, description: 'Bound on each registry request, ms. Default 10000.' }),
+      },
+    },
   }),
   stream: optionsObject({
     topicPrefix: {
@@ -73,7 +99,15 @@ export const kafkaOptions: PluginOptions = {
       example: 'shop',
     },
   }),
-  transport: NO_OPTIONS,
+  transport: optionsObject({
+    format: {
+      type: 'string',
+      enum: [...RECORD_FORMATS],
+      description:
+        "How records are written (README \"Record formats\"): json, Debezium JSON with the Connect schema inline (JsonConverter schemas.enable=true; default); json-payload, the payload alone (schemas.enable=false; decimals as exact strings, types in payload.sluice.types); avro or json-schema, registry-framed (magic byte, schema id) against the kafka connection's options.schemaRegistry.",
+      example: 'avro',
+    },
+  }),
 };
 
 export function kafkaStreamOptions(stream: Pick<StreamSpec, 'options'>): KafkaStreamOptions {
@@ -84,4 +118,29 @@ export function kafkaStreamOptions(stream: Pick<StreamSpec, 'options'>): KafkaSt
 export function kafkaConnectionSettings(defaults: KafkaSettings, options: Record<string, unknown> | undefined): KafkaSettings {
   const o = readOptions<KafkaConnectionOptions>(kafkaOptions.connection, options ?? {});
   return { ...defaults, ...o };
+}
+
+/** A stream's record format (its transport's `format`, json by default). */
+export function recordFormatOf(stream: Pick<StreamSpec, 'transport'>): RecordFormat {
+  return ((stream.transport as KafkaTransportFields | undefined)?.format ?? 'json') as RecordFormat;
+}
+
+export function registryMissing(format: string): SluiceError {
+  return new SluiceError(
+    'VALIDATION_FAILED',
+    `transport.format ${format} needs a schema registry, and the stream's kafka connection has none`,
+    { field: 'transport.format' },
+    { suggestion: 'Set options.schemaRegistry {"url": …} on the kafka connection the stream names in transport.connectionId (PATCH /api/v1/connections/{id}), or choose transport.format json or json-payload.' },
+  );
+}
+
+/**
+ * A registry format needs a kafka connection with options.schemaRegistry: refused at
+ * create and /validate (VALIDATION_FAILED naming transport.format), not at start.
+ */
+export function checkRecordFormat(stream: Pick<StreamSpec, 'transport'>, connectionOptions: (id: string) => Record<string, unknown> | undefined): void {
+  const format = recordFormatOf(stream);
+  if (!REGISTRY_FORMATS.includes(format)) return;
+  const id = (stream.transport as { connectionId?: string } | undefined)?.connectionId;
+  if (!id || !connectionOptions(id)?.schemaRegistry) throw registryMissing(format);
 }

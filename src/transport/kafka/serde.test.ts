@@ -258,3 +258,40 @@ test('a JSON column holding text that is not JSON travels as that text (io.debez
   assert.ok(decoded?.after!.doc instanceof InvalidJson);
   assert.equal((decoded.after!.doc as InvalidJson).text, 'not json {');
 });
+
+test('json-payload: the payload alone, decimals as exact strings, types in payload.sluice.types; decodes to the same event as json', () => {
+  const json = new DebeziumSerde('sluice');
+  const payload = new DebeziumSerde('sluice', 'json-payload');
+  for (const id of [MAX, 1n]) {
+    const e = event('u', fullRow(id), { ...fullRow(id), txt: 'after', anynum: new Decimal('NaN') });
+    const text = payload.encodeValue(e);
+    const v = JSON.parse(text);
+    assert.equal(v.schema, undefined, 'no inline schema');
+    assert.equal(v.after.price, '-12345678901234567890123456.7890', 'an exact decimal is a string with its digits');
+    assert.equal(v.after.anynum, 'NaN');
+    assert.deepEqual(v.after.amounts, ['1.50', null, '-0.01']);
+    assert.equal(v.after.ts, Date.UTC(1900, 0, 1, 12, 30, 45, 123) * 1000, 'timestamps are MicroTimestamp microseconds');
+    assert.equal(v.after.tstz, '2024-02-29T23:59:59.999000Z');
+    assert.equal(v.sluice.types.price, 'decimal');
+    assert.equal(v.sluice.types.ttz, 'timetz');
+    assert.equal(v.sluice.types.amounts, 'array<decimal>');
+    assert.equal(v.sluice.types.txt, undefined, 'plain strings need no type');
+    assert.ok(text.length < json.encodeValue(e).length / 2, 'far smaller than json');
+    const a = roundTrip(payload, e);
+    const b = roundTrip(json, { ...e, after: { ...e.after!, anynum: new Decimal('NaN') } });
+    assert.deepEqual(a.after, b.after, 'the same values as from json');
+    assert.deepEqual(a.before, e.before);
+    assert.deepEqual(a.key, { id }, 'key types come from the value');
+    assert.deepEqual(a.source, e.source);
+    assert.deepEqual(a.schema!.key, ['id']);
+    assert.deepEqual(
+      a.schema!.columns.map((c) => [c.name, c.type, c.elementType]),
+      schema.columns.map((c) => [c.name, c.type, c.elementType]),
+    );
+  }
+  // Unavailable values keep their sidecar entries beside the types.
+  const toast = payload.decode({ topic: 't' }, null, payload.encodeValue(event('u', null, { ...fullRow(3n), ts: undefined, blob: undefined })));
+  assert.equal(toast!.after!.ts, undefined);
+  assert.ok('ts' in toast!.after!);
+  assert.equal(toast!.after!.blob, undefined);
+});

@@ -13,6 +13,16 @@
  *   placeholder or "NaN"/"Infinity"/"-Infinity". Consumers that ignore unknown payload
  *   fields (JsonConverter, the MongoDB sink connector) see a null.
  * - text, bytes and text/bytes/int arrays carry Debezium's in-band placeholders.
+ *
+ * `json-payload` (JsonConverter's schemas.enable=false form) writes the payload alone.
+ * What payload-only JSON cannot say is carried so that sluice's sink reads the same
+ * values back: decimals as exact strings ("12.340", "NaN"; Debezium's
+ * decimal.handling.mode=string), times in Debezium's encodings (MicroTimestamp
+ * microseconds, ZonedTimestamp ISO text, Date days), and `payload.sluice.types` maps each
+ * column that is not a plain string to its type ({"price":"decimal","at":"timestamp"}).
+ *
+ * The registry formats (registry-serde.ts) reuse this class's Connect schemas and
+ * payloads (`connectOf`, `fromConnect`) and convert them to and from their wire form.
  */
 import { parse as losslessParse, isInteger, isSafeNumber } from 'lossless-json';
 import { Decimal, type ChangeEvent, type Op, type Row, type ColumnSpec, type TableSchema } from '../../core';
@@ -25,11 +35,18 @@ export { UNAVAILABLE } from './columns';
 
 interface Encoder {
   connector: string;
-  valuePrefix: string; // '{"schema":<envelope>,"payload":{"before":'
-  keyPrefix: string; // '{"schema":<key>,"payload":'
+  valuePrefix: string; // '{"schema":<envelope>,"payload":{"before":' (json-payload: '{"before":')
+  keyPrefix: string; // '{"schema":<key>,"payload":' (json-payload: '')
+  keySuffix: string; // '}' (json-payload: '')
+  /** json-payload: ',"types":{…}' inside payload.sluice; '' otherwise. */
+  types: string;
   cols: { name: string; json: string; codec: ColumnCodec }[];
   key: { name: string; json: string; codec: ColumnCodec }[];
+  envelope: ConnectSchema;
+  keySchema: ConnectSchema;
 }
+
+export type JsonFormat = 'json' | 'json-payload';
 
 interface Decoder {
   schema: TableSchema;
@@ -52,8 +69,21 @@ export class DebeziumSerde {
   readonly #lastBySlot = new Map<string, { prefix: Buffer; decoder: Decoder }>();
   readonly #decoders = new Map<string, Decoder>();
 
-  constructor(topicPrefix: string) {
+  readonly #payloadOnly: boolean;
+  readonly format: JsonFormat;
+
+  constructor(topicPrefix: string, format: JsonFormat = 'json') {
     this.#prefix = topicPrefix;
+    this.format = format;
+    this.#payloadOnly = format === 'json-payload';
+  }
+
+  /** Nothing to prepare: JSON needs no registry. */
+  prepare(): undefined {
+    return undefined;
+  }
+  prepareDecode(): undefined {
+    return undefined;
   }
 
   /** The Kafka record key bytes' text: same key, same text (partitioning depends on it). */
@@ -66,18 +96,40 @@ export class DebeziumSerde {
       if (v === undefined) v = (event.after ?? event.before ?? {})[k.name];
       out += (i ? ',' : '') + k.json + (v === null || v === undefined ? 'null' : k.codec.encode(v));
     }
-    return out + '}}';
+    return out + '}' + enc.keySuffix;
   }
 
   encodeValue(event: ChangeEvent): string {
     const enc = this.#encoder(event);
+    return enc.valuePrefix + this.#payloadBody(enc, event) + (this.#payloadOnly ? '' : '}');
+  }
+
+  /** The event's key or value in the Connect model: the table version's schema (same object each time) and the JsonConverter payload text. */
+  connectOf(event: ChangeEvent, part: 'key' | 'value'): { schema: ConnectSchema; payload: string } {
+    const enc = this.#encoder(event);
+    if (part === 'value') return { schema: enc.envelope, payload: '{"before":' + this.#payloadBody(enc, event) };
+    const key = this.encodeKey(event);
+    return { schema: enc.keySchema, payload: key.slice(enc.keyPrefix.length, key.length - enc.keySuffix.length) };
+  }
+
+  /** The table version's Envelope and Key schemas, without encoding anything. */
+  schemasOf(event: ChangeEvent): { value: ConnectSchema; key: ConnectSchema } {
+    const enc = this.#encoder(event);
+    return { value: enc.envelope, key: enc.keySchema };
+  }
+
+  // The payload after its '{"before":'.
+  #payloadBody(enc: Encoder, event: ChangeEvent): string {
     const side: { before?: Record<string, string>; after?: Record<string, string> } = {};
-    const before = event.before ? row(enc, event.before, 'before', side) : 'null';
-    const after = event.after ? row(enc, event.after, 'after', side) : 'null';
-    let out = enc.valuePrefix + before + ',"after":' + after + ',"source":' + encodeSource(event.source, enc.connector);
+    const before = event.before ? row(enc, event.before, 'before', side, this.#payloadOnly) : 'null';
+    const after = event.after ? row(enc, event.after, 'after', side, this.#payloadOnly) : 'null';
+    let out = before + ',"after":' + after + ',"source":' + encodeSource(event.source, enc.connector);
     out += ',"op":"' + event.op + '","ts_ms":' + Math.trunc(event.ts_ms);
-    if (side.before || side.after) out += ',"sluice":' + JSON.stringify(side);
-    return out + '}}';
+    if (side.before || side.after || enc.types) {
+      const sideText = side.before || side.after ? JSON.stringify(side) : '{}';
+      out += ',"sluice":' + (enc.types ? (sideText === '{}' ? '{' + enc.types.slice(1) : sideText.slice(0, -1) + enc.types) + '}' : sideText);
+    }
+    return out + '}';
   }
 
   #encoder(event: ChangeEvent): Encoder {
@@ -85,12 +137,13 @@ export class DebeziumSerde {
     const cached = this.#encoders.get(ts);
     if (cached && cached.connector === event.source.connector) return cached;
     const name = [this.#prefix, event.table.schema, event.table.table].filter(Boolean).join('.');
-    const codecs = ts.columns.map((c) => ({ name: c.name, json: JSON.stringify(c.name) + ':', codec: columnCodec(c) }));
+    const codecOf = this.#payloadOnly ? payloadCodec : columnCodec;
+    const codecs = ts.columns.map((c) => ({ name: c.name, json: JSON.stringify(c.name) + ':', codec: codecOf(c) }));
     const byName = new Map(codecs.map((c) => [c.name, c]));
     const key = ts.key.map((k) => {
       const c = byName.get(k);
       if (!c) throw new SluiceError('SINK_RECORD_REJECTED', `key column ${k} is not a column of ${name}`, { table: name });
-      return { ...c, codec: columnCodec({ ...ts.columns.find((x) => x.name === k)!, optional: false }) };
+      return { ...c, codec: codecOf({ ...ts.columns.find((x) => x.name === k)!, optional: false }) };
     });
     const rowSchema = (field: string): ConnectSchema => ({ type: 'struct', fields: codecs.map((c) => c.codec.schema), optional: true, name: `${name}.Value`, field } as ConnectSchema);
     const envelope = {
@@ -107,12 +160,17 @@ export class DebeziumSerde {
       version: 1,
     };
     const keySchema = { type: 'struct', fields: key.map((k) => k.codec.schema), optional: false, name: `${name}.Key` };
+    const typed = this.#payloadOnly ? typesOf(ts.columns) : {};
     const enc: Encoder = {
       connector: event.source.connector,
-      valuePrefix: '{"schema":' + JSON.stringify(envelope) + ',"payload":{"before":',
-      keyPrefix: '{"schema":' + JSON.stringify(keySchema) + ',"payload":',
+      valuePrefix: this.#payloadOnly ? '{"before":' : '{"schema":' + JSON.stringify(envelope) + ',"payload":{"before":',
+      keyPrefix: this.#payloadOnly ? '' : '{"schema":' + JSON.stringify(keySchema) + ',"payload":',
+      keySuffix: this.#payloadOnly ? '' : '}',
+      types: Object.keys(typed).length ? ',"types":' + JSON.stringify(typed) : '',
       cols: codecs,
       key,
+      envelope: envelope as ConnectSchema,
+      keySchema: keySchema as ConnectSchema,
     };
     this.#encoders.set(ts, enc);
     return enc;
@@ -127,13 +185,7 @@ export class DebeziumSerde {
     try {
       return this.#decode(where.topic, key === null ? null : toBuf(key), toBuf(value));
     } catch (err) {
-      if (err instanceof SluiceError && err.code === 'KAFKA_DECODE_FAILED') throw err;
-      throw new SluiceError(
-        'KAFKA_DECODE_FAILED',
-        `record at ${where.topic}/${where.partition ?? '?'}@${where.offset ?? '?'} is not a readable change event: ${(err as Error).message}`,
-        { topic: where.topic, partition: where.partition, offset: where.offset },
-        { cause: err },
-      );
+      throw decodeFailed(where, err);
     }
   }
 
@@ -164,12 +216,27 @@ export class DebeziumSerde {
   }
 
   #decode(topic: string, keyBuf: Buffer | null, valueBuf: Buffer): ChangeEvent {
-    const { decoder, payload: p } = this.#split(topic, valueBuf);
+    const value = this.#split(topic, valueBuf);
+    const key = keyBuf && keyBuf.length ? this.#split('key:' + topic, keyBuf) : undefined;
+    return this.#event(value.decoder, value.payload, key);
+  }
+
+  /**
+   * A change event from Connect schemas and parsed JsonConverter payloads (the registry
+   * formats decode to these); decoders are cached per schema object.
+   */
+  fromConnect(value: { schema: ConnectSchema; payload: unknown }, key?: { schema: ConnectSchema; payload: unknown }): ChangeEvent {
+    return this.#event(cachedDecoder(value.schema), value.payload, key && { decoder: cachedDecoder(key.schema), payload: key.payload });
+  }
+
+  #event(valueDecoder: Decoder | undefined, p: unknown, k: { decoder: Decoder | undefined; payload: unknown } | undefined): ChangeEvent {
+    let decoder = valueDecoder;
     const payload = p as Record<string, unknown>;
     if (!payload || typeof payload !== 'object' || !OPS.has(payload.op as string)) {
       throw new Error(`no Debezium envelope with op c/u/d/r (op=${String(payload?.op)})`);
     }
-    const side = (payload.sluice ?? {}) as { before?: Record<string, string>; after?: Record<string, string> };
+    const side = (payload.sluice ?? {}) as { before?: Record<string, string>; after?: Record<string, string>; types?: Record<string, string> };
+    if (!decoder && side.types) decoder = typedDecoder(side.types, (payload.after ?? payload.before) as Record<string, unknown> | null);
     const before = decodeRow(decoder, payload.before, side.before);
     const after = decodeRow(decoder, payload.after, side.after);
     const source = decodeSource(payload.source as Record<string, unknown>);
@@ -182,10 +249,11 @@ export class DebeziumSerde {
       source,
       ts_ms: Number(payload.ts_ms ?? source.ts_ms),
     };
-    if (keyBuf && keyBuf.length) {
-      const k = this.#split('key:' + topic, keyBuf);
+    if (k) {
       if (!k.payload || typeof k.payload !== 'object') throw new Error('key payload is not an object');
-      event.key = decodeRow(k.decoder, k.payload, undefined) ?? {};
+      // json-payload: the key's types are the value's.
+      event.key = (k.decoder ? decodeRow(k.decoder, k.payload, undefined) : decoder ? decodeKey(decoder, k.payload as Record<string, unknown>) : (k.payload as Row)) ?? {};
+      if (decoder && !k.decoder && decoder.schema.key.length === 0) decoder.schema.key = Object.keys(k.payload);
       // The key schema names the table's key columns; the value schema cannot.
       if (decoder && k.decoder && decoder.schema.key.length === 0) decoder.schema.key = k.decoder.schema.columns.map((c) => c.name);
     }
@@ -194,9 +262,20 @@ export class DebeziumSerde {
   }
 }
 
-const toBuf = (b: Buffer | string): Buffer => (typeof b === 'string' ? Buffer.from(b) : b);
+/** Any error decoding a record as KAFKA_DECODE_FAILED naming where it was read. */
+export function decodeFailed(where: Where, err: unknown): SluiceError {
+  if (err instanceof SluiceError && err.code === 'KAFKA_DECODE_FAILED') return err;
+  return new SluiceError(
+    'KAFKA_DECODE_FAILED',
+    `record at ${where.topic}/${where.partition ?? '?'}@${where.offset ?? '?'} is not a readable change event: ${(err as Error).message}`,
+    { topic: where.topic, partition: where.partition, offset: where.offset },
+    { cause: err },
+  );
+}
 
-function row(enc: Encoder, r: Row, sideName: 'before' | 'after', side: { before?: Record<string, string>; after?: Record<string, string> }): string {
+export const toBuf = (b: Buffer | string): Buffer => (typeof b === 'string' ? Buffer.from(b) : b);
+
+function row(enc: Encoder, r: Row, sideName: 'before' | 'after', side: { before?: Record<string, string>; after?: Record<string, string> }, payloadOnly: boolean): string {
   let out = '{';
   const cols = enc.cols;
   for (let i = 0; i < cols.length; i++) {
@@ -210,7 +289,7 @@ function row(enc: Encoder, r: Row, sideName: 'before' | 'after', side: { before?
         out += 'null';
         (side[sideName] ??= {})[c.name] = UNAVAILABLE;
       }
-    } else if (isDecimalSpecial(v)) {
+    } else if (!payloadOnly && isDecimalSpecial(v)) {
       out += 'null';
       (side[sideName] ??= {})[c.name] = (v as Decimal).text;
     } else out += c.codec.encode(v);
@@ -230,6 +309,79 @@ function decodeRow(decoder: Decoder | undefined, raw: unknown, side: Record<stri
   }
   if (side) for (const [name, s] of Object.entries(side)) out[name] = s === UNAVAILABLE ? undefined : new Decimal(s);
   return out;
+}
+
+// ---- json-payload ------------------------------------------------------------------
+
+/** json-payload's codec: decimals (and decimal arrays) as exact strings, the rest as in json. */
+function payloadCodec(col: ColumnSpec): ColumnCodec {
+  const c = columnCodec(col);
+  const text = (v: unknown) => JSON.stringify(v instanceof Decimal ? v.text : String(v));
+  const dec = (v: unknown) => new Decimal(typeof v === 'string' ? v : String(v));
+  if (col.type === 'decimal') return { ...c, encode: text, decode: dec, isPlaceholder: () => false };
+  if (col.type === 'array' && col.elementType === 'decimal') {
+    return {
+      ...c,
+      encode: (v) => '[' + (v as unknown[]).map((x) => (x === null || x === undefined ? 'null' : text(x))).join(',') + ']',
+      decode: (v) => (v as unknown[]).map((x) => (x === null ? null : dec(x))),
+    };
+  }
+  return c;
+}
+
+/** payload.sluice.types: each column that is not a plain string, by its type ("array<decimal>", "timetz"). */
+function typesOf(columns: readonly ColumnSpec[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const c of columns) {
+    if (c.type === 'string') continue;
+    if (c.type === 'array') out[c.name] = `array<${c.elementType ?? 'string'}>`;
+    else if (c.type === 'time' && /^(timetz|time\b.*\bwith time zone)/i.test(c.sourceType)) out[c.name] = 'timetz';
+    else out[c.name] = c.type;
+  }
+  return out;
+}
+
+const typedDecoders = new Map<string, Decoder>();
+
+/** The decoder of a json-payload record: its columns (in the row's order) typed by payload.sluice.types. */
+function typedDecoder(types: Record<string, string>, rowImage: Record<string, unknown> | null): Decoder {
+  const names = rowImage && typeof rowImage === 'object' ? Object.keys(rowImage) : Object.keys(types);
+  const sig = names.join(',') + '|' + JSON.stringify(types);
+  let d = typedDecoders.get(sig);
+  if (d) return d;
+  const columns: ColumnSpec[] = names.map((name) => {
+    const t = types[name] ?? 'string';
+    const arr = /^array<(.+)>$/.exec(t);
+    const spec: ColumnSpec = { name, type: (arr ? 'array' : t === 'timetz' ? 'time' : t) as ColumnSpec['type'], sourceType: t === 'timetz' ? 'timetz' : 'json-payload', optional: true };
+    if (arr) spec.elementType = arr[1] as ColumnSpec['type'];
+    return spec;
+  });
+  const cols = columns.map((c) => {
+    const codec = payloadCodec(c);
+    return { name: c.name, decode: codec.decode, isPlaceholder: codec.isPlaceholder };
+  });
+  d = { schema: { columns, key: [] }, cols };
+  if (typedDecoders.size > 1000) typedDecoders.clear();
+  typedDecoders.set(sig, d);
+  return d;
+}
+
+/** A key's columns through the value's decoder (json-payload keys carry no types of their own). */
+function decodeKey(decoder: Decoder, raw: Record<string, unknown>): Row {
+  const out: Row = {};
+  for (const [name, v] of Object.entries(raw)) {
+    const c = decoder.cols.find((x) => x.name === name);
+    out[name] = v === null || v === undefined || !c ? (v as null) : c.decode(v);
+  }
+  return out;
+}
+
+const connectDecoders = new WeakMap<ConnectSchema, Decoder>();
+
+function cachedDecoder(schema: ConnectSchema): Decoder {
+  let d = connectDecoders.get(schema);
+  if (!d) connectDecoders.set(schema, (d = decoderFor(schema)));
+  return d;
 }
 
 function decoderFor(schema: ConnectSchema): Decoder {

@@ -20,4 +20,15 @@ export interface KafkaSettings {
   sasl?: KafkaSasl;
   /** The sink end (consumer, decoding, MongoDB writes) in a worker thread of its own (default), or in the daemon's thread when false (config kafka.sinkWorker). */
   sinkWorker?: boolean;
+  /** The schema registry of the avro and json-schema formats (Confluent API). */
+  schemaRegistry?: RegistrySettings;
+}
+
+/** A Confluent-API schema registry; plain data, so a sink worker can be handed it. */
+export interface RegistrySettings {
+  url: string;
+  username?: string;
+  password?: string;
+  /** Per-request bound, ms (default 10 s). */
+  timeoutMs?: number;
 }

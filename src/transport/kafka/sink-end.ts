@@ -19,7 +19,8 @@ import { KafkaClients } from './clients';
 import { SinkConsumer } from './consumer';
 import { KafkaDeadLetters, deadLetterTopic, type Origins } from './dead-letters';
 import { ReliableProducer } from './producer';
-import { DebeziumSerde } from './serde';
+import { createSerde, type RecordSerde, type SerdeConfig } from './record-serde';
+import { recordFormatOf } from './options';
 import type { KafkaSettings } from './settings';
 import { ensureTopics, groupIdOf, groupLag, topicFor, topicPrefixOf } from './topics';
 import { readsTopics, topicsToRead } from './topics-source';
@@ -29,6 +30,8 @@ export class KafkaSinkEnd implements SinkEnd {
   readonly #stream: StreamSpec;
   readonly #kafka: KafkaSettings;
   readonly #prefix: string;
+  /** One serde for the consumer and the dead letters (schemas fetched once). */
+  readonly #serde: RecordSerde;
   /** Where each decoded event came from, for its dead letter. */
   readonly #origins: Origins = new WeakMap();
   #clients: KafkaClients | undefined;
@@ -47,10 +50,12 @@ export class KafkaSinkEnd implements SinkEnd {
     this.#stream = args.stream;
     this.#kafka = args.kafka;
     this.#prefix = topicPrefixOf(args.stream);
+    const config: SerdeConfig = { topicPrefix: this.#prefix, format: recordFormatOf(args.stream), ...(args.kafka.schemaRegistry ? { registry: args.kafka.schemaRegistry } : {}) };
+    this.#serde = createSerde(config);
     this.deadLetters = new KafkaDeadLetters(
       deadLetterTopic(this.#prefix),
       this.#origins,
-      new DebeziumSerde(this.#prefix),
+      this.#serde,
       (topic) => this.#ensure([topic]),
       async (records, ctx) => void (await this.#letterProducer().send(records, ctx)),
     );
@@ -78,7 +83,7 @@ export class KafkaSinkEnd implements SinkEnd {
         kafka: clients.kafka,
         groupId: this.groupId,
         sink: stages.sink,
-        serde: new DebeziumSerde(this.#prefix),
+        serde: this.#serde,
         ctx,
         onFatal: (err) => this.#setFatal(err, ctx),
       });
@@ -147,6 +152,7 @@ export class KafkaSinkEnd implements SinkEnd {
           ['admin', () => this.#admin?.disconnect()],
         ])
       : Promise.resolve();
+    this.#serde.close?.();
     return this.#closing;
   }
 }
