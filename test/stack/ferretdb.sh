@@ -20,8 +20,17 @@ ferretdb_go_env() {
   export GOTOOLCHAIN=local GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0
 }
 
+# The binary says it is $FERRETDB_VERSION. Its output is read whole before matching: with
+# pipefail, `--version | grep -q` fails when grep exits first and the binary gets SIGPIPE
+# (seen under load: a good binary rebuilt, then "does not report" after the build).
+ferretdb_is_version() {
+  local out
+  out="$("$FERRETDB_BIN" --version 2>/dev/null)" || return 1
+  grep -qx "version: $FERRETDB_VERSION" <<<"$out"
+}
+
 ferretdb_install() {
-  if [ -x "$FERRETDB_BIN" ] && "$FERRETDB_BIN" --version 2>/dev/null | grep -qx "version: $FERRETDB_VERSION"; then
+  if [ -x "$FERRETDB_BIN" ] && ferretdb_is_version; then
     return 0
   fi
   command -v go >/dev/null 2>&1 || die "ferretdb: Go is needed to build FerretDB $FERRETDB_VERSION (install golang)"
@@ -44,8 +53,7 @@ ferretdb_install() {
     mv -f "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"
     rm -rf "$src"
   ) >"$buildlog" 2>&1 || { tail -n 30 "$buildlog" >&2; die "ferretdb: build failed; see $buildlog"; }
-  "$FERRETDB_BIN" --version | grep -qx "version: $FERRETDB_VERSION" \
-    || die "ferretdb: built binary does not report $FERRETDB_VERSION; see $buildlog"
+  ferretdb_is_version || die "ferretdb: built binary does not report $FERRETDB_VERSION; see $buildlog"
 }
 
 ferretdb_running() { pid_alive "$FERRETDB_PID" ferretdb; }

@@ -127,7 +127,8 @@ pid_alive() {
   # is the server starting: a check right after launching it must not call it dead.
   [ "${ppid:-}" != "$$" ] || return 0
   if [ -n "$pattern" ] && [ -r "/proc/$pid/cmdline" ]; then
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$pattern" || return 1
+    local cmd; cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+    [[ "$cmd" == *"$pattern"* ]] || return 1
   fi
   return 0
 }
