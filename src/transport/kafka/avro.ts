@@ -186,7 +186,7 @@ export function toDatum(s: ConnectSchema, v: unknown): unknown {
       return typeof v === 'bigint' ? v : BigInt(v as number | string);
     case 'float':
     case 'double':
-      return typeof v === 'string' ? Number(v) : Number(v);
+      return Number(v);
     default:
       return v;
   }
