@@ -145,7 +145,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     const source = store.connections.get(body.source.connectionId)!;
     // Options of the kinds this stream uses, and nothing else: a 400 naming the option.
     validateStreamOptions(deps.connectors, body, { source: source.kind, sink: store.connections.get(body.sink.connectionId)!.kind, ...(body.transport ? { transport: body.transport.kind } : {}) });
-    // avro and json-schema need the kafka connection's schema registry.
+    // avro, json-schema and protobuf need the kafka connection's schema registry.
     checkRecordFormat(body, (id) => store.connections.get(id)?.options);
     // topics/topicPattern belong to a kafka source, which reads changes only (topics-source.ts).
     checkTopicsSource(body, source.kind);

@@ -23,10 +23,10 @@ export interface KafkaConnectionOptions {
 }
 
 /** How records are written to the table topics (README "Record formats"). */
-export const RECORD_FORMATS = ['json', 'json-payload', 'avro', 'json-schema'] as const;
+export const RECORD_FORMATS = ['json', 'json-payload', 'avro', 'json-schema', 'protobuf'] as const;
 export type RecordFormat = (typeof RECORD_FORMATS)[number];
 /** The formats that need options.schemaRegistry on the kafka connection. */
-export const REGISTRY_FORMATS: readonly RecordFormat[] = ['avro', 'json-schema'];
+export const REGISTRY_FORMATS: readonly RecordFormat[] = ['avro', 'json-schema', 'protobuf'];
 
 export interface KafkaTransportFields {
   format?: RecordFormat;
@@ -79,7 +79,7 @@ export const kafkaOptions: PluginOptions = {
       additionalProperties: false,
       required: ['url'],
       description:
-        'The schema registry (Confluent API: Confluent, Redpanda, Karapace, Apicurio under /apis/ccompat/v7) of the streams that carry this connection with transport.format avro or json-schema. Subjects follow TopicNameStrategy (<topic>-key, <topic>-value).',
+        'The schema registry (Confluent API: Confluent, Redpanda, Karapace, Apicurio under /apis/ccompat/v7) of the streams that carry this connection with transport.format avro, json-schema or protobuf. Subjects follow TopicNameStrategy (<topic>-key, <topic>-value).',
       example: { url: 'http://registry:8081', username: 'sluice', password: '…' },
       properties: {
         url: { type: 'string', pattern: '^https?://', minLength: 8, maxLength: 2048, description: 'The registry base URL (with its API root, e.g. http://registry:8080/apis/ccompat/v7 for Apicurio).' },
@@ -104,7 +104,7 @@ export const kafkaOptions: PluginOptions = {
       type: 'string',
       enum: [...RECORD_FORMATS],
       description:
-        "How records are written (README \"Record formats\"): json, Debezium JSON with the Connect schema inline (JsonConverter schemas.enable=true; default); json-payload, the payload alone (schemas.enable=false; decimals as exact strings, types in payload.sluice.types); avro or json-schema, registry-framed (magic byte, schema id) against the kafka connection's options.schemaRegistry.",
+        "How records are written (README \"Record formats\"): json, Debezium JSON with the Connect schema inline (JsonConverter schemas.enable=true; default); json-payload, the payload alone (schemas.enable=false; decimals as exact strings, types in payload.sluice.types); avro, json-schema or protobuf, registry-framed (magic byte, schema id; protobuf adds the message index) against the kafka connection's options.schemaRegistry.",
       example: 'avro',
     },
   }),

@@ -1,8 +1,8 @@
 /**
  * The record formats of the Kafka transport behind one interface, built from plain data
  * (SerdeConfig), so that the carrier, the sink end and a sink worker in another thread
- * each build their own: `json` and `json-payload` (serde.ts), `avro` and `json-schema`
- * through a schema registry (registry-serde.ts).
+ * each build their own: `json` and `json-payload` (serde.ts), `avro`, `json-schema` and
+ * `protobuf` through a schema registry (registry-serde.ts).
  *
  * The registry formats need I/O before a record can be written or read (a table
  * version's schema registered, a schema fetched by id): `prepare` and `prepareDecode`
@@ -12,7 +12,7 @@
 import type { ChangeEvent } from '../../core';
 import { SluiceError } from '../../errors';
 import { DebeziumSerde, type Where } from './serde';
-import { RegistrySerde } from './registry-serde';
+import { RegistrySerde, type RegistryFormat } from './registry-serde';
 import { REGISTRY_FORMATS, registryMissing, type RecordFormat } from './options';
 import type { RegistrySettings } from './settings';
 
@@ -41,5 +41,5 @@ export function createSerde(config: SerdeConfig): RecordSerde {
   if (format === 'json' || format === 'json-payload') return new DebeziumSerde(config.topicPrefix, format);
   if (!REGISTRY_FORMATS.includes(format)) throw new SluiceError('VALIDATION_FAILED', `unknown transport.format ${String(format)}`, { field: 'transport.format' });
   if (!config.registry) throw registryMissing(format);
-  return new RegistrySerde(config.topicPrefix, format as 'avro' | 'json-schema', config.registry);
+  return new RegistrySerde(config.topicPrefix, format as RegistryFormat, config.registry);
 }

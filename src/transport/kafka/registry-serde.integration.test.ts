@@ -78,7 +78,7 @@ async function roundTrip(serde: RecordSerde, e: ChangeEvent, topic: string): Pro
   return { out, key, value };
 }
 
-for (const format of ['avro', 'json-schema'] as const) {
+for (const format of ['avro', 'json-schema', 'protobuf'] as const) {
   test(`${format}: the type table round-trips through the registry; a DDL registers version 2; an incompatible change is refused with SCHEMA_REGISTRY_INCOMPATIBLE`, async () => {
     const prefix = `rs_${format.replace('-', '_')}_${run}`;
     const topic = `${prefix}.public.items`;

@@ -43,6 +43,16 @@ export class Registry {
     return id;
   }
 
+  /** The latest version registered under `subject`; null when the subject has none. */
+  async latest(subject: string): Promise<SchemaInfo | null> {
+    try {
+      return await this.#client.getLatestSchemaMetadata(subject);
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw this.#error(err, { subject, reading: true });
+    }
+  }
+
   /** The schema with this id; null when the registry has none (a record error, not an outage). */
   schema(id: number, subject: string): Promise<SchemaInfo | null> {
     let s = this.#byId.get(id);
@@ -57,10 +67,10 @@ export class Registry {
     return s;
   }
 
-  #error(err: unknown, detail: { subject?: string; id?: number }): SluiceError {
+  #error(err: unknown, { reading, ...detail }: { subject?: string; id?: number; reading?: boolean }): SluiceError {
     const status = statusOf(err);
     const msg = (err as Error)?.message ?? String(err);
-    if (status === 409 && detail.subject) {
+    if (status === 409 && detail.subject && !reading) {
       return new SluiceError(
         'SCHEMA_REGISTRY_INCOMPATIBLE',
         `the schema registry refused the new schema of subject ${detail.subject} as incompatible: ${msg}`,
@@ -68,7 +78,7 @@ export class Registry {
         { cause: err },
       );
     }
-    const what = detail.subject !== undefined && detail.id === undefined ? `registering subject ${detail.subject}` : `reading schema id ${detail.id}`;
+    const what = reading ? `reading the latest version of subject ${detail.subject}` : detail.subject !== undefined && detail.id === undefined ? `registering subject ${detail.subject}` : `reading schema id ${detail.id}`;
     return new SluiceError('SCHEMA_REGISTRY_UNAVAILABLE', `schema registry ${this.#url}: ${what} failed: ${msg}`, { ...detail, url: this.#url, ...(status ? { status } : {}) }, { cause: err });
   }
 

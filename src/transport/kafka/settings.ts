@@ -20,7 +20,7 @@ export interface KafkaSettings {
   sasl?: KafkaSasl;
   /** The sink end (consumer, decoding, MongoDB writes) in a worker thread of its own (default), or in the daemon's thread when false (config kafka.sinkWorker). */
   sinkWorker?: boolean;
-  /** The schema registry of the avro and json-schema formats (Confluent API). */
+  /** The schema registry of the avro, json-schema and protobuf formats (Confluent API). */
   schemaRegistry?: RegistrySettings;
 }
 

@@ -1,0 +1,480 @@
+/**
+ * Connect schemas to Protobuf (.proto text, proto3) and values both ways, for the
+ * `protobuf` record format, in the shapes Confluent's ProtobufConverter writes:
+ * - a struct is a message named by the last part of its Connect name (Envelope, Value,
+ *   Source, Key, VariableScaleDecimal), the rest of the name is the package; the first
+ *   message of the file is the record's (message index 0);
+ * - Decimal is `confluent.type.Decimal` (unscaled value as big-endian two's complement
+ *   bytes, precision, scale); int8/int16 are int32; nullable scalars are proto3
+ *   `optional`, so NULL and zero differ (messages have presence anyway);
+ * - Connect's name, version and parameters (io.debezium.time.MicroTimestamp,
+ *   io.debezium.data.Json, scale, …) are kept in `confluent.field_meta` params, so a
+ *   consumer finds Debezium's logical types; a message keeps its Connect name in
+ *   `confluent.message_meta`;
+ * - an array column is a message `<Field>Array { repeated T items = 1; repeated uint32
+ *   nulls = 2; }`: a NULL array is an absent message, and a NULL element is the type's
+ *   zero value in `items` with its position listed in `nulls` (repeated fields cannot
+ *   hold a null);
+ * - a column whose name is not a plain identifier, or is a Protobuf keyword ("order id",
+ *   "message"), gets a field name of letters, digits and "_" ("order_id", "message_";
+ *   "_<number>" appended on a clash) and keeps its own name in the `sluice.column` param.
+ *
+ * Field numbers of a row message (Value, Key) are stable across table versions: they are
+ * derived from the subject's previous version (`Numbering`, read back from the .proto the
+ * registry holds, so it survives restarts): a column keeps its number, a new column
+ * takes one past every number ever used, and a dropped column's number is `reserved`,
+ * so DROP COLUMN x then ADD COLUMN x gives x a new number: records written before the
+ * drop do not decode their old x into the new one, and registries that check removed
+ * fields (Apicurio) accept the drop. Other messages are numbered in field order.
+ *
+ * Pure: no I/O, so a sink worker can build it in another thread.
+ */
+import * as protobuf from 'protobufjs';
+import type { ConnectSchema } from './columns';
+
+const DECIMAL = 'org.apache.kafka.connect.data.Decimal';
+const DECIMAL_TYPE = 'confluent.type.Decimal';
+/** Param keys sluice writes beside a Connect schema's own parameters. */
+const META_KEYS = new Set(['connect.name', 'connect.version', 'connect.type', 'connect.optional', 'sluice.column']);
+
+const KEYWORDS = new Set(
+  (
+    'syntax edition import weak public package option message enum service rpc returns stream extend extensions reserved to max oneof map repeated optional required group true false inf nan ' +
+    'double float int32 int64 uint32 uint64 sint32 sint64 fixed32 fixed64 sfixed32 sfixed64 bool string bytes ' +
+    // names that would shadow protobufjs's message members
+    'constructor prototype toJSON toObject encode decode verify fromObject create hasOwnProperty __proto__'
+  ).split(' '),
+);
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The field numbers of a row message (Value or Key) in a registered version. */
+export interface Numbering {
+  /** Column name → field number. */
+  fields: Map<string, number>;
+  /** Numbers of dropped columns (never reused). */
+  reserved: number[];
+}
+
+export interface ProtoSchema {
+  /** The .proto text to register. */
+  text: string;
+  /** The row message's numbering, for the subject's next version. */
+  numbering: Numbering;
+}
+
+const SCALAR: Record<string, string> = { int8: 'int32', int16: 'int32', int32: 'int32', int64: 'int64', float: 'float', float32: 'float', double: 'double', float64: 'double', boolean: 'bool', string: 'string', bytes: 'bytes' };
+
+const q = (s: string) => JSON.stringify(s);
+const fieldName = (s: string) => (IDENT.test(s) && !KEYWORDS.has(s) ? s : (/^[0-9]/.test(s) ? '_' : '') + s.replace(/[^A-Za-z0-9_]/g, '_') + (KEYWORDS.has(s) ? '_' : ''));
+const identPart = (s: string) => (/^[0-9]/.test(s) ? '_' : '') + s.replace(/[^A-Za-z0-9_]/g, '_') || '_';
+const pascal = (s: string) => s.replace(/(^|_)([a-z])/g, (_m, _u, c: string) => c.toUpperCase());
+
+/** The Debezium envelope (before, after, op, …), not a key struct that happens to have a column "after". */
+const isEnvelope = (fields: ReadonlyArray<{ field?: string }>) => ['before', 'after', 'source', 'op'].every((n) => fields.some((f) => f.field === n));
+
+/** Numbers for a row message's columns given the subject's previous version (none: 1..n). */
+export function numberColumns(columns: readonly string[], previous?: Numbering): Numbering {
+  const fields = new Map<string, number>();
+  const reserved = new Set(previous?.reserved ?? []);
+  let max = Math.max(0, ...reserved, ...(previous?.fields.values() ?? []));
+  for (const c of columns) {
+    const was = previous?.fields.get(c);
+    if (was !== undefined && !reserved.has(was)) fields.set(c, was);
+    else fields.set(c, ++max);
+  }
+  const used = new Set(fields.values());
+  for (const n of previous?.fields.values() ?? []) if (!used.has(n)) reserved.add(n);
+  return { fields, reserved: [...reserved].sort((a, b) => a - b) };
+}
+
+function metaOption(kind: 'field_meta' | 'message_meta', params: Record<string, string>): string {
+  const entries = Object.entries(params);
+  if (!entries.length) return '';
+  return `(confluent.${kind}) = { ${entries.map(([k, v]) => `params: { key: ${q(k)}, value: ${q(v)} }`).join(' ')} }`;
+}
+
+function paramsOf(s: ConnectSchema, column: string, proto: string, message: boolean): Record<string, string> {
+  const p: Record<string, string> = { ...(s.parameters ?? {}) };
+  if (s.name) p['connect.name'] = s.name;
+  if (s.version !== undefined) p['connect.version'] = String(s.version);
+  if (s.type === 'int8' || s.type === 'int16') p['connect.type'] = s.type;
+  if (message && s.optional === false) p['connect.optional'] = 'false';
+  if (proto !== column) p['sluice.column'] = column;
+  return p;
+}
+
+/**
+ * A Connect schema (Envelope or Key) as .proto text. `previous` numbers the row
+ * message's fields (see above); the row message is the Envelope's `after` struct, or
+ * the Key itself.
+ */
+export function connectToProto(schema: ConnectSchema, previous?: Numbering): ProtoSchema {
+  const full = schema.name ?? 'ConnectDefault';
+  const dot = full.lastIndexOf('.');
+  const pkg = dot > 0 ? full.slice(0, dot).split('.').map(identPart).join('.') : '';
+  const rowStruct = (isEnvelope(schema.fields ?? []) && schema.fields!.find((f) => f.field === 'after')) || schema;
+  const numbering = numberColumns((rowStruct.fields ?? []).map((f) => f.field ?? ''), previous);
+  const messages: string[] = [];
+  const names = new Map<string, string>(); // Connect struct name → message name
+  let usesDecimal = false;
+
+  const typeOf = (s: ConnectSchema, nested: string[], taken: Set<string>, hint: string): string => {
+    if (s.type === 'struct') return message(s);
+    if (s.name === DECIMAL) {
+      usesDecimal = true;
+      return DECIMAL_TYPE;
+    }
+    if (s.type === 'array') {
+      let n = pascal(hint) + 'Array';
+      for (let i = 2; taken.has(n); i++) n = pascal(hint) + 'Array' + i;
+      taken.add(n);
+      const item = s.items!;
+      const itemType = typeOf(item, nested, taken, hint + '_item');
+      const opt = metaOption('field_meta', paramsOf(item, 'items', 'items', false));
+      nested.push(`  message ${n} {\n    repeated ${itemType} items = 1${opt ? ` [${opt}]` : ''};\n    repeated uint32 nulls = 2;\n  }`);
+      return n;
+    }
+    const t = SCALAR[s.type];
+    if (!t) throw new Error(`Connect type ${s.type} has no Protobuf form here`);
+    return t;
+  };
+
+  const message = (s: ConnectSchema): string => {
+    const connectName = s.name ?? 'ConnectDefault';
+    const known = names.get(connectName);
+    if (known) return known;
+    let name = identPart(connectName.slice(connectName.lastIndexOf('.') + 1));
+    const used = new Set(names.values());
+    for (let i = 2; used.has(name); i++) name = `${name}${i}`;
+    names.set(connectName, name);
+    const at = messages.length;
+    messages.push(''); // keep declaration order: the record's message first
+    const isRow = s === rowStruct || (s.name !== undefined && s.name === rowStruct.name && s.type === 'struct');
+    const literal = new Set((s.fields ?? []).map((f) => f.field ?? '').filter((c) => fieldName(c) === c));
+    const protoNames = new Set<string>();
+    const taken = new Set<string>();
+    const nested: string[] = [];
+    const lines: string[] = [];
+    (s.fields ?? []).forEach((f, i) => {
+      const column = f.field ?? '';
+      const number = isRow ? numbering.fields.get(column)! : i + 1;
+      let proto = fieldName(column);
+      if (proto !== column && (literal.has(proto) || protoNames.has(proto))) proto = `${proto}_${number}`;
+      protoNames.add(proto);
+      const t = typeOf(f, nested, taken, proto);
+      const isMessage = f.type === 'struct' || f.type === 'array' || f.name === DECIMAL;
+      const opt = metaOption('field_meta', paramsOf(f, column, proto, isMessage));
+      lines.push(`  ${!isMessage && f.optional ? 'optional ' : ''}${t} ${proto} = ${number}${opt ? ` [${opt}]` : ''};`);
+    });
+    if (isRow && numbering.reserved.length) lines.push(`  reserved ${numbering.reserved.join(', ')};`);
+    const mopt = metaOption('message_meta', { 'connect.name': connectName, ...(s.version !== undefined ? { 'connect.version': String(s.version) } : {}) });
+    messages[at] = `message ${name} {\n  option ${mopt};\n${[...lines, ...nested].join('\n')}\n}`;
+    return name;
+  };
+
+  message(schema);
+  const head = ['syntax = "proto3";', ...(pkg ? [`package ${pkg};`] : []), '', 'import "confluent/meta.proto";', ...(usesDecimal ? ['import "confluent/type/decimal.proto";'] : []), ''];
+  return { text: head.join('\n') + '\n' + messages.join('\n\n') + '\n', numbering };
+}
+
+// ---- reading .proto text back ---------------------------------------------------------
+
+/**
+ * The imports sluice's schemas name, defined for protobufjs (which does not resolve
+ * options, so meta.proto's extensions need not be there; a registry knows both files).
+ */
+const DEPENDENCIES = 'syntax = "proto3"; package confluent.type; message Decimal { bytes value = 1; uint32 precision = 2; int32 scale = 3; }';
+
+/** The record's message type of a .proto (message index 0 unless `indexes` say otherwise). */
+export function protoType(text: string, indexes: readonly number[] = [0]): protobuf.Type {
+  const root = new protobuf.Root();
+  protobuf.parse(DEPENDENCIES, root, { keepCase: true });
+  const parsed = protobuf.parse(text, root, { keepCase: true });
+  root.resolveAll();
+  const pkg = parsed.package ? root.lookup(parsed.package) : root;
+  let ns = pkg as protobuf.Namespace;
+  let type: protobuf.Type | undefined;
+  for (const i of indexes) {
+    const t = ns.nestedArray.filter((x): x is protobuf.Type => x instanceof protobuf.Type && (ns !== root || x.name !== 'confluent'))[i];
+    if (!t) throw new Error(`message index ${i} is not in the schema`);
+    type = ns = t;
+  }
+  if (!type) throw new Error('the schema has no message');
+  return type;
+}
+
+function paramsOfField(f: protobuf.Field | protobuf.Type): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const o of (f.parsedOptions ?? []) as unknown[]) {
+    const meta = (o as Record<string, unknown>)['(confluent.field_meta)'] ?? (o as Record<string, unknown>)['(confluent.message_meta)'];
+    const params = (meta as { params?: unknown } | undefined)?.params;
+    for (const p of Array.isArray(params) ? params : params ? [params] : []) {
+      const { key, value } = p as { key?: unknown; value?: unknown };
+      if (typeof key === 'string') out[key] = String(value ?? '');
+    }
+  }
+  return out;
+}
+
+const isArrayMessage = (t: protobuf.Type) => t.fieldsArray.length === 2 && t.fields.items?.repeated === true && t.fields.nulls?.repeated === true;
+
+/** Where a row message's columns are numbered: the numbering the next version starts from. */
+export function protoNumbering(text: string): Numbering {
+  const top = protoType(text);
+  const row = (isEnvelope(top.fieldsArray.map((f) => ({ field: f.name }))) && (top.fields.after!.resolvedType as protobuf.Type | null)) || top;
+  const fields = new Map<string, number>();
+  for (const f of row.fieldsArray) fields.set(paramsOfField(f)['sluice.column'] ?? f.name, f.id);
+  const reserved: number[] = [];
+  for (const r of row.reserved ?? []) if (Array.isArray(r)) for (let n = r[0]!; n <= r[1]!; n++) reserved.push(n);
+  return { fields, reserved };
+}
+
+/** The Connect schema a protobuf message type stands for (sluice's, or ProtobufConverter's plainer ones). */
+export function protoToConnect(type: protobuf.Type): ConnectSchema {
+  const conv = (f: protobuf.Field, p: Record<string, string>, element = false): ConnectSchema => {
+    const rt = f.resolvedType;
+    let s: ConnectSchema;
+    if (f.repeated && !element) s = { type: 'array', items: { ...conv(f, {}, true), optional: true } };
+    else if (rt instanceof protobuf.Type && rt.fullName === '.' + DECIMAL_TYPE) s = { type: 'bytes', name: DECIMAL };
+    else if (rt instanceof protobuf.Type && isArrayMessage(rt)) {
+      const items = rt.fields.items!;
+      s = { type: 'array', items: { ...conv(items, paramsOfField(items), true), optional: true } };
+    } else if (rt instanceof protobuf.Type) s = struct(rt);
+    else {
+      const t = { int32: 'int32', sint32: 'int32', uint32: 'int64', fixed32: 'int64', sfixed32: 'int32', int64: 'int64', sint64: 'int64', uint64: 'int64', fixed64: 'int64', sfixed64: 'int64', float: 'float', double: 'double', bool: 'boolean', string: 'string', bytes: 'bytes' }[f.type];
+      if (!t) throw new Error(`Protobuf type ${f.type} is not read`);
+      s = { type: p['connect.type'] ?? t };
+    }
+    s.optional = rt instanceof protobuf.Type ? p['connect.optional'] !== 'false' : f.partOf !== null && f.partOf !== undefined && f.partOf.oneof.length === 1 && Boolean(f.options?.proto3_optional);
+    if (p['connect.name']) s.name = p['connect.name'];
+    if (p['connect.version'] !== undefined) s.version = Number(p['connect.version']);
+    const parameters = Object.fromEntries(Object.entries(p).filter(([k]) => !META_KEYS.has(k)));
+    if (s.name === DECIMAL && parameters.scale === undefined) parameters.scale = '0';
+    if (Object.keys(parameters).length) s.parameters = parameters;
+    return s;
+  };
+  const struct = (t: protobuf.Type): ConnectSchema => {
+    const mp = paramsOfField(t);
+    const out: ConnectSchema = { type: 'struct', name: mp['connect.name'] ?? t.fullName.slice(1), fields: [] };
+    if (mp['connect.version'] !== undefined) out.version = Number(mp['connect.version']);
+    for (const f of t.fieldsArray) {
+      const p = paramsOfField(f);
+      out.fields!.push({ ...conv(f, p), field: p['sluice.column'] ?? f.name });
+    }
+    return out;
+  };
+  return { ...struct(type), optional: false };
+}
+
+// ---- values -----------------------------------------------------------------------------
+
+type Kind = 'plain' | 'int64' | 'float' | 'bytes' | 'decimal' | 'struct' | 'array';
+interface FieldPlan {
+  proto: string;
+  column: string;
+  kind: Kind;
+  /** proto3 `optional`: absent means null (protobufjs gives an absent optional int64 a zero Long). */
+  presence?: boolean;
+  struct?: FieldPlan[];
+  item?: FieldPlan;
+  zero?: unknown;
+  precision?: number;
+  scale?: number;
+}
+
+const plans = new WeakMap<protobuf.Type, FieldPlan[]>();
+
+/** How each field of `type` maps to a JsonConverter payload field; built once per type. */
+function planOf(type: protobuf.Type): FieldPlan[] {
+  let plan = plans.get(type);
+  if (plan) return plan;
+  const fieldPlan = (f: protobuf.Field, column: string, repeated: boolean): FieldPlan => {
+    const rt = f.resolvedType;
+    const p = paramsOfField(f);
+    if (repeated && !(rt instanceof protobuf.Type && isArrayMessage(rt))) {
+      // a plain `repeated T` (ProtobufConverter's arrays): no NULL elements.
+      return { proto: f.name, column, kind: 'array', item: { ...fieldPlan(f, 'items', false), proto: 'items' } };
+    }
+    if (rt instanceof protobuf.Type) {
+      if (rt.fullName === '.' + DECIMAL_TYPE) return { proto: f.name, column, kind: 'decimal', precision: Number(p['connect.decimal.precision'] ?? 0), scale: Number(p.scale ?? 0), zero: {} };
+      if (isArrayMessage(rt)) return { proto: f.name, column, kind: 'array', item: fieldPlan(rt.fields.items!, 'items', false) };
+      return { proto: f.name, column, kind: 'struct', struct: planOf(rt), zero: {} };
+    }
+    if (f.long) return { proto: f.name, column, kind: 'int64', zero: 0 };
+    if (f.type === 'float' || f.type === 'double') return { proto: f.name, column, kind: 'float', zero: 0 };
+    if (f.type === 'bytes') return { proto: f.name, column, kind: 'bytes', zero: '' };
+    return { proto: f.name, column, kind: 'plain', zero: f.type === 'bool' ? false : f.type === 'string' ? '' : 0 };
+  };
+  plan = type.fieldsArray.map((f) => ({ ...fieldPlan(f, paramsOfField(f)['sluice.column'] ?? f.name, f.repeated), presence: Boolean(f.partOf) }));
+  plans.set(type, plan);
+  return plan;
+}
+
+function toValue(f: FieldPlan, v: unknown): unknown {
+  switch (f.kind) {
+    case 'int64':
+      return typeof v === 'bigint' ? v.toString() : v;
+    case 'float':
+      return Number(v); // "NaN", "Infinity" as Jackson writes them
+    case 'decimal':
+      return { value: v, precision: f.precision, scale: f.scale };
+    case 'struct':
+      return toObject(f.struct!, v as Record<string, unknown>);
+    case 'array': {
+      const a = v as unknown[];
+      const it = f.item!;
+      if (it.kind === 'array') throw new Error(`nested arrays have no Protobuf form (field ${f.column})`);
+      const items = new Array<unknown>(a.length);
+      const nulls: number[] = [];
+      for (let i = 0; i < a.length; i++) {
+        const x = a[i];
+        if (x === null || x === undefined) {
+          nulls.push(i);
+          items[i] = it.zero;
+        } else items[i] = toValue(it, x);
+      }
+      return { items, nulls };
+    }
+    default:
+      return v; // bytes: the payload's base64 text, which protobufjs writes as bytes
+  }
+}
+
+/** A JsonConverter payload (bytes base64, int64 digits) as the plain object protobufjs encodes for `type`. */
+export function toObject(plan: FieldPlan[], o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of plan) {
+    const v = o[f.column];
+    if (v !== null && v !== undefined) out[f.proto] = toValue(f, v);
+  }
+  return out;
+}
+
+function fromValue(f: FieldPlan, v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  switch (f.kind) {
+    case 'int64':
+      return BigInt(String(v)); // a Long or a number
+    case 'bytes':
+      return Buffer.from(v as Uint8Array).toString('base64');
+    case 'decimal':
+      return Buffer.from((v as { value: Uint8Array }).value).toString('base64');
+    case 'struct':
+      return fromObject(f.struct!, v as Record<string, unknown>);
+    case 'array': {
+      const m = v as { items?: unknown[]; nulls?: number[] } | unknown[];
+      const items = Array.isArray(m) ? m : (m.items ?? []);
+      const out = items.map((x) => fromValue(f.item!, x));
+      if (!Array.isArray(m)) for (const i of m.nulls ?? []) if (i < out.length) out[i] = null;
+      return out;
+    }
+    default:
+      return v;
+  }
+}
+
+/** A decoded message back to a JsonConverter-style payload (bytes base64, int64 bigint). */
+export function fromObject(plan: FieldPlan[], m: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of plan) out[f.column] = f.presence && !Object.prototype.hasOwnProperty.call(m, f.proto) ? null : fromValue(f, m[f.proto]);
+  return out;
+}
+
+/** Encoder and decoder of one message type between its wire bytes and JsonConverter payloads. */
+export interface ProtoCodec {
+  type: protobuf.Type;
+  encode(payload: Record<string, unknown>): Uint8Array;
+  decode(bytes: Uint8Array): Record<string, unknown>;
+}
+
+export function protoCodec(type: protobuf.Type): ProtoCodec {
+  const plan = planOf(type);
+  return {
+    type,
+    encode: (payload) => type.encode(toObject(plan, payload)).finish(),
+    decode: (bytes) => {
+      checkWire(bytes, 0, bytes.length, type);
+      return fromObject(plan, type.decode(bytes) as unknown as Record<string, unknown>);
+    },
+  };
+}
+
+const VARINT_TYPES = new Set(['int32', 'int64', 'uint32', 'uint64', 'sint32', 'sint64', 'bool', 'enum']);
+
+/**
+ * Checks the wire structure of a message (every varint ends, every length fits) before
+ * protobufjs decodes it: protobufjs 7 reads a varint cut short after its fourth byte as
+ * if it were whole, so a truncated record would decode to other numbers. A record cut
+ * exactly between two fields is a shorter valid message; no Protobuf reader can tell.
+ */
+function checkWire(buf: Uint8Array, start: number, end: number, type: protobuf.Type): void {
+  const c = { at: start };
+  while (c.at < end) {
+    const tag = varint(buf, c, end);
+    const id = tag >>> 3;
+    if (id === 0) throw new Error('the Protobuf bytes hold field number 0');
+    const field = type.fieldsById[id];
+    switch (tag & 7) {
+      case 0:
+        varint(buf, c, end);
+        break;
+      case 1:
+      case 5:
+        c.at += (tag & 7) === 1 ? 8 : 4;
+        if (c.at > end) throw new Error('the Protobuf bytes are cut short (a fixed-size field)');
+        break;
+      case 2: {
+        const len = varint(buf, c, end);
+        if (len > end - c.at) throw new Error(`the Protobuf bytes are cut short (field ${id} says ${len} bytes, ${end - c.at} are left)`);
+        const stop = c.at + len;
+        const rt = field?.resolvedType;
+        if (rt instanceof protobuf.Type && !field!.map) checkWire(buf, c.at, stop, rt);
+        else if (field?.repeated && VARINT_TYPES.has(field.type)) while (c.at < stop) varint(buf, c, stop);
+        c.at = stop;
+        break;
+      }
+      default:
+        throw new Error(`the Protobuf bytes hold wire type ${tag & 7}, which sluice does not read`);
+    }
+  }
+}
+
+/** A varint at c.at (advanced past it), ending before `end`; values past 2^32 come back inexact (only lengths and tags are used). */
+function varint(buf: Uint8Array, c: { at: number }, end: number): number {
+  let n = 0;
+  for (let shift = 0; shift < 70; shift += 7) {
+    if (c.at >= end) throw new Error('the Protobuf bytes are cut short (a varint does not end)');
+    const b = buf[c.at++]!;
+    n += (b & 0x7f) * 2 ** shift;
+    if (!(b & 0x80)) return n;
+  }
+  throw new Error('the Protobuf bytes hold a varint longer than 10 bytes');
+}
+
+// ---- Confluent's message indexes ------------------------------------------------------
+
+/** The message-index array after the schema id: one zero byte for the file's first message. */
+export const FIRST_MESSAGE = Buffer.from([0]);
+
+/** Reads the message-index array (zigzag varints; a lone 0 means [0]) at `at`; returns the indexes and where the message starts. */
+export function readMessageIndexes(buf: Buffer, at: number): { indexes: number[]; start: number } {
+  const varint = (): number => {
+    let n = 0;
+    let shift = 0;
+    for (;;) {
+      if (at >= buf.length) throw new Error('the message-index array is cut short');
+      const b = buf[at++]!;
+      n |= (b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
+      shift += 7;
+      if (shift > 28) throw new Error('the message-index array is malformed');
+    }
+    return (n >>> 1) ^ -(n & 1);
+  };
+  const count = varint();
+  if (count === 0) return { indexes: [0], start: at };
+  if (count < 0 || count > 64) throw new Error(`the message-index array says ${count} indexes`);
+  const indexes: number[] = [];
+  for (let i = 0; i < count; i++) indexes.push(varint());
+  return { indexes, start: at };
+}
