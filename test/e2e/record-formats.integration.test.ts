@@ -1,14 +1,15 @@
 /**
  * transport.format end to end, table-driven: for PostgreSQL and MariaDB, one daemon runs
  * the same type table (exact decimals, microsecond timestamps, JSON, UUID, arrays,
- * NULLs) through a stream per format (json, json-payload, avro, json-schema) at once,
- * snapshot then CDC; every format must leave MongoDB with the documents json leaves,
- * and those equal the source. On PostgreSQL's avro and json-schema streams: an ADD
- * COLUMN under CDC registers version 2 and carries the column through; a type change
- * the registry refuses (BACKWARD) fails the stream with SCHEMA_REGISTRY_INCOMPATIBLE,
- * and once the subject's compatibility allows it, a restart delivers the row (nothing
- * lost). On the avro stream (errorHandling SKIP): a garbage record and one naming an
- * unknown schema id go to the dead-letter topic, and the stream goes on.
+ * NULLs) through a stream per format (json, json-payload, avro, json-schema, protobuf)
+ * at once, snapshot then CDC; every format must leave MongoDB with the documents json
+ * leaves, and those equal the source. On PostgreSQL's registry streams (avro,
+ * json-schema, protobuf): an ADD COLUMN under CDC registers version 2 and carries the
+ * column through; a type change the registry refuses (BACKWARD) fails the stream with
+ * SCHEMA_REGISTRY_INCOMPATIBLE, and once the subject's compatibility allows it, a
+ * restart delivers the row (nothing lost). On the avro and protobuf streams
+ * (errorHandling SKIP): a garbage record and one naming an unknown schema id go to the
+ * dead-letter topic, and the stream goes on.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +23,10 @@ import { kafkaBrokers, registryApi, schemaRegistryUrl, stackUrls } from '../help
 import { waitFor } from '../helpers/wait-for';
 import type { OrdersDb } from '../helpers/orders';
 
-const FORMATS = ['json', 'json-payload', 'avro', 'json-schema'] as const;
+const FORMATS = ['json', 'json-payload', 'avro', 'json-schema', 'protobuf'] as const;
+const REGISTRY_FORMATS = ['avro', 'json-schema', 'protobuf'] as const;
+/** The streams that skip record errors: their dead-letter topics are checked. */
+const SKIPPING = ['avro', 'protobuf'] as const;
 const registry = schemaRegistryUrl();
 // Apicurio on the stack runs without auth and ignores basic auth: this proves the secret is kept secret.
 const REGISTRY_PASSWORD = 'registry-secret-0f3a9';
@@ -64,7 +68,7 @@ async function docs(db: import('mongodb').Db, coll: string): Promise<string[]> {
 }
 
 for (const kind of ['postgresql', 'mysql'] as const) {
-  test(`${kind}: json, json-payload, avro and json-schema streams of the type table leave MongoDB with the same documents, equal to the source, snapshot and CDC`, { timeout: 300000 }, async () => {
+  test(`${kind}: json, json-payload, avro, json-schema and protobuf streams of the type table leave MongoDB with the same documents, equal to the source, snapshot and CDC`, { timeout: 300000 }, async () => {
     const tag = `fmt_${kind === 'mysql' ? 'my' : 'pg'}_${uid()}`;
     const src: OrdersDb = await openOrders(kind);
     const s = SOURCES[kind];
@@ -85,14 +89,14 @@ for (const kind of ['postgresql', 'mysql'] as const) {
         const name = `${tag}-${format}`;
         const topic = `${name}.${table}`;
         subjects.push(`${topic}-value`, `${topic}-key`);
-        if (format === 'avro' || format === 'json-schema') assert.equal((await reg('PUT', `/config/${topic}-value`, { compatibility: 'BACKWARD' })).status, 200);
+        if ((REGISTRY_FORMATS as readonly string[]).includes(format)) assert.equal((await reg('PUT', `/config/${topic}-value`, { compatibility: 'BACKWARD' })).status, 200);
         const { streamId, sourceId, sinkId } = await createStream(d, {
           name,
           mongoDb: `${tag}_${format.replace('-', '_')}`,
           tables: [table],
           sourceKind: kind,
           mode: 'CDC',
-          options: { heartbeatIntervalMs: 1000, ...(format === 'avro' ? { errorHandling: 'SKIP', errorTolerance: 10 } : {}) },
+          options: { heartbeatIntervalMs: 1000, ...((SKIPPING as readonly string[]).includes(format) ? { errorHandling: 'SKIP', errorTolerance: 10 } : {}) },
           extra: { transport: { kind: 'kafka', connectionId, format } },
         });
         streams[format] = streamId;
@@ -145,7 +149,7 @@ for (const kind of ['postgresql', 'mysql'] as const) {
       assert.equal(nullDoc.doc, null);
       for (const f of FORMATS) assert.equal((await streamStatus(d, streams[f]!)).failureError, null, f);
       // One registry version per table version, per registry format.
-      for (const f of ['avro', 'json-schema']) assert.deepEqual((await reg('GET', `/subjects/${tag}-${f}.${table}-value/versions`)).json, [1], f);
+      for (const f of REGISTRY_FORMATS) assert.deepEqual((await reg('GET', `/subjects/${tag}-${f}.${table}-value/versions`)).json, [1], f);
 
       if (kind === 'postgresql') {
         // ---- DDL under CDC: ADD COLUMN registers version 2 and carries the column ----
@@ -154,46 +158,50 @@ for (const kind of ['postgresql', 'mysql'] as const) {
         for (const f of FORMATS) {
           await waitFor(async () => (await dbOf(f).collection(collection).findOne({ _id: 300 } as never))?.extra === 42, { timeoutMs: 60000, intervalMs: 250, message: `${f}: the added column arrives` });
         }
-        for (const f of ['avro', 'json-schema']) assert.deepEqual((await reg('GET', `/subjects/${tag}-${f}.${table}-value/versions`)).json, [1, 2], `${f}: version 2`);
+        for (const f of REGISTRY_FORMATS) assert.deepEqual((await reg('GET', `/subjects/${tag}-${f}.${table}-value/versions`)).json, [1, 2], `${f}: version 2`);
 
-        // ---- garbage and an unknown schema id on the avro topic (SKIP): dead-letter topic ----
-        const avroTopic = `${tag}-avro.${table}`;
-        const producer = kafka.producer();
-        await producer.connect();
-        const unknownId = Buffer.concat([Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0]), Buffer.from('whatever')]);
-        await producer.send({ topic: avroTopic, acks: -1, messages: [{ key: null, value: Buffer.from('garbage, not avro') }, { key: null, value: unknownId }] });
-        await producer.disconnect();
-        await src.exec(`INSERT INTO ${table} (id) VALUES (301)`);
-        await waitFor(async () => (await streamStatus(d, streams.avro!)).statistics.deadLettered === 2 && (await dbOf('avro').collection(collection).countDocuments({ _id: 301 } as never)) === 1, {
-          timeoutMs: 60000,
-          intervalMs: 250,
-          message: 'avro: 2 dead letters and the next row written',
-        }).catch(async (err: Error) => {
-          throw new Error(`${err.message}; the stream: ${JSON.stringify(await streamStatus(d, streams.avro!))}; logs: ${JSON.stringify((await d.api(`/api/v1/streams/${streams.avro}/logs`)).body.items?.slice(0, 5))}`);
-        });
-        const consumer = kafka.consumer({ groupId: `${tag}-dlq` });
-        const letters: Array<{ value: string; code: string | undefined; message: string | undefined }> = [];
-        await consumer.connect();
-        try {
-          await consumer.subscribe({ topics: [`${tag}-avro.__dlq`], fromBeginning: true });
-          await consumer.run({ eachMessage: async ({ message: m }) => void letters.push({ value: m.value!.toString('latin1'), code: m.headers?.['__sluice.errors.code']?.toString(), message: m.headers?.['__connect.errors.exception.message']?.toString() }) });
-          await waitFor(async () => letters.length >= 2, { timeoutMs: 30000, intervalMs: 200, message: 'dead letters read' });
-        } finally {
-          await consumer.disconnect();
+        // ---- garbage and an unknown schema id on the avro and protobuf topics (SKIP): dead-letter topic ----
+        for (const f of SKIPPING) {
+          const topic = `${tag}-${f}.${table}`;
+          const producer = kafka.producer();
+          await producer.connect();
+          const unknownId = Buffer.concat([Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0]), Buffer.from('whatever')]);
+          const garbage = `garbage, not ${f}`;
+          await producer.send({ topic, acks: -1, messages: [{ key: null, value: Buffer.from(garbage) }, { key: null, value: unknownId }] });
+          await producer.disconnect();
+          const next = f === 'avro' ? 301 : 302;
+          await src.exec(`INSERT INTO ${table} (id) VALUES (${next})`);
+          await waitFor(async () => (await streamStatus(d, streams[f]!)).statistics.deadLettered === 2 && (await dbOf(f).collection(collection).countDocuments({ _id: next } as never)) === 1, {
+            timeoutMs: 60000,
+            intervalMs: 250,
+            message: `${f}: 2 dead letters and the next row written`,
+          }).catch(async (err: Error) => {
+            throw new Error(`${err.message}; the stream: ${JSON.stringify(await streamStatus(d, streams[f]!))}; logs: ${JSON.stringify((await d.api(`/api/v1/streams/${streams[f]}/logs`)).body.items?.slice(0, 5))}`);
+          });
+          const consumer = kafka.consumer({ groupId: `${tag}-${f}-dlq` });
+          const letters: Array<{ value: string; code: string | undefined; message: string | undefined }> = [];
+          await consumer.connect();
+          try {
+            await consumer.subscribe({ topics: [`${tag}-${f}.__dlq`], fromBeginning: true });
+            await consumer.run({ eachMessage: async ({ message: m }) => void letters.push({ value: m.value!.toString('latin1'), code: m.headers?.['__sluice.errors.code']?.toString(), message: m.headers?.['__connect.errors.exception.message']?.toString() }) });
+            await waitFor(async () => letters.length >= 2, { timeoutMs: 30000, intervalMs: 200, message: `${f}: dead letters read` });
+          } finally {
+            await consumer.disconnect();
+          }
+          assert.deepEqual(letters.map((l) => l.code), ['KAFKA_DECODE_FAILED', 'KAFKA_DECODE_FAILED'], f);
+          // Null keys: the two may sit on different partitions, in either order.
+          const garbageLetter = letters.find((l) => l.value === garbage);
+          const unknownLetter = letters.find((l) => l.value !== garbage);
+          assert.ok(garbageLetter, `${f}: the garbage record, as it was`);
+          assert.match(garbageLetter.message!, /not registry-framed/);
+          assert.match(unknownLetter!.message!, /schema id 2147483632 is unknown/);
+          assert.equal((await streamStatus(d, streams[f]!)).cdcStatus, 'RUNNING', f);
         }
-        assert.deepEqual(letters.map((l) => l.code), ['KAFKA_DECODE_FAILED', 'KAFKA_DECODE_FAILED']);
-        // Null keys: the two may sit on different partitions, in either order.
-        const garbageLetter = letters.find((l) => l.value === 'garbage, not avro');
-        const unknownLetter = letters.find((l) => l.value !== 'garbage, not avro');
-        assert.ok(garbageLetter, 'the garbage record, as it was');
-        assert.match(garbageLetter.message!, /not registry-framed/);
-        assert.match(unknownLetter!.message!, /schema id 2147483632 is unknown/);
-        assert.equal((await streamStatus(d, streams.avro!)).cdcStatus, 'RUNNING');
 
         // ---- a type change BACKWARD refuses: the stream fails clearly; allowed, a restart delivers the row ----
         await src.exec(`ALTER TABLE ${table} ALTER COLUMN extra TYPE text`);
         await src.exec(`INSERT INTO ${table} (id, extra) VALUES (400, 'text now')`);
-        for (const f of ['avro', 'json-schema']) {
+        for (const f of REGISTRY_FORMATS) {
           await waitFor(async () => (await streamStatus(d, streams[f]!)).state === 'FAILED', { timeoutMs: 60000, intervalMs: 250, message: `${f}: the stream fails on the refused schema` });
           const fe = (await streamStatus(d, streams[f]!)).failureError as { code: string; message: string; suggestion: string };
           assert.equal(fe.code, 'SCHEMA_REGISTRY_INCOMPATIBLE', f);
@@ -203,7 +211,7 @@ for (const kind of ['postgresql', 'mysql'] as const) {
           assert.equal(await dbOf(f).collection(collection).countDocuments({ _id: 400 } as never), 0);
         }
         await waitFor(async () => (await dbOf('json').collection(collection).countDocuments({ _id: 400 } as never)) === 1, { timeoutMs: 60000, intervalMs: 250, message: 'json carries the type change' });
-        for (const f of ['avro', 'json-schema']) {
+        for (const f of REGISTRY_FORMATS) {
           assert.equal((await reg('PUT', `/config/${tag}-${f}.${table}-value`, { compatibility: 'NONE' })).status, 200);
           await start(d, streams[f]!);
           await waitFor(async () => (await dbOf(f).collection(collection).findOne({ _id: 400 } as never))?.extra === 'text now', { timeoutMs: 60000, intervalMs: 250, message: `${f}: after the restart the row arrives` });
