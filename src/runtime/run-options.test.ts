@@ -76,7 +76,8 @@ test("another kind's option is refused naming it and saying whose it is; a bad v
   refused(() => parseStreamOptions(registry, { maxBatchSize: 0 }, { source: 'mysql', sink: 'mongodb' }), 'options.maxBatchSize', />= 1/);
   refused(() => parseStreamOptions(registry, { maxBatchSize: 'ten' }, { source: 'mysql', sink: 'mongodb' }), 'options.maxBatchSize', /integer/);
   refused(() => validateStreamOptions(registry, { options: {}, transport: { kind: 'kafka', colour: 'x' } as never }, { source: 'mysql', sink: 'mongodb', transport: 'kafka' }), 'transport.colour', /the kafka transport takes format besides kind and connectionId/);
-  refused(() => validateStreamOptions(registry, { options: {}, transport: { kind: 'kafka', format: 'nope' } as never }, { source: 'mysql', sink: 'mongodb', transport: 'kafka' }), 'transport.format', /must be one of "json", "json-payload", "avro", "json-schema"/);
+  refused(() => validateStreamOptions(registry, { options: {}, transport: { kind: 'kafka', format: 'nope' } as never }, { source: 'mysql', sink: 'mongodb', transport: 'kafka' }), 'transport.format', /must be one of "json", "json-payload", "avro", "json-schema", "protobuf"/);
+  assert.doesNotThrow(() => validateStreamOptions(registry, { options: {}, transport: { kind: 'kafka', format: 'protobuf' } as never }, { source: 'mysql', sink: 'mongodb', transport: 'kafka' }), 'protobuf is a format');
   refused(() => validateStreamOptions(registry, { options: {}, transport: { kind: 'direct', format: 'avro' } as never }, { source: 'mysql', sink: 'mongodb', transport: 'direct' }), 'transport.format', /the direct transport takes no fields besides kind and connectionId/);
 });
 

@@ -118,7 +118,7 @@ test('protobuf: every logical type round-trips exactly through the generated .pr
   assert.match(text, /optional string doc = 12 \[[^\]]*value: "io\.debezium\.data\.Json"/);
   assert.match(text, /optional string u = 10 \[[^\]]*value: "io\.debezium\.data\.Uuid"/);
   assert.match(text, /optional int32 small = 3 \[[^\]]*key: "connect\.type", value: "int16"/);
-  assert.match(text, /int64 id = 1 /, 'the key column is not optional');
+  assert.match(text, /optional int64 id = 1 \[[^\]]*key: "connect\.optional", value: "false"/, 'a required column: optional in the .proto (labels never change), required in connect.optional');
   assert.match(text, /message TagsArray \{\n {4}repeated string items = 1;\n {4}repeated uint32 nulls = 2;\n {2}\}/);
 });
 
@@ -143,18 +143,21 @@ test('protobuf field numbers stay put across table versions: ADD takes a new num
   const dropped = numberColumns(['id', 'a', 'x', 'c'], added);
   assert.deepEqual([...dropped.fields], [['id', 1], ['a', 2], ['x', 5], ['c', 4]]);
   assert.deepEqual(dropped.reserved, [3]);
+  assert.deepEqual(dropped.reservedNames, ['b']);
   const readded = numberColumns(['id', 'a', 'x', 'c', 'b'], dropped);
   assert.equal(readded.fields.get('b'), 6, 'b comes back with a new number: old b values are not read as the new b');
+  assert.equal(readded.names.get('b'), 'b_6', 'and a new field name: the old one stays reserved');
   assert.deepEqual(readded.reserved, [3]);
+  assert.deepEqual(readded.reservedNames, ['b']);
   // Through the .proto text the registry holds: the numbering read back is the one written.
   const t = (cols: string[]): TableSchema => ({ key: ['id'], columns: cols.map((c) => col(c, c === 'id' ? 'int64' : 'int32', c === 'id' ? 'int8' : 'int4', { optional: c !== 'id' })) });
   const r1 = protoRoundTrip(event(t(['id', 'a', 'b', 'c']), { id: 1n, a: 1, b: 2, c: 3 }));
   const r2 = protoRoundTrip(event(t(['id', 'a', 'c']), { id: 1n, a: 1, c: 3 }), protoNumbering(r1.text));
   assert.match(r2.text, /optional int32 c = 4 /);
-  assert.match(r2.text, /\n {2}reserved 3;\n/);
+  assert.match(r2.text, /\n {2}reserved 3;\n {2}reserved "b";\n/);
   assert.deepEqual(protoNumbering(r2.text), r2.numbering);
   const r3 = protoRoundTrip(event(t(['id', 'a', 'c', 'b']), { id: 1n, a: 1, c: 3, b: 9 }), protoNumbering(r2.text));
-  assert.match(r3.text, /optional int32 b = 5 /);
+  assert.match(r3.text, /optional int32 b_5 = 5 \[[^\]]*key: "sluice\.column", value: "b"/);
   assert.deepEqual(r3.out.after, { id: 1n, a: 1, c: 3, b: 9 });
   // A v1 record read with v3's schema (what a consumer holding the new schema sees): b's old number is not the new b.
   const v3 = protoCodec(protoType(r3.text)).decode(r1.bytes);

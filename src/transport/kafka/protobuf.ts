@@ -47,12 +47,15 @@ const KEYWORDS = new Set(
 );
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** The field numbers of a row message (Value or Key) in a registered version. */
+/** The field numbers and names of a row message (Value or Key) in a registered version. */
 export interface Numbering {
   /** Column name → field number. */
   fields: Map<string, number>;
-  /** Numbers of dropped columns (never reused). */
+  /** Column name → field name (the column's own, or adjusted). */
+  names: Map<string, string>;
+  /** Numbers and field names of dropped columns (never reused). */
   reserved: number[];
+  reservedNames: string[];
 }
 
 export interface ProtoSchema {
@@ -72,19 +75,46 @@ const pascal = (s: string) => s.replace(/(^|_)([a-z])/g, (_m, _u, c: string) => 
 /** The Debezium envelope (before, after, op, …), not a key struct that happens to have a column "after". */
 const isEnvelope = (fields: ReadonlyArray<{ field?: string }>) => ['before', 'after', 'source', 'op'].every((n) => fields.some((f) => f.field === n));
 
-/** Numbers for a row message's columns given the subject's previous version (none: 1..n). */
+/**
+ * Numbers and field names for a row message's columns given the subject's previous
+ * version (none: 1..n). A column keeps its number and field name; a new one takes the
+ * next number past every one used or reserved, and its own name unless Protobuf refuses
+ * it, it clashes with another column's, or a dropped column's name is reserved (then
+ * "_<number>" is appended). Dropped columns' numbers and names become reserved, as
+ * registries that check removals (Apicurio, protolock rules) require.
+ */
 export function numberColumns(columns: readonly string[], previous?: Numbering): Numbering {
   const fields = new Map<string, number>();
+  const names = new Map<string, string>();
   const reserved = new Set(previous?.reserved ?? []);
+  const reservedNames = new Set(previous?.reservedNames ?? []);
   let max = Math.max(0, ...reserved, ...(previous?.fields.values() ?? []));
+  const taken = new Set<string>();
   for (const c of columns) {
     const was = previous?.fields.get(c);
-    if (was !== undefined && !reserved.has(was)) fields.set(c, was);
-    else fields.set(c, ++max);
+    const name = previous?.names.get(c);
+    if (was !== undefined && name !== undefined && !reserved.has(was)) {
+      fields.set(c, was);
+      names.set(c, name);
+      taken.add(name);
+    } else fields.set(c, ++max);
+  }
+  const literal = new Set(columns.filter((c) => fieldName(c) === c));
+  for (const c of columns) {
+    if (names.has(c)) continue;
+    let name = fieldName(c);
+    if ((name !== c && literal.has(name)) || taken.has(name) || reservedNames.has(name)) name = `${name}_${fields.get(c)}`;
+    names.set(c, name);
+    taken.add(name);
   }
   const used = new Set(fields.values());
-  for (const n of previous?.fields.values() ?? []) if (!used.has(n)) reserved.add(n);
-  return { fields, reserved: [...reserved].sort((a, b) => a - b) };
+  for (const [c, n] of previous?.fields ?? []) {
+    if (used.has(n)) continue;
+    reserved.add(n);
+    const name = previous!.names.get(c);
+    if (name !== undefined) reservedNames.add(name);
+  }
+  return { fields, names, reserved: [...reserved].sort((a, b) => a - b), reservedNames: [...reservedNames].sort() };
 }
 
 function metaOption(kind: 'field_meta' | 'message_meta', params: Record<string, string>): string {
@@ -93,12 +123,12 @@ function metaOption(kind: 'field_meta' | 'message_meta', params: Record<string, 
   return `(confluent.${kind}) = { ${entries.map(([k, v]) => `params: { key: ${q(k)}, value: ${q(v)} }`).join(' ')} }`;
 }
 
-function paramsOf(s: ConnectSchema, column: string, proto: string, message: boolean): Record<string, string> {
+function paramsOf(s: ConnectSchema, column: string, proto: string, presence: boolean): Record<string, string> {
   const p: Record<string, string> = { ...(s.parameters ?? {}) };
   if (s.name) p['connect.name'] = s.name;
   if (s.version !== undefined) p['connect.version'] = String(s.version);
   if (s.type === 'int8' || s.type === 'int16') p['connect.type'] = s.type;
-  if (message && s.optional === false) p['connect.optional'] = 'false';
+  if (presence && s.optional === false) p['connect.optional'] = 'false';
   if (proto !== column) p['sluice.column'] = column;
   return p;
 }
@@ -150,23 +180,23 @@ export function connectToProto(schema: ConnectSchema, previous?: Numbering): Pro
     const at = messages.length;
     messages.push(''); // keep declaration order: the record's message first
     const isRow = s === rowStruct || (s.name !== undefined && s.name === rowStruct.name && s.type === 'struct');
-    const literal = new Set((s.fields ?? []).map((f) => f.field ?? '').filter((c) => fieldName(c) === c));
-    const protoNames = new Set<string>();
+    const plain = isRow ? undefined : numberColumns((s.fields ?? []).map((f) => f.field ?? ''));
     const taken = new Set<string>();
     const nested: string[] = [];
     const lines: string[] = [];
     (s.fields ?? []).forEach((f, i) => {
       const column = f.field ?? '';
       const number = isRow ? numbering.fields.get(column)! : i + 1;
-      let proto = fieldName(column);
-      if (proto !== column && (literal.has(proto) || protoNames.has(proto))) proto = `${proto}_${number}`;
-      protoNames.add(proto);
+      const proto = (isRow ? numbering : plain!).names.get(column)!;
       const t = typeOf(f, nested, taken, proto);
       const isMessage = f.type === 'struct' || f.type === 'array' || f.name === DECIMAL;
-      const opt = metaOption('field_meta', paramsOf(f, column, proto, isMessage));
-      lines.push(`  ${!isMessage && f.optional ? 'optional ' : ''}${t} ${proto} = ${number}${opt ? ` [${opt}]` : ''};`);
+      // A row's scalars are all proto3 optional (required ones say so in connect.optional):
+      // SET/DROP NOT NULL then changes no field label, which registries refuse.
+      const opt = metaOption('field_meta', paramsOf(f, column, proto, isMessage || isRow));
+      lines.push(`  ${!isMessage && (f.optional || isRow) ? 'optional ' : ''}${t} ${proto} = ${number}${opt ? ` [${opt}]` : ''};`);
     });
     if (isRow && numbering.reserved.length) lines.push(`  reserved ${numbering.reserved.join(', ')};`);
+    if (isRow && numbering.reservedNames.length) lines.push(`  reserved ${numbering.reservedNames.map(q).join(', ')};`);
     const mopt = metaOption('message_meta', { 'connect.name': connectName, ...(s.version !== undefined ? { 'connect.version': String(s.version) } : {}) });
     messages[at] = `message ${name} {\n  option ${mopt};\n${[...lines, ...nested].join('\n')}\n}`;
     return name;
@@ -223,10 +253,19 @@ export function protoNumbering(text: string): Numbering {
   const top = protoType(text);
   const row = (isEnvelope(top.fieldsArray.map((f) => ({ field: f.name }))) && (top.fields.after!.resolvedType as protobuf.Type | null)) || top;
   const fields = new Map<string, number>();
-  for (const f of row.fieldsArray) fields.set(paramsOfField(f)['sluice.column'] ?? f.name, f.id);
+  const names = new Map<string, string>();
+  for (const f of row.fieldsArray) {
+    const column = paramsOfField(f)['sluice.column'] ?? f.name;
+    fields.set(column, f.id);
+    names.set(column, f.name);
+  }
   const reserved: number[] = [];
-  for (const r of row.reserved ?? []) if (Array.isArray(r)) for (let n = r[0]!; n <= r[1]!; n++) reserved.push(n);
-  return { fields, reserved };
+  const reservedNames: string[] = [];
+  for (const r of row.reserved ?? []) {
+    if (typeof r === 'string') reservedNames.push(r);
+    else for (let n = r[0]!; n <= r[1]!; n++) reserved.push(n);
+  }
+  return { fields, names, reserved, reservedNames: reservedNames.sort() };
 }
 
 /** The Connect schema a protobuf message type stands for (sluice's, or ProtobufConverter's plainer ones). */
@@ -245,7 +284,7 @@ export function protoToConnect(type: protobuf.Type): ConnectSchema {
       if (!t) throw new Error(`Protobuf type ${f.type} is not read`);
       s = { type: p['connect.type'] ?? t };
     }
-    s.optional = rt instanceof protobuf.Type ? p['connect.optional'] !== 'false' : f.partOf !== null && f.partOf !== undefined && f.partOf.oneof.length === 1 && Boolean(f.options?.proto3_optional);
+    s.optional = p['connect.optional'] === 'false' ? false : rt instanceof protobuf.Type || Boolean(f.options?.proto3_optional);
     if (p['connect.name']) s.name = p['connect.name'];
     if (p['connect.version'] !== undefined) s.version = Number(p['connect.version']);
     const parameters = Object.fromEntries(Object.entries(p).filter(([k]) => !META_KEYS.has(k)));

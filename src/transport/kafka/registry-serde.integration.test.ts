@@ -1,13 +1,16 @@
 /**
  * The registry formats against the stack's schema registry (Apicurio, Confluent API):
- * the type table round-trips in avro and json-schema, a table version registers once,
- * a DDL registers version 2, an incompatible change is SCHEMA_REGISTRY_INCOMPATIBLE,
- * unknown ids and garbage are KAFKA_DECODE_FAILED, and a record sluice wrote in avro
- * reads with a plain Avro decoder (avsc) given the schema the registry holds for its id.
+ * the type table round-trips in avro, json-schema and protobuf, a table version
+ * registers once, a DDL registers version 2, an incompatible change is
+ * SCHEMA_REGISTRY_INCOMPATIBLE, unknown ids and garbage are KAFKA_DECODE_FAILED, and a
+ * record sluice wrote in avro (protobuf) reads with a plain Avro (Protobuf) decoder,
+ * avsc (protobufjs), given the schema the registry holds for its id. In protobuf, DROP
+ * COLUMN then ADD COLUMN of the same name never renumber the other columns.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as avsc from 'avsc';
+import * as protobuf from 'protobufjs';
 import { Decimal, type ChangeEvent, type TableSchema } from '../../core';
 import { SluiceError } from '../../errors';
 import { createSerde, type RecordSerde } from './record-serde';
@@ -196,6 +199,120 @@ test('avro interop: a record sluice wrote decodes with plain avsc and the schema
   } finally {
     writer.close?.();
     await call('DELETE', `/subjects/${topic}-value`).catch(() => undefined);
+    await call('DELETE', `/subjects/${topic}-key`).catch(() => undefined);
+  }
+});
+
+test('protobuf interop: a record sluice wrote decodes with plain protobufjs and the .proto the registry returns for its id, with Debezium names and logical types', async () => {
+  const prefix = `rs_pbinterop_${run}`;
+  const topic = `${prefix}.public.items`;
+  const writer = createSerde({ topicPrefix: prefix, format: 'protobuf', registry: { url } });
+  try {
+    const e = event(prefix, v1, row(3n));
+    await writer.prepare([e]);
+    const value = Buffer.from(writer.encodeValue(e));
+    const key = Buffer.from(writer.encodeKey(e));
+    assert.equal(value[0], 0, 'magic byte');
+    assert.equal(value[5], 0, 'message-index array: the first message');
+    const got = await call('GET', `/schemas/ids/${value.readUInt32BE(1)}`);
+    assert.equal(got.status, 200);
+    assert.equal(got.json.schemaType, 'PROTOBUF');
+    const text: string = got.json.schema;
+    assert.match(text, /import "confluent\/type\/decimal\.proto";/);
+    // A standard decoder, no sluice code: protobufjs with Confluent's Decimal message defined by hand.
+    const root = new protobuf.Root();
+    protobuf.parse('syntax = "proto3"; package confluent.type; message Decimal { bytes value = 1; uint32 precision = 2; int32 scale = 3; }', root, { keepCase: true });
+    const parsed = protobuf.parse(text, root, { keepCase: true });
+    root.resolveAll();
+    const Envelope = root.lookupType(`${parsed.package}.Envelope`);
+    assert.deepEqual(Envelope.fieldsArray.map((f) => f.name), ['before', 'after', 'source', 'op', 'ts_ms', 'sluice']);
+    const m = Envelope.toObject(Envelope.decode(value.subarray(6)), { longs: String, bytes: Buffer }) as any;
+    assert.equal(m.op, 'c');
+    assert.equal(m.ts_ms, '1700000000456');
+    assert.equal(m.source.lsn, String(0x16b374d848n));
+    assert.equal(m.source.connector, 'postgresql');
+    const a = m.after;
+    assert.equal(a.id, '3');
+    assert.equal(a.ts, String(BigInt(Date.UTC(1900, 0, 1, 12, 30, 45, 123)) * 1000n), 'MicroTimestamp: microseconds since the epoch');
+    assert.equal(a.tstz, '2024-02-29T23:59:59.999000Z');
+    assert.equal(a.day, Math.floor(Date.UTC(1969, 6, 20) / 86_400_000));
+    assert.equal(a.u, '123e4567-e89b-12d3-a456-426614174000');
+    assert.deepEqual(JSON.parse(a.doc), { a: [1, { b: null }], s: 'x' });
+    // confluent.type.Decimal: big-endian two's complement of the unscaled value, with precision and scale.
+    assert.equal(a.price.scale, 4);
+    assert.equal(a.price.precision, 30);
+    assert.equal(BigInt.asIntN(a.price.value.length * 8, BigInt('0x' + a.price.value.toString('hex'))), -123456789012345678901234567890n);
+    assert.deepEqual(a.tags, { items: ['a', '', 'c'], nulls: [1] }, 'a NULL element: the zero value, its position in nulls');
+    assert.deepEqual(a.nums.items, [String(2n ** 63n - 1n), String(-(2n ** 63n)), '0']);
+    assert.equal(a.note, undefined, 'NULL: absent');
+    // The logical types in confluent.field_meta.
+    const Value = root.lookupType(`${parsed.package}.Value`);
+    const meta = (f: string) => Object.fromEntries(((Value.fields[f]!.parsedOptions ?? []) as any[]).flatMap((o) => [o['(confluent.field_meta)']?.params ?? []].flat()).map((p: any) => [p.key, p.value]));
+    assert.equal(meta('ts')['connect.name'], 'io.debezium.time.MicroTimestamp');
+    assert.equal(meta('tstz')['connect.name'], 'io.debezium.time.ZonedTimestamp');
+    assert.equal(meta('day')['connect.name'], 'io.debezium.time.Date');
+    assert.equal(meta('doc')['connect.name'], 'io.debezium.data.Json');
+    assert.equal(meta('u')['connect.name'], 'io.debezium.data.Uuid');
+    assert.equal(meta('price')['connect.name'], 'org.apache.kafka.connect.data.Decimal');
+    assert.equal(meta('price').scale, '4');
+    assert.equal(Value.fields.anynum!.type, 'VariableScaleDecimal');
+    // The key, from its own subject.
+    const keyText = (await call('GET', `/schemas/ids/${key.readUInt32BE(1)}`)).json.schema;
+    const kr = new protobuf.Root();
+    const kp = protobuf.parse(keyText, kr, { keepCase: true });
+    kr.resolveAll();
+    const Key = kr.lookupType(`${kp.package}.Key`);
+    assert.equal((Key.toObject(Key.decode(key.subarray(6)), { longs: String }) as any).id, '3');
+  } finally {
+    writer.close?.();
+    await call('DELETE', `/subjects/${topic}-value`).catch(() => undefined);
+    await call('DELETE', `/subjects/${topic}-key`).catch(() => undefined);
+  }
+});
+
+test('protobuf: DROP COLUMN is refused under BACKWARD (Apicurio, even with the number and name reserved); allowed, DROP then ADD of the same name register versions 2 and 3, keep every other field number and never reuse the dropped one; a fresh writer continues the numbering from the registry', async () => {
+  const prefix = `rs_pbdrop_${run}`;
+  const topic = `${prefix}.public.items`;
+  const subject = `${topic}-value`;
+  const writer = createSerde({ topicPrefix: prefix, format: 'protobuf', registry: { url } });
+  const reader = createSerde({ topicPrefix: prefix, format: 'protobuf', registry: { url } });
+  const later = createSerde({ topicPrefix: prefix, format: 'protobuf', registry: { url } });
+  const numberOf = async (id: number, field: string) => {
+    const text: string = (await call('GET', `/schemas/ids/${id}`)).json.schema;
+    return Number(new RegExp(` ${field} = (\\d+)`).exec(text)?.[1]);
+  };
+  try {
+    assert.equal((await call('PUT', `/config/${subject}`, { compatibility: 'BACKWARD' })).status, 200);
+    const { value: v1value } = await roundTrip(writer, event(prefix, v1, row(1n)), topic);
+    const withoutNote: TableSchema = { key: ['id'], columns: v1.columns.filter((c) => c.name !== 'note' && c.name !== 'small') };
+    const e2 = event(prefix, withoutNote, { ...row(2n), note: undefined, small: undefined });
+    delete e2.after!.note;
+    delete e2.after!.small;
+    await assert.rejects(Promise.resolve(writer.prepare([e2])), (err: unknown) => err instanceof SluiceError && err.code === 'SCHEMA_REGISTRY_INCOMPATIBLE');
+    assert.equal((await call('PUT', `/config/${subject}`, { compatibility: 'NONE' })).status, 200);
+    const { out: o2, value: v2value } = await roundTrip(writer, e2, topic);
+    assert.deepEqual(o2.after, e2.after);
+    const readded: TableSchema = { key: ['id'], columns: [...withoutNote.columns, { name: 'note', type: 'int32', sourceType: 'int4', optional: true }] };
+    const e3 = event(prefix, readded, { ...e2.after!, id: 3n, note: 7 });
+    const { value: v3value } = await roundTrip(writer, e3, topic);
+    assert.deepEqual((await call('GET', `/subjects/${subject}/versions`)).json, [1, 2, 3]);
+    const [id1, id2, id3] = [v1value, v2value, v3value].map((b) => b.readUInt32BE(1));
+    assert.equal(await numberOf(id1!, 'r'), await numberOf(id3!, 'r'), 'r keeps its number');
+    assert.equal(await numberOf(id2!, 'blob'), await numberOf(id1!, 'blob'));
+    assert.equal(await numberOf(id3!, 'note_15'), 15, 'note comes back with a new number and field name (sluice.column "note")');
+    assert.match((await call('GET', `/schemas/ids/${id3}`)).json.schema, /reserved 11, 14;\s+reserved "note", "small";/);
+    // A v1 record still reads (by its id) after the changes, the old note included.
+    await reader.prepareDecode(topic, [{ value: v1value }]);
+    assert.equal(reader.decode({ topic }, null, v1value)!.after!.note, null);
+    // A writer started later (a restart) reads the subject's latest version and numbers the same way: no new version.
+    await later.prepare([e3]);
+    assert.equal(Buffer.from(later.encodeValue(e3)).readUInt32BE(1), id3);
+    assert.deepEqual((await call('GET', `/subjects/${subject}/versions`)).json, [1, 2, 3]);
+  } finally {
+    writer.close?.();
+    reader.close?.();
+    later.close?.();
+    await call('DELETE', `/subjects/${subject}`).catch(() => undefined);
     await call('DELETE', `/subjects/${topic}-key`).catch(() => undefined);
   }
 });
