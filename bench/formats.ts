@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- formats [json,avro,…]`: the record formats side by side in one run
  * (default json,avro; BENCH_FORMATS or the argument picks others: json-payload,
- * json-schema). For each: a PostgreSQL CDC_ONLY stream on the Kafka transport with
+ * json-schema, protobuf). For each: a PostgreSQL CDC_ONLY stream on the Kafka transport with
  * that transport.format (registry formats against the stack's schema registry) is
  * paused, BENCH_CDC_ROWS rows of the bench table (5 columns) are inserted, and the
  * stream is resumed and timed until its topic holds them all (CDC events/s into Kafka);
