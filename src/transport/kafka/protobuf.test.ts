@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { Decimal, type ChangeEvent, type ColumnSpec, type TableSchema } from '../../core';
 import { DebeziumSerde, parseJson } from './serde';
 import type { ConnectSchema } from './columns';
-import { connectToProto, numberColumns, protoCodec, protoNumbering, protoToConnect, protoType, readMessageIndexes, type Numbering } from './protobuf';
+import { connectToProto, numberColumns, protoNumbering, protoToConnect, protoType, type Numbering } from './protobuf';
+import { protoCodec, readMessageIndexes } from './protobuf-values';
 
 const SIDECAR: ConnectSchema = { type: 'string', optional: true, field: 'sluice' };
 
