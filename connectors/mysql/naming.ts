@@ -132,9 +132,12 @@ export function driverConfig(c: MysqlConfig): mysql.ConnectionOptions {
   };
 }
 
-/** Quotes an identifier for SQL text. */
+/** The identifier quote; named (U+0060) so no backtick appears in a regex or template here. */
+const BACKTICK = '\u0060';
+
+/** Quotes an identifier for SQL text: wrapped in backticks, each backtick inside doubled. */
 export function ident(name: string): string {
-  return `\`${name.replace(/`/g, '``')}\``;
+  return BACKTICK + name.split(BACKTICK).join(BACKTICK + BACKTICK) + BACKTICK;
 }
 
 export function qualified(schema: string, table: string): string {
