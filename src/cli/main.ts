@@ -13,6 +13,7 @@ import { createLogger, flushAndExit } from '../logger';
 import { isSluiceError } from '../errors';
 import { VERSION } from '../version';
 import { startDaemon } from '../daemon';
+import { tuneHeap } from '../runtime/heap';
 import { isClientResource, runClient } from './client';
 
 const USAGE = `sluice ${VERSION}: change-data-capture from PostgreSQL and MySQL/MariaDB to MongoDB
@@ -151,6 +152,8 @@ export async function main(argv: string[]): Promise<void> {
         process.stdout.write(load(parsed.file).masked() + '\n');
         return;
       case 'start':
+        // Before the daemon allocates: the heap's growing factor (runtime/heap.ts).
+        tuneHeap();
         await runDaemon(parsed.file);
         return;
     }
