@@ -86,6 +86,9 @@ function load(file: string | undefined): LoadedConfig {
 async function runDaemon(file: string | undefined): Promise<void> {
   const { config } = load(file);
   const logger = createLogger({ level: config.log.level, pretty: config.log.pretty });
+  // Before the streams allocate: the heap's growing factor, when configured (runtime/heap.ts).
+  const heapFlag = tuneHeap(config.memory.heapGrowingPercent);
+  if (heapFlag) logger.info({ v8: heapFlag }, 'heap growing factor set');
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;
@@ -152,8 +155,6 @@ export async function main(argv: string[]): Promise<void> {
         process.stdout.write(load(parsed.file).masked() + '\n');
         return;
       case 'start':
-        // Before the daemon allocates: the heap's growing factor (runtime/heap.ts).
-        tuneHeap();
         await runDaemon(parsed.file);
         return;
     }
