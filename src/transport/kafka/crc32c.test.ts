@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { crc32cImplementation, installNativeCrc32c, kafkajsCrc32c, KAFKAJS_CRC32C, nativeCrc32c } from './crc32c';
 
 // CRC-32C (Castagnoli) check values: RFC 3720 appendix B.4 and the catalogue's "123456789".
@@ -51,7 +52,20 @@ test('a record batch kafkajs encodes carries the CRC-32C of its body', async () 
   assert.equal(crc, kafkajsCrc32c()(body) >>> 0, 'the CRC field kafkajs wrote is what its own implementation computes over the body');
 });
 
-test('without the binary kafkajs keeps its own implementation', () => {
-  // Installed already: a second install, even with a function given, changes nothing.
-  assert.equal(installNativeCrc32c(null), 'native');
+test('without the native binary kafkajs keeps its own CRC-32C, and the batches the same checksum', () => {
+  // A process of its own (a fresh require cache) in which '@node-rs/crc32' cannot be found.
+  const script = `
+    const Module = require('node:module');
+    const resolve = Module._resolveFilename;
+    Module._resolveFilename = function (request, ...rest) {
+      if (request === '@node-rs/crc32') throw Object.assign(new Error('no prebuilt binary'), { code: 'MODULE_NOT_FOUND' });
+      return resolve.call(this, request, ...rest);
+    };
+    const mod = require(${JSON.stringify(require.resolve('./crc32c'))});
+    const taken = require('kafkajs/src/protocol/recordBatch/crc32C');
+    process.stdout.write(JSON.stringify({ impl: mod.crc32cImplementation, crc: taken(Buffer.from('123456789')) }));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: __dirname });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { impl: 'kafkajs', crc: 0xe3069283 });
+  assert.equal(installNativeCrc32c(null), 'native', 'here, installed already: a later call changes nothing');
 });
