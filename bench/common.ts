@@ -9,7 +9,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { Db } from 'mongodb';
 import { startDaemon, tmpDataDir, type RunningDaemon } from '../test/helpers/daemon';
 import { createStream, knob, mongoDb, rssBytes, streamStatus, uid, type SourceKind } from '../test/helpers/pipeline';
-import { stackUrls } from '../test/helpers/stack';
+import { schemaRegistryUrl, stackUrls } from '../test/helpers/stack';
 import { waitFor } from '../test/helpers/wait-for';
 import { percentile, writeReport, type Row } from './report';
 
@@ -24,22 +24,45 @@ const ADMIN = 'bench-admin-key-0123456789abcdef';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
+/** The record format of the Kafka streams (BENCH_KAFKA_FORMAT: json, json-payload, avro, json-schema; the registry formats use the stack's schema registry). */
+export const KAFKA_FORMAT = process.env.BENCH_KAFKA_FORMAT ?? 'json';
+/** The transport field of the benchmark's Kafka streams (set by runBench). */
+let kafkaTransport: Record<string, unknown> = { kind: 'kafka' };
+
+/** The `transport` of a Kafka stream in `format`: json is the default; the registry formats get a kafka connection naming the stack's registry. */
+async function kafkaTransportOf(d: RunningDaemon, format: string): Promise<Record<string, unknown>> {
+  if (format === 'json') return { kind: 'kafka' };
+  if (format !== 'avro' && format !== 'json-schema') return { kind: 'kafka', format };
+  const conn = await d.api('/api/v1/connections', { method: 'POST', body: { name: 'bench-kafka', kind: 'kafka', url: `kafka://${stackUrls().kafka}`, options: { schemaRegistry: { url: schemaRegistryUrl() } } } });
+  if (conn.status !== 201) throw new Error(`kafka connection: ${JSON.stringify(conn.body)}`);
+  return { kind: 'kafka', connectionId: conn.body.id, format };
+}
+
 export type Measures = Record<'snapshot' | 'cdc' | 'latency', (d: RunningDaemon) => Promise<Row[]>>;
 
 /**
  * Starts a daemon with Kafka, samples its RSS, runs the measures (BENCH_ONLY=snapshot,cdc,latency
  * picks some; the report is then named `<scenario>-<picked>`), and writes the report with the
  * peak RSS. BENCH_DAEMON_NODE_ARGS (space-separated) go on the daemon's node command line,
- * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; SLUICE_KAFKA_COMPRESSION and SLUICE_KAFKA_SINK_WORKER are passed on.
+ * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; the daemon's SLUICE_KAFKA_* settings and MALLOC_ARENA_MAX are
+ * passed on. BENCH_KAFKA_FORMAT (json) picks the Kafka streams' record format; the report is
+ * then named `<scenario>-<format>`.
  */
 export async function runBench(scenario: string, measures: Measures): Promise<void> {
   const all = Object.keys(measures) as Array<keyof Measures>;
   const only = process.env.BENCH_ONLY ? all.filter((m) => process.env.BENCH_ONLY!.split(',').map((x) => x.trim()).includes(m)) : all;
   const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const env = { SLUICE_KAFKA_BROKERS: stackUrls().kafka, SLUICE_KAFKA_COMPRESSION: process.env.SLUICE_KAFKA_COMPRESSION, SLUICE_KAFKA_SINK_WORKER: process.env.SLUICE_KAFKA_SINK_WORKER };
+  // The daemon's own settings (SLUICE_KAFKA_*) and glibc's malloc arenas (MALLOC_ARENA_MAX) are passed on.
+  const passed = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('SLUICE_KAFKA_') || k === 'MALLOC_ARENA_MAX'));
+  const env = { ...passed, SLUICE_KAFKA_BROKERS: stackUrls().kafka };
   const d = await startDaemon(tmpDataDir('sluice-bench-'), env, { adminKey: ADMIN, nodeArgs });
+  kafkaTransport = await kafkaTransportOf(d, KAFKA_FORMAT);
   let peak = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(d.proc.pid as number))), 200);
+  const sampler = setInterval(() => {
+    const rss = rssBytes(d.proc.pid as number);
+    peak = Math.max(peak, rss);
+    phasePeak = Math.max(phasePeak, rss);
+  }, 200);
   const rows: Row[] = [];
   try {
     for (const m of only) rows.push(...(await measures[m](d)));
@@ -49,8 +72,8 @@ export async function runBench(scenario: string, measures: Measures): Promise<vo
   }
   const mb = peak / 1048576;
   rows.push({ measure: 'peak RSS of the daemon', sluice: mb, baseline: null, unit: 'MB', target: '≤ 300 MB', met: mb <= 300 });
-  const name = only.length === all.length ? scenario : `${scenario}-${only.join('+')}`;
-  const out = writeReport(name, { SNAPSHOT_ROWS, CDC_ROWS, RATE, SECONDS, BATCH, LATENCY_TRANSPORTS }, rows);
+  const name = `${scenario}${KAFKA_FORMAT === 'json' ? '' : `-${KAFKA_FORMAT}`}${only.length === all.length ? '' : `-${only.join('+')}`}`;
+  const out = writeReport(name, { SNAPSHOT_ROWS, CDC_ROWS, RATE, SECONDS, BATCH, LATENCY_TRANSPORTS, KAFKA_FORMAT, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? null }, rows);
   process.stdout.write(fs.readFileSync(out.md, 'utf8'));
   log(`wrote ${out.json} and ${out.md}`);
 }
@@ -110,6 +133,14 @@ export async function snapshotBench(
   return { measure: 'snapshot', sluice, baseline, unit: 'rows/s', ratio: sluice / baseline, target: '≥ 70%', met: sluice / baseline >= 0.7, note: `baseline: ${spec.baselineName}; sluice: direct transport, batch ${BATCH}` };
 }
 
+/** The daemon's peak RSS since the last call (in MB), for one phase of a measure; runBench samples it. */
+let phasePeak = 0;
+function phasePeakMb(): number {
+  const mb = phasePeak / 1048576;
+  phasePeak = 0;
+  return mb;
+}
+
 /** CPU time the process has used (user + system), in seconds, from /proc (clock ticks of 10 ms). */
 function cpuSeconds(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -140,7 +171,7 @@ export async function cdcBench(
   spec: { sourceKind: SourceKind; name: string; table: string; load: () => Promise<void>; baseline: () => Promise<number>; measure: string; note: string },
 ): Promise<Row[]> {
   const pid = d.proc.pid as number;
-  const ids = await createStream(d, { name: spec.name, mongoDb: spec.name, tables: [spec.table], mode: 'CDC_ONLY', transport: 'kafka', sourceKind: spec.sourceKind });
+  const ids = await createStream(d, { name: spec.name, mongoDb: spec.name, tables: [spec.table], mode: 'CDC_ONLY', sourceKind: spec.sourceKind, extra: { transport: kafkaTransport } });
   const directDb = `${spec.name}_direct`;
   const direct = await createStream(d, { name: `${spec.name}-direct`, mongoDb: directDb, tables: [spec.table], mode: 'CDC_ONLY', transport: 'direct', sourceKind: spec.sourceKind });
   for (const id of [ids.streamId, direct.streamId]) {
@@ -159,6 +190,7 @@ export async function cdcBench(
   const before = await produced().catch(() => 0);
   const collection = spec.table.slice(spec.table.indexOf('.') + 1);
   const sink = await mongoDb(spec.name);
+  phasePeakMb();
   const cpu0 = cpuSeconds(pid);
   const t0 = performance.now();
   await d.api(`/api/v1/streams/${ids.streamId}/resume`, { method: 'POST' });
@@ -168,6 +200,7 @@ export async function cdcBench(
   await untilInMongo(sink.db, collection, CDC_ROWS);
   const e2eKafkaMs = performance.now() - t0;
   const cpuE2eKafka = cpuSeconds(pid) - cpu0;
+  const rssKafka = phasePeakMb();
   await admin.disconnect();
   await d.api(`/api/v1/streams/${ids.streamId}/stop`, { method: 'POST' });
   await d.api(`/api/v1/streams/${ids.streamId}`, { method: 'DELETE' });
@@ -175,12 +208,14 @@ export async function cdcBench(
   await sink.client.close();
 
   const out = await mongoDb(directDb);
+  phasePeakMb();
   const cpu1 = cpuSeconds(pid);
   const t1 = performance.now();
   await d.api(`/api/v1/streams/${direct.streamId}/resume`, { method: 'POST' });
   await untilInMongo(out.db, collection, CDC_ROWS);
   const directMs = performance.now() - t1;
   const cpuDirect = cpuSeconds(pid) - cpu1;
+  const rssDirect = phasePeakMb();
   await d.api(`/api/v1/streams/${direct.streamId}/stop`, { method: 'POST' });
   await d.api(`/api/v1/streams/${direct.streamId}`, { method: 'DELETE' });
   await out.db.dropDatabase().catch(() => undefined);
@@ -208,6 +243,8 @@ export async function cdcBench(
     { measure: 'CPU-seconds per 100k events, into Kafka', sluice: per100k(cpuKafka), baseline: null, unit: 's', note: 'the daemon (user + system) while the topic filled; its sink consumer runs meanwhile' },
     { measure: 'CPU-seconds per 100k events, end to end through Kafka', sluice: per100k(cpuE2eKafka), baseline: null, unit: 's', note: 'the daemon, source → Kafka → MongoDB' },
     { measure: 'CPU-seconds per 100k events, end to end direct', sluice: per100k(cpuDirect), baseline: null, unit: 's', note: 'the daemon, source → MongoDB' },
+    { measure: 'peak RSS, CDC end to end through Kafka', sluice: rssKafka, baseline: null, unit: 'MB', note: `the daemon (its sink worker included) while ${CDC_ROWS} changes went source → Kafka → MongoDB` },
+    { measure: 'peak RSS, CDC end to end direct', sluice: rssDirect, baseline: null, unit: 'MB', note: `the daemon while the direct stream caught up on the same ${CDC_ROWS} changes` },
   ];
 }
 
@@ -239,7 +276,7 @@ async function latencyThrough(
 ): Promise<Row[]> {
   log(`latency: ${RATE} events/s for ${SECONDS} s through ${transport}`);
   const mongo = await mongoDb(spec.name);
-  const ids = await createStream(d, { name: `${spec.name}-${transport}`, mongoDb: spec.name, tables: [spec.table], mode: 'CDC_ONLY', transport, sourceKind: spec.sourceKind });
+  const ids = await createStream(d, { name: `${spec.name}-${transport}`, mongoDb: spec.name, tables: [spec.table], mode: 'CDC_ONLY', transport, sourceKind: spec.sourceKind, ...(transport === 'kafka' ? { extra: { transport: kafkaTransport } } : {}) });
   await d.api(`/api/v1/streams/${ids.streamId}/start`, { method: 'POST' });
   await waitFor(async () => (await streamStatus(d, ids.streamId)).cdcStatus === 'RUNNING', { timeoutMs: 60000 });
   const coll = mongo.db.collection(spec.table.slice(spec.table.indexOf('.') + 1));

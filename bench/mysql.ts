@@ -9,7 +9,7 @@
  *   3. end-to-end latency p50/p95/p99, source commit → MongoDB, at a steady rate
  *   4. peak RSS of the daemon over the whole run
  * Knobs: BENCH_SNAPSHOT_ROWS (200000), BENCH_CDC_ROWS (200000), BENCH_RATE (2000/s), BENCH_SECONDS (20), BENCH_BATCH (5000);
- * BENCH_ONLY, BENCH_LATENCY_TRANSPORT, BENCH_DAEMON_NODE_ARGS: see common.ts.
+ * BENCH_ONLY, BENCH_LATENCY_TRANSPORT, BENCH_DAEMON_NODE_ARGS, BENCH_KAFKA_FORMAT, MALLOC_ARENA_MAX: see common.ts.
  */
 import pino from 'pino';
 import { Long, type Db } from 'mongodb';

@@ -13,6 +13,7 @@ import { createLogger, flushAndExit } from '../logger';
 import { isSluiceError } from '../errors';
 import { VERSION } from '../version';
 import { startDaemon } from '../daemon';
+import { tuneHeap } from '../runtime/heap';
 import { isClientResource, runClient } from './client';
 
 const USAGE = `sluice ${VERSION}: change-data-capture from PostgreSQL and MySQL/MariaDB to MongoDB
@@ -85,6 +86,9 @@ function load(file: string | undefined): LoadedConfig {
 async function runDaemon(file: string | undefined): Promise<void> {
   const { config } = load(file);
   const logger = createLogger({ level: config.log.level, pretty: config.log.pretty });
+  // Before the streams allocate: the heap's growing factor, when configured (runtime/heap.ts).
+  const heapFlag = tuneHeap(config.memory.heapGrowingPercent);
+  if (heapFlag) logger.info({ v8: heapFlag }, 'heap growing factor set');
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;

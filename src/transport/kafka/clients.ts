@@ -10,6 +10,8 @@
  * fetched and written nothing more, and is cut off ABANDON_AFTER_MS later: no
  * connection of a closed end outlives its close() by more than that.
  */
+// First: kafkajs's record batches take the native CRC-32C (crc32c.ts).
+import './crc32c';
 import { Kafka, logLevel } from 'kafkajs';
 import type { ConnectorContext, StreamSpec } from '../../core';
 import { KafkaSockets } from './sockets';
