@@ -10,7 +10,7 @@ import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../server';
 import { loadConfig } from '../../config';
-import { openStore, type Store } from '../../store';
+import { openStore, type SqliteStore } from '../../store';
 import { storePersistence } from '../../store/persistence';
 import { createMetrics } from '../../metrics';
 import { Supervisor } from '../../runtime/supervisor';
@@ -22,7 +22,7 @@ import { secretOptionsOf } from '../../runtime/run-options';
 
 export interface TestApi {
   app: FastifyInstance;
-  store: Store;
+  store: SqliteStore;
   supervisor: Supervisor;
   mem: MemoryConnectors;
   /** The connectors the supervisor runs: the memory ones under the kinds postgresql and mongodb. */
@@ -39,7 +39,7 @@ export async function startTestApi(env: Record<string, string> = {}, opts: { log
   const mem = createMemoryConnectors();
   const registry = memoryRegistry(mem, opts.run);
   const store = openStore({ dataDir, secretKey: '', secretFileDir: config.secrets.fileDir, secretOptions: (kind) => secretOptionsOf(registry, kind) });
-  const admin = store.apiKeys.create('admin', 'admin').key;
+  const admin = (await store.apiKeys.create('admin', 'admin')).key;
   const logger = opts.logger ?? pino({ level: 'silent' });
   // Metered as the daemon meters its streams, so that a status shows what it would there.
   const metrics = createMetrics();
@@ -56,7 +56,7 @@ export async function startTestApi(env: Record<string, string> = {}, opts: { log
     async close() {
       await supervisor.shutdown({ deadlineMs: 2000 });
       await app.close();
-      store.close();
+      await store.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
