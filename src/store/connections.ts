@@ -10,7 +10,7 @@ import type { Db } from './db';
 import type { SecretBox } from './secrets';
 import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
 import type { ConnectionSpec } from '../core';
-import type { StreamInput } from './streams';
+import { connectionFieldsOf, type StreamInput } from './streams';
 import { SluiceError } from '../errors';
 import { checkSecretFile, readPasswordFile } from './secret-files';
 import { optionFileConflict, tlsFiles, urlTlsFiles, withTlsFiles } from '../connection-tls';
@@ -370,8 +370,4 @@ export function createConnectionRepo(db: Db, box: SecretBox, opts: ConnectionRep
 
 export type ConnectionRepo = ReturnType<typeof createConnectionRepo>;
 
-/** The connections a stream spec names: source, sink and (Kafka) transport. */
-export function connectionIdsOf(spec: Pick<StreamInput, 'source' | 'sink' | 'transport'>): string[] {
-  const transport = (spec.transport as { connectionId?: string } | undefined)?.connectionId;
-  return [spec.source?.connectionId, spec.sink?.connectionId, transport].filter((x): x is string => typeof x === 'string');
-}
+const connectionIdsOf = (spec: Pick<StreamInput, 'source' | 'sink' | 'transport'>): string[] => connectionFieldsOf(spec).map(([, id]) => id);

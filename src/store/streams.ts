@@ -4,6 +4,7 @@ import type { Db } from './db';
 import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
 import type { StreamSpec } from '../core';
 import { assertNameFree, nameTakenIn } from './names';
+import { SluiceError } from '../errors';
 
 export type StreamInput = Omit<StreamSpec, 'id'>;
 
@@ -53,6 +54,33 @@ const toRecord = (r: Raw): StreamRecord => ({
   updatedAt: r.updated_at,
 });
 
+/** The connections a stream spec names, by field: source, sink and (Kafka) transport. */
+export function connectionFieldsOf(spec: Pick<StreamInput, 'source' | 'sink' | 'transport'>): [string, string][] {
+  const fields: [string, unknown][] = [
+    ['source.connectionId', spec.source?.connectionId],
+    ['sink.connectionId', spec.sink?.connectionId],
+    ['transport.connectionId', (spec.transport as { connectionId?: unknown } | undefined)?.connectionId],
+  ];
+  return fields.filter((f): f is [string, string] => typeof f[1] === 'string');
+}
+
+/** VALIDATION_FAILED for a stream field naming a connection that does not exist. */
+export function missingConnection(field: string, id: string): SluiceError {
+  return new SluiceError('VALIDATION_FAILED', `body field "${field}" names connection ${id}, which does not exist`, { field, id });
+}
+
+/** In the write's transaction: a connection or mapping deleted since the API checked the spec is not referenced. */
+function assertRefsExist(db: Db, input: StreamInput): void {
+  const exists = db.prepare('SELECT 1 FROM connections WHERE id = ?');
+  for (const [field, id] of connectionFieldsOf(input)) {
+    if (!exists.get(id)) throw missingConnection(field, id);
+  }
+  const mappingId = (input.mapping as { mappingId?: unknown } | undefined)?.mappingId;
+  if (typeof mappingId === 'string' && !db.prepare('SELECT 1 FROM mappings WHERE id = ?').get(mappingId)) {
+    throw new SluiceError('MAPPING_NOT_FOUND', `body field "mapping.mappingId" names mapping ${mappingId}, which does not exist`, { field: 'mapping.mappingId', id: mappingId });
+  }
+}
+
 export function createStreamRepo(db: Db) {
   const byId = db.prepare('SELECT * FROM streams WHERE id = ?');
   return {
@@ -61,6 +89,7 @@ export function createStreamRepo(db: Db) {
       const at = nowIso();
       return db.transaction(() => {
         assertNameFree(db, 'streams', input.name);
+        assertRefsExist(db, input);
         db.prepare('INSERT INTO streams (id, name, spec, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)').run(id, input.name, JSON.stringify(input), 'CREATED', at, at);
         return toRecord(byId.get(id) as Raw);
       })();
@@ -81,6 +110,7 @@ export function createStreamRepo(db: Db) {
       return db.transaction(() => {
         if (!byId.get(id)) return undefined;
         assertNameFree(db, 'streams', input.name, id);
+        assertRefsExist(db, input);
         db.prepare('UPDATE streams SET name = ?, spec = ?, updated_at = ? WHERE id = ?').run(input.name, JSON.stringify(input), nowIso(), id);
         return toRecord(byId.get(id) as Raw);
       })();

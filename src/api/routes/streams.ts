@@ -12,7 +12,8 @@ import { assertTableNamesAllowed } from '../../runtime/system-schemas';
 import { errorFor, updateFor } from '../redact';
 import type { Role } from '../../store/api-keys';
 import { SluiceError, toSluiceError } from '../../errors';
-import type { StreamInput, StreamRecord } from '../../store/streams';
+import { connectionFieldsOf, missingConnection, type StreamInput, type StreamRecord } from '../../store/streams';
+import type { ConnectionRecord } from '../../store/connections';
 import { validateFilters } from '../../transform/filters';
 import { sourceDialect } from '../../runtime/registry';
 import { validateStreamOptions } from '../../runtime/run-options';
@@ -128,27 +129,26 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     };
   };
 
-  /** Referenced connections must exist: a 400 naming the field, not a failure at start. */
+  /**
+   * Referenced connections must exist: a 400 naming the field, not a failure at start.
+   * Each is read once here; the store checks again in the write's transaction (a
+   * connection deleted meanwhile), with the same error.
+   */
   const checkRefs = async (body: StreamInput): Promise<void> => {
-    const refs: [string, string | undefined][] = [
-      ['source.connectionId', body.source.connectionId],
-      ['sink.connectionId', body.sink.connectionId],
-      ['transport.connectionId', (body.transport as { connectionId?: string } | undefined)?.connectionId],
-    ];
-    for (const [field, id] of refs) {
-      if (id !== undefined && !(await store.connections.get(id))) {
-        throw new SluiceError('VALIDATION_FAILED', `body field "${field}" names connection ${id}, which does not exist`, { field, id });
-      }
+    const found = new Map<string, ConnectionRecord>();
+    for (const [field, id] of connectionFieldsOf(body)) {
+      const rec = await store.connections.get(id);
+      if (!rec) throw missingConnection(field, id);
+      found.set(field, rec);
     }
-    // A whereClause that cannot be compiled is refused now, not when the stream runs.
-    const source = (await store.connections.get(body.source.connectionId))!;
-    const sink = (await store.connections.get(body.sink.connectionId))!;
+    const source = found.get('source.connectionId')!;
+    const sink = found.get('sink.connectionId')!;
     // Options of the kinds this stream uses, and nothing else: a 400 naming the option.
     validateStreamOptions(deps.connectors, body, { source: source.kind, sink: sink.kind, ...(body.transport ? { transport: body.transport.kind } : {}) });
     // avro and json-schema need the kafka connection's schema registry.
-    const transportId = (body.transport as { connectionId?: string } | undefined)?.connectionId;
-    const transportOptions = transportId === undefined ? undefined : (await store.connections.get(transportId))?.options;
-    checkRecordFormat(body, (id) => (id === transportId ? transportOptions : undefined));
+    const transport = found.get('transport.connectionId');
+    checkRecordFormat(body, (id) => (id === transport?.id ? transport.options : undefined));
+    // A whereClause that cannot be compiled is refused now, not when the stream runs.
     // topics/topicPattern belong to a kafka source, which reads changes only (topics-source.ts).
     checkTopicsSource(body, source.kind);
     validateFilters(body, sourceDialect(deps.connectors, source.kind));

@@ -33,12 +33,24 @@ export interface TestApi {
 }
 
 /** `run`: the source kinds that behave as memory sources (others are declared only). */
-export async function startTestApi(env: Record<string, string> = {}, opts: { logger?: Logger; run?: readonly string[] } = {}): Promise<TestApi> {
+export async function startTestApi(
+  env: Record<string, string> = {},
+  opts: {
+    logger?: Logger;
+    run?: readonly string[];
+    /**
+     * Each store call resolves a turn of the event loop later, as a store on a server
+     * does: requests then interleave between a caller's store calls (name-race.test.ts).
+     */
+    storeRoundTrip?: boolean;
+  } = {},
+): Promise<TestApi> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-api-'));
   const { config } = loadConfig({ env: { SLUICE_DATA_DIR: dataDir, ...env } });
   const mem = createMemoryConnectors();
   const registry = memoryRegistry(mem, opts.run);
-  const store = openStore({ dataDir, secretKey: '', secretFileDir: config.secrets.fileDir, secretOptions: (kind) => secretOptionsOf(registry, kind) });
+  const opened = openStore({ dataDir, secretKey: '', secretFileDir: config.secrets.fileDir, secretOptions: (kind) => secretOptionsOf(registry, kind) });
+  const store = opts.storeRoundTrip ? withRoundTrips(opened) : opened;
   const admin = (await store.apiKeys.create('admin', 'admin')).key;
   const logger = opts.logger ?? pino({ level: 'silent' });
   // Metered as the daemon meters its streams, so that a status shows what it would there.
@@ -60,6 +72,18 @@ export async function startTestApi(env: Record<string, string> = {}, opts: { log
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+const REPOSITORIES = ['connections', 'streams', 'runs', 'apiKeys', 'positions', 'deadLetters', 'mappings', 'rmJobs', 'audit'] as const;
+
+/** The store with a turn of the event loop before each repository call runs (the same SQLite store underneath). */
+function withRoundTrips(store: SqliteStore): SqliteStore {
+  const later = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  const slowed = (repo: object): object =>
+    Object.fromEntries(
+      Object.entries(repo).map(([name, method]) => [name, async (...args: unknown[]) => (await later(), (method as (...a: unknown[]) => unknown)(...args))]),
+    );
+  return { ...store, ...Object.fromEntries(REPOSITORIES.map((r) => [r, slowed(store[r])])) } as SqliteStore;
 }
 
 /**
