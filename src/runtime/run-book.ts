@@ -14,6 +14,7 @@ import { EventRate } from './event-rate';
 import { newCounters } from './run';
 import type { Entry } from './stream-entry';
 import {
+  StreamNotFoundError,
   toErrorInfo,
   SUPERVISOR_EVENTS,
   type BatchDone,
@@ -184,6 +185,25 @@ export class RunBook {
     } catch (err) {
       this.#logger.error({ err, event }, 'a supervisor event listener threw');
     }
+  }
+
+  /** The status of a stream no run of this process has touched: as the store has it. */
+  async storedView(streamId: string): Promise<StreamStatusView> {
+    const spec = await this.#store.getStream(streamId);
+    if (!spec) throw new StreamNotFoundError(streamId);
+    const rec = await this.#store.getState(streamId);
+    const state = rec?.state ?? 'CREATED';
+    return {
+      streamId,
+      state,
+      ...toPublicView(state, spec.mode, await this.#store.isSnapshotDone(streamId)),
+      mode: spec.mode,
+      statistics: newCounters(),
+      runId: null,
+      startedAt: null,
+      nextRunAt: this.#nextRunAt(streamId),
+      ...(rec?.error ? { error: rec.error } : {}),
+    };
   }
 
   async view(entry: Entry): Promise<StreamStatusView> {

@@ -11,10 +11,9 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { StreamSpec } from '../core';
-import { ACTIVE_STATES, InvalidTransitionError, RESUMABLE_STATES, canTransition, toPublicView, transition } from './lifecycle';
+import { ACTIVE_STATES, InvalidTransitionError, RESUMABLE_STATES, canTransition, transition } from './lifecycle';
 import type { StreamPersistence } from './persistence';
 import type { ConnectorRegistry } from './registry';
-import { newCounters } from './run';
 import { launchRun } from './launch';
 import { planRun, planSink, type RunPlan } from './run-plan';
 import { RunBook } from './run-book';
@@ -25,7 +24,7 @@ import { isScheduled, Scheduler } from './schedule';
 import type { Transports } from '../transport/types';
 import { NOOP_METER, type Meter } from '../metrics/stream-meter';
 import { SluiceError } from '../errors';
-import { StreamNotFoundError, SupervisorClosedError, SUPERVISOR_EVENTS, type ScheduleTick, type StreamStatusView } from './supervisor-types';
+import { StreamNotFoundError, SupervisorClosedError, SUPERVISOR_EVENTS, type ReleaseOptions, type ScheduleTick, type StreamStatusView } from './supervisor-types';
 
 export * from './supervisor-types';
 
@@ -251,17 +250,7 @@ export class Supervisor extends EventEmitter {
    * possible, nothing dropped: the caller then keeps the stream, whose slot would
    * otherwise retain WAL forever.
    */
-  release(
-    streamId: string,
-    opts: {
-      source?: boolean;
-      sink?: boolean;
-      /** The error for a stream that runs (default STREAM_ALREADY_RUNNING). */
-      refuse?: (state: string) => Error;
-      /** Removes the stream from the store, in the same queued operation: no start comes between. */
-      remove?: () => Promise<unknown>;
-    } = {},
-  ): Promise<void> {
+  release(streamId: string, opts: ReleaseOptions = {}): Promise<void> {
     const dropSource = opts.source !== false;
     const dropSink = opts.sink !== false;
     return this.#serialize(streamId, async (entry) => {
@@ -311,25 +300,10 @@ export class Supervisor extends EventEmitter {
   async status(streamId: string): Promise<StreamStatusView> {
     const entry = this.#entries.get(streamId);
     if (entry) return this.#book.view(entry);
-    const spec = await this.#store.getStream(streamId);
-    if (!spec) throw new StreamNotFoundError(streamId);
-    const rec = await this.#store.getState(streamId);
-    const snapshotDone = await this.#store.isSnapshotDone(streamId);
+    const stored = await this.#book.storedView(streamId);
     // A command may have loaded the stream meanwhile: its entry is the truth then.
     const loaded = this.#entries.get(streamId);
-    if (loaded) return this.#book.view(loaded);
-    const state = rec?.state ?? 'CREATED';
-    return {
-      streamId,
-      state,
-      ...toPublicView(state, spec.mode, snapshotDone),
-      mode: spec.mode,
-      statistics: newCounters(),
-      runId: null,
-      startedAt: null,
-      nextRunAt: this.nextRunAt(streamId),
-      ...(rec?.error ? { error: rec.error } : {}),
-    };
+    return loaded ? this.#book.view(loaded) : stored;
   }
 
   /** Every stream this process has touched since it started. */
