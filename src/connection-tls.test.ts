@@ -41,7 +41,7 @@ test('TLS files: named, refused beside their text, read into PEM fields', () => 
   assert.deepEqual(withTlsFiles({ a: 1 }, () => 'x'), { a: 1 });
 });
 
-test('the store keeps TLS files inside secrets.fileDir, stores absolute paths and reads them at each use', () => {
+test('the store keeps TLS files inside secrets.fileDir, stores absolute paths and reads them at each use', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-tls-files-'));
   const dir = path.join(root, 'secrets');
   fs.mkdirSync(dir);
@@ -49,31 +49,31 @@ test('the store keeps TLS files inside secrets.fileDir, stores absolute paths an
   fs.writeFileSync(path.join(root, 'outside.pem'), 'nope');
   const store = openStore({ dataDir: path.join(root, 'data'), secretKey: '', secretFileDir: dir, secretOptions: () => ['tls.key'] });
   try {
-    const c = store.connections.create({ name: 'pg', kind: 'postgresql', url: 'postgresql://app@db.example:5432/app', options: { tls: { caFile: 'ca.pem', key: 'PRIVATE' } } });
+    const c = await store.connections.create({ name: 'pg', kind: 'postgresql', url: 'postgresql://app@db.example:5432/app', options: { tls: { caFile: 'ca.pem', key: 'PRIVATE' } } });
     const stored = JSON.parse((store.db.prepare('SELECT options FROM connections WHERE id = ?').get(c.id) as { options: string }).options);
     assert.equal(stored.tls.caFile, path.join(dir, 'ca.pem'), 'kept as an absolute path');
     assert.ok(!JSON.stringify(stored).includes('PRIVATE'), 'the key is sealed');
-    const resolved = store.connections.resolve(c.id)!.options!.tls as Record<string, string>;
+    const resolved = (await store.connections.resolve(c.id))!.options!.tls as Record<string, string>;
     assert.deepEqual(Object.keys(resolved).sort(), ['ca', 'key']);
     assert.match(resolved.ca, /BEGIN CERTIFICATE/);
     assert.equal(resolved.key, 'PRIVATE');
     // Rotated on disk: the next use reads the new file.
     fs.writeFileSync(path.join(dir, 'ca.pem'), 'ROTATED');
-    assert.equal((store.connections.resolve(c.id)!.options!.tls as Record<string, string>).ca, 'ROTATED');
-    const refused = (options: Record<string, unknown>): string => {
+    assert.equal(((await store.connections.resolve(c.id))!.options!.tls as Record<string, string>).ca, 'ROTATED');
+    const refused = async (options: Record<string, unknown>): Promise<string> => {
       try {
-        store.connections.create({ name: `x${Math.random()}`, kind: 'postgresql', url: 'postgresql://db.example/app', options });
+        await store.connections.create({ name: `x${Math.random()}`, kind: 'postgresql', url: 'postgresql://db.example/app', options });
       } catch (err) {
         assert.ok(err instanceof SluiceError);
         return `${err.code} ${(err.detail as { field?: string }).field}`;
       }
       return 'accepted';
     };
-    assert.equal(refused({ tls: { caFile: path.join(root, 'outside.pem') } }), 'SECRET_FILE_NOT_ALLOWED options.tls.caFile');
-    assert.equal(refused({ tls: { certFile: 'missing.pem' } }), 'SECRET_FILE_UNREADABLE options.tls.certFile');
-    assert.equal(refused({ tls: { ca: 'X', caFile: 'ca.pem' } }), 'VALIDATION_FAILED options.tls');
+    assert.equal((await refused({ tls: { caFile: path.join(root, 'outside.pem') } })), 'SECRET_FILE_NOT_ALLOWED options.tls.caFile');
+    assert.equal((await refused({ tls: { certFile: 'missing.pem' } })), 'SECRET_FILE_UNREADABLE options.tls.certFile');
+    assert.equal((await refused({ tls: { ca: 'X', caFile: 'ca.pem' } })), 'VALIDATION_FAILED options.tls');
   } finally {
-    store.close();
+    await store.close();
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
@@ -120,7 +120,7 @@ test('urlTlsFiles: the MongoDB URL parameters that name files on the daemon host
   assert.deepEqual(urlTlsFiles('postgresql', params), []);
 });
 
-test("the store holds a MongoDB URL's tlsCAFile and tlsCertificateKeyFile to secrets.fileDir, as absolute paths, on create and update", () => {
+test("the store holds a MongoDB URL's tlsCAFile and tlsCertificateKeyFile to secrets.fileDir, as absolute paths, on create and update", async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-url-files-'));
   const dir = path.join(root, 'secrets');
   fs.mkdirSync(dir);
@@ -128,9 +128,9 @@ test("the store holds a MongoDB URL's tlsCAFile and tlsCertificateKeyFile to sec
   fs.writeFileSync(path.join(root, 'outside.pem'), 'nope');
   const store = openStore({ dataDir: path.join(root, 'data'), secretKey: '', secretFileDir: dir });
   const url = (param: string) => `mongodb://db.example:27017/app?tls=true&${param}`;
-  const outcome = (fn: () => unknown): string => {
+  const outcome = async (fn: () => Promise<unknown>): Promise<string> => {
     try {
-      fn();
+      await fn();
       return 'accepted';
     } catch (err) {
       assert.ok(err instanceof SluiceError);
@@ -138,19 +138,19 @@ test("the store holds a MongoDB URL's tlsCAFile and tlsCertificateKeyFile to sec
     }
   };
   try {
-    const ok = store.connections.create({ name: 'm', kind: 'mongodb', url: url(`tlsCAFile=${encodeURIComponent(path.join(dir, 'ca.pem'))}`) });
-    assert.equal(outcome(() => store.connections.create({ name: 'm2', kind: 'mongodb', url: url(`tlsCAFile=${encodeURIComponent(path.join(root, 'outside.pem'))}`) })), 'SECRET_FILE_NOT_ALLOWED url.tlsCAFile');
-    assert.equal(outcome(() => store.connections.create({ name: 'm3', kind: 'mongodb', url: url('tlsCertificateKeyFile=ca.pem') })), 'VALIDATION_FAILED url.tlsCertificateKeyFile');
-    assert.equal(outcome(() => store.connections.update(ok.id, { url: url(`tlsCAFile=${encodeURIComponent('/etc/passwd')}`) })), 'SECRET_FILE_NOT_ALLOWED url.tlsCAFile');
+    const ok = await store.connections.create({ name: 'm', kind: 'mongodb', url: url(`tlsCAFile=${encodeURIComponent(path.join(dir, 'ca.pem'))}`) });
+    assert.equal(await outcome(() => store.connections.create({ name: 'm2', kind: 'mongodb', url: url(`tlsCAFile=${encodeURIComponent(path.join(root, 'outside.pem'))}`) })), 'SECRET_FILE_NOT_ALLOWED url.tlsCAFile');
+    assert.equal(await outcome(() => store.connections.create({ name: 'm3', kind: 'mongodb', url: url('tlsCertificateKeyFile=ca.pem') })), 'VALIDATION_FAILED url.tlsCertificateKeyFile');
+    assert.equal(await outcome(() => store.connections.update(ok.id, { url: url(`tlsCAFile=${encodeURIComponent('/etc/passwd')}`) })), 'SECRET_FILE_NOT_ALLOWED url.tlsCAFile');
     // Other kinds' URLs name no files the daemon reads.
-    assert.equal(outcome(() => store.connections.create({ name: 'p', kind: 'postgresql', url: 'postgresql://db.example/app?tlsCAFile=/etc/passwd' })), 'accepted');
+    assert.equal(await outcome(() => store.connections.create({ name: 'p', kind: 'postgresql', url: 'postgresql://db.example/app?tlsCAFile=/etc/passwd' })), 'accepted');
   } finally {
-    store.close();
+    await store.close();
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
 
-test("a kafka connection's SASL password from a file: checked when saved, read at each use, exclusive with the password", () => {
+test("a kafka connection's SASL password from a file: checked when saved, read at each use, exclusive with the password", async () => {
   const o = { sasl: { mechanism: 'plain', username: 'u', passwordFile: 'pw' }, tls: { caFile: 'ca.pem' } };
   assert.deepEqual(tlsFiles(o), [
     { field: 'options.tls.caFile', file: 'ca.pem' },
@@ -166,14 +166,14 @@ test("a kafka connection's SASL password from a file: checked when saved, read a
   fs.writeFileSync(path.join(dir, 'kafka-pw'), 'S3cret-from-file\n');
   const store = openStore({ dataDir: path.join(root, 'data'), secretKey: '', secretFileDir: dir, secretOptions: () => ['sasl.password'] });
   try {
-    const c = store.connections.create({ name: 'k', kind: 'kafka', url: 'broker:9092', options: { sasl: { mechanism: 'scram-sha-512', username: 'u', passwordFile: 'kafka-pw' } } });
-    const sasl = store.connections.resolve(c.id)!.options!.sasl as Record<string, string>;
+    const c = await store.connections.create({ name: 'k', kind: 'kafka', url: 'broker:9092', options: { sasl: { mechanism: 'scram-sha-512', username: 'u', passwordFile: 'kafka-pw' } } });
+    const sasl = (await store.connections.resolve(c.id))!.options!.sasl as Record<string, string>;
     assert.equal(sasl.password, 'S3cret-from-file');
     assert.equal(sasl.passwordFile, undefined);
-    assert.throws(() => store.connections.create({ name: 'k2', kind: 'kafka', url: 'broker:9092', options: { sasl: { mechanism: 'plain', username: 'u', password: 'p', passwordFile: 'kafka-pw' } } }), (e: unknown) => e instanceof SluiceError && e.code === 'VALIDATION_FAILED' && e.detail.field === 'options.sasl');
-    assert.throws(() => store.connections.create({ name: 'k3', kind: 'kafka', url: 'broker:9092', options: { sasl: { mechanism: 'plain', username: 'u', passwordFile: '/etc/passwd' } } }), (e: unknown) => e instanceof SluiceError && e.code === 'SECRET_FILE_NOT_ALLOWED');
+    await assert.rejects(() => store.connections.create({ name: 'k2', kind: 'kafka', url: 'broker:9092', options: { sasl: { mechanism: 'plain', username: 'u', password: 'p', passwordFile: 'kafka-pw' } } }), (e: unknown) => e instanceof SluiceError && e.code === 'VALIDATION_FAILED' && e.detail.field === 'options.sasl');
+    await assert.rejects(() => store.connections.create({ name: 'k3', kind: 'kafka', url: 'broker:9092', options: { sasl: { mechanism: 'plain', username: 'u', passwordFile: '/etc/passwd' } } }), (e: unknown) => e instanceof SluiceError && e.code === 'SECRET_FILE_NOT_ALLOWED');
   } finally {
-    store.close();
+    await store.close();
     fs.rmSync(root, { recursive: true, force: true });
   }
 });

@@ -40,9 +40,9 @@ export interface Daemon {
  * daemon's default (SLUICE_KAFKA_BROKERS); producer and topic settings from config,
  * overridden by what the kafka connection's options set.
  */
-function kafkaSettings(config: SluiceConfig, store: Store, stream: StreamSpec | undefined): KafkaSettings {
+async function kafkaSettings(config: SluiceConfig, store: Store, stream: StreamSpec | undefined): Promise<KafkaSettings> {
   const connectionId = stream?.transport && 'connectionId' in stream.transport ? stream.transport.connectionId : undefined;
-  const conn = connectionId ? store.connections.resolve(connectionId) : undefined;
+  const conn = connectionId ? await store.connections.resolve(connectionId) : undefined;
   const { brokers: _default, ...rest } = config.kafka;
   if (!conn) return { ...rest, brokers: kafkaBrokers(config) };
   return kafkaConnectionSettings({ ...rest, brokers: brokerList(conn.url) }, conn.options);
@@ -58,9 +58,9 @@ export async function startDaemon(config: SluiceConfig, logger: Logger): Promise
   if (store.urlScrub.unreadable.length) {
     logger.warn({ connections: store.urlScrub.unreadable }, 'connection URLs that cannot be parsed safely (they may hold a password): PATCH each with a valid URL (README, "Security")');
   }
-  const abandoned = store.runs.closeAbandoned();
+  const abandoned = await store.runs.closeAbandoned();
   if (abandoned) logger.warn({ runs: abandoned }, 'closed runs left open by an unclean stop; their streams resume from the last durable position');
-  bootstrapAdminKey(store.apiKeys, config.dataDir, config.auth.adminKey, logger);
+  await bootstrapAdminKey(store.apiKeys, config.dataDir, config.auth.adminKey, logger);
 
   const metrics = createMetrics();
   const supervisor = new Supervisor({
@@ -70,7 +70,7 @@ export async function startDaemon(config: SluiceConfig, logger: Logger): Promise
     defaultTransport: kafkaBrokers(config).length ? 'kafka' : 'direct',
     meter: (stream) => metrics.meter(stream),
     forget: (streamId) => void metrics.forget(streamId).catch((err: unknown) => logger.error({ err, streamId }, 'could not drop the metrics of a deleted stream')),
-    transports: (kind, stream) => transportEnds(kind, stream, { kafka: kafkaSettings(config, store, stream) }),
+    transports: async (kind, stream) => transportEnds(kind, stream, { kafka: await kafkaSettings(config, store, stream) }),
   });
   supervisor.on(SUPERVISOR_EVENTS.STATE, (e: { streamId: string; state: string }) => {
     for (const s of STREAM_STATES) metrics.streamState.set({ stream: e.streamId, state: s }, s === e.state ? 1 : 0);
@@ -90,7 +90,7 @@ export async function startDaemon(config: SluiceConfig, logger: Logger): Promise
     await api.listen({ host: config.api.host, port: config.api.port });
     if (https) stopTlsReload = reloadTlsOnChange(api, config.api.tls, logger);
   } catch (err) {
-    store.close();
+    await store.close();
     throw err;
   }
   const addr = api.server.address();
@@ -102,7 +102,7 @@ export async function startDaemon(config: SluiceConfig, logger: Logger): Promise
 
   await supervisor.resumeAll();
   // After the resumes: a tick that arrives now sees the streams that are running again.
-  supervisor.armSchedules(store.streams.allIds());
+  await supervisor.armSchedules(await store.streams.allIds());
 
   let closing: Promise<boolean> | undefined;
   const close = (): Promise<boolean> =>
@@ -113,7 +113,7 @@ export async function startDaemon(config: SluiceConfig, logger: Logger): Promise
       const apiClosed = api.close();
       const clean = await supervisor.shutdown({ deadlineMs: config.shutdown.deadlineMs });
       await apiClosed;
-      store.close();
+      await store.close();
       logger.info({ clean }, clean ? 'sluice stopped cleanly' : 'sluice stopped; some streams did not reach a clean point in time and resume from their last durable position');
       return clean;
     })());

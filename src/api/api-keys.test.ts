@@ -48,7 +48,7 @@ test('a key created with expiresAt works until then, then gets 401 AUTH_KEY_EXPI
 });
 
 test('an expired key counts as a failed authentication for the rate limit', async () => {
-  const { record, key } = api.store.apiKeys.create('soon-gone', 'viewer', new Date(Date.now() + 60_000).toISOString());
+  const { record, key } = await api.store.apiKeys.create('soon-gone', 'viewer', new Date(Date.now() + 60_000).toISOString());
   expire(record.id);
   const ip = '10.20.0.2';
   for (let i = 0; i < 3; i++) assert.equal((await api.app.inject({ url: '/api/v1/', headers: H(key), remoteAddress: ip })).statusCode, 401);

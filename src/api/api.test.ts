@@ -60,8 +60,8 @@ test('/api/v1 without a key is 401 in the envelope; with the admin key 200', asy
 });
 
 test('roles: a viewer reads, cannot write; only admins manage keys', async () => {
-  const viewer = store.apiKeys.create('v', 'viewer').key;
-  const operator = store.apiKeys.create('o', 'operator').key;
+  const viewer = (await store.apiKeys.create('v', 'viewer')).key;
+  const operator = (await store.apiKeys.create('o', 'operator')).key;
   assert.equal((await app.inject({ url: '/api/v1/connections', headers: H(viewer) })).statusCode, 200);
   const write = await app.inject({ method: 'POST', url: '/api/v1/connections', headers: H(viewer), payload: { name: 'x', kind: 'mysql', url: 'mysql://h/db' } });
   assert.equal(write.statusCode, 403);

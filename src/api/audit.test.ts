@@ -36,7 +36,7 @@ const audit = async (query = ''): Promise<{ items: AuditEntry[]; total: number; 
 const newest = async (): Promise<AuditEntry> => (await audit('?limit=1')).items[0] as AuditEntry;
 
 test('every mutating call leaves one entry: who, from where, what, on which target, the outcome; reads leave none', async () => {
-  const operatorKey = api.store.apiKeys.create('op', 'operator');
+  const operatorKey = await api.store.apiKeys.create('op', 'operator');
   const before = (await audit()).total;
   // A create: the target is the id it answered with. The password is nowhere in the entry or the log.
   const created = await api.app.inject({
@@ -49,7 +49,7 @@ test('every mutating call leaves one entry: who, from where, what, on which targ
   assert.equal(created.statusCode, 201);
   const id = created.json().id as string;
   const e = await newest();
-  const adminId = api.store.apiKeys.list({ filters: { name: 'admin' } }).items[0]?.id;
+  const adminId = (await api.store.apiKeys.list({ filters: { name: 'admin' } })).items[0]?.id;
   assert.deepEqual(
     { keyId: e.keyId, keyRole: e.keyRole, client: e.client, method: e.method, route: e.route, targetId: e.targetId, status: e.status, errorCode: e.errorCode },
     { keyId: adminId, keyRole: 'admin', client: '10.9.8.7', method: 'POST', route: '/api/v1/connections', targetId: id, status: 201, errorCode: null },
@@ -99,8 +99,8 @@ test('a created API key is audited by its id; the key itself reaches neither the
 });
 
 test('GET /api/v1/audit: admin only, newest first, limit/offset/sort, filters and a time window', async () => {
-  const viewer = api.store.apiKeys.create('audit-viewer', 'viewer').key;
-  const op = api.store.apiKeys.create('audit-op', 'operator').key;
+  const viewer = (await api.store.apiKeys.create('audit-viewer', 'viewer')).key;
+  const op = (await api.store.apiKeys.create('audit-op', 'operator')).key;
   for (const k of [viewer, op]) {
     const r = await api.app.inject({ url: '/api/v1/audit', headers: H(k) });
     assert.equal(r.statusCode, 403);
@@ -130,30 +130,30 @@ test('GET /api/v1/audit: admin only, newest first, limit/offset/sort, filters an
   }
 });
 
-test('retention: entries older than audit.retentionDays are pruned, younger ones kept; 0 keeps all', () => {
+test('retention: entries older than audit.retentionDays are pruned, younger ones kept; 0 keeps all', async () => {
   const repo = api.store.audit;
   const now = Date.parse('2030-06-01T00:00:00Z');
   const at = (daysAgo: number) => new Date(now - daysAgo * 86_400_000).toISOString();
   const base = { keyId: null, keyRole: null, client: '1.2.3.4', method: 'POST', route: '/api/v1/retention', targetId: null, status: 200, errorCode: null, requestId: null };
-  repo.add({ ...base, ts: at(100), targetId: 'old' });
-  repo.add({ ...base, ts: at(89), targetId: 'young' });
-  const count = () => repo.list({ filters: { route: '/api/v1/retention' } }).total;
-  assert.equal(count(), 2);
-  assert.equal(repo.prune(0, now), 0, '0 keeps everything');
-  assert.ok(repo.prune(90, now) >= 1);
-  assert.deepEqual(repo.list({ filters: { route: '/api/v1/retention' } }).items.map((e) => e.targetId), ['young']);
+  await repo.add({ ...base, ts: at(100), targetId: 'old' });
+  await repo.add({ ...base, ts: at(89), targetId: 'young' });
+  const count = async () => (await repo.list({ filters: { route: '/api/v1/retention' } })).total;
+  assert.equal((await count()), 2);
+  assert.equal((await repo.prune(0, now)), 0, '0 keeps everything');
+  assert.ok((await repo.prune(90, now) >= 1));
+  assert.deepEqual((await repo.list({ filters: { route: '/api/v1/retention' } })).items.map((e) => e.targetId), ['young']);
 });
 
 test('the retention default is documented and pruning runs when the API starts', async () => {
   const fresh = await startTestApi({ SLUICE_AUDIT_RETENTION_DAYS: '1' });
   try {
     const base = { keyId: null, keyRole: null, client: '1.2.3.4', method: 'POST', route: '/api/v1/x', targetId: null, status: 200, errorCode: null, requestId: null };
-    fresh.store.audit.add({ ...base, ts: new Date(Date.now() - 3 * 86_400_000).toISOString() });
+    await fresh.store.audit.add({ ...base, ts: new Date(Date.now() - 3 * 86_400_000).toISOString() });
     // A second API over the same store prunes on ready.
     const { config } = loadConfig({ env: { SLUICE_AUDIT_RETENTION_DAYS: '1' } });
     const app = await buildApi({ config, logger: pino({ level: 'silent' }), store: fresh.store, supervisor: fresh.supervisor, connectors: fresh.registry, metrics: createMetrics().registry, isShuttingDown: () => false });
     await app.ready();
-    assert.equal(fresh.store.audit.list({ filters: { route: '/api/v1/x' } }).total, 0);
+    assert.equal((await fresh.store.audit.list({ filters: { route: '/api/v1/x' } })).total, 0);
     await app.close();
   } finally {
     await fresh.close();

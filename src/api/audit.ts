@@ -9,7 +9,8 @@
  * audit.retentionDays are pruned at start and every hour.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AuditInput, AuditRepo } from '../store/audit';
+import type { AuditInput } from '../store/audit';
+import type { AuditStore } from '../store/state-store';
 import { isAudited, routeKey } from './roles';
 import { nowIso } from '../store/list';
 
@@ -28,7 +29,7 @@ const TARGET_KEY = Symbol('auditTarget');
 type WithTarget = FastifyReply & { [TARGET_KEY]?: string };
 
 export interface AuditOptions {
-  repo: AuditRepo;
+  repo: AuditStore;
   retentionDays: number;
 }
 
@@ -73,7 +74,7 @@ export function installAudit(app: FastifyInstance, opts: AuditOptions): void {
     if (!audited(req) || reply.statusCode === 429) return;
     const entry = auditEntryOf(req, reply);
     try {
-      opts.repo.add(entry);
+      await opts.repo.add(entry);
     } catch (err) {
       // The call has happened; a store that cannot take the entry must not hide it.
       req.log.error({ err, audit: true, ...entry }, 'audit: could not store the entry');
@@ -83,9 +84,9 @@ export function installAudit(app: FastifyInstance, opts: AuditOptions): void {
     req.log.info({ audit: true, ...fields }, `audit: ${entry.method} ${entry.route} ${entry.status}`);
   });
 
-  const prune = (): void => {
+  const prune = async (): Promise<void> => {
     try {
-      const n = opts.repo.prune(opts.retentionDays);
+      const n = await opts.repo.prune(opts.retentionDays);
       if (n) app.log.info({ deleted: n, retentionDays: opts.retentionDays }, 'audit: pruned old entries');
     } catch (err) {
       app.log.error({ err }, 'audit: pruning failed');
@@ -93,8 +94,8 @@ export function installAudit(app: FastifyInstance, opts: AuditOptions): void {
   };
   let timer: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {
-    prune();
-    timer = setInterval(prune, PRUNE_EVERY_MS);
+    await prune();
+    timer = setInterval(() => void prune(), PRUNE_EVERY_MS);
     timer.unref();
   });
   app.addHook('onClose', async () => clearInterval(timer));

@@ -10,7 +10,8 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SluiceError } from '../errors';
-import { roleAllows, type ApiKeyRecord, type ApiKeyRepo } from '../store/api-keys';
+import { roleAllows, type ApiKeyRecord } from '../store/api-keys';
+import type { ApiKeyStore } from '../store/state-store';
 import { requiredRole, routeKey } from './roles';
 
 declare module 'fastify' {
@@ -30,7 +31,7 @@ declare module 'fastify' {
 }
 
 export interface AuthOptions {
-  keys: ApiKeyRepo;
+  keys: ApiKeyStore;
   maxFailures: number;
   windowSeconds: number;
 }
@@ -80,7 +81,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     // over its failure limit (every local client is 127.0.0.1) cannot lock out the
     // holders of valid keys. Only failed attempts are limited.
     const key = presentedKey(req);
-    const checked = key ? opts.keys.check(key) : undefined;
+    const checked = key ? await opts.keys.check(key) : undefined;
     if (!checked?.ok) {
       const retryAfterSeconds = failures.blocked(req.ip);
       if (retryAfterSeconds) {

@@ -17,7 +17,7 @@ const freshAddress = () => `10.77.${(++address >> 8) & 255}.${address & 255}`;
 
 before(async () => {
   api = await startTestApi();
-  for (const r of ROLES) keys[r] = api.store.apiKeys.create(`contract-${r}`, r).key;
+  for (const r of ROLES) keys[r] = (await api.store.apiKeys.create(`contract-${r}`, r)).key;
 });
 
 after(async () => {
@@ -212,9 +212,9 @@ test('the audit trail covers every route that is not a read: each non-GET route 
       assert.equal(isAudited(key), false, key);
       continue;
     }
-    const before = api.store.audit.list({ limit: 1 }).total;
+    const before = (await api.store.audit.list({ limit: 1 })).total;
     const r = await api.app.inject({ method, url, headers: { 'x-api-key': keys.admin } });
-    const after = api.store.audit.list({ limit: 1 });
+    const after = await api.store.audit.list({ limit: 1 });
     if (READ_ONLY_POSTS.has(key)) {
       assert.equal(after.total, before, `${key} is read-only: no entry`);
       continue;

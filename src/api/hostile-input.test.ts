@@ -29,13 +29,13 @@ const post = (url: string, payload: unknown, key = api.admin) => api.app.inject(
 
 test('connection URLs the standard parser refused: multi-host MongoDB works with its password split off; what cannot be read safely is refused and not stored', async () => {
   const { app, admin, store } = api;
-  const viewer = store.apiKeys.create('v', 'viewer').key;
+  const viewer = (await store.apiKeys.create('v', 'viewer')).key;
   const multi = await post('/api/v1/connections', { name: 'rs', kind: 'mongodb', url: 'mongodb://u:TopSecret6@127.0.0.1:57017,127.0.0.1:57018/db?replicaSet=rs0' });
   assert.equal(multi.statusCode, 201, multi.body);
   assert.equal(multi.json().url, 'mongodb://u@127.0.0.1:57017,127.0.0.1:57018/db?replicaSet=rs0');
   assert.equal(multi.json().hasPassword, true);
-  assert.equal(parseConnectionUrl(store.connections.resolve(multi.json().id)!.url).password, 'TopSecret6', 'the runtime gets the password back');
-  const before = store.connections.list({}).total;
+  assert.equal(parseConnectionUrl((await store.connections.resolve(multi.json().id))!.url).password, 'TopSecret6', 'the runtime gets the password back');
+  const before = (await store.connections.list({})).total;
   const refused: Array<[string, string]> = [
     ['postgresql', 'postgresql://u:TopSecret7@h1:5432,h2:5432/db'],
     ['postgresql', 'postgresql://u:TopSecret7@h:999999/db'],
@@ -54,8 +54,8 @@ test('connection URLs the standard parser refused: multi-host MongoDB works with
   const ok = (await post('/api/v1/connections', { name: 'pg-ok', kind: 'postgresql', url: 'postgresql://u:first@h:5432/db' })).json();
   const patched = await app.inject({ method: 'PATCH', url: `/api/v1/connections/${ok.id}`, headers: H(admin), payload: { url: 'postgresql://u:TopSecret8@h1,h2/db' } });
   assertEnvelope(patched.body, 'CONNECTION_URL_INVALID');
-  assert.equal(store.connections.get(ok.id)!.url, 'postgresql://u@h:5432/db');
-  assert.equal(store.connections.list({}).total, before + 1);
+  assert.equal((await store.connections.get(ok.id))!.url, 'postgresql://u@h:5432/db');
+  assert.equal((await store.connections.list({})).total, before + 1);
   const listed = (await app.inject({ url: '/api/v1/connections', headers: H(viewer) })).body;
   for (const s of ['TopSecret', 'first']) assert.ok(!listed.includes(s), `a viewer's list holds ${s}`);
 });
@@ -69,7 +69,7 @@ test('a password with "%", "@", ":" and "/" reaches the runtime exactly, from th
     const viaMongo = (await post('/api/v1/connections', { name: `pct-mongo-${i}`, kind: 'mongodb', url: `mongodb://u:${encodeURIComponent(pw)}@h1,h2/db` })).json();
     for (const c of [viaField, viaUrl, viaMongo]) {
       assert.equal(c.hasPassword, true);
-      const resolved = store.connections.resolve(c.id)!.url;
+      const resolved = (await store.connections.resolve(c.id))!.url;
       assert.equal(parseConnectionUrl(resolved).password, pw, resolved);
     }
   }

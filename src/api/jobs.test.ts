@@ -88,7 +88,7 @@ test('POST /jobs creates the connections and the stream from RM\'s request and r
   assert.ok(!r.body.includes(SECRET));
   const conns = (await get('/api/v1/connections?name=rm-proj-a-mongodb')).json();
   assert.equal(conns.items[0].hasPassword, false, 'savePassword defaults to false, as in RM: not stored');
-  assert.equal(api.store.connections.resolve(sinkId)?.url, `mongodb://sinker:${SECRET}@127.0.0.1:27017/target`, 'held in memory for the run');
+  assert.equal((await api.store.connections.resolve(sinkId))?.url, `mongodb://sinker:${SECRET}@127.0.0.1:27017/target`, 'held in memory for the run');
 
   // Stopped, the same project's POST runs the job again: same id, a new run, the new options.
   await app.inject({ method: 'POST', url: `/api/v1/streams/${id}/stop`, headers: H(admin) });
@@ -132,8 +132,8 @@ test('unsupported source types get a 400 naming the supported ones; a bad JDBC U
 });
 
 test('roles: a viewer reads a job, only an admin posts one; an unknown job is 404 JOB_NOT_FOUND', async () => {
-  const viewer = api.store.apiKeys.create('v-jobs', 'viewer').key;
-  const operator = api.store.apiKeys.create('o-jobs', 'operator').key;
+  const viewer = (await api.store.apiKeys.create('v-jobs', 'viewer')).key;
+  const operator = (await api.store.apiKeys.create('o-jobs', 'operator')).key;
   assert.equal((await post(job('proj-role'), viewer)).statusCode, 403);
   assert.equal((await post(job('proj-role'), operator)).statusCode, 403);
   const missing = await get('/api/v1/jobs/no-such-job', viewer);
@@ -146,16 +146,16 @@ test('runs and logs: filters, sort, limit and offset; clearing finished runs nee
   const dst = (await app.inject({ method: 'POST', url: '/api/v1/connections', headers: H(admin), payload: { name: 'hist-dst', kind: 'mongodb', url: 'mongodb://h/d' } })).json();
   const s = (await app.inject({ method: 'POST', url: '/api/v1/streams', headers: H(admin), payload: { name: 'hist', source: { connectionId: src.id }, sink: { connectionId: dst.id }, tables: ['public.t'] } })).json();
   const runs = api.store.runs;
-  const r1 = runs.start(s.id);
-  runs.addUpdate(s.id, r1, { level: 'INFO', stage: 'SNAPSHOT', message: 'a' });
-  runs.addUpdate(s.id, r1, { level: 'ERROR', stage: 'SNAPSHOT', message: 'b', errorCode: 'SOURCE_UNREACHABLE' });
-  runs.finish(r1, { status: 'FAILED', counters: { snapshotRows: 7 }, failureError: JSON.stringify({ code: 'SOURCE_UNREACHABLE', message: 'down' }) });
-  const r2 = runs.start(s.id);
-  runs.addUpdate(s.id, r2, { level: 'INFO', stage: 'CDC', message: 'c' });
-  runs.addUpdate(s.id, r2, { level: 'WARNING', stage: 'CDC', message: 'd' });
-  runs.finish(r2, { status: 'COMPLETED', counters: { snapshotRows: 9, cdcEvents: 2 } });
-  const r3 = runs.start(s.id); // still open
-  runs.addUpdate(s.id, r3, { level: 'INFO', stage: 'CDC', message: 'e' });
+  const r1 = await runs.start(s.id);
+  await runs.addUpdate(s.id, r1, { level: 'INFO', stage: 'SNAPSHOT', message: 'a' });
+  await runs.addUpdate(s.id, r1, { level: 'ERROR', stage: 'SNAPSHOT', message: 'b', errorCode: 'SOURCE_UNREACHABLE' });
+  await runs.finish(r1, { status: 'FAILED', counters: { snapshotRows: 7 }, failureError: JSON.stringify({ code: 'SOURCE_UNREACHABLE', message: 'down' }) });
+  const r2 = await runs.start(s.id);
+  await runs.addUpdate(s.id, r2, { level: 'INFO', stage: 'CDC', message: 'c' });
+  await runs.addUpdate(s.id, r2, { level: 'WARNING', stage: 'CDC', message: 'd' });
+  await runs.finish(r2, { status: 'COMPLETED', counters: { snapshotRows: 9, cdcEvents: 2 } });
+  const r3 = await runs.start(s.id); // still open
+  await runs.addUpdate(s.id, r3, { level: 'INFO', stage: 'CDC', message: 'e' });
 
   const list = (q: string) => get(`/api/v1/streams/${s.id}/${q}`).then((r) => (assert.equal(r.statusCode, 200, r.body), r.json()));
   const all = await list('runs?sort=startedAt');
@@ -185,7 +185,7 @@ test('runs and logs: filters, sort, limit and offset; clearing finished runs nee
   assertEnvelope(unconfirmed.body, 'CONFIRMATION_REQUIRED');
   assert.equal((await app.inject({ method: 'DELETE', url, headers: { ...H(admin), 'x-confirm-delete': 'yes' } })).statusCode, 428);
   assert.equal((await list('runs')).total, 3, 'nothing deleted without confirmation');
-  const viewer = api.store.apiKeys.create('v-hist', 'viewer').key;
+  const viewer = (await api.store.apiKeys.create('v-hist', 'viewer')).key;
   assert.equal((await app.inject({ method: 'DELETE', url, headers: { ...H(viewer), 'x-confirm-delete': 'true' } })).statusCode, 403);
   const done = await app.inject({ method: 'DELETE', url, headers: { ...H(admin), 'x-confirm-delete': 'true' } });
   assert.equal(done.statusCode, 200, done.body);

@@ -141,7 +141,7 @@ test('the supervisor\'s runs feed the meter, and releasing the stream drops its 
   const sup = new Supervisor({ registry, logger: pino({ level: 'silent' }), persistence: store, meter: (s) => metrics.meter(s), forget: (id) => void metrics.forget(id) });
   mem.source('src').setTable('public.orders', [1, 2, 3].map((id) => ({ id })));
   await sup.start('m1');
-  await waitFor(() => sup.status('m1').state === 'STREAMING', { message: 'streaming' });
+  await waitFor(async () => (await sup.status('m1')).state === 'STREAMING', { message: 'streaming' });
   const l = { stream: 'm1', table: 'public.orders' };
   await waitFor(async () => (await value(metrics, 'sluice_events_written_total', l)) === 3, { message: 'snapshot rows written' });
   assert.equal(await value(metrics, 'sluice_snapshot_rows_total', l), 3);

@@ -95,9 +95,9 @@ test('a failed middle batch saves and acks no later position; the next run conve
   const store = createMemoryPersistence({ connections: [source, sink], streams: [stream] });
   const saved: string[] = [];
   const save = store.savePosition.bind(store);
-  store.savePosition = (id, phase, position: Position) => {
+  store.savePosition = async (id, phase, position: Position) => {
     if (phase === 'cdc') saved.push(JSON.stringify(position));
-    save(id, phase, position);
+    await save(id, phase, position);
   };
   closers.push(async () => {
     await pg.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [slot]);
@@ -117,7 +117,9 @@ test('a failed middle batch saves and acks no later position; the next run conve
       persistence: store,
       transports,
       counters: newCounters(),
-      onPhase: (e) => e === 'snapshotDone' && onStreaming(),
+      onPhase: async (e) => {
+        if (e === 'snapshotDone') onStreaming();
+      },
       onBatch: () => undefined,
     });
     return { abort, done };
@@ -140,7 +142,7 @@ test('a failed middle batch saves and acks no later position; the next run conve
   const savedIndexes = saved.map((p) => seen.positions.indexOf(p)).filter((i) => i >= 0);
   assert.ok(savedIndexes.length > 0, 'the batches before the failed one were saved');
   assert.ok(Math.max(...savedIndexes) < FAIL_AT, `no position at or past the failed batch was saved: saved ${savedIndexes.join(',')}, failed ${FAIL_AT}`);
-  assert.equal(store.loadPosition(stream.id, 'cdc') && JSON.stringify(store.loadPosition(stream.id, 'cdc')), seen.positions[FAIL_AT - 1]);
+  assert.equal(JSON.stringify(await store.loadPosition(stream.id, 'cdc')), seen.positions[FAIL_AT - 1]);
   // Nor acked: the slot confirmed no LSN past the last saved position.
   const lastSaved = JSON.parse(seen.positions[FAIL_AT - 1]!) as { lsn?: string };
   const failed = JSON.parse(seen.positions[FAIL_AT]!) as { lsn?: string };

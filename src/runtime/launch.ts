@@ -39,24 +39,24 @@ export function launchRun(entry: Entry, plan: RunPlan, deps: LaunchDeps): void {
   const loop: Promise<void> = (async () => {
     for (;;) {
       const outcome = await runOnce(entry, plan, deps, abort.signal, meter, policy);
-      if (outcome.kind !== 'failed' || abort.signal.aborted) return deps.book.settle(entry, outcome);
+      if (outcome.kind !== 'failed' || abort.signal.aborted) return await deps.book.settle(entry, outcome);
       const decision = policy.onFailure(outcome.error);
       if (!decision.retry) {
         // maxRetries 0 is sluice before retries: the error as it came.
         const error = decision.reason === 'exhausted' && decision.attempts > 0 ? givenUp(outcome.error, decision) : outcome.error;
-        return deps.book.settle(entry, { ...outcome, error });
+        return await deps.book.settle(entry, { ...outcome, error });
       }
-      deps.book.retrying(entry, outcome.error, stageOf(entry, outcome.stage), decision);
+      await deps.book.retrying(entry, outcome.error, stageOf(entry, outcome.stage), decision);
       meter.restarted();
       await sleep(decision.delayMs, abort.signal);
-      if (abort.signal.aborted) return deps.book.settle(entry, { kind: 'aborted' });
+      if (abort.signal.aborted) return await deps.book.settle(entry, { kind: 'aborted' });
     }
   })()
-    .catch((err: unknown) => {
+    .catch(async (err: unknown) => {
       // Only a bug in the bookkeeping itself (or a store that throws) lands here.
       entry.logger.error({ err }, 'stream supervision failed');
       try {
-        deps.book.fail(entry, err, 'INITIALIZATION');
+        await deps.book.fail(entry, err, 'INITIALIZATION');
       } catch (again) {
         entry.logger.error({ err: again }, 'could not record the stream failure');
       }
@@ -106,17 +106,18 @@ function runOnce(entry: Entry, plan: RunPlan, deps: LaunchDeps, signal: AbortSig
       runId,
       logger: entry.logger,
       signal,
-      report: (u) => deps.book.report(entry, u),
+      // A connector reports and goes on: a job update the store could not take is logged.
+      report: (u) => void deps.book.report(entry, u).catch((err: unknown) => entry.logger.error({ err }, 'could not store a job update')),
       count: (event, n, table) => meter.count(event, n, table),
     },
     meter,
     persistence: deps.store,
     transports: deps.transports,
     counters: entry.counters,
-    onPhase: (event, info) => {
-      deps.book.recovered(entry, event === 'snapshot' ? 'SNAPSHOT' : 'CDC');
+    onPhase: async (event, info) => {
+      await deps.book.recovered(entry, event === 'snapshot' ? 'SNAPSHOT' : 'CDC');
       const already = event === 'snapshot' ? entry.state === 'SNAPSHOTTING' : entry.state === 'STREAMING' || entry.state === 'COMPLETING';
-      if (!already) deps.book.setState(entry, event);
+      if (!already) await deps.book.setState(entry, event);
       // Cutover is offered once the run streams changes (and only once per run).
       if (event === 'snapshotDone' && plan.stream.mode !== 'SNAPSHOT') {
         entry.cutoverSupported = info?.cutover ?? false;
@@ -132,13 +133,13 @@ function runOnce(entry: Entry, plan: RunPlan, deps: LaunchDeps, signal: AbortSig
           ask(); // the failed run was draining: this one drains again
         } else if (entry.cutoverOnStream) {
           entry.cutoverOnStream = false;
-          deps.book.beginCutover(entry, ask, 'cutover resumed after a daemon restart: draining up to the source\'s current position');
+          await deps.book.beginCutover(entry, ask, 'cutover resumed after a daemon restart: draining up to the source\'s current position');
         }
       }
     },
-    onBatch: (phase, batch) => {
+    onBatch: async (phase, batch) => {
       if (policy.attempts > 0) {
-        deps.book.recovered(entry, phase === 'snapshot' ? 'SNAPSHOT' : 'CDC');
+        await deps.book.recovered(entry, phase === 'snapshot' ? 'SNAPSHOT' : 'CDC');
         policy.reset();
       }
       deps.book.batchDone(entry, phase, batch);

@@ -1,7 +1,8 @@
 /**
- * What the supervisor needs from the state store, and nothing more. Synchronous
- * because the real implementation is better-sqlite3: a position is on disk when
- * `savePosition` returns, with no await in which a crash could lose it.
+ * What the supervisor needs from the state store, and nothing more. Asynchronous, as
+ * the store's contract is (src/store/state-store.ts, issue 20): a position is on disk
+ * when the promise of `savePosition` resolves, and the run acknowledges the source only
+ * after that, so a crash in between replays from the older point, never skips.
  */
 import type { ConnectionSpec, Position, StreamSpec, DeadLetter } from '../core';
 import type { MappingSpec } from '../transform/mapping/spec';
@@ -60,31 +61,31 @@ export interface StreamPersistence {
    * connection saved with savePassword:false). Throws CONNECTION_PASSWORD_REQUIRED
    * when such a connection gets none.
    */
-  getConnection(id: string, password?: string): ConnectionSpec | undefined;
-  getStream(id: string): StreamSpec | undefined;
+  getConnection(id: string, password?: string): Promise<ConnectionSpec | undefined>;
+  getStream(id: string): Promise<StreamSpec | undefined>;
   /** The rules of a mapping resource (`stream.mapping = {mappingId}`), resolved when a run starts. */
-  getMapping(id: string): MappingSpec | undefined;
+  getMapping(id: string): Promise<MappingSpec | undefined>;
 
-  getState(streamId: string): StreamStateRecord | undefined;
-  saveState(streamId: string, record: StreamStateRecord): void;
+  getState(streamId: string): Promise<StreamStateRecord | undefined>;
+  saveState(streamId: string, record: StreamStateRecord): Promise<void>;
   /** Streams whose persisted state is in RESUMABLE_STATES (running or paused). */
-  listStreamsToResume(): string[];
+  listStreamsToResume(): Promise<string[]>;
 
   /** Opens a run (one start → stop/complete/fail, across pauses) and returns its id. */
-  startRun(streamId: string): string;
-  finishRun(runId: string, result: RunResult): void;
-  addJobUpdate(streamId: string, runId: string | null, update: JobUpdate): void;
+  startRun(streamId: string): Promise<string>;
+  finishRun(runId: string, result: RunResult): Promise<void>;
+  addJobUpdate(streamId: string, runId: string | null, update: JobUpdate): Promise<void>;
 
-  loadPosition(streamId: string, phase: SnapshotPhase): Position | null;
-  savePosition(streamId: string, phase: SnapshotPhase, position: Position): void;
-  markSnapshotDone(streamId: string): void;
-  isSnapshotDone(streamId: string): boolean;
+  loadPosition(streamId: string, phase: SnapshotPhase): Promise<Position | null>;
+  savePosition(streamId: string, phase: SnapshotPhase, position: Position): Promise<void>;
+  markSnapshotDone(streamId: string): Promise<void>;
+  isSnapshotDone(streamId: string): Promise<boolean>;
   /** Stores a dead letter (direct transport); a persistence without a dead-letter table omits it. */
-  addDeadLetter?(letter: DeadLetter): void;
+  addDeadLetter?(letter: DeadLetter): Promise<void>;
   /** Forgets the snapshot's progress and done flag: the next run takes a fresh snapshot. */
-  resetSnapshot(streamId: string): void;
+  resetSnapshot(streamId: string): Promise<void>;
   /** Forgets every position, the CDC one too: the next run takes a fresh snapshot and follows it (a resnapshot). */
-  resetPositions(streamId: string): void;
+  resetPositions(streamId: string): Promise<void>;
 }
 
 // ---- in-memory implementation, for tests ----------------------------------
@@ -129,42 +130,42 @@ export function createMemoryPersistence(
     jobUpdates,
     positionLog,
     deadLetters,
-    addDeadLetter: (letter) => void deadLetters.push(letter),
+    addDeadLetter: async (letter) => void deadLetters.push(letter),
     putConnection: (conn) => void connections.set(conn.id, conn),
     putStream: (stream) => void streams.set(stream.id, stream),
-    getConnection: (id) => connections.get(id),
-    getStream: (id) => streams.get(id),
+    getConnection: async (id) => connections.get(id),
+    getStream: async (id) => streams.get(id),
     putMapping: (id, mapping) => void mappings.set(id, mapping),
-    getMapping: (id) => mappings.get(id),
-    getState: (streamId) => states.get(streamId),
-    saveState: (streamId, record) => void states.set(streamId, { ...record }),
-    listStreamsToResume: () =>
+    getMapping: async (id) => mappings.get(id),
+    getState: async (streamId) => states.get(streamId),
+    saveState: async (streamId, record) => void states.set(streamId, { ...record }),
+    listStreamsToResume: async () =>
       [...states.entries()].filter(([, r]) => RESUMABLE_STATES.has(r.state)).map(([id]) => id),
-    startRun(streamId) {
+    async startRun(streamId) {
       const runId = `run-${++runSeq}`;
       runs.push({ runId, streamId, startedAt: new Date() });
       return runId;
     },
-    finishRun(runId, result) {
+    async finishRun(runId, result) {
       const run = runs.find((r) => r.runId === runId);
       if (!run) throw new Error(`unknown run ${runId}`);
       if (run.result) throw new Error(`run ${runId} finished twice`);
       run.finishedAt = new Date();
       run.result = { ...result, counters: { ...result.counters } };
     },
-    addJobUpdate: (streamId, runId, update) => void jobUpdates.push({ ...update, streamId, runId }),
-    loadPosition: (streamId, phase) => positions.get(posKey(streamId, phase)) ?? null,
-    savePosition(streamId, phase, position) {
+    addJobUpdate: async (streamId, runId, update) => void jobUpdates.push({ ...update, streamId, runId }),
+    loadPosition: async (streamId, phase) => positions.get(posKey(streamId, phase)) ?? null,
+    async savePosition(streamId, phase, position) {
       positions.set(posKey(streamId, phase), position);
       positionLog.push({ streamId, phase, position });
     },
-    markSnapshotDone: (streamId) => void snapshotDone.add(streamId),
-    isSnapshotDone: (streamId) => snapshotDone.has(streamId),
-    resetSnapshot(streamId) {
+    markSnapshotDone: async (streamId) => void snapshotDone.add(streamId),
+    isSnapshotDone: async (streamId) => snapshotDone.has(streamId),
+    async resetSnapshot(streamId) {
       positions.delete(posKey(streamId, 'snapshot'));
       snapshotDone.delete(streamId);
     },
-    resetPositions(streamId) {
+    async resetPositions(streamId) {
       positions.delete(posKey(streamId, 'snapshot'));
       positions.delete(posKey(streamId, 'cdc'));
       snapshotDone.delete(streamId);

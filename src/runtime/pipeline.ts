@@ -49,7 +49,7 @@ export interface StageDeps {
   counters: RunCounters;
   meter: Meter;
   /** Called after a batch read from existing topics is in MongoDB (a topics stream's batches never pass `deliver`). */
-  onBatch?(batch: EventBatch): void;
+  onBatch?(batch: EventBatch): void | Promise<void>;
 }
 
 type Closable = { close(): Promise<void> };
@@ -67,7 +67,7 @@ export async function openStages(plan: RunPlan, stream: StreamSpec, deps: StageD
     built.push(['sink', written]);
     const source = plan.sourceModule.createSource!({ connection: plan.sourceConnection, stream, logger });
     built.unshift(['source', source]);
-    const ends = deps.transports(stream.transport?.kind ?? '', stream);
+    const ends = await deps.transports(stream.transport?.kind ?? '', stream);
     // The transport's far end, if it has one, is built first from plain data: the run's
     // record-error policy puts its dead letters where that end says (Kafka: the
     // dead-letter topic); the direct transport's go to the store's table.

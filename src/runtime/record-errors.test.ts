@@ -30,10 +30,10 @@ async function run(errorHandling: 'FAIL' | 'WARN' | 'SKIP' | undefined, errorTol
   dst.rejectWhen = (ev) => (typeof ev.after?.ratio === 'number' && Number.isNaN(ev.after.ratio) ? { field: 'ratio', message: 'NaN is not stored by this server' } : null);
   const sup = new Supervisor({ registry, logger: pino({ level: 'silent' }), persistence: store });
   await sup.start('s');
-  await waitFor(() => ['COMPLETED', 'FAILED'].includes(sup.status('s').state), { message: 'run ends' });
+  await waitFor(async () => ['COMPLETED', 'FAILED'].includes((await sup.status('s')).state), { message: 'run ends' });
   const status = sup.status('s');
   const ids = dst.docs('public.m').map((d) => d.id as number).sort((a, b) => a - b);
-  const letters = store.deadLetters.map((l) => ({ table: l.table, key: l.key, op: l.op, field: l.field, code: l.error.code, runId: l.runId }));
+  const letters = await store.deadLetters.map((l) => ({ table: l.table, key: l.key, op: l.op, field: l.field, code: l.error.code, runId: l.runId }));
   const warnings = store.jobUpdates.filter((u) => u.level === 'WARNING');
   const errors = store.jobUpdates.filter((u) => u.level === 'ERROR');
   const run = store.runs[0]!;
@@ -46,14 +46,14 @@ const letter = (id: number, runId: string) => ({ table: 'public.m', key: { id },
 for (const tolerance of [0, 3]) {
   test(`FAIL (tolerance ${tolerance}): the first bad record fails the run, names table, key and field; nothing dead-lettered`, async () => {
     const r = await run('FAIL', tolerance, [3, 7]);
-    assert.equal(r.status.state, 'FAILED');
-    assert.equal(r.status.error?.code, 'SINK_RECORD_REJECTED');
-    assert.match(r.status.error!.message, /public\.m/);
-    assert.match(r.status.error!.message, /"id":3/);
-    assert.match(r.status.error!.suggestion!, /Column "ratio" of public\.m .*excludeColumns/);
-    assert.equal(r.status.statistics.eventsFailed, 1);
-    assert.equal(r.status.statistics.deadLettered, 0);
-    assert.equal(r.status.statistics.eventsWritten, 2);
+    assert.equal((await r.status).state, 'FAILED');
+    assert.equal((await r.status).error?.code, 'SINK_RECORD_REJECTED');
+    assert.match((await r.status).error!.message, /public\.m/);
+    assert.match((await r.status).error!.message, /"id":3/);
+    assert.match((await r.status).error!.suggestion!, /Column "ratio" of public\.m .*excludeColumns/);
+    assert.equal((await r.status).statistics.eventsFailed, 1);
+    assert.equal((await r.status).statistics.deadLettered, 0);
+    assert.equal((await r.status).statistics.eventsWritten, 2);
     assert.deepEqual(r.ids, [1, 2]);
     assert.deepEqual(r.letters, []);
     assert.equal(r.warnings.length, 0);
@@ -65,20 +65,20 @@ for (const tolerance of [0, 3]) {
 
 test('the default is FAIL with tolerance 0', async () => {
   const r = await run(undefined, undefined, [3]);
-  assert.equal(r.status.state, 'FAILED');
-  assert.equal(r.status.error?.code, 'SINK_RECORD_REJECTED');
+  assert.equal((await r.status).state, 'FAILED');
+  assert.equal((await r.status).error?.code, 'SINK_RECORD_REJECTED');
   assert.deepEqual(r.ids, [1, 2]);
 });
 
 for (const mode of ['WARN', 'SKIP'] as const) {
   test(`${mode} tolerance 0: the first bad record exceeds it; the run fails with RECORD_ERROR_TOLERANCE_EXCEEDED`, async () => {
     const r = await run(mode, 0, [3, 7]);
-    assert.equal(r.status.state, 'FAILED');
-    assert.equal(r.status.error?.code, 'RECORD_ERROR_TOLERANCE_EXCEEDED');
-    assert.match(r.status.error!.message, /record error 1 exceeds errorTolerance 0/);
-    assert.match(r.status.error!.message, /"id":3/);
-    assert.match(r.status.error!.suggestion!, /raise errorTolerance.*Column "ratio" of public\.m/);
-    assert.deepEqual({ failed: r.status.statistics.eventsFailed, dead: r.status.statistics.deadLettered, written: r.status.statistics.eventsWritten }, { failed: 1, dead: 0, written: 2 });
+    assert.equal((await r.status).state, 'FAILED');
+    assert.equal((await r.status).error?.code, 'RECORD_ERROR_TOLERANCE_EXCEEDED');
+    assert.match((await r.status).error!.message, /record error 1 exceeds errorTolerance 0/);
+    assert.match((await r.status).error!.message, /"id":3/);
+    assert.match((await r.status).error!.suggestion!, /raise errorTolerance.*Column "ratio" of public\.m/);
+    assert.deepEqual({ failed: (await r.status).statistics.eventsFailed, dead: (await r.status).statistics.deadLettered, written: (await r.status).statistics.eventsWritten }, { failed: 1, dead: 0, written: 2 });
     assert.deepEqual(r.ids, [1, 2]);
     assert.deepEqual(r.letters, []);
     assert.equal(r.warnings.length, 0);
@@ -86,10 +86,10 @@ for (const mode of ['WARN', 'SKIP'] as const) {
 
   test(`${mode} tolerance 3, 2 bad records: both dead-lettered, every good row written, COMPLETED`, async () => {
     const r = await run(mode, 3, [3, 7]);
-    assert.equal(r.status.state, 'COMPLETED');
-    assert.equal(r.status.error, undefined);
+    assert.equal((await r.status).state, 'COMPLETED');
+    assert.equal((await r.status).error, undefined);
     assert.deepEqual(
-      { failed: r.status.statistics.eventsFailed, dead: r.status.statistics.deadLettered, written: r.status.statistics.eventsWritten, read: r.status.statistics.eventsRead, rows: r.status.statistics.snapshotRows },
+      { failed: (await r.status).statistics.eventsFailed, dead: (await r.status).statistics.deadLettered, written: (await r.status).statistics.eventsWritten, read: (await r.status).statistics.eventsRead, rows: (await r.status).statistics.snapshotRows },
       { failed: 2, dead: 2, written: 8, read: 10, rows: 8 },
     );
     assert.deepEqual(r.ids, good(10, [3, 7]));
@@ -109,11 +109,11 @@ for (const mode of ['WARN', 'SKIP'] as const) {
 
   test(`${mode} tolerance 3, 4 bad records: three dead-lettered, the fourth fails the run at the last durable point`, async () => {
     const r = await run(mode, 3, [3, 5, 7, 9]);
-    assert.equal(r.status.state, 'FAILED');
-    assert.equal(r.status.error?.code, 'RECORD_ERROR_TOLERANCE_EXCEEDED');
-    assert.match(r.status.error!.message, /record error 4 exceeds errorTolerance 3/);
-    assert.match(r.status.error!.message, /"id":9/);
-    assert.deepEqual({ failed: r.status.statistics.eventsFailed, dead: r.status.statistics.deadLettered, written: r.status.statistics.eventsWritten }, { failed: 4, dead: 3, written: 5 });
+    assert.equal((await r.status).state, 'FAILED');
+    assert.equal((await r.status).error?.code, 'RECORD_ERROR_TOLERANCE_EXCEEDED');
+    assert.match((await r.status).error!.message, /record error 4 exceeds errorTolerance 3/);
+    assert.match((await r.status).error!.message, /"id":9/);
+    assert.deepEqual({ failed: (await r.status).statistics.eventsFailed, dead: (await r.status).statistics.deadLettered, written: (await r.status).statistics.eventsWritten }, { failed: 4, dead: 3, written: 5 });
     assert.deepEqual(r.ids, [1, 2, 4, 6, 8]);
     assert.deepEqual(r.letters, [3, 5, 7].map((id) => letter(id, r.run.runId)));
     assert.equal(r.warnings.length, mode === 'WARN' ? 3 : 0);
@@ -127,8 +127,8 @@ for (const mode of ['WARN', 'SKIP'] as const) {
 test(`WARN reports at most ${MAX_WARNINGS} records one by one, then one summary`, async () => {
   const poison = Array.from({ length: 110 }, (_, i) => i + 1);
   const r = await run('WARN', 1000, poison, 120);
-  assert.equal(r.status.state, 'COMPLETED');
-  assert.equal(r.status.statistics.deadLettered, 110);
+  assert.equal((await r.status).state, 'COMPLETED');
+  assert.equal((await r.status).statistics.deadLettered, 110);
   assert.equal(r.letters.length, 110);
   assert.equal(r.warnings.length, MAX_WARNINGS + 1);
   assert.match(r.warnings.at(-1)!.message, /further ones are counted/);
@@ -152,7 +152,7 @@ test('CDC on the direct transport: a dead-lettered change is acknowledged with i
   dst.rejectWhen = (ev) => (typeof ev.after?.ratio === 'number' && Number.isNaN(ev.after.ratio) ? { field: 'ratio', message: 'NaN' } : null);
   const sup = new Supervisor({ registry, logger: pino({ level: 'silent' }), persistence: store });
   await sup.start('c');
-  await waitFor(() => sup.status('c').cdcStatus === 'RUNNING', { message: 'CDC running' });
+  await waitFor(async () => (await sup.status('c')).cdcStatus === 'RUNNING', { message: 'CDC running' });
   src.insert('public.m', { id: 2, ratio: Number.NaN }); // seq 1
   src.insert('public.m', { id: 3, ratio: 3 }); // seq 2: batch [1, 2]
   await waitFor(() => src.slot === 2, { message: 'the batch with the dead letter acked' });
@@ -161,9 +161,9 @@ test('CDC on the direct transport: a dead-lettered change is acknowledged with i
   assert.deepEqual(store.jobUpdates.filter((u) => u.level === 'WARNING').map((u) => u.stage), ['CDC']);
   src.insert('public.m', { id: 4, ratio: 4 }); // seq 3
   src.insert('public.m', { id: 5, ratio: Number.NaN }); // seq 4: batch [3, 4] exceeds the tolerance
-  await waitFor(() => sup.status('c').state === 'FAILED', { message: 'fails past the tolerance' });
-  assert.equal(sup.status('c').error?.code, 'RECORD_ERROR_TOLERANCE_EXCEEDED');
+  await waitFor(async () => (await sup.status('c')).state === 'FAILED', { message: 'fails past the tolerance' });
+  assert.equal((await sup.status('c')).error?.code, 'RECORD_ERROR_TOLERANCE_EXCEEDED');
   assert.equal(src.slot, 2, 'nothing of the failing batch is acknowledged');
-  assert.deepEqual(store.loadPosition('c', 'cdc'), { seq: 2 });
-  assert.deepEqual({ failed: sup.status('c').statistics.eventsFailed, dead: sup.status('c').statistics.deadLettered }, { failed: 2, dead: 1 });
+  assert.deepEqual((await store.loadPosition('c', 'cdc')), { seq: 2 });
+  assert.deepEqual({ failed: (await sup.status('c')).statistics.eventsFailed, dead: (await sup.status('c')).statistics.deadLettered }, { failed: 2, dead: 1 });
 });

@@ -14,6 +14,7 @@ import { EventRate } from './event-rate';
 import { newCounters } from './run';
 import type { Entry } from './stream-entry';
 import {
+  StreamNotFoundError,
   toErrorInfo,
   SUPERVISOR_EVENTS,
   type BatchDone,
@@ -37,8 +38,8 @@ export class RunBook {
     this.#nextRunAt = opts.nextRunAt;
   }
 
-  openRun(entry: Entry, spec: StreamSpec | undefined): void {
-    entry.runId = this.#store.startRun(entry.streamId);
+  async openRun(entry: Entry, spec: StreamSpec | undefined): Promise<void> {
+    entry.runId = await this.#store.startRun(entry.streamId);
     entry.runOpen = true;
     entry.startedAt = new Date();
     entry.error = null;
@@ -50,34 +51,34 @@ export class RunBook {
   }
 
   /** Turns a finished run loop into the stream's next state. */
-  settle(entry: Entry, outcome: RunOutcome): void {
+  async settle(entry: Entry, outcome: RunOutcome): Promise<void> {
     const reason = entry.stopReason;
     entry.retrying = null;
     const stage = entry.state === 'SNAPSHOTTING' || entry.mode === 'SNAPSHOT' ? 'SNAPSHOT' : 'CDC';
     if (outcome.kind === 'failed') {
-      this.fail(entry, outcome.error, outcome.stage);
+      await this.fail(entry, outcome.error, outcome.stage);
     } else if (reason === 'stop') {
-      this.setState(entry, 'stopped');
-      this.jobUpdate(entry, 'INFO', stage, 'stream stopped');
-      this.finishRun(entry, 'CANCELLED');
+      await this.setState(entry, 'stopped');
+      await this.jobUpdate(entry, 'INFO', stage, 'stream stopped');
+      await this.finishRun(entry, 'CANCELLED');
     } else if (outcome.kind === 'completed') {
       // A SNAPSHOT run that finished as a pause or shutdown arrived is simply complete.
-      this.setState(entry, 'complete');
-      this.jobUpdate(entry, 'INFO', stage, 'stream completed');
-      this.finishRun(entry, 'COMPLETED');
+      await this.setState(entry, 'complete');
+      await this.jobUpdate(entry, 'INFO', stage, 'stream completed');
+      await this.finishRun(entry, 'COMPLETED');
     } else if (reason === 'pause') {
-      this.setState(entry, 'pause');
-      this.jobUpdate(entry, 'INFO', stage, 'stream paused');
+      await this.setState(entry, 'pause');
+      await this.jobUpdate(entry, 'INFO', stage, 'stream paused');
     } else if (reason === 'shutdown') {
-      this.finishRun(entry, 'INTERRUPTED');
+      await this.finishRun(entry, 'INTERRUPTED');
     } else {
-      this.fail(entry, new Error('the run loop stopped without being asked to'), stage);
+      await this.fail(entry, new Error('the run loop stopped without being asked to'), stage);
     }
   }
 
-  beginCutover(entry: Entry, request: () => void, message: string): void {
-    this.setState(entry, 'cutover');
-    this.jobUpdate(entry, 'INFO', 'CDC', message);
+  async beginCutover(entry: Entry, request: () => void, message: string): Promise<void> {
+    await this.setState(entry, 'cutover');
+    await this.jobUpdate(entry, 'INFO', 'CDC', message);
     request();
   }
 
@@ -86,57 +87,58 @@ export class RunBook {
    * RUNNING, its status says so (`retrying`), and a WARNING job update tells the
    * operator (the first attempts, then ever more rarely, as the Kafka warnings do).
    */
-  retrying(entry: Entry, err: unknown, stage: Stage, next: { attempt: number; delayMs: number; nextAttemptAt: Date; since: Date }): void {
+  async retrying(entry: Entry, err: unknown, stage: Stage, next: { attempt: number; delayMs: number; nextAttemptAt: Date; since: Date }): Promise<void> {
     const info = toErrorInfo(err);
     entry.retrying = { attempt: next.attempt, nextAttemptAt: next.nextAttemptAt.toISOString(), since: next.since.toISOString(), lastError: info };
     entry.logger.warn({ err, stage, attempt: next.attempt, retryInMs: next.delayMs }, 'stream run failed with a retriable error; restarting');
     if (worthWarning(next.attempt - 1)) {
       const message = `${info.message}: the run restarts from its last saved position in ${Math.round(next.delayMs / 100) / 10} s (attempt ${next.attempt}, options.retry)`;
-      this.jobUpdate(entry, 'WARNING', stage, message, info, { attempt: next.attempt, nextAttemptAt: entry.retrying.nextAttemptAt });
+      await this.jobUpdate(entry, 'WARNING', stage, message, info, { attempt: next.attempt, nextAttemptAt: entry.retrying.nextAttemptAt });
     }
   }
 
   /** A restarted run got going again: the retry status goes, and the operator is told. */
-  recovered(entry: Entry, stage: Stage): void {
+  async recovered(entry: Entry, stage: Stage): Promise<void> {
     const r = entry.retrying;
     if (!r) return;
     entry.retrying = null;
     entry.logger.info({ attempt: r.attempt, since: r.since }, 'stream recovered');
-    this.jobUpdate(entry, 'INFO', stage, `stream recovered after ${r.attempt} restart${r.attempt === 1 ? '' : 's'} (failing since ${r.since}: ${r.lastError.code})`);
+    await this.jobUpdate(entry, 'INFO', stage, `stream recovered after ${r.attempt} restart${r.attempt === 1 ? '' : 's'} (failing since ${r.since}: ${r.lastError.code})`);
   }
 
-  fail(entry: Entry, err: unknown, stage: Stage): void {
+  async fail(entry: Entry, err: unknown, stage: Stage): Promise<void> {
     entry.retrying = null;
     const info = toErrorInfo(err);
     entry.error = info;
     entry.logger.error({ err, stage }, 'stream failed');
-    this.setState(entry, 'fail', info);
-    this.jobUpdate(entry, 'ERROR', stage, info.message, info, locationOf(err));
-    this.finishRun(entry, 'FAILED', info);
+    await this.setState(entry, 'fail', info);
+    await this.jobUpdate(entry, 'ERROR', stage, info.message, info, locationOf(err));
+    await this.finishRun(entry, 'FAILED', info);
     this.emit(SUPERVISOR_EVENTS.STREAM_FAILED, { streamId: entry.streamId, runId: entry.runId, error: info, stage } satisfies StreamFailed);
   }
 
-  setState(entry: Entry, event: StreamEvent, error?: ErrorInfo): void {
+  /** The new state is the entry's at once (so the stream's next operation sees it); then it is saved. */
+  async setState(entry: Entry, event: StreamEvent, error?: ErrorInfo): Promise<void> {
     const from = entry.state;
     const to = transition(from, event);
     entry.state = to;
-    this.#unsaved(entry, 'state', () => this.#store.saveState(entry.streamId, { state: to, error: to === 'FAILED' ? error ?? entry.error : null }));
+    await this.#unsaved(entry, 'state', () => this.#store.saveState(entry.streamId, { state: to, error: to === 'FAILED' ? error ?? entry.error : null }));
     entry.logger.info({ from, to, event }, 'stream state changed');
-    const view = toPublicView(to, entry.mode, this.#store.isSnapshotDone(entry.streamId));
+    const view = toPublicView(to, entry.mode, await this.#store.isSnapshotDone(entry.streamId));
     this.emit(SUPERVISOR_EVENTS.STATE, { streamId: entry.streamId, runId: entry.runId, from, state: to, to, event, ...view } satisfies StateChange);
   }
 
-  finishRun(entry: Entry, status: RunStatus, failureError?: ErrorInfo): void {
+  async finishRun(entry: Entry, status: RunStatus, failureError?: ErrorInfo): Promise<void> {
     if (!entry.runOpen || !entry.runId) return;
     entry.runOpen = false;
     const counters = { ...entry.counters };
     const runId = entry.runId;
-    this.#unsaved(entry, 'run', () => this.#store.finishRun(runId, { status, counters, ...(failureError ? { failureError } : {}) }));
+    await this.#unsaved(entry, 'run', () => this.#store.finishRun(runId, { status, counters, ...(failureError ? { failureError } : {}) }));
     this.emit(SUPERVISOR_EVENTS.RUN_FINISHED, { streamId: entry.streamId, runId: entry.runId, status, counters } satisfies RunFinished);
   }
 
-  jobUpdate(entry: Entry, level: 'ERROR' | 'WARNING' | 'INFO', stage: string, message: string, err?: ErrorInfo, detail?: Record<string, unknown>): void {
-    this.report(entry, {
+  jobUpdate(entry: Entry, level: 'ERROR' | 'WARNING' | 'INFO', stage: string, message: string, err?: ErrorInfo, detail?: Record<string, unknown>): Promise<void> {
+    return this.report(entry, {
       level,
       stage,
       message,
@@ -147,8 +149,8 @@ export class RunBook {
   }
 
   /** A job update of the run (a connector's report included); lost, and logged, when the store cannot write. */
-  report(entry: Entry, update: JobUpdate): void {
-    this.#unsaved(entry, 'job update', () => this.#store.addJobUpdate(entry.streamId, entry.runId, update));
+  report(entry: Entry, update: JobUpdate): Promise<void> {
+    return this.#unsaved(entry, 'job update', () => this.#store.addJobUpdate(entry.streamId, entry.runId, update));
   }
 
   /**
@@ -156,9 +158,9 @@ export class RunBook {
    * data dir) is logged and skipped, so that a failing store does not also break the retry
    * and failure handling; the run's own writes (positions) still fail it. /readyz names the fault.
    */
-  #unsaved(entry: Entry, what: string, write: () => void): void {
+  async #unsaved(entry: Entry, what: string, write: () => Promise<void>): Promise<void> {
     try {
-      write();
+      await write();
     } catch (err) {
       if ((err as { code?: unknown } | null)?.code !== 'STATE_STORE_WRITE_FAILED') throw err;
       entry.logger.warn({ err, what }, 'the state store cannot write: bookkeeping not saved');
@@ -185,11 +187,31 @@ export class RunBook {
     }
   }
 
-  view(entry: Entry): StreamStatusView {
+  /** The status of a stream no run of this process has touched: as the store has it. */
+  async storedView(streamId: string): Promise<StreamStatusView> {
+    const spec = await this.#store.getStream(streamId);
+    if (!spec) throw new StreamNotFoundError(streamId);
+    const rec = await this.#store.getState(streamId);
+    const state = rec?.state ?? 'CREATED';
+    return {
+      streamId,
+      state,
+      ...toPublicView(state, spec.mode, await this.#store.isSnapshotDone(streamId)),
+      mode: spec.mode,
+      statistics: newCounters(),
+      runId: null,
+      startedAt: null,
+      nextRunAt: this.#nextRunAt(streamId),
+      ...(rec?.error ? { error: rec.error } : {}),
+    };
+  }
+
+  async view(entry: Entry): Promise<StreamStatusView> {
+    const snapshotDone = await this.#store.isSnapshotDone(entry.streamId);
     return {
       streamId: entry.streamId,
       state: entry.state,
-      ...toPublicView(entry.state, entry.mode, this.#store.isSnapshotDone(entry.streamId)),
+      ...toPublicView(entry.state, entry.mode, snapshotDone),
       mode: entry.mode,
       statistics: { ...entry.counters },
       runId: entry.runId,

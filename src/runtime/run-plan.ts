@@ -32,10 +32,10 @@ export function mappingIdOf(stream: Pick<StreamSpec, 'mapping'>): string | undef
  * A stream whose `mapping` names a mapping resource gets that resource's rules, as
  * they are now: a mapping changed between runs takes effect at the next start.
  */
-export function resolveMapping(stream: StreamSpec, store: Pick<StreamPersistence, 'getMapping'>): StreamSpec {
+export async function resolveMapping(stream: StreamSpec, store: Pick<StreamPersistence, 'getMapping'>): Promise<StreamSpec> {
   const mappingId = mappingIdOf(stream);
   if (mappingId === undefined) return stream;
-  const mapping = store.getMapping(mappingId);
+  const mapping = await store.getMapping(mappingId);
   if (!mapping) throw new MappingNotFoundError(mappingId, stream.id);
   // The id stays beside the rules: a shared resource may hold rules for tables this stream
   // does not read, which validateMapping then leaves out instead of refusing.
@@ -47,7 +47,7 @@ export function resolveMapping(stream: StreamSpec, store: Pick<StreamPersistence
  * reference is the caller's error (a 4xx), not a failed run. `resolveMappings: false`
  * for callers that never write (release drops the slot of a stream whatever it maps).
  */
-export function planRun(
+export async function planRun(
   streamId: string,
   store: StreamPersistence,
   registry: ConnectorRegistry,
@@ -58,14 +58,14 @@ export function planRun(
     /** Passwords supplied for this run, by connection id (connections saved with savePassword:false). */
     passwords?: Readonly<Record<string, string>>;
   } = {},
-): RunPlan {
+): Promise<RunPlan> {
   const passwords = opts.passwords ?? {};
-  const spec = store.getStream(streamId);
+  const spec = await store.getStream(streamId);
   if (!spec) throw new StreamNotFoundError(streamId);
-  let stream = opts.resolveMappings === false ? spec : resolveMapping(spec, store);
-  const sourceConnection = store.getConnection(stream.source.connectionId, passwords[stream.source.connectionId]);
+  let stream = opts.resolveMappings === false ? spec : await resolveMapping(spec, store);
+  const sourceConnection = await store.getConnection(stream.source.connectionId, passwords[stream.source.connectionId]);
   if (!sourceConnection) throw new ConnectionNotFoundError(stream.source.connectionId, streamId);
-  const sinkConnection = store.getConnection(stream.sink.connectionId, passwords[stream.sink.connectionId]);
+  const sinkConnection = await store.getConnection(stream.sink.connectionId, passwords[stream.sink.connectionId]);
   if (!sinkConnection) throw new ConnectionNotFoundError(stream.sink.connectionId, streamId);
   const module = (kind: string, role: 'source' | 'sink') => roleModule(registry, logger, streamId, kind, role);
   const sourceModule = module(sourceConnection.kind, 'source');
@@ -73,15 +73,15 @@ export function planRun(
   // A kafka source reads existing topics: CDC_ONLY, its connection as the stream's transport.
   if (sourceModule.kind === TOPICS_SOURCE_KIND) stream = topicsStream(stream);
   // Options as the connectors get them: parsed, defaults applied; what a stored spec holds that does not fit is dropped and told.
-  const checked = checkStoredOptions(registry, { stream, source: sourceConnection, sink: sinkConnection, ...transportConnection(stream, store) });
+  const checked = checkStoredOptions(registry, { stream, source: sourceConnection, sink: sinkConnection, ...(await transportConnection(stream, store)) });
   return { stream: checked.stream, sourceConnection: checked.source, sinkConnection: checked.sink, sourceModule, sinkModule, warnings: checked.warnings };
 }
 
 /** The stream's kafka connection, for checking its options; none when it names none (or it needs a password not given). */
-function transportConnection(stream: StreamSpec, store: StreamPersistence): { transport?: ConnectionSpec } {
+async function transportConnection(stream: StreamSpec, store: StreamPersistence): Promise<{ transport?: ConnectionSpec }> {
   const id = stream.transport && 'connectionId' in stream.transport ? stream.transport.connectionId : undefined;
   try {
-    const conn = id === undefined ? undefined : store.getConnection(id);
+    const conn = id === undefined ? undefined : await store.getConnection(id);
     return conn ? { transport: conn } : {};
   } catch {
     return {};
@@ -99,16 +99,16 @@ function roleModule(registry: ConnectorRegistry, logger: ConnectorContext['logge
 }
 
 /** planRun's sink side alone (the stream's own spec, no mapping resolved): the source connection's password is not needed. */
-export function planSink(
+export async function planSink(
   streamId: string,
   store: StreamPersistence,
   registry: ConnectorRegistry,
   logger: ConnectorContext['logger'],
   passwords: Readonly<Record<string, string>> = {},
-): Pick<RunPlan, 'stream' | 'sinkConnection' | 'sinkModule'> {
-  const stream = store.getStream(streamId);
+): Promise<Pick<RunPlan, 'stream' | 'sinkConnection' | 'sinkModule'>> {
+  const stream = await store.getStream(streamId);
   if (!stream) throw new StreamNotFoundError(streamId);
-  const sinkConnection = store.getConnection(stream.sink.connectionId, passwords[stream.sink.connectionId]);
+  const sinkConnection = await store.getConnection(stream.sink.connectionId, passwords[stream.sink.connectionId]);
   if (!sinkConnection) throw new ConnectionNotFoundError(stream.sink.connectionId, streamId);
   return { stream, sinkConnection, sinkModule: roleModule(registry, logger, streamId, sinkConnection.kind, 'sink') };
 }

@@ -36,9 +36,9 @@ export interface RunDeps extends RunPlan {
    * Reports phase changes; called only while the run has not been aborted. With
    * `snapshotDone`, `cutover` tells whether this run's source can cut over.
    */
-  onPhase(event: 'snapshot' | 'snapshotDone', info?: { cutover: boolean }): void;
+  onPhase(event: 'snapshot' | 'snapshotDone', info?: { cutover: boolean }): Promise<void>;
   /** Called after a batch is durable and its position saved. */
-  onBatch(phase: SnapshotPhase, batch: EventBatch): void;
+  onBatch(phase: SnapshotPhase, batch: EventBatch): void | Promise<void>;
   /** Where the run's metrics go; none when left out. */
   meter?: Meter;
   /** How often the source's and the transport's lag are asked for (metrics only). */
@@ -155,32 +155,32 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     // flight are never acked nor saved.
     const inFlight = (): InOrderAcks => (window = new InOrderAcks(inFlightBytes, () => pumping.abort()));
 
-    const wantsSnapshot = stream.mode !== 'CDC_ONLY' && !persistence.isSnapshotDone(streamId);
+    const wantsSnapshot = stream.mode !== 'CDC_ONLY' && !(await persistence.isSnapshotDone(streamId));
     let finished = true;
     if (wantsSnapshot) {
       if (!canSnapshot(src)) {
         throw new SluiceError('CONNECTOR_SNAPSHOT_UNSUPPORTED', `the ${deps.sourceConnection.kind} source cannot take a snapshot`, { stream: streamId });
       }
       if (signal.aborted) return (outcome = { kind: 'aborted' });
-      deps.onPhase('snapshot');
+      await deps.onPhase('snapshot');
       stage = 'SNAPSHOT';
-      const plan = { tables: stream.tables.map(parseTableName), resumeFrom: persistence.loadPosition(streamId, 'snapshot') };
+      const plan = { tables: stream.tables.map(parseTableName), resumeFrom: await persistence.loadPosition(streamId, 'snapshot') };
       logger.info({ resumeFrom: plan.resumeFrom }, 'snapshot starting');
       // Only a fresh snapshot may clear the target (dropCollections): a resumed one
       // would lose the chunks it already wrote.
       if (plan.resumeFrom === null && canPrepare(pipe.stages.sink)) await pipe.stages.sink.prepare(plan.tables, ctx);
       const acks = inFlight();
       finished = await pump(src.snapshot(plan, ctx), pumping.signal, (batch) =>
-        acks.add(pipe.deliver(batch, 'snapshotRows'), approxBatchBytes(batch), () => {
+        acks.add(pipe.deliver(batch, 'snapshotRows'), approxBatchBytes(batch), async () => {
           // Snapshot positions are ours alone; the database is only acked for CDC.
-          if (batch.position) persistence.savePosition(streamId, 'snapshot', batch.position);
-          deps.onBatch('snapshot', batch);
+          if (batch.position) await persistence.savePosition(streamId, 'snapshot', batch.position);
+          await deps.onBatch('snapshot', batch);
         }),
       );
       await acks.drain();
       rethrowFatal();
       if (!finished) return (outcome = { kind: 'aborted' });
-      persistence.markSnapshotDone(streamId);
+      await persistence.markSnapshotDone(streamId);
       meter.snapshotComplete();
       logger.info({ rows: counters.snapshotRows }, 'snapshot done');
     }
@@ -193,23 +193,23 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
     }
     if (signal.aborted) return (outcome = { kind: 'aborted' });
     // CDC_ONLY starts "now": the source fixes that point before the stream says so.
-    let saved = persistence.loadPosition(streamId, 'cdc');
+    let saved = await persistence.loadPosition(streamId, 'cdc');
     if (stream.mode === 'CDC_ONLY' && saved === null) {
       // A source without server-side replica state (MySQL) returns where "now" is: it is
       // recorded at once, so a pause or a crash before the first batch resumes there and
       // not at a later "now" (nothing precedes it, so nothing is left unacknowledged).
       const at = canBegin(src) ? await src.begin(ctx) : undefined;
       if (at) {
-        persistence.savePosition(streamId, 'cdc', at);
+        await persistence.savePosition(streamId, 'cdc', at);
         saved = at;
       }
     }
     if (signal.aborted) return (outcome = { kind: 'aborted' });
-    deps.onPhase('snapshotDone', { cutover: canCutOver(src) });
+    await deps.onPhase('snapshotDone', { cutover: canCutOver(src) });
     stage = 'CDC';
     // No CDC position yet: the snapshot's last position tells a source without
     // server-side replica state (MySQL) where its consistent point was.
-    const from: Position | null = saved ?? persistence.loadPosition(streamId, 'snapshot');
+    const from: Position | null = saved ?? (await persistence.loadPosition(streamId, 'snapshot'));
     logger.info({ from }, 'change stream starting');
     // Cutover: the target is the source's position when asked; the run ends once a
     // durable (acked and saved) position covers it.
@@ -250,12 +250,12 @@ export async function runStream(deps: RunDeps): Promise<RunOutcome> {
           // full: STATE_STORE_WRITE_FAILED) is never acknowledged to the database. A
           // crash between the two replays from the database's older point (the sink is
           // idempotent), never skips.
-          persistence.savePosition(streamId, 'cdc', batch.position);
+          await persistence.savePosition(streamId, 'cdc', batch.position);
           await src.ack(batch.position);
           lastSaved = batch.position;
           reach(batch.position);
         }
-        deps.onBatch('cdc', batch);
+        await deps.onBatch('cdc', batch);
       }),
     );
     await acks.drain().finally(() => {

@@ -27,7 +27,7 @@ function setup(spec: Partial<StreamSpec>) {
 test('change events are filtered in the run loop: rows that move out are deleted downstream, rows that move in arrive, and positions are still acked', async () => {
   const { sup, src, dst } = setup({ relationalTableFilters: { public: { orders: { whereClause: "amount > 20 AND status <> 'void'" } } } });
   await sup.start('s');
-  await waitFor(() => sup.status('s').state === 'STREAMING');
+  await waitFor(async () => (await sup.status('s')).state === 'STREAMING');
   src.insert('public.orders', { id: 1, amount: 10, status: 'new' }); // out
   src.insert('public.orders', { id: 2, amount: 30, status: 'new' }); // in
   src.insert('public.orders', { id: 3, amount: 40, status: 'new' }); // in
@@ -36,13 +36,13 @@ test('change events are filtered in the run loop: rows that move out are deleted
   const last = src.insert('public.orders', { id: 4, amount: 1, status: 'new' }); // out
   await waitFor(() => src.acks.some((a) => Number(a.seq) >= last), { message: 'the last (filtered) event acked' });
   assert.deepEqual(dst.docs('public.orders').map((d) => d.id).sort(), [1, 2]);
-  assert.equal(sup.status('s').statistics.eventsRead, 6);
+  assert.equal((await sup.status('s')).statistics.eventsRead, 6);
   await sup.stop('s');
 });
 
 test('a stored whereClause that cannot be compiled fails the run at its start with FILTER_CLAUSE_INVALID', async () => {
   const { sup } = setup({ relationalTableFilters: { public: { orders: { whereClause: 'amount > (SELECT 1)' } } } });
   await sup.start('s');
-  await waitFor(() => sup.status('s').state === 'FAILED');
-  assert.equal(sup.status('s').error?.code, 'FILTER_CLAUSE_INVALID');
+  await waitFor(async () => (await sup.status('s')).state === 'FAILED');
+  assert.equal((await sup.status('s')).error?.code, 'FILTER_CLAUSE_INVALID');
 });

@@ -42,9 +42,9 @@ function setup(streams: StreamSpec[], shared?: { mem: MemoryConnectors; store: M
   const src = mem.source('src');
   if (!shared) src.setTable('public.orders', [1, 2, 3, 4, 5].map((id) => ({ id, amount: id * 10 })));
   // Samples the retrying view as it changes.
-  const watch = setInterval(() => {
+  const watch = setInterval(async () => {
     for (const s of streams) {
-      const r = sup.status(s.id).retrying;
+      const r = (await sup.status(s.id)).retrying;
       if (r && !seen.some((x) => x?.attempt === r.attempt)) seen.push(r);
     }
   }, 2);
@@ -53,7 +53,7 @@ function setup(streams: StreamSpec[], shared?: { mem: MemoryConnectors; store: M
 }
 
 const until = (sup: Supervisor, id: string, probe: (s: StreamStatusView) => boolean, message: string, timeoutMs = 8000) =>
-  waitFor(() => probe(sup.status(id)), { message, timeoutMs });
+  waitFor(async () => probe((await sup.status(id))), { message, timeoutMs });
 const ids = (rows: Row[]) => rows.map((r) => Number(r.id)).sort((a, b) => a - b);
 
 test('a retriable source failure under CDC restarts the run from its saved position; the stream stays RUNNING and heals', async () => {
@@ -67,11 +67,11 @@ test('a retriable source failure under CDC restarts the run from its saved posit
   src.insert('public.orders', { id: 6, amount: 60 });
   await until(sup, 's1', (s) => s.retrying?.attempt === 2, 'second restart scheduled');
   const view = sup.status('s1');
-  assert.equal(view.state, 'STREAMING');
-  assert.equal(view.status, 'RUNNING', 'RUNNING while retrying');
-  assert.equal(view.retrying!.lastError.code, 'SOURCE_UNREACHABLE');
-  assert.match(view.retrying!.lastError.message, /ECONNRESET/);
-  assert.ok(Date.parse(view.retrying!.nextAttemptAt) > Date.parse(view.retrying!.since));
+  assert.equal((await view).state, 'STREAMING');
+  assert.equal((await view).status, 'RUNNING', 'RUNNING while retrying');
+  assert.equal((await view).retrying!.lastError.code, 'SOURCE_UNREACHABLE');
+  assert.match((await view).retrying!.lastError.message, /ECONNRESET/);
+  assert.ok(Date.parse((await view).retrying!.nextAttemptAt) > Date.parse((await view).retrying!.since));
   src.insert('public.orders', { id: 7, amount: 70 });
   await waitFor(() => dst.docs('public.orders').length === 7, { message: 'rows 6 and 7 arrive after the restarts', timeoutMs: 8000 });
   await until(sup, 's1', (s) => s.retrying === undefined, 'retrying cleared');
@@ -110,7 +110,7 @@ test('a failure that is not retriable fails the stream at once', async () => {
   src.insert('public.orders', { id: 6 });
   await until(sup, 's1', (s) => s.state === 'FAILED', 'failed');
   assert.equal(restarts.n, 0);
-  assert.equal(sup.status('s1').error!.code, 'SOURCE_SCHEMA_CHANGED');
+  assert.equal((await sup.status('s1')).error!.code, 'SOURCE_SCHEMA_CHANGED');
   assert.equal(store.jobUpdates.filter((u) => u.level === 'WARNING').length, 0);
 });
 
@@ -124,9 +124,9 @@ test('an exhausted policy (maxRetries) fails the stream with the last error, say
   await until(sup, 's1', (s) => s.state === 'FAILED', 'failed after 2 restarts');
   assert.equal(restarts.n, 2);
   const st = sup.status('s1');
-  assert.equal(st.error!.code, 'SINK_UNREACHABLE');
-  assert.match(st.error!.message, /connection refused \(gave up after 2 restarts over \d+ s: options.retry.maxRetries is 2\)/);
-  assert.equal(st.retrying, undefined);
+  assert.equal((await st).error!.code, 'SINK_UNREACHABLE');
+  assert.match((await st).error!.message, /connection refused \(gave up after 2 restarts over \d+ s: options.retry.maxRetries is 2\)/);
+  assert.equal((await st).retrying, undefined);
   assert.equal(store.runs[0]!.result!.failureError!.code, 'SINK_UNREACHABLE');
   assert.deepEqual(src.acks, [], 'nothing acked that was not written');
 });
@@ -145,7 +145,7 @@ async function inBackoff() {
 
 test('pause during a back-off acts at once; resume retries at once and heals', async () => {
   const { sup, dst, restarts } = await inBackoff();
-  const next = Date.parse(sup.status('s1').retrying!.nextAttemptAt);
+  const next = Date.parse((await sup.status('s1')).retrying!.nextAttemptAt);
   const t0 = Date.now();
   const paused = await sup.pause('s1');
   assert.ok(Date.now() - t0 < 400, `pause took ${Date.now() - t0} ms`);
@@ -174,7 +174,7 @@ test('shutdown during a back-off is clean and keeps the stream running for the n
   const t0 = Date.now();
   assert.equal(await sup.shutdown({ deadlineMs: 5000 }), true);
   assert.ok(Date.now() - t0 < 400, `shutdown took ${Date.now() - t0} ms`);
-  assert.equal(store.getState('s1')!.state, 'STREAMING', 'persisted as running');
+  assert.equal((await store.getState('s1'))!.state, 'STREAMING', 'persisted as running');
   dst.failAlways = null;
   const next = setup([], { mem, store });
   assert.deepEqual((await next.sup.resumeAll()).started, ['s1']);
@@ -213,7 +213,7 @@ test('a state store that cannot write (disk full): the run stops, nothing unsave
   full = true;
   src.insert('public.orders', { id: 6, amount: 60 });
   await until(sup, 's1', (s) => s.retrying?.lastError.code === 'STATE_STORE_WRITE_FAILED', 'retrying on the store write failure');
-  assert.equal(sup.status('s1').status, 'RUNNING');
+  assert.equal((await sup.status('s1')).status, 'RUNNING');
   // Row 6 reached the sink, but its position was not saved: the source must not have heard of it.
   const saved = new Set(store.positionLog.map((p) => JSON.stringify(p.position)));
   for (const a of src.acks) assert.ok(saved.has(JSON.stringify(a)), `acked ${JSON.stringify(a)}, never saved`);

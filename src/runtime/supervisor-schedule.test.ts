@@ -59,9 +59,9 @@ const updates = (store: MemoryPersistence, level: string, stage = 'SCHEDULE') =>
 
 test('each tick starts a run that takes a fresh snapshot, and nextRunAt advances', async () => {
   const { sup, store, dst, finished } = setup([stream('s1', { schedule: EVERY_SECOND })]);
-  assert.equal(sup.status('s1').nextRunAt, null, 'not armed yet');
-  assert.deepEqual(sup.armSchedules(['s1']), ['s1']);
-  const first = sup.status('s1').nextRunAt;
+  assert.equal((await sup.status('s1')).nextRunAt, null, 'not armed yet');
+  assert.deepEqual((await sup.armSchedules(['s1'])), ['s1']);
+  const first = (await sup.status('s1')).nextRunAt;
   assert.ok(first, 'armed: nextRunAt is set');
   const firstMs = Date.parse(first);
   assert.ok(firstMs > Date.now() - 1000 && firstMs <= Date.now() + 1000, `the next run is within a second: ${first}`);
@@ -74,16 +74,16 @@ test('each tick starts a run that takes a fresh snapshot, and nextRunAt advances
   const started = updates(store, 'INFO').filter((u) => /scheduled run started/.test(u.message));
   assert.ok(started.length >= 2, 'each scheduled run says so in the job updates');
   assert.deepEqual(new Set(started.slice(0, 2).map((u) => u.runId)).size, 2, 'one update per run, under its own run id');
-  const later = sup.status('s1').nextRunAt;
+  const later = (await sup.status('s1')).nextRunAt;
   assert.ok(later && Date.parse(later) > firstMs, `nextRunAt moved on (${first} → ${later})`);
   await sup.shutdown({ deadlineMs: 2000 });
-  assert.equal(sup.status('s1').nextRunAt, null, 'shutdown disarms');
+  assert.equal((await sup.status('s1')).nextRunAt, null, 'shutdown disarms');
 });
 
 test('a tick while a run is still active is skipped, with a WARNING job update and a log line, and the schedule goes on', async () => {
   const { sup, store, dst, ticks, logLines } = setup([stream('s1', { schedule: EVERY_SECOND })]);
   dst.block(); // the first run's first write never returns until unblocked
-  sup.armSchedules(['s1']);
+  await sup.armSchedules(['s1']);
   await waitFor(() => store.runs.length === 1 && dst.writesStarted === 1, { timeoutMs: 5000, message: 'the first run is writing' });
   const firstRun = store.runs[0]!.runId;
   await waitFor(() => updates(store, 'WARNING').length >= 1, { timeoutMs: 5000, message: 'a skipped tick' });
@@ -92,7 +92,7 @@ test('a tick while a run is still active is skipped, with a WARNING job update a
   assert.match(skipped.message, /scheduled run skipped: the previous run .* is still active \(SNAPSHOTTING\)/);
   assert.equal(store.runs.length, 1, 'no second run opened while the first is active');
   assert.ok(ticks.some((t) => !t.started && t.runId === firstRun), 'the tick event says it was skipped');
-  assert.equal(sup.status('s1').state, 'SNAPSHOTTING');
+  assert.equal((await sup.status('s1')).state, 'SNAPSHOTTING');
   assert.ok(logLines.some((l) => l.level === 40 && l.streamId === 's1' && /scheduled run skipped/.test(l.msg)), 'and a warn line in the daemon log');
 
   dst.unblock();
@@ -104,21 +104,21 @@ test('a tick while a run is still active is skipped, with a WARNING job update a
 
 test('a tick whose run cannot start is recorded as a failed run, and the schedule goes on', async () => {
   const { sup, store } = setup([stream('s1', { schedule: EVERY_SECOND, source: { connectionId: 'deleted-connection' } })]);
-  sup.armSchedules(['s1']);
+  await sup.armSchedules(['s1']);
   await waitFor(() => store.runs.filter((r) => r.result?.status === 'FAILED').length >= 2, { timeoutMs: 6000, message: 'two failed runs' });
-  const failed = store.runs.filter((r) => r.result?.status === 'FAILED');
+  const failed = await store.runs.filter((r) => r.result?.status === 'FAILED');
   for (const r of failed) assert.equal(r.result?.failureError?.code, 'CONNECTION_NOT_FOUND');
-  assert.equal(sup.status('s1').state, 'FAILED');
-  assert.equal(sup.status('s1').error?.code, 'CONNECTION_NOT_FOUND');
+  assert.equal((await sup.status('s1')).state, 'FAILED');
+  assert.equal((await sup.status('s1')).error?.code, 'CONNECTION_NOT_FOUND');
   assert.ok(store.jobUpdates.some((u) => u.level === 'ERROR' && u.errorCode === 'CONNECTION_NOT_FOUND'));
-  assert.ok(sup.status('s1').nextRunAt, 'still scheduled');
+  assert.ok((await sup.status('s1')).nextRunAt, 'still scheduled');
   await sup.shutdown({ deadlineMs: 2000 });
 });
 
 test('a run that fails at the source is a failed run; the next tick resumes the snapshot from its last chunk', async () => {
   const { sup, store, src, dst } = setup([stream('s1', { schedule: EVERY_SECOND, options: { retry: { maxRetries: 0 } } })]);
   src.failAt('snapshot', 1, Object.assign(new Error('connection reset'), { code: 'SOURCE_UNREACHABLE' }));
-  sup.armSchedules(['s1']);
+  await sup.armSchedules(['s1']);
   await waitFor(() => completed(store).length >= 1, { timeoutMs: 8000, message: 'a run completes after the failed one' });
   assert.deepEqual(store.runs.slice(0, 2).map((r) => r.result?.status), ['FAILED', 'COMPLETED']);
   assert.equal(store.runs[0]!.result?.failureError?.code, 'SOURCE_UNREACHABLE');
@@ -130,47 +130,47 @@ test('a run that fails at the source is a failed run; the next tick resumes the 
 test('POST /stop ends the current run only: the schedule stays and the next tick starts a new run', async () => {
   const { sup, store, dst } = setup([stream('s1', { schedule: EVERY_SECOND })]);
   dst.block();
-  sup.armSchedules(['s1']);
+  await sup.armSchedules(['s1']);
   await waitFor(() => dst.writesStarted === 1, { timeoutMs: 5000, message: 'the first run is writing' });
   const stopping = sup.stop('s1');
   dst.unblock();
   await stopping;
   assert.equal(store.runs[0]!.result?.status, 'CANCELLED');
-  assert.equal(sup.status('s1').state, 'STOPPED');
-  assert.ok(sup.status('s1').nextRunAt, 'a stopped stream keeps its schedule');
+  assert.equal((await sup.status('s1')).state, 'STOPPED');
+  assert.ok((await sup.status('s1')).nextRunAt, 'a stopped stream keeps its schedule');
   await waitFor(() => completed(store).length >= 1, { timeoutMs: 8000, message: 'a later tick runs the stream again' });
   await sup.shutdown({ deadlineMs: 2000 });
 });
 
 test('the schedule follows the spec: re-arming picks up a new cron, a spec without one disarms', async () => {
   const { sup, store } = setup([stream('s1', { schedule: { cron: '0 3 * * *', timezone: 'UTC' } })]);
-  sup.schedule('s1');
-  assert.equal(new Date(sup.status('s1').nextRunAt!).getUTCHours(), 3);
+  await sup.schedule('s1');
+  assert.equal(new Date((await sup.status('s1')).nextRunAt!).getUTCHours(), 3);
   store.putStream(stream('s1', { schedule: { cron: '30 4 * * *', timezone: 'Europe/Berlin' } }));
-  sup.schedule('s1');
-  assert.equal(sup.status('s1').nextRunAt, nextRunAfter({ cron: '30 4 * * *', timezone: 'Europe/Berlin' })?.toISOString());
+  await sup.schedule('s1');
+  assert.equal((await sup.status('s1')).nextRunAt, nextRunAfter({ cron: '30 4 * * *', timezone: 'Europe/Berlin' })?.toISOString());
   store.putStream(stream('s1'));
-  sup.schedule('s1');
-  assert.equal(sup.status('s1').nextRunAt, null);
+  await sup.schedule('s1');
+  assert.equal((await sup.status('s1')).nextRunAt, null);
   // A schedule on a CDC spec (which the API refuses) is never armed.
   store.putStream(stream('s1', { mode: 'CDC', schedule: EVERY_SECOND }));
-  sup.schedule('s1');
-  assert.equal(sup.status('s1').nextRunAt, null);
+  await sup.schedule('s1');
+  assert.equal((await sup.status('s1')).nextRunAt, null);
   sup.unschedule('s1');
   await sup.shutdown({ deadlineMs: 2000 });
 });
 
 test('a restarted daemon re-arms the schedule from the stored spec', async () => {
   const first = setup([stream('s1', { schedule: EVERY_SECOND })]);
-  first.sup.armSchedules(['s1']);
+  await first.sup.armSchedules(['s1']);
   await waitFor(() => completed(first.store).length >= 1, { timeoutMs: 5000, message: 'a first scheduled run' });
   await first.sup.shutdown({ deadlineMs: 2000 });
   const before = first.store.runs.length;
 
   const second = setup([], { mem: first.mem, store: first.store });
-  assert.equal(second.sup.status('s1').nextRunAt, null);
-  assert.deepEqual(second.sup.armSchedules(['s1', 'no-such-stream']), ['s1']);
-  assert.ok(second.sup.status('s1').nextRunAt);
+  assert.equal((await second.sup.status('s1')).nextRunAt, null);
+  assert.deepEqual((await second.sup.armSchedules(['s1', 'no-such-stream'])), ['s1']);
+  assert.ok((await second.sup.status('s1')).nextRunAt);
   await waitFor(() => completed(first.store).length >= 2, { timeoutMs: 5000, message: 'the restarted supervisor runs the schedule' });
   assert.ok(first.store.runs.length > before);
   await second.sup.shutdown({ deadlineMs: 2000 });
@@ -178,7 +178,7 @@ test('a restarted daemon re-arms the schedule from the stored spec', async () =>
 
 test('a COMPLETED SNAPSHOT stream snapshots afresh on the next start; an interrupted one resumes from its last chunk', async () => {
   const { sup, store, src, dst } = setup([stream('s1', { options: { retry: { maxRetries: 0 } } })]);
-  const until = (state: string) => waitFor(() => sup.status('s1').state === state, { message: `reaches ${state}` });
+  const until = (state: string) => waitFor(async () => (await sup.status('s1')).state === state, { message: `reaches ${state}` });
   await sup.start('s1');
   await until('COMPLETED');
   assert.equal(dst.applied.length, 5);
@@ -187,7 +187,7 @@ test('a COMPLETED SNAPSHOT stream snapshots afresh on the next start; an interru
   await sup.start('s1');
   await until('FAILED');
   assert.equal(dst.applied.length, 7, 'the fresh snapshot started from the first row');
-  assert.deepEqual(store.loadPosition('s1', 'snapshot'), { table: 'public.orders', offset: 2 });
+  assert.deepEqual((await store.loadPosition('s1', 'snapshot')), { table: 'public.orders', offset: 2 });
   await sup.start('s1');
   await until('COMPLETED');
   assert.equal(dst.applied.length, 10, 'the failed run was resumed from its last chunk, not restarted');
@@ -197,7 +197,7 @@ test('a COMPLETED SNAPSHOT stream snapshots afresh on the next start; an interru
 
 test('a stream naming a mapping resource: each start hands the sink the rules as they are then', async () => {
   const { sup, store, dst } = setup([stream('s1', { mapping: { mappingId: 'm1' } })]);
-  const until = (state: string) => waitFor(() => sup.status('s1').state === state, { message: `reaches ${state}` });
+  const until = (state: string) => waitFor(async () => (await sup.status('s1')).state === state, { message: `reaches ${state}` });
   await assert.rejects(sup.start('s1'), (err: { code?: string }) => err.code === 'MAPPING_NOT_FOUND');
   assert.equal(store.runs.length, 0, 'an unknown mapping is the caller\'s error, not a failed run');
 
@@ -210,12 +210,12 @@ test('a stream naming a mapping resource: each start hands the sink the rules as
   await sup.start('s1');
   await until('COMPLETED');
   assert.deepEqual(dst.createdFor.at(-1)?.mapping, { mappingId: 'm1', tables: { 'public.orders': { collection: 'orders_v2', nulls: 'omit' } } });
-  assert.deepEqual(store.getStream('s1')?.mapping, { mappingId: 'm1' }, 'the stored spec keeps the reference');
+  assert.deepEqual((await store.getStream('s1'))?.mapping, { mappingId: 'm1' }, 'the stored spec keeps the reference');
 
   // Inline rules pass through as they are.
   store.putStream(stream('s2', { mapping: { tables: { 'public.orders': { collection: 'inline' } } } }));
   await sup.start('s2');
-  await waitFor(() => sup.status('s2').state === 'COMPLETED');
+  await waitFor(async () => (await sup.status('s2')).state === 'COMPLETED');
   assert.deepEqual(dst.createdFor.at(-1)?.mapping, { tables: { 'public.orders': { collection: 'inline' } } });
   await sup.shutdown({ deadlineMs: 2000 });
 });

@@ -134,3 +134,15 @@ export function toErrorInfo(err: unknown): ErrorInfo {
     ...(typeof e.suggestion === 'string' ? { suggestion: e.suggestion } : {}),
   };
 }
+
+/** What Supervisor.release drops, and what it does besides. */
+export interface ReleaseOptions {
+  /** false: leave the source's slot and publication. */
+  source?: boolean;
+  /** false: leave the sink's staging collections. */
+  sink?: boolean;
+  /** The error for a stream that runs (default STREAM_ALREADY_RUNNING). */
+  refuse?: (state: string) => Error;
+  /** Removes the stream from the store, in the same queued operation: no start comes between. */
+  remove?: () => Promise<unknown>;
+}

@@ -51,9 +51,9 @@ function setup(streams: StreamSpec[], shared?: { mem: MemoryConnectors; store: M
 const byId = (rows: Row[]) => [...rows].sort((a, b) => Number(a.id) - Number(b.id));
 const cdcSeqs = (applied: { seq?: number }[]) => applied.filter((a) => a.seq !== undefined).map((a) => a.seq);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
-const stateOf = (sup: Supervisor, id: string) => () => sup.status(id).state;
-const until = (sup: Supervisor, id: string, state: string) =>
-  waitFor(() => sup.status(id).state === state, { message: `${id} reaches ${state} (now ${sup.status(id).state})` });
+const stateOf = (sup: Supervisor, id: string) => async () => (await sup.status(id)).state;
+const until = async (sup: Supervisor, id: string, state: string) =>
+  waitFor(async () => (await sup.status(id)).state === state, { message: `${id} reaches ${state} (now ${(await sup.status(id)).state})` });
 
 test('SNAPSHOT mode copies every row and ends COMPLETED', async () => {
   const { sup, dst, store, mem } = setup([stream('s1', 'SNAPSHOT')]);
@@ -64,18 +64,18 @@ test('SNAPSHOT mode copies every row and ends COMPLETED', async () => {
 
   assert.deepEqual(byId(dst.docs('public.orders')), ORDERS);
   const st = sup.status('s1');
-  assert.equal(st.status, 'COMPLETED');
-  assert.equal(st.cdcStatus, 'NOT_STARTED');
+  assert.equal((await st).status, 'COMPLETED');
+  assert.equal((await st).cdcStatus, 'NOT_STARTED');
   assert.deepEqual(
-    { read: st.statistics.eventsRead, written: st.statistics.eventsWritten, rows: st.statistics.snapshotRows, cdc: st.statistics.cdcEvents },
+    { read: (await st).statistics.eventsRead, written: (await st).statistics.eventsWritten, rows: (await st).statistics.snapshotRows, cdc: (await st).statistics.cdcEvents },
     { read: 5, written: 5, rows: 5, cdc: 0 },
   );
   assert.deepEqual(states, ['CREATED>STARTING', 'STARTING>SNAPSHOTTING', 'SNAPSHOTTING>COMPLETED']);
-  assert.equal(store.isSnapshotDone('s1'), true);
-  assert.deepEqual(store.loadPosition('s1', 'snapshot'), { table: 'public.orders', offset: 5 });
+  assert.equal((await store.isSnapshotDone('s1')), true);
+  assert.deepEqual((await store.loadPosition('s1', 'snapshot')), { table: 'public.orders', offset: 5 });
   assert.equal(store.runs[0]!.result!.status, 'COMPLETED');
   assert.equal(store.runs[0]!.result!.counters.snapshotRows, 5);
-  assert.deepEqual(store.getState('s1'), { state: 'COMPLETED', error: null });
+  assert.deepEqual((await store.getState('s1')), { state: 'COMPLETED', error: null });
   // Everything opened was closed, and the snapshot acked nothing in the database.
   await waitFor(() => mem.source('src').sourcesClosed === 1 && dst.sinksClosed === 1);
   assert.deepEqual(mem.source('src').acks, []);
@@ -88,7 +88,7 @@ test('an interrupted snapshot resumes after the last durable chunk, re-reading n
   await sup.start('s1');
   await until(sup, 's1', 'FAILED');
   assert.equal(dst.applied.length, 4, 'two chunks of two rows were written before the failure');
-  assert.deepEqual(store.loadPosition('s1', 'snapshot'), { table: 'public.orders', offset: 4 });
+  assert.deepEqual((await store.loadPosition('s1', 'snapshot')), { table: 'public.orders', offset: 4 });
 
   await sup.start('s1');
   await until(sup, 's1', 'COMPLETED');
@@ -102,12 +102,12 @@ test('CDC mode snapshots, then streams the changes made during and after the sna
   dst.block(); // hold the snapshot's first write while the table changes under it
   await sup.start('s1');
   await waitFor(() => dst.writesStarted === 1);
-  assert.equal(sup.status('s1').state, 'SNAPSHOTTING');
+  assert.equal((await sup.status('s1')).state, 'SNAPSHOTTING');
   src.update('public.orders', { id: 1, amount: 11 });
   src.insert('public.orders', { id: 6, amount: 60 });
   dst.unblock();
   await until(sup, 's1', 'STREAMING');
-  assert.equal(sup.status('s1').cdcStatus, 'RUNNING');
+  assert.equal((await sup.status('s1')).cdcStatus, 'RUNNING');
 
   src.delete('public.orders', { id: 2 });
   src.insert('public.orders', { id: 7, amount: 70 });
@@ -116,7 +116,7 @@ test('CDC mode snapshots, then streams the changes made during and after the sna
   assert.deepEqual(byId(dst.docs('public.orders')), expected);
   assert.equal(expected.length, 6);
   assert.deepEqual(cdcSeqs(dst.applied), [1, 2, 3, 4]);
-  assert.equal(sup.status('s1').statistics.cdcEvents, 4);
+  assert.equal((await sup.status('s1')).statistics.cdcEvents, 4);
   await sup.stop('s1');
 });
 
@@ -154,7 +154,7 @@ test('pause finishes the batches in flight; resume continues from them: nothing 
   for (let i = 10; i < 14; i++) src.insert('public.orders', { id: i });
   await waitFor(() => dst.writesStarted === 1);
   const pausing = sup.pause('s1');
-  assert.equal(sup.status('s1').state, 'STREAMING', 'paused before the in-flight batch was durable');
+  assert.equal((await sup.status('s1')).state, 'STREAMING', 'paused before the in-flight batch was durable');
   dst.unblock();
   const view = await pausing;
   assert.equal(view.state, 'PAUSED');
@@ -164,7 +164,7 @@ test('pause finishes the batches in flight; resume continues from them: nothing 
   const written = cdcSeqs(dst.applied);
   assert.ok(written.length >= 2, 'the batch in flight was written');
   assert.deepEqual(written, range(1, written.length), 'the batches in flight were written, in order');
-  assert.deepEqual(store.loadPosition('s1', 'cdc'), { seq: written.length });
+  assert.deepEqual((await store.loadPosition('s1', 'cdc')), { seq: written.length });
   assert.equal(src.sourcesClosed, src.sourcesOpened, 'a paused stream must release its source');
 
   for (let i = 14; i < 20; i++) src.insert('public.orders', { id: i });
@@ -184,7 +184,7 @@ test('CDC_ONLY on a source without server-side state: the "now" begin() returns 
   await sup.start('s1');
   await until(sup, 's1', 'STREAMING');
   // No batch was delivered yet: a pause or crash now resumes here, not at a later "now".
-  assert.deepEqual(store.loadPosition('s1', 'cdc'), { seq: 1 });
+  assert.deepEqual((await store.loadPosition('s1', 'cdc')), { seq: 1 });
   assert.equal(dst.applied.length, 0, 'the change before "now" is not captured');
   src.insert('public.orders', { id: 2 });
   await waitFor(() => cdcSeqs(dst.applied).length === 1);
@@ -233,22 +233,22 @@ test('a failing sink fails its stream alone, with an ERROR job update and no ack
   await until(sup, 'bad', 'FAILED');
 
   const st = sup.status('bad');
-  assert.deepEqual({ status: st.status, cdcStatus: st.cdcStatus }, { status: 'FAILED', cdcStatus: 'FAILED' });
-  assert.deepEqual(st.error, { code: 'SINK_UNREACHABLE', message: 'E11000 not master', suggestion: 'check MongoDB' });
+  assert.deepEqual({ status: (await st).status, cdcStatus: (await st).cdcStatus }, { status: 'FAILED', cdcStatus: 'FAILED' });
+  assert.deepEqual((await st).error, { code: 'SINK_UNREACHABLE', message: 'E11000 not master', suggestion: 'check MongoDB' });
   const errors = store.jobUpdates.filter((u) => u.level === 'ERROR');
   assert.equal(errors.length, 1);
   assert.deepEqual(
     { stream: errors[0]!.streamId, stage: errors[0]!.stage, code: errors[0]!.errorCode, suggestion: errors[0]!.suggestion },
     { stream: 'bad', stage: 'CDC', code: 'SINK_UNREACHABLE', suggestion: 'check MongoDB' },
   );
-  const badRun = store.runs.find((r) => r.streamId === 'bad')!;
+  const badRun = await store.runs.find((r) => r.streamId === 'bad')!;
   assert.equal(badRun.result!.status, 'FAILED');
   assert.equal(badRun.result!.failureError!.code, 'SINK_UNREACHABLE');
   assert.deepEqual(src2.acks, [], 'a failed write was acked');
-  assert.equal(store.getState('bad')!.state, 'FAILED');
+  assert.equal((await store.getState('bad'))!.state, 'FAILED');
 
   // The other stream keeps flowing.
-  assert.equal(sup.status('good').state, 'STREAMING');
+  assert.equal((await sup.status('good')).state, 'STREAMING');
   src.insert('public.orders', { id: 42 });
   await waitFor(() => dst.docs('public.orders').some((d) => d.id === 42));
   await sup.stop('good');
@@ -272,16 +272,16 @@ test('resumeAll restarts a stream persisted as running from its saved position, 
   const { sup, src, dst, store } = setup([stream('run', 'CDC_ONLY'), stream('held', 'CDC_ONLY', { source: { connectionId: 'src2' } })]);
   for (let i = 10; i < 16; i++) src.insert('public.orders', { id: i });
   // As a crashed daemon would have left it: running, with seq 3 durable.
-  store.saveState('run', { state: 'STREAMING' });
-  store.savePosition('run', 'cdc', { seq: 3 });
-  store.saveState('held', { state: 'PAUSED' });
+  await store.saveState('run', { state: 'STREAMING' });
+  await store.savePosition('run', 'cdc', { seq: 3 });
+  await store.saveState('held', { state: 'PAUSED' });
 
   const result = await sup.resumeAll();
   assert.deepEqual(result, { started: ['run'], paused: ['held'], failed: [] });
   await waitFor(() => cdcSeqs(dst.applied).length === 3);
   assert.deepEqual(cdcSeqs(dst.applied), [4, 5, 6], 'resumed from the saved position, not from the start or the end');
-  assert.equal(sup.status('held').state, 'PAUSED');
-  assert.equal(sup.status('held').cdcStatus, 'PAUSED');
+  assert.equal((await sup.status('held')).state, 'PAUSED');
+  assert.equal((await sup.status('held')).cdcStatus, 'PAUSED');
   await sup.resume('held');
   await until(sup, 'held', 'STREAMING');
   await Promise.all([sup.stop('run'), sup.stop('held')]);
@@ -289,12 +289,12 @@ test('resumeAll restarts a stream persisted as running from its saved position, 
 
 test('resumeAll fails a stream whose connection disappeared and still starts the others', async () => {
   const { sup, store } = setup([stream('ok', 'CDC_ONLY'), stream('orphan', 'CDC_ONLY', { source: { connectionId: 'gone' } })]);
-  store.saveState('ok', { state: 'STREAMING' });
-  store.saveState('orphan', { state: 'STREAMING' });
+  await store.saveState('ok', { state: 'STREAMING' });
+  await store.saveState('orphan', { state: 'STREAMING' });
   const result = await sup.resumeAll();
   assert.deepEqual(result, { started: ['ok'], paused: [], failed: ['orphan'] });
-  assert.equal(sup.status('orphan').state, 'FAILED');
-  assert.equal(sup.status('orphan').error!.code, 'CONNECTION_NOT_FOUND');
+  assert.equal((await sup.status('orphan')).state, 'FAILED');
+  assert.equal((await sup.status('orphan')).error!.code, 'CONNECTION_NOT_FOUND');
   await sup.stop('ok');
 });
 
@@ -321,17 +321,17 @@ test('shutdown finishes the batches in flight, keeps streams resumable, and a ne
   // Acked in order, the last one being the position saved.
   assert.deepEqual(src.acks.at(-1), { seq: written.length });
   assert.deepEqual(src.acks.map((a) => (a as { seq: number }).seq), [...src.acks.map((a) => (a as { seq: number }).seq)].sort((a, b) => a - b));
-  assert.deepEqual(store.loadPosition('s1', 'cdc'), { seq: written.length });
-  assert.equal(store.getState('s1')!.state, 'STREAMING', 'shutdown must not mark a stream stopped');
-  assert.equal(store.getState('s2')!.state, 'PAUSED');
+  assert.deepEqual((await store.loadPosition('s1', 'cdc')), { seq: written.length });
+  assert.equal((await store.getState('s1'))!.state, 'STREAMING', 'shutdown must not mark a stream stopped');
+  assert.equal((await store.getState('s2'))!.state, 'PAUSED');
   assert.deepEqual(store.runs.map((r) => r.result?.status), ['INTERRUPTED', 'INTERRUPTED']);
-  assert.deepEqual(store.listStreamsToResume().sort(), ['s1', 's2']);
+  assert.deepEqual((await store.listStreamsToResume()).sort(), ['s1', 's2']);
 
   const second = setup([], { mem, store });
   await second.sup.resumeAll();
   await waitFor(() => cdcSeqs(dst.applied).length === 4);
   assert.deepEqual(cdcSeqs(dst.applied), [1, 2, 3, 4]);
-  assert.equal(second.sup.status('s2').state, 'PAUSED');
+  assert.equal((await second.sup.status('s2')).state, 'PAUSED');
   assert.ok(await second.sup.shutdown({ deadlineMs: 10_000 }));
 });
 
@@ -344,7 +344,7 @@ test('shutdown reports false when a sink never answers within the deadline', asy
   await waitFor(() => dst.writesStarted === 1);
   assert.equal(await sup.shutdown({ deadlineMs: 30 }), false);
   assert.deepEqual(src.acks, [], 'nothing may be acked for a write that never completed');
-  assert.equal(store.loadPosition('s1', 'cdc'), null);
+  assert.equal((await store.loadPosition('s1', 'cdc')), null);
   dst.unblock(); // let the test's loop end
   await waitFor(() => store.runs[0]!.result?.status === 'INTERRUPTED');
 });
@@ -355,8 +355,8 @@ test('a listener that throws does not fail the stream', async () => {
     throw new Error('metrics bug');
   });
   await sup.start('s1');
-  await waitFor(() => ['COMPLETED', 'FAILED'].includes(stateOf(sup, 's1')()));
-  assert.equal(sup.status('s1').state, 'COMPLETED');
+  await waitFor(async () => ['COMPLETED', 'FAILED'].includes((await stateOf(sup, 's1')())));
+  assert.equal((await sup.status('s1')).state, 'COMPLETED');
 });
 
 test('cutover: COMPLETING at once, then every change up to the position at the request is written and the stream is COMPLETED', async () => {
@@ -375,11 +375,11 @@ test('cutover: COMPLETING at once, then every change up to the position at the r
   await assert.rejects(sup.cutover('s1'), { code: 'STREAM_INVALID_TRANSITION' }, 'only once');
   await assert.rejects(sup.pause('s1'), { code: 'STREAM_INVALID_TRANSITION' }, 'a draining stream is not paused');
   await new Promise((r) => setTimeout(r, 50));
-  assert.equal(sup.status('s1').state, 'COMPLETING', 'still draining while the sink holds the batch');
+  assert.equal((await sup.status('s1')).state, 'COMPLETING', 'still draining while the sink holds the batch');
   dst.unblock();
   await until(sup, 's1', 'COMPLETED');
   assert.deepEqual(cdcSeqs(dst.applied), range(1, target));
-  assert.deepEqual(sup.status('s1').cdcStatus, 'COMPLETED');
+  assert.deepEqual((await sup.status('s1')).cdcStatus, 'COMPLETED');
   assert.equal(store.runs.at(-1)!.result!.status, 'COMPLETED');
   const messages = store.jobUpdates.filter((u) => u.streamId === 's1').map((u) => u.message);
   assert.ok(messages.some((m) => m.startsWith('cutover requested')));
@@ -413,7 +413,7 @@ test('cutover is refused for a SNAPSHOT stream, a paused one, and a source that 
   await sup.start('s1');
   await until(sup, 's1', 'STREAMING');
   await assert.rejects(sup.cutover('s1'), { code: 'CONNECTOR_CUTOVER_UNSUPPORTED' });
-  assert.equal(sup.status('s1').state, 'STREAMING', 'the stream goes on');
+  assert.equal((await sup.status('s1')).state, 'STREAMING', 'the stream goes on');
   await sup.stop('s1');
   await sup.stop('p');
 });
@@ -425,9 +425,9 @@ test('a stream persisted as COMPLETING cuts over again by itself after a restart
   first.src.insert('public.orders', { id: 10, amount: 1 });
   await waitFor(() => cdcSeqs(first.dst.applied).length === 1);
   // As a crash in COMPLETING leaves it: the state persisted, no process behind it.
-  first.store.saveState('s1', { state: 'COMPLETING', error: null });
+  await first.store.saveState('s1', { state: 'COMPLETING', error: null });
   await first.sup.shutdown({ deadlineMs: 5000 });
-  first.store.saveState('s1', { state: 'COMPLETING', error: null });
+  await first.store.saveState('s1', { state: 'COMPLETING', error: null });
   const second = setup([], { mem: first.mem, store: first.store });
   first.src.insert('public.orders', { id: 11, amount: 1 });
   await second.sup.resumeAll();

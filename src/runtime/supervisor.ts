@@ -11,10 +11,9 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { StreamSpec } from '../core';
-import { ACTIVE_STATES, InvalidTransitionError, RESUMABLE_STATES, canTransition, toPublicView, transition } from './lifecycle';
+import { ACTIVE_STATES, InvalidTransitionError, RESUMABLE_STATES, canTransition, transition } from './lifecycle';
 import type { StreamPersistence } from './persistence';
 import type { ConnectorRegistry } from './registry';
-import { newCounters } from './run';
 import { launchRun } from './launch';
 import { planRun, planSink, type RunPlan } from './run-plan';
 import { RunBook } from './run-book';
@@ -25,7 +24,7 @@ import { isScheduled, Scheduler } from './schedule';
 import type { Transports } from '../transport/types';
 import { NOOP_METER, type Meter } from '../metrics/stream-meter';
 import { SluiceError } from '../errors';
-import { StreamNotFoundError, SupervisorClosedError, SUPERVISOR_EVENTS, type ScheduleTick, type StreamStatusView } from './supervisor-types';
+import { StreamNotFoundError, SupervisorClosedError, SUPERVISOR_EVENTS, type ReleaseOptions, type ScheduleTick, type StreamStatusView } from './supervisor-types';
 
 export * from './supervisor-types';
 
@@ -59,6 +58,8 @@ export class Supervisor extends EventEmitter {
   readonly #store: StreamPersistence;
   readonly #transports: Transports;
   readonly #entries = new Map<string, Entry>();
+  /** Streams being loaded into #entries (the store is read asynchronously). */
+  readonly #loading = new Map<string, Promise<Entry>>();
   readonly #meter: (stream: StreamSpec) => Meter;
   readonly #forget: (streamId: string) => void;
   readonly #scheduler: Scheduler;
@@ -86,18 +87,18 @@ export class Supervisor extends EventEmitter {
   }
 
   start(streamId: string, opts: StartOptions = {}): Promise<StreamStatusView> {
-    return this.#serialize(streamId, (entry) => {
+    return this.#serialize(streamId, async (entry) => {
       this.#assertOpen();
       transition(entry.state, 'start'); // refuse early, before opening a run
       const passwords = { ...opts.passwords };
-      const plan = planRun(streamId, this.#store, this.#registry, this.#logger, { passwords });
+      const plan = await planRun(streamId, this.#store, this.#registry, this.#logger, { passwords });
       // Once the run can be planned: the positions are read when it starts.
       if (opts.resnapshot) {
-        this.#store.resetPositions(streamId);
+        await this.#store.resetPositions(streamId);
         this.#logger.info({ streamId }, 'resnapshot: saved positions forgotten; the run takes a fresh snapshot');
       }
       entry.passwords = passwords;
-      this.#begin(entry, plan);
+      await this.#begin(entry, plan);
       return this.#book.view(entry);
     });
   }
@@ -110,8 +111,8 @@ export class Supervisor extends EventEmitter {
    * ends the current run only, the next tick starts another; PUT without
    * "schedule" (or DELETE) removes it.
    */
-  schedule(streamId: string): void {
-    const spec = this.#store.getStream(streamId);
+  async schedule(streamId: string): Promise<void> {
+    const spec = await this.#store.getStream(streamId);
     if (this.#closing || !isScheduled(spec)) {
       this.#scheduler.disarm(streamId);
       return;
@@ -127,11 +128,11 @@ export class Supervisor extends EventEmitter {
   }
 
   /** At daemon start: arms every scheduled stream among `streamIds`. One bad spec does not stop the others. */
-  armSchedules(streamIds: readonly string[]): string[] {
+  async armSchedules(streamIds: readonly string[]): Promise<string[]> {
     const armed: string[] = [];
     for (const id of streamIds) {
       try {
-        this.schedule(id);
+        await this.schedule(id);
         if (this.#scheduler.isArmed(id)) armed.push(id);
       } catch (err) {
         this.#logger.error({ err, streamId: id }, 'could not arm the stream schedule');
@@ -153,29 +154,29 @@ export class Supervisor extends EventEmitter {
    * cannot even be opened (its connection was deleted) is recorded as a failed run;
    * the schedule goes on either way.
    */
-  #tick(streamId: string): Promise<void> {
-    if (this.#closing) return Promise.resolve();
-    if (!this.#store.getStream(streamId)) {
+  async #tick(streamId: string): Promise<void> {
+    if (this.#closing) return;
+    if (!(await this.#store.getStream(streamId))) {
       this.#scheduler.disarm(streamId); // deleted behind our back
-      return Promise.resolve();
+      return;
     }
-    return this.#serialize(streamId, (entry) => {
+    return this.#serialize(streamId, async (entry) => {
       if (this.#closing) return;
       const next = this.nextRunAt(streamId);
       if (ACTIVE_STATES.has(entry.state)) {
         const message = `scheduled run skipped: the previous run (${entry.runId ?? 'unknown'}) is still active (${entry.state}); next tick at ${next ?? 'never'}`;
         entry.logger.warn({ state: entry.state, runId: entry.runId, nextRunAt: next }, 'scheduled run skipped: a run is still active');
-        this.#book.jobUpdate(entry, 'WARNING', 'SCHEDULE', message);
+        await this.#book.jobUpdate(entry, 'WARNING', 'SCHEDULE', message);
         this.#book.emit(SUPERVISOR_EVENTS.TICK, { streamId, started: false, runId: entry.runId, nextRunAt: next } satisfies ScheduleTick);
         return;
       }
       try {
-        const plan = planRun(streamId, this.#store, this.#registry, this.#logger, { passwords: entry.passwords });
-        this.#begin(entry, plan, 'scheduled run');
+        const plan = await planRun(streamId, this.#store, this.#registry, this.#logger, { passwords: entry.passwords });
+        await this.#begin(entry, plan, 'scheduled run');
       } catch (err) {
-        if (!entry.runOpen) this.#book.openRun(entry, this.#store.getStream(streamId));
-        if (!ACTIVE_STATES.has(entry.state)) this.#book.setState(entry, 'start');
-        this.#book.fail(entry, err, 'INITIALIZATION');
+        if (!entry.runOpen) await this.#book.openRun(entry, await this.#store.getStream(streamId));
+        if (!ACTIVE_STATES.has(entry.state)) await this.#book.setState(entry, 'start');
+        await this.#book.fail(entry, err, 'INITIALIZATION');
       }
       this.#book.emit(SUPERVISOR_EVENTS.TICK, { streamId, started: true, runId: entry.runId, nextRunAt: next } satisfies ScheduleTick);
     });
@@ -185,21 +186,21 @@ export class Supervisor extends EventEmitter {
     return this.#serialize(streamId, async (entry) => {
       transition(entry.state, 'pause');
       if (entry.loop) await this.#halt(entry, 'pause');
-      else this.#book.setState(entry, 'pause');
+      else await this.#book.setState(entry, 'pause');
       return this.#book.view(entry);
     });
   }
 
   resume(streamId: string, opts: StartOptions = {}): Promise<StreamStatusView> {
-    return this.#serialize(streamId, (entry) => {
+    return this.#serialize(streamId, async (entry) => {
       this.#assertOpen();
       transition(entry.state, 'resume');
       const passwords = { ...entry.passwords, ...opts.passwords };
-      const plan = planRun(streamId, this.#store, this.#registry, this.#logger, { passwords });
+      const plan = await planRun(streamId, this.#store, this.#registry, this.#logger, { passwords });
       entry.passwords = passwords;
       entry.mode = plan.stream.mode;
-      this.#book.setState(entry, 'resume');
-      this.#book.jobUpdate(entry, 'INFO', 'INITIALIZATION', 'stream resumed');
+      await this.#book.setState(entry, 'resume');
+      await this.#book.jobUpdate(entry, 'INFO', 'INITIALIZATION', 'stream resumed');
       this.#launch(entry, plan);
       return this.#book.view(entry);
     });
@@ -207,12 +208,12 @@ export class Supervisor extends EventEmitter {
 
   stop(streamId: string): Promise<StreamStatusView> {
     return this.#serialize(streamId, async (entry) => {
-      this.#book.setState(entry, 'stop');
+      await this.#book.setState(entry, 'stop');
       if (entry.loop) {
         await this.#halt(entry, 'stop');
       } else {
-        this.#book.setState(entry, 'stopped');
-        this.#book.finishRun(entry, 'CANCELLED');
+        await this.#book.setState(entry, 'stopped');
+        await this.#book.finishRun(entry, 'CANCELLED');
       }
       return this.#book.view(entry);
     });
@@ -225,7 +226,7 @@ export class Supervisor extends EventEmitter {
    * in MongoDB, then stops and the stream is COMPLETED. Poll the stream for the end.
    */
   cutover(streamId: string): Promise<StreamStatusView> {
-    return this.#serialize(streamId, (entry) => {
+    return this.#serialize(streamId, async (entry) => {
       this.#assertOpen();
       // Not a CDC stream in CDC: the same refusal as any other illegal transition.
       if (entry.mode !== 'SNAPSHOT' && entry.state === 'STREAMING' && !entry.cutoverSupported) {
@@ -233,7 +234,7 @@ export class Supervisor extends EventEmitter {
       }
       const request = entry.mode === 'SNAPSHOT' ? null : entry.requestCutover;
       if (!request || !canTransition(entry.state, 'cutover')) throw new InvalidTransitionError(entry.state, 'cutover');
-      this.#book.beginCutover(entry, request, 'cutover requested: the stream drains up to the source\'s current position, then completes');
+      await this.#book.beginCutover(entry, request, 'cutover requested: the stream drains up to the source\'s current position, then completes');
       return this.#book.view(entry);
     });
   }
@@ -249,18 +250,22 @@ export class Supervisor extends EventEmitter {
    * possible, nothing dropped: the caller then keeps the stream, whose slot would
    * otherwise retain WAL forever.
    */
-  release(streamId: string, opts: { source?: boolean; sink?: boolean } = {}): Promise<void> {
+  release(streamId: string, opts: ReleaseOptions = {}): Promise<void> {
     const dropSource = opts.source !== false;
     const dropSink = opts.sink !== false;
     return this.#serialize(streamId, async (entry) => {
-      if (ACTIVE_STATES.has(entry.state)) transition(entry.state, 'start'); // throws STREAM_ALREADY_RUNNING
+      if (ACTIVE_STATES.has(entry.state)) {
+        if (opts.refuse) throw opts.refuse(entry.state);
+        transition(entry.state, 'start'); // throws STREAM_ALREADY_RUNNING
+      }
       if (dropSource || dropSink) {
         // Only the sink: its connection alone is resolved (a source password is not needed).
         const plan = dropSource
-          ? planRun(streamId, this.#store, this.#registry, this.#logger, { resolveMappings: false, passwords: entry.passwords })
-          : { ...planSink(streamId, this.#store, this.#registry, this.#logger, entry.passwords), sourceModule: null, sourceConnection: null };
+          ? await planRun(streamId, this.#store, this.#registry, this.#logger, { resolveMappings: false, passwords: entry.passwords })
+          : { ...(await planSink(streamId, this.#store, this.#registry, this.#logger, entry.passwords)), sourceModule: null, sourceConnection: null };
         await dropStreamResources(plan, { sink: dropSink }, entry.logger);
       }
+      await opts.remove?.();
       this.#entries.delete(streamId);
       this.#scheduler.disarm(streamId);
       try {
@@ -268,6 +273,18 @@ export class Supervisor extends EventEmitter {
       } catch (err) {
         this.#logger.error({ err, streamId }, 'could not drop the metrics of a released stream');
       }
+    });
+  }
+
+  /**
+   * Runs `change` (a change to the stream's spec) in the stream's queue of operations, once
+   * the stream is not running: no start, resume or schedule tick can come between the
+   * check and the change. A running stream gets `refuse(state)`.
+   */
+  whileIdle<T>(streamId: string, change: () => Promise<T>, refuse: (state: string) => Error): Promise<T> {
+    return this.#serialize(streamId, async (entry) => {
+      if (ACTIVE_STATES.has(entry.state)) throw refuse(entry.state);
+      return change();
     });
   }
 
@@ -280,29 +297,18 @@ export class Supervisor extends EventEmitter {
     return { ...this.#entries.get(streamId)?.passwords };
   }
 
-  status(streamId: string): StreamStatusView {
+  async status(streamId: string): Promise<StreamStatusView> {
     const entry = this.#entries.get(streamId);
     if (entry) return this.#book.view(entry);
-    const spec = this.#store.getStream(streamId);
-    if (!spec) throw new StreamNotFoundError(streamId);
-    const rec = this.#store.getState(streamId);
-    const state = rec?.state ?? 'CREATED';
-    return {
-      streamId,
-      state,
-      ...toPublicView(state, spec.mode, this.#store.isSnapshotDone(streamId)),
-      mode: spec.mode,
-      statistics: newCounters(),
-      runId: null,
-      startedAt: null,
-      nextRunAt: this.nextRunAt(streamId),
-      ...(rec?.error ? { error: rec.error } : {}),
-    };
+    const stored = await this.#book.storedView(streamId);
+    // A command may have loaded the stream meanwhile: its entry is the truth then.
+    const loaded = this.#entries.get(streamId);
+    return loaded ? this.#book.view(loaded) : stored;
   }
 
   /** Every stream this process has touched since it started. */
-  list(): StreamStatusView[] {
-    return [...this.#entries.values()].map((e) => this.#book.view(e));
+  list(): Promise<StreamStatusView[]> {
+    return Promise.all([...this.#entries.values()].map((e) => this.#book.view(e)));
   }
 
   /**
@@ -312,32 +318,32 @@ export class Supervisor extends EventEmitter {
    */
   async resumeAll(): Promise<{ started: string[]; paused: string[]; failed: string[] }> {
     const result = { started: [] as string[], paused: [] as string[], failed: [] as string[] };
-    for (const streamId of this.#store.listStreamsToResume()) {
+    for (const streamId of await this.#store.listStreamsToResume()) {
       if (this.#closing) break; // leave the rest persisted as they are for the next start
-      const persisted = this.#store.getState(streamId)?.state;
+      const persisted = (await this.#store.getState(streamId))?.state;
       if (!persisted || !RESUMABLE_STATES.has(persisted)) continue;
-      await this.#serialize(streamId, (entry) => {
+      await this.#serialize(streamId, async (entry) => {
         if (ACTIVE_STATES.has(entry.state)) return; // already live in this process
         if (this.#closing) return;
         try {
-          const plan = planRun(streamId, this.#store, this.#registry, this.#logger, { passwords: entry.passwords });
-          this.#book.openRun(entry, plan.stream);
+          const plan = await planRun(streamId, this.#store, this.#registry, this.#logger, { passwords: entry.passwords });
+          await this.#book.openRun(entry, plan.stream);
           if (persisted === 'PAUSED') {
             // Not a transition: the stream never stopped being paused, only the process did.
             entry.state = 'PAUSED';
             result.paused.push(streamId);
             return;
           }
-          this.#book.setState(entry, 'start');
+          await this.#book.setState(entry, 'start');
           entry.cutoverOnStream = persisted === 'COMPLETING';
-          this.#book.jobUpdate(entry, 'INFO', 'INITIALIZATION', 'stream resumed after a daemon restart');
-          this.#warnOptions(entry, plan);
+          await this.#book.jobUpdate(entry, 'INFO', 'INITIALIZATION', 'stream resumed after a daemon restart');
+          await this.#warnOptions(entry, plan);
           this.#launch(entry, plan);
           result.started.push(streamId);
         } catch (err) {
-          if (!entry.runOpen) this.#book.openRun(entry, this.#store.getStream(streamId));
+          if (!entry.runOpen) await this.#book.openRun(entry, await this.#store.getStream(streamId));
           entry.state = 'STARTING';
-          this.#book.fail(entry, err, 'INITIALIZATION');
+          await this.#book.fail(entry, err, 'INITIALIZATION');
           result.failed.push(streamId);
         }
       }).catch((err: unknown) => {
@@ -376,7 +382,7 @@ export class Supervisor extends EventEmitter {
       if (entry.loop) {
         this.#logger.warn({ streamId: entry.streamId }, 'stream did not stop before the shutdown deadline');
       } else if (entry.runOpen) {
-        this.#book.finishRun(entry, 'INTERRUPTED'); // paused streams hold an open run
+        await this.#book.finishRun(entry, 'INTERRUPTED'); // paused streams hold an open run
       }
     }
     this.#logger.info({ clean }, 'supervisor shut down');
@@ -385,26 +391,37 @@ export class Supervisor extends EventEmitter {
 
   // ---- internals ------------------------------------------------------------
 
+  /**
+   * Runs `op` after the stream's earlier operations. A stream this process holds no entry
+   * for yet is loaded first; calls made meanwhile share that load and keep their order.
+   */
   #serialize<T>(streamId: string, op: (entry: Entry) => T | Promise<T>): Promise<T> {
-    let entry: Entry;
-    try {
-      entry = this.#entry(streamId);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const result = entry.ops.then(() => op(entry));
-    entry.ops = result.catch(() => undefined);
-    return result;
+    const entry = this.#entries.get(streamId);
+    const enqueue = (e: Entry): Promise<T> => {
+      const result = e.ops.then(() => op(e));
+      e.ops = result.catch(() => undefined);
+      return result;
+    };
+    return entry ? enqueue(entry) : this.#entry(streamId).then(enqueue);
   }
 
-  #entry(streamId: string): Entry {
-    let entry = this.#entries.get(streamId);
-    if (entry) return entry;
-    const spec = this.#store.getStream(streamId);
-    if (!spec) throw new StreamNotFoundError(streamId);
-    entry = newEntry(streamId, spec, this.#store.getState(streamId), this.#logger);
-    this.#entries.set(streamId, entry);
-    return entry;
+  #entry(streamId: string): Promise<Entry> {
+    let loading = this.#loading.get(streamId);
+    if (!loading) {
+      loading = (async () => {
+        const spec = await this.#store.getStream(streamId);
+        if (!spec) throw new StreamNotFoundError(streamId);
+        const state = await this.#store.getState(streamId);
+        let entry = this.#entries.get(streamId);
+        if (!entry) {
+          entry = newEntry(streamId, spec, state, this.#logger);
+          this.#entries.set(streamId, entry);
+        }
+        return entry;
+      })().finally(() => this.#loading.delete(streamId));
+      this.#loading.set(streamId, loading);
+    }
+    return loading;
   }
 
   #assertOpen(): void {
@@ -416,23 +433,23 @@ export class Supervisor extends EventEmitter {
    * snapshot an earlier run finished takes a fresh one: there is nothing to resume. One
    * that was interrupted (crash, failure, stop) resumes from its last chunk.
    */
-  #begin(entry: Entry, plan: RunPlan, why?: string): void {
-    if (plan.stream.mode === 'SNAPSHOT' && this.#store.isSnapshotDone(entry.streamId)) {
-      this.#store.resetSnapshot(entry.streamId);
+  async #begin(entry: Entry, plan: RunPlan, why?: string): Promise<void> {
+    if (plan.stream.mode === 'SNAPSHOT' && (await this.#store.isSnapshotDone(entry.streamId))) {
+      await this.#store.resetSnapshot(entry.streamId);
     }
-    this.#book.openRun(entry, plan.stream);
-    this.#book.setState(entry, 'start');
-    if (why) this.#book.jobUpdate(entry, 'INFO', 'SCHEDULE', `${why} started (cron "${plan.stream.schedule?.cron ?? ''}"); next at ${this.nextRunAt(entry.streamId) ?? 'never'}`);
-    this.#book.jobUpdate(entry, 'INFO', 'INITIALIZATION', `stream started in ${plan.stream.mode} mode`);
-    this.#warnOptions(entry, plan);
+    await this.#book.openRun(entry, plan.stream);
+    await this.#book.setState(entry, 'start');
+    if (why) await this.#book.jobUpdate(entry, 'INFO', 'SCHEDULE', `${why} started (cron "${plan.stream.schedule?.cron ?? ''}"); next at ${this.nextRunAt(entry.streamId) ?? 'never'}`);
+    await this.#book.jobUpdate(entry, 'INFO', 'INITIALIZATION', `stream started in ${plan.stream.mode} mode`);
+    await this.#warnOptions(entry, plan);
     this.#launch(entry, plan);
   }
 
   /** Stored options a run's start dropped: once per run, a WARNING job update each, saying how to fix the spec. */
-  #warnOptions(entry: Entry, plan: RunPlan): void {
+  async #warnOptions(entry: Entry, plan: RunPlan): Promise<void> {
     for (const w of plan.warnings ?? []) {
       entry.logger.warn({ field: w.field }, w.message);
-      this.#book.jobUpdate(entry, 'WARNING', 'INITIALIZATION', w.message, { code: 'OPTION_IGNORED', message: w.message, suggestion: w.suggestion }, { field: w.field });
+      await this.#book.jobUpdate(entry, 'WARNING', 'INITIALIZATION', w.message, { code: 'OPTION_IGNORED', message: w.message, suggestion: w.suggestion }, { field: w.field });
     }
   }
 

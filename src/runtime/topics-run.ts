@@ -14,7 +14,7 @@ export interface ReadingDeps {
   ctx: ConnectorContext;
   counters: RunCounters;
   meter: Meter;
-  onBatch(batch: EventBatch): void;
+  onBatch(batch: EventBatch): void | Promise<void>;
 }
 
 /** Keeps the events of the stream's `tables` (all when it names none); counts what it leaves out as filtered. */
@@ -54,7 +54,7 @@ export function readingSink(sink: Sink, filter: StreamTransform, stream: Pick<St
       counters.cdcEvents += delivered;
       counters.batches++;
       meter.delivered(batch, 'cdc');
-      deps.onBatch(batch);
+      await deps.onBatch(batch);
     },
     close: () => sink.close(),
   };

@@ -10,10 +10,11 @@ import type { Db } from './db';
 import type { SecretBox } from './secrets';
 import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
 import type { ConnectionSpec } from '../core';
+import { connectionFieldsOf, type StreamInput } from './streams';
 import { SluiceError } from '../errors';
 import { checkSecretFile, readPasswordFile } from './secret-files';
 import { optionFileConflict, tlsFiles, urlTlsFiles, withTlsFiles } from '../connection-tls';
-import { nameTakenIn } from './names';
+import { assertNameFree, nameTakenIn } from './names';
 import { formatConnectionUrl, parseConnectionUrl, splitConnectionUrl, type ConnectionUrl, type UrlKind } from '../connection-url';
 
 export interface ConnectionInput {
@@ -221,17 +222,66 @@ export function createConnectionRepo(db: Db, box: SecretBox, opts: ConnectionRep
     return checkSecretFile(input.passwordFile, fileDir).path;
   };
 
+  const updateIn = (id: string, patch: Partial<ConnectionInput>): ConnectionRecord | undefined => {
+    const cur = byId.get(id) as Raw | undefined;
+    if (!cur) return undefined;
+    if (patch.name !== undefined) assertNameFree(db, 'connections', patch.name, id);
+    let url = cur.url;
+    let secret = cur.secret;
+    let save = cur.save_password === 1;
+    let file = cur.password_file;
+    if (patch.url !== undefined || patch.kind !== undefined || patch.password !== undefined || patch.savePassword !== undefined || patch.passwordFile !== undefined) {
+      // Naming a file turns saving on unless the patch says otherwise: the file is the saved password.
+      const savePassword = patch.savePassword ?? (typeof patch.passwordFile === 'string' ? true : save);
+      const s = sealed({ kind: patch.kind ?? cur.kind, url: patch.url ?? cur.url, password: patch.password, savePassword });
+      const newFile = passwordFileOf({ ...patch, savePassword }, s.hadUrlPassword);
+      url = s.url;
+      save = s.save;
+      if (newFile !== null) {
+        file = newFile;
+        secret = null;
+      } else if (s.secret !== null || patch.passwordFile === null || !save) {
+        // A password given now (or passwordFile: null, or saving turned off) replaces the file.
+        file = null;
+        secret = s.secret ?? (save && patch.passwordFile !== null ? cur.secret : null);
+      } else {
+        // A new URL without a password keeps the stored one (or the file).
+        secret = cur.secret;
+      }
+    }
+    db.prepare(
+      `UPDATE connections SET name = ?, kind = ?, url = ?, secret = ?, save_password = ?, password_file = ?, options = ?, updated_at = ? WHERE id = ?`,
+    ).run(
+      patch.name ?? cur.name,
+      patch.kind ?? cur.kind,
+      url,
+      secret,
+      save ? 1 : 0,
+      file,
+      patch.options !== undefined || (patch.kind !== undefined && patch.kind !== cur.kind)
+        ? sealOptions(patch.kind ?? cur.kind, patch.options ?? parseJson(cur.options, {}), parseJson(cur.options, {}))
+        : cur.options,
+      nowIso(),
+      id,
+    );
+    return toRecord(byId.get(id) as Raw);
+  };
+
   return {
     create(input: ConnectionInput): ConnectionRecord {
       const id = crypto.randomUUID();
       const at = nowIso();
       const s = sealed(input);
       const file = passwordFileOf(input, s.hadUrlPassword);
-      db.prepare(
-        `INSERT INTO connections (id, name, kind, url, secret, save_password, password_file, options, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(id, input.name, input.kind, s.url, file ? null : s.secret, s.save ? 1 : 0, file, sealOptions(input.kind, input.options ?? {}), at, at);
-      return toRecord(byId.get(id) as Raw);
+      const options = sealOptions(input.kind, input.options ?? {});
+      return db.transaction(() => {
+        assertNameFree(db, 'connections', input.name);
+        db.prepare(
+          `INSERT INTO connections (id, name, kind, url, secret, save_password, password_file, options, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(id, input.name, input.kind, s.url, file ? null : s.secret, s.save ? 1 : 0, file, options, at, at);
+        return toRecord(byId.get(id) as Raw);
+      })();
     },
     get(id: string): ConnectionRecord | undefined {
       const r = byId.get(id) as Raw | undefined;
@@ -246,47 +296,7 @@ export function createConnectionRepo(db: Db, box: SecretBox, opts: ConnectionRep
       return { ...page, items: page.items.map(toRecord) };
     },
     update(id: string, patch: Partial<ConnectionInput>): ConnectionRecord | undefined {
-      const cur = byId.get(id) as Raw | undefined;
-      if (!cur) return undefined;
-      let url = cur.url;
-      let secret = cur.secret;
-      let save = cur.save_password === 1;
-      let file = cur.password_file;
-      if (patch.url !== undefined || patch.kind !== undefined || patch.password !== undefined || patch.savePassword !== undefined || patch.passwordFile !== undefined) {
-        // Naming a file turns saving on unless the patch says otherwise: the file is the saved password.
-        const savePassword = patch.savePassword ?? (typeof patch.passwordFile === 'string' ? true : save);
-        const s = sealed({ kind: patch.kind ?? cur.kind, url: patch.url ?? cur.url, password: patch.password, savePassword });
-        const newFile = passwordFileOf({ ...patch, savePassword }, s.hadUrlPassword);
-        url = s.url;
-        save = s.save;
-        if (newFile !== null) {
-          file = newFile;
-          secret = null;
-        } else if (s.secret !== null || patch.passwordFile === null || !save) {
-          // A password given now (or passwordFile: null, or saving turned off) replaces the file.
-          file = null;
-          secret = s.secret ?? (save && patch.passwordFile !== null ? cur.secret : null);
-        } else {
-          // A new URL without a password keeps the stored one (or the file).
-          secret = cur.secret;
-        }
-      }
-      db.prepare(
-        `UPDATE connections SET name = ?, kind = ?, url = ?, secret = ?, save_password = ?, password_file = ?, options = ?, updated_at = ? WHERE id = ?`,
-      ).run(
-        patch.name ?? cur.name,
-        patch.kind ?? cur.kind,
-        url,
-        secret,
-        save ? 1 : 0,
-        file,
-        patch.options !== undefined || (patch.kind !== undefined && patch.kind !== cur.kind)
-          ? sealOptions(patch.kind ?? cur.kind, patch.options ?? parseJson(cur.options, {}), parseJson(cur.options, {}))
-          : cur.options,
-        nowIso(),
-        id,
-      );
-      return toRecord(byId.get(id) as Raw);
+      return db.transaction(() => updateIn(id, patch))();
     },
     /**
      * Versions before the one URL parser could store a password in clear inside a URL the
@@ -317,9 +327,20 @@ export function createConnectionRepo(db: Db, box: SecretBox, opts: ConnectionRep
       if (password === undefined) held.delete(id);
       else held.set(id, password);
     },
-    delete(id: string): boolean {
-      held.delete(id);
-      return db.prepare('DELETE FROM connections WHERE id = ?').run(id).changes > 0;
+    /**
+     * Deletes a connection no stream uses (as source, sink or transport), in one
+     * transaction: false when there is none, CONNECTION_IN_USE naming the streams.
+     */
+    deleteIfUnused(id: string): boolean {
+      return db.transaction(() => {
+        if (!byId.get(id)) return false;
+        const users = (db.prepare('SELECT id, spec FROM streams ORDER BY created_at').all() as { id: string; spec: string }[])
+          .filter((r) => connectionIdsOf(parseJson<StreamInput>(r.spec, {} as StreamInput)).includes(id))
+          .map((r) => r.id);
+        if (users.length) throw new SluiceError('CONNECTION_IN_USE', `Connection ${id} is used by ${users.length} stream(s).`, { streams: users });
+        held.delete(id);
+        return db.prepare('DELETE FROM connections WHERE id = ?').run(id).changes > 0;
+      })();
     },
     /**
      * The connection as the runtime needs it: the URL with its password put back. A
@@ -348,3 +369,5 @@ export function createConnectionRepo(db: Db, box: SecretBox, opts: ConnectionRep
 }
 
 export type ConnectionRepo = ReturnType<typeof createConnectionRepo>;
+
+const connectionIdsOf = (spec: Pick<StreamInput, 'source' | 'sink' | 'transport'>): string[] => connectionFieldsOf(spec).map(([, id]) => id);

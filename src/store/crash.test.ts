@@ -16,7 +16,7 @@ test('the store survives kill -9: every acknowledged write is there and the file
   const seed = openStore({ dataDir, secretKey: '' });
   const stream = seed.streams.create({ name: 's', source: { connectionId: 'a' }, sink: { connectionId: 'b' }, transport: { kind: 'direct' }, mode: 'CDC', tables: [], options: {} });
   const conn = seed.connections.create({ name: 'c', kind: 'postgresql', url: 'postgresql://u:pw@h/db' });
-  seed.close();
+  await seed.close();
 
   const child = spawn(
     process.execPath,
@@ -25,7 +25,7 @@ test('the store survives kill -9: every acknowledged write is there and the file
       `const { openStore } = require(${JSON.stringify(path.join(__dirname, 'index.js'))});
        const s = openStore({ dataDir: ${JSON.stringify(dataDir)}, secretKey: '' });
        let i = 0;
-       for (;;) { i++; s.positions.save(${JSON.stringify(stream.spec.id)}, 'cdc', { seq: i }); s.runs.addUpdate(${JSON.stringify(stream.spec.id)}, null, { level: 'INFO', stage: 'CDC', message: 'n' + i }); process.stdout.write(i + '\\n'); }`,
+       for (;;) { i++; s.positions.save(${JSON.stringify((await stream).spec.id)}, 'cdc', { seq: i }); s.runs.addUpdate(${JSON.stringify((await stream).spec.id)}, null, { level: 'INFO', stage: 'CDC', message: 'n' + i }); process.stdout.write(i + '\\n'); }`,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
@@ -48,9 +48,9 @@ test('the store survives kill -9: every acknowledged write is there and the file
 
   const store = openStore({ dataDir, secretKey: '' });
   assert.equal((store.db.pragma('integrity_check', { simple: true }) as string), 'ok');
-  const saved = store.positions.load(stream.spec.id, 'cdc') as { seq: number };
+  const saved = (await store.positions.load((await stream).spec.id, 'cdc')) as { seq: number };
   assert.ok(saved.seq >= lastPrinted, `saved ${saved.seq} < acknowledged ${lastPrinted}`);
-  assert.ok(store.runs.listUpdates(stream.spec.id, { limit: 1000 }).total >= lastPrinted);
-  assert.equal(store.connections.resolve(conn.id)?.url, 'postgresql://u:pw@h/db');
-  store.close();
+  assert.ok((await store.runs.listUpdates((await stream).spec.id, { limit: 1000 })).total >= lastPrinted);
+  assert.equal((await store.connections.resolve((await conn).id))?.url, 'postgresql://u:pw@h/db');
+  await store.close();
 });

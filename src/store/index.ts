@@ -1,7 +1,10 @@
 /**
  * The embedded state store: one SQLite file in the data dir holding connections
  * (secrets encrypted), streams, runs, job updates, API keys, source positions and
- * the audit trail.
+ * the audit trail. It implements the asynchronous StateStore contract
+ * (state-store.ts) over the synchronous better-sqlite3 repositories beside it: each
+ * method runs its statements (one transaction where the contract asks for one) at
+ * once and resolves with the result.
  */
 import type { Db } from './db';
 import { openDatabase, schemaVersion } from './db';
@@ -19,6 +22,7 @@ import { SluiceError } from '../errors';
 import { WriteHealth, type WriteFailure } from './write-health';
 import { STORE_FILE } from './db';
 import path from 'node:path';
+import type { StateStore } from './state-store';
 
 const SECRET_CHECK = 'sluice-secret-check';
 
@@ -35,7 +39,12 @@ export interface StoreOptions {
   secretOptions?: (kind: string) => readonly string[];
 }
 
-export function openStore(opts: StoreOptions) {
+/** The SQLite store: the contract, plus the database itself for what only SQLite has (tests, integrity checks). */
+export interface SqliteStore extends StateStore {
+  readonly db: Db;
+}
+
+export function openStore(opts: StoreOptions): SqliteStore {
   const db: Db = openDatabase(opts.dataDir);
   const box = createSecretBox(loadSecretKey(opts.dataDir, opts.secretKey));
   verifySecretKey(db, box);
@@ -44,22 +53,22 @@ export function openStore(opts: StoreOptions) {
   const writes = new WriteHealth(path.join(path.resolve(opts.dataDir), STORE_FILE));
   const probe = db.prepare("INSERT INTO meta (key, value) VALUES ('write_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
   let closed = false;
+  const { scrubStoredUrls: _scrub, ...connectionMethods } = connections;
   return {
     db,
-    connections,
-    /** What opening the store did to URLs an older version stored with a password in them. */
+    connections: promised(connectionMethods),
     urlScrub,
-    streams: createStreamRepo(db),
-    runs: createRunRepo(db),
-    apiKeys: createApiKeyRepo(db),
-    positions: createPositionRepo(db),
-    deadLetters: createDeadLetterRepo(db),
-    mappings: createMappingRepo(db),
-    rmJobs: createRmJobRepo(db),
-    audit: createAuditRepo(db),
-    schemaVersion: () => schemaVersion(db),
-    /** For /readyz: the file is open and answers a query. */
-    healthy(): boolean {
+    streams: promised(createStreamRepo(db)),
+    runs: promised(createRunRepo(db)),
+    apiKeys: promised(createApiKeyRepo(db)),
+    positions: promised(createPositionRepo(db)),
+    deadLetters: promised(createDeadLetterRepo(db)),
+    mappings: promised(createMappingRepo(db)),
+    rmJobs: promised(createRmJobRepo(db)),
+    audit: promised(createAuditRepo(db)),
+    writes,
+    schemaVersion: async () => schemaVersion(db),
+    async healthy(): Promise<boolean> {
       if (closed) return false;
       try {
         return (db.prepare('SELECT 1 AS ok').get() as { ok: number }).ok === 1;
@@ -67,22 +76,16 @@ export function openStore(opts: StoreOptions) {
         return false;
       }
     },
-    /** Store write failures (disk full, read-only data dir) as STATE_STORE_WRITE_FAILED, remembered for /readyz. */
-    writes,
-    /**
-     * For /readyz: null while the store writes, else the failure. After a failure a small
-     * write probes whether it heals (space freed, the dir writable again).
-     */
-    writeFailure(): WriteFailure | null {
+    async writeFailure(): Promise<WriteFailure | null> {
       if (closed || !writes.failure) return null;
       try {
-        writes.guard(() => probe.run(new Date().toISOString()));
+        await writes.guard(() => probe.run(new Date().toISOString()));
       } catch {
         // still failing: the failure stays in force
       }
       return writes.failure;
     },
-    close(): void {
+    async close(): Promise<void> {
       if (closed) return;
       closed = true;
       db.close();
@@ -90,7 +93,21 @@ export function openStore(opts: StoreOptions) {
   };
 }
 
-export type Store = ReturnType<typeof openStore>;
+export type Store = StateStore;
+
+type Promised<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never };
+
+/**
+ * A synchronous repository as the contract's asynchronous one: each method runs at the
+ * call (so writes keep the order of the calls) and its result or error settles the promise.
+ */
+function promised<T extends object>(repo: T): Promised<T> {
+  const out: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(repo)) {
+    if (typeof method === 'function') out[name] = async (...args: unknown[]) => (method as (...a: unknown[]) => unknown).apply(repo, args);
+  }
+  return out as Promised<T>;
+}
 
 /**
  * Runs the connections' URL scrub with SQLite's secure_delete on (the old row text is

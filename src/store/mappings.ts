@@ -6,7 +6,8 @@ import crypto from 'node:crypto';
 import type { Db } from './db';
 import { listRows, nowIso, parseJson, type ListQuery, type Page } from './list';
 import type { TableMapping } from '../transform/mapping/spec';
-import { nameTakenIn } from './names';
+import { assertNameFree, nameTakenIn } from './names';
+import { SluiceError } from '../errors';
 
 export interface MappingInput {
   name: string;
@@ -53,15 +54,11 @@ export function createMappingRepo(db: Db) {
     create(input: MappingInput): MappingRecord {
       const id = crypto.randomUUID();
       const at = nowIso();
-      db.prepare('INSERT INTO mappings (id, name, description, tables, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)').run(
-        id,
-        input.name,
-        input.description ?? null,
-        JSON.stringify(input.tables),
-        at,
-        at,
-      );
-      return toRecord(byId.get(id) as Raw);
+      return db.transaction(() => {
+        assertNameFree(db, 'mappings', input.name);
+        db.prepare('INSERT INTO mappings (id, name, description, tables, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)').run(id, input.name, input.description ?? null, JSON.stringify(input.tables), at, at);
+        return toRecord(byId.get(id) as Raw);
+      })();
     },
     get(id: string): MappingRecord | undefined {
       const r = byId.get(id) as Raw | undefined;
@@ -76,13 +73,21 @@ export function createMappingRepo(db: Db) {
       return { ...page, items: page.items.map(toRecord) };
     },
     update(id: string, input: MappingInput): MappingRecord | undefined {
-      const res = db
-        .prepare('UPDATE mappings SET name = ?, description = ?, tables = ?, updated_at = ? WHERE id = ?')
-        .run(input.name, input.description ?? null, JSON.stringify(input.tables), nowIso(), id);
-      return res.changes ? toRecord(byId.get(id) as Raw) : undefined;
+      return db.transaction(() => {
+        if (!byId.get(id)) return undefined;
+        assertNameFree(db, 'mappings', input.name, id);
+        db.prepare('UPDATE mappings SET name = ?, description = ?, tables = ?, updated_at = ? WHERE id = ?').run(input.name, input.description ?? null, JSON.stringify(input.tables), nowIso(), id);
+        return toRecord(byId.get(id) as Raw);
+      })();
     },
-    delete(id: string): boolean {
-      return db.prepare('DELETE FROM mappings WHERE id = ?').run(id).changes > 0;
+    /** Deletes a mapping no stream references, in one transaction: false when there is none, MAPPING_IN_USE naming the streams. */
+    deleteIfUnused(id: string): boolean {
+      return db.transaction(() => {
+        if (!byId.get(id)) return false;
+        const streams = this.usedBy(id);
+        if (streams.length) throw new SluiceError('MAPPING_IN_USE', `Mapping ${id} is referenced by ${streams.length} stream(s).`, { id, streams });
+        return db.prepare('DELETE FROM mappings WHERE id = ?').run(id).changes > 0;
+      })();
     },
     /** Ids of the streams whose spec names this mapping (`mapping.mappingId`). */
     usedBy(id: string): string[] {

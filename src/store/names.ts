@@ -6,6 +6,7 @@
  * characters a name may hold is the API's rule (NAME_PATTERN in src/api/schemas.ts).
  */
 import type { Db } from './db';
+import { SluiceError } from '../errors';
 
 export function nameKey(name: string): string {
   return name.normalize('NFKC').trim().replace(/\s+/g, ' ').toUpperCase().toLowerCase();
@@ -18,4 +19,17 @@ export function nameTakenIn(db: Db, table: 'connections' | 'streams' | 'mappings
     if (r.id !== exceptId && nameKey(r.name) === key) return true;
   }
   return false;
+}
+
+const TAKEN = { connections: ['CONNECTION_NAME_TAKEN', 'connection'], streams: ['STREAM_NAME_TAKEN', 'stream'], mappings: ['MAPPING_NAME_TAKEN', 'mapping'] } as const;
+
+/**
+ * Throws the table's NAME_TAKEN error when the name is taken. Called inside the write's
+ * transaction: with async callers, a check made before the write lets two requests
+ * both find the name free.
+ */
+export function assertNameFree(db: Db, table: 'connections' | 'streams' | 'mappings', name: string, exceptId?: string): void {
+  if (!nameTakenIn(db, table, name, exceptId)) return;
+  const [code, what] = TAKEN[table];
+  throw new SluiceError(code, `A ${what} named "${name}" exists.`, { field: 'name' });
 }

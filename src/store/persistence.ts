@@ -1,34 +1,34 @@
-/** The supervisor's persistence port, implemented on the SQLite store. */
+/** The supervisor's persistence port, implemented on the state store (any StateStore). */
 import type { StreamPersistence, StreamStateRecord } from '../runtime/persistence';
 import { RESUMABLE_STATES, isStreamState } from '../runtime/lifecycle';
-import type { Store } from './index';
+import type { StateStore } from './state-store';
 
 /** The writes of a run: each goes through `store.writes` (guardWrites). */
 const WRITES = ['saveState', 'startRun', 'finishRun', 'addJobUpdate', 'savePosition', 'markSnapshotDone', 'addDeadLetter', 'resetSnapshot', 'resetPositions'] as const;
 
 /**
- * A disk full or a read-only data dir makes a run's write throw STATE_STORE_WRITE_FAILED
- * (and /readyz say so) instead of SQLite's own error.
+ * A disk full or a read-only data dir makes a run's write reject with STATE_STORE_WRITE_FAILED
+ * (and /readyz say so) instead of the store's own error.
  */
-export function storePersistence(store: Store): StreamPersistence {
+export function storePersistence(store: StateStore): StreamPersistence {
   const p = plainPersistence(store);
   for (const name of WRITES) {
-    const write = p[name] as ((...args: unknown[]) => unknown) | undefined;
+    const write = p[name] as ((...args: unknown[]) => Promise<unknown>) | undefined;
     if (write) Object.assign(p, { [name]: (...args: unknown[]) => store.writes.guard(() => write(...args)) });
   }
   return p;
 }
 
-function plainPersistence(store: Store): StreamPersistence {
+function plainPersistence(store: StateStore): StreamPersistence {
   return {
     getConnection: (id, password) => store.connections.resolve(id, password),
-    getStream: (id) => store.streams.get(id)?.spec,
-    getMapping: (id) => {
-      const m = store.mappings.get(id);
+    getStream: async (id) => (await store.streams.get(id))?.spec,
+    getMapping: async (id) => {
+      const m = await store.mappings.get(id);
       return m ? { tables: m.tables } : undefined;
     },
-    getState(streamId): StreamStateRecord | undefined {
-      const s = store.streams.get(streamId);
+    async getState(streamId): Promise<StreamStateRecord | undefined> {
+      const s = await store.streams.get(streamId);
       if (!s || !isStreamState(s.state)) return undefined;
       return { state: s.state, error: s.error ? JSON.parse(s.error) : null };
     },

@@ -74,17 +74,17 @@ const conn = (extra: Record<string, unknown>) => ({ name: `c-${Math.random().toS
 test('through the API: passwordFile is admin only, checked at create, shown as a path, read at each use (rotation), never returned', async () => {
   api = await startTestApi({ SLUICE_SECRETS_FILE_DIR: dir });
   try {
-    const operator = api.store.apiKeys.create('op', 'operator').key;
+    const operator = (await api.store.apiKeys.create('op', 'operator')).key;
     assert.equal((await api.app.inject({ method: 'POST', url: '/api/v1/connections', headers: H(operator), payload: conn({ passwordFile: 'pg' }) })).statusCode, 403);
     const r = await api.app.inject({ method: 'POST', url: '/api/v1/connections', headers: H(api.admin), payload: conn({ passwordFile: 'pg' }) });
     assert.equal(r.statusCode, 201, r.body);
     const c = r.json() as { id: string; passwordFile: string; hasPassword: boolean };
     assert.deepEqual([c.passwordFile, c.hasPassword], [path.join(dir, 'pg'), true]);
     assert.ok(!r.body.includes('pg-file-pw'));
-    assert.equal(new URL(api.store.connections.resolve(c.id)!.url).password, 'pg-file-pw');
+    assert.equal(new URL((await api.store.connections.resolve(c.id))!.url).password, 'pg-file-pw');
     // Rotation: the mounted file changes, the next use reads the new password.
     fs.writeFileSync(path.join(dir, 'pg'), 'rotated-pw\n');
-    assert.equal(new URL(api.store.connections.resolve(c.id)!.url).password, 'rotated-pw');
+    assert.equal(new URL((await api.store.connections.resolve(c.id))!.url).password, 'rotated-pw');
     const shown = await api.app.inject({ url: `/api/v1/connections/${c.id}`, headers: H(api.admin) });
     assert.ok(!shown.body.includes('rotated-pw'));
     const row = JSON.stringify(api.store.db.prepare('SELECT * FROM connections WHERE id = ?').get(c.id));
@@ -92,10 +92,10 @@ test('through the API: passwordFile is admin only, checked at create, shown as a
     // A password given later replaces the file; a file given later replaces the password.
     const patched = await api.app.inject({ method: 'PATCH', url: `/api/v1/connections/${c.id}`, headers: H(api.admin), payload: { password: 'stored-pw' } });
     assert.equal(patched.json().passwordFile, null);
-    assert.equal(new URL(api.store.connections.resolve(c.id)!.url).password, 'stored-pw');
+    assert.equal(new URL((await api.store.connections.resolve(c.id))!.url).password, 'stored-pw');
     const back = await api.app.inject({ method: 'PATCH', url: `/api/v1/connections/${c.id}`, headers: H(api.admin), payload: { passwordFile: path.join(dir, 'mongo') } });
     assert.equal(back.json().passwordFile, path.join(dir, 'mongo'));
-    assert.equal(new URL(api.store.connections.resolve(c.id)!.url).password, 'k8s-pw');
+    assert.equal(new URL((await api.store.connections.resolve(c.id))!.url).password, 'k8s-pw');
     assert.equal((api.store.db.prepare('SELECT secret FROM connections WHERE id = ?').get(c.id) as { secret: string | null }).secret, null, 'the stored password is dropped');
     // The file disappears: using the connection says which file, and how to fix it.
     fs.renameSync(path.join(dir, '..2026_12_04', 'mongo'), path.join(dir, '..2026_12_04', 'gone'));

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { openStore } from './index';
 import { parseConnectionUrl } from '../connection-url';
 
-test('opening a store rewrites URLs an older version kept with a password: encrypted apart, gone from the files', () => {
+test('opening a store rewrites URLs an older version kept with a password: encrypted apart, gone from the files', async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-scrub-'));
   try {
     const first = openStore({ dataDir, secretKey: '' });
@@ -24,18 +24,18 @@ test('opening a store rewrites URLs an older version kept with a password: encry
     insert.run('b', 'legacy-nosave', 'mongodb', 'mongodb://u:LegacySecret2@h1,h2/db', 0);
     insert.run('c', 'legacy-unreadable', 'postgresql', 'postgresql://u:LegacySecret3@h1,h2/db', 1);
     insert.run('d', 'clean', 'postgresql', 'postgresql://u@h/db', 1);
-    first.close();
+    await first.close();
 
     const store = openStore({ dataDir, secretKey: '' });
     try {
       assert.deepEqual(store.urlScrub, { scrubbed: ['a', 'b'], unreadable: ['c'] });
-      assert.equal(store.connections.get('a')!.url, 'mongodb://u@h1:27017,h2:27018/db');
-      assert.equal(store.connections.get('a')!.hasPassword, true);
-      assert.equal(parseConnectionUrl(store.connections.resolve('a')!.url).password, 'LegacySecret1');
-      assert.equal(store.connections.get('b')!.hasPassword, false, 'savePassword:false: the password is dropped, not kept');
-      assert.equal(store.connections.get('d')!.url, 'postgresql://u@h/db');
+      assert.equal((await store.connections.get('a'))!.url, 'mongodb://u@h1:27017,h2:27018/db');
+      assert.equal((await store.connections.get('a'))!.hasPassword, true);
+      assert.equal(parseConnectionUrl((await store.connections.resolve('a'))!.url).password, 'LegacySecret1');
+      assert.equal((await store.connections.get('b'))!.hasPassword, false, 'savePassword:false: the password is dropped, not kept');
+      assert.equal((await store.connections.get('d'))!.url, 'postgresql://u@h/db');
     } finally {
-      store.close();
+      await store.close();
     }
     for (const f of ['sluice.db', 'sluice.db-wal']) {
       const p = path.join(dataDir, f);

@@ -8,16 +8,16 @@ import { openStore } from './index';
 import { STORE_FILE } from './db';
 import { isStoreWriteFailure, WriteHealth } from './write-health';
 
-test('a write SQLite refuses (a read-only store) becomes STATE_STORE_WRITE_FAILED, remembered until a write succeeds', () => {
+test('a write SQLite refuses (a read-only store) becomes STATE_STORE_WRITE_FAILED, remembered until a write succeeds', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-wh-'));
   try {
     const store = openStore({ dataDir: dir, secretKey: '' });
-    store.close();
+    await store.close();
     const ro = new Database(path.join(dir, STORE_FILE), { readonly: true });
     const health = new WriteHealth('sluice.db');
     let thrown: unknown;
     try {
-      health.guard(() => ro.prepare("INSERT INTO meta (key, value) VALUES ('x', 'y')").run());
+      await health.guard(() => ro.prepare("INSERT INTO meta (key, value) VALUES ('x', 'y')").run());
     } catch (err) {
       thrown = err;
     }
@@ -27,13 +27,13 @@ test('a write SQLite refuses (a read-only store) becomes STATE_STORE_WRITE_FAILE
     assert.match((thrown as Error).message, /SQLITE_READONLY/);
     assert.equal(health.failure?.sqliteCode, 'SQLITE_READONLY');
     const since = health.failure!.since;
-    assert.throws(() => health.guard(() => { throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }); }), /SQLITE_FULL/);
+    await assert.rejects(() => health.guard(() => { throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }); }), /SQLITE_FULL/);
     assert.equal(health.failure!.since, since, 'the failure series keeps its start');
-    assert.equal(health.guard(() => 1), 1);
+    assert.equal(await health.guard(() => 1), 1);
     assert.equal(health.failure, null, 'a successful write clears it');
     // Anything else passes through as it was.
     const other = Object.assign(new Error('constraint'), { code: 'SQLITE_CONSTRAINT_UNIQUE' });
-    assert.throws(() => health.guard(() => { throw other; }), (e) => e === other);
+    await assert.rejects(() => health.guard(() => { throw other; }), (e) => e === other);
     assert.equal(health.failure, null);
     assert.equal(isStoreWriteFailure({ code: 'SQLITE_IOERR_WRITE' }), true);
     assert.equal(isStoreWriteFailure({ code: 'SQLITE_BUSY' }), false);
@@ -42,17 +42,17 @@ test('a write SQLite refuses (a read-only store) becomes STATE_STORE_WRITE_FAILE
   }
 });
 
-test('the store reports a write failure for /readyz and clears it once a probe write succeeds', () => {
+test('the store reports a write failure for /readyz and clears it once a probe write succeeds', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-wh-'));
   const store = openStore({ dataDir: dir, secretKey: '' });
   try {
-    assert.equal(store.writeFailure(), null);
-    assert.throws(() => store.writes.guard(() => { throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }); }));
+    assert.equal((await store.writeFailure()), null);
+    await assert.rejects(() => store.writes.guard(() => { throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }); }));
     assert.equal(store.writes.failure?.code, 'STATE_STORE_WRITE_FAILED');
     // The disk is writable here: the probe heals it.
-    assert.equal(store.writeFailure(), null);
+    assert.equal((await store.writeFailure()), null);
   } finally {
-    store.close();
+    await store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -33,10 +33,10 @@ export class WriteHealth {
   }
 
   /** Runs a write: a store write failure is remembered and thrown as STATE_STORE_WRITE_FAILED; a success clears it. */
-  guard<T>(write: () => T): T {
+  async guard<T>(write: () => T | Promise<T>): Promise<T> {
     let out: T;
     try {
-      out = write();
+      out = await write();
     } catch (err) {
       throw this.translate(err);
     }

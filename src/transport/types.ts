@@ -77,7 +77,8 @@ export interface TransportEnds {
 }
 
 /** The transport of a stream whose spec names `kind` ('' for the daemon's default); throws TRANSPORT_UNAVAILABLE. */
-export type Transports = (kind: string, stream: StreamSpec) => TransportEnds;
+/** Async where building the ends reads the state store (the stream's kafka connection). */
+export type Transports = (kind: string, stream: StreamSpec) => TransportEnds | Promise<TransportEnds>;
 
 export interface TransportFactoryArgs {
   /** Owned by the caller: a transport writes to it but never closes it. */

@@ -48,7 +48,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     },
     async (req) => {
       const { limit, offset, sort, role, name } = req.query;
-      const page = keys.list({ limit, offset, sort, filters: { role, name } });
+      const page = await keys.list({ limit, offset, sort, filters: { role, name } });
       return { ...page, items: page.items.map((k) => withExpired(k)) };
     },
   );
@@ -73,7 +73,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       },
     },
     async (req, reply) => {
-      const { record, key } = keys.create(req.body.name, req.body.role, expiryOf(req.body.expiresAt));
+      const { record, key } = await keys.create(req.body.name, req.body.role, expiryOf(req.body.expiresAt));
       req.log.info({ keyId: record.id, role: record.role, expiresAt: record.expiresAt }, 'API key created');
       return reply.status(201).send({ ...withExpired(record), key });
     },
@@ -85,7 +85,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       schema: { tags: ['api-keys'], summary: 'One API key', params: idParams, response: { 200: keySchema, ...errorResponses('API_KEY_NOT_FOUND') } },
     },
     async (req) => {
-      const k = keys.get(req.params.id);
+      const k = await keys.get(req.params.id);
       if (!k) throw new SluiceError('API_KEY_NOT_FOUND', `No API key ${req.params.id}.`, { id: req.params.id });
       return withExpired(k);
     },
@@ -102,7 +102,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       },
     },
     async (req, reply) => {
-      if (!keys.revoke(req.params.id)) throw new SluiceError('API_KEY_NOT_FOUND', `No active API key ${req.params.id}.`, { id: req.params.id });
+      if (!(await keys.revoke(req.params.id))) throw new SluiceError('API_KEY_NOT_FOUND', `No active API key ${req.params.id}.`, { id: req.params.id });
       req.log.info({ keyId: req.params.id }, 'API key revoked');
       return reply.status(204).send();
     },

@@ -62,7 +62,7 @@ export async function auditRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       const { limit, offset, sort, since, until, ...filters } = req.query;
       if (since !== undefined) dateTimeField(since, 'querystring', 'since');
       if (until !== undefined) dateTimeField(until, 'querystring', 'until');
-      return deps.store.audit.list({ limit, offset, sort, since, until, filters });
+      return await deps.store.audit.list({ limit, offset, sort, since, until, filters });
     },
   );
 }

@@ -119,12 +119,12 @@ const passwordOf = (headers: Record<string, string | string[] | undefined>): str
 export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const repo = deps.store.connections;
 
-  const source = (id: string, need: 'listTables' | 'describeTable' | 'readRows', password: string | undefined): { conn: ConnectionSpec; mod: ConnectorModule } => {
+  const source = async (id: string, need: 'listTables' | 'describeTable' | 'readRows', password: string | undefined): Promise<{ conn: ConnectionSpec; mod: ConnectorModule }> => {
     // Throws CONNECTION_PASSWORD_REQUIRED for a savePassword:false connection without the header.
     // The header only supplies a password the store lacks: a saved one is never overridden, so
     // a viewer cannot try passwords against the database through the daemon.
-    const saved = repo.get(id)?.savePassword === true;
-    const conn = repo.resolve(id, saved ? undefined : password);
+    const saved = (await repo.get(id))?.savePassword === true;
+    const conn = await repo.resolve(id, saved ? undefined : password);
     if (!conn) throw new SluiceError('CONNECTION_NOT_FOUND', `No connection ${id}.`, { id });
     const mod = deps.connectors.find(conn.kind);
     if (!mod?.[need]) {
@@ -149,7 +149,7 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       },
     },
     async (req) => {
-      const { conn, mod } = source(req.params.id, 'listTables', passwordOf(req.headers));
+      const { conn, mod } = await source(req.params.id, 'listTables', passwordOf(req.headers));
       const { tables, defaultSchema } = await viewerSafe(req, req.params.id, () => mod.listTables!(conn, req.log as unknown as Logger));
       const { limit = 100, offset = 0, sort = 'name', schema, table } = req.query;
       const items = tables
@@ -176,7 +176,7 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       },
     },
     async (req) => {
-      const { conn, mod } = source(req.params.id, 'describeTable', passwordOf(req.headers));
+      const { conn, mod } = await source(req.params.id, 'describeTable', passwordOf(req.headers));
       const ref = parseTableName(req.params.table);
       assertSchemaAllowed(conn, ref);
       const info = await viewerSafe(req, req.params.id, () => mod.describeTable!(conn, ref, req.log as unknown as Logger));
@@ -228,7 +228,7 @@ export async function browseRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       },
     },
     async (req) => {
-      const { conn, mod } = source(req.params.id, 'readRows', passwordOf(req.headers));
+      const { conn, mod } = await source(req.params.id, 'readRows', passwordOf(req.headers));
       const ref = parseTableName(req.params.table);
       assertSchemaAllowed(conn, ref);
       const { limit, offset, where, sort, columns } = req.query;

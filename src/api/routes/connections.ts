@@ -56,7 +56,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
     },
     async (req) => {
       const { limit, offset, sort, kind: k, name } = req.query;
-      const page = repo.list({ limit, offset, sort, filters: { kind: k, name } });
+      const page = await repo.list({ limit, offset, sort, filters: { kind: k, name } });
       return { ...page, items: page.items.map(shown) };
     },
   );
@@ -80,12 +80,10 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
       },
     },
     async (req, reply) => {
-      if (repo.nameTaken(req.body.name)) {
-        throw new SluiceError('CONNECTION_NAME_TAKEN', `A connection named "${req.body.name}" exists.`, { field: 'name' });
-      }
       // The body schema checked the options against the kind already; this is the same parse the run does.
       parseConnectionOptions(deps.connectors, req.body.kind, req.body.options);
-      return reply.status(201).send(shown(repo.create(req.body)));
+      // The store refuses a taken name (CONNECTION_NAME_TAKEN) in the insert's own transaction.
+      return reply.status(201).send(shown(await repo.create(req.body)));
     },
   );
 
@@ -93,7 +91,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
     '/connections/:id',
     { schema: { tags: ['connections'], summary: 'One connection', params: idParams, response: { 200: connectionSchema, ...errorResponses('CONNECTION_NOT_FOUND') } } },
     async (req) => {
-      const rec = repo.get(req.params.id);
+      const rec = await repo.get(req.params.id);
       if (!rec) throw notFound(req.params.id);
       return shown(rec);
     },
@@ -111,16 +109,16 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
       },
     },
     async (req) => {
-      if (req.body.name !== undefined && repo.nameTaken(req.body.name, req.params.id)) {
-        throw new SluiceError('CONNECTION_NAME_TAKEN', `A connection named "${req.body.name}" exists.`, { field: 'name' });
-      }
-      const cur = repo.get(req.params.id);
+      const cur = await repo.get(req.params.id);
       if (!cur) throw notFound(req.params.id);
       // New options, or a new kind, must fit the kind the connection will have: a 400 naming the option.
       if (req.body.options !== undefined || (req.body.kind !== undefined && req.body.kind !== cur.kind)) {
         parseConnectionOptions(deps.connectors, req.body.kind ?? cur.kind, req.body.options ?? cur.options);
       }
-      return shown(repo.update(req.params.id, req.body) ?? (await Promise.reject(notFound(req.params.id))));
+      // A taken name is refused by the update's own transaction (CONNECTION_NAME_TAKEN).
+      const updated = await repo.update(req.params.id, req.body);
+      if (!updated) throw notFound(req.params.id);
+      return shown(updated);
     },
   );
 
@@ -164,7 +162,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
       },
     },
     async (req) => {
-      const conn = repo.resolve(req.params.id, req.body?.password);
+      const conn = await repo.resolve(req.params.id, req.body?.password);
       if (!conn) throw notFound(req.params.id);
       const report = await testConnection(deps.connectors, conn, req.log as unknown as Logger);
       return { ok: report.reachable && report.checks.every((c) => c.ok), ...report };
@@ -184,14 +182,8 @@ export async function connectionRoutes(app: FastifyInstance, deps: ApiDeps): Pro
       },
     },
     async (req, reply) => {
-      const id = req.params.id;
-      if (!repo.get(id)) throw notFound(id);
-      const users = deps.store.streams
-        .list({ limit: 1000 })
-        .items.filter((s) => [s.spec.source.connectionId, s.spec.sink.connectionId, (s.spec.transport as { connectionId?: string } | undefined)?.connectionId].includes(id))
-        .map((s) => s.spec.id);
-      if (users.length) throw new SluiceError('CONNECTION_IN_USE', `Connection ${id} is used by ${users.length} stream(s).`, { streams: users });
-      repo.delete(id);
+      // One transaction checks that no stream uses it (CONNECTION_IN_USE) and deletes it.
+      if (!(await repo.deleteIfUnused(req.params.id))) throw notFound(req.params.id);
       return reply.status(204).send();
     },
   );

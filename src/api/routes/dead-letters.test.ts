@@ -36,7 +36,7 @@ test('GET /streams/{id}/dead-letters lists the records a SKIP stream dead-letter
   assert.deepEqual(mem.sink(dst.id).docs('public.t').map((d) => Number(d.id)).sort(), [2, 3, 5, 6, 8]);
 
   // Rows are an operator's to read (the browse rule): the operator sees the records whole.
-  const operator = store.apiKeys.create('dl-operator', 'operator').key;
+  const operator = (await store.apiKeys.create('dl-operator', 'operator')).key;
   const all = await app.inject({ url: `/api/v1/streams/${id}/dead-letters`, headers: H(operator) });
   assert.equal(all.statusCode, 200, all.body);
   const page = all.json();
@@ -50,7 +50,7 @@ test('GET /streams/{id}/dead-letters lists the records a SKIP stream dead-letter
   assert.equal(page.items[0].event.schema, undefined, 'the table schema is not repeated in every letter');
 
   // A viewer gets the same letters redacted: where and what kind of error, no value (issue 22).
-  const viewer = store.apiKeys.create('dl-viewer', 'viewer').key;
+  const viewer = (await store.apiKeys.create('dl-viewer', 'viewer')).key;
   const seen = await app.inject({ url: `/api/v1/streams/${id}/dead-letters`, headers: H(viewer) });
   assert.equal(seen.statusCode, 200, seen.body);
   assert.deepEqual(
@@ -70,7 +70,7 @@ test('GET /streams/{id}/dead-letters lists the records a SKIP stream dead-letter
   assertEnvelope((await app.inject({ url: `/api/v1/streams/${id}/dead-letters` })).body, 'AUTH_REQUIRED');
 
   assert.equal((await app.inject({ method: 'DELETE', url: `/api/v1/streams/${id}`, headers: H(admin) })).statusCode, 204);
-  assert.equal(store.deadLetters.list(id, {}).total, 0, 'deleted with the stream');
+  assert.equal((await store.deadLetters.list(id, {})).total, 0, 'deleted with the stream');
 });
 
 test('job updates and failure errors that quote row values reach a viewer redacted; an operator reads them whole', async () => {
@@ -88,8 +88,8 @@ test('job updates and failure errors that quote row values reach a viewer redact
   const id = made.json().id as string;
   await app.inject({ method: 'POST', url: `/api/v1/streams/${id}/start`, headers: H(admin) });
   await waitFor(async () => (await app.inject({ url: `/api/v1/streams/${id}`, headers: H(admin) })).json().status === 'FAILED', { message: 'failed past the tolerance' });
-  const operator = store.apiKeys.create('red-operator', 'operator').key;
-  const viewer = store.apiKeys.create('red-viewer', 'viewer').key;
+  const operator = (await store.apiKeys.create('red-operator', 'operator')).key;
+  const viewer = (await store.apiKeys.create('red-viewer', 'viewer')).key;
   const paths = [`/api/v1/streams/${id}/logs`, `/api/v1/streams/${id}`, `/api/v1/streams/${id}/runs`, '/api/v1/streams'];
   const opText = (await Promise.all(paths.map((p) => app.inject({ url: p, headers: H(operator) })))).map((r) => r.body).join('\n');
   assert.match(opText, /secret-value-1/, 'an operator reads the values the messages quote');

@@ -31,8 +31,8 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       },
     },
     async () => {
-      const writeFailure = deps.store.writeFailure();
-      const checks = { store: deps.store.healthy(), storeWritable: writeFailure === null, supervisor: deps.supervisor.isRunning(), accepting: !deps.isShuttingDown() };
+      const writeFailure = await deps.store.writeFailure();
+      const checks = { store: await deps.store.healthy(), storeWritable: writeFailure === null, supervisor: deps.supervisor.isRunning(), accepting: !deps.isShuttingDown() };
       if (!Object.values(checks).every(Boolean)) {
         const why = writeFailure ? `: ${writeFailure.code}, ${writeFailure.message}` : '.';
         throw new SluiceError('NOT_READY', `The daemon is not ready${why}`, { checks, ...(writeFailure ? { reason: writeFailure } : {}) }, writeFailure ? { suggestion: ERRORS.STATE_STORE_WRITE_FAILED.suggestion } : undefined);

@@ -38,39 +38,39 @@ const withoutQueryPassword = (url: string): string => url.replace(/([?&;])passwo
 export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const { store, supervisor } = deps;
 
-  const viewOf = (job: RmJobRecord, role: Role | undefined) => {
-    const stream = store.streams.get(job.id)!;
-    const live = supervisor.status(job.id);
+  const viewOf = async (job: RmJobRecord, role: Role | undefined) => {
+    const stream = (await store.streams.get(job.id))!;
+    const live = await supervisor.status(job.id);
     // Row data follows the browse rule: a viewer gets redacted forms (redact.ts).
     return toJobView({
       job,
       stream,
       live: { ...live, ...(live.error ? { error: errorFor(live.error, role) } : {}) },
-      lastRun: store.runs.list(job.id, { sort: '-startedAt', limit: 1 }).items[0],
-      snapshotDone: store.positions.isSnapshotDone(job.id),
-      updates: store.runs.listUpdates(job.id, { sort: '-id', limit: 20 }).items.map((u) => updateFor(u, role)),
+      lastRun: (await store.runs.list(job.id, { sort: '-startedAt', limit: 1 })).items[0],
+      snapshotDone: await store.positions.isSnapshotDone(job.id),
+      updates: (await store.runs.listUpdates(job.id, { sort: '-id', limit: 20 })).items.map((u) => updateFor(u, role)),
     });
   };
 
-  const existing = (id: string, field: string, kinds: readonly string[]): ConnectionRecord => {
-    const c = store.connections.get(id);
+  const existing = async (id: string, field: string, kinds: readonly string[]): Promise<ConnectionRecord> => {
+    const c = await store.connections.get(id);
     if (!c) throw new SluiceError('VALIDATION_FAILED', `body field "${field}" names connection ${id}, which does not exist`, { field, id });
     if (!kinds.includes(c.kind)) throw new SluiceError('VALIDATION_FAILED', `body field "${field}" names a ${c.kind} connection; a ${kinds.join(' or ')} one is needed`, { field, id });
     return c;
   };
 
   /** The job's own connection, by its deterministic name: updated when it exists, else created. */
-  const upsert = (name: string, parsed: ParsedConnection, savePassword: boolean): string => {
+  const upsert = async (name: string, parsed: ParsedConnection, savePassword: boolean): Promise<string> => {
     const input = { name, kind: parsed.kind, url: parsed.url, savePassword, ...(parsed.password !== undefined ? { password: parsed.password } : {}) };
-    const found = store.connections.list({ filters: { name }, limit: 1 }).items[0];
-    const rec = found ? store.connections.update(found.id, input)! : store.connections.create(input);
+    const found = (await store.connections.list({ filters: { name }, limit: 1 })).items[0];
+    const rec = found ? (await store.connections.update(found.id, input))! : await store.connections.create(input);
     // Not saved (RM's default) is not stored: the password lives in this process for the run.
-    store.connections.holdPassword(rec.id, savePassword ? undefined : parsed.password);
+    await store.connections.holdPassword(rec.id, savePassword ? undefined : parsed.password);
     return rec.id;
   };
 
-  const running = (id: string): boolean => {
-    const state = supervisor.status(id).state;
+  const running = async (id: string): Promise<boolean> => {
+    const state = (await supervisor.status(id)).state;
     return isStreamState(state) && ACTIVE_STATES.has(state);
   };
 
@@ -100,14 +100,14 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     async (req, reply) => {
       const body = req.body;
       const names = jobNames(body.projectId);
-      const prior = store.rmJobs.byProject(body.projectId);
+      const prior = await store.rmJobs.byProject(body.projectId);
       const jdbc = body.jdbcConnectionDetails;
       const mongo = body.mongodbConnectionDetails;
 
       // Everything is checked before anything is written.
       let source: ParsedConnection | { existing: ConnectionRecord; display: string };
       if (jdbc.existingConnectionId !== undefined) {
-        const c = existing(jdbc.existingConnectionId, 'jdbcConnectionDetails.existingConnectionId', [sourceKindOf(jdbc.type)]);
+        const c = await existing(jdbc.existingConnectionId, 'jdbcConnectionDetails.existingConnectionId', [sourceKindOf(jdbc.type)]);
         source = { existing: c, display: withoutQueryPassword(c.url) };
       } else {
         source = parseJdbc(jdbc);
@@ -115,7 +115,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
       let sink: ParsedConnection | { existing: ConnectionRecord; display: string };
       let database: string | null;
       if (mongo.existingConnectionId !== undefined) {
-        const c = existing(mongo.existingConnectionId, 'mongodbConnectionDetails.existingConnectionId', ['mongodb']);
+        const c = await existing(mongo.existingConnectionId, 'mongodbConnectionDetails.existingConnectionId', ['mongodb']);
         database = parseMongoUri(c.url).database;
         sink = { existing: c, display: c.url };
       } else {
@@ -128,8 +128,8 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
           .status(440)
           .send(rmError('Invalid as connection string did not contain a database name', 'Name the target database in the MongoDB connection string: mongodb://host:port/<database>.', prior?.id));
       }
-      if (prior && running(prior.id)) return conflict470(reply, prior.id);
-      if (!prior && store.streams.nameTaken(names.stream)) {
+      if (prior && (await running(prior.id))) return conflict470(reply, prior.id);
+      if (!prior && (await store.streams.nameTaken(names.stream))) {
         throw new SluiceError('STREAM_NAME_TAKEN', `A stream named "${names.stream}" exists and is not the job of project ${body.projectId}.`, { field: 'projectId', name: names.stream });
       }
       const sourceKind = 'existing' in source ? source.existing.kind : source.kind;
@@ -139,11 +139,11 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
       const sourceUrl = 'existing' in source ? source.existing : { kind: source.kind, url: source.url, options: {} };
       assertTableNamesAllowed(sourceUrl, toStreamInput(body, { sourceId: 'x', sinkId: 'x' }).tables, 'relationalTableFilters');
 
-      const sourceId = 'existing' in source ? source.existing.id : upsert(names.source, source, jdbc.savePassword ?? false);
-      const sinkId = 'existing' in sink ? sink.existing.id : upsert(names.sink, sink, mongo.savePassword ?? false);
+      const sourceId = 'existing' in source ? source.existing.id : await upsert(names.source, source, jdbc.savePassword ?? false);
+      const sinkId = 'existing' in sink ? sink.existing.id : await upsert(names.sink, sink, mongo.savePassword ?? false);
       const input = toStreamInput(body, { sourceId, sinkId });
-      const streamId = prior ? store.streams.update(prior.id, input)!.spec.id : store.streams.create(input).spec.id;
-      const job = store.rmJobs.submit(streamId, body.projectId, toEcho(body, { jdbc: source.display, mongodb: sink.display }));
+      const streamId = prior ? (await store.streams.update(prior.id, input))!.spec.id : (await store.streams.create(input)).spec.id;
+      const job = await store.rmJobs.submit(streamId, body.projectId, toEcho(body, { jdbc: source.display, mongodb: sink.display }));
       try {
         await supervisor.start(streamId);
       } catch (err) {
@@ -152,7 +152,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
         throw e;
       }
       req.log.info({ jobId: streamId, projectId: body.projectId }, 'migration job started');
-      return reply.status(200).send(viewOf(job, req.apiKey?.role));
+      return reply.status(200).send(await viewOf(job, req.apiKey?.role));
     },
   );
 
@@ -167,7 +167,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
       },
     },
     async (req) => {
-      const job = store.rmJobs.get(req.params.id);
+      const job = await store.rmJobs.get(req.params.id);
       if (!job) throw new SluiceError('JOB_NOT_FOUND', `No migration job ${req.params.id}.`, { id: req.params.id });
       return viewOf(job, req.apiKey?.role);
     },

@@ -15,7 +15,7 @@ let dst: string;
 
 before(async () => {
   api = await startTestApi();
-  viewer = api.store.apiKeys.create('viewer', 'viewer').key;
+  viewer = (await api.store.apiKeys.create('viewer', 'viewer')).key;
   src = (await call('POST', '/api/v1/connections', { name: 'pg', kind: 'postgresql', url: 'postgresql://u:pw@h:5432/app' })).json().id;
   dst = (await call('POST', '/api/v1/connections', { name: 'mongo', kind: 'mongodb', url: 'mongodb://h:27017/app' })).json().id;
   api.mem.source(src).setTable('public.orders', [1, 2, 3].map((id) => ({ id, amount: id })));
@@ -143,13 +143,13 @@ test('a stream may reference a mapping; an unknown one is refused; a referenced 
 
   // The run plan (what the sink is created with) carries the rules, resolved at each start.
   const plan = () => planRun(streamId, storePersistence(api.store), api.registry, pino({ level: 'silent' }));
-  assert.deepEqual(plan().stream.mapping, { mappingId: m.id, tables: ORDERS_RULES });
+  assert.deepEqual((await plan()).stream.mapping, { mappingId: m.id, tables: ORDERS_RULES });
   assert.equal((await call('POST', `/api/v1/streams/${streamId}/start`, undefined)).statusCode, 202);
   await waitFor(async () => (await call('GET', `/api/v1/streams/${streamId}`)).json().state === 'COMPLETED', { message: 'first run completes' });
   assert.deepEqual(api.mem.sink(dst).createdFor.at(-1)?.mapping, { mappingId: m.id, tables: ORDERS_RULES });
 
   assert.equal((await call('PUT', `/api/v1/mappings/${m.id}`, { name: 'for-streams', tables: ITEMS_RULES })).statusCode, 200);
-  assert.deepEqual(plan().stream.mapping, { mappingId: m.id, tables: ITEMS_RULES });
+  assert.deepEqual((await plan()).stream.mapping, { mappingId: m.id, tables: ITEMS_RULES });
   assert.equal((await call('POST', `/api/v1/streams/${streamId}/start`, undefined)).statusCode, 202);
   await waitFor(() => api.mem.sink(dst).createdFor.filter((x) => x.id === streamId).length === 2, { message: 'second run opened its sink' });
   assert.deepEqual(api.mem.sink(dst).createdFor.at(-1)?.mapping, { mappingId: m.id, tables: ITEMS_RULES }, 'the changed mapping took effect at the next start');

@@ -90,15 +90,9 @@ const mappingView = {
 
 export async function mappingRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const mappings = deps.store.mappings;
-  const load = (id: string): MappingRecord =>
-    mappings.get(id) ??
-    (() => {
-      throw new SluiceError('MAPPING_NOT_FOUND', `No mapping ${id}.`, { id });
-    })();
-  const view = (m: MappingRecord) => ({ ...m, usedBy: mappings.usedBy(m.id) });
-  const nameFree = (n: string, exceptId?: string): void => {
-    if (mappings.nameTaken(n, exceptId)) throw new SluiceError('MAPPING_NAME_TAKEN', `A mapping named "${n}" exists.`, { field: 'name' });
-  };
+  const notFound = (id: string) => new SluiceError('MAPPING_NOT_FOUND', `No mapping ${id}.`, { id });
+  const load = async (id: string): Promise<MappingRecord> => (await mappings.get(id)) ?? Promise.reject(notFound(id));
+  const view = async (m: MappingRecord) => ({ ...m, usedBy: await mappings.usedBy(m.id) });
 
   app.get<{ Querystring: { limit?: number; offset?: number; sort?: string; name?: string } }>(
     '/mappings',
@@ -112,8 +106,8 @@ export async function mappingRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     },
     async (req) => {
       const { limit, offset, sort, name: n } = req.query;
-      const page = mappings.list({ limit, offset, sort, filters: { name: n } });
-      return { ...page, items: page.items.map(view) };
+      const page = await mappings.list({ limit, offset, sort, filters: { name: n } });
+      return { ...page, items: await Promise.all(page.items.map(view)) };
     },
   );
 
@@ -130,8 +124,8 @@ export async function mappingRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     async (req, reply) => {
       // The same rules check as a stream's own mapping (embed targets, key columns, types).
       validateMapping({ tables: req.body.tables });
-      nameFree(req.body.name);
-      return reply.status(201).send(view(mappings.create(req.body)));
+      // A taken name is refused in the insert's own transaction (MAPPING_NAME_TAKEN).
+      return reply.status(201).send(await view(await mappings.create(req.body)));
     },
   );
 
@@ -140,7 +134,7 @@ export async function mappingRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     {
       schema: { tags: ['mappings'], summary: 'One mapping resource', params: idParams, response: { 200: mappingView, ...errorResponses('MAPPING_NOT_FOUND') } },
     },
-    async (req) => view(load(req.params.id)),
+    async (req) => view(await load(req.params.id)),
   );
 
   app.put<{ Params: { id: string }; Body: MappingInput }>(
@@ -155,10 +149,11 @@ export async function mappingRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       },
     },
     async (req) => {
-      load(req.params.id);
+      await load(req.params.id);
       validateMapping({ tables: req.body.tables });
-      nameFree(req.body.name, req.params.id);
-      return view(mappings.update(req.params.id, req.body) as MappingRecord);
+      const updated = await mappings.update(req.params.id, req.body);
+      if (!updated) throw notFound(req.params.id);
+      return view(updated);
     },
   );
 
@@ -173,12 +168,8 @@ export async function mappingRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       },
     },
     async (req, reply) => {
-      load(req.params.id);
-      const streams = mappings.usedBy(req.params.id);
-      if (streams.length) {
-        throw new SluiceError('MAPPING_IN_USE', `Mapping ${req.params.id} is referenced by ${streams.length} stream(s).`, { id: req.params.id, streams });
-      }
-      mappings.delete(req.params.id);
+      // One transaction checks that no stream references it (MAPPING_IN_USE) and deletes it.
+      if (!(await mappings.deleteIfUnused(req.params.id))) throw notFound(req.params.id);
       return reply.status(204).send();
     },
   );

@@ -101,8 +101,8 @@ test('a spec stored before options were checked still runs: each ignored option 
   const { src, dst } = await connections('postgresql', 'opt-old');
   api.mem.source(src).setTable('public.t', [{ id: 1 }, { id: 2 }]);
   // As an older sluice stored them: connection options were never checked.
-  api.store.connections.update(src, { options: { applicationName: 'legacy', colour: 'red', connectTimeoutMs: '10s' } });
-  const rec = api.store.streams.create({
+  await api.store.connections.update(src, { options: { applicationName: 'legacy', colour: 'red', connectTimeoutMs: '10s' } });
+  const rec = await api.store.streams.create({
     name: 'opt-old', source: { connectionId: src }, sink: { connectionId: dst }, transport: { kind: 'direct' }, mode: 'SNAPSHOT', tables: ['public.t'],
     options: { heartbeatIntervalMs: 1000, maxBatch: 5 },
   });

@@ -42,15 +42,15 @@ export function streamReadBody<P extends Record<string, object>>(properties: P) 
  * The stream's source and sink connections, with the passwords supplied in the body, else
  * those held for the stream's current or last run (connections saved with savePassword:false).
  */
-export function streamConnections(
+export async function streamConnections(
   deps: Pick<ApiDeps, 'store' | 'supervisor'>,
   streamId: string,
   spec: Pick<StreamSpec, 'source' | 'sink'>,
   supplied: Readonly<Record<string, string>> | undefined,
-): { source: ConnectionSpec; sink: ConnectionSpec } {
+): Promise<{ source: ConnectionSpec; sink: ConnectionSpec }> {
   const passwords = { ...deps.supervisor.heldPasswords(streamId), ...supplied };
-  const source = deps.store.connections.resolve(spec.source.connectionId, passwords[spec.source.connectionId]);
-  const sink = deps.store.connections.resolve(spec.sink.connectionId, passwords[spec.sink.connectionId]);
+  const source = await deps.store.connections.resolve(spec.source.connectionId, passwords[spec.source.connectionId]);
+  const sink = await deps.store.connections.resolve(spec.sink.connectionId, passwords[spec.sink.connectionId]);
   if (!source || !sink) {
     throw new SluiceError('CONNECTION_NOT_FOUND', `A connection of stream ${streamId} no longer exists.`, { id: !source ? spec.source.connectionId : spec.sink.connectionId });
   }

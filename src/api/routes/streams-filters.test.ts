@@ -25,7 +25,7 @@ before(async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-filters-'));
   const { config } = loadConfig({ env: { SLUICE_DATA_DIR: dataDir } });
   store = openStore({ dataDir, secretKey: '' });
-  key = store.apiKeys.create('admin', 'admin').key;
+  key = (await store.apiKeys.create('admin', 'admin')).key;
   const mem = createMemoryConnectors();
   const registry = memoryRegistry(mem, ['postgresql', 'mysql']);
   const logger = pino({ level: 'silent' });
@@ -37,7 +37,7 @@ before(async () => {
 after(async () => {
   await supervisor.shutdown({ deadlineMs: 2000 });
   await app.close();
-  store.close();
+  await store.close();
 });
 
 const post = (url: string, payload: object, method: 'POST' | 'PUT' = 'POST') => app.inject({ method, url, headers: { 'x-api-key': key }, payload });

@@ -72,7 +72,7 @@ type ListQs = { limit?: number; offset?: number; sort?: string };
 
 export async function historyRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const { store, supervisor } = deps;
-  const load = (id: string): StreamRecord => store.streams.get(id) ?? (() => { throw new SluiceError('STREAM_NOT_FOUND', `No stream ${id}.`, { id }); })();
+  const load = async (id: string): Promise<StreamRecord> => (await store.streams.get(id)) ?? Promise.reject(new SluiceError('STREAM_NOT_FOUND', `No stream ${id}.`, { id }));
 
   app.get<{ Params: { id: string }; Querystring: ListQs & { status?: string } }>(
     '/streams/:id/runs',
@@ -86,11 +86,11 @@ export async function historyRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       },
     },
     async (req) => {
-      load(req.params.id);
+      await load(req.params.id);
       const { limit, offset, sort, status } = req.query;
-      const page = store.runs.list(req.params.id, { limit, offset, sort, filters: { status } });
+      const page = await store.runs.list(req.params.id, { limit, offset, sort, filters: { status } });
       // The store has a run's counters once it ends; the open run's are live in the supervisor.
-      const live = supervisor.status(req.params.id);
+      const live = await supervisor.status(req.params.id);
       const role = req.apiKey?.role;
       return {
         ...page,
@@ -115,9 +115,9 @@ export async function historyRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       },
     },
     async (req) => {
-      load(req.params.id);
+      await load(req.params.id);
       const { limit, offset, sort, level, stage, runId } = req.query;
-      const page = store.runs.listUpdates(req.params.id, { limit, offset, sort, filters: { level, stage, runId } });
+      const page = await store.runs.listUpdates(req.params.id, { limit, offset, sort, filters: { level, stage, runId } });
       return { ...page, items: page.items.map((u) => updateFor(u, req.apiKey?.role)) };
     },
   );
@@ -141,9 +141,9 @@ export async function historyRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       },
     },
     async (req) => {
-      load(req.params.id);
+      await load(req.params.id);
       const { limit, offset, sort, runId, table, op, field, errorCode, stage } = req.query;
-      const page = store.deadLetters.list(req.params.id, { limit, offset, sort, filters: { runId, table, op, field, errorCode, stage } });
+      const page = await store.deadLetters.list(req.params.id, { limit, offset, sort, filters: { runId, table, op, field, errorCode, stage } });
       return { ...page, items: page.items.map((d) => deadLetterFor(d, req.apiKey?.role)) };
     },
   );
@@ -166,9 +166,9 @@ export async function historyRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       },
     },
     async (req) => {
-      load(req.params.id);
+      await load(req.params.id);
       confirmDelete(req.headers['x-confirm-delete'], `the run history of stream ${req.params.id}`);
-      const { runs, updates } = store.runs.deleteFinished(req.params.id);
+      const { runs, updates } = await store.runs.deleteFinished(req.params.id);
       req.log.info({ streamId: req.params.id, runs, jobUpdates: updates }, 'run history cleared');
       return { runs, jobUpdates: updates };
     },

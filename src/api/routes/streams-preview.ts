@@ -80,11 +80,11 @@ export async function previewRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     },
     async (req) => {
       const id = req.params.id;
-      const rec = store.streams.get(id);
+      const rec = await store.streams.get(id);
       if (!rec) throw new SluiceError('STREAM_NOT_FOUND', `No stream ${id}.`, { id });
-      const stream = resolveMapping(rec.spec, persistence);
+      const stream = await resolveMapping(rec.spec, persistence);
       const { passwords: supplied, ...request } = req.body ?? {};
-      const { source, sink } = streamConnections(deps, id, stream, supplied);
+      const { source, sink } = await streamConnections(deps, id, stream, supplied);
       try {
         return await previewMapping({ registry: deps.connectors, stream, source, sink, request, logger: req.log as unknown as Logger });
       } catch (err) {

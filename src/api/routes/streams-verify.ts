@@ -89,27 +89,31 @@ export async function verifyRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     },
     async (req) => {
       const id = req.params.id;
-      const rec = store.streams.get(id);
-      if (!rec) throw new SluiceError('STREAM_NOT_FOUND', `No stream ${id}.`, { id });
+      // Claimed before the first await: a second request meanwhile is refused.
       if (running.has(id)) {
         throw new SluiceError('STREAM_INVALID_TRANSITION', `A verification of stream ${id} is already running; wait for its answer.`, { id, verificationStatus: 'VERIFYING' });
       }
-      const { passwords: supplied, ...request } = req.body ?? {};
-      const { source, sink } = streamConnections(deps, id, rec.spec, supplied);
-      const startedAt = new Date().toISOString();
       running.add(id);
-      store.streams.setMetadata(id, { ...store.streams.metadata(id), verificationRequested: true, verificationStatus: 'VERIFYING' });
       try {
-        // A mapping resource is resolved as a run resolves it (its rules as they are now).
-        const stream = resolveMapping(rec.spec, { getMapping: (mid) => { const m = store.mappings.get(mid); return m ? { tables: m.tables } : undefined; } });
-        const report = await verifyStream({ registry: deps.connectors, stream, source, sink, request, logger: req.log as unknown as Logger });
-        const verificationStatus = report.status === 'PASSED' ? 'VERIFIED' : 'FAILED';
-        const finishedAt = new Date().toISOString();
-        if (store.streams.get(id)) store.streams.setMetadata(id, { verificationRequested: true, verificationStatus, verifiedAt: finishedAt });
-        return { status: report.status, verificationStatus, startedAt, finishedAt, tables: report.tables };
-      } catch (err) {
-        if (store.streams.get(id)) store.streams.setMetadata(id, { verificationRequested: true, verificationStatus: 'ABORTED', verifiedAt: new Date().toISOString() });
-        throw isSluiceError(err) ? err : toSluiceError(err);
+        const rec = await store.streams.get(id);
+        if (!rec) throw new SluiceError('STREAM_NOT_FOUND', `No stream ${id}.`, { id });
+        const { passwords: supplied, ...request } = req.body ?? {};
+        const { source, sink } = await streamConnections(deps, id, rec.spec, supplied);
+        const startedAt = new Date().toISOString();
+        // Metadata is changed in one store transaction (and not for a stream deleted meanwhile).
+        await store.streams.updateMetadata(id, (m) => ({ ...m, verificationRequested: true, verificationStatus: 'VERIFYING' }));
+        try {
+          // A mapping resource is resolved as a run resolves it (its rules as they are now).
+          const stream = await resolveMapping(rec.spec, { getMapping: async (mid) => { const m = await store.mappings.get(mid); return m ? { tables: m.tables } : undefined; } });
+          const report = await verifyStream({ registry: deps.connectors, stream, source, sink, request, logger: req.log as unknown as Logger });
+          const verificationStatus = report.status === 'PASSED' ? 'VERIFIED' : 'FAILED';
+          const finishedAt = new Date().toISOString();
+          await store.streams.updateMetadata(id, () => ({ verificationRequested: true, verificationStatus, verifiedAt: finishedAt }));
+          return { status: report.status, verificationStatus, startedAt, finishedAt, tables: report.tables };
+        } catch (err) {
+          await store.streams.updateMetadata(id, () => ({ verificationRequested: true, verificationStatus: 'ABORTED', verifiedAt: new Date().toISOString() }));
+          throw isSluiceError(err) ? err : toSluiceError(err);
+        }
       } finally {
         running.delete(id);
       }

@@ -12,8 +12,8 @@ import { assertTableNamesAllowed } from '../../runtime/system-schemas';
 import { errorFor, updateFor } from '../redact';
 import type { Role } from '../../store/api-keys';
 import { SluiceError, toSluiceError } from '../../errors';
-import type { StreamInput, StreamRecord } from '../../store/streams';
-import { ACTIVE_STATES, isStreamState } from '../../runtime/lifecycle';
+import { connectionFieldsOf, missingConnection, type StreamInput, type StreamRecord } from '../../store/streams';
+import type { ConnectionRecord } from '../../store/connections';
 import { validateFilters } from '../../transform/filters';
 import { sourceDialect } from '../../runtime/registry';
 import { validateStreamOptions } from '../../runtime/run-options';
@@ -102,10 +102,10 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   const { store, supervisor } = deps;
   const bodySchema = streamBodySchema(deps.connectors);
   const notFound = (id: string) => new SluiceError('STREAM_NOT_FOUND', `No stream ${id}.`, { id });
-  const load = (id: string): StreamRecord => store.streams.get(id) ?? (() => { throw notFound(id); })();
+  const load = async (id: string): Promise<StreamRecord> => (await store.streams.get(id)) ?? Promise.reject(notFound(id));
 
-  const view = (rec: StreamRecord, withUpdates = false, role?: Role) => {
-    const live = supervisor.status(rec.spec.id);
+  const view = async (rec: StreamRecord, withUpdates = false, role?: Role) => {
+    const live = await supervisor.status(rec.spec.id);
     return {
       id: rec.spec.id,
       name: rec.spec.name,
@@ -122,44 +122,46 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       // Row data follows the browse rule: a viewer gets redacted forms (redact.ts).
       failureError: errorFor(live.error ?? null, role),
       retrying: live.retrying ? { ...live.retrying, lastError: errorFor(live.retrying.lastError, role) } : null,
-      ...(withUpdates ? { jobUpdates: store.runs.listUpdates(rec.spec.id, { sort: '-id', limit: 20 }).items.map((u) => updateFor(u, role)) } : {}),
-      metadata: store.streams.metadata(rec.spec.id),
+      ...(withUpdates ? { jobUpdates: (await store.runs.listUpdates(rec.spec.id, { sort: '-id', limit: 20 })).items.map((u) => updateFor(u, role)) } : {}),
+      metadata: await store.streams.metadata(rec.spec.id),
       createdAt: rec.createdAt,
       updatedAt: rec.updatedAt,
     };
   };
 
-  /** Referenced connections must exist: a 400 naming the field, not a failure at start. */
-  const checkRefs = (body: StreamInput): void => {
-    const refs: [string, string | undefined][] = [
-      ['source.connectionId', body.source.connectionId],
-      ['sink.connectionId', body.sink.connectionId],
-      ['transport.connectionId', (body.transport as { connectionId?: string } | undefined)?.connectionId],
-    ];
-    for (const [field, id] of refs) {
-      if (id !== undefined && !store.connections.get(id)) {
-        throw new SluiceError('VALIDATION_FAILED', `body field "${field}" names connection ${id}, which does not exist`, { field, id });
-      }
+  /**
+   * Referenced connections must exist: a 400 naming the field, not a failure at start.
+   * Each is read once here; the store checks again in the write's transaction (a
+   * connection deleted meanwhile), with the same error.
+   */
+  const checkRefs = async (body: StreamInput): Promise<void> => {
+    const found = new Map<string, ConnectionRecord>();
+    for (const [field, id] of connectionFieldsOf(body)) {
+      const rec = await store.connections.get(id);
+      if (!rec) throw missingConnection(field, id);
+      found.set(field, rec);
     }
-    // A whereClause that cannot be compiled is refused now, not when the stream runs.
-    const source = store.connections.get(body.source.connectionId)!;
+    const source = found.get('source.connectionId')!;
+    const sink = found.get('sink.connectionId')!;
     // Options of the kinds this stream uses, and nothing else: a 400 naming the option.
-    validateStreamOptions(deps.connectors, body, { source: source.kind, sink: store.connections.get(body.sink.connectionId)!.kind, ...(body.transport ? { transport: body.transport.kind } : {}) });
+    validateStreamOptions(deps.connectors, body, { source: source.kind, sink: sink.kind, ...(body.transport ? { transport: body.transport.kind } : {}) });
     // avro, json-schema and protobuf need the kafka connection's schema registry.
-    checkRecordFormat(body, (id) => store.connections.get(id)?.options);
+    const transport = found.get('transport.connectionId');
+    checkRecordFormat(body, (id) => (id === transport?.id ? transport.options : undefined));
+    // A whereClause that cannot be compiled is refused now, not when the stream runs.
     // topics/topicPattern belong to a kafka source, which reads changes only (topics-source.ts).
     checkTopicsSource(body, source.kind);
     validateFilters(body, sourceDialect(deps.connectors, source.kind));
     // A table in a system schema (pg_catalog, mysql, …) is refused now too (system-schemas.ts).
     assertTableNamesAllowed(source, body.tables, 'tables');
     validateSchedule(body);
-    checkMappingRef(body);
+    await checkMappingRef(body);
     // Mapping rules are checked for shape now; their column names when the sink first sees each table.
     validateStreamMapping(body);
   };
 
   /** `"mapping": {"mappingId": "…"}` must name an existing mapping, and nothing beside it. */
-  const checkMappingRef = (body: StreamInput): void => {
+  const checkMappingRef = async (body: StreamInput): Promise<void> => {
     if (!body.mapping || !('mappingId' in body.mapping)) return;
     const id = mappingIdOf(body);
     if (id === undefined || !new RegExp(ID_PATTERN).test(id) || id.length > 64) {
@@ -169,17 +171,14 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     if (extra.length) {
       throw new SluiceError('VALIDATION_FAILED', `body field "mapping" names a mapping resource and cannot also hold ${extra.map((k) => `"${k}"`).join(', ')}`, { field: `mapping.${extra[0]}` });
     }
-    if (!store.mappings.get(id)) {
+    if (!(await store.mappings.get(id))) {
       throw new SluiceError('MAPPING_NOT_FOUND', `body field "mapping.mappingId" names mapping ${id}, which does not exist`, { field: 'mapping.mappingId', id });
     }
   };
 
-  const idle = (id: string): void => {
-    const state = supervisor.status(id).state;
-    if (isStreamState(state) && ACTIVE_STATES.has(state)) {
-      throw new SluiceError('STREAM_RUNNING_CANNOT_CHANGE', `Stream ${id} is ${state}; stop it first.`, { id, state });
-    }
-  };
+  /** Runs `change` while the stream is not running, in the stream's queue of operations: no start can come between. */
+  const runningError = (id: string) => (state: string) => new SluiceError('STREAM_RUNNING_CANNOT_CHANGE', `Stream ${id} is ${state}; stop it first.`, { id, state });
+  const whileIdle = <T>(id: string, change: () => Promise<T>): Promise<T> => supervisor.whileIdle(id, change, runningError(id));
 
   app.get<{ Querystring: ListQs & { name?: string; state?: string } }>(
     '/streams',
@@ -193,8 +192,8 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     },
     async (req) => {
       const { limit, offset, sort, name, state } = req.query;
-      const page = store.streams.list({ limit, offset, sort, filters: { name, state } });
-      return { ...page, items: page.items.map((r) => view(r, false, req.apiKey?.role)) };
+      const page = await store.streams.list({ limit, offset, sort, filters: { name, state } });
+      return { ...page, items: await Promise.all(page.items.map((r) => view(r, false, req.apiKey?.role))) };
     },
   );
 
@@ -209,11 +208,11 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       },
     },
     async (req, reply) => {
-      if (store.streams.nameTaken(req.body.name)) throw new SluiceError('STREAM_NAME_TAKEN', `A stream named "${req.body.name}" exists.`, { field: 'name' });
-      checkRefs(req.body);
-      const rec = store.streams.create(req.body);
-      supervisor.schedule(rec.spec.id);
-      return reply.status(201).send(view(rec, false, req.apiKey?.role));
+      await checkRefs(req.body);
+      // A taken name is refused in the insert's own transaction (STREAM_NAME_TAKEN).
+      const rec = await store.streams.create(req.body);
+      await supervisor.schedule(rec.spec.id);
+      return reply.status(201).send(await view(rec, false, req.apiKey?.role));
     },
   );
 
@@ -227,7 +226,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         response: { 200: streamView, ...errorResponses('STREAM_NOT_FOUND') },
       },
     },
-    async (req) => view(load(req.params.id), true, req.apiKey?.role),
+    async (req) => view(await load(req.params.id), true, req.apiKey?.role),
   );
 
   app.put<{ Params: { id: string }; Body: StreamInput }>(
@@ -242,12 +241,11 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       },
     },
     async (req) => {
-      load(req.params.id);
-      idle(req.params.id);
-      if (store.streams.nameTaken(req.body.name, req.params.id)) throw new SluiceError('STREAM_NAME_TAKEN', `A stream named "${req.body.name}" exists.`, { field: 'name' });
-      checkRefs(req.body);
-      const rec = store.streams.update(req.params.id, req.body) as StreamRecord;
-      supervisor.schedule(req.params.id); // re-armed, or disarmed when the schedule was removed
+      await load(req.params.id);
+      await checkRefs(req.body);
+      // A taken name is refused in the update's own transaction (STREAM_NAME_TAKEN).
+      const rec = await whileIdle(req.params.id, async () => (await store.streams.update(req.params.id, req.body)) ?? Promise.reject(notFound(req.params.id)));
+      await supervisor.schedule(req.params.id); // re-armed, or disarmed when the schedule was removed
       return view(rec, false, req.apiKey?.role);
     },
   );
@@ -276,16 +274,15 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       },
     },
     async (req, reply) => {
-      load(req.params.id);
-      idle(req.params.id);
+      await load(req.params.id);
       // The slot and staging go with the stream, not before: a failure here keeps the stream.
+      // The stream's rows go (one transaction) in the same queued operation, so no start comes between.
+      const drop = { source: req.query.keepSourceResources !== true, sink: req.query.keepSinkResources !== true };
       try {
-        await supervisor.release(req.params.id, { source: req.query.keepSourceResources !== true, sink: req.query.keepSinkResources !== true });
+        await supervisor.release(req.params.id, { ...drop, refuse: runningError(req.params.id), remove: () => store.streams.delete(req.params.id) });
       } catch (err) {
         throw toSluiceError(err);
       }
-      supervisor.unschedule(req.params.id);
-      store.streams.delete(req.params.id);
       return reply.status(204).send();
     },
   );
@@ -317,7 +314,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         },
       },
       async (req, reply) => {
-        const rec = load(req.params.id);
+        const rec = await load(req.params.id);
         try {
           if (action === 'start') await supervisor.start(req.params.id, { passwords: req.body?.passwords ?? {}, resnapshot: req.body?.resnapshot === true });
           else if (action === 'resume') await supervisor.resume(req.params.id, { passwords: req.body?.passwords ?? {} });
@@ -325,7 +322,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         } catch (err) {
           throw toSluiceError(err);
         }
-        return reply.status(202).send(view(rec, false, req.apiKey?.role));
+        return reply.status(202).send(await view(rec, false, req.apiKey?.role));
       },
     );
   }
@@ -343,13 +340,13 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       },
     },
     async (req, reply) => {
-      const rec = load(req.params.id);
+      const rec = await load(req.params.id);
       try {
         await supervisor.cutover(req.params.id);
       } catch (err) {
         throw toSluiceError(err);
       }
-      return reply.status(202).send(view(rec, false, req.apiKey?.role));
+      return reply.status(202).send(await view(rec, false, req.apiKey?.role));
     },
   );
 
@@ -367,8 +364,8 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       },
     },
     async (req) => {
-      load(req.params.id);
-      const s = supervisor.status(req.params.id);
+      await load(req.params.id);
+      const s = await supervisor.status(req.params.id);
       return { id: req.params.id, state: s.state, status: s.status, cdcStatus: s.cdcStatus, statistics: s.statistics, ...progressOf(s) };
     },
   );

@@ -58,11 +58,11 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
   const bodySchema = streamBodySchema(connectors);
 
   /** The connection for `role`, with its password, or a failed check saying why not. */
-  const connection = (role: 'source' | 'sink', id: string, passwords: Record<string, string>): { conn?: ConnectionSpec; mod?: ConnectorModule; check: CheckResult } => {
+  const connection = async (role: 'source' | 'sink', id: string, passwords: Record<string, string>): Promise<{ conn?: ConnectionSpec; mod?: ConnectorModule; check: CheckResult }> => {
     const name = `${role}.connection`;
     let conn: ConnectionSpec | undefined;
     try {
-      conn = store.connections.resolve(id, passwords[id]);
+      conn = await store.connections.resolve(id, passwords[id]);
     } catch (err) {
       return { check: failed(name, err) };
     }
@@ -98,7 +98,7 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
       const spec = { ...body, id: 'validate', mode: body.mode ?? 'CDC', tables: body.tables ?? [], options: body.options ?? {} } as StreamSpec;
 
       // Source: the connection, the connector's own test, the filters, the tables.
-      const src = connection('source', body.source.connectionId, passwords);
+      const src = await connection('source', body.source.connectionId, passwords);
       checks.push(src.check);
       let reachable = false;
       if (src.conn && src.mod) {
@@ -137,7 +137,7 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
       }
 
       // Sink: the connection and its test (reachable, database named, a probe write).
-      const sink = connection('sink', body.sink.connectionId, passwords);
+      const sink = await connection('sink', body.sink.connectionId, passwords);
       checks.push(sink.check);
       if (sink.conn) checks.push(...prefixed('sink', (await testConnection(connectors, sink.conn, log)).checks));
       else checks.push(skip('sink.connect', 'the sink connection is not usable'));
@@ -165,7 +165,7 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
         let usable = true;
         let security: Pick<KafkaSettings, 'tls' | 'sasl'> = {};
         if (connectionId) {
-          const k = store.connections.get(connectionId);
+          const k = await store.connections.get(connectionId);
           if (!k || k.kind !== 'kafka') {
             usable = false;
             checks.push({ name: 'transport.connection', ok: false, message: k ? `connection ${connectionId} is a ${k.kind} connection, not kafka` : `no connection ${connectionId}`, suggestion: 'Name a connection of kind kafka in transport.connectionId.', detail: { id: connectionId } });
@@ -173,7 +173,7 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
             brokers = brokerList(k.url);
             try {
               // Resolved: its TLS files read and its SASL password unsealed.
-              security = kafkaConnectionSettings({ brokers }, store.connections.resolve(connectionId)?.options);
+              security = kafkaConnectionSettings({ brokers }, (await store.connections.resolve(connectionId))?.options);
               checks.push({ name: 'transport.connection', ok: true, message: `${k.name} (kafka)` });
             } catch (err) {
               usable = false;
@@ -182,7 +182,8 @@ export async function validateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
           }
         }
         try {
-          checkRecordFormat(body as Pick<StreamSpec, 'transport'>, (id) => store.connections.get(id)?.options);
+          const options = connectionId === undefined ? undefined : (await store.connections.get(connectionId))?.options;
+          checkRecordFormat(body as Pick<StreamSpec, 'transport'>, (id) => (id === connectionId ? options : undefined));
         } catch (err) {
           checks.push(failed('transport.format', err));
         }

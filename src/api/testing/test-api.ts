@@ -10,7 +10,7 @@ import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../server';
 import { loadConfig } from '../../config';
-import { openStore, type Store } from '../../store';
+import { openStore, type SqliteStore } from '../../store';
 import { storePersistence } from '../../store/persistence';
 import { createMetrics } from '../../metrics';
 import { Supervisor } from '../../runtime/supervisor';
@@ -22,7 +22,7 @@ import { secretOptionsOf } from '../../runtime/run-options';
 
 export interface TestApi {
   app: FastifyInstance;
-  store: Store;
+  store: SqliteStore;
   supervisor: Supervisor;
   mem: MemoryConnectors;
   /** The connectors the supervisor runs: the memory ones under the kinds postgresql and mongodb. */
@@ -33,13 +33,25 @@ export interface TestApi {
 }
 
 /** `run`: the source kinds that behave as memory sources (others are declared only). */
-export async function startTestApi(env: Record<string, string> = {}, opts: { logger?: Logger; run?: readonly string[] } = {}): Promise<TestApi> {
+export async function startTestApi(
+  env: Record<string, string> = {},
+  opts: {
+    logger?: Logger;
+    run?: readonly string[];
+    /**
+     * Each store call resolves a turn of the event loop later, as a store on a server
+     * does: requests then interleave between a caller's store calls (name-race.test.ts).
+     */
+    storeRoundTrip?: boolean;
+  } = {},
+): Promise<TestApi> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-api-'));
   const { config } = loadConfig({ env: { SLUICE_DATA_DIR: dataDir, ...env } });
   const mem = createMemoryConnectors();
   const registry = memoryRegistry(mem, opts.run);
-  const store = openStore({ dataDir, secretKey: '', secretFileDir: config.secrets.fileDir, secretOptions: (kind) => secretOptionsOf(registry, kind) });
-  const admin = store.apiKeys.create('admin', 'admin').key;
+  const opened = openStore({ dataDir, secretKey: '', secretFileDir: config.secrets.fileDir, secretOptions: (kind) => secretOptionsOf(registry, kind) });
+  const store = opts.storeRoundTrip ? withRoundTrips(opened) : opened;
+  const admin = (await store.apiKeys.create('admin', 'admin')).key;
   const logger = opts.logger ?? pino({ level: 'silent' });
   // Metered as the daemon meters its streams, so that a status shows what it would there.
   const metrics = createMetrics();
@@ -56,10 +68,22 @@ export async function startTestApi(env: Record<string, string> = {}, opts: { log
     async close() {
       await supervisor.shutdown({ deadlineMs: 2000 });
       await app.close();
-      store.close();
+      await store.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+const REPOSITORIES = ['connections', 'streams', 'runs', 'apiKeys', 'positions', 'deadLetters', 'mappings', 'rmJobs', 'audit'] as const;
+
+/** The store with a turn of the event loop before each repository call runs (the same SQLite store underneath). */
+function withRoundTrips(store: SqliteStore): SqliteStore {
+  const later = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  const slowed = (repo: object): object =>
+    Object.fromEntries(
+      Object.entries(repo).map(([name, method]) => [name, async (...args: unknown[]) => (await later(), (method as (...a: unknown[]) => unknown)(...args))]),
+    );
+  return { ...store, ...Object.fromEntries(REPOSITORIES.map((r) => [r, slowed(store[r])])) } as SqliteStore;
 }
 
 /**
