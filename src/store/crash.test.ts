@@ -14,8 +14,9 @@ import { openStore } from './index';
 test('the store survives kill -9: every acknowledged write is there and the file is intact', async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-crash-'));
   const seed = openStore({ dataDir, secretKey: '' });
-  const stream = seed.streams.create({ name: 's', source: { connectionId: 'a' }, sink: { connectionId: 'b' }, transport: { kind: 'direct' }, mode: 'CDC', tables: [], options: {} });
   const conn = seed.connections.create({ name: 'c', kind: 'postgresql', url: 'postgresql://u:pw@h/db' });
+  const sink = await seed.connections.create({ name: 'm', kind: 'mongodb', url: 'mongodb://h:27017/db' });
+  const stream = seed.streams.create({ name: 's', source: { connectionId: (await conn).id }, sink: { connectionId: sink.id }, transport: { kind: 'direct' }, mode: 'CDC', tables: [], options: {} });
   await seed.close();
 
   const child = spawn(

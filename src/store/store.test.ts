@@ -157,12 +157,18 @@ test('lists page, sort and filter the same way', async () => {
   await store.close();
 });
 
+/** A source and a sink connection for a stream to name: the store refuses a stream whose connections do not exist. */
+async function streamEnds(store: ReturnType<typeof openStore>): Promise<{ source: { connectionId: string }; sink: { connectionId: string } }> {
+  const source = await store.connections.create({ name: 'source', kind: 'postgresql', url: 'postgresql://u@h/db' });
+  const sink = await store.connections.create({ name: 'sink', kind: 'mongodb', url: 'mongodb://h:27017/db' });
+  return { source: { connectionId: source.id }, sink: { connectionId: sink.id } };
+}
+
 test('positions, runs and job updates round-trip; deleting a stream removes them', async () => {
   const store = openStore({ dataDir: tmpDir(), secretKey: '' });
   const s = await store.streams.create({
     name: 's',
-    source: { connectionId: 'a' },
-    sink: { connectionId: 'b' },
+    ...(await streamEnds(store)),
     transport: { kind: 'direct' },
     mode: 'CDC',
     tables: [],
@@ -192,7 +198,7 @@ test('positions, runs and job updates round-trip; deleting a stream removes them
 test('stream metadata (verificationStatus) persists across a reopen and goes with the stream', async () => {
   const dir = tmpDir();
   let store = openStore({ dataDir: dir, secretKey: '' });
-  const spec = { name: 'm', source: { connectionId: 'a' }, sink: { connectionId: 'b' }, transport: { kind: 'direct' as const }, mode: 'CDC' as const, tables: [], options: {} };
+  const spec = { name: 'm', ...(await streamEnds(store)), transport: { kind: 'direct' as const }, mode: 'CDC' as const, tables: [], options: {} };
   const id = (await store.streams.create(spec)).spec.id;
   const other = (await store.streams.create({ ...spec, name: 'm2' })).spec.id;
   assert.deepEqual((await store.streams.metadata(id)), { verificationRequested: false });
