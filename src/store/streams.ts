@@ -69,6 +69,11 @@ export function missingConnection(field: string, id: string): SluiceError {
   return new SluiceError('VALIDATION_FAILED', `body field "${field}" names connection ${id}, which does not exist`, { field, id });
 }
 
+/** MAPPING_NOT_FOUND for a stream's "mapping.mappingId" naming a mapping that does not exist. */
+export function missingMapping(id: string): SluiceError {
+  return new SluiceError('MAPPING_NOT_FOUND', `body field "mapping.mappingId" names mapping ${id}, which does not exist`, { field: 'mapping.mappingId', id });
+}
+
 /** In the write's transaction: a connection or mapping deleted since the API checked the spec is not referenced. */
 function assertRefsExist(db: Db, input: StreamInput): void {
   const exists = db.prepare('SELECT 1 FROM connections WHERE id = ?');
@@ -77,7 +82,7 @@ function assertRefsExist(db: Db, input: StreamInput): void {
   }
   const mappingId = (input.mapping as { mappingId?: unknown } | undefined)?.mappingId;
   if (typeof mappingId === 'string' && !db.prepare('SELECT 1 FROM mappings WHERE id = ?').get(mappingId)) {
-    throw new SluiceError('MAPPING_NOT_FOUND', `body field "mapping.mappingId" names mapping ${mappingId}, which does not exist`, { field: 'mapping.mappingId', id: mappingId });
+    throw missingMapping(mappingId);
   }
 }
 

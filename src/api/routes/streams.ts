@@ -12,7 +12,7 @@ import { assertTableNamesAllowed } from '../../runtime/system-schemas';
 import { errorFor, updateFor } from '../redact';
 import type { Role } from '../../store/api-keys';
 import { SluiceError, toSluiceError } from '../../errors';
-import { connectionFieldsOf, missingConnection, type StreamInput, type StreamRecord } from '../../store/streams';
+import { connectionFieldsOf, missingConnection, missingMapping, type StreamInput, type StreamRecord } from '../../store/streams';
 import type { ConnectionRecord } from '../../store/connections';
 import { validateFilters } from '../../transform/filters';
 import { sourceDialect } from '../../runtime/registry';
@@ -172,7 +172,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       throw new SluiceError('VALIDATION_FAILED', `body field "mapping" names a mapping resource and cannot also hold ${extra.map((k) => `"${k}"`).join(', ')}`, { field: `mapping.${extra[0]}` });
     }
     if (!(await store.mappings.get(id))) {
-      throw new SluiceError('MAPPING_NOT_FOUND', `body field "mapping.mappingId" names mapping ${id}, which does not exist`, { field: 'mapping.mappingId', id });
+      throw missingMapping(id);
     }
   };
 
